@@ -1,0 +1,23 @@
+# chatrelay: one image for the API and the worker (choose with the command).
+# Debian-based Node 20: the Temporal worker's native module needs glibc, so not Alpine.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY scripts/build-bundle.ts ./scripts/
+# Compiles to dist/ and prebuilds the workflow bundle, so workers start without webpack.
+RUN npm run build
+
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+USER node
+EXPOSE 8080 9464
+# The API by default; the worker runs the same image with: node dist/worker/main.js
+CMD ["node", "dist/api/main.js"]

@@ -1,0 +1,11 @@
+// Bundles the workflow code ahead of time, so workers start without webpack (used by the image).
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { workflowsPath } from '../src/worker/worker.js';
+
+const out = resolve(process.argv[2] ?? 'dist/workflow-bundle.js');
+const { code } = await bundleWorkflowCode({ workflowsPath });
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(out, code);
+console.log(`workflow bundle written to ${out} (${code.length} bytes)`);

@@ -1,0 +1,68 @@
+import { ApplicationFailure } from '@temporalio/common';
+import OpenAI, { toFile } from 'openai';
+import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import { ErrorType } from '../domain/errors.js';
+
+/** What the activities need from an OpenAI-compatible API, and nothing more. */
+export interface ModelClient {
+  complete(request: { model: string; temperature: number; messages: ChatCompletionMessageParam[] }): Promise<string>;
+  transcribe(request: { model: string; audio: Buffer; filename: string; contentType: string }): Promise<string>;
+  speak(request: { model: string; voice: string; input: string }): Promise<{ data: Buffer; contentType: string }>;
+}
+
+/**
+ * The official SDK pointed at any OpenAI-compatible base URL. The SDK's own retries are off:
+ * Temporal retries the activity instead, durably and visibly.
+ */
+export function createOpenAIModelClient(options: { apiKey: string; baseURL: string; timeoutMs: number }): ModelClient {
+  const openai = new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, timeout: options.timeoutMs, maxRetries: 0 });
+  return {
+    async complete(request) {
+      try {
+        const completion = await openai.chat.completions.create({ ...request, stream: false });
+        const content = completion.choices[0]?.message.content;
+        if (typeof content !== 'string' || content.trim().length === 0) {
+          throw ApplicationFailure.create({ type: ErrorType.ModelUnavailable, message: 'the model returned an empty reply' });
+        }
+        return content;
+      } catch (error) {
+        throw toModelFailure(error, 'chat completion');
+      }
+    },
+    async transcribe(request) {
+      try {
+        const file = await toFile(request.audio, request.filename, { type: request.contentType });
+        const result = await openai.audio.transcriptions.create({ file, model: request.model });
+        return result.text;
+      } catch (error) {
+        throw toModelFailure(error, 'transcription');
+      }
+    },
+    async speak(request) {
+      try {
+        const response = await openai.audio.speech.create({ ...request, response_format: 'mp3' });
+        return { data: Buffer.from(await response.arrayBuffer()), contentType: 'audio/mpeg' };
+      } catch (error) {
+        throw toModelFailure(error, 'speech');
+      }
+    },
+  };
+}
+
+/** Sorts model API errors into the ones a retry may fix and the ones it cannot. */
+export function toModelFailure(error: unknown, what: string): ApplicationFailure {
+  if (error instanceof ApplicationFailure) return error;
+  if (error instanceof OpenAI.APIError && typeof error.status === 'number') {
+    const status = error.status;
+    const retryable = status === 408 || status === 409 || status === 429 || status >= 500;
+    return ApplicationFailure.create({
+      type: retryable ? ErrorType.ModelUnavailable : ErrorType.ModelRejected,
+      message: `${what} failed with HTTP ${status}: ${error.message}`.slice(0, 500),
+      nonRetryable: !retryable,
+      details: [{ status }],
+    });
+  }
+  // Connection errors, timeouts and anything unexpected: worth another try.
+  const message = error instanceof Error ? error.message : String(error);
+  return ApplicationFailure.create({ type: ErrorType.ModelUnavailable, message: `${what} failed: ${message}`.slice(0, 500) });
+}

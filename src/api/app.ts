@@ -1,0 +1,64 @@
+import { randomUUID } from 'node:crypto';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Router } from 'express';
+import type { Logger } from '../lib/logger.js';
+import { HttpError, type ErrorBody } from './errors.js';
+import { healthRouter, type HealthChecks } from './routes/health.js';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    requestId: string;
+  }
+}
+
+export interface AppDeps {
+  logger: Logger;
+  health: HealthChecks;
+  /** Feature routers mounted at the root, in order. */
+  routers?: Router[];
+}
+
+/** Builds the HTTP app from its dependencies; no I/O happens here. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+
+  const requestId: RequestHandler = (req, res, next) => {
+    const incoming = req.get('x-request-id');
+    req.requestId = incoming && /^[\w.-]{1,128}$/.test(incoming) ? incoming : randomUUID();
+    res.setHeader('x-request-id', req.requestId);
+    next();
+  };
+  app.use(requestId);
+  app.use(healthRouter(deps.health));
+  for (const router of deps.routers ?? []) app.use(router);
+
+  app.use((req, _res, next) => next(new HttpError(404, 'not_found', `No route for ${req.method} ${req.path}.`)));
+
+  const onError: ErrorRequestHandler = (error: unknown, req, res, _next) => {
+    const status = errorStatus(error);
+    const body: ErrorBody = { error: { code: 'internal', message: 'Internal server error.', request_id: req.requestId } };
+    if (error instanceof HttpError) {
+      body.error.code = error.code;
+      body.error.message = error.message;
+      if (error.details) body.error.details = error.details;
+      for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+    } else if (status === 413) {
+      body.error = { code: 'payload_too_large', message: 'The request body is too large.', request_id: req.requestId };
+    } else if (status === 400) {
+      body.error = { code: 'invalid_json', message: 'The request body is not valid JSON.', request_id: req.requestId };
+    }
+    if (status >= 500) deps.logger.error({ err: error, requestId: req.requestId, route: req.path }, 'request failed');
+    res.status(status).json(body);
+  };
+  app.use(onError);
+  return app;
+}
+
+function errorStatus(error: unknown): number {
+  if (error instanceof HttpError) return error.status;
+  // body-parser marks its own errors with a status (400 for bad JSON, 413 for size).
+  const candidate = (error as { status?: unknown; type?: unknown }).status;
+  if (typeof candidate === 'number' && candidate >= 400 && candidate < 500) return candidate;
+  return 500;
+}

@@ -1,0 +1,75 @@
+import express, { Router } from 'express';
+import { fieldErrors, inboundMessageSchema, type InboundLimits } from '../../domain/inbound.js';
+import type { InboundEnvelope } from '../../domain/models.js';
+import { randomId, stableId } from '../../lib/secrets.js';
+import type { Logger } from '../../lib/logger.js';
+import type { ChannelAuthenticator } from '../channel-auth.js';
+import { HttpError, invalidRequest, unauthorized } from '../errors.js';
+
+export interface MessageStarter {
+  /** Starts the message's workflow; `duplicate` when a workflow for this message id already exists. */
+  start(envelope: InboundEnvelope): Promise<{ workflowId: string; duplicate: boolean }>;
+}
+
+export interface WebhookDeps {
+  auth: ChannelAuthenticator;
+  starter: MessageStarter;
+  limits: InboundLimits & { maxBodyBytes: number };
+  logger: Logger;
+}
+
+/** The token from `Authorization: Bearer <token>`, or from `X-Api-Token` for platforms that cannot set Authorization. */
+export function presentedToken(authorization: string | undefined, apiTokenHeader: string | undefined): string | undefined {
+  const bearer = authorization?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+  return bearer ?? (apiTokenHeader?.trim() || undefined);
+}
+
+/**
+ * Message ids: derived from the client's own message_id when given, so a retried POST maps to the
+ * same workflow and is answered once; random otherwise, so every POST is a new message.
+ */
+export function messageIdFor(channelId: string, clientId: string, clientMessageId: string | undefined): string {
+  return clientMessageId === undefined ? `msg_${randomId(16)}` : `msg_${stableId(channelId, clientId, clientMessageId)}`;
+}
+
+export function webhookRouter(deps: WebhookDeps): Router {
+  const router = Router();
+  const schema = inboundMessageSchema(deps.limits);
+  const json = express.json({ limit: deps.limits.maxBodyBytes, type: () => true, strict: false });
+
+  router.post('/webhook/mychatbot', (req, _res, next) => {
+    if (!req.is('application/json') && !req.is('+json')) {
+      next(new HttpError(415, 'unsupported_media_type', 'The request body must be JSON (Content-Type: application/json).'));
+      return;
+    }
+    json(req, _res, next);
+  });
+
+  router.post('/webhook/mychatbot', async (req, res) => {
+    const body: unknown = req.body;
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) throw invalidRequest(fieldErrors(parsed.error, body));
+    const message = parsed.data;
+    const token = presentedToken(req.get('authorization'), req.get('x-api-token'));
+    const channel = token ? await deps.auth.authenticate(message.page_id, token) : undefined;
+    if (!channel) throw unauthorized('Missing or invalid API token for this page_id.');
+
+    const messageId = messageIdFor(channel.id, message.client_id, message.message_id);
+    const { page_id: _pageId, ...rest } = message;
+    const envelope: InboundEnvelope = {
+      messageId,
+      channelId: channel.id,
+      pageId: channel.page_id,
+      tokenVersion: channel.token_version,
+      receivedAt: new Date().toISOString(),
+      message: rest,
+    };
+    const started = await deps.starter.start(envelope);
+    deps.logger.info(
+      { requestId: req.requestId, pageId: channel.page_id, messageId, workflowId: started.workflowId, duplicate: started.duplicate },
+      'message accepted',
+    );
+    res.status(200).json({ status: 'accepted', message_id: messageId, workflow_id: started.workflowId, duplicate: started.duplicate });
+  });
+  return router;
+}

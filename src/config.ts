@@ -1,0 +1,103 @@
+import { z } from 'zod';
+
+/**
+ * All configuration comes from the environment, is read once at start-up and validated here.
+ * A missing or malformed value stops the process with a message naming the variable.
+ */
+
+const port = z.coerce.number().int().min(0).max(65535);
+const httpUrl = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}, 'must be an absolute http(s) URL');
+const positiveInt = z.coerce.number().int().positive();
+const boolFlag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+const csv = z
+  .string()
+  .transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item.length > 0));
+
+export const configSchema = z.object({
+  PORT: port.default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PUBLIC_BASE_URL: httpUrl.optional(),
+  MONGODB_URI: z
+    .string()
+    .regex(/^mongodb(\+srv)?:\/\/.+/, 'must be a mongodb:// or mongodb+srv:// connection string'),
+  MONGODB_DB: z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be a database name (letters, digits, _ and -)').default('chatrelay'),
+  TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port').default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('chatrelay'),
+  OPENAI_API_KEY: z.string().min(1, 'must not be empty'),
+  OPENAI_BASE_URL: httpUrl.default('https://api.openai.com/v1'),
+  OPENAI_TIMEOUT_MS: positiveInt.default(60_000),
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  CHANNEL_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
+  MAX_BODY_BYTES: positiveInt.default(256 * 1024),
+  MAX_TEXT_LENGTH: positiveInt.default(16_000),
+  MAX_ATTACHMENTS: z.coerce.number().int().min(0).max(100).default(10),
+  MAX_URL_LENGTH: positiveInt.default(2048),
+  AUDIO_MAX_BYTES: positiveInt.default(25 * 1024 * 1024),
+  FETCH_TIMEOUT_MS: positiveInt.default(15_000),
+  FETCH_ALLOW_PRIVATE: boolFlag.default(false),
+  FETCH_ALLOW_HOSTS: csv.default([]),
+  DELIVERY_TIMEOUT_MS: positiveInt.default(10_000),
+  DELIVERY_RETRY_SCHEDULE: z
+    .string()
+    .regex(/^\s*\d+(\.\d+)?\s*(,\s*\d+(\.\d+)?\s*)*$/, 'must be a comma-separated list of seconds')
+    .transform((value) => value.split(',').map((item) => Number(item.trim())))
+    .default([5, 300, 1800, 7200, 18000, 36000, 36000]),
+  WORKER_SHUTDOWN_GRACE_MS: positiveInt.default(30_000),
+  METRICS_PORT: port.default(9464),
+  /** A workflow bundle built ahead of time (npm run build); without it the worker bundles at start. */
+  WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
+});
+
+export type Config = z.infer<typeof configSchema> & { PUBLIC_BASE_URL: string };
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates an environment; throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const value = env[key];
+    // An empty variable counts as unset, as shells and compose files often produce them.
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = issue.path.join('.') || '(environment)';
+      const message = issue.code === 'invalid_type' && input[name] === undefined ? 'is required' : issue.message;
+      return `${name} ${message}`;
+    });
+    throw new ConfigError(problems);
+  }
+  const config = parsed.data;
+  return { ...config, PUBLIC_BASE_URL: (config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}`).replace(/\/+$/, '') };
+}
+
+/** For process entry points: print the problem and exit instead of throwing a stack trace. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+}

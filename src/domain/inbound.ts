@@ -1,0 +1,88 @@
+import { z } from 'zod';
+
+/** Limits the inbound schema enforces; configurable per deployment (see config.ts). */
+export interface InboundLimits {
+  maxTextLength: number;
+  maxAttachments: number;
+  maxUrlLength: number;
+}
+
+export const defaultInboundLimits: InboundLimits = { maxTextLength: 16_000, maxAttachments: 10, maxUrlLength: 2048 };
+
+const nonBlank = (max: number) =>
+  z
+    .string()
+    .max(max, `must be at most ${max} characters`)
+    .refine((value) => value.trim().length > 0, 'must not be empty');
+
+export const httpUrl = (maxLength: number) =>
+  z
+    .string()
+    .max(maxLength, `must be at most ${maxLength} characters`)
+    .refine((value) => {
+      try {
+        const url = new URL(value);
+        return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname.length > 0;
+      } catch {
+        return false;
+      }
+    }, 'must be an absolute http or https URL');
+
+/** The body of `POST /webhook/mychatbot`, as the MyChatBot Webhooks API contract defines it. */
+export function inboundMessageSchema(limits: InboundLimits = defaultInboundLimits) {
+  // Unknown fields are ignored rather than rejected: platforms often send extra metadata.
+  return z
+    .object({
+      client_id: nonBlank(256).describe('Unique identifier of the end user on the client platform.'),
+      page_id: nonBlank(256).describe('The Page ID configured for the channel.'),
+      platform: nonBlank(64).describe('Name of the client platform, e.g. "CustomApp".'),
+      text: nonBlank(limits.maxTextLength).optional().describe('The user message. Required unless `audio` is given.'),
+      audio: httpUrl(limits.maxUrlLength).optional().describe('URL of a voice message to transcribe.'),
+      client_name: z.string().max(256, 'must be at most 256 characters').optional().describe('Display name of the user.'),
+      client_avatar: httpUrl(limits.maxUrlLength).optional().describe('Avatar URL of the user.'),
+      attachments: z
+        .array(httpUrl(limits.maxUrlLength))
+        .max(limits.maxAttachments, `must have at most ${limits.maxAttachments} items`)
+        .optional()
+        .describe('URLs of images or files sent with the message.'),
+      message_id: nonBlank(256)
+        .optional()
+        .describe("The client's own id for this message; posting the same id again is answered without a second reply."),
+    })
+    .superRefine((value, ctx) => {
+      if (value.text === undefined && value.audio === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['text'], message: 'is required unless audio is given' });
+      }
+    });
+}
+
+export type InboundMessage = z.infer<ReturnType<typeof inboundMessageSchema>>;
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+function valueAt(input: unknown, path: PropertyKey[]): unknown {
+  let current = input;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
+}
+
+/** Turns zod issues into the stable `{ path, message }` list our 400 responses carry. */
+export function fieldErrors(error: z.ZodError, input: unknown): FieldError[] {
+  return error.issues.map((issue) => {
+    const path = issue.path.length > 0 ? issue.path.map(String).join('.') : '(body)';
+    if (issue.code === 'invalid_type') {
+      const actual = valueAt(input, issue.path);
+      if (actual === undefined) return { path, message: 'is required' };
+      const kind = actual === null ? 'null' : Array.isArray(actual) ? 'an array' : `a ${typeof actual}`;
+      return { path, message: `must be ${issue.expected === 'object' ? 'an object' : `a ${issue.expected}`}, got ${kind}` };
+    }
+    if (issue.code === 'unrecognized_keys') return { path: issue.keys.join(', '), message: 'is not a known field' };
+    return { path, message: issue.message };
+  });
+}

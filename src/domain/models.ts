@@ -1,0 +1,121 @@
+/**
+ * The records chatrelay keeps, as the stores hand them to the rest of the code.
+ * Plain data: no I/O, safe to import from workflow code as types.
+ */
+
+export type VoiceReplies = 'off' | 'always' | 'when_user_sent_voice';
+
+export interface Agent {
+  id: string;
+  name: string;
+  system_prompt: string;
+  model: string;
+  temperature: number;
+  max_history_messages: number;
+  /** Whether image attachments go to the model as image inputs (otherwise they are given as links). */
+  vision: boolean;
+  transcription_model: string;
+  tts_model: string;
+  tts_voice: string;
+  voice_prefix: string;
+  /** Sent to the user when the model cannot answer, instead of silence. */
+  fallback_reply: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface Channel {
+  id: string;
+  agent_id: string;
+  page_id: string;
+  /** SHA-256 of the API token; the token itself is never stored. */
+  token_hash: string;
+  token_last4: string;
+  /** Incremented on rotation so that messages accepted with an old token can be recognised. */
+  token_version: number;
+  reply_webhook_url: string;
+  assistant_connected: boolean;
+  reply_delay_seconds: number;
+  voice_replies: VoiceReplies;
+  max_message_length: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export const agentDefaults = {
+  model: 'gpt-4o-mini',
+  temperature: 0.7,
+  max_history_messages: 20,
+  vision: false,
+  transcription_model: 'whisper-1',
+  tts_model: 'tts-1',
+  tts_voice: 'alloy',
+  voice_prefix: '[Voice message] ',
+  fallback_reply: "Sorry, I can't answer right now. Please try again in a moment.",
+} as const;
+
+export const channelDefaults = {
+  assistant_connected: true,
+  reply_delay_seconds: 0,
+  voice_replies: 'off' as VoiceReplies,
+  max_message_length: 2000,
+} as const;
+
+/** What a message workflow carries from the API: the inbound body plus where it came from. */
+export interface InboundEnvelope {
+  messageId: string;
+  channelId: string;
+  pageId: string;
+  tokenVersion: number;
+  receivedAt: string;
+  message: {
+    client_id: string;
+    platform: string;
+    text?: string;
+    audio?: string;
+    client_name?: string;
+    client_avatar?: string;
+    attachments?: string[];
+    message_id?: string;
+  };
+}
+
+/** The settings a message uses, taken once when it is validated so later edits don't change it midway. */
+export interface ChannelSnapshot {
+  channelId: string;
+  agentId: string;
+  pageId: string;
+  replyWebhookUrl: string;
+  replyDelaySeconds: number;
+  voiceReplies: VoiceReplies;
+  maxMessageLength: number;
+  /** Seconds to wait before each delivery retry; its length is the number of retries. */
+  retryScheduleSeconds: number[];
+}
+
+export type MessageStatus = 'accepted' | 'processing' | 'delivered' | 'failed' | 'not_answered';
+
+export type MessageStage =
+  | 'accepted'
+  | 'validating'
+  | 'transcribing'
+  | 'generating'
+  | 'preparing'
+  | 'synthesizing'
+  | 'waiting_reply_delay'
+  | 'delivering'
+  | 'retry_pending'
+  | 'delivered'
+  | 'failed'
+  | 'not_answered';
+
+export interface ReplyPartRecord {
+  index: number;
+  text: string;
+  images: string[];
+  file?: string;
+  audio_url?: string;
+  /** Sent as the delivery id header on every attempt for this part. */
+  delivery_id: string;
+  delivered_at?: Date;
+}

@@ -1,0 +1,58 @@
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { once } from 'node:events';
+
+export interface ManagedChild {
+  readonly name: string;
+  readonly process: ChildProcess;
+  /** Resolves with the exit code (or signal name) once the process has exited. */
+  readonly exited: Promise<number | string>;
+  /** Last lines of combined output, for error messages when a child fails to start. */
+  recentOutput(): string;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface StartChildOptions extends SpawnOptions {
+  /** Where to copy the child's output lines (prefixed with its name); omit to keep them quiet. */
+  echo?: (line: string) => void;
+}
+
+/** Spawns a long-running child whose output is kept for diagnostics and which can be stopped reliably. */
+export function startChild(name: string, command: string, args: string[], options: StartChildOptions = {}): ManagedChild {
+  const { echo, ...spawnOptions } = options;
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...spawnOptions });
+  const lines: string[] = [];
+  const keep = (chunk: Buffer): void => {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (line.length === 0) continue;
+      lines.push(line);
+      if (lines.length > 200) lines.shift();
+      echo?.(`[${name}] ${line}`);
+    }
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
+    child.once('error', (error) => {
+      lines.push(String(error));
+      resolve('spawn-error');
+    });
+  });
+  return {
+    name,
+    process: child,
+    exited,
+    recentOutput: () => lines.slice(-40).join('\n'),
+    async stop(graceMs = 10_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      try {
+        await Promise.race([exited, once(child, 'exit')]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}

@@ -1,0 +1,446 @@
+/**
+ * A fetcher for URLs that come from strangers (voice notes, attachments).
+ *
+ * The dangers it guards against: server-side request forgery into loopback, private networks and
+ * cloud metadata (169.254.169.254), DNS rebinding, unbounded bodies and slow-loris servers.
+ * The address check runs inside the socket's own DNS lookup, so the address that was checked is
+ * the address that is connected to; there is no window between "check" and "connect".
+ */
+import dns from 'node:dns';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+
+export interface SafeFetchPolicy {
+  /** Allow loopback/private/link-local targets (local dev and tests). */
+  allowPrivate: boolean;
+  /** Hostnames always allowed (exact match, case-insensitive), e.g. an internal media host. */
+  allowHosts: string[];
+  /** Body size cap in bytes. */
+  maxBytes: number;
+  /** Time to resolve and connect (including the TLS handshake for https). */
+  connectTimeoutMs: number;
+  /** Time for the whole fetch, including redirects and the body. */
+  totalTimeoutMs: number;
+  /** How many redirects to follow, e.g. 3. */
+  maxRedirects: number;
+  /** Called with the media type without parameters, lower-cased (e.g. `audio/ogg`). */
+  allowedContentTypes?: (contentType: string) => boolean;
+}
+
+export type UnsafeUrlReason =
+  | 'scheme'
+  | 'address'
+  | 'redirects'
+  | 'too_large'
+  | 'content_type'
+  | 'http_status'
+  | 'timeout'
+  | 'network'
+  | 'invalid_url';
+
+export class UnsafeUrlError extends Error {
+  override readonly name = 'UnsafeUrlError';
+  /** Machine-readable code; see UnsafeUrlReason. */
+  readonly reason: UnsafeUrlReason;
+  /** Whether trying the same URL again later could succeed. */
+  readonly retryable: boolean;
+  /** The HTTP status, for reason 'http_status'. */
+  readonly status?: number;
+
+  constructor(reason: UnsafeUrlReason, message: string, options: { retryable?: boolean; status?: number; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.reason = reason;
+    this.retryable = options.retryable ?? false;
+    if (options.status !== undefined) this.status = options.status;
+  }
+}
+
+export interface SafeFetchResult {
+  data: Buffer;
+  /** The Content-Type header as sent (parameters kept), or application/octet-stream when absent. */
+  contentType: string;
+  /** The URL the body came from after redirects, with any user:pass removed. */
+  finalUrl: string;
+}
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * GETs `url` under `policy` and returns the whole body. Every failure is an UnsafeUrlError whose
+ * `reason` says what went wrong and whose `retryable` says whether trying again later could help.
+ */
+export async function safeFetch(url: string, policy: SafeFetchPolicy): Promise<SafeFetchResult> {
+  // One deadline for the whole chain, so a redirect chain cannot multiply the time budget.
+  const deadline = Date.now() + policy.totalTimeoutMs;
+  let current = parseUrl(url);
+  for (let redirects = 0; ; redirects++) {
+    checkTarget(current, policy);
+    const hop = await fetchOnce(current, policy, deadline);
+    if (hop.kind === 'done') {
+      return { data: hop.data, contentType: hop.contentType, finalUrl: withoutCredentials(current) };
+    }
+    if (redirects >= policy.maxRedirects) {
+      throw new UnsafeUrlError('redirects', `Too many redirects (more than ${policy.maxRedirects}) at ${describe(current)}`);
+    }
+    current = parseUrl(hop.location, current);
+  }
+}
+
+function parseUrl(input: string, base?: URL): URL {
+  let url: URL;
+  try {
+    url = new URL(input, base);
+  } catch (error) {
+    // The raw input is not echoed: it may carry credentials we cannot reliably strip from a malformed URL.
+    const where = base ? ` in redirect from ${describe(base)}` : '';
+    throw new UnsafeUrlError('invalid_url', `Invalid URL${where}`, { cause: error });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UnsafeUrlError('scheme', `Refusing ${url.protocol} URL: only http: and https: are allowed`);
+  }
+  return url;
+}
+
+/** Checks what can be checked before connecting; hostnames are checked again at DNS lookup time. */
+function checkTarget(url: URL, policy: SafeFetchPolicy): void {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UnsafeUrlError('scheme', `Refusing ${url.protocol} URL: only http: and https: are allowed`);
+  }
+  const host = bareHost(url.hostname);
+  // Node skips the lookup function for IP literals, so they must be checked here. The URL parser has
+  // already normalised tricks like http://2130706433/ and http://0x7f.1/ to dotted quads.
+  if (net.isIP(host) !== 0 && mustCheckAddresses(url, policy) && isForbiddenAddress(host)) {
+    throw new UnsafeUrlError('address', `Refusing ${describe(url)}: ${host} is a loopback, private, link-local or reserved address`);
+  }
+}
+
+function mustCheckAddresses(url: URL, policy: SafeFetchPolicy): boolean {
+  if (policy.allowPrivate) return false;
+  const host = normaliseHost(url.hostname);
+  return !policy.allowHosts.some((allowed) => normaliseHost(allowed) === host);
+}
+
+/** Lower-case, without IPv6 brackets or the root-label dot, so `Media.Example.` matches `media.example`. */
+function normaliseHost(host: string): string {
+  return bareHost(host.trim().toLowerCase()).replace(/\.$/, '');
+}
+
+function bareHost(host: string): string {
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+}
+
+/**
+ * A DNS lookup for the socket that refuses forbidden addresses. Every resolved address must pass,
+ * not just the first: with happy-eyeballs the socket may try any of them.
+ */
+function guardedLookup(url: URL): net.LookupFunction {
+  return (hostname, options, callback) => {
+    dns.lookup(hostname, { family: options.family, hints: options.hints, all: true }, (error, addresses) => {
+      if (error) {
+        callback(error, []);
+        return;
+      }
+      const bad = addresses.find((entry) => isForbiddenAddress(entry.address));
+      if (bad) {
+        callback(
+          new UnsafeUrlError(
+            'address',
+            `Refusing ${describe(url)}: ${hostname} resolves to ${bad.address}, a loopback, private, link-local or reserved address`,
+          ),
+          [],
+        );
+        return;
+      }
+      const first = addresses[0];
+      if (!first) {
+        callback(Object.assign(new Error(`No addresses for ${hostname}`), { code: 'ENOTFOUND' }), []);
+        return;
+      }
+      if (options.all) callback(null, addresses);
+      else callback(null, first.address, first.family);
+    });
+  };
+}
+
+type Hop = { kind: 'redirect'; location: string } | { kind: 'done'; data: Buffer; contentType: string };
+
+function fetchOnce(url: URL, policy: SafeFetchPolicy, deadline: number): Promise<Hop> {
+  const remaining = deadline - Date.now();
+  if (remaining <= 0) {
+    return Promise.reject(timeoutError(url, policy));
+  }
+  return new Promise<Hop>((resolve, reject) => {
+    let settled = false;
+    let response: http.IncomingMessage | undefined;
+    const isHttps = url.protocol === 'https:';
+
+    const options: http.RequestOptions = {
+      method: 'GET',
+      // A fresh agent per request: a pooled socket could have been opened under a laxer policy
+      // (allowPrivate) for the same host:port, and pooling would also leave open handles behind.
+      agent: false,
+      headers: {
+        // Identity encoding so maxBytes measures what we actually hold in memory.
+        'accept-encoding': 'identity',
+        'user-agent': 'chatrelay-safe-fetch',
+      },
+    };
+    if (mustCheckAddresses(url, policy)) options.lookup = guardedLookup(url);
+    const request = (isHttps ? https : http).request(url, options);
+
+    const cleanup = (): void => {
+      clearTimeout(totalTimer);
+      clearTimeout(connectTimer);
+      // Destroying on success too: the body is complete and no socket may outlive the call.
+      response?.destroy();
+      request.destroy();
+    };
+    const fail = (error: UnsafeUrlError): void => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      reject(error);
+    };
+    const succeed = (hop: Hop): void => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      resolve(hop);
+    };
+
+    const totalTimer = setTimeout(() => fail(timeoutError(url, policy)), remaining);
+    const connectTimer = setTimeout(
+      () =>
+        fail(
+          new UnsafeUrlError('timeout', `Timed out connecting to ${describe(url)} after ${policy.connectTimeoutMs} ms`, {
+            retryable: true,
+          }),
+        ),
+      policy.connectTimeoutMs,
+    );
+
+    request.on('socket', (socket) => {
+      // For https "connected" means the TLS handshake finished: a server that accepts TCP and then
+      // stalls the handshake is as stuck as one that never accepts.
+      // With agent: false every socket is new, so the event has not happened yet.
+      socket.once(isHttps ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer));
+    });
+
+    request.on('error', (error) => fail(toUnsafeError(error, url)));
+
+    request.on('response', (res) => {
+      response = res;
+      const status = res.statusCode ?? 0;
+
+      if (REDIRECT_STATUSES.has(status)) {
+        const location = res.headers.location;
+        if (location) {
+          succeed({ kind: 'redirect', location });
+          return;
+        }
+      }
+      if (status < 200 || status >= 300) {
+        const retryable = status === 408 || status === 429 || status >= 500;
+        fail(new UnsafeUrlError('http_status', `HTTP ${status} from ${describe(url)}`, { retryable, status }));
+        return;
+      }
+
+      const rawType = res.headers['content-type']?.trim() ?? '';
+      // RFC 9110 §8.3: a missing Content-Type may be treated as application/octet-stream.
+      const mediaType = (rawType.split(';')[0] ?? '').trim().toLowerCase() || 'application/octet-stream';
+      if (policy.allowedContentTypes) {
+        let allowed: boolean;
+        try {
+          allowed = policy.allowedContentTypes(mediaType);
+        } catch {
+          // A throwing predicate must not escape as an uncaught exception from this event handler.
+          allowed = false;
+        }
+        if (!allowed) {
+          fail(new UnsafeUrlError('content_type', `Content type ${mediaType} is not allowed (from ${describe(url)})`));
+          return;
+        }
+      }
+
+      const declared = res.headers['content-length'];
+      if (declared !== undefined && Number(declared) > policy.maxBytes) {
+        fail(tooLarge(url, policy, `declares ${declared} bytes`));
+        return;
+      }
+
+      const chunks: Buffer[] = [];
+      let received = 0;
+      res.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        if (received > policy.maxBytes) {
+          fail(tooLarge(url, policy, `sent more than that`));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      res.on('end', () => {
+        succeed({ kind: 'done', data: Buffer.concat(chunks, received), contentType: rawType || mediaType });
+      });
+      res.on('error', (error) => fail(toUnsafeError(error, url)));
+      res.on('close', () => {
+        if (!res.complete) {
+          fail(new UnsafeUrlError('network', `Connection closed before the body from ${describe(url)} was complete`, { retryable: true }));
+        }
+      });
+    });
+
+    request.end();
+  });
+}
+
+function timeoutError(url: URL, policy: SafeFetchPolicy): UnsafeUrlError {
+  return new UnsafeUrlError('timeout', `Timed out after ${policy.totalTimeoutMs} ms fetching ${describe(url)}`, {
+    retryable: true,
+  });
+}
+
+function tooLarge(url: URL, policy: SafeFetchPolicy, detail: string): UnsafeUrlError {
+  return new UnsafeUrlError('too_large', `Body from ${describe(url)} exceeds the ${policy.maxBytes}-byte limit: it ${detail}`);
+}
+
+function toUnsafeError(error: Error, url: URL): UnsafeUrlError {
+  if (error instanceof UnsafeUrlError) return error;
+  // Node's own messages name hosts and ports (ECONNREFUSED 127.0.0.1:80), never URL credentials.
+  return new UnsafeUrlError('network', `Network error fetching ${describe(url)}: ${error.message}`, {
+    retryable: true,
+    cause: error,
+  });
+}
+
+/**
+ * The URL for error messages: no user:pass, and no query or fragment either, because attachment
+ * URLs are often pre-signed and the signature is as much a credential as a password.
+ */
+function describe(url: URL): string {
+  return `${url.protocol}//${url.host}${url.pathname}`;
+}
+
+function withoutCredentials(url: URL): string {
+  const copy = new URL(url.href);
+  copy.username = '';
+  copy.password = '';
+  return copy.href;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Address classification
+
+type V4Range = readonly [base: number, prefix: number];
+
+const v4Range = (base: string, prefix: number): V4Range => [parseV4(base) ?? 0, prefix];
+
+const FORBIDDEN_V4: readonly V4Range[] = [
+  v4Range('0.0.0.0', 8), // unspecified / "this network"
+  v4Range('10.0.0.0', 8), // private
+  v4Range('100.64.0.0', 10), // CGNAT shared address space
+  v4Range('127.0.0.0', 8), // loopback
+  v4Range('169.254.0.0', 16), // link-local, including cloud metadata 169.254.169.254
+  v4Range('172.16.0.0', 12), // private
+  v4Range('192.0.0.0', 24), // IETF protocol assignments
+  v4Range('192.0.2.0', 24), // documentation (TEST-NET-1)
+  v4Range('192.168.0.0', 16), // private
+  v4Range('198.18.0.0', 15), // benchmarking
+  v4Range('198.51.100.0', 24), // documentation (TEST-NET-2)
+  v4Range('203.0.113.0', 24), // documentation (TEST-NET-3)
+  v4Range('224.0.0.0', 4), // multicast
+  v4Range('240.0.0.0', 4), // reserved, including broadcast 255.255.255.255
+];
+
+type V6Range = readonly [base: bigint, prefix: number];
+
+const v6Range = (base: string, prefix: number): V6Range => [parseV6(base) ?? 0n, prefix];
+
+/** Ranges that carry an IPv4 address in their low 32 bits: judged by that IPv4 address. */
+const V6_EMBEDDING_V4: readonly V6Range[] = [
+  v6Range('::', 96), // IPv4-compatible (deprecated); also covers :: and ::1 via 0.0.0.0/8
+  v6Range('::ffff:0:0', 96), // IPv4-mapped, e.g. ::ffff:127.0.0.1
+  v6Range('::ffff:0:0:0', 96), // IPv4-translated (SIIT)
+  v6Range('64:ff9b::', 96), // NAT64 well-known prefix
+];
+
+const FORBIDDEN_V6: readonly V6Range[] = [
+  v6Range('64:ff9b:1::', 48), // local-use NAT64
+  v6Range('100::', 64), // discard-only
+  v6Range('2001::', 32), // Teredo: the client IPv4 is obfuscated, so refuse the whole prefix
+  v6Range('2001:db8::', 32), // documentation
+  v6Range('fc00::', 7), // unique local (private)
+  v6Range('fe80::', 10), // link-local
+  v6Range('fec0::', 10), // site-local (deprecated, still private in practice)
+  v6Range('ff00::', 8), // multicast
+];
+
+const SIX_TO_FOUR = v6Range('2002::', 16);
+
+/**
+ * True when a connection to `ip` must be refused: loopback, private, link-local, unspecified,
+ * CGNAT, multicast or reserved, in IPv4 or any IPv6 form that embeds such an IPv4 address.
+ * Anything that is not a valid IP address is also forbidden, so a parsing surprise fails closed.
+ */
+export function isForbiddenAddress(ip: string): boolean {
+  const v4 = parseV4(ip);
+  if (v4 !== undefined) return isForbiddenV4(v4);
+
+  const v6 = parseV6(ip);
+  if (v6 === undefined) return true;
+  for (const range of V6_EMBEDDING_V4) {
+    if (inV6Range(v6, range)) return isForbiddenV4(Number(v6 & 0xffffffffn));
+  }
+  if (inV6Range(v6, SIX_TO_FOUR)) {
+    // 6to4 (2002:AABB:CCDD::/48) routes to the IPv4 address AA.BB.CC.DD.
+    return isForbiddenV4(Number((v6 >> 80n) & 0xffffffffn));
+  }
+  return FORBIDDEN_V6.some((range) => inV6Range(v6, range));
+}
+
+function isForbiddenV4(addr: number): boolean {
+  return FORBIDDEN_V4.some(([base, prefix]) => {
+    const shift = 32 - prefix;
+    return addr >>> shift === base >>> shift;
+  });
+}
+
+function inV6Range(addr: bigint, [base, prefix]: V6Range): boolean {
+  const shift = BigInt(128 - prefix);
+  return addr >> shift === base >> shift;
+}
+
+/** Strict dotted-quad only: other spellings (octal, hex, short forms) are not addresses to Node either. */
+function parseV4(ip: string): number | undefined {
+  if (net.isIPv4(ip) === false) return undefined;
+  let value = 0;
+  for (const part of ip.split('.')) value = value * 256 + Number(part);
+  return value;
+}
+
+function parseV6(input: string): bigint | undefined {
+  // Drop a zone id (fe80::1%eth0): it scopes the address but does not change its range.
+  const ip = input.split('%')[0] ?? '';
+  if (!net.isIPv6(ip)) return undefined;
+
+  const halves = ip.split('::');
+  const toGroups = (part: string | undefined): number[] => {
+    if (!part) return [];
+    const groups: number[] = [];
+    for (const piece of part.split(':')) {
+      const v4 = parseV4(piece);
+      if (v4 !== undefined) groups.push(v4 >>> 16, v4 & 0xffff);
+      else groups.push(parseInt(piece, 16));
+    }
+    return groups;
+  };
+  const head = toGroups(halves[0]);
+  const tail = toGroups(halves[1]);
+  const zeros = halves.length === 2 ? 8 - head.length - tail.length : 0;
+  const groups = [...head, ...new Array<number>(zeros).fill(0), ...tail];
+  if (groups.length !== 8) return undefined;
+
+  let value = 0n;
+  for (const group of groups) value = (value << 16n) | BigInt(group);
+  return value;
+}

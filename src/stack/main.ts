@@ -1,0 +1,117 @@
+/**
+ * The local stack: one command that brings up everything chatrelay needs on this machine.
+ * - Temporal dev server, unless TEMPORAL_ADDRESS points at a cluster;
+ * - a MongoDB-compatible server (mongod on PATH, else FerretDB), unless MONGODB_URI is set;
+ * - a demo model (the fake OpenAI-compatible server), unless OPENAI_API_KEY is set;
+ * - the API and the worker, as separate processes.
+ * Data lives in STACK_DATA_DIR (default .data/), so a restart keeps chats and workflow history.
+ * Ctrl-C or SIGTERM stops every child, API and worker first, servers last.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { startChild, type ManagedChild } from '../lib/child.js';
+import { waitFor } from '../lib/wait.js';
+import { startMongoServer, startTemporalDevServer, type RunningServer } from './servers.js';
+import { projectRoot } from './tools.js';
+
+const env = process.env;
+const echo = (line: string): void => console.log(line);
+const dataDir = resolve(env.STACK_DATA_DIR ?? join(projectRoot, '.data'));
+mkdirSync(dataDir, { recursive: true });
+
+const stoppables: Array<{ name: string; stop: () => Promise<void> }> = [];
+let stopping = false;
+
+async function stopAll(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    // Reverse start order: the API and worker go before the servers they depend on.
+    for (const item of [...stoppables].reverse()) {
+      await item.stop().catch((error: unknown) => console.error(`[stack] stopping ${item.name} failed: ${String(error)}`));
+    }
+  }
+  process.exit(code);
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stopAll(0));
+
+function watch(child: ManagedChild): void {
+  stoppables.push({ name: child.name, stop: () => child.stop(35_000) });
+  void child.exited.then((code) => {
+    if (stopping) return;
+    console.error(`[stack] ${child.name} exited unexpectedly (${code}); stopping the stack\n${child.recentOutput()}`);
+    void stopAll(1);
+  });
+}
+
+function persistentSecret(file: string): string {
+  const path = join(dataDir, file);
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  const value = randomBytes(24).toString('base64url');
+  writeFileSync(path, `${value}\n`, { mode: 0o600 });
+  return value;
+}
+
+async function startDemoModel(): Promise<string> {
+  const child = startChild('demo-model', process.execPath, ['--import', 'tsx', join(projectRoot, 'src/devtools/fake-openai-main.ts')], {
+    env: { ...env, PORT: env.STACK_DEMO_MODEL_PORT ?? '0' },
+    cwd: projectRoot,
+  });
+  watch(child);
+  const lines = createInterface({ input: child.process.stdout! });
+  for await (const line of lines) {
+    const match = /"baseURL":"([^"]+)"/.exec(line);
+    if (match?.[1]) return match[1];
+  }
+  throw new Error(`demo model did not start\n${child.recentOutput()}`);
+}
+
+async function main(): Promise<void> {
+  const childEnv: NodeJS.ProcessEnv = { ...env };
+
+  if (!env.TEMPORAL_ADDRESS) {
+    const temporal: RunningServer & { uiPort?: number } = await startTemporalDevServer({
+      port: Number(env.STACK_TEMPORAL_PORT ?? 7233),
+      uiPort: Number(env.STACK_TEMPORAL_UI_PORT ?? 8233),
+      headless: env.STACK_TEMPORAL_UI === 'false',
+      dbFile: join(dataDir, 'temporal.db'),
+    });
+    watch(temporal.child);
+    childEnv.TEMPORAL_ADDRESS = temporal.address;
+    console.log(`[stack] Temporal dev server at ${temporal.address}${temporal.uiPort ? `, UI at http://127.0.0.1:${temporal.uiPort}` : ''}`);
+  }
+  if (!env.MONGODB_URI) {
+    const mongo = await startMongoServer({ port: Number(env.STACK_MONGODB_PORT ?? 27017), dataDir: join(dataDir, 'mongodb') });
+    watch(mongo.child);
+    childEnv.MONGODB_URI = mongo.address;
+    console.log(`[stack] ${mongo.child.name} at ${mongo.address}`);
+  }
+  if (!env.OPENAI_API_KEY) {
+    childEnv.OPENAI_BASE_URL = await startDemoModel();
+    childEnv.OPENAI_API_KEY = 'demo';
+    console.log(`[stack] OPENAI_API_KEY is not set: replies come from the built-in demo model at ${childEnv.OPENAI_BASE_URL}`);
+  }
+  if (!env.ADMIN_TOKEN) {
+    childEnv.ADMIN_TOKEN = persistentSecret('admin-token');
+    console.log(`[stack] ADMIN_TOKEN is not set: using the one kept in ${join(dataDir, 'admin-token')}`);
+  }
+  // Locally, receivers and voice notes are often on this machine; production keeps the default (refused).
+  childEnv.FETCH_ALLOW_PRIVATE ??= 'true';
+
+  const tsx = ['--import', 'tsx'];
+  const api = startChild('api', process.execPath, [...tsx, join(projectRoot, 'src/api/main.ts')], { env: childEnv, cwd: projectRoot, echo });
+  watch(api);
+  const worker = startChild('worker', process.execPath, [...tsx, join(projectRoot, 'src/worker/main.ts')], { env: childEnv, cwd: projectRoot, echo });
+  watch(worker);
+
+  const port = childEnv.PORT ?? '8080';
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(`${base}/readyz`)).ok, { timeoutMs: 180_000, intervalMs: 250, what: 'the API to be ready' });
+  console.log(`[stack] ready: API at ${base} (POST /webhook/mychatbot, GET /readyz). Ctrl-C stops everything.`);
+}
+
+main().catch((error: unknown) => {
+  console.error(`[stack] failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  void stopAll(1);
+});

@@ -1,0 +1,106 @@
+import { mkdirSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { join } from 'node:path';
+import { startChild, type ManagedChild } from '../lib/child.js';
+import { freePort } from '../lib/ports.js';
+import { waitFor } from '../lib/wait.js';
+import { onPath, tool } from './tools.js';
+
+export interface RunningServer {
+  /** host:port for Temporal, a mongodb:// URI for MongoDB. */
+  readonly address: string;
+  readonly child: ManagedChild;
+  stop(): Promise<void>;
+}
+
+function tcpOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function awaitPort(child: ManagedChild, port: number, timeoutMs: number): Promise<void> {
+  let exitedWith: number | string | undefined;
+  void child.exited.then((code) => {
+    exitedWith = code;
+  });
+  try {
+    await waitFor(
+      async () => {
+        if (exitedWith !== undefined) throw new Error(`${child.name} exited (${exitedWith})`);
+        return tcpOpen(port);
+      },
+      { timeoutMs, intervalMs: 100, what: `${child.name} on port ${port}` },
+    );
+  } catch (error) {
+    await child.stop(2_000);
+    throw new Error(`${(error as Error).message}\n${child.recentOutput()}`);
+  }
+}
+
+export interface TemporalDevServerOptions {
+  port?: number;
+  uiPort?: number;
+  /** File for persistent state; omit for an in-memory server. */
+  dbFile?: string;
+  headless?: boolean;
+  echo?: (line: string) => void;
+}
+
+/** Starts the official Temporal CLI dev server on loopback. */
+export async function startTemporalDevServer(options: TemporalDevServerOptions = {}): Promise<RunningServer & { uiPort?: number }> {
+  const port = options.port ?? (await freePort());
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'];
+  let uiPort: number | undefined;
+  if (options.headless ?? true) args.push('--headless');
+  else {
+    uiPort = options.uiPort ?? (await freePort());
+    args.push('--ui-port', String(uiPort));
+  }
+  if (options.dbFile) args.push('--db-filename', options.dbFile);
+  const child = startChild('temporal', tool('temporal'), args, { echo: options.echo });
+  await awaitPort(child, port, 60_000);
+  return { address: `127.0.0.1:${port}`, child, uiPort, stop: () => child.stop() };
+}
+
+export interface MongoServerOptions {
+  port?: number;
+  /** Folder for the server's data; created if missing. */
+  dataDir: string;
+  echo?: (line: string) => void;
+}
+
+/**
+ * Starts a MongoDB-compatible server on loopback: a real `mongod` when one is on PATH,
+ * otherwise the provisioned FerretDB with its SQLite handler.
+ */
+export async function startMongoServer(options: MongoServerOptions): Promise<RunningServer> {
+  const port = options.port ?? (await freePort());
+  const mongod = onPath('mongod');
+  mkdirSync(mongod ? options.dataDir : join(options.dataDir, 'sqlite'), { recursive: true });
+  const child = mongod
+    ? startChild('mongod', mongod, ['--bind_ip', '127.0.0.1', '--port', String(port), '--dbpath', options.dataDir, '--quiet'], {
+        echo: options.echo,
+      })
+    : startChild(
+        'ferretdb',
+        tool('ferretdb'),
+        [
+          '--handler=sqlite',
+          `--sqlite-url=file:${join(options.dataDir, 'sqlite')}/`,
+          `--state-dir=${options.dataDir}`,
+          `--listen-addr=127.0.0.1:${port}`,
+          '--debug-addr=-',
+          '--telemetry=disable',
+          '--log-level=warn',
+        ],
+        { echo: options.echo },
+      );
+  await awaitPort(child, port, 30_000);
+  return { address: `mongodb://127.0.0.1:${port}`, child, stop: () => child.stop() };
+}

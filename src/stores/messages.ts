@@ -1,0 +1,78 @@
+import type { InboundEnvelope } from '../domain/models.js';
+import type { Collections, DeliveryAttemptDoc, MessageDoc, ReplyPartDoc } from './collections.js';
+
+export type MessageUpdate = Partial<Omit<MessageDoc, '_id' | 'created_at' | 'updated_at'>>;
+
+/** The message record: its status and stage, its reply parts and every delivery attempt. */
+export function createMessageStore(c: Collections) {
+  return {
+    /** Stores the message as accepted; a retry leaves the first record as it is. Returns it. */
+    async recordAccepted(envelope: InboundEnvelope, workflowId: string, chatId: string, now = new Date()): Promise<MessageDoc> {
+      const doc = await c.messages.findOneAndUpdate(
+        { _id: envelope.messageId },
+        {
+          $setOnInsert: {
+            workflow_id: workflowId,
+            channel_id: envelope.channelId,
+            page_id: envelope.pageId,
+            client_id: envelope.message.client_id,
+            chat_id: chatId,
+            platform: envelope.message.platform,
+            status: 'accepted',
+            stage: 'accepted',
+            inbound: envelope.message,
+            received_at: new Date(envelope.receivedAt),
+            created_at: now,
+            updated_at: now,
+          },
+        },
+        { upsert: true, returnDocument: 'after' },
+      );
+      if (!doc) throw new Error(`message ${envelope.messageId} was not stored`);
+      return doc;
+    },
+    get(id: string): Promise<MessageDoc | null> {
+      return c.messages.findOne({ _id: id });
+    },
+    async update(id: string, fields: MessageUpdate, now = new Date()): Promise<void> {
+      await c.messages.updateOne({ _id: id }, { $set: { ...fields, updated_at: now } });
+    },
+    async listByChannel(channelId: string, options: { limit: number; before?: Date }): Promise<MessageDoc[]> {
+      const filter: Record<string, unknown> = { channel_id: channelId };
+      if (options.before) filter.created_at = { $lt: options.before };
+      return c.messages.find(filter).sort({ created_at: -1 }).limit(options.limit).toArray();
+    },
+
+    /** Saves the reply's parts once; a retry keeps the parts (and delivery ids) first saved. */
+    async saveParts(parts: ReplyPartDoc[]): Promise<void> {
+      if (parts.length === 0) return;
+      await c.parts.bulkWrite(
+        parts.map((part) => ({ updateOne: { filter: { _id: part._id }, update: { $setOnInsert: part }, upsert: true } })),
+        { ordered: true },
+      );
+    },
+    parts(messageId: string): Promise<ReplyPartDoc[]> {
+      return c.parts.find({ message_id: messageId }).sort({ index: 1 }).toArray();
+    },
+    part(messageId: string, index: number): Promise<ReplyPartDoc | null> {
+      return c.parts.findOne({ _id: `${messageId}:${index}` });
+    },
+    async setPartAudio(messageId: string, index: number, blobId: string): Promise<void> {
+      await c.parts.updateOne({ _id: `${messageId}:${index}` }, { $set: { audio_blob_id: blobId } });
+    },
+    async markPartDelivered(messageId: string, index: number, at: Date): Promise<void> {
+      await c.parts.updateOne({ _id: `${messageId}:${index}` }, { $set: { delivered_at: at } });
+    },
+
+    /** Records one delivery attempt; recording the same attempt again replaces it. */
+    async recordAttempt(attempt: Omit<DeliveryAttemptDoc, '_id'>): Promise<void> {
+      const _id = `${attempt.message_id}:${attempt.part_index}:${attempt.attempt}`;
+      await c.attempts.replaceOne({ _id }, attempt, { upsert: true });
+    },
+    attempts(messageId: string): Promise<DeliveryAttemptDoc[]> {
+      return c.attempts.find({ message_id: messageId }).sort({ part_index: 1, attempt: 1 }).toArray();
+    },
+  };
+}
+
+export type MessageStore = ReturnType<typeof createMessageStore>;

@@ -1,0 +1,72 @@
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { fileURLToPath } from 'node:url';
+import { createActivities } from '../activities/index.js';
+import { createOpenAIModelClient, type ModelClient } from '../activities/model.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../lib/logger.js';
+import type { Database } from '../stores/db.js';
+import { createStores } from '../stores/index.js';
+
+export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+export interface WorkerDeps {
+  config: Config;
+  logger: Logger;
+  connection: NativeConnection;
+  database: Database;
+  model?: ModelClient;
+}
+
+/** Creates the worker with its activities wired to MongoDB and the model API. */
+export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOptions> = {}): Promise<Worker> {
+  const { config } = deps;
+  const stores = createStores(deps.database.db);
+  await stores.ensureIndexes();
+  const model =
+    deps.model ?? createOpenAIModelClient({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL, timeoutMs: config.OPENAI_TIMEOUT_MS });
+  const activities = createActivities({
+    stores,
+    model,
+    logger: deps.logger,
+    settings: {
+      publicBaseUrl: config.PUBLIC_BASE_URL,
+      retryScheduleSeconds: config.DELIVERY_RETRY_SCHEDULE,
+      deliveryTimeoutMs: config.DELIVERY_TIMEOUT_MS,
+      audioFetch: {
+        allowPrivate: config.FETCH_ALLOW_PRIVATE,
+        allowHosts: config.FETCH_ALLOW_HOSTS,
+        maxBytes: config.AUDIO_MAX_BYTES,
+        connectTimeoutMs: Math.min(5_000, config.FETCH_TIMEOUT_MS),
+        totalTimeoutMs: config.FETCH_TIMEOUT_MS,
+        maxRedirects: 3,
+      },
+    },
+  });
+  const workflowSource = config.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } } : { workflowsPath };
+  return Worker.create({
+    connection: deps.connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    activities,
+    ...workflowSource,
+    // Activities wait on the network (model, receivers), so many can run at once on few cores.
+    maxConcurrentActivityTaskExecutions: 200,
+    maxConcurrentWorkflowTaskExecutions: 100,
+    shutdownGraceTime: config.WORKER_SHUTDOWN_GRACE_MS,
+    ...overrides,
+  });
+}
+
+/** Connects to Temporal, retrying while it is still starting (as in the local stack). */
+export async function connectWithRetry(address: string, logger: Logger, timeoutMs = 120_000): Promise<NativeConnection> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await NativeConnection.connect({ address });
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      logger.warn({ attempt, address, err: (error as Error).message }, 'Temporal not reachable yet; retrying');
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 250 * attempt)));
+    }
+  }
+}

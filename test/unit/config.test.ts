@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+const valid = {
+  MONGODB_URI: 'mongodb://127.0.0.1:27017',
+  OPENAI_API_KEY: 'sk-test',
+  ADMIN_TOKEN: 'a-very-long-admin-token',
+};
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    return error.problems;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  test('a minimal environment gets documented defaults', () => {
+    const config = loadConfig(valid);
+    assert.equal(config.PORT, 8080);
+    assert.equal(config.MONGODB_DB, 'chatrelay');
+    assert.equal(config.TEMPORAL_ADDRESS, '127.0.0.1:7233');
+    assert.equal(config.TEMPORAL_NAMESPACE, 'default');
+    assert.equal(config.TEMPORAL_TASK_QUEUE, 'chatrelay');
+    assert.equal(config.OPENAI_BASE_URL, 'https://api.openai.com/v1');
+    assert.equal(config.PUBLIC_BASE_URL, 'http://localhost:8080');
+    assert.deepEqual(config.DELIVERY_RETRY_SCHEDULE, [5, 300, 1800, 7200, 18000, 36000, 36000]);
+  });
+
+  for (const name of Object.keys(valid)) {
+    test(`missing ${name} is named as required`, () => {
+      const env: Record<string, string> = { ...valid };
+      delete env[name];
+      assert.deepEqual(problemsOf(env), [`${name} is required`]);
+    });
+    test(`empty ${name} counts as missing`, () => {
+      assert.deepEqual(problemsOf({ ...valid, [name]: '' }), [`${name} is required`]);
+    });
+  }
+
+  const malformed: Array<[string, string, RegExp]> = [
+    ['PORT', 'eighty', /^PORT /],
+    ['PORT', '70000', /^PORT /],
+    ['PUBLIC_BASE_URL', 'ftp://example.com', /^PUBLIC_BASE_URL /],
+    ['MONGODB_URI', 'postgres://x', /^MONGODB_URI must be a mongodb:\/\//],
+    ['MONGODB_DB', 'bad name!', /^MONGODB_DB must be a database name/],
+    ['TEMPORAL_ADDRESS', 'localhost', /^TEMPORAL_ADDRESS must be host:port/],
+    ['OPENAI_BASE_URL', 'not a url', /^OPENAI_BASE_URL /],
+    ['ADMIN_TOKEN', 'short', /^ADMIN_TOKEN must be at least 16 characters/],
+    ['LOG_LEVEL', 'loud', /^LOG_LEVEL /],
+    ['DELIVERY_RETRY_SCHEDULE', '5,x', /^DELIVERY_RETRY_SCHEDULE must be a comma-separated list of seconds/],
+    ['FETCH_ALLOW_PRIVATE', 'maybe', /^FETCH_ALLOW_PRIVATE /],
+  ];
+  for (const [name, value, expected] of malformed) {
+    test(`${name}=${value} is rejected naming ${name}`, () => {
+      const problems = problemsOf({ ...valid, [name]: value });
+      assert.equal(problems.length, 1, problems.join('; '));
+      assert.match(problems[0] ?? '', expected);
+    });
+  }
+
+  test('every problem is reported at once', () => {
+    const problems = problemsOf({ PORT: 'x' });
+    assert.deepEqual(problems.map((problem) => problem.split(' ')[0]).sort(), ['ADMIN_TOKEN', 'MONGODB_URI', 'OPENAI_API_KEY', 'PORT']);
+  });
+
+  test('the process entry point exits naming the variable', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/api/main.ts'], {
+      env: { PATH: process.env.PATH, MONGODB_URI: valid.MONGODB_URI, OPENAI_API_KEY: 'x', ADMIN_TOKEN: 'short' },
+      encoding: 'utf8',
+    });
+    assert.equal(result.status, 78);
+    assert.match(result.stderr, /ADMIN_TOKEN must be at least 16 characters/);
+  });
+});
