@@ -48,13 +48,19 @@ function hasExtension(url: string, extensions: Set<string>): boolean {
   return dot > 0 && extensions.has(lastSegment.slice(dot + 1).toLowerCase());
 }
 
-// One pass over the text with the markdown forms first in the alternation, so that the URL inside
-// a markdown link is never also picked up as a bare URL.
-//   1: "!" for an image   2: label / alt   3: markdown destination   4: bare URL
-// Labels exclude brackets so that `[![alt](img)](page)` matches the inner image; destinations may
-// hold one level of balanced parentheses (Wikipedia-style URLs) and an optional "title".
-const MEDIA_PATTERN =
-  /(!?)\[([^[\]\n]*)\]\(\s*<?(https?:\/\/[^\s()<>]*(?:\([^\s()<>]*\)[^\s()<>]*)*)>?(?:\s+(?:"[^"\n]*"|'[^'\n]*'))?\s*\)|(https?:\/\/[^\s<>]+)/gi;
+// `(url)` or `(<url> "title")` after a markdown label; group 1 is the URL. The URL may hold one
+// level of balanced parentheses, as Wikipedia-style URLs do. split.ts keeps the same shape whole.
+const DESTINATION = String.raw`\(\s*<?(https?:\/\/[^\s()<>]*(?:\([^\s()<>]*\)[^\s()<>]*)*)>?(?:\s+(?:"[^"\n]*"|'[^'\n]*'))?\s*\)`;
+
+// One pass, left to right, so URLs are recorded in the order they appear. Markdown forms come first
+// in the alternation, so the URL inside one is never also picked up as a bare URL. Labels exclude
+// brackets, which makes a linked image `[![alt](thumb)](target)` its own form rather than a link
+// whose label runs into the image.
+//   1, 2: linked image thumb and target   3: "!" or ""   4: label   5: destination   6: bare URL
+const MEDIA_PATTERN = new RegExp(
+  String.raw`\[!\[[^[\]\n]*\]${DESTINATION}\]${DESTINATION}|(!?)\[([^[\]\n]*)\]${DESTINATION}|(https?:\/\/[^\s<>]+)`,
+  'gi',
+);
 
 /**
  * Splits a reply into text and media:
@@ -62,44 +68,57 @@ const MEDIA_PATTERN =
  *   extension, since a PDF cannot be shown as a picture).
  * - `[label](url)` to an image or a file is replaced by its label (dropped when the label is just
  *   the URL again); the URL goes to `images` or `files`.
+ * - `[![alt](thumb)](target)`, a linked image: the thumb is an image; a media target is extracted
+ *   too, while a page target is left as its plain URL, since the clickable image is gone.
  * - A bare http(s) URL to an image or a file is removed from the text. Trailing sentence
  *   punctuation and unbalanced closing brackets are not part of the URL and stay in the text.
  * - Any other link, markdown or bare, stays in the text unchanged.
  *
  * The text is then tidied where media were removed: no double spaces or space before punctuation at
- * a removal, empty `()` / `[]` / `<>` wrappers of a removed URL go too; and everywhere: no trailing
- * spaces at line ends, at most one blank line in a row, trimmed. Spacing elsewhere (indentation,
- * aligned columns) is preserved.
+ * a removal, a line that held only media goes, and so do empty `()` / `[]` / `<>` wrappers of a
+ * removed URL; and everywhere: no trailing spaces at line ends, at most one blank line in a row,
+ * trimmed. Spacing elsewhere (indentation, aligned columns) is preserved.
  */
 export function extractMedia(text: string): ExtractedMedia {
   const images = new Set<string>();
   const files = new Set<string>();
   const hole = sentinelFor(text);
+  /** Records a media URL and returns true, or returns false for a page. */
+  const collect = (url: string): boolean => {
+    const kind = isImageUrl(url) ? images : isFileUrl(url) ? files : undefined;
+    kind?.add(url);
+    return kind !== undefined;
+  };
+  const collectPicture = (url: string): void => {
+    (isFileUrl(url) ? files : images).add(url);
+  };
 
-  const replaced = text.replace(
-    MEDIA_PATTERN,
-    (match: string, bang: string | undefined, label: string | undefined, target: string | undefined, bare: string | undefined) => {
-      if (target !== undefined) {
-        if (bang === '!') {
-          (isFileUrl(target) ? files : images).add(target);
-          return hole;
-        }
-        const kind = isImageUrl(target) ? images : isFileUrl(target) ? files : undefined;
-        if (kind === undefined) return match;
-        kind.add(target);
+  let out = '';
+  let copied = 0;
+  for (const match of text.matchAll(MEDIA_PATTERN)) {
+    const [whole, thumb, linkedTarget, bang, label, target, bare] = match;
+    let replacement = whole;
+    if (thumb !== undefined && linkedTarget !== undefined) {
+      collectPicture(thumb);
+      replacement = collect(linkedTarget) ? hole : linkedTarget;
+    } else if (target !== undefined) {
+      if (bang === '!') {
+        collectPicture(target);
+        replacement = hole;
+      } else if (collect(target)) {
         const shown = (label ?? '').trim();
-        return shown === '' || shown === target ? hole : shown;
+        replacement = shown === '' || shown === target ? hole : shown;
       }
-      if (bare === undefined) return match;
+    } else if (bare !== undefined) {
       const { url, trailing } = splitTrailingPunctuation(bare);
-      const kind = isImageUrl(url) ? images : isFileUrl(url) ? files : undefined;
-      if (kind === undefined) return match;
-      kind.add(url);
-      return hole + trailing;
-    },
-  );
+      if (collect(url)) replacement = hole + trailing;
+    }
+    out += text.slice(copied, match.index) + replacement;
+    copied = match.index + whole.length;
+  }
+  out += text.slice(copied);
 
-  return { text: tidy(replaced, hole), images: [...images], files: [...files] };
+  return { text: tidy(out, hole), images: [...images], files: [...files] };
 }
 
 /**

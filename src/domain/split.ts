@@ -155,11 +155,11 @@ function enclosing(spans: Span[], at: number, start: number): Span | undefined {
 }
 
 const URL_RUN = /https?:\/\/\S+/gi;
-// `[label](url)` or `![alt](url "title")`. Labels exclude brackets so that `[![alt](img)](page)`
-// matches the inner image rather than a bogus outer link; the URL may hold one level of balanced
-// parentheses, as Wikipedia-style links do.
-const MARKDOWN_LINK =
-  /!?\[[^[\]\n]*\]\(\s*<?https?:\/\/[^\s()<>]*(?:\([^\s()<>]*\)[^\s()<>]*)*>?(?:\s+(?:"[^"\n]*"|'[^'\n]*'))?\s*\)/gi;
+// `[label](url)`, `![alt](url "title")` or a linked image `[![alt](thumb)](url)`: the same shapes
+// media.ts extracts. Labels exclude brackets so that `[a [b](c)` is not read as one link; the URL
+// may hold one level of balanced parentheses, as Wikipedia-style links do.
+const DESTINATION = String.raw`\(\s*<?https?:\/\/[^\s()<>]*(?:\([^\s()<>]*\)[^\s()<>]*)*>?(?:\s+(?:"[^"\n]*"|'[^'\n]*'))?\s*\)`;
+const MARKDOWN_LINK = new RegExp(String.raw`!?\[(?:[^[\]\n]*|!\[[^[\]\n]*\]${DESTINATION})\]${DESTINATION}`, 'gi');
 
 interface Units {
   urls: Span[];

@@ -26,7 +26,8 @@ export function createHistoryStore(c: Collections) {
       const chat = await c.chats.findOneAndUpdate(
         { _id: entry.chatId },
         { $inc: { history_seq: 1 } },
-        { returnDocument: 'after', projection: { history_seq: 1 } },
+        // No projection: FerretDB v1 does not support one on findAndModify.
+        { returnDocument: 'after' },
       );
       if (!chat) throw new Error(`chat ${entry.chatId} does not exist`);
       const doc: HistoryDoc = {

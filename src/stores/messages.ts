@@ -1,5 +1,5 @@
 import type { InboundEnvelope } from '../domain/models.js';
-import type { Collections, DeliveryAttemptDoc, MessageDoc, ReplyPartDoc } from './collections.js';
+import { isDuplicateKey, type Collections, type DeliveryAttemptDoc, type MessageDoc, type ReplyPartDoc } from './collections.js';
 
 export type MessageUpdate = Partial<Omit<MessageDoc, '_id' | 'created_at' | 'updated_at'>>;
 
@@ -46,10 +46,12 @@ export function createMessageStore(c: Collections) {
     /** Saves the reply's parts once; a retry keeps the parts (and delivery ids) first saved. */
     async saveParts(parts: ReplyPartDoc[]): Promise<void> {
       if (parts.length === 0) return;
-      await c.parts.bulkWrite(
-        parts.map((part) => ({ updateOne: { filter: { _id: part._id }, update: { $setOnInsert: part }, upsert: true } })),
-        { ordered: true },
-      );
+      // Plain inserts, not $setOnInsert upserts: FerretDB v1 drops top-level empty arrays from those.
+      try {
+        await c.parts.insertMany(parts, { ordered: false });
+      } catch (error) {
+        if (!isDuplicateKey(error) && !allDuplicates(error)) throw error;
+      }
     },
     parts(messageId: string): Promise<ReplyPartDoc[]> {
       return c.parts.find({ message_id: messageId }).sort({ index: 1 }).toArray();
@@ -76,3 +78,10 @@ export function createMessageStore(c: Collections) {
 }
 
 export type MessageStore = ReturnType<typeof createMessageStore>;
+
+/** A bulk insert whose only failures were duplicate keys (a retry inserting what is already there). */
+function allDuplicates(error: unknown): boolean {
+  const writeErrors = (error as { writeErrors?: unknown }).writeErrors;
+  const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+  return list.length > 0 && list.every((item: { code?: unknown; err?: { code?: unknown } }) => (item.code ?? item.err?.code) === 11000);
+}

@@ -1,0 +1,91 @@
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import type { WorkflowHandle } from '@temporalio/client';
+import { createActivities } from '../../src/activities/index.js';
+import { createOpenAIModelClient } from '../../src/activities/model.js';
+import { createApp } from '../../src/api/app.js';
+import { mediaRouter } from '../../src/api/routes/media.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../../src/devtools/fake-openai.js';
+import { createLogger } from '../../src/lib/logger.js';
+import { createStores, type Stores } from '../../src/stores/index.js';
+import { startTestMongo, type TestMongo } from './mongo.js';
+import { startReceiver, type Receiver } from './receiver.js';
+import { bundle, createTimeSkippingEnv } from './temporal.js';
+
+export const workflowsPath = fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url));
+export const historiesDir = fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
+export const quietLogger = createLogger({ level: 'silent', name: 'test' });
+
+/**
+ * Everything a workflow test needs, real: the time-skipping Temporal server, a MongoDB-compatible
+ * server, the fake model API, a receiver, and a media server; one worker with the real activities.
+ */
+export interface WorkflowHarness {
+  env: TestWorkflowEnvironment;
+  mongo: TestMongo;
+  stores: Stores;
+  fake: FakeOpenAI;
+  receiver: Receiver;
+  mediaBaseUrl: string;
+  taskQueue: string;
+  workflowBundle: WorkflowBundleWithSourceMap;
+  /** Saves a finished workflow's history as a replay fixture when RECORD_HISTORIES=1. */
+  record(name: string, handle: WorkflowHandle): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startWorkflowHarness(options: { retryScheduleSeconds?: number[] } = {}): Promise<WorkflowHarness> {
+  const [env, mongo, fake, receiver, workflowBundle] = await Promise.all([
+    createTimeSkippingEnv(),
+    startTestMongo(),
+    startFakeOpenAI(),
+    startReceiver(),
+    bundle(workflowsPath),
+  ]);
+  const stores = createStores(mongo.db);
+  await stores.ensureIndexes();
+  const media: Server = createApp({ logger: quietLogger, health: {}, routers: [mediaRouter(stores.blobs)] }).listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => media.once('listening', resolve));
+  const mediaBaseUrl = `http://127.0.0.1:${(media.address() as AddressInfo).port}`;
+  const taskQueue = 'messages-test';
+  const activities = createActivities({
+    stores,
+    model: createOpenAIModelClient({ apiKey: 'test', baseURL: fake.baseURL, timeoutMs: 10_000 }),
+    logger: quietLogger,
+    settings: {
+      publicBaseUrl: mediaBaseUrl,
+      retryScheduleSeconds: options.retryScheduleSeconds ?? [5, 300, 1800, 7200, 18000, 36000, 36000],
+      deliveryTimeoutMs: 5_000,
+      audioFetch: { allowPrivate: true, allowHosts: [], maxBytes: 1_000_000, connectTimeoutMs: 2_000, totalTimeoutMs: 5_000, maxRedirects: 3 },
+    },
+  });
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities });
+  const running = worker.run();
+  return {
+    env,
+    mongo,
+    stores,
+    fake,
+    receiver,
+    mediaBaseUrl,
+    taskQueue,
+    workflowBundle,
+    async record(name, handle) {
+      if (process.env.RECORD_HISTORIES !== '1') return;
+      const history = await handle.fetchHistory();
+      writeFileSync(`${historiesDir}${name}.json`, historyToJSON(history));
+    },
+    async close() {
+      worker.shutdown();
+      await running;
+      media.closeAllConnections();
+      await new Promise<void>((resolve) => media.close(() => resolve()));
+      await Promise.all([env.teardown(), mongo.close(), fake.close(), receiver.close()]);
+    },
+  };
+}

@@ -1,0 +1,39 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { applyVoicePrefix, DEFAULT_VOICE_PREFIX } from '../../src/domain/voice.js';
+
+describe('applyVoicePrefix', () => {
+  test('the default prefix marks the transcript as a voice message', () => {
+    assert.equal(DEFAULT_VOICE_PREFIX, '[Voice message] ');
+    assert.equal(applyVoicePrefix('what is the weather', undefined, DEFAULT_VOICE_PREFIX), '[Voice message] what is the weather');
+  });
+
+  test('typed text follows the transcript as its own paragraph', () => {
+    assert.equal(
+      applyVoicePrefix('what is the weather tomorrow', 'in Lisbon please', DEFAULT_VOICE_PREFIX),
+      '[Voice message] what is the weather tomorrow\n\nin Lisbon please',
+    );
+  });
+
+  test('transcript and typed text are trimmed; the prefix is used verbatim', () => {
+    assert.equal(applyVoicePrefix('  hello  \n', '  and hi \n', '>> '), '>> hello\n\nand hi');
+    assert.equal(applyVoicePrefix('hello', undefined, '(voice)'), '(voice)hello');
+  });
+
+  test('blank typed text counts as no text', () => {
+    assert.equal(applyVoicePrefix('hello', '', DEFAULT_VOICE_PREFIX), '[Voice message] hello');
+    assert.equal(applyVoicePrefix('hello', ' \n ', DEFAULT_VOICE_PREFIX), '[Voice message] hello');
+  });
+
+  test('an empty transcript still says a voice message arrived, without a trailing space', () => {
+    assert.equal(applyVoicePrefix('   ', undefined, DEFAULT_VOICE_PREFIX), '[Voice message]');
+    assert.equal(applyVoicePrefix('', 'see attached', DEFAULT_VOICE_PREFIX), '[Voice message]\n\nsee attached');
+  });
+
+  test('an empty prefix gives the bare transcript', () => {
+    assert.equal(applyVoicePrefix('hello', undefined, ''), 'hello');
+    assert.equal(applyVoicePrefix('hello', 'there', ''), 'hello\n\nthere');
+    assert.equal(applyVoicePrefix('', 'only typed', ''), 'only typed');
+    assert.equal(applyVoicePrefix('', undefined, ''), '');
+  });
+});
