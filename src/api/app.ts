@@ -43,6 +43,8 @@ export function createApp(deps: AppDeps): Express {
       body.error.message = error.message;
       if (error.details) body.error.details = error.details;
       for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+    } else if (status === 503) {
+      body.error = { code: 'unavailable', message: 'MongoDB is unavailable; try again shortly.', request_id: req.requestId };
     } else if (status === 413) {
       body.error = { code: 'payload_too_large', message: 'The request body is too large.', request_id: req.requestId };
     } else if (status === 400) {
@@ -55,8 +57,15 @@ export function createApp(deps: AppDeps): Express {
   return app;
 }
 
+/** MongoDB driver errors that mean the database cannot be reached right now (not a bad request). */
+function isDatabaseUnavailable(error: unknown): boolean {
+  const name = (error as { name?: unknown }).name;
+  return typeof name === 'string' && /^Mongo(ServerSelection|Network|NetworkTimeout|TopologyClosed|NotConnected)Error$/.test(name);
+}
+
 function errorStatus(error: unknown): number {
   if (error instanceof HttpError) return error.status;
+  if (isDatabaseUnavailable(error)) return 503;
   // body-parser marks its own errors with a status (400 for bad JSON, 413 for size).
   const candidate = (error as { status?: unknown; type?: unknown }).status;
   if (typeof candidate === 'number' && candidate >= 400 && candidate < 500) return candidate;

@@ -28,9 +28,9 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     logger,
     health: {
       mongodb: () => database.ping(),
-      temporal: async () => {
+      temporal: () => connection.withDeadline(Date.now() + 2_000, async () => {
         await connection.workflowService.getSystemInfo({});
-      },
+      }),
     },
     routers: [
       webhookRouter({

@@ -24,13 +24,15 @@ export interface Receiver {
   url: string;
   baseUrl: string;
   posts: ReceivedPost[];
-  /** Only the posts that were answered 2xx, i.e. delivered. */
-  delivered(): ReceivedPost[];
+  /** Only the posts that were answered 2xx, i.e. delivered (to `path` when given). */
+  delivered(path?: string): ReceivedPost[];
+  /** A fresh reply URL, so that one test's late deliveries never count for another. */
+  endpoint(): { url: string; path: string };
   answerNext(...answers: ScriptedAnswer[]): void;
   /** Answer every POST with this status until changed (undefined: back to 200). */
   answerAlways(answer: ScriptedAnswer | undefined): void;
   serve(path: string, contentType: string, body: Buffer): string;
-  waitForDelivered(count: number, timeoutMs?: number): Promise<ReceivedPost[]>;
+  waitForDelivered(count: number, options?: { path?: string; timeoutMs?: number }): Promise<ReceivedPost[]>;
   reset(): void;
   close(): Promise<void>;
 }
@@ -64,13 +66,20 @@ export async function startReceiver(): Promise<Receiver> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const baseUrl = `http://127.0.0.1:${port}`;
-  const delivered = () => posts.filter((post) => post.answered >= 200 && post.answered < 300);
+  const delivered = (path?: string) =>
+    posts.filter((post) => post.answered >= 200 && post.answered < 300 && (path === undefined || post.path === path));
+  let endpoints = 0;
 
   return {
     url: `${baseUrl}/replies`,
     baseUrl,
     posts,
     delivered,
+    endpoint() {
+      endpoints += 1;
+      const path = `/replies/${endpoints}`;
+      return { url: `${baseUrl}${path}`, path };
+    },
     answerNext: (...answers) => scripted.push(...answers),
     answerAlways: (answer) => {
       always = answer;
@@ -79,8 +88,11 @@ export async function startReceiver(): Promise<Receiver> {
       files.set(path, { contentType, body });
       return `${baseUrl}${path}`;
     },
-    waitForDelivered: (count, timeoutMs = 30_000) =>
-      waitFor(() => (delivered().length >= count ? delivered() : undefined), { timeoutMs, what: `${count} delivered replies` }),
+    waitForDelivered: (count, options = {}) =>
+      waitFor(() => (delivered(options.path).length >= count ? delivered(options.path) : undefined), {
+        timeoutMs: options.timeoutMs ?? 30_000,
+        what: `${count} delivered replies`,
+      }),
     reset() {
       posts.length = 0;
       scripted.length = 0;

@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import { Router } from 'express';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { createApp } from '../../src/api/app.js';
+import { createChannelAuthenticator } from '../../src/api/channel-auth.js';
+import { webhookRouter, type MessageStarter } from '../../src/api/routes/webhook.js';
+import { startApi, type RunningApi } from '../../src/api/server.js';
+import { loadConfig } from '../../src/config.js';
+import type { InboundEnvelope } from '../../src/domain/models.js';
+import { freePort } from '../../src/lib/ports.js';
+import { createStores, type Stores } from '../../src/stores/index.js';
+import { createChannelWithAgent } from '../helpers/fixtures.js';
+import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
+import { quietLogger } from '../helpers/workflow-harness.js';
+
+/** Records what would be started; the seam between the HTTP contract and Temporal. */
+class RecordingStarter implements MessageStarter {
+  started: InboundEnvelope[] = [];
+  async start(envelope: InboundEnvelope) {
+    const duplicate = this.started.some((item) => item.messageId === envelope.messageId);
+    this.started.push(envelope);
+    return { workflowId: `chatrelay-message-${envelope.messageId}`, duplicate };
+  }
+}
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.once('listening', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+describe('POST /webhook/mychatbot: the HTTP contract', () => {
+  let mongo: TestMongo;
+  let stores: Stores;
+  let server: Server;
+  let base: string;
+  let starter: RecordingStarter;
+  let page: string;
+  let token: string;
+
+  before(async () => {
+    mongo = await startTestMongo();
+    stores = createStores(mongo.db);
+    await stores.ensureIndexes();
+    starter = new RecordingStarter();
+    const auth = createChannelAuthenticator(stores.channels, { ttlMs: 1_000 });
+    const failing = Router().get('/boom', () => {
+      throw new Error('secret internals at /srv/app.js:12');
+    });
+    const app = createApp({
+      logger: quietLogger,
+      health: {},
+      routers: [
+        webhookRouter({ auth, starter, logger: quietLogger, limits: { maxTextLength: 100, maxAttachments: 2, maxUrlLength: 200, maxBodyBytes: 4096 } }),
+        failing,
+      ],
+    });
+    server = app.listen(0, '127.0.0.1');
+    base = await listen(server);
+    const created = await createChannelWithAgent(stores, { replyUrl: 'http://127.0.0.1:9/replies' });
+    page = created.channel.page_id;
+    token = created.token;
+  });
+  after(async () => {
+    server?.closeAllConnections();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await mongo?.close();
+  });
+
+  const post = async (body: unknown, headers: Record<string, string> = {}) => {
+    const response = await fetch(`${base}/webhook/mychatbot`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as { error?: { code: string; message: string; request_id: string; details?: unknown } } & Record<string, unknown> };
+  };
+  const valid = () => ({ client_id: 'c1', page_id: page, platform: 'CustomApp', text: 'hi' });
+
+  test('a valid message is accepted with its message id and workflow id', async () => {
+    const response = await post(valid());
+    assert.equal(response.status, 200);
+    assert.equal(response.body.status, 'accepted');
+    const envelope = starter.started.at(-1);
+    assert.equal(response.body.message_id, envelope?.messageId);
+    assert.equal(response.body.workflow_id, `chatrelay-message-${envelope?.messageId}`);
+    assert.deepEqual(envelope?.message, { client_id: 'c1', platform: 'CustomApp', text: 'hi' });
+  });
+
+  test('X-Api-Token works for platforms that cannot set Authorization', async () => {
+    const response = await post(valid(), { authorization: '', 'x-api-token': token });
+    assert.equal(response.status, 200);
+  });
+
+  test('without message_id every POST is a new message; with one, the same id comes back', async () => {
+    const a = await post(valid());
+    const b = await post(valid());
+    assert.notEqual(a.body.message_id, b.body.message_id);
+    const c = await post({ ...valid(), message_id: 'm-1' });
+    const d = await post({ ...valid(), message_id: 'm-1' });
+    assert.equal(c.body.message_id, d.body.message_id);
+    assert.equal(d.body.duplicate, true);
+    const e = await post({ ...valid(), client_id: 'other', message_id: 'm-1' });
+    assert.notEqual(e.body.message_id, c.body.message_id, 'message ids are per client');
+  });
+
+  test('an unknown page and a wrong token get the same 401 body', async () => {
+    const wrongToken = await post(valid(), { authorization: 'Bearer not-the-token' });
+    const unknownPage = await post({ ...valid(), page_id: 'no-such-page' });
+    const missing = await post(valid(), { authorization: '' });
+    for (const response of [wrongToken, unknownPage, missing]) {
+      assert.equal(response.status, 401);
+      assert.equal(response.body.error?.code, 'unauthorized');
+      assert.equal(response.body.error?.message, 'Missing or invalid API token for this page_id.');
+    }
+  });
+
+  test('400 lists every field error with its path', async () => {
+    const response = await post({ client_id: 5, page_id: page, platform: '', audio: 'ftp://x/a.mp3', attachments: ['https://ok.example/a.png', 'nope'] });
+    assert.equal(response.status, 400);
+    assert.equal(response.body.error?.code, 'invalid_request');
+    assert.deepEqual(response.body.error?.details, [
+      { path: 'client_id', message: 'must be a string, got a number' },
+      { path: 'platform', message: 'must not be empty' },
+      { path: 'audio', message: 'must be an absolute http or https URL' },
+      { path: 'attachments.1', message: 'must be an absolute http or https URL' },
+    ]);
+  });
+
+  test('text or audio is required, and limits are enforced', async () => {
+    const noText = await post({ client_id: 'c', page_id: page, platform: 'p' });
+    assert.deepEqual(noText.body.error?.details, [{ path: 'text', message: 'is required unless audio is given' }]);
+    const long = await post({ ...valid(), text: 'x'.repeat(101), attachments: ['https://a.example/1', 'https://a.example/2', 'https://a.example/3'] });
+    assert.deepEqual(long.body.error?.details, [
+      { path: 'text', message: 'must be at most 100 characters' },
+      { path: 'attachments', message: 'must have at most 2 items' },
+    ]);
+    const blank = await post({ ...valid(), text: '   ' });
+    assert.deepEqual(blank.body.error?.details, [{ path: 'text', message: 'must not be empty' }]);
+  });
+
+  test('malformed JSON is a 400, a non-object body too', async () => {
+    const broken = await post('{"client_id": ');
+    assert.equal(broken.status, 400);
+    assert.equal(broken.body.error?.code, 'invalid_json');
+    const array = await post('[1,2]');
+    assert.equal(array.status, 400);
+    assert.equal(array.body.error?.code, 'invalid_request');
+  });
+
+  test('a body that is not JSON is a 415', async () => {
+    const response = await post('client_id=1', { 'content-type': 'application/x-www-form-urlencoded' });
+    assert.equal(response.status, 415);
+    assert.equal(response.body.error?.code, 'unsupported_media_type');
+  });
+
+  test('an oversized body is a 413', async () => {
+    const response = await post({ ...valid(), text: 'y'.repeat(5000) });
+    assert.equal(response.status, 413);
+    assert.equal(response.body.error?.code, 'payload_too_large');
+  });
+
+  test('an unexpected error is a 500 with a request id and no internals', async () => {
+    const response = await fetch(`${base}/boom`, { headers: { 'x-request-id': 'req-123' } });
+    const body = (await response.json()) as { error: { code: string; message: string; request_id: string } };
+    assert.equal(response.status, 500);
+    assert.deepEqual(body, { error: { code: 'internal', message: 'Internal server error.', request_id: 'req-123' } });
+  });
+});
+
+describe('POST /webhook/mychatbot when a dependency is down', () => {
+  let mongo: TestMongo;
+  let api: RunningApi | undefined;
+  after(async () => {
+    await api?.close();
+    await mongo?.close();
+  });
+
+  test('Temporal unreachable: 503, never 200, and /readyz names it', async () => {
+    mongo = await startTestMongo();
+    const stores = createStores(mongo.db);
+    const { channel, token } = await createChannelWithAgent(stores, { replyUrl: 'http://127.0.0.1:9/r' });
+    const deadTemporal = await freePort();
+    const config = loadConfig({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      MONGODB_URI: mongo.uri,
+      MONGODB_DB: mongo.dbName,
+      TEMPORAL_ADDRESS: `127.0.0.1:${deadTemporal}`,
+      OPENAI_API_KEY: 'k',
+      ADMIN_TOKEN: 'admin-token-0123456789',
+      LOG_LEVEL: 'silent',
+    });
+    api = await startApi(config, quietLogger);
+    const base = `http://127.0.0.1:${api.port}`;
+    const response = await fetch(`${base}/webhook/mychatbot`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ client_id: 'c', page_id: channel.page_id, platform: 'p', text: 'hello' }),
+    });
+    const body = (await response.json()) as { error: { code: string; request_id: string } };
+    assert.equal(response.status, 503);
+    assert.equal(body.error.code, 'unavailable');
+    assert.ok(body.error.request_id);
+    const ready = await fetch(`${base}/readyz`);
+    const readiness = (await ready.json()) as { checks: { mongodb: { ok: boolean }; temporal: { ok: boolean } } };
+    assert.equal(ready.status, 503);
+    assert.equal(readiness.checks.mongodb.ok, true);
+    assert.equal(readiness.checks.temporal.ok, false);
+  });
+});

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { FAKE_AUDIO_PREFIX, TRANSCRIPT_PREFIX } from '../../src/devtools/fake-openai.js';
+import { waitFor } from '../../src/lib/wait.js';
+import { createChannelWithAgent } from '../helpers/fixtures.js';
+import { postMessage, startE2EStack, type E2EStack } from '../helpers/e2e-stack.js';
+
+describe('end to end: API, worker, Temporal dev server, MongoDB-compatible server, model API, receiver', () => {
+  let s: E2EStack;
+  before(async () => {
+    s = await startE2EStack();
+  });
+  after(async () => {
+    await s?.close();
+  });
+  beforeEach(() => {
+    s.fake.reset();
+    s.receiver.reset();
+  });
+
+  test('a text message is acknowledged at once and its reply arrives form-encoded', async () => {
+    const reply = s.receiver.endpoint();
+    const { channel, token } = await createChannelWithAgent(s.stores, { replyUrl: reply.url });
+    const response = await postMessage(s.baseUrl, token, { client_id: 'u1', page_id: channel.page_id, platform: 'CustomApp', text: 'Hello' });
+    assert.equal(response.status, 200);
+    assert.equal(response.body.status, 'accepted');
+    assert.match(String(response.body.message_id), /^msg_/);
+    assert.equal(response.body.workflow_id, `chatrelay-message-${String(response.body.message_id)}`);
+    const [delivered] = await s.receiver.waitForDelivered(1, { path: reply.path });
+    assert.deepEqual(delivered?.fields, { text: 'Echo: Hello', images: '', file: '', audio: '' });
+    const stored = await waitFor(async () => {
+      const message = await s.stores.messages.get(String(response.body.message_id));
+      return message?.status === 'delivered' ? message : undefined;
+    });
+    assert.equal(stored.page_id, channel.page_id);
+    const chat = await s.stores.chats.get(stored.chat_id);
+    assert.equal(chat?.platform, 'CustomApp');
+  });
+
+  test('a long reply arrives as several parts, in order, with its media', async () => {
+    const reply = s.receiver.endpoint();
+    const { channel, token } = await createChannelWithAgent(s.stores, { replyUrl: reply.url, channel: { max_message_length: 160 } });
+    const paragraphs = [
+      'Here is the first part of a long answer, which talks about shipping times in some detail.',
+      'The second part covers returns: you can send anything back within thirty days of delivery.',
+      'Finally, here is our catalogue: https://example.com/files/catalogue.pdf and a photo ![shop](https://example.com/img/shop.jpg)',
+    ];
+    s.fake.replyNext(paragraphs.join('\n\n'));
+    const response = await postMessage(s.baseUrl, token, { client_id: 'u2', page_id: channel.page_id, platform: 'CustomApp', text: 'Tell me everything' });
+    assert.equal(response.status, 200);
+    const replies = await s.receiver.waitForDelivered(3, { path: reply.path });
+    assert.equal(replies.length, 3);
+    assert.deepEqual(replies.map((post) => post.fields.text), [paragraphs[0], paragraphs[1], 'Finally, here is our catalogue: and a photo']);
+    assert.equal(replies[2]?.fields.file, 'https://example.com/files/catalogue.pdf');
+    assert.equal(replies[2]?.fields.images, 'https://example.com/img/shop.jpg');
+    assert.deepEqual(replies.map((post) => post.headers['x-chatrelay-part']), ['1/3', '2/3', '3/3']);
+  });
+
+  test('a voice message is transcribed and, with voice replies on, the reply audio downloads from the API', async () => {
+    const reply = s.receiver.endpoint();
+    const { channel, token } = await createChannelWithAgent(s.stores, {
+      replyUrl: reply.url,
+      channel: { voice_replies: 'when_user_sent_voice' },
+    });
+    const audioUrl = s.receiver.serve('/notes/voice.ogg', 'audio/ogg', Buffer.from(`${TRANSCRIPT_PREFIX}Do you ship to Canada?`));
+    const response = await postMessage(s.baseUrl, token, { client_id: 'u3', page_id: channel.page_id, platform: 'CustomApp', audio: audioUrl });
+    assert.equal(response.status, 200);
+    const [delivered] = await s.receiver.waitForDelivered(1, { path: reply.path });
+    assert.equal(delivered?.fields.text, 'Echo: [Voice message] Do you ship to Canada?');
+    const audio = delivered?.fields.audio ?? '';
+    assert.ok(audio.startsWith(`${s.config.PUBLIC_BASE_URL}/media/`), audio);
+    const download = await fetch(audio);
+    assert.equal(download.status, 200);
+    assert.equal(Buffer.from(await download.arrayBuffer()).toString(), `${FAKE_AUDIO_PREFIX}Echo: [Voice message] Do you ship to Canada?`);
+  });
+
+  test('a retried POST with the same message_id is answered with the same ids and one reply', async () => {
+    const reply = s.receiver.endpoint();
+    const { channel, token } = await createChannelWithAgent(s.stores, { replyUrl: reply.url });
+    const body = { client_id: 'u4', page_id: channel.page_id, platform: 'CustomApp', text: 'once', message_id: 'abc-1' };
+    const first = await postMessage(s.baseUrl, token, body);
+    const second = await postMessage(s.baseUrl, token, body);
+    assert.equal(first.status, 200);
+    assert.equal(second.status, 200);
+    assert.equal(second.body.message_id, first.body.message_id);
+    assert.equal(second.body.duplicate, true);
+    await s.receiver.waitForDelivered(1, { path: reply.path });
+    const message = await waitFor(async () => {
+      const stored = await s.stores.messages.get(String(first.body.message_id));
+      return stored?.status === 'delivered' ? stored : undefined;
+    });
+    assert.equal(message.parts_delivered, 1);
+    // A third POST after the reply went out is still recognised.
+    assert.equal((await postMessage(s.baseUrl, token, body)).body.duplicate, true);
+    assert.equal(s.receiver.posts.filter((post) => post.path === reply.path).length, 1);
+  });
+});

@@ -1,0 +1,91 @@
+import { NativeConnection } from '@temporalio/worker';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, type Config } from '../../src/config.js';
+import { startApi, type RunningApi } from '../../src/api/server.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../../src/devtools/fake-openai.js';
+import { createLogger } from '../../src/lib/logger.js';
+import { freePort } from '../../src/lib/ports.js';
+import { startTemporalDevServer, type RunningServer } from '../../src/stack/servers.js';
+import { createStores, type Stores } from '../../src/stores/index.js';
+import { openDatabase, type Database } from '../../src/stores/db.js';
+import { createWorker } from '../../src/worker/worker.js';
+import { startTestMongo, type TestMongo } from './mongo.js';
+import { startReceiver, type Receiver } from './receiver.js';
+
+/**
+ * The real thing, in one test process: Temporal dev server, MongoDB-compatible server, the API
+ * and a worker wired exactly as their entry points wire them, the fake model API and a receiver.
+ */
+export interface E2EStack {
+  config: Config;
+  baseUrl: string;
+  temporal: RunningServer;
+  mongo: TestMongo;
+  stores: Stores;
+  fake: FakeOpenAI;
+  receiver: Receiver;
+  api: RunningApi;
+  close(): Promise<void>;
+}
+
+export async function startE2EStack(env: Record<string, string> = {}): Promise<E2EStack> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'chatrelay-e2e-'));
+  const [temporal, mongo, fake, receiver, port] = await Promise.all([
+    startTemporalDevServer({ dbFile: join(dataDir, 'temporal.db') }),
+    startTestMongo(),
+    startFakeOpenAI(),
+    startReceiver(),
+    freePort(),
+  ]);
+  const config = loadConfig({
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    MONGODB_URI: mongo.uri,
+    MONGODB_DB: mongo.dbName,
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_TASK_QUEUE: `e2e-${port}`,
+    OPENAI_API_KEY: 'test-key',
+    OPENAI_BASE_URL: fake.baseURL,
+    ADMIN_TOKEN: 'e2e-admin-token-0123456789',
+    FETCH_ALLOW_PRIVATE: 'true',
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const logger = createLogger({ level: config.LOG_LEVEL, name: 'e2e' });
+  const api = await startApi(config, logger);
+  const workerDatabase: Database = openDatabase(config.MONGODB_URI, config.MONGODB_DB);
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const worker = await createWorker({ config, logger, connection, database: workerDatabase });
+  const running = worker.run();
+  return {
+    config,
+    baseUrl: `http://127.0.0.1:${api.port}`,
+    temporal,
+    mongo,
+    stores: createStores(mongo.db),
+    fake,
+    receiver,
+    api,
+    async close() {
+      worker.shutdown();
+      await running;
+      await connection.close();
+      await workerDatabase.close();
+      await api.close();
+      await Promise.all([temporal.stop(), fake.close(), receiver.close()]);
+      await mongo.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function postMessage(baseUrl: string, token: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(`${baseUrl}/webhook/mychatbot`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown>, headers: response.headers };
+}
