@@ -14,6 +14,7 @@ import type { HistoryDoc } from '../stores/collections.js';
 import type { Stores } from '../stores/index.js';
 import type { ModelClient } from './model.js';
 import { postForm, type PostOutcome } from './reply-post.js';
+import type { TurnsClient } from './turns-client.js';
 
 export interface ActivitySettings {
   publicBaseUrl: string;
@@ -25,6 +26,7 @@ export interface ActivitySettings {
 export interface ActivityDeps {
   stores: Pick<Stores, 'agents' | 'channels' | 'chats' | 'history' | 'messages' | 'blobs'>;
   model: ModelClient;
+  turns: TurnsClient;
   settings: ActivitySettings;
   logger: Logger;
 }
@@ -34,7 +36,8 @@ export type ValidationResult =
   | { ok: false; outcome: 'not_answered' | 'failed'; reason: string; chatId: string };
 
 export interface DeliveryResult {
-  outcome: PostOutcome['result'];
+  /** `paused`: nothing was sent because the channel's delivery is paused. */
+  outcome: PostOutcome['result'] | 'paused';
   status?: number;
   retryAfterSeconds?: number;
   error?: string;
@@ -84,9 +87,18 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   return {
+    /** Puts the message in its chat's line; called first thing, so the line follows acceptance order. */
+    async requestChatTurn(input: { chatId: string; messageId: string; workflowId: string }): Promise<void> {
+      await deps.turns.requestTurn(input.chatId, { messageId: input.messageId, workflowId: input.workflowId });
+    },
+
+    async isWorkflowRunning(input: { workflowId: string }): Promise<boolean> {
+      return deps.turns.isWorkflowRunning(input.workflowId);
+    },
+
     /** Stores the message as accepted, then checks its channel and takes the settings it will use. */
     async validateChannel(envelope: InboundEnvelope): Promise<ValidationResult> {
-      const chatId = chatIdFor(envelope.pageId, envelope.message.client_id);
+      const chatId = envelope.chatId ?? chatIdFor(envelope.pageId, envelope.message.client_id);
       const workflowId = Context.current().info.workflowExecution?.workflowId ?? messageWorkflowId(envelope.messageId);
       await stores.messages.recordAccepted(envelope, workflowId, chatId);
       const channel = await stores.channels.get(envelope.channelId);
@@ -234,13 +246,20 @@ export function createActivities(deps: ActivityDeps) {
       await stores.messages.setPartAudio(input.messageId, input.partIndex, blobId);
     },
 
-    /** One delivery attempt of one part; the workflow decides about retries from the result. */
-    async deliverPart(input: { messageId: string; partIndex: number; attempt: number }): Promise<DeliveryResult> {
+    /**
+     * One delivery attempt of one part; the workflow decides about retries from the result.
+     * A redelivery goes to the channel's current reply URL; a first delivery to the snapshot's.
+     */
+    async deliverPart(input: { messageId: string; partIndex: number; attempt: number; redelivery?: number }): Promise<DeliveryResult> {
       const part = await stores.messages.part(input.messageId, input.partIndex);
       if (!part) throw new Error(`part ${input.partIndex} of ${input.messageId} is not stored`);
-      if (part.delivered_at) return { outcome: 'delivered' };
+      if (part.delivered_at && input.redelivery === undefined) return { outcome: 'delivered' };
       const message = await requireMessage(input.messageId);
       if (!message.snapshot) throw new Error(`message ${input.messageId} has no channel snapshot`);
+      const channel = await stores.channels.get(message.channel_id);
+      if (!channel) return { outcome: 'rejected', error: 'the channel no longer exists' };
+      if (channel.delivery_paused) return { outcome: 'paused', error: channel.paused_reason ?? 'delivery is paused for this channel' };
+      const url = input.redelivery === undefined ? message.snapshot.replyWebhookUrl : channel.reply_webhook_url;
       await stores.messages.update(input.messageId, { stage: 'delivering' });
       const body = replyForm(part, part.audio_blob_id ? mediaUrl(settings.publicBaseUrl, part.audio_blob_id) : undefined);
       const headers = {
@@ -249,12 +268,13 @@ export function createActivities(deps: ActivityDeps) {
         'x-chatrelay-part': `${input.partIndex + 1}/${message.part_count ?? '?'}`,
       };
       const started = new Date();
-      const outcome = await postForm(message.snapshot.replyWebhookUrl, body, headers, settings.deliveryTimeoutMs);
+      const outcome = await postForm(url, body, headers, settings.deliveryTimeoutMs);
       const durationMs = Date.now() - started.getTime();
       await stores.messages.recordAttempt({
         message_id: input.messageId,
         part_index: input.partIndex,
         attempt: input.attempt,
+        ...(input.redelivery !== undefined ? { redelivery: input.redelivery } : {}),
         at: started,
         duration_ms: durationMs,
         result: outcome.result === 'gone' ? 'rejected' : outcome.result,
@@ -263,17 +283,27 @@ export function createActivities(deps: ActivityDeps) {
       });
       if (outcome.result === 'delivered') {
         await stores.messages.markPartDelivered(input.messageId, input.partIndex, new Date());
-        await stores.messages.update(input.messageId, { parts_delivered: input.partIndex + 1, last_error: null, next_retry_at: null });
+        await stores.messages.update(input.messageId, { parts_delivered: Math.max(message.parts_delivered ?? 0, input.partIndex + 1), last_error: null, next_retry_at: null });
       } else {
         await stores.messages.update(input.messageId, { last_error: outcome.error });
       }
-      log().info({ messageId: input.messageId, part: input.partIndex, attempt: input.attempt, result: outcome.result, status: outcome.status, ms: durationMs }, 'delivery attempt');
+      if (outcome.result === 'gone') {
+        // 410: the receiver says this URL is gone for good. Park the channel's replies until an admin resumes it.
+        await stores.channels.update(channel.id, { delivery_paused: true, paused_reason: `the reply URL answered 410 Gone (${new Date().toISOString()})` });
+      }
+      log().info({ messageId: input.messageId, pageId: channel.page_id, part: input.partIndex, attempt: input.attempt, result: outcome.result, status: outcome.status, ms: durationMs }, 'delivery attempt');
       return {
         outcome: outcome.result,
         ...(outcome.status !== undefined ? { status: outcome.status } : {}),
         ...('retryAfterSeconds' in outcome && outcome.retryAfterSeconds !== undefined ? { retryAfterSeconds: outcome.retryAfterSeconds } : {}),
         ...('error' in outcome ? { error: outcome.error } : {}),
       };
+    },
+
+    /** Whether the channel's delivery is still paused (closes the race between a resume and a workflow parking). */
+    async isChannelPaused(input: { channelId: string }): Promise<boolean> {
+      const channel = await stores.channels.get(input.channelId);
+      return channel?.delivery_paused === true;
     },
 
     /** Records where the message is, for the status API and for operators. */

@@ -38,6 +38,9 @@ export interface Channel {
   reply_delay_seconds: number;
   voice_replies: VoiceReplies;
   max_message_length: number;
+  /** Set when a receiver answered 410 Gone: replies wait, in order, until an admin resumes the channel. */
+  delivery_paused?: boolean;
+  paused_reason?: string;
   created_at: Date;
   updated_at: Date;
 }
@@ -64,6 +67,8 @@ export const channelDefaults = {
 /** What a message workflow carries from the API: the inbound body plus where it came from. */
 export interface InboundEnvelope {
   messageId: string;
+  /** The chat (page id + client id) the message belongs to; replies are ordered per chat. */
+  chatId: string;
   channelId: string;
   pageId: string;
   tokenVersion: number;
@@ -105,6 +110,8 @@ export type MessageStage =
   | 'waiting_reply_delay'
   | 'delivering'
   | 'retry_pending'
+  | 'paused'
+  | 'waiting_turn'
   | 'delivered'
   | 'failed'
   | 'not_answered';

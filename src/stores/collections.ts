@@ -49,6 +49,9 @@ export interface MessageDoc {
   part_count?: number;
   parts_delivered?: number;
   next_retry_at?: Date | null;
+  /** How many redeliveries an admin asked for, and the workflow of the latest. */
+  redeliveries?: number;
+  redelivery_workflow_id?: string;
   last_error?: string | null;
   created_at: Date;
   updated_at: Date;
@@ -69,11 +72,13 @@ export interface ReplyPartDoc {
 }
 
 export interface DeliveryAttemptDoc {
-  /** `${messageId}:${partIndex}:${attempt}`: a retried activity rewrites its own attempt, never adds one. */
+  /** `${messageId}:${partIndex}:${attempt}` (+ `:r${n}` for a redelivery): a retried activity rewrites its own attempt, never adds one. */
   _id: string;
   message_id: string;
   part_index: number;
   attempt: number;
+  /** Set on attempts made by an admin's redelivery (its number), absent on the first delivery. */
+  redelivery?: number;
   at: Date;
   duration_ms: number;
   result: 'delivered' | 'retry' | 'rejected';
@@ -123,6 +128,7 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     c.chats.createIndex({ page_id: 1, client_id: 1 }, { unique: true, name: 'page_client_unique' }),
     c.history.createIndex({ chat_id: 1, seq: -1 }, { name: 'chat_seq' }),
     c.messages.createIndex({ channel_id: 1, created_at: -1 }, { name: 'channel_recent' }),
+    c.messages.createIndex({ channel_id: 1, stage: 1 }, { name: 'channel_stage' }),
     c.parts.createIndex({ message_id: 1, index: 1 }, { name: 'message_parts' }),
     c.attempts.createIndex({ message_id: 1, part_index: 1, attempt: 1 }, { name: 'message_attempts' }),
   ]);

@@ -37,6 +37,15 @@ export function createMessageStore(c: Collections) {
     async update(id: string, fields: MessageUpdate, now = new Date()): Promise<void> {
       await c.messages.updateOne({ _id: id }, { $set: { ...fields, updated_at: now } });
     },
+    /** The number of a new redelivery of this message (1, 2, ...). */
+    async nextRedelivery(id: string): Promise<number> {
+      const doc = await c.messages.findOneAndUpdate({ _id: id }, { $inc: { redeliveries: 1 } }, { returnDocument: 'after' });
+      if (!doc) throw new Error(`message ${id} is not stored`);
+      return doc.redeliveries ?? 1;
+    },
+    findByStage(channelId: string, stage: MessageDoc['stage']): Promise<MessageDoc[]> {
+      return c.messages.find({ channel_id: channelId, stage }).toArray();
+    },
     async listByChannel(channelId: string, options: { limit: number; before?: Date }): Promise<MessageDoc[]> {
       const filter: Record<string, unknown> = { channel_id: channelId };
       if (options.before) filter.created_at = { $lt: options.before };
@@ -68,11 +77,11 @@ export function createMessageStore(c: Collections) {
 
     /** Records one delivery attempt; recording the same attempt again replaces it. */
     async recordAttempt(attempt: Omit<DeliveryAttemptDoc, '_id'>): Promise<void> {
-      const _id = `${attempt.message_id}:${attempt.part_index}:${attempt.attempt}`;
+      const _id = `${attempt.message_id}:${attempt.part_index}:${attempt.attempt}${attempt.redelivery !== undefined ? `:r${attempt.redelivery}` : ''}`;
       await c.attempts.replaceOne({ _id }, attempt, { upsert: true });
     },
     attempts(messageId: string): Promise<DeliveryAttemptDoc[]> {
-      return c.attempts.find({ message_id: messageId }).sort({ part_index: 1, attempt: 1 }).toArray();
+      return c.attempts.find({ message_id: messageId }).sort({ at: 1 }).toArray();
     },
   };
 }

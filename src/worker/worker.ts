@@ -1,7 +1,9 @@
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
 import { createActivities } from '../activities/index.js';
 import { createOpenAIModelClient, type ModelClient } from '../activities/model.js';
+import { createTurnsClient } from '../activities/turns-client.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../lib/logger.js';
 import type { Database } from '../stores/db.js';
@@ -24,9 +26,11 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
   await stores.ensureIndexes();
   const model =
     deps.model ?? createOpenAIModelClient({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL, timeoutMs: config.OPENAI_TIMEOUT_MS });
+  const client = new Client({ connection: deps.connection, namespace: config.TEMPORAL_NAMESPACE });
   const activities = createActivities({
     stores,
     model,
+    turns: createTurnsClient(client, config.TEMPORAL_TASK_QUEUE),
     logger: deps.logger,
     settings: {
       publicBaseUrl: config.PUBLIC_BASE_URL,

@@ -1,4 +1,4 @@
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { MessageStage } from '../domain/models.js';
 
 /** What a running message workflow reports about itself. */
@@ -15,3 +15,15 @@ export interface MessageProgress {
 }
 
 export const progressQuery = defineQuery<MessageProgress>('progress');
+
+/** A message asks its chat's sequencer for a turn. */
+export interface TurnRequest {
+  messageId: string;
+  workflowId: string;
+}
+export const requestTurnSignal = defineSignal<[TurnRequest]>('requestTurn');
+export const releaseTurnSignal = defineSignal<[{ messageId: string }]>('releaseTurn');
+/** The sequencer tells a message workflow that it is its turn. */
+export const turnGrantedSignal = defineSignal('turnGranted');
+/** An admin resumed the paused channel: try delivering again. */
+export const resumeDeliverySignal = defineSignal('resumeDelivery');

@@ -8,6 +8,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { WorkflowHandle } from '@temporalio/client';
 import { createActivities } from '../../src/activities/index.js';
 import { createOpenAIModelClient } from '../../src/activities/model.js';
+import { createTurnsClient } from '../../src/activities/turns-client.js';
 import { createApp } from '../../src/api/app.js';
 import { mediaRouter } from '../../src/api/routes/media.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../../src/devtools/fake-openai.js';
@@ -55,6 +56,7 @@ export async function startWorkflowHarness(options: { retryScheduleSeconds?: num
   const taskQueue = 'messages-test';
   const activities = createActivities({
     stores,
+    turns: createTurnsClient(env.client, taskQueue),
     model: createOpenAIModelClient({ apiKey: 'test', baseURL: fake.baseURL, timeoutMs: 10_000 }),
     logger: quietLogger,
     settings: {

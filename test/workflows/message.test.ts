@@ -7,6 +7,7 @@ import { messageWorkflowId } from '../../src/domain/ids.js';
 import type { Channel, InboundEnvelope } from '../../src/domain/models.js';
 import { randomId } from '../../src/lib/secrets.js';
 import type { messageWorkflow } from '../../src/workflows/message.js';
+import { chatIdFor } from '../../src/stores/chats.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
 import { startWorkflowHarness, type WorkflowHarness } from '../helpers/workflow-harness.js';
 
@@ -24,13 +25,15 @@ describe('message workflow (time-skipping server)', () => {
   });
 
   function envelope(channel: Channel, message: Partial<InboundEnvelope['message']> = {}): InboundEnvelope {
+    const clientId = message.client_id ?? `client-${randomId(4)}`;
     return {
       messageId: `msg_${randomId(12)}`,
+      chatId: chatIdFor(channel.page_id, clientId),
       channelId: channel.id,
       pageId: channel.page_id,
       tokenVersion: channel.token_version,
       receivedAt: new Date().toISOString(),
-      message: { client_id: `client-${randomId(4)}`, platform: 'TestApp', text: 'Hello there', ...message },
+      message: { platform: 'TestApp', text: 'Hello there', ...message, client_id: clientId },
     };
   }
 

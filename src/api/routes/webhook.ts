@@ -1,6 +1,7 @@
 import express, { Router } from 'express';
 import { fieldErrors, inboundMessageSchema, type InboundLimits } from '../../domain/inbound.js';
 import type { InboundEnvelope } from '../../domain/models.js';
+import { chatIdFor } from '../../stores/chats.js';
 import { randomId, stableId } from '../../lib/secrets.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ChannelAuthenticator } from '../channel-auth.js';
@@ -58,6 +59,7 @@ export function webhookRouter(deps: WebhookDeps): Router {
     const { page_id: _pageId, ...rest } = message;
     const envelope: InboundEnvelope = {
       messageId,
+      chatId: chatIdFor(channel.page_id, message.client_id),
       channelId: channel.id,
       pageId: channel.page_id,
       tokenVersion: channel.token_version,
