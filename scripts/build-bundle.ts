@@ -2,10 +2,12 @@
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { workflowInterceptorModules } from '../src/observability/worker.js';
 import { workflowsPath } from '../src/worker/worker.js';
 
 const out = resolve(process.argv[2] ?? 'dist/workflow-bundle.js');
-const { code } = await bundleWorkflowCode({ workflowsPath });
+// The same interceptors the worker registers when it bundles at start (log context, reply-delay gauge).
+const { code } = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules });
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, code);
 console.log(`workflow bundle written to ${out} (${code.length} bytes)`);

@@ -43,6 +43,9 @@ export const configSchema = z.object({
   MAX_TEXT_LENGTH: positiveInt.default(16_000),
   MAX_ATTACHMENTS: z.coerce.number().int().min(0).max(100).default(10),
   MAX_URL_LENGTH: positiveInt.default(2048),
+  /** Inbound messages per minute per channel and per end user, per API process; 0 disables. */
+  RATE_LIMIT_CHANNEL_PER_MINUTE: z.coerce.number().int().min(0).default(6000),
+  RATE_LIMIT_CLIENT_PER_MINUTE: z.coerce.number().int().min(0).default(120),
   AUDIO_MAX_BYTES: positiveInt.default(25 * 1024 * 1024),
   FETCH_TIMEOUT_MS: positiveInt.default(15_000),
   FETCH_ALLOW_PRIVATE: boolFlag.default(false),
@@ -54,7 +57,17 @@ export const configSchema = z.object({
     .transform((value) => value.split(',').map((item) => Number(item.trim())))
     .default([5, 300, 1800, 7200, 18000, 36000, 36000]),
   WORKER_SHUTDOWN_GRACE_MS: positiveInt.default(30_000),
+  /** Encrypts webhook signing secrets at rest; API and workers must share it. Unset: derived from ADMIN_TOKEN. */
+  SECRETS_ENCRYPTION_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  SIGNING_SECRET_GRACE_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(86_400),
+  /** Port of the worker's metrics server (GET /metrics); 0 turns it (and the Temporal SDK's metrics) off. */
   METRICS_PORT: port.default(9464),
+  /** Bind address of the worker's metrics server. */
+  METRICS_HOST: z.string().min(1).default('0.0.0.0'),
+  /** When set, GET /metrics (API and worker) requires `Authorization: Bearer <METRICS_TOKEN>`. */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** On SIGTERM, how long the API lets requests in flight finish before dropping their connections. */
+  API_SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
   /** A workflow bundle built ahead of time (npm run build); without it the worker bundles at start. */
   WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
 });
@@ -100,4 +113,9 @@ export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
     }
     throw error;
   }
+}
+
+/** The passphrase of the secret box (see lib/secret-box.ts) that API and workers share. */
+export function secretBoxPassphrase(config: Config): string {
+  return config.SECRETS_ENCRYPTION_KEY ?? `derived-from-admin-token:${config.ADMIN_TOKEN}`;
 }

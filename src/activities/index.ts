@@ -14,6 +14,7 @@ import type { HistoryDoc } from '../stores/collections.js';
 import type { Stores } from '../stores/index.js';
 import type { ModelClient } from './model.js';
 import { postForm, type PostOutcome } from './reply-post.js';
+import { signatureHeaders } from './signing.js';
 import type { TurnsClient } from './turns-client.js';
 
 export interface ActivitySettings {
@@ -24,7 +25,7 @@ export interface ActivitySettings {
 }
 
 export interface ActivityDeps {
-  stores: Pick<Stores, 'agents' | 'channels' | 'chats' | 'history' | 'messages' | 'blobs'>;
+  stores: Pick<Stores, 'agents' | 'channels' | 'chats' | 'history' | 'messages' | 'blobs' | 'signingSecrets'>;
   model: ModelClient;
   turns: TurnsClient;
   settings: ActivitySettings;
@@ -262,12 +263,12 @@ export function createActivities(deps: ActivityDeps) {
       const url = input.redelivery === undefined ? message.snapshot.replyWebhookUrl : channel.reply_webhook_url;
       await stores.messages.update(input.messageId, { stage: 'delivering' });
       const body = replyForm(part, part.audio_blob_id ? mediaUrl(settings.publicBaseUrl, part.audio_blob_id) : undefined);
+      const started = new Date();
       const headers = {
-        'webhook-id': part.delivery_id,
+        ...signatureHeaders(await stores.signingSecrets.active(channel.id, started), part.delivery_id, started, body),
         'x-chatrelay-message-id': input.messageId,
         'x-chatrelay-part': `${input.partIndex + 1}/${message.part_count ?? '?'}`,
       };
-      const started = new Date();
       const outcome = await postForm(url, body, headers, settings.deliveryTimeoutMs);
       const durationMs = Date.now() - started.getTime();
       await stores.messages.recordAttempt({

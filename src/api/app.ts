@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Router } from 'express';
 import type { Logger } from '../lib/logger.js';
+import { metricsHandler, observeRequests } from '../observability/http.js';
+import type { ApiMetrics } from '../observability/metrics.js';
 import { HttpError, type ErrorBody } from './errors.js';
 import { healthRouter, type HealthChecks } from './routes/health.js';
 
@@ -15,6 +17,10 @@ export interface AppDeps {
   health: HealthChecks;
   /** Feature routers mounted at the root, in order. */
   routers?: Router[];
+  /** Request metrics, served at GET /metrics when given. */
+  metrics?: ApiMetrics;
+  /** When set, GET /metrics requires `Authorization: Bearer <metricsToken>`. */
+  metricsToken?: string;
 }
 
 /** Builds the HTTP app from its dependencies; no I/O happens here. */
@@ -30,6 +36,8 @@ export function createApp(deps: AppDeps): Express {
     next();
   };
   app.use(requestId);
+  app.use(observeRequests({ logger: deps.logger, ...(deps.metrics ? { metrics: deps.metrics } : {}) }));
+  if (deps.metrics) app.get('/metrics', metricsHandler(deps.metrics, deps.metricsToken));
   app.use(healthRouter(deps.health));
   for (const router of deps.routers ?? []) app.use(router);
 

@@ -6,14 +6,28 @@ const config = loadConfigOrExit();
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'chatrelay-api' });
 const api = await startApi(config, logger);
 
+/**
+ * SIGTERM/SIGINT: stop accepting connections, let requests in flight finish (each answered
+ * request that started a workflow gets its 200), then exit 0. Connections still open after
+ * API_SHUTDOWN_TIMEOUT_MS are dropped; if closing hangs anyway (MongoDB, Temporal), the process
+ * exits 1 a few seconds later rather than never.
+ */
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'API shutting down');
+    const started = Date.now();
+    logger.info({ signal, timeoutMs: config.API_SHUTDOWN_TIMEOUT_MS }, 'API shutting down');
+    setTimeout(() => {
+      logger.error({ ms: Date.now() - started }, 'API shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, config.API_SHUTDOWN_TIMEOUT_MS + 5_000).unref();
     api.close().then(
-      () => process.exit(0),
+      () => {
+        logger.info({ ms: Date.now() - started }, 'API stopped');
+        process.exit(0);
+      },
       (error: unknown) => {
         logger.error({ err: error }, 'API shutdown failed');
         process.exit(1);

@@ -1,31 +1,61 @@
 import { Client, Connection } from '@temporalio/client';
+import type { Express } from 'express';
 import type { Server } from 'node:http';
-import type { Config } from '../config.js';
+import { secretBoxPassphrase, type Config } from '../config.js';
+import { createSecretBox } from '../lib/secret-box.js';
 import type { Logger } from '../lib/logger.js';
+import { createApiMetrics, type ApiMetrics } from '../observability/metrics.js';
+import { gracefulServer } from '../observability/shutdown.js';
 import { openDatabase, type Database } from '../stores/db.js';
 import { createStores } from '../stores/index.js';
 import { createApp } from './app.js';
 import { createChannelAuthenticator } from './channel-auth.js';
 import { createMessageStarter } from './message-starter.js';
+import { createRateLimiter } from './rate-limit.js';
+import { openapiRouter } from './openapi.js';
+import { adminRouter } from './routes/admin.js';
 import { mediaRouter } from './routes/media.js';
+import { messageRoutes, messagesRouter } from './routes/messages.js';
+import { createMessageAdmin } from './message-admin.js';
 import { webhookRouter } from './routes/webhook.js';
 
 export interface RunningApi {
+  /** The app as assembled, for tests that inspect its routes. */
+  app: Express;
   server: Server;
   port: number;
+  /** The registry behind GET /metrics. */
+  metrics: ApiMetrics;
   close(): Promise<void>;
 }
 
 /** Wires the API from configuration and starts listening. Used by the API process and by tests. */
 export async function startApi(config: Config, logger: Logger): Promise<RunningApi> {
   const database: Database = openDatabase(config.MONGODB_URI, config.MONGODB_DB);
-  const stores = createStores(database.db);
+  const stores = createStores(database.db, { secretBox: createSecretBox(secretBoxPassphrase(config)) });
   // Lazy: the API starts and answers /readyz (503) even while Temporal is still coming up.
-  const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
+  // No gRPC retry interceptor: a client platform is waiting, so an unreachable Temporal is a
+  // prompt 503 (the platform retries) rather than a request held open by backoff timers.
+  // While Temporal is away, gRPC's reconnect backoff grows (up to 2 minutes by default), and every
+  // message is a 503 until the next attempt even once it is back: cap it (docs/reliability.md).
+  const connection = Connection.lazy({
+    address: config.TEMPORAL_ADDRESS,
+    interceptors: [],
+    channelArgs: { 'grpc.initial_reconnect_backoff_ms': 500, 'grpc.max_reconnect_backoff_ms': 2_000 },
+  });
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const auth = createChannelAuthenticator(stores.channels, { ttlMs: config.CHANNEL_CACHE_TTL_MS });
+  const limits = {
+    maxTextLength: config.MAX_TEXT_LENGTH,
+    maxAttachments: config.MAX_ATTACHMENTS,
+    maxUrlLength: config.MAX_URL_LENGTH,
+    maxBodyBytes: config.MAX_BODY_BYTES,
+  };
+  const metrics = createApiMetrics();
   const app = createApp({
     logger,
+    metrics,
+    ...(config.METRICS_TOKEN !== undefined ? { metricsToken: config.METRICS_TOKEN } : {}),
     health: {
       mongodb: () => database.ping(),
       temporal: () => connection.withDeadline(Date.now() + 2_000, async () => {
@@ -35,21 +65,36 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     routers: [
       webhookRouter({
         auth,
-        starter: createMessageStarter(client, config.TEMPORAL_TASK_QUEUE),
-        limits: {
-          maxTextLength: config.MAX_TEXT_LENGTH,
-          maxAttachments: config.MAX_ATTACHMENTS,
-          maxUrlLength: config.MAX_URL_LENGTH,
-          maxBodyBytes: config.MAX_BODY_BYTES,
+        starter: createMessageStarter(client, config.TEMPORAL_TASK_QUEUE, { logger }),
+        rateLimits: {
+          channel: createRateLimiter({ perMinute: config.RATE_LIMIT_CHANNEL_PER_MINUTE }),
+          client: createRateLimiter({ perMinute: config.RATE_LIMIT_CLIENT_PER_MINUTE }),
         },
+        limits,
         logger,
       }),
       mediaRouter(stores.blobs),
+      // Every admin change to a channel drops it from `auth`'s cache, so this process applies it at once.
+      adminRouter({
+        adminToken: config.ADMIN_TOKEN,
+        agents: stores.agents,
+        channels: stores.channels,
+        signingSecrets: stores.signingSecrets,
+        signingSecretGraceSeconds: config.SIGNING_SECRET_GRACE_SECONDS,
+        auth,
+        logger,
+      }),
+      messagesRouter({
+        adminToken: config.ADMIN_TOKEN,
+        messages: createMessageAdmin({ stores, client, taskQueue: config.TEMPORAL_TASK_QUEUE, publicBaseUrl: config.PUBLIC_BASE_URL }),
+      }),
+      openapiRouter({ limits, publicBaseUrl: config.PUBLIC_BASE_URL, extraRoutes: messageRoutes }),
     ],
   });
   await stores.ensureIndexes().catch((error: unknown) => logger.warn({ err: error }, 'could not ensure indexes yet'));
 
   const server = app.listen(config.PORT, config.HOST);
+  const graceful = gracefulServer(server);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -58,13 +103,15 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   logger.info({ port }, 'API listening');
   return {
+    app,
     server,
     port,
+    metrics,
     async close() {
-      // Stop accepting, let requests in flight finish, then drop idle keep-alive connections.
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      await closed;
+      // Stop accepting, let requests in flight finish (keep-alive connections close as they go
+      // idle), and past API_SHUTDOWN_TIMEOUT_MS drop whatever is still open.
+      const { forced } = await graceful.close(config.API_SHUTDOWN_TIMEOUT_MS);
+      if (forced) logger.warn({ timeoutMs: config.API_SHUTDOWN_TIMEOUT_MS }, 'requests still in flight at the shutdown deadline were cut off');
       await connection.close().catch(() => undefined);
       await database.close();
     },

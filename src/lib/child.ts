@@ -17,10 +17,30 @@ export interface StartChildOptions extends SpawnOptions {
   echo?: (line: string) => void;
 }
 
+/**
+ * Runs a command so that it dies with us: a small shell keeps a pipe from this process open on
+ * its standard input and kills the command when that pipe closes, which is also what happens when
+ * this process is killed with SIGKILL and cannot clean up. SIGTERM/SIGINT are passed on.
+ */
+const TIED_TO_PARENT = [
+  'exec 3<&0',
+  '"$@" </dev/null &',
+  'child=$!',
+  '{ while read -r _; do :; done; kill -KILL "$child" 2>/dev/null; } <&3 &',
+  'watcher=$!',
+  'exec 3<&-',
+  'trap \'kill -TERM "$child" 2>/dev/null\' TERM',
+  'trap \'kill -INT "$child" 2>/dev/null\' INT',
+  'code=0',
+  'while kill -0 "$child" 2>/dev/null; do wait "$child"; code=$?; done',
+  'kill "$watcher" 2>/dev/null',
+  'exit "$code"',
+].join('\n');
+
 /** Spawns a long-running child whose output is kept for diagnostics and which can be stopped reliably. */
 export function startChild(name: string, command: string, args: string[], options: StartChildOptions = {}): ManagedChild {
   const { echo, ...spawnOptions } = options;
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...spawnOptions });
+  const child = spawn('/bin/sh', ['-c', TIED_TO_PARENT, name, command, ...args], { stdio: ['pipe', 'pipe', 'pipe'], ...spawnOptions });
   const lines: string[] = [];
   const keep = (chunk: Buffer): void => {
     for (const line of chunk.toString('utf8').split('\n')) {

@@ -1,10 +1,15 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { currentLogContext } from '../observability/log-context.js';
 
 export type { Logger };
 
 /**
  * Structured JSON logs. Secrets are redacted by path as a second line of defence: code must
  * not log them in the first place, and full message text is only logged at debug level.
+ *
+ * Every line also carries the fields of the request or message being handled (`requestId`;
+ * `workflowId`, `messageId`, `pageId`), taken from the log context (src/observability/log-context.ts)
+ * unless the line or its logger already has them.
  */
 export function createLogger(options: { level: string; name: string; destination?: DestinationStream }): Logger {
   return pino(
@@ -14,6 +19,7 @@ export function createLogger(options: { level: string; name: string; destination
       base: { service: options.name },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      mixin: contextFields,
       redact: {
         paths: [
           'req.headers.authorization',
@@ -24,13 +30,33 @@ export function createLogger(options: { level: string; name: string; destination
           '*.token',
           '*.signing_secret',
           '*.apiKey',
+          '*.ADMIN_TOKEN',
+          '*.OPENAI_API_KEY',
+          '*.METRICS_TOKEN',
           'api_token',
           'token',
           'signing_secret',
+          'apiKey',
+          'authorization',
         ],
         censor: '[redacted]',
       },
     },
     options.destination,
   );
+}
+
+/** The log context's fields that neither the line nor its logger's bindings already set. */
+function contextFields(mergeObject: object, _level: number, logger: Logger): object {
+  const context = currentLogContext();
+  if (!context) return {};
+  let bindings: Record<string, unknown> | undefined;
+  const fields: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(context)) {
+    if (value === undefined || key in mergeObject) continue;
+    bindings ??= logger.bindings();
+    if (key in bindings) continue;
+    fields[key] = value;
+  }
+  return fields;
 }

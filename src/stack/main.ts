@@ -96,6 +96,7 @@ async function main(): Promise<void> {
     childEnv.ADMIN_TOKEN = persistentSecret('admin-token');
     console.log(`[stack] ADMIN_TOKEN is not set: using the one kept in ${join(dataDir, 'admin-token')}`);
   }
+  if (!env.SECRETS_ENCRYPTION_KEY) childEnv.SECRETS_ENCRYPTION_KEY = persistentSecret('secrets-encryption-key');
   // Locally, receivers and voice notes are often on this machine; production keeps the default (refused).
   childEnv.FETCH_ALLOW_PRIVATE ??= 'true';
 

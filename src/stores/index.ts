@@ -6,17 +6,24 @@ import { createChatStore } from './chats.js';
 import { collections, ensureIndexes } from './collections.js';
 import { createHistoryStore } from './history.js';
 import { createMessageStore } from './messages.js';
+import { createSigningSecretStore } from './signing-secrets.js';
+import { createSecretBox, type SecretBox } from '../lib/secret-box.js';
 
-export function createStores(db: Db) {
+/** The stores; production wiring passes the configured secret box (see secretBoxPassphrase). */
+export function createStores(db: Db, options: { secretBox?: SecretBox } = {}) {
   const c = collections(db);
+  const signingSecrets = createSigningSecretStore(db, options.secretBox ?? createSecretBox('tests-and-tools-only'));
   return {
+    signingSecrets,
     agents: createAgentStore(c),
     channels: createChannelStore(c),
     chats: createChatStore(c),
     history: createHistoryStore(c),
     messages: createMessageStore(c),
     blobs: createBlobStore(c),
-    ensureIndexes: () => ensureIndexes(c),
+    ensureIndexes: async () => {
+      await Promise.all([ensureIndexes(c), signingSecrets.ensureIndexes()]);
+    },
   };
 }
 

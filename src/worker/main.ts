@@ -1,17 +1,103 @@
+import type { NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfigOrExit } from '../config.js';
 import { createLogger } from '../lib/logger.js';
+import { freePort } from '../lib/ports.js';
+import { createWorkerMetrics } from '../observability/metrics.js';
+import { startMetricsServer, type MetricsServer } from '../observability/metrics-server.js';
+import { installTemporalRuntime } from '../observability/temporal.js';
 import { openDatabase } from '../stores/db.js';
 import { connectWithRetry, createWorker } from './worker.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'chatrelay-worker' });
+
+// Metrics: ours on METRICS_PORT (0 = off), with the Temporal SDK's own (served by its core on a
+// loopback port of its own) appended to every scrape, so one port carries both.
+// A port that cannot be bound costs the metrics, never the worker: it logs an error and runs on.
+const metrics = config.METRICS_PORT > 0 ? createWorkerMetrics() : undefined;
+let sdkMetricsPort = metrics ? await freePort() : undefined;
+// Before any connection: SDK, core, workflow and activity logs go through our logger; signals are ours.
+try {
+  installTemporalRuntime({ logger, ...(sdkMetricsPort !== undefined ? { sdkMetricsBindAddress: `127.0.0.1:${sdkMetricsPort}` } : {}) });
+} catch (error) {
+  if (sdkMetricsPort === undefined) throw error;
+  logger.error({ err: error }, "the Temporal SDK's metrics could not be served; running without them");
+  sdkMetricsPort = undefined;
+  installTemporalRuntime({ logger });
+}
+
 const database = openDatabase(config.MONGODB_URI, config.MONGODB_DB);
-const connection = await connectWithRetry(config.TEMPORAL_ADDRESS, logger);
-const worker = await createWorker({ config, logger, connection, database });
-logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker started');
-// The Temporal runtime turns SIGINT/SIGTERM into a graceful shutdown: polling stops, running
-// activities get WORKER_SHUTDOWN_GRACE_MS to finish, then run() resolves.
-await worker.run();
-await connection.close();
-await database.close();
-logger.info('worker stopped');
+let metricsServer: MetricsServer | undefined;
+let connection: NativeConnection | undefined;
+let worker: Worker | undefined;
+let stopping = false;
+let stopRequestedAt = 0;
+
+async function release(): Promise<void> {
+  await metricsServer?.close().catch(() => undefined);
+  await connection?.close().catch(() => undefined);
+  await database.close().catch(() => undefined);
+}
+
+/**
+ * SIGTERM/SIGINT: stop polling for new tasks; activities already running get
+ * WORKER_SHUTDOWN_GRACE_MS to finish (then they are cancelled, and Temporal retries them on
+ * another worker); run() then resolves and the process exits 0. Should the shutdown hang, the
+ * process exits 1 fifteen seconds after the grace time.
+ */
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    stopRequestedAt = Date.now();
+    logger.info({ signal, graceMs: config.WORKER_SHUTDOWN_GRACE_MS }, 'worker shutting down');
+    setTimeout(() => {
+      logger.error({ ms: Date.now() - stopRequestedAt }, 'worker shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, config.WORKER_SHUTDOWN_GRACE_MS + 15_000).unref();
+    if (worker?.getState() === 'RUNNING') {
+      worker.shutdown();
+      return;
+    }
+    // Still starting up: nothing runs yet, so there is nothing to drain.
+    void release().then(() => process.exit(0));
+  });
+}
+
+try {
+  if (metrics) {
+    const sdkMetrics = sdkMetricsPort !== undefined ? `http://127.0.0.1:${sdkMetricsPort}/metrics` : undefined;
+    metricsServer = await startMetricsServer({
+      host: config.METRICS_HOST,
+      port: config.METRICS_PORT,
+      registry: metrics.registry,
+      ...(config.METRICS_TOKEN !== undefined ? { token: config.METRICS_TOKEN } : {}),
+      ...(sdkMetrics ? { merge: { url: sdkMetrics, up: (ok: boolean) => metrics.sdkMetricsUp.set(ok ? 1 : 0) } } : {}),
+      logger,
+    }).catch((error: unknown) => {
+      logger.error({ err: error, port: config.METRICS_PORT }, 'the metrics port cannot be served (set METRICS_PORT to a free port, or 0); running without metrics');
+      return undefined;
+    });
+    if (metricsServer) logger.info({ port: metricsServer.port, host: config.METRICS_HOST }, 'worker metrics listening');
+  }
+  connection = await connectWithRetry(config.TEMPORAL_ADDRESS, logger);
+  if (!stopping) worker = await createWorker({ config, logger, connection, database, ...(metrics ? { metrics } : {}) });
+} catch (error) {
+  logger.fatal({ err: error }, 'worker could not start');
+  await release();
+  process.exit(1);
+}
+
+if (worker && !stopping) {
+  logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker started');
+  try {
+    await worker.run();
+  } catch (error) {
+    logger.fatal({ err: error }, 'worker failed');
+    await release();
+    process.exit(1);
+  }
+  await release();
+  logger.info({ ms: stopping ? Date.now() - stopRequestedAt : undefined }, 'worker stopped');
+  process.exit(0);
+}

@@ -4,8 +4,11 @@ import { fileURLToPath } from 'node:url';
 import { createActivities } from '../activities/index.js';
 import { createOpenAIModelClient, type ModelClient } from '../activities/model.js';
 import { createTurnsClient } from '../activities/turns-client.js';
-import type { Config } from '../config.js';
+import { secretBoxPassphrase, type Config } from '../config.js';
+import { createSecretBox } from '../lib/secret-box.js';
 import type { Logger } from '../lib/logger.js';
+import type { WorkerMetrics } from '../observability/metrics.js';
+import { activityInterceptors, instrumentModelClient, observabilitySinks, workflowInterceptorModules } from '../observability/worker.js';
 import type { Database } from '../stores/db.js';
 import { createStores } from '../stores/index.js';
 
@@ -17,15 +20,18 @@ export interface WorkerDeps {
   connection: NativeConnection;
   database: Database;
   model?: ModelClient;
+  /** Worker metrics (src/observability): activity outcomes and model calls are recorded into them. */
+  metrics?: WorkerMetrics;
 }
 
 /** Creates the worker with its activities wired to MongoDB and the model API. */
 export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOptions> = {}): Promise<Worker> {
   const { config } = deps;
-  const stores = createStores(deps.database.db);
+  const stores = createStores(deps.database.db, { secretBox: createSecretBox(secretBoxPassphrase(config)) });
   await stores.ensureIndexes();
-  const model =
+  const rawModel =
     deps.model ?? createOpenAIModelClient({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL, timeoutMs: config.OPENAI_TIMEOUT_MS });
+  const model = deps.metrics ? instrumentModelClient(rawModel, deps.metrics) : rawModel;
   const client = new Client({ connection: deps.connection, namespace: config.TEMPORAL_NAMESPACE });
   const activities = createActivities({
     stores,
@@ -57,6 +63,14 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
     maxConcurrentActivityTaskExecutions: 200,
     maxConcurrentWorkflowTaskExecutions: 100,
     shutdownGraceTime: config.WORKER_SHUTDOWN_GRACE_MS,
+    // Observability (src/observability): log context and metrics for every activity; message ids on
+    // workflow log lines and reply-delay waits reported through a sink. A prebuilt bundle must be
+    // built with the same workflow interceptor modules (scripts/build-bundle.ts).
+    interceptors: {
+      activity: [activityInterceptors(deps.metrics)],
+      ...(config.WORKFLOW_BUNDLE_PATH ? {} : { workflowModules: workflowInterceptorModules }),
+    },
+    sinks: observabilitySinks(deps.metrics),
     ...overrides,
   });
 }

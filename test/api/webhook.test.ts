@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createApp } from '../../src/api/app.js';
 import { createChannelAuthenticator } from '../../src/api/channel-auth.js';
+import { createRateLimiter } from '../../src/api/rate-limit.js';
 import { webhookRouter, type MessageStarter } from '../../src/api/routes/webhook.js';
 import { startApi, type RunningApi } from '../../src/api/server.js';
 import { loadConfig } from '../../src/config.js';
@@ -52,7 +53,16 @@ describe('POST /webhook/mychatbot: the HTTP contract', () => {
       logger: quietLogger,
       health: {},
       routers: [
-        webhookRouter({ auth, starter, logger: quietLogger, limits: { maxTextLength: 100, maxAttachments: 2, maxUrlLength: 200, maxBodyBytes: 4096 } }),
+        webhookRouter({
+          auth,
+          starter,
+          logger: quietLogger,
+          rateLimits: {
+            channel: createRateLimiter({ perMinute: 6000, burst: 1000 }),
+            client: createRateLimiter({ perMinute: 60, burst: 15 }),
+          },
+          limits: { maxTextLength: 100, maxAttachments: 2, maxUrlLength: 200, maxBodyBytes: 4096 },
+        }),
         failing,
       ],
     });
@@ -159,6 +169,27 @@ describe('POST /webhook/mychatbot: the HTTP contract', () => {
     const response = await post({ ...valid(), text: 'y'.repeat(5000) });
     assert.equal(response.status, 413);
     assert.equal(response.body.error?.code, 'payload_too_large');
+  });
+
+  test('past its burst, one end user gets 429 with Retry-After while another is still accepted', async () => {
+    let limited: Awaited<ReturnType<typeof post>> | undefined;
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 30 && !limited; i++) {
+      const response = await fetch(`${base}/webhook/mychatbot`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ ...valid(), client_id: 'chatty' }),
+      });
+      if (response.status === 429) {
+        retryAfter = response.headers.get('retry-after');
+        limited = { status: 429, body: (await response.json()) as never };
+      } else assert.equal(response.status, 200);
+    }
+    assert.ok(limited, 'the client was limited within 30 messages');
+    assert.equal(limited.body.error?.code, 'rate_limited');
+    assert.match(limited.body.error?.message ?? '', /from this client/);
+    assert.equal(retryAfter, '1');
+    assert.equal((await post({ ...valid(), client_id: 'quiet' })).status, 200);
   });
 
   test('an unexpected error is a 500 with a request id and no internals', async () => {

@@ -94,4 +94,44 @@ describe('end to end: API, worker, Temporal dev server, MongoDB-compatible serve
     assert.equal((await postMessage(s.baseUrl, token, body)).body.duplicate, true);
     assert.equal(s.receiver.posts.filter((post) => post.path === reply.path).length, 1);
   });
+
+  test('the admin API shows a message, lists the channel, redelivers from part 2 and resumes a paused channel', async () => {
+    const reply = s.receiver.endpoint();
+    const { channel, token } = await createChannelWithAgent(s.stores, { replyUrl: reply.url, channel: { max_message_length: 40 } });
+    const admin = { authorization: `Bearer ${s.config.ADMIN_TOKEN}`, 'content-type': 'application/json' };
+    s.fake.replyNext('First part of the answer.\n\nSecond part of the answer.');
+    const posted = await postMessage(s.baseUrl, token, { client_id: 'u5', page_id: channel.page_id, platform: 'CustomApp', text: 'parts please' });
+    const messageId = String(posted.body.message_id);
+    await s.receiver.waitForDelivered(2, { path: reply.path });
+    const status = await waitFor(async () => {
+      const response = await fetch(`${s.baseUrl}/v1/messages/${messageId}`, { headers: admin });
+      const body = (await response.json()) as { status: string; parts: unknown[]; attempts: Array<{ part: number; result: string }> };
+      return body.status === 'delivered' ? body : undefined;
+    });
+    assert.equal(status.parts.length, 2);
+    assert.deepEqual(status.attempts.map((a) => [a.part, a.result]), [[1, 'delivered'], [2, 'delivered']]);
+    assert.equal((await fetch(`${s.baseUrl}/v1/messages/${messageId}`, { headers: { authorization: `Bearer ${token}` } })).status, 401, 'a channel token opens no admin route');
+    assert.equal((await fetch(`${s.baseUrl}/v1/messages/msg_unknown`, { headers: admin })).status, 404);
+
+    const list = (await (await fetch(`${s.baseUrl}/v1/channels/${channel.id}/messages?limit=5`, { headers: admin })).json()) as { data: Array<{ id: string; status: string }> };
+    assert.deepEqual(list.data.map((m) => [m.id, m.status]), [[messageId, 'delivered']]);
+
+    const redeliver = await fetch(`${s.baseUrl}/v1/messages/${messageId}/redeliver`, { method: 'POST', headers: admin, body: JSON.stringify({ from_part: 2 }) });
+    assert.equal(redeliver.status, 202);
+    const again = await s.receiver.waitForDelivered(3, { path: reply.path });
+    assert.equal(again[2]?.fields.text, 'Second part of the answer.');
+    assert.equal(again[2]?.headers['webhook-id'], again[1]?.headers['webhook-id']);
+
+    // A 410 pauses the channel; resume over HTTP delivers the parked reply.
+    s.receiver.answerNext({ status: 410 });
+    const parked = await postMessage(s.baseUrl, token, { client_id: 'u5', page_id: channel.page_id, platform: 'CustomApp', text: 'after gone' });
+    await waitFor(async () => {
+      const body = (await (await fetch(`${s.baseUrl}/v1/messages/${String(parked.body.message_id)}`, { headers: admin })).json()) as { stage: string };
+      return body.stage === 'paused';
+    });
+    const resumed = await fetch(`${s.baseUrl}/v1/channels/${channel.id}/resume`, { method: 'POST', headers: admin });
+    assert.deepEqual(await resumed.json(), { channel_id: channel.id, resumed_messages: 1 });
+    const afterResume = await s.receiver.waitForDelivered(4, { path: reply.path });
+    assert.equal(afterResume[3]?.fields.text, 'Echo: after gone');
+  });
 });

@@ -2,7 +2,8 @@ import { NativeConnection } from '@temporalio/worker';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, type Config } from '../../src/config.js';
+import { loadConfig, secretBoxPassphrase, type Config } from '../../src/config.js';
+import { createSecretBox } from '../../src/lib/secret-box.js';
 import { startApi, type RunningApi } from '../../src/api/server.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../../src/devtools/fake-openai.js';
 import { createLogger } from '../../src/lib/logger.js';
@@ -64,7 +65,7 @@ export async function startE2EStack(env: Record<string, string> = {}): Promise<E
     baseUrl: `http://127.0.0.1:${api.port}`,
     temporal,
     mongo,
-    stores: createStores(mongo.db),
+    stores: createStores(mongo.db, { secretBox: createSecretBox(secretBoxPassphrase(config)) }),
     fake,
     receiver,
     api,

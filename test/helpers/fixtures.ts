@@ -6,9 +6,9 @@ let counter = 0;
 
 /** An agent and a channel pointing at `replyUrl`, created through the stores; returns the plain token too. */
 export async function createChannelWithAgent(
-  stores: Pick<Stores, 'agents' | 'channels'>,
+  stores: Pick<Stores, 'agents' | 'channels' | 'signingSecrets'>,
   options: { replyUrl: string; agent?: Partial<Agent>; channel?: Partial<Omit<Channel, 'id'>> },
-): Promise<{ agent: Agent; channel: Channel; token: string }> {
+): Promise<{ agent: Agent; channel: Channel; token: string; signingSecret: string }> {
   counter += 1;
   const agent = await stores.agents.create({
     ...agentDefaults,
@@ -25,5 +25,6 @@ export async function createChannelWithAgent(
     api_token: token,
     ...options.channel,
   });
-  return { agent, channel, token };
+  const signingSecret = await stores.signingSecrets.create(channel.id);
+  return { agent, channel, token, signingSecret };
 }

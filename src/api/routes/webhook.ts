@@ -5,6 +5,7 @@ import { chatIdFor } from '../../stores/chats.js';
 import { randomId, stableId } from '../../lib/secrets.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ChannelAuthenticator } from '../channel-auth.js';
+import type { RateLimiter } from '../rate-limit.js';
 import { HttpError, invalidRequest, unauthorized } from '../errors.js';
 
 export interface MessageStarter {
@@ -14,6 +15,8 @@ export interface MessageStarter {
 
 export interface WebhookDeps {
   auth: ChannelAuthenticator;
+  /** Per channel and per end user; absent: no limits. */
+  rateLimits?: { channel: RateLimiter; client: RateLimiter };
   starter: MessageStarter;
   limits: InboundLimits & { maxBodyBytes: number };
   logger: Logger;
@@ -54,6 +57,16 @@ export function webhookRouter(deps: WebhookDeps): Router {
     const token = presentedToken(req.get('authorization'), req.get('x-api-token'));
     const channel = token ? await deps.auth.authenticate(message.page_id, token) : undefined;
     if (!channel) throw unauthorized('Missing or invalid API token for this page_id.');
+    if (deps.rateLimits) {
+      const channelWait = deps.rateLimits.channel.take(channel.id);
+      const clientWait = channelWait > 0 ? 0 : deps.rateLimits.client.take(`${channel.id}\u0000${message.client_id}`);
+      if (channelWait > 0 || clientWait > 0) {
+        const wait = Math.max(channelWait, clientWait);
+        throw new HttpError(429, 'rate_limited', `Too many messages ${channelWait > 0 ? 'for this channel' : 'from this client'}; retry after ${wait} s.`, undefined, {
+          'retry-after': String(wait),
+        });
+      }
+    }
 
     const messageId = messageIdFor(channel.id, message.client_id, message.message_id);
     const { page_id: _pageId, ...rest } = message;

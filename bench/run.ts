@@ -1,0 +1,487 @@
+/**
+ * chatrelay benchmark: acknowledgement latency, end-to-end orchestration overhead and throughput,
+ * against a non-durable baseline (bench/baseline.ts) on the same load, in the same run.
+ *
+ *   npm run bench -- [--rate 50] [--duration 60] [--chats 100] [--model-latency-ms 500]
+ *                    [--reply-delay-s 0] [--long-ratio 0.2] [--out bench-results/x.json]
+ *   npm run bench -- --smoke            20 messages at 10/s, for tests and a quick look
+ *   npm run bench -- --help             every option
+ *
+ * See docs/benchmarks.md for what is measured, how, and the figures on the reference machine.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { projectRoot } from '../src/stack/tools.js';
+import { openDatabase, type Database } from '../src/stores/db.js';
+import { analyze } from './lib/analyze.js';
+import { Cleanup } from './lib/children.js';
+import { closeLoadAgent, planWorkload, runOpenLoop, type PlannedMessage, type SendRecord, type Target } from './lib/load.js';
+import { commandCounters, mongoFigures, runningMessageWorkflows, temporalFigures } from './lib/observe.js';
+import { machineBusyCores, ProcessSampler } from './lib/procstat.js';
+import { startBenchReceiver, type BenchReceiver } from './lib/receiver.js';
+import { computeRatios, formatTable, type BenchConfig, type BenchResult, type SystemResult } from './lib/report.js';
+import { createBenchChannel, startBaseline, startFakeModel, startLocalStack, type LocalStack } from './lib/stack.js';
+import { formatProfileSummary, summarizeProfile, type ProfileSummary } from './profile-summary.js';
+
+const HELP = `Usage: npm run bench -- [options]
+
+Load
+  --rate R               messages per second, sent open-loop on a fixed timetable (default 50)
+  --duration S           seconds of load (default 60); messages = rate x duration
+  --chats M              distinct client_ids the messages are spread over (default 100)
+  --model-latency-ms L   the fake model's delay before every answer (default 500)
+  --reply-delay-s D      the channel's reply delay (default 0)
+  --long-ratio F         fraction of messages whose reply splits into several parts (default 0.2)
+  --long-chars N         length of a long message; the model echoes it (default 1500)
+  --max-message-length N the channel's max_message_length (default 500: a long reply is 4 parts)
+  --seed N               seed of the workload plan (default 1)
+  --smoke                20 messages at 10/s over 5 chats, 50 ms model latency (overrides the above)
+
+Run
+  --out FILE             where to write the JSON (default bench-results/bench-<time>.json)
+  --no-baseline          skip the baseline phase
+  --warmup N             messages sent (and answered) before each phase (default 20)
+  --drain-timeout-s S    how long after the last send to wait for replies (default 60)
+  --grace-s S            how long to keep listening for duplicates after the last reply (default 2)
+  --temporal-db memory|file  the dev server's state: in memory or a temp SQLite file (default file)
+  --profile              run the API, worker and baseline with --cpu-prof; summaries go in the JSON
+  --env KEY=VALUE        extra environment for the API and worker (repeatable)
+  --history-samples N    workflow histories fetched per workflow type (default 20)
+
+Use a running stack instead of starting one
+  --url URL              the API's base URL, e.g. http://127.0.0.1:8080
+  --mongodb-uri URI      its MongoDB (default $MONGODB_URI), to create the bench agent and channel
+  --mongodb-db NAME      (default $MONGODB_DB or chatrelay)
+  --temporal-address A   its Temporal frontend, for history counts (default $TEMPORAL_ADDRESS; omit to skip)
+  --namespace NS         (default $TEMPORAL_NAMESPACE or default)
+  --task-queue Q         (default $TEMPORAL_TASK_QUEUE or chatrelay)
+  The running stack's model must echo (the demo model does) and its latency be given with --model-latency-ms.
+`;
+
+interface Options extends BenchConfig {
+  out: string;
+  baseline: boolean;
+  historySamples: number;
+  mongodbUri: string | null;
+  mongodbDb: string;
+  temporalAddress: string | null;
+  namespace: string;
+  taskQueue: string;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      rate: { type: 'string' },
+      duration: { type: 'string' },
+      chats: { type: 'string' },
+      'model-latency-ms': { type: 'string' },
+      'reply-delay-s': { type: 'string' },
+      'long-ratio': { type: 'string' },
+      'long-chars': { type: 'string' },
+      'max-message-length': { type: 'string' },
+      seed: { type: 'string' },
+      smoke: { type: 'boolean' },
+      out: { type: 'string' },
+      'no-baseline': { type: 'boolean' },
+      warmup: { type: 'string' },
+      'drain-timeout-s': { type: 'string' },
+      'grace-s': { type: 'string' },
+      'temporal-db': { type: 'string' },
+      profile: { type: 'boolean' },
+      env: { type: 'string', multiple: true },
+      'history-samples': { type: 'string' },
+      url: { type: 'string' },
+      'mongodb-uri': { type: 'string' },
+      'mongodb-db': { type: 'string' },
+      'temporal-address': { type: 'string' },
+      namespace: { type: 'string' },
+      'task-queue': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    process.exit(0);
+  }
+  const num = (name: keyof typeof values, fallback: number, check: (n: number) => boolean = (n) => n >= 0): number => {
+    const raw = values[name];
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (typeof raw !== 'string' || !Number.isFinite(value) || !check(value)) throw new Error(`--${name}: invalid value ${JSON.stringify(raw)}`);
+    return value;
+  };
+  const smoke = values.smoke === true;
+  const rate = smoke ? 10 : num('rate', 50, (n) => n > 0);
+  const durationSeconds = smoke ? 2 : num('duration', 60, (n) => n > 0);
+  const temporalDb = values['temporal-db'] ?? 'file';
+  if (temporalDb !== 'memory' && temporalDb !== 'file') throw new Error('--temporal-db must be memory or file');
+  const extraEnv: Record<string, string> = {};
+  for (const pair of values.env ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new Error(`--env expects KEY=VALUE, got ${JSON.stringify(pair)}`);
+    extraEnv[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  const url = values.url ?? null;
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  return {
+    mode: url ? 'url' : 'local',
+    smoke,
+    rate,
+    durationSeconds,
+    messages: Math.max(1, Math.round(rate * durationSeconds)),
+    chats: smoke ? 5 : num('chats', 100, (n) => Number.isInteger(n) && n >= 1),
+    modelLatencyMs: smoke ? 50 : num('model-latency-ms', 500),
+    replyDelaySeconds: smoke ? 0 : num('reply-delay-s', 0),
+    longRatio: smoke ? 0.25 : num('long-ratio', 0.2, (n) => n >= 0 && n <= 1),
+    longChars: num('long-chars', 1500, (n) => Number.isInteger(n) && n >= 1 && n <= 15_000),
+    maxMessageLength: num('max-message-length', 500, (n) => Number.isInteger(n) && n >= 50),
+    warmupMessages: num('warmup', smoke ? 3 : 20, (n) => Number.isInteger(n) && n >= 0),
+    drainTimeoutSeconds: num('drain-timeout-s', 60),
+    graceSeconds: num('grace-s', smoke ? 1 : 2),
+    seed: num('seed', 1, Number.isInteger),
+    temporalDb: url ? null : temporalDb,
+    url,
+    profile: values.profile === true,
+    extraEnv,
+    out: resolve(values.out ?? join(projectRoot, 'bench-results', `bench-${stamp}.json`)),
+    baseline: values['no-baseline'] !== true,
+    historySamples: num('history-samples', 20, (n) => Number.isInteger(n) && n >= 1),
+    mongodbUri: values['mongodb-uri'] ?? process.env.MONGODB_URI ?? null,
+    mongodbDb: values['mongodb-db'] ?? process.env.MONGODB_DB ?? 'chatrelay',
+    temporalAddress: values['temporal-address'] ?? process.env.TEMPORAL_ADDRESS ?? null,
+    namespace: values.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default',
+    taskQueue: values['task-queue'] ?? process.env.TEMPORAL_TASK_QUEUE ?? 'chatrelay',
+  };
+}
+
+const log = (line: string): void => console.error(`[bench] ${line}`);
+
+function git(args: string[]): string | null {
+  try {
+    return execFileSync('git', args, { cwd: projectRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return null;
+  }
+}
+
+function machineInfo(mongoServer: string | null): Record<string, string | number | null> {
+  const cpus = os.cpus();
+  let temporalVersion: string | null = null;
+  try {
+    temporalVersion = execFileSync(join(projectRoot, '.tools/bin/temporal'), ['--version'], { encoding: 'utf8' }).trim();
+  } catch {
+    // Not provisioned here (e.g. --url mode).
+  }
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? null,
+    memoryGiB: Number((os.totalmem() / 2 ** 30).toFixed(1)),
+    os: `${os.type()} ${os.release()}`,
+    node: process.version,
+    temporal: temporalVersion,
+    mongodbServer: mongoServer,
+  };
+}
+
+/** Waits until every part of every accepted message has arrived on `path`, or the deadline passes. */
+async function waitForReplies(receiver: BenchReceiver, path: string, from: number, sends: readonly SendRecord[], deadline: number, stop: () => boolean): Promise<void> {
+  const expected = new Set<string>();
+  for (const send of sends) {
+    if (send.status !== 200 || !send.messageId) continue;
+    for (let index = 0; index < send.planned.expectedParts; index++) expected.add(`${send.messageId}.${index}`);
+  }
+  let scanned = from;
+  while (expected.size > 0 && performance.now() < deadline && !stop()) {
+    const arrivals = receiver.arrivals;
+    for (; scanned < arrivals.length; scanned++) {
+      const arrival = arrivals[scanned];
+      if (arrival && arrival.path === path && arrival.webhookId) expected.delete(arrival.webhookId);
+    }
+    if (expected.size > 0) await sleep(50);
+  }
+}
+
+interface PhaseOutput {
+  sends: SendRecord[];
+  arrivalsFrom: number;
+  sampler: ReturnType<ProcessSampler['stop']>;
+  startedAt: Date;
+  /** Cores busy on the machine just before the phase started. */
+  busyBefore: number;
+}
+
+let interrupted = false;
+
+async function runPhase(
+  name: string,
+  target: Target,
+  receiver: BenchReceiver,
+  path: string,
+  plan: readonly PlannedMessage[],
+  options: Options,
+  pids: Record<string, number>,
+  breakDown: string[],
+): Promise<PhaseOutput> {
+  // Other work on the machine distorts every figure: say so before starting.
+  const busyBefore = await machineBusyCores();
+  if (busyBefore > 0.3) log(`${name}: WARNING the machine is already busy (${busyBefore} of ${os.cpus().length} cores) before the load starts; figures will be distorted`);
+  const arrivalsFrom = receiver.arrivals.length;
+  const sampler = new ProcessSampler(pids, breakDown);
+  const startedAt = new Date();
+  log(`${name}: sending ${plan.length} messages at ${options.rate}/s over ${options.chats} chats`);
+  sampler.start();
+  const sends = await runOpenLoop(target, plan, () => interrupted);
+  const fixedMs = options.modelLatencyMs + options.replyDelaySeconds * 1000;
+  const deadline = performance.now() + options.drainTimeoutSeconds * 1000 + fixedMs;
+  const accepted = sends.filter((send) => send.status === 200).length;
+  log(`${name}: all ${sends.length} POSTs answered (${accepted} accepted); waiting for replies`);
+  await waitForReplies(receiver, path, arrivalsFrom, sends, deadline, () => interrupted);
+  // Keep listening a little: a duplicate would arrive after the first copy.
+  await sleep(options.graceSeconds * 1000);
+  return { sends, arrivalsFrom, sampler: sampler.stop(), startedAt, busyBefore };
+}
+
+/** Sends a few messages (not measured) and waits for their replies: connections, JIT and the worker's polls are warm after it. */
+async function warmUp(name: string, target: Target, receiver: BenchReceiver, path: string, options: Options, tag: string): Promise<void> {
+  if (options.warmupMessages === 0) return;
+  const plan = planWorkload({
+    rate: 10,
+    count: options.warmupMessages,
+    chats: Math.min(options.warmupMessages, 5),
+    longRatio: 0.3,
+    longChars: options.longChars,
+    maxMessageLength: options.maxMessageLength,
+    seed: options.seed + 1000,
+    tag,
+  });
+  const from = receiver.arrivals.length;
+  const sends = await runOpenLoop(target, plan, () => interrupted);
+  const failed = sends.filter((send) => send.status !== 200);
+  if (failed.length > 0) throw new Error(`${name} warm-up: ${failed.length} POSTs failed, e.g. ${failed[0]?.error ?? ''}`);
+  await waitForReplies(receiver, path, from, sends, performance.now() + 120_000 + options.replyDelaySeconds * 1000, () => interrupted);
+  const result = analyze(sends, receiver.on(path, from), { modelLatencyMs: options.modelLatencyMs, replyDelaySeconds: options.replyDelaySeconds });
+  if (result.replies.lostParts > 0) throw new Error(`${name} warm-up: ${result.replies.lostParts} reply parts did not arrive within 120 s`);
+  log(`${name}: warmed up with ${plan.length} messages`);
+}
+
+function systemResult(output: PhaseOutput, receiver: BenchReceiver, path: string, options: Options, own: string[]): SystemResult {
+  const figures = analyze(output.sends, receiver.on(path, output.arrivalsFrom), {
+    modelLatencyMs: options.modelLatencyMs,
+    replyDelaySeconds: options.replyDelaySeconds,
+  });
+  const ownCpu = own.map((name) => output.sampler.processes[name]?.cpuSeconds).filter((value): value is number => typeof value === 'number');
+  const cpuMsPerMessage =
+    ownCpu.length > 0 && figures.replies.accepted > 0 ? Number(((ownCpu.reduce((a, b) => a + b, 0) * 1000) / figures.replies.accepted).toFixed(2)) : null;
+  return {
+    ...figures,
+    windowSeconds: output.sampler.windowSeconds,
+    machineBusyPercent: output.sampler.machineBusyPercent,
+    otherCores: output.sampler.otherCores,
+    busyCoresBefore: output.busyBefore,
+    processes: output.sampler.processes,
+    cpuMsPerMessage,
+    cpuTimeline: output.sampler.timeline,
+  };
+}
+
+function profileSummaries(dir: string): ProfileSummary[] {
+  try {
+    return readdirSync(dir)
+      .filter((file) => file.endsWith('.cpuprofile'))
+      .map((file) => summarizeProfile(join(dir, file)));
+  } catch {
+    return [];
+  }
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2));
+  const cleanup = new Cleanup();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (interrupted) return;
+      interrupted = true;
+      log(`${signal}: stopping every process`);
+      void cleanup.runAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    });
+  }
+  const startedAt = new Date();
+  const errors: string[] = [];
+  const profileDir = join(dirname(options.out), `${options.out.replace(/\.json$/, '').split('/').pop() ?? 'bench'}-profiles`);
+  const nodeArgs = (name: string): string[] => (options.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`] : []);
+  let database: Database | undefined;
+  try {
+    const receiver = await startBenchReceiver();
+    cleanup.add('receiver', () => receiver.close());
+    const model = await startFakeModel(cleanup, options.modelLatencyMs);
+    log(`fake model at ${model.baseURL} (latency ${options.modelLatencyMs} ms)`);
+
+    // The system under test.
+    let stack: LocalStack | undefined;
+    let chatrelayTarget: Target;
+    let temporal: { address: string; namespace: string; taskQueue: string } | undefined;
+    if (options.mode === 'local') {
+      log(`starting Temporal dev server (${options.temporalDb}), MongoDB-compatible server, API and worker`);
+      stack = await startLocalStack(cleanup, { temporalDb: options.temporalDb ?? 'file', modelBaseUrl: model.baseURL, nodeArgs, extraEnv: options.extraEnv });
+      database = openDatabase(stack.mongoUri, stack.mongoDb);
+      temporal = { address: stack.temporalAddress, namespace: stack.namespace, taskQueue: stack.taskQueue };
+      log(`stack ready: API ${stack.apiUrl}, Temporal ${stack.temporalAddress}, ${stack.mongoServer} ${stack.mongoUri}; pids ${JSON.stringify(stack.pids)}`);
+      const channel = await createBenchChannel(database, { replyUrl: `${receiver.baseUrl}/chatrelay`, replyDelaySeconds: options.replyDelaySeconds, maxMessageLength: options.maxMessageLength });
+      chatrelayTarget = { url: stack.apiUrl, ...channel };
+    } else {
+      if (!options.mongodbUri) throw new Error('--url needs --mongodb-uri (or MONGODB_URI) to create the bench agent and channel');
+      database = openDatabase(options.mongodbUri, options.mongodbDb);
+      const channel = await createBenchChannel(database, { replyUrl: `${receiver.baseUrl}/chatrelay`, replyDelaySeconds: options.replyDelaySeconds, maxMessageLength: options.maxMessageLength });
+      chatrelayTarget = { url: (options.url ?? '').replace(/\/+$/, ''), ...channel };
+      if (options.temporalAddress) temporal = { address: options.temporalAddress, namespace: options.namespace, taskQueue: options.taskQueue };
+    }
+    const database_ = database;
+
+    // The baseline, against the same fake model and receiver.
+    const baseline = options.baseline
+      ? await startBaseline(cleanup, {
+          modelBaseUrl: model.baseURL,
+          replyUrl: `${receiver.baseUrl}/baseline`,
+          maxMessageLength: options.maxMessageLength,
+          replyDelaySeconds: options.replyDelaySeconds,
+          nodeArgs: nodeArgs('baseline'),
+        })
+      : undefined;
+
+    const runTag = `${Date.now().toString(36)}`;
+    const workload = (system: string) =>
+      planWorkload({
+        rate: options.rate,
+        count: options.messages,
+        chats: options.chats,
+        longRatio: options.longRatio,
+        longChars: options.longChars,
+        maxMessageLength: options.maxMessageLength,
+        seed: options.seed,
+        tag: `${system}-${runTag}`,
+      });
+    const benchPid = { bench: process.pid, model: model.pid };
+
+    // Baseline first, while the durable stack sits idle: it is quick and leaves nothing running.
+    let baselineResult: SystemResult | null = null;
+    if (baseline && !interrupted) {
+      const target: Target = { url: baseline.url, token: baseline.token, pageId: baseline.pageId };
+      await warmUp('baseline', target, receiver, '/baseline', options, `warm-baseline-${runTag}`);
+      const output = await runPhase('baseline', target, receiver, '/baseline', workload('baseline'), options, { baseline: baseline.pid, ...benchPid }, []);
+      baselineResult = systemResult(output, receiver, '/baseline', options, ['baseline']);
+    }
+
+    if (interrupted) return 130;
+    await warmUp('chatrelay', chatrelayTarget, receiver, '/chatrelay', options, `warm-chatrelay-${runTag}`);
+    const countersBefore = await commandCounters(database_.db);
+    const pids: Record<string, number> = stack ? { ...stack.pids, ...benchPid } : { ...benchPid };
+    const output = await runPhase('chatrelay', chatrelayTarget, receiver, '/chatrelay', workload('chatrelay'), options, pids, stack ? ['api', 'worker'] : []);
+    const countersAfter = await commandCounters(database_.db);
+    const chatrelay = systemResult(output, receiver, '/chatrelay', options, stack ? ['api', 'worker', 'temporal', 'mongodb'] : []);
+    chatrelay.mongodb = mongoFigures(countersBefore, countersAfter, chatrelay.replies.accepted);
+    if (temporal && !interrupted) {
+      chatrelay.stillRunningAtEnd = await runningMessageWorkflows({ ...temporal, since: output.startedAt });
+      try {
+        chatrelay.temporal = await temporalFigures({
+          ...temporal,
+          since: output.startedAt,
+          acceptedMessages: chatrelay.replies.accepted,
+          acknowledgedWorkflowIds: output.sends.flatMap((send) => (send.workflowId ? [send.workflowId] : [])),
+          samplePerType: options.historySamples,
+        });
+      } catch (error) {
+        chatrelay.temporal = { error: (error as Error).message };
+        errors.push(`Temporal histories: ${(error as Error).message}`);
+      }
+    }
+    if (interrupted) return 130;
+
+    let profiles: Record<string, ProfileSummary[]> | undefined;
+    if (options.profile) {
+      // Profiles are written when the processes exit.
+      await cleanup.stopNow('worker');
+      await cleanup.stopNow('api');
+      await cleanup.stopNow('baseline');
+      profiles = {};
+      for (const name of ['api', 'worker', 'baseline']) {
+        const summaries = profileSummaries(join(profileDir, name));
+        if (summaries.length > 0) profiles[name] = summaries;
+      }
+    }
+
+    const atTargetLoad = options.rate >= 50 && options.durationSeconds >= 60;
+    const result: BenchResult = {
+      schema: 'chatrelay-bench/1',
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+      config: {
+        mode: options.mode,
+        smoke: options.smoke,
+        rate: options.rate,
+        durationSeconds: options.durationSeconds,
+        messages: options.messages,
+        chats: options.chats,
+        modelLatencyMs: options.modelLatencyMs,
+        replyDelaySeconds: options.replyDelaySeconds,
+        longRatio: options.longRatio,
+        longChars: options.longChars,
+        maxMessageLength: options.maxMessageLength,
+        warmupMessages: options.warmupMessages,
+        drainTimeoutSeconds: options.drainTimeoutSeconds,
+        graceSeconds: options.graceSeconds,
+        seed: options.seed,
+        temporalDb: options.temporalDb,
+        url: options.url,
+        profile: options.profile,
+        extraEnv: options.extraEnv,
+      },
+      machine: machineInfo(stack?.mongoServer ?? null),
+      code: {
+        commit: git(['rev-parse', 'HEAD']),
+        uncommittedFiles: (() => {
+          const status = git(['status', '--porcelain', '--', 'src']);
+          return status === null ? null : status.split('\n').filter((line) => line.length > 0).length;
+        })(),
+      },
+      chatrelay,
+      baseline: baselineResult,
+      ratios: computeRatios(chatrelay, baselineResult),
+      targets: {
+        ackP99Under50Ms: chatrelay.ackMs.p99 !== null && chatrelay.ackMs.p99 < 50,
+        overheadP50Under250Ms: chatrelay.overheadMs.p50 !== null && chatrelay.overheadMs.p50 < 250,
+        zeroLostAndDuplicated: chatrelay.replies.lostParts === 0 && chatrelay.replies.duplicateParts === 0 && chatrelay.ackErrors === 0,
+        keptUp: chatrelay.throughput.keptUp,
+        atTargetLoad,
+      },
+      ...(profiles ? { profiles } : {}),
+      errors,
+    };
+    mkdirSync(dirname(options.out), { recursive: true });
+    writeFileSync(options.out, `${JSON.stringify(result, null, 2)}\n`);
+    console.log(formatTable(result));
+    if (profiles) for (const list of Object.values(profiles)) for (const summary of list) console.log(`\n${formatProfileSummary(summary, 12)}`);
+    console.log(`\nresults: ${options.out}`);
+    return 0;
+  } finally {
+    closeLoadAgent();
+    await database?.close().catch(() => undefined);
+    await cleanup.runAll();
+  }
+}
+
+main().then(
+  (code) => process.exit(interrupted ? 130 : code),
+  (error: unknown) => {
+    if (interrupted) process.exit(130);
+    console.error(`[bench] failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,119 @@
+import express, { type Request, type RequestHandler, type Router } from 'express';
+import type { z } from 'zod';
+import { adminFieldErrors, queryErrors } from '../domain/admin-schemas.js';
+import { secretsEqual } from '../lib/secrets.js';
+import { HttpError, invalidRequest } from './errors.js';
+
+/**
+ * Route tables: one entry per route, from which both the router (mountRoutes) and the OpenAPI
+ * document (openapi.ts) are built, so the two cannot drift apart. The entry names the zod schemas
+ * of the query string, the body and the success answer; mountRoutes validates the input with them
+ * before the handler runs.
+ */
+
+export type HttpMethod = 'get' | 'post' | 'patch' | 'delete';
+
+export interface RouteSpec {
+  method: HttpMethod;
+  /** Express syntax (`/v1/agents/:id`). */
+  path: string;
+  operationId: string;
+  /** The OpenAPI tag (see the document's `tags`). */
+  tag: string;
+  summary: string;
+  description?: string;
+  query?: z.ZodObject;
+  body?: z.ZodType;
+  /** False when the body may be left out entirely (it is then read as `{}`). */
+  bodyRequired?: boolean;
+  success: { status: 200 | 201 | 202 | 204; description: string; schema?: z.ZodType };
+  /** Error statuses this route answers besides 500 and 503, each with the error body. */
+  errors: readonly number[];
+}
+
+type Output<S> = S extends z.ZodType ? z.output<S> : undefined;
+
+/** What a handler gets: the path parameters and the validated query string and body. */
+export interface HandlerInput<R extends RouteSpec> {
+  params: Record<string, string>;
+  query: Output<R['query']>;
+  body: Output<R['body']>;
+  requestId: string;
+}
+
+export interface HandlerResult {
+  status: number;
+  /** Sent as JSON; none for undefined (e.g. 204). */
+  body?: unknown;
+}
+
+/** One handler per operationId of the table, typed by its entry. */
+export type HandlersFor<Routes extends readonly RouteSpec[]> = {
+  [R in Routes[number] as R['operationId']]: (input: HandlerInput<R>) => Promise<HandlerResult>;
+};
+
+/** `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time; 401 otherwise. */
+export function requireAdminToken(adminToken: string): RequestHandler {
+  return (req, _res, next) => {
+    const presented = req.get('authorization')?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+    if (presented === undefined || !secretsEqual(presented, adminToken)) {
+      next(
+        new HttpError(401, 'unauthorized', 'Missing or invalid admin token (Authorization: Bearer <ADMIN_TOKEN>).', undefined, {
+          'www-authenticate': 'Bearer realm="chatrelay-admin"',
+        }),
+      );
+      return;
+    }
+    next();
+  };
+}
+
+const parseJson = express.json({ limit: '1mb', type: () => true });
+
+/** Parses a JSON body; an empty body (none, or Content-Length: 0) is left undefined; any other must be JSON (415). */
+const jsonBody: RequestHandler = (req, res, next) => {
+  const empty = req.get('transfer-encoding') === undefined && Number(req.get('content-length') ?? '0') === 0;
+  if (empty) {
+    next();
+    return;
+  }
+  if (req.is(['application/json', '+json']) === false) {
+    next(new HttpError(415, 'unsupported_media_type', 'The request body must be JSON (Content-Type: application/json).'));
+    return;
+  }
+  parseJson(req, res, next);
+};
+
+/** Validates the query string and body a route declares; 400 with field errors otherwise. */
+function parseInput(spec: RouteSpec, req: Request): HandlerInput<RouteSpec> {
+  let query: unknown;
+  if (spec.query) {
+    const parsed = spec.query.safeParse({ ...req.query });
+    if (!parsed.success) throw new HttpError(400, 'invalid_request', 'The query string is invalid; see details.', queryErrors(parsed.error));
+    query = parsed.data;
+  }
+  let body: unknown;
+  if (spec.body) {
+    const raw: unknown = req.body === undefined && spec.bodyRequired === false ? {} : req.body;
+    const parsed = spec.body.safeParse(raw);
+    if (!parsed.success) throw invalidRequest(adminFieldErrors(parsed.error, raw));
+    body = parsed.data;
+  }
+  return { params: req.params as Record<string, string>, query: query as never, body: body as never, requestId: req.requestId };
+}
+
+/** Registers every route of a table on `router`, each validated by its entry and answered by its handler. */
+export function mountRoutes<const Routes extends readonly RouteSpec[]>(router: Router, routes: Routes, handlers: NoInfer<HandlersFor<Routes>>): void {
+  const byOperation = handlers as unknown as Record<string, (input: HandlerInput<RouteSpec>) => Promise<HandlerResult>>;
+  for (const spec of routes as readonly RouteSpec[]) {
+    const handler = byOperation[spec.operationId];
+    if (!handler) throw new Error(`no handler for ${spec.operationId}`);
+    const run: RequestHandler = async (req, res) => {
+      const result = await handler(parseInput(spec, req));
+      if (result.body === undefined) res.status(result.status).end();
+      else res.status(result.status).json(result.body);
+    };
+    if (spec.body) router[spec.method](spec.path, jsonBody, run);
+    else router[spec.method](spec.path, run);
+  }
+}

@@ -1,0 +1,366 @@
+import { Router } from 'express';
+import {
+  agentListResponseSchema,
+  agentResponseSchema,
+  channelListResponseSchema,
+  channelResponseSchema,
+  channelWithSigningSecretResponseSchema,
+  channelWithTokenResponseSchema,
+  createAgentSchema,
+  createChannelSchema,
+  createdChannelResponseSchema,
+  listAgentsQuerySchema,
+  listChannelsQuerySchema,
+  rotateTokenSchema,
+  updateAgentSchema,
+  updateChannelSchema,
+  type AgentResponse,
+  type ChannelResponse,
+} from '../../domain/admin-schemas.js';
+import type { Agent, Channel } from '../../domain/models.js';
+import type { Logger } from '../../lib/logger.js';
+import { generateApiToken } from '../../lib/secrets.js';
+import type { AgentStore } from '../../stores/agents.js';
+import type { ChannelStore } from '../../stores/channels.js';
+import { isDuplicateKey } from '../../stores/collections.js';
+import type { SigningSecretStore } from '../../stores/signing-secrets.js';
+import type { ChannelAuthenticator } from '../channel-auth.js';
+import { conflict, invalidRequest, notFound } from '../errors.js';
+import { mountRoutes, requireAdminToken, type HandlersFor, type RouteSpec } from '../route-table.js';
+
+/**
+ * The agents and channels admin API, as a route table (see route-table.ts): the router below and
+ * the OpenAPI document are both built from it.
+ */
+export const adminRoutes = [
+  {
+    method: 'get',
+    path: '/v1/agents',
+    operationId: 'listAgents',
+    tag: 'Agents',
+    summary: 'List agents',
+    query: listAgentsQuerySchema,
+    success: { status: 200, description: 'A page of agents, ordered by id.', schema: agentListResponseSchema },
+    errors: [400, 401],
+  },
+  {
+    method: 'post',
+    path: '/v1/agents',
+    operationId: 'createAgent',
+    tag: 'Agents',
+    summary: 'Create an agent',
+    body: createAgentSchema,
+    success: { status: 201, description: 'The agent.', schema: agentResponseSchema },
+    errors: [400, 401, 413, 415],
+  },
+  {
+    method: 'get',
+    path: '/v1/agents/:id',
+    operationId: 'getAgent',
+    tag: 'Agents',
+    summary: 'Get an agent',
+    success: { status: 200, description: 'The agent.', schema: agentResponseSchema },
+    errors: [401, 404],
+  },
+  {
+    method: 'patch',
+    path: '/v1/agents/:id',
+    operationId: 'updateAgent',
+    tag: 'Agents',
+    summary: 'Change an agent',
+    description: 'Messages already being answered keep the settings they started with.',
+    body: updateAgentSchema,
+    success: { status: 200, description: 'The agent as changed.', schema: agentResponseSchema },
+    errors: [400, 401, 404, 413, 415],
+  },
+  {
+    method: 'delete',
+    path: '/v1/agents/:id',
+    operationId: 'deleteAgent',
+    tag: 'Agents',
+    summary: 'Delete an agent',
+    description: 'Refused with 409 while channels use the agent: delete them or move them to another agent first.',
+    success: { status: 204, description: 'Deleted.' },
+    errors: [401, 404, 409],
+  },
+  {
+    method: 'get',
+    path: '/v1/channels',
+    operationId: 'listChannels',
+    tag: 'Channels',
+    summary: 'List channels',
+    query: listChannelsQuerySchema,
+    success: { status: 200, description: 'A page of channels, ordered by id. Tokens are never included.', schema: channelListResponseSchema },
+    errors: [400, 401],
+  },
+  {
+    method: 'post',
+    path: '/v1/channels',
+    operationId: 'createChannel',
+    tag: 'Channels',
+    summary: 'Create a channel',
+    description:
+      'The answer carries the API token (given or generated) and the signing secret of reply POSTs, this once. The webhook accepts the token at once in this API process and within CHANNEL_CACHE_TTL_MS in the others.',
+    body: createChannelSchema,
+    success: { status: 201, description: 'The channel, with its API token and signing secret (shown this once).', schema: createdChannelResponseSchema },
+    errors: [400, 401, 409, 413, 415],
+  },
+  {
+    method: 'get',
+    path: '/v1/channels/:id',
+    operationId: 'getChannel',
+    tag: 'Channels',
+    summary: 'Get a channel',
+    success: { status: 200, description: 'The channel (without its token).', schema: channelResponseSchema },
+    errors: [401, 404],
+  },
+  {
+    method: 'patch',
+    path: '/v1/channels/:id',
+    operationId: 'updateChannel',
+    tag: 'Channels',
+    summary: 'Change a channel',
+    description:
+      'Applies at once in this API process and within CHANNEL_CACHE_TTL_MS in the others. A message keeps the settings read when its workflow validated it.',
+    body: updateChannelSchema,
+    success: { status: 200, description: 'The channel as changed.', schema: channelResponseSchema },
+    errors: [400, 401, 404, 409, 413, 415],
+  },
+  {
+    method: 'delete',
+    path: '/v1/channels/:id',
+    operationId: 'deleteChannel',
+    tag: 'Channels',
+    summary: 'Delete a channel',
+    description: 'Its token stops working at once in this API process; messages accepted before are not answered.',
+    success: { status: 204, description: 'Deleted.' },
+    errors: [401, 404],
+  },
+  {
+    method: 'post',
+    path: '/v1/channels/:id/rotate-token',
+    operationId: 'rotateChannelToken',
+    tag: 'Channels',
+    summary: "Replace a channel's API token",
+    description:
+      'The old token is refused at once by this API process and within CHANNEL_CACHE_TTL_MS by the others; a message accepted with the old token in that window is not answered (its workflow sees the token version changed).',
+    body: rotateTokenSchema,
+    bodyRequired: false,
+    success: { status: 200, description: 'The channel, with its new API token (shown this once).', schema: channelWithTokenResponseSchema },
+    errors: [400, 401, 404, 413, 415],
+  },
+  {
+    method: 'post',
+    path: '/v1/channels/:id/rotate-signing-secret',
+    operationId: 'rotateChannelSigningSecret',
+    tag: 'Channels',
+    summary: "Replace the secret that signs a channel's reply POSTs",
+    description:
+      'Replies are signed with the new secret from now on, and also with the previous one for SIGNING_SECRET_GRACE_SECONDS, so the receiver can switch without rejecting any.',
+    success: { status: 200, description: 'The channel, with its new signing secret (shown this once).', schema: channelWithSigningSecretResponseSchema },
+    errors: [401, 404],
+  },
+] as const satisfies readonly RouteSpec[];
+
+export interface AdminDeps {
+  adminToken: string;
+  agents: Pick<AgentStore, 'create' | 'get' | 'list' | 'update' | 'delete'>;
+  channels: Pick<ChannelStore, 'create' | 'get' | 'getByPageId' | 'list' | 'countByAgent' | 'update' | 'rotateToken' | 'delete'>;
+  signingSecrets: Pick<SigningSecretStore, 'create' | 'rotate' | 'deleteForChannel'>;
+  /** How long a rotated-out signing secret still signs (SIGNING_SECRET_GRACE_SECONDS). */
+  signingSecretGraceSeconds: number;
+  /** The webhook's channel cache in this process: dropped for every page id a change touches. */
+  auth: Pick<ChannelAuthenticator, 'invalidate'>;
+  logger: Logger;
+}
+
+export const toAgentResponse = ({ created_at, updated_at, ...agent }: Agent): AgentResponse => ({
+  ...agent,
+  created_at: created_at.toISOString(),
+  updated_at: updated_at.toISOString(),
+});
+
+export const toChannelResponse = (channel: Channel): ChannelResponse => ({
+  id: channel.id,
+  agent_id: channel.agent_id,
+  page_id: channel.page_id,
+  api_token_last4: channel.token_last4,
+  token_version: channel.token_version,
+  reply_webhook_url: channel.reply_webhook_url,
+  assistant_connected: channel.assistant_connected,
+  reply_delay_seconds: channel.reply_delay_seconds,
+  voice_replies: channel.voice_replies,
+  max_message_length: channel.max_message_length,
+  delivery_paused: channel.delivery_paused === true,
+  paused_reason: channel.delivery_paused === true ? channel.paused_reason || null : null,
+  created_at: channel.created_at.toISOString(),
+  updated_at: channel.updated_at.toISOString(),
+});
+
+/** The admin API (`/v1`), authenticated with the admin token; a channel's API token never opens it. */
+export function adminRouter(deps: AdminDeps): Router {
+  const { agents, channels, signingSecrets, auth, logger } = deps;
+  const router = Router();
+
+  router.use('/v1', requireAdminToken(deps.adminToken));
+
+  const page = <T extends { id: string }>(items: T[], limit: number): { items: T[]; next_after: string | null } => {
+    const more = items.length > limit;
+    const kept = more ? items.slice(0, limit) : items;
+    return { items: kept, next_after: more ? (kept[kept.length - 1]?.id ?? null) : null };
+  };
+
+  const requireAgentFor = async (agentId: string): Promise<void> => {
+    if (!(await agents.get(agentId))) throw invalidRequest([{ path: 'agent_id', message: `no agent has the id "${agentId}"` }]);
+  };
+
+  const pageTaken = (pageId: string, holderId?: string) =>
+    conflict(`The page_id "${pageId}" is already used by ${holderId ? `channel ${holderId}` : 'another channel'}.`);
+
+  /** A friendly 409 naming the holder; the unique index still decides when two requests race. */
+  const ensurePageFree = async (pageId: string, exceptChannelId?: string): Promise<void> => {
+    const holder = await channels.getByPageId(pageId);
+    if (holder && holder.id !== exceptChannelId) throw pageTaken(pageId, holder.id);
+  };
+
+  const handlers: HandlersFor<typeof adminRoutes> = {
+    async listAgents({ query }) {
+      const { items, next_after } = page(await agents.list({ limit: query.limit + 1, after: query.after }), query.limit);
+      return { status: 200, body: { data: items.map(toAgentResponse), next_after } };
+    },
+    async createAgent({ body, requestId }) {
+      const agent = await agents.create(body);
+      logger.info({ requestId, agentId: agent.id }, 'admin: agent created');
+      return { status: 201, body: toAgentResponse(agent) };
+    },
+    async getAgent({ params }) {
+      const agent = await agents.get(params.id ?? '');
+      if (!agent) throw notFound(`Agent ${params.id}`);
+      return { status: 200, body: toAgentResponse(agent) };
+    },
+    async updateAgent({ params, body, requestId }) {
+      const agent = await agents.update(params.id ?? '', definedOnly(body));
+      if (!agent) throw notFound(`Agent ${params.id}`);
+      logger.info({ requestId, agentId: agent.id, fields: Object.keys(body) }, 'admin: agent changed');
+      return { status: 200, body: toAgentResponse(agent) };
+    },
+    async deleteAgent({ params, requestId }) {
+      const agentId = params.id ?? '';
+      if (!(await agents.get(agentId))) throw notFound(`Agent ${agentId}`);
+      const users = await channels.countByAgent(agentId);
+      if (users > 0) {
+        throw conflict(
+          `Agent ${agentId} is used by ${users} channel${users === 1 ? '' : 's'}; delete ${users === 1 ? 'it' : 'them'} or move ${users === 1 ? 'it' : 'them'} to another agent first.`,
+        );
+      }
+      if (!(await agents.delete(agentId))) throw notFound(`Agent ${agentId}`);
+      logger.info({ requestId, agentId }, 'admin: agent deleted');
+      return { status: 204 };
+    },
+
+    async listChannels({ query }) {
+      const found = await channels.list({ limit: query.limit + 1, after: query.after, agentId: query.agent_id });
+      const { items, next_after } = page(found, query.limit);
+      return { status: 200, body: { data: items.map(toChannelResponse), next_after } };
+    },
+    async createChannel({ body, requestId }) {
+      const { api_token: given, ...settings } = body;
+      await requireAgentFor(settings.agent_id);
+      await ensurePageFree(settings.page_id);
+      const apiToken = given ?? generateApiToken();
+      let channel: Channel;
+      try {
+        channel = await channels.create({ ...settings, api_token: apiToken });
+      } catch (error) {
+        if (isDuplicateKey(error)) throw pageTaken(settings.page_id);
+        throw error;
+      } finally {
+        // This process may have cached "no such page" for it: drop that so the token works at once.
+        auth.invalidate(settings.page_id);
+      }
+      let signingSecret: string;
+      try {
+        signingSecret = await signingSecrets.create(channel.id);
+      } catch (error) {
+        // No channel without a signing secret: undo, so that the create can simply be retried.
+        await channels.delete(channel.id).catch(() => undefined);
+        auth.invalidate(settings.page_id);
+        throw error;
+      }
+      logger.info({ requestId, channelId: channel.id, pageId: channel.page_id, generatedToken: given === undefined }, 'admin: channel created');
+      return { status: 201, body: { ...toChannelResponse(channel), api_token: apiToken, signing_secret: signingSecret } };
+    },
+    async getChannel({ params }) {
+      const channel = await channels.get(params.id ?? '');
+      if (!channel) throw notFound(`Channel ${params.id}`);
+      return { status: 200, body: toChannelResponse(channel) };
+    },
+    async updateChannel({ params, body, requestId }) {
+      const channelId = params.id ?? '';
+      const current = await channels.get(channelId);
+      if (!current) throw notFound(`Channel ${channelId}`);
+      if (body.agent_id !== undefined && body.agent_id !== current.agent_id) await requireAgentFor(body.agent_id);
+      if (body.page_id !== undefined && body.page_id !== current.page_id) await ensurePageFree(body.page_id, channelId);
+      let channel: Channel | undefined;
+      try {
+        channel = await channels.update(channelId, definedOnly(body));
+      } catch (error) {
+        if (isDuplicateKey(error) && body.page_id !== undefined) throw pageTaken(body.page_id);
+        throw error;
+      } finally {
+        auth.invalidate(current.page_id);
+        if (body.page_id !== undefined) auth.invalidate(body.page_id);
+      }
+      if (!channel) throw notFound(`Channel ${channelId}`);
+      logger.info({ requestId, channelId, fields: Object.keys(body) }, 'admin: channel changed');
+      return { status: 200, body: toChannelResponse(channel) };
+    },
+    async deleteChannel({ params, requestId }) {
+      const channelId = params.id ?? '';
+      const current = await channels.get(channelId);
+      if (!current) throw notFound(`Channel ${channelId}`);
+      try {
+        if (!(await channels.delete(channelId))) throw notFound(`Channel ${channelId}`);
+      } finally {
+        auth.invalidate(current.page_id);
+      }
+      await signingSecrets.deleteForChannel(channelId);
+      logger.info({ requestId, channelId, pageId: current.page_id }, 'admin: channel deleted');
+      return { status: 204 };
+    },
+    async rotateChannelToken({ params, body, requestId }) {
+      const channelId = params.id ?? '';
+      const current = await channels.get(channelId);
+      if (!current) throw notFound(`Channel ${channelId}`);
+      const apiToken = body.api_token ?? generateApiToken();
+      let channel: Channel | undefined;
+      try {
+        channel = await channels.rotateToken(channelId, apiToken);
+      } finally {
+        // The old token must stop working here at once, even if the answer is lost.
+        auth.invalidate(current.page_id);
+      }
+      if (!channel) throw notFound(`Channel ${channelId}`);
+      logger.info({ requestId, channelId, tokenVersion: channel.token_version }, 'admin: channel token rotated');
+      return { status: 200, body: { ...toChannelResponse(channel), api_token: apiToken } };
+    },
+    async rotateChannelSigningSecret({ params, requestId }) {
+      const channelId = params.id ?? '';
+      const channel = await channels.get(channelId);
+      if (!channel) throw notFound(`Channel ${channelId}`);
+      const now = new Date();
+      const signingSecret = await signingSecrets.rotate(channelId, deps.signingSecretGraceSeconds, now);
+      const validUntil = new Date(now.getTime() + deps.signingSecretGraceSeconds * 1000).toISOString();
+      logger.info({ requestId, channelId, previousValidUntil: validUntil }, 'admin: channel signing secret rotated');
+      return { status: 200, body: { ...toChannelResponse(channel), signing_secret: signingSecret, previous_secrets_valid_until: validUntil } };
+    },
+  };
+
+  mountRoutes(router, adminRoutes, handlers);
+  return router;
+}
+
+/** A patch without keys whose value is undefined, which $set would store as null. */
+function definedOnly<T extends object>(patch: T): Partial<T> {
+  return Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined)) as Partial<T>;
+}

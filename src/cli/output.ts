@@ -1,0 +1,107 @@
+import type { AgentResponse, ChannelResponse } from '../domain/admin-schemas.js';
+
+/** Human-readable output of the CLI. Pure: strings in, strings out. */
+
+/** `key  value` lines, keys padded to one column. */
+export function keyValues(rows: [string, string][]): string {
+  const width = Math.max(...rows.map(([key]) => key.length));
+  return rows.map(([key, value]) => `${key.padEnd(width)}  ${value}`).join('\n');
+}
+
+/** A plain text table: a header row, then one row per item; empty tables say so. */
+export function table(headers: string[], rows: string[][], empty: string): string {
+  if (rows.length === 0) return empty;
+  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}
+
+const yesNo = (value: boolean) => (value ? 'yes' : 'no');
+const oneLine = (value: string, max: number) => {
+  const flat = value.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+};
+/** Strings shown as JSON literals when blank or padded, so that '' and ' ' are visible. */
+const visible = (value: string) => (value === '' || value.trim() !== value ? JSON.stringify(value) : value);
+
+export function formatAgent(agent: AgentResponse): string {
+  const rows: [string, string][] = [
+    ['id', agent.id],
+    ['name', agent.name],
+    ['model', agent.model],
+    ['temperature', String(agent.temperature)],
+    ['max_history_messages', String(agent.max_history_messages)],
+    ['vision', yesNo(agent.vision)],
+    ['transcription_model', agent.transcription_model],
+    ['tts_model', agent.tts_model],
+    ['tts_voice', agent.tts_voice],
+    ['voice_prefix', visible(agent.voice_prefix)],
+    ['fallback_reply', visible(agent.fallback_reply)],
+    ['created_at', agent.created_at],
+    ['updated_at', agent.updated_at],
+  ];
+  const prompt = agent.system_prompt === '' ? '  (none)' : agent.system_prompt.replace(/^/gm, '  ');
+  return `${keyValues(rows)}\nsystem_prompt:\n${prompt}`;
+}
+
+export function formatChannel(channel: ChannelResponse): string {
+  return keyValues([
+    ['id', channel.id],
+    ['page_id', channel.page_id],
+    ['agent_id', channel.agent_id],
+    ['reply_webhook_url', channel.reply_webhook_url],
+    ['assistant_connected', yesNo(channel.assistant_connected)],
+    ['reply_delay_seconds', String(channel.reply_delay_seconds)],
+    ['voice_replies', channel.voice_replies],
+    ['max_message_length', String(channel.max_message_length)],
+    ['delivery_paused', channel.delivery_paused ? `yes: ${channel.paused_reason ?? 'no reason given'} (resume: POST /v1/channels/${channel.id}/resume)` : 'no'],
+    ['api_token', `…${channel.api_token_last4} (version ${channel.token_version}; the token itself is shown only when created or rotated)`],
+    ['created_at', channel.created_at],
+    ['updated_at', channel.updated_at],
+  ]);
+}
+
+export function agentTable(agents: AgentResponse[]): string {
+  return table(
+    ['ID', 'NAME', 'MODEL', 'SYSTEM PROMPT'],
+    agents.map((agent) => [agent.id, oneLine(agent.name, 40), agent.model, oneLine(agent.system_prompt, 50)]),
+    'No agents.',
+  );
+}
+
+export function channelTable(channels: ChannelResponse[]): string {
+  return table(
+    ['ID', 'PAGE ID', 'AGENT', 'CONNECTED', 'DELAY', 'VOICE', 'TOKEN', 'REPLY URL'],
+    channels.map((channel) => [
+      channel.id,
+      oneLine(channel.page_id, 40),
+      channel.agent_id,
+      channel.delivery_paused ? 'paused' : yesNo(channel.assistant_connected),
+      `${channel.reply_delay_seconds}s`,
+      channel.voice_replies,
+      `…${channel.api_token_last4}`,
+      channel.reply_webhook_url,
+    ]),
+    'No channels.',
+  );
+}
+
+/** A word quoted for POSIX shells. */
+export function shellQuote(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+/** The curl command that sends a first message to a channel, ready to paste. */
+export function firstMessageCurl(baseUrl: string, pageId: string, apiToken: string): string {
+  const body = JSON.stringify({ client_id: 'test-user', page_id: pageId, platform: 'CustomApp', text: 'Hello!' });
+  return [
+    `curl -sS -X POST ${shellQuote(`${baseUrl}/webhook/mychatbot`)} \\`,
+    `  -H ${shellQuote(`Authorization: Bearer ${apiToken}`)} \\`,
+    `  -H ${shellQuote('Content-Type: application/json')} \\`,
+    `  -d ${shellQuote(body)}`,
+  ].join('\n');
+}

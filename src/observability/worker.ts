@@ -1,0 +1,141 @@
+/**
+ * The worker side of observability, wired in by createWorker (src/worker/worker.ts):
+ * - an activity interceptor that runs every activity in a log context (workflowId, messageId,
+ *   pageId) and turns activity results into metrics, so activity code needs no metrics calls;
+ * - the sink the workflow interceptors report reply-delay waits through;
+ * - a ModelClient wrapper that times every model API call.
+ */
+import type { Context as ActivityContext } from '@temporalio/activity';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import type { ActivityInterceptors, ActivityInterceptorsFactory, InjectedSinks } from '@temporalio/worker';
+import { fileURLToPath } from 'node:url';
+import type { ModelClient } from '../activities/model.js';
+import { runWithLogContext, type LogContext } from './log-context.js';
+import { errorType, type ModelCall, type WorkerMetrics } from './metrics.js';
+import type { ObservabilitySinks } from './workflow-interceptors.js';
+import { logContextHeader, messageLogContext, observabilitySinkName, replyDelayMarker, type MessageLogContext } from './workflow-context.js';
+
+/** The workflow interceptor module, for WorkerOptions.interceptors.workflowModules and prebuilt bundles. */
+export const workflowInterceptorModules = [fileURLToPath(new URL('./workflow-interceptors.ts', import.meta.url))];
+
+const workflowIdPrefix = 'chatrelay-message-';
+
+function headerContext(payload: Payload | undefined): MessageLogContext {
+  if (!payload) return {};
+  try {
+    return messageLogContext(defaultPayloadConverter.fromPayload(payload));
+  } catch {
+    return {};
+  }
+}
+
+/** The ids of the message an activity works on: from the workflow's header, else its own input. */
+export function activityLogContext(ctx: ActivityContext, args: unknown[], headers: Record<string, Payload>): LogContext {
+  const info = ctx.info;
+  const workflowId = info.workflowExecution?.workflowId;
+  const fromHeader = headerContext(headers[logContextHeader]);
+  const fromInput = messageLogContext(args[0]);
+  const messageId =
+    fromHeader.messageId ?? fromInput.messageId ?? (workflowId?.startsWith(workflowIdPrefix) ? workflowId.slice(workflowIdPrefix.length) : undefined);
+  const pageId = fromHeader.pageId ?? fromInput.pageId;
+  return {
+    ...(workflowId !== undefined ? { workflowId } : {}),
+    ...(messageId !== undefined ? { messageId } : {}),
+    ...(pageId !== undefined ? { pageId } : {}),
+    activity: info.activityType,
+  };
+}
+
+/** What an activity's input and result say about the message, counted once the activity returns. */
+function countOutcome(metrics: WorkerMetrics, activity: string, args: unknown[], result: unknown): void {
+  const input = (args[0] ?? {}) as Record<string, unknown>;
+  if (activity === 'deliverPart') {
+    const outcome = (result as { outcome?: unknown } | undefined)?.outcome;
+    metrics.deliveryAttempts.inc({ result: typeof outcome === 'string' ? outcome : 'unknown' });
+  } else if (activity === 'finishMessage' && typeof input.status === 'string') {
+    metrics.messages.inc({ outcome: input.status });
+  } else if (activity === replyDelayMarker.activityType && input.stage === replyDelayMarker.stage) {
+    metrics.replyDelayWaitsStarted.inc();
+  }
+}
+
+/**
+ * Activity interceptors: every activity runs in its message's log context; with metrics, each is
+ * timed by type and outcome and its result counted (deliveries, finished messages, reply delays).
+ */
+export function activityInterceptors(metrics: WorkerMetrics | undefined): ActivityInterceptorsFactory {
+  return (ctx: ActivityContext): ActivityInterceptors => {
+    let context: LogContext | undefined;
+    return {
+      inbound: {
+        execute(input, next) {
+          context = activityLogContext(ctx, input.args, input.headers);
+          const activity = ctx.info.activityType;
+          const started = process.hrtime.bigint();
+          const seconds = (): number => Number(process.hrtime.bigint() - started) / 1e9;
+          return runWithLogContext(context, async () => {
+            try {
+              const result = await next(input);
+              if (metrics) {
+                metrics.activityDuration.observe({ activity, outcome: 'ok' }, seconds());
+                countOutcome(metrics, activity, input.args, result);
+              }
+              return result;
+            } catch (error) {
+              if (metrics) {
+                metrics.activityDuration.observe({ activity, outcome: 'error' }, seconds());
+                metrics.activityErrors.inc({ activity, error_type: errorType(error) });
+                if (activity === 'deliverPart') metrics.deliveryAttempts.inc({ result: 'error' });
+              }
+              throw error;
+            }
+          });
+        },
+      },
+      outbound: {
+        // The SDK's own activity log lines (e.g. "Activity failed") get the message's ids too.
+        getLogAttributes(input, next) {
+          const { activity: _activity, ...ids } = context ?? {};
+          return next({ ...ids, ...input });
+        },
+      },
+    };
+  };
+}
+
+/** The sink the workflow interceptors report reply-delay waits through (a no-op without metrics). */
+export function observabilitySinks(metrics: WorkerMetrics | undefined): InjectedSinks<ObservabilitySinks> {
+  return {
+    [observabilitySinkName]: {
+      replyDelayStarted: {
+        fn: (info, delayMs) => metrics?.replyDelay.started(info.workflowId, delayMs),
+        callDuringReplay: true,
+      },
+      replyDelayEnded: {
+        fn: (info) => metrics?.replyDelay.ended(info.workflowId),
+        callDuringReplay: true,
+      },
+    },
+  };
+}
+
+/** Wraps a ModelClient so that every call is timed and every failure counted. */
+export function instrumentModelClient(model: ModelClient, metrics: WorkerMetrics): ModelClient {
+  const timed = async <T>(call: ModelCall, fn: () => Promise<T>): Promise<T> => {
+    const end = metrics.modelCallDuration.startTimer({ call });
+    try {
+      const result = await fn();
+      end({ outcome: 'ok' });
+      return result;
+    } catch (error) {
+      end({ outcome: 'error' });
+      metrics.modelCallErrors.inc({ call, error_type: errorType(error) });
+      throw error;
+    }
+  };
+  return {
+    complete: (request) => timed('chat', () => model.complete(request)),
+    transcribe: (request) => timed('transcription', () => model.transcribe(request)),
+    speak: (request) => timed('speech', () => model.speak(request)),
+  };
+}

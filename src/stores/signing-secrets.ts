@@ -1,0 +1,45 @@
+import type { Collection, Db } from 'mongodb';
+import { randomId } from '../lib/secrets.js';
+import { generateSigningSecret, type SecretBox } from '../lib/secret-box.js';
+
+interface SigningSecretDoc {
+  _id: string;
+  channel_id: string;
+  /** Encrypted with the deployment's secret box; never stored in the clear. */
+  sealed: string;
+  created_at: Date;
+  /** Set when a newer secret replaced it: it still signs until then (the rotation grace period). */
+  expires_at: Date | null;
+}
+
+/** Each channel's webhook signing secrets: normally one, two during a rotation's grace period. */
+export function createSigningSecretStore(db: Db, box: SecretBox) {
+  const secrets: Collection<SigningSecretDoc> = db.collection<SigningSecretDoc>('signing_secrets');
+  return {
+    async ensureIndexes(): Promise<void> {
+      await secrets.createIndex({ channel_id: 1, created_at: -1 }, { name: 'channel_secrets' });
+    },
+    /** Creates the channel's first secret; returns it in the clear, the only time it is shown. */
+    async create(channelId: string, now = new Date()): Promise<string> {
+      const secret = generateSigningSecret();
+      await secrets.insertOne({ _id: `whs_${randomId(12)}`, channel_id: channelId, sealed: box.seal(secret), created_at: now, expires_at: null });
+      return secret;
+    },
+    /** A new secret signs from now on; the ones before keep signing for `graceSeconds`. */
+    async rotate(channelId: string, graceSeconds: number, now = new Date()): Promise<string> {
+      const expiresAt = new Date(now.getTime() + graceSeconds * 1000);
+      await secrets.updateMany({ channel_id: channelId, $or: [{ expires_at: null }, { expires_at: { $gt: expiresAt } }] }, { $set: { expires_at: expiresAt } });
+      return this.create(channelId, now);
+    },
+    /** The secrets that sign deliveries now, newest first. */
+    async active(channelId: string, now = new Date()): Promise<string[]> {
+      const docs = await secrets.find({ channel_id: channelId }).sort({ created_at: -1 }).toArray();
+      return docs.filter((doc) => doc.expires_at === null || doc.expires_at > now).map((doc) => box.open(doc.sealed));
+    },
+    async deleteForChannel(channelId: string): Promise<void> {
+      await secrets.deleteMany({ channel_id: channelId });
+    },
+  };
+}
+
+export type SigningSecretStore = ReturnType<typeof createSigningSecretStore>;

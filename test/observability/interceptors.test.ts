@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { createLogger } from '../../src/lib/logger.js';
+import { createWorkerMetrics, type WorkerMetrics } from '../../src/observability/metrics.js';
+import { installTemporalRuntime } from '../../src/observability/temporal.js';
+import { activityInterceptors, observabilitySinks, workflowInterceptorModules } from '../../src/observability/worker.js';
+import { createTimeSkippingEnv } from '../helpers/temporal.js';
+import type { ProbeActivities } from './fixtures/workflows.js';
+import { LogCapture, sample } from './observed-stack.js';
+
+const workflowsPath = fileURLToPath(new URL('./fixtures/workflows.ts', import.meta.url));
+const realWorkflowsPath = fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url));
+const historiesDir = fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
+
+describe('worker interceptors: message ids on workflow and activity log lines, reply-delay waits through a sink', () => {
+  const logs = new LogCapture();
+  const logger = createLogger({ level: 'info', name: 'chatrelay-worker', destination: logs });
+  let env: TestWorkflowEnvironment;
+  let workflowBundle: WorkflowBundleWithSourceMap;
+  const events: string[] = [];
+  let metrics: WorkerMetrics;
+
+  const activities: ProbeActivities = {
+    async setStage() {},
+    async probe() {
+      logger.info('probe ran');
+      return 'probed';
+    },
+  };
+
+  before(async () => {
+    installTemporalRuntime({ logger });
+    [env, workflowBundle] = await Promise.all([
+      createTimeSkippingEnv(),
+      bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: { log() {}, info() {}, warn() {}, error() {}, debug() {}, trace() {} } }),
+    ]);
+    metrics = createWorkerMetrics({ processMetrics: false });
+    // Record what the sink reports, on top of the real tracker.
+    const tracker = metrics.replyDelay;
+    const started = tracker.started.bind(tracker);
+    const ended = tracker.ended.bind(tracker);
+    tracker.started = (workflowId, delayMs) => {
+      events.push(`started ${workflowId} ${delayMs}`);
+      started(workflowId, delayMs);
+    };
+    tracker.ended = (workflowId) => {
+      events.push(`ended ${workflowId}`);
+      ended(workflowId);
+    };
+  });
+  after(async () => {
+    await env?.teardown();
+  });
+
+  test('a workflow run: ids on every line, the reply delay reported once started and once ended', async () => {
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: 'observed',
+      workflowBundle,
+      activities,
+      interceptors: { activity: [activityInterceptors(metrics)] },
+      sinks: observabilitySinks(metrics),
+    });
+    const envelope = { messageId: 'msg_observed1', pageId: 'page-observed', delayMs: 3_600_000 };
+    const handle = await worker.runUntil(async () => {
+      const started = await env.client.workflow.start('observedWorkflow', { taskQueue: 'observed', workflowId: 'wf-observed-1', args: [envelope] });
+      assert.equal(await started.result(), 'probed');
+      return started;
+    });
+
+    assert.deepEqual(events, ['started wf-observed-1 3600000', 'ended wf-observed-1']);
+    assert.equal(metrics.replyDelay.size(), 0);
+    const text = await metrics.registry.metrics();
+    assert.equal(sample(text, 'chatrelay_reply_delay_waits_started_total'), 1);
+    assert.equal(sample(text, 'chatrelay_activity_duration_seconds_count', { activity: 'probe', outcome: 'ok' }), 1);
+
+    const lines = logs.lines();
+    const probe = lines.find((line) => line.msg === 'probe ran');
+    assert.equal(probe?.pageId, 'page-observed', 'the page id reached the activity through the header');
+    assert.equal(probe?.messageId, 'msg_observed1');
+    assert.equal(probe?.workflowId, 'wf-observed-1');
+    assert.equal(probe?.activity, 'probe');
+    const hello = lines.find((line) => line.msg === 'workflow says hello');
+    assert.equal(hello?.sdkComponent, 'workflow', 'workflow log lines come through the runtime logger');
+    assert.equal(hello?.pageId, 'page-observed');
+    assert.equal(hello?.messageId, 'msg_observed1');
+    assert.equal(hello?.workflowId, 'wf-observed-1');
+
+    // Replaying the finished history reports the wait's start and end again, which cancel out.
+    events.length = 0;
+    await Worker.runReplayHistory({ workflowBundle, sinks: observabilitySinks(metrics) }, await handle.fetchHistory(), 'wf-observed-1');
+    assert.deepEqual(events, ['started wf-observed-1 3600000', 'ended wf-observed-1']);
+    assert.equal(metrics.replyDelay.size(), 0);
+  });
+
+  test('the real workflows with the interceptors replay every recorded history (recorded without them)', async () => {
+    const bundled = await bundleWorkflowCode({
+      workflowsPath: realWorkflowsPath,
+      workflowInterceptorModules,
+      logger: { log() {}, info() {}, warn() {}, error() {}, debug() {}, trace() {} },
+    });
+    const files = readdirSync(historiesDir).filter((name) => name.endsWith('.json')).sort();
+    assert.ok(files.includes('happy-path-with-delay.json'), files.join(', '));
+    for (const file of files) {
+      events.length = 0;
+      const workflowId = file.replace(/\.json$/, '');
+      const history = historyFromJSON(JSON.parse(readFileSync(join(historiesDir, file), 'utf8')));
+      await Worker.runReplayHistory({ workflowBundle: bundled, sinks: observabilitySinks(metrics) }, history, workflowId);
+      // A wait that started and ended in the history cancels out; only the delayed one has a wait.
+      if (file === 'happy-path-with-delay.json') assert.deepEqual(events.map((event) => event.split(' ')[0]), ['started', 'ended'], file);
+      else assert.deepEqual(events, [], file);
+    }
+    assert.equal(metrics.replyDelay.size(), 0);
+  });
+});

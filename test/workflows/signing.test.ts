@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Webhook } from 'standardwebhooks';
+import { messageWorkflowId } from '../../src/domain/ids.js';
+import type { Channel } from '../../src/domain/models.js';
+import { randomId } from '../../src/lib/secrets.js';
+import { chatIdFor } from '../../src/stores/chats.js';
+import type { messageWorkflow } from '../../src/workflows/message.js';
+import { createChannelWithAgent } from '../helpers/fixtures.js';
+import type { ReceivedPost } from '../helpers/receiver.js';
+import { startWorkflowHarness, type WorkflowHarness } from '../helpers/workflow-harness.js';
+
+describe('signed replies (Standard Webhooks)', () => {
+  let h: WorkflowHarness;
+  before(async () => {
+    h = await startWorkflowHarness();
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  async function deliverOne(channel: Channel, replyPath: string): Promise<ReceivedPost> {
+    const clientId = `client-${randomId(4)}`;
+    const messageId = `msg_${randomId(12)}`;
+    await h.env.client.workflow.execute<typeof messageWorkflow>('messageWorkflow', {
+      taskQueue: h.taskQueue,
+      workflowId: messageWorkflowId(messageId),
+      args: [
+        {
+          messageId,
+          chatId: chatIdFor(channel.page_id, clientId),
+          channelId: channel.id,
+          pageId: channel.page_id,
+          tokenVersion: channel.token_version,
+          receivedAt: new Date().toISOString(),
+          message: { client_id: clientId, platform: 'TestApp', text: 'sign this, ünïcode & all' },
+        },
+      ],
+    });
+    const post = h.receiver.delivered(replyPath).at(-1);
+    assert.ok(post, 'a reply was delivered');
+    return post;
+  }
+  const headersOf = (post: ReceivedPost): Record<string, string> => ({
+    'webhook-id': String(post.headers['webhook-id']),
+    'webhook-timestamp': String(post.headers['webhook-timestamp']),
+    'webhook-signature': String(post.headers['webhook-signature']),
+  });
+
+  test('a delivered reply verifies with the standardwebhooks library, and fails once one byte is changed', async () => {
+    const endpoint = h.receiver.endpoint();
+    const { channel, signingSecret } = await createChannelWithAgent(h.stores, { replyUrl: endpoint.url });
+    assert.match(signingSecret, /^whsec_/);
+    const post = await deliverOne(channel, endpoint.path);
+    const headers = headersOf(post);
+    assert.match(headers['webhook-signature'] ?? '', /^v1,[A-Za-z0-9+/=]+$/);
+    assert.ok(Math.abs(Number(headers['webhook-timestamp']) - Date.now() / 1000) < 300);
+    const verifier = new Webhook(signingSecret);
+    assert.doesNotThrow(() => verifier.verify(post.rawBody, headers, { jsonParse: false }));
+    const tampered = post.rawBody.replace('sign', 'sigm');
+    assert.notEqual(tampered, post.rawBody);
+    assert.throws(() => verifier.verify(tampered, headers, { jsonParse: false }), /No matching signature found/);
+    assert.throws(() => verifier.verify(post.rawBody, { ...headers, 'webhook-id': `${headers['webhook-id']}x` }, { jsonParse: false }));
+  });
+
+  test('during a rotation both the old and the new secret verify; after the grace period only the new one', async () => {
+    const endpoint = h.receiver.endpoint();
+    const { channel, signingSecret: oldSecret } = await createChannelWithAgent(h.stores, { replyUrl: endpoint.url });
+    const newSecret = await h.stores.signingSecrets.rotate(channel.id, 3600);
+    const during = await deliverOne(channel, endpoint.path);
+    assert.equal(String(during.headers['webhook-signature']).split(' ').length, 2);
+    for (const secret of [oldSecret, newSecret]) {
+      assert.doesNotThrow(() => new Webhook(secret).verify(during.rawBody, headersOf(during), { jsonParse: false }));
+    }
+    // A rotation with no grace period retires the previous secrets at once.
+    const newest = await h.stores.signingSecrets.rotate(channel.id, 0);
+    const afterRotation = await deliverOne(channel, endpoint.path);
+    assert.equal(String(afterRotation.headers['webhook-signature']).split(' ').length, 1);
+    assert.doesNotThrow(() => new Webhook(newest).verify(afterRotation.rawBody, headersOf(afterRotation), { jsonParse: false }));
+    assert.throws(() => new Webhook(oldSecret).verify(afterRotation.rawBody, headersOf(afterRotation), { jsonParse: false }));
+  });
+});
