@@ -53,7 +53,7 @@ try {
     if (history.length > 0) await c.history.insertMany(history);
     if (parts.length > 0) await c.parts.insertMany(parts);
     await time('history.get (by _id)', (i) => stores.history.get(`m${i % Math.max(1, messages)}`, 'user'));
-    await time('history.recent (chat_id + seq, sort, limit 20)', (i) => stores.history.recent(`chat${i % chats}`, 1e9, 20));
+    await time('history.recent (chat_id, sort by seq, limit 20)', (i) => stores.history.recent(`chat${i % chats}`, 20));
     await time('messages.parts (message_id, sort)', (i) => stores.messages.parts(`m${i % Math.max(1, messages)}`));
     await time('messages.part (by _id)', (i) => stores.messages.part(`m${i % Math.max(1, messages)}`, 0));
     await time('messages.update (by _id, $set)', () => stores.messages.update('probe', { stage: 'delivering' }));

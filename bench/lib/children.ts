@@ -56,7 +56,7 @@ export class Cleanup {
     for (const child of this.children) {
       if (child.process.exitCode === null && child.process.signalCode === null && child.process.pid !== undefined) {
         try {
-          process.kill(child.process.pid, 'SIGKILL');
+          process.kill(child.targetPid() ?? child.process.pid, 'SIGKILL');
         } catch {
           // Already gone.
         }

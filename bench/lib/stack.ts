@@ -39,7 +39,7 @@ export async function startFakeModel(cleanup: Cleanup, latencyMs: number): Promi
     5_000,
   );
   const baseURL = await jsonLine(child, 'baseURL');
-  return { baseURL, pid: child.process.pid as number };
+  return { baseURL, pid: child.targetPid() ?? (child.process.pid as number) };
 }
 
 export interface BaselineSettings {
@@ -71,7 +71,7 @@ export async function startBaseline(cleanup: Cleanup, settings: BaselineSettings
     5_000,
   );
   const url = await jsonLine(child, 'url');
-  return { url, token, pageId: 'bench-baseline-page', pid: child.process.pid as number };
+  return { url, token, pageId: 'bench-baseline-page', pid: child.targetPid() ?? (child.process.pid as number) };
 }
 
 export interface ChannelSettings {
@@ -186,10 +186,11 @@ export async function startLocalStack(cleanup: Cleanup, options: LocalStackOptio
     taskQueue,
     mongoServer: mongo.child.name,
     pids: {
-      api: api.process.pid as number,
-      worker: worker.process.pid as number,
-      temporal: temporal.child.process.pid as number,
-      mongodb: mongo.child.process.pid as number,
+      // The programs themselves, not the shells that tie them to this process (see lib/child.ts).
+      api: api.targetPid() ?? (api.process.pid as number),
+      worker: worker.targetPid() ?? (worker.process.pid as number),
+      temporal: temporal.child.targetPid() ?? (temporal.child.process.pid as number),
+      mongodb: mongo.child.targetPid() ?? (mongo.child.process.pid as number),
     },
   };
 }

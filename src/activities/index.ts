@@ -5,12 +5,13 @@ import { ErrorType } from '../domain/errors.js';
 import { isImageUrl } from '../domain/media.js';
 import type { ChannelSnapshot, InboundEnvelope, MessageStage, MessageStatus } from '../domain/models.js';
 import { buildReplyParts } from '../domain/reply-parts.js';
-import { applyVoicePrefix } from '../domain/voice.js';
+import { applyVoicePrefix, DEFAULT_VOICE_PREFIX } from '../domain/voice.js';
 import type { Logger } from '../lib/logger.js';
 import { safeFetch, UnsafeUrlError, type SafeFetchPolicy } from '../lib/safe-fetch.js';
-import { chatIdFor } from '../stores/chats.js';
 import { messageWorkflowId } from '../domain/ids.js';
-import type { HistoryDoc } from '../stores/collections.js';
+import type { HistoryEntry, MessageDoc } from '../stores/collections.js';
+import { historyEntryId } from '../stores/history.js';
+import { ttlCache } from '../lib/ttl-cache.js';
 import type { Stores } from '../stores/index.js';
 import type { ModelClient } from './model.js';
 import { postForm, type PostOutcome } from './reply-post.js';
@@ -21,6 +22,8 @@ export interface ActivitySettings {
   publicBaseUrl: string;
   retryScheduleSeconds: number[];
   deliveryTimeoutMs: number;
+  /** How long delivery may reuse a channel and its signing secrets read from MongoDB (default 1 s). */
+  channelCacheTtlMs?: number;
   audioFetch: Omit<SafeFetchPolicy, 'allowedContentTypes'>;
 }
 
@@ -35,6 +38,24 @@ export interface ActivityDeps {
 export type ValidationResult =
   | { ok: true; snapshot: ChannelSnapshot; chatId: string }
   | { ok: false; outcome: 'not_answered' | 'failed'; reason: string; chatId: string };
+
+export interface ReplyInput {
+  messageId: string;
+  agentId: string;
+  voicePrefix: string;
+  maxMessageLength: number;
+}
+
+export interface DeliverInput {
+  messageId: string;
+  channelId: string;
+  partIndex: number;
+  partCount: number;
+  attempt: number;
+  /** The snapshot's reply URL; a redelivery leaves it out and uses the channel's current one. */
+  url?: string;
+  redelivery?: number;
+}
 
 export interface DeliveryResult {
   /** `paused`: nothing was sent because the channel's delivery is paused. */
@@ -65,6 +86,12 @@ export function mediaUrl(publicBaseUrl: string, blobId: string): string {
 /** The activities of the message workflow, built from the stores and clients they use. */
 export function createActivities(deps: ActivityDeps) {
   const { stores, model, settings } = deps;
+  // Delivery reads the channel (paused? current URL?) and its signing secrets for every part; a
+  // short cache spares those reads. A pause set here is seen at once (invalidated below); one set
+  // by another worker or an admin within the TTL: a receiver's own 410 answers cover that.
+  const ttlMs = settings.channelCacheTtlMs ?? 1_000;
+  const channelCache = ttlCache((id) => stores.channels.get(id), { ttlMs });
+  const secretsCache = ttlCache((channelId) => stores.signingSecrets.active(channelId), { ttlMs });
 
   const log = () => {
     try {
@@ -87,8 +114,43 @@ export function createActivities(deps: ActivityDeps) {
     return agent;
   }
 
+  /** The text the history and the model get for the user's message. */
+  function userContent(message: MessageDoc, voicePrefix: string): string {
+    const inbound = message.inbound;
+    if (message.transcript !== undefined) return applyVoicePrefix(message.transcript, inbound.text, voicePrefix);
+    if (inbound.text !== undefined) return inbound.text;
+    return `${voicePrefix}(not transcribed) ${inbound.audio ?? ''}`.trim();
+  }
+
+  /** Splits a stored reply into parts that fit the channel; saved once, whatever the retries. */
+  async function saveParts(messageId: string, reply: string, maxMessageLength: number): Promise<number> {
+    const parts = buildReplyParts(reply, maxMessageLength);
+    await stores.messages.saveParts(
+      parts.map((part, index) => ({
+        _id: `${messageId}:${index}`,
+        message_id: messageId,
+        index,
+        text: part.text,
+        images: part.images,
+        ...(part.file !== undefined ? { file: part.file } : {}),
+        delivery_id: `${messageId}.${index}`,
+      })),
+    );
+    await stores.messages.update(messageId, { part_count: parts.length, stage: 'preparing' });
+    return parts.length;
+  }
+
+  /** Adds the user's message and the reply to the chat's history (once) and saves the reply's parts. */
+  async function recordReply(input: ReplyInput, message: MessageDoc, state: { seq: number; recent: HistoryEntry[] }, reply: string): Promise<number> {
+    await stores.history.append(message.chat_id, state, [
+      { messageId: message._id, role: 'user', content: userContent(message, input.voicePrefix), attachments: message.inbound.attachments ?? [] },
+      { messageId: message._id, role: 'assistant', content: reply },
+    ]);
+    return saveParts(message._id, reply, input.maxMessageLength);
+  }
+
   return {
-    /** Puts the message in its chat's line; called first thing, so the line follows acceptance order. */
+    /** Puts the message in its chat's line (the API normally has already; see message-starter.ts). */
     async requestChatTurn(input: { chatId: string; messageId: string; workflowId: string }): Promise<void> {
       await deps.turns.requestTurn(input.chatId, { messageId: input.messageId, workflowId: input.workflowId });
     },
@@ -97,43 +159,48 @@ export function createActivities(deps: ActivityDeps) {
       return deps.turns.isWorkflowRunning(input.workflowId);
     },
 
-    /** Stores the message as accepted, then checks its channel and takes the settings it will use. */
-    async validateChannel(envelope: InboundEnvelope): Promise<ValidationResult> {
-      const chatId = envelope.chatId ?? chatIdFor(envelope.pageId, envelope.message.client_id);
+    /**
+     * Stores the message as accepted, checks its channel, takes the settings it will use and
+     * records the chat: the first step of every message, in four database operations.
+     */
+    async acceptMessage(envelope: InboundEnvelope): Promise<ValidationResult> {
+      const chatId = envelope.chatId;
       const workflowId = Context.current().info.workflowExecution?.workflowId ?? messageWorkflowId(envelope.messageId);
-      await stores.messages.recordAccepted(envelope, workflowId, chatId);
       const channel = await stores.channels.get(envelope.channelId);
-      if (!channel || channel.page_id !== envelope.pageId) return { ok: false, outcome: 'failed', reason: 'the channel no longer exists', chatId };
-      if (channel.token_version !== envelope.tokenVersion) {
-        return { ok: false, outcome: 'failed', reason: 'the API token the message was sent with has been rotated', chatId };
+      const agent = channel ? await stores.agents.get(channel.agent_id) : undefined;
+      let result: ValidationResult;
+      if (!channel || channel.page_id !== envelope.pageId) result = { ok: false, outcome: 'failed', reason: 'the channel no longer exists', chatId };
+      else if (channel.token_version !== envelope.tokenVersion) {
+        result = { ok: false, outcome: 'failed', reason: 'the API token the message was sent with has been rotated', chatId };
+      } else if (!channel.assistant_connected) result = { ok: false, outcome: 'not_answered', reason: 'the assistant is not connected to this channel', chatId };
+      else if (!agent) result = { ok: false, outcome: 'failed', reason: "the channel's agent no longer exists", chatId };
+      else {
+        result = {
+          ok: true,
+          chatId,
+          snapshot: {
+            channelId: channel.id,
+            agentId: agent.id,
+            pageId: channel.page_id,
+            replyWebhookUrl: channel.reply_webhook_url,
+            replyDelaySeconds: channel.reply_delay_seconds,
+            voiceReplies: channel.voice_replies,
+            maxMessageLength: channel.max_message_length,
+            voicePrefix: agent.voice_prefix,
+            retryScheduleSeconds: settings.retryScheduleSeconds,
+          },
+        };
       }
-      if (!channel.assistant_connected) return { ok: false, outcome: 'not_answered', reason: 'the assistant is not connected to this channel', chatId };
-      const agent = await stores.agents.get(channel.agent_id);
-      if (!agent) return { ok: false, outcome: 'failed', reason: "the channel's agent no longer exists", chatId };
-      const snapshot: ChannelSnapshot = {
-        channelId: channel.id,
-        agentId: agent.id,
-        pageId: channel.page_id,
-        replyWebhookUrl: channel.reply_webhook_url,
-        replyDelaySeconds: channel.reply_delay_seconds,
-        voiceReplies: channel.voice_replies,
-        maxMessageLength: channel.max_message_length,
-        retryScheduleSeconds: settings.retryScheduleSeconds,
-      };
-      await stores.messages.update(envelope.messageId, { snapshot, status: 'processing', stage: 'validating' });
-      return { ok: true, snapshot, chatId };
-    },
-
-    async upsertChat(envelope: InboundEnvelope): Promise<void> {
-      const m = envelope.message;
+      await stores.messages.recordAccepted(envelope, workflowId, chatId, result.ok ? { snapshot: result.snapshot } : {});
       await stores.chats.upsert({
         pageId: envelope.pageId,
-        clientId: m.client_id,
-        platform: m.platform,
-        clientName: m.client_name,
-        clientAvatar: m.client_avatar,
+        clientId: envelope.message.client_id,
+        platform: envelope.message.platform,
+        clientName: envelope.message.client_name,
+        clientAvatar: envelope.message.client_avatar,
         seenAt: new Date(envelope.receivedAt),
       });
+      return result;
     },
 
     /** Downloads the voice note and turns it into text, kept on the message record. */
@@ -142,7 +209,6 @@ export function createActivities(deps: ActivityDeps) {
       if (message.transcript !== undefined) return { characters: message.transcript.length };
       const audioUrl = message.inbound.audio;
       if (!audioUrl) return { characters: 0 };
-      await stores.messages.update(input.messageId, { stage: 'transcribing' });
       const agent = await requireAgent(input.agentId);
       let audio: { data: Buffer; contentType: string; finalUrl: string };
       try {
@@ -159,88 +225,63 @@ export function createActivities(deps: ActivityDeps) {
       }
       const filename = new URL(audio.finalUrl).pathname.split('/').pop() || 'voice.mp3';
       const transcript = await model.transcribe({ model: agent.transcription_model, audio: audio.data, filename, contentType: audio.contentType });
-      await stores.messages.update(input.messageId, { transcript });
+      await stores.messages.update(input.messageId, { transcript, stage: 'transcribing' });
       log().info({ messageId: input.messageId, bytes: audio.data.length }, 'voice message transcribed');
       return { characters: transcript.length };
     },
 
-    /** Adds the user's message to the chat history once. */
-    async addUserMessage(input: { messageId: string; agentId?: string }): Promise<{ seq: number }> {
+    /** Adds the user's message to the chat history once (for messages that get no reply). */
+    async addUserMessage(input: { messageId: string; voicePrefix?: string }): Promise<void> {
       const message = await requireMessage(input.messageId);
-      const agent = input.agentId ? await stores.agents.get(input.agentId) : undefined;
-      const prefix = agent?.voice_prefix ?? '[Voice message] ';
-      const inbound = message.inbound;
-      let content: string;
-      if (message.transcript !== undefined) content = applyVoicePrefix(message.transcript, inbound.text, prefix);
-      else if (inbound.text !== undefined) content = inbound.text;
-      else content = `${prefix}(not transcribed) ${inbound.audio ?? ''}`.trim();
-      const entry = await stores.history.addOnce({
-        chatId: message.chat_id,
-        messageId: message._id,
-        role: 'user',
-        content,
-        attachments: inbound.attachments ?? [],
-      });
-      return { seq: entry.seq };
+      const state = await stores.history.state(message.chat_id);
+      await stores.history.append(message.chat_id, state, [
+        { messageId: message._id, role: 'user', content: userContent(message, input.voicePrefix ?? DEFAULT_VOICE_PREFIX), attachments: message.inbound.attachments ?? [] },
+      ]);
     },
 
-    /** Generates the reply with the channel's agent and stores it in the history, once. */
-    async generateReply(input: { messageId: string; agentId: string }): Promise<{ characters: number }> {
-      const existing = await stores.history.get(input.messageId, 'assistant');
-      if (existing) return { characters: existing.content.length };
+    /**
+     * Generates the reply with the channel's agent from the chat's recent history, stores the
+     * message and the reply in the history, and saves the reply's parts. Safe to retry: a reply
+     * already stored is reused, never generated twice into the history.
+     */
+    async generateReply(input: ReplyInput): Promise<{ partCount: number }> {
       const message = await requireMessage(input.messageId);
+      const state = await stores.history.state(message.chat_id);
+      const stored = state.recent.find((entry) => entry.id === historyEntryId(message._id, 'assistant'));
+      if (stored) return { partCount: await saveParts(message._id, stored.content, input.maxMessageLength) };
       await stores.messages.update(input.messageId, { stage: 'generating' });
       const agent = await requireAgent(input.agentId);
-      const userEntry = await stores.history.get(input.messageId, 'user');
-      if (!userEntry) throw new Error(`user message ${input.messageId} is not in the history yet`);
-      const history = await stores.history.recent(message.chat_id, userEntry.seq, agent.max_history_messages);
+      const earlier = agent.max_history_messages > 0 ? state.recent.slice(-agent.max_history_messages) : [];
       const messages: ChatCompletionMessageParam[] = [];
       if (agent.system_prompt.trim().length > 0) messages.push({ role: 'system', content: agent.system_prompt });
-      for (const entry of history) messages.push(toModelMessage(entry, entry._id === userEntry._id && agent.vision));
+      for (const entry of earlier) messages.push(toModelMessage(entry, false));
+      const user: HistoryEntry = {
+        id: historyEntryId(message._id, 'user'),
+        role: 'user',
+        content: userContent(message, input.voicePrefix),
+        attachments: message.inbound.attachments ?? [],
+      };
+      messages.push(toModelMessage(user, agent.vision));
       const started = Date.now();
       const reply = await model.complete({ model: agent.model, temperature: agent.temperature, messages });
-      await stores.history.addOnce({ chatId: message.chat_id, messageId: message._id, role: 'assistant', content: reply });
       log().info({ messageId: input.messageId, ms: Date.now() - started, characters: reply.length }, 'reply generated');
-      return { characters: reply.length };
+      return { partCount: await recordReply(input, message, state, reply) };
     },
 
     /** Stores the agent's fallback reply in place of a reply the model could not give. */
-    async storeFallbackReply(input: { messageId: string; agentId: string; reason: string }): Promise<void> {
+    async storeFallbackReply(input: ReplyInput & { reason: string }): Promise<{ partCount: number }> {
       const message = await requireMessage(input.messageId);
+      const state = await stores.history.state(message.chat_id);
       const agent = await stores.agents.get(input.agentId);
       const text = agent?.fallback_reply ?? "Sorry, I can't answer right now.";
-      await stores.history.addOnce({ chatId: message.chat_id, messageId: message._id, role: 'assistant', content: text });
       await stores.messages.update(input.messageId, { reason: input.reason });
-    },
-
-    /** Extracts media and splits the stored reply into parts that fit the channel; saved once. */
-    async prepareParts(input: { messageId: string; maxMessageLength: number }): Promise<{ partCount: number }> {
-      const saved = await stores.messages.parts(input.messageId);
-      if (saved.length > 0) return { partCount: saved.length };
-      const reply = await stores.history.get(input.messageId, 'assistant');
-      if (!reply) throw new Error(`reply for ${input.messageId} is not stored`);
-      const parts = buildReplyParts(reply.content, input.maxMessageLength);
-      await stores.messages.saveParts(
-        parts.map((part, index) => ({
-          _id: `${input.messageId}:${index}`,
-          message_id: input.messageId,
-          index,
-          text: part.text,
-          images: part.images,
-          ...(part.file !== undefined ? { file: part.file } : {}),
-          delivery_id: `${input.messageId}.${index}`,
-        })),
-      );
-      const stored = await stores.messages.parts(input.messageId);
-      await stores.messages.update(input.messageId, { part_count: stored.length, parts_delivered: 0, stage: 'preparing' });
-      return { partCount: stored.length };
+      return { partCount: await recordReply(input, message, state, text) };
     },
 
     /** Converts one part's text to speech; the audio is stored in MongoDB and served by the API. */
     async synthesizeSpeech(input: { messageId: string; partIndex: number; agentId: string }): Promise<void> {
       const part = await stores.messages.part(input.messageId, input.partIndex);
       if (!part || part.audio_blob_id || part.text.trim().length === 0) return;
-      await stores.messages.update(input.messageId, { stage: 'synthesizing' });
       const agent = await requireAgent(input.agentId);
       const speech = await model.speak({ model: agent.tts_model, voice: agent.tts_voice, input: part.text });
       const blobId = await stores.blobs.put(input.messageId, speech.contentType, speech.data);
@@ -249,25 +290,24 @@ export function createActivities(deps: ActivityDeps) {
 
     /**
      * One delivery attempt of one part; the workflow decides about retries from the result.
-     * A redelivery goes to the channel's current reply URL; a first delivery to the snapshot's.
+     * A first delivery goes to the snapshot's URL; an admin's redelivery to the channel's current one.
      */
-    async deliverPart(input: { messageId: string; partIndex: number; attempt: number; redelivery?: number }): Promise<DeliveryResult> {
+    async deliverPart(input: DeliverInput): Promise<DeliveryResult> {
       const part = await stores.messages.part(input.messageId, input.partIndex);
       if (!part) throw new Error(`part ${input.partIndex} of ${input.messageId} is not stored`);
       if (part.delivered_at && input.redelivery === undefined) return { outcome: 'delivered' };
-      const message = await requireMessage(input.messageId);
-      if (!message.snapshot) throw new Error(`message ${input.messageId} has no channel snapshot`);
-      const channel = await stores.channels.get(message.channel_id);
+      // An admin's redelivery goes where the channel points now, not where it pointed a second ago.
+      if (input.redelivery !== undefined) channelCache.invalidate(input.channelId);
+      const channel = await channelCache.get(input.channelId);
       if (!channel) return { outcome: 'rejected', error: 'the channel no longer exists' };
       if (channel.delivery_paused) return { outcome: 'paused', error: channel.paused_reason ?? 'delivery is paused for this channel' };
-      const url = input.redelivery === undefined ? message.snapshot.replyWebhookUrl : channel.reply_webhook_url;
-      await stores.messages.update(input.messageId, { stage: 'delivering' });
+      const url = input.redelivery === undefined && input.url !== undefined ? input.url : channel.reply_webhook_url;
       const body = replyForm(part, part.audio_blob_id ? mediaUrl(settings.publicBaseUrl, part.audio_blob_id) : undefined);
       const started = new Date();
       const headers = {
-        ...signatureHeaders(await stores.signingSecrets.active(channel.id, started), part.delivery_id, started, body),
+        ...signatureHeaders(await secretsCache.get(channel.id), part.delivery_id, started, body),
         'x-chatrelay-message-id': input.messageId,
-        'x-chatrelay-part': `${input.partIndex + 1}/${message.part_count ?? '?'}`,
+        'x-chatrelay-part': `${input.partIndex + 1}/${input.partCount}`,
       };
       const outcome = await postForm(url, body, headers, settings.deliveryTimeoutMs);
       const durationMs = Date.now() - started.getTime();
@@ -282,15 +322,11 @@ export function createActivities(deps: ActivityDeps) {
         ...(outcome.status !== undefined ? { http_status: outcome.status } : {}),
         ...('error' in outcome ? { error: outcome.error } : {}),
       });
-      if (outcome.result === 'delivered') {
-        await stores.messages.markPartDelivered(input.messageId, input.partIndex, new Date());
-        await stores.messages.update(input.messageId, { parts_delivered: Math.max(message.parts_delivered ?? 0, input.partIndex + 1), last_error: null, next_retry_at: null });
-      } else {
-        await stores.messages.update(input.messageId, { last_error: outcome.error });
-      }
+      if (outcome.result === 'delivered') await stores.messages.markPartDelivered(input.messageId, input.partIndex, new Date());
       if (outcome.result === 'gone') {
         // 410: the receiver says this URL is gone for good. Park the channel's replies until an admin resumes it.
         await stores.channels.update(channel.id, { delivery_paused: true, paused_reason: `the reply URL answered 410 Gone (${new Date().toISOString()})` });
+        channelCache.invalidate(channel.id);
       }
       log().info({ messageId: input.messageId, pageId: channel.page_id, part: input.partIndex, attempt: input.attempt, result: outcome.result, status: outcome.status, ms: durationMs }, 'delivery attempt');
       return {
@@ -303,7 +339,8 @@ export function createActivities(deps: ActivityDeps) {
 
     /** Whether the channel's delivery is still paused (closes the race between a resume and a workflow parking). */
     async isChannelPaused(input: { channelId: string }): Promise<boolean> {
-      const channel = await stores.channels.get(input.channelId);
+      channelCache.invalidate(input.channelId);
+      const channel = await channelCache.get(input.channelId);
       return channel?.delivery_paused === true;
     },
 
@@ -317,13 +354,19 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** Records how the message ended: delivered, failed with its reason, or not answered. */
-    async finishMessage(input: { messageId: string; status: Exclude<MessageStatus, 'accepted' | 'processing'>; reason?: string }): Promise<void> {
+    async finishMessage(input: {
+      messageId: string;
+      status: Exclude<MessageStatus, 'accepted' | 'processing'>;
+      reason?: string;
+      partsDelivered?: number;
+    }): Promise<void> {
       const stage: MessageStage = input.status;
       await stores.messages.update(input.messageId, {
         status: input.status,
         stage,
         completed_at: new Date(),
         next_retry_at: null,
+        ...(input.partsDelivered !== undefined ? { parts_delivered: input.partsDelivered } : {}),
         ...(input.reason !== undefined ? { reason: input.reason } : {}),
       });
       log().info({ messageId: input.messageId, status: input.status, reason: input.reason }, 'message finished');
@@ -334,7 +377,7 @@ export function createActivities(deps: ActivityDeps) {
 export type Activities = ReturnType<typeof createActivities>;
 
 /** A history entry as the model sees it: attachments as image inputs (when allowed) or as links. */
-function toModelMessage(entry: HistoryDoc, imagesAsInput: boolean): ChatCompletionMessageParam {
+function toModelMessage(entry: HistoryEntry, imagesAsInput: boolean): ChatCompletionMessageParam {
   if (entry.role === 'assistant') return { role: 'assistant', content: entry.content };
   if (entry.attachments.length === 0) return { role: 'user', content: entry.content };
   const images = imagesAsInput ? entry.attachments.filter(isImageUrl) : [];

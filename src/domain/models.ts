@@ -94,6 +94,8 @@ export interface ChannelSnapshot {
   replyDelaySeconds: number;
   voiceReplies: VoiceReplies;
   maxMessageLength: number;
+  /** The agent's prefix for transcribed voice messages. */
+  voicePrefix: string;
   /** Seconds to wait before each delivery retry; its length is the number of retries. */
   retryScheduleSeconds: number[];
 }

@@ -1,11 +1,17 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 
 export interface ManagedChild {
   readonly name: string;
   readonly process: ChildProcess;
   /** Resolves with the exit code (or signal name) once the process has exited. */
   readonly exited: Promise<number | string>;
+  /**
+   * The pid of the program itself: `process` is the small shell that ties it to us (see
+   * TIED_TO_PARENT), so measuring or killing the program needs this pid. Undefined until it runs.
+   */
+  targetPid(): number | undefined;
   /** Last lines of combined output, for error messages when a child fails to start. */
   recentOutput(): string;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
@@ -64,6 +70,7 @@ export function startChild(name: string, command: string, args: string[], option
     process: child,
     exited,
     recentOutput: () => lines.slice(-40).join('\n'),
+    targetPid: () => programPid(child.pid, command),
     async stop(graceMs = 10_000) {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
@@ -75,4 +82,21 @@ export function startChild(name: string, command: string, args: string[], option
       }
     },
   };
+}
+
+/** The child of `shellPid` that runs `command` (the other child is the pipe watcher). */
+function programPid(shellPid: number | undefined, command: string): number | undefined {
+  if (shellPid === undefined) return undefined;
+  try {
+    const children = readFileSync(`/proc/${shellPid}/task/${shellPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    return children.find((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] === command;
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return undefined;
+  }
 }

@@ -40,6 +40,12 @@ export const interceptors: WorkflowInterceptorsFactory = () => {
   let context: MessageLogContext = {};
   let replyDelayNext = false;
 
+  // setStage may run as a local or a regular activity: either way, the timer after it is the delay.
+  const noteReplyDelay = (input: ActivityInput | LocalActivityInput): void => {
+    const stage = (input.args[0] as { stage?: unknown } | undefined)?.stage;
+    if (input.activityType === replyDelayMarker.activityType && stage === replyDelayMarker.stage) replyDelayNext = true;
+  };
+
   const withHeader = <T extends ActivityInput | LocalActivityInput>(input: T): T => {
     if (context.messageId === undefined && context.pageId === undefined) return input;
     return { ...input, headers: { ...input.headers, [logContextHeader]: defaultPayloadConverter.toPayload(context) } };
@@ -47,11 +53,11 @@ export const interceptors: WorkflowInterceptorsFactory = () => {
 
   const outbound: WorkflowOutboundCallsInterceptor = {
     scheduleActivity(input: ActivityInput, next: Next<WorkflowOutboundCallsInterceptor, 'scheduleActivity'>) {
-      const stage = (input.args[0] as { stage?: unknown } | undefined)?.stage;
-      if (input.activityType === replyDelayMarker.activityType && stage === replyDelayMarker.stage) replyDelayNext = true;
+      noteReplyDelay(input);
       return next(withHeader(input));
     },
     scheduleLocalActivity(input: LocalActivityInput, next: Next<WorkflowOutboundCallsInterceptor, 'scheduleLocalActivity'>) {
+      noteReplyDelay(input);
       return next(withHeader(input));
     },
     startTimer(input: TimerInput, next: Next<WorkflowOutboundCallsInterceptor, 'startTimer'>) {

@@ -14,8 +14,18 @@ export interface ChatDoc {
   client_avatar?: string;
   first_seen_at: Date;
   last_seen_at: Date;
-  /** Last history sequence number handed out for this chat. */
+  /** Number of history entries written for this chat; also the version `recent` is updated against. */
   history_seq: number;
+  /** The latest history entries, oldest first: what the model sees (see stores/history.ts). */
+  recent?: HistoryEntry[];
+}
+
+export interface HistoryEntry {
+  /** `${messageId}:${role}` */
+  id: string;
+  role: 'user' | 'assistant';
+  content: string;
+  attachments: string[];
 }
 
 export interface HistoryDoc {

@@ -1,7 +1,6 @@
-import { isDuplicateKey, type Collections, type HistoryDoc } from './collections.js';
+import { isDuplicateKey, type ChatDoc, type Collections, type HistoryDoc, type HistoryEntry } from './collections.js';
 
 export interface NewHistoryEntry {
-  chatId: string;
   messageId: string;
   role: HistoryDoc['role'];
   content: string;
@@ -10,55 +9,86 @@ export interface NewHistoryEntry {
 
 export const historyEntryId = (messageId: string, role: HistoryDoc['role']): string => `${messageId}:${role}`;
 
+/** How much of a chat's history its own document keeps for the model: enough for any agent. */
+const RECENT_ENTRIES = 200;
+const RECENT_CHARACTERS = 400_000;
+
+/**
+ * A chat's history lives twice: every entry in `history` (the record), and the most recent ones in
+ * the chat's own document, which is what generation reads. One read by `_id` serves a reply
+ * (FerretDB answers `_id` lookups directly but scans for other filters), and one conditional update
+ * appends a message and its reply together.
+ */
 export function createHistoryStore(c: Collections) {
   return {
     get(messageId: string, role: HistoryDoc['role']): Promise<HistoryDoc | null> {
       return c.history.findOne({ _id: historyEntryId(messageId, role) });
     },
+
+    /** The chat's recent history and its version; throws when the chat does not exist. */
+    async state(chatId: string): Promise<{ seq: number; recent: HistoryEntry[] }> {
+      const chat: ChatDoc | null = await c.chats.findOne({ _id: chatId });
+      if (!chat) throw new Error(`chat ${chatId} does not exist`);
+      return { seq: chat.history_seq, recent: chat.recent ?? [] };
+    },
+
     /**
-     * Adds the entry once per (message, role): a retry returns the entry already stored.
-     * The sequence number comes from the chat so that history reads back in the order it was written.
+     * Appends entries not already there (a retry adds nothing twice). The update only applies to
+     * the version read, so a concurrent writer makes it fail loudly instead of losing an entry;
+     * per-chat turns mean that only happens when an earlier attempt of the same step got through.
      */
-    async addOnce(entry: NewHistoryEntry, now = new Date()): Promise<HistoryDoc> {
-      const id = historyEntryId(entry.messageId, entry.role);
-      const existing = await c.history.findOne({ _id: id });
-      if (existing) return existing;
-      const chat = await c.chats.findOneAndUpdate(
-        { _id: entry.chatId },
-        { $inc: { history_seq: 1 } },
-        // No projection: FerretDB v1 does not support one on findAndModify.
-        { returnDocument: 'after' },
-      );
-      if (!chat) throw new Error(`chat ${entry.chatId} does not exist`);
-      const doc: HistoryDoc = {
-        _id: id,
-        chat_id: entry.chatId,
-        message_id: entry.messageId,
-        seq: chat.history_seq,
+    async append(chatId: string, state: { seq: number; recent: HistoryEntry[] }, entries: NewHistoryEntry[], now = new Date()): Promise<void> {
+      const known = new Set(state.recent.map((entry) => entry.id));
+      const fresh = entries.filter((entry) => !known.has(historyEntryId(entry.messageId, entry.role)));
+      if (fresh.length === 0) return;
+      const added: HistoryEntry[] = fresh.map((entry) => ({
+        id: historyEntryId(entry.messageId, entry.role),
         role: entry.role,
         content: entry.content,
         attachments: entry.attachments ?? [],
+      }));
+      const recent = trimRecent([...state.recent, ...added]);
+      const result = await c.chats.updateOne(
+        { _id: chatId, history_seq: state.seq },
+        { $set: { recent }, $inc: { history_seq: added.length } },
+      );
+      if (result.matchedCount === 0) {
+        const current = await this.state(chatId);
+        const present = new Set(current.recent.map((entry) => entry.id));
+        if (added.every((entry) => present.has(entry.id))) return; // an earlier attempt wrote them
+        throw new Error(`chat ${chatId} history changed while appending; retrying`);
+      }
+      const docs: HistoryDoc[] = added.map((entry, index) => ({
+        _id: entry.id,
+        chat_id: chatId,
+        message_id: fresh[index]!.messageId,
+        seq: state.seq + index + 1,
+        role: entry.role,
+        content: entry.content,
+        attachments: entry.attachments,
         created_at: now,
-      };
+      }));
       try {
-        await c.history.insertOne(doc);
-        return doc;
+        await c.history.insertMany(docs, { ordered: false });
       } catch (error) {
-        // A concurrent retry won the race; its entry is the one.
-        if (isDuplicateKey(error)) {
-          const winner = await c.history.findOne({ _id: id });
-          if (winner) return winner;
-        }
-        throw error;
+        if (!isDuplicateKey(error) && !(error as { writeErrors?: unknown }).writeErrors) throw error;
       }
     },
-    /** The last `limit` entries of a chat up to and including sequence `uptoSeq`, oldest first. */
-    async recent(chatId: string, uptoSeq: number, limit: number): Promise<HistoryDoc[]> {
+
+    /** The last `limit` entries of a chat's full record, oldest first (for operators and tests). */
+    async recent(chatId: string, limit: number): Promise<HistoryDoc[]> {
       if (limit <= 0) return [];
-      const docs = await c.history.find({ chat_id: chatId, seq: { $lte: uptoSeq } }).sort({ seq: -1 }).limit(limit).toArray();
+      const docs = await c.history.find({ chat_id: chatId }).sort({ seq: -1 }).limit(limit).toArray();
       return docs.reverse();
     },
   };
+}
+
+function trimRecent(entries: HistoryEntry[]): HistoryEntry[] {
+  const kept = entries.slice(-RECENT_ENTRIES);
+  let characters = kept.reduce((sum, entry) => sum + entry.content.length, 0);
+  while (kept.length > 1 && characters > RECENT_CHARACTERS) characters -= kept.shift()!.content.length;
+  return kept;
 }
 
 export type HistoryStore = ReturnType<typeof createHistoryStore>;

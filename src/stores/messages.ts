@@ -1,4 +1,4 @@
-import type { InboundEnvelope } from '../domain/models.js';
+import type { ChannelSnapshot, InboundEnvelope } from '../domain/models.js';
 import { isDuplicateKey, type Collections, type DeliveryAttemptDoc, type MessageDoc, type ReplyPartDoc } from './collections.js';
 
 export type MessageUpdate = Partial<Omit<MessageDoc, '_id' | 'created_at' | 'updated_at'>>;
@@ -6,9 +6,9 @@ export type MessageUpdate = Partial<Omit<MessageDoc, '_id' | 'created_at' | 'upd
 /** The message record: its status and stage, its reply parts and every delivery attempt. */
 export function createMessageStore(c: Collections) {
   return {
-    /** Stores the message as accepted; a retry leaves the first record as it is. Returns it. */
-    async recordAccepted(envelope: InboundEnvelope, workflowId: string, chatId: string, now = new Date()): Promise<MessageDoc> {
-      const doc = await c.messages.findOneAndUpdate(
+    /** Stores the message as accepted; a retry leaves the first record as it is. */
+    async recordAccepted(envelope: InboundEnvelope, workflowId: string, chatId: string, extra: { snapshot?: ChannelSnapshot } = {}, now = new Date()): Promise<void> {
+      await c.messages.updateOne(
         { _id: envelope.messageId },
         {
           $setOnInsert: {
@@ -18,18 +18,17 @@ export function createMessageStore(c: Collections) {
             client_id: envelope.message.client_id,
             chat_id: chatId,
             platform: envelope.message.platform,
-            status: 'accepted',
-            stage: 'accepted',
+            status: extra.snapshot ? 'processing' : 'accepted',
+            stage: 'validating',
             inbound: envelope.message,
             received_at: new Date(envelope.receivedAt),
+            ...(extra.snapshot ? { snapshot: extra.snapshot } : {}),
             created_at: now,
             updated_at: now,
           },
         },
-        { upsert: true, returnDocument: 'after' },
+        { upsert: true },
       );
-      if (!doc) throw new Error(`message ${envelope.messageId} was not stored`);
-      return doc;
     },
     get(id: string): Promise<MessageDoc | null> {
       return c.messages.findOne({ _id: id });

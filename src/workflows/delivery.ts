@@ -1,11 +1,14 @@
-import { condition, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
+import { condition, proxyActivities, proxyLocalActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { Activities, DeliveryResult } from '../activities/index.js';
 import { nonRetryableErrorTypes } from '../domain/errors.js';
 import { workflowNow } from './clock.js';
 import { resumeDeliverySignal, type MessageProgress } from './definitions.js';
 
-/** Database-only steps: short, and retried until MongoDB answers, so an accepted message is never dropped. */
-export const store = proxyActivities<Activities>({
+/**
+ * Database-only steps: short, run as local activities (no task queue round trip, one history event
+ * each), and retried until MongoDB answers, so an accepted message is never dropped.
+ */
+export const store = proxyLocalActivities<Activities>({
   startToCloseTimeout: '20 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes },
 });
@@ -25,6 +28,8 @@ const PAUSED_RECHECK = '1 hour';
 export interface DeliveryPlan {
   messageId: string;
   channelId: string;
+  /** The snapshot's reply URL; a redelivery leaves it out (the channel's current URL is used). */
+  url?: string;
   partCount: number;
   fromPart: number;
   retryScheduleSeconds: number[];
@@ -54,8 +59,11 @@ export async function deliverParts(plan: DeliveryPlan, progress: MessageProgress
       progress.attempt = attempt;
       const result: DeliveryResult = await delivery.deliverPart({
         messageId,
+        channelId: plan.channelId,
         partIndex,
+        partCount,
         attempt,
+        ...(plan.url !== undefined ? { url: plan.url } : {}),
         ...(plan.redelivery !== undefined ? { redelivery: plan.redelivery } : {}),
       });
       if (result.outcome === 'delivered') {

@@ -26,50 +26,41 @@ function failureReason(error: unknown): string {
 
 /**
  * Handles one inbound message from acceptance to the last part delivered (or a recorded failure).
- * Steps that only concern this message (validation, transcription) run at once; the steps that
+ * Steps that only concern this message (acceptance, transcription) run at once; the steps that
  * touch the chat's history and its receiver run in the chat's turn, one message at a time.
  */
 export async function messageWorkflow(envelope: InboundEnvelope): Promise<MessageResult> {
   const { messageId } = envelope;
   const progress: MessageProgress = { messageId, stage: 'accepted' };
   setHandler(progressQuery, () => progress);
-  const enter = (stage: MessageStage): void => {
-    progress.stage = stage;
-  };
   const turn = chatTurn(envelope.chatId, messageId);
-  // First of all, so that the chat's line follows the order in which messages were accepted.
-  await turn.request();
   try {
-    return await handleMessage(envelope, progress, enter, turn);
+    return await handleMessage(envelope, progress, turn);
   } finally {
     await turn.release();
   }
 }
 
-async function handleMessage(
-  envelope: InboundEnvelope,
-  progress: MessageProgress,
-  enter: (stage: MessageStage) => void,
-  turn: ReturnType<typeof chatTurn>,
-): Promise<MessageResult> {
+async function handleMessage(envelope: InboundEnvelope, progress: MessageProgress, turn: ReturnType<typeof chatTurn>): Promise<MessageResult> {
   const { messageId } = envelope;
+  const enter = (stage: MessageStage): void => {
+    progress.stage = stage;
+  };
   enter('validating');
-  const validation = await store.validateChannel(envelope);
-  if (!validation.ok) {
+  const accepted = await store.acceptMessage(envelope);
+  if (!accepted.ok) {
     // Nothing is answered, but the message is kept: in the chat history when the assistant is off.
-    if (validation.outcome === 'not_answered') {
-      await store.upsertChat(envelope);
+    if (accepted.outcome === 'not_answered') {
       enter('waiting_turn');
       await turn.wait();
       await store.addUserMessage({ messageId });
     }
-    progress.reason = validation.reason;
-    enter(validation.outcome);
-    await store.finishMessage({ messageId, status: validation.outcome, reason: validation.reason });
-    return { status: validation.outcome, reason: validation.reason, partsDelivered: 0 };
+    progress.reason = accepted.reason;
+    enter(accepted.outcome);
+    await store.finishMessage({ messageId, status: accepted.outcome, reason: accepted.reason, partsDelivered: 0 });
+    return { status: accepted.outcome, reason: accepted.reason, partsDelivered: 0 };
   }
-  const snapshot = validation.snapshot;
-  await store.upsertChat(envelope);
+  const snapshot = accepted.snapshot;
 
   // A reason set here means the user gets the agent's fallback reply and the message is recorded as failed.
   let failure: string | undefined;
@@ -86,23 +77,21 @@ async function handleMessage(
 
   enter('waiting_turn');
   await turn.wait();
-  await store.addUserMessage({ messageId, agentId: snapshot.agentId });
 
+  const replyInput = { messageId, agentId: snapshot.agentId, voicePrefix: snapshot.voicePrefix, maxMessageLength: snapshot.maxMessageLength };
+  let partCount: number | undefined;
   if (failure === undefined) {
     enter('generating');
     try {
-      await model.generateReply({ messageId, agentId: snapshot.agentId });
+      ({ partCount } = await model.generateReply(replyInput));
     } catch (error) {
       failure = failureReason(error);
     }
   }
-  if (failure !== undefined) {
+  if (partCount === undefined) {
     progress.reason = failure;
-    await store.storeFallbackReply({ messageId, agentId: snapshot.agentId, reason: failure });
+    ({ partCount } = await store.storeFallbackReply({ ...replyInput, reason: failure ?? 'no reply' }));
   }
-
-  enter('preparing');
-  const { partCount } = await store.prepareParts({ messageId, maxMessageLength: snapshot.maxMessageLength });
   progress.partCount = partCount;
 
   if (wantsVoice(snapshot, envelope)) {
@@ -123,14 +112,21 @@ async function handleMessage(
   }
 
   const delivered = await deliverParts(
-    { messageId, channelId: snapshot.channelId, partCount, fromPart: 0, retryScheduleSeconds: snapshot.retryScheduleSeconds },
+    {
+      messageId,
+      channelId: snapshot.channelId,
+      url: snapshot.replyWebhookUrl,
+      partCount,
+      fromPart: 0,
+      retryScheduleSeconds: snapshot.retryScheduleSeconds,
+    },
     progress,
   );
   if (delivered.error !== undefined) failure = failure ?? delivered.error;
   const status = failure === undefined && delivered.delivered === partCount ? 'delivered' : 'failed';
   enter(status);
   if (failure !== undefined) progress.reason = failure;
-  await store.finishMessage({ messageId, status, ...(failure !== undefined ? { reason: failure } : {}) });
+  await store.finishMessage({ messageId, status, partsDelivered: delivered.delivered, ...(failure !== undefined ? { reason: failure } : {}) });
   return { status, partsDelivered: delivered.delivered, ...(failure !== undefined ? { reason: failure } : {}) };
 }
 

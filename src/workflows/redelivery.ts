@@ -38,7 +38,12 @@ export async function redeliveryWorkflow(input: RedeliveryInput): Promise<{ stat
     );
     const status = result.error === undefined ? 'delivered' : 'failed';
     progress.stage = status;
-    await store.finishMessage({ messageId: input.messageId, status, ...(result.error !== undefined ? { reason: result.error } : {}) });
+    await store.finishMessage({
+      messageId: input.messageId,
+      status,
+      partsDelivered: input.fromPart + result.delivered,
+      ...(result.error !== undefined ? { reason: result.error } : {}),
+    });
     return { status, ...(result.error !== undefined ? { reason: result.error } : {}) };
   } finally {
     await turn.release();

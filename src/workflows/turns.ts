@@ -17,7 +17,15 @@ export function chatTurn(chatId: string, messageId: string) {
   });
   return {
     request: () => local.requestChatTurn({ chatId, messageId, workflowId: workflowInfo().workflowId }),
-    wait: () => condition(() => granted),
+    /**
+     * Waits for the turn. The API queued the message when it accepted it; should that call have
+     * failed, the workflow queues itself after a while (the sequencer keeps a first place).
+     */
+    async wait(): Promise<void> {
+      if (await condition(() => granted, '1 minute')) return;
+      await local.requestChatTurn({ chatId, messageId, workflowId: workflowInfo().workflowId });
+      await condition(() => granted);
+    },
     async release(): Promise<void> {
       try {
         await getExternalWorkflowHandle(chatTurnsWorkflowId(chatId)).signal(releaseTurnSignal, { messageId });

@@ -10,6 +10,9 @@ import { createActivities } from '../../src/activities/index.js';
 import { createOpenAIModelClient } from '../../src/activities/model.js';
 import { createTurnsClient } from '../../src/activities/turns-client.js';
 import { createApp } from '../../src/api/app.js';
+import { createMessageStarter } from '../../src/api/message-starter.js';
+import type { InboundEnvelope } from '../../src/domain/models.js';
+import type { messageWorkflow } from '../../src/workflows/message.js';
 import { mediaRouter } from '../../src/api/routes/media.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../../src/devtools/fake-openai.js';
 import { createLogger } from '../../src/lib/logger.js';
@@ -35,6 +38,8 @@ export interface WorkflowHarness {
   mediaBaseUrl: string;
   taskQueue: string;
   workflowBundle: WorkflowBundleWithSourceMap;
+  /** Starts a message the way the API does (workflow, then its place in the chat's line). */
+  startMessage(envelope: InboundEnvelope): Promise<WorkflowHandle<typeof messageWorkflow>>;
   /** Saves a finished workflow's history as a replay fixture when RECORD_HISTORIES=1. */
   record(name: string, handle: WorkflowHandle): Promise<void>;
   close(): Promise<void>;
@@ -63,11 +68,14 @@ export async function startWorkflowHarness(options: { retryScheduleSeconds?: num
       publicBaseUrl: mediaBaseUrl,
       retryScheduleSeconds: options.retryScheduleSeconds ?? [5, 300, 1800, 7200, 18000, 36000, 36000],
       deliveryTimeoutMs: 5_000,
+      // Tests change channels and secrets and deliver right after: no caching.
+      channelCacheTtlMs: 0,
       audioFetch: { allowPrivate: true, allowHosts: [], maxBytes: 1_000_000, connectTimeoutMs: 2_000, totalTimeoutMs: 5_000, maxRedirects: 3 },
     },
   });
   const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities });
   const running = worker.run();
+  const starter = createMessageStarter(env.client, taskQueue);
   return {
     env,
     mongo,
@@ -77,6 +85,10 @@ export async function startWorkflowHarness(options: { retryScheduleSeconds?: num
     mediaBaseUrl,
     taskQueue,
     workflowBundle,
+    async startMessage(envelope) {
+      const { workflowId } = await starter.start(envelope);
+      return env.client.workflow.getHandle<typeof messageWorkflow>(workflowId);
+    },
     async record(name, handle) {
       if (process.env.RECORD_HISTORIES !== '1') return;
       const history = await handle.fetchHistory();

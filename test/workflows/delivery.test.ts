@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { createMessageAdmin, type MessageAdmin } from '../../src/api/message-admin.js';
-import { messageWorkflowId } from '../../src/domain/ids.js';
 import type { Channel, InboundEnvelope } from '../../src/domain/models.js';
 import { randomId } from '../../src/lib/secrets.js';
 import { waitFor } from '../../src/lib/wait.js';
@@ -39,18 +38,19 @@ describe('delivery: retry schedule, pause on 410, redelivery, status (time-skipp
       message: { client_id: clientId, platform: 'TestApp', text },
     };
   }
-  const start = (input: InboundEnvelope): Promise<WorkflowHandle<typeof messageWorkflow>> =>
-    h.env.client.workflow.start<typeof messageWorkflow>('messageWorkflow', {
-      taskQueue: h.taskQueue,
-      workflowId: messageWorkflowId(input.messageId),
-      args: [input],
-    });
+  const start = (input: InboundEnvelope): Promise<WorkflowHandle<typeof messageWorkflow>> => h.startMessage(input);
+  /** The durations of the timers that fired (the turn's fallback timer is cancelled, not fired). */
   const timersOf = async (handle: WorkflowHandle): Promise<number[]> => {
-    const history = await handle.fetchHistory();
-    return (history.events ?? [])
-      .map((event) => event.timerStartedEventAttributes?.startToFireTimeout?.seconds)
-      .filter((seconds) => seconds !== undefined && seconds !== null)
-      .map(Number);
+    const events = (await handle.fetchHistory()).events ?? [];
+    const started = new Map<string, number>();
+    for (const event of events) {
+      const attributes = event.timerStartedEventAttributes;
+      if (attributes?.timerId) started.set(attributes.timerId, Number(attributes.startToFireTimeout?.seconds ?? 0));
+    }
+    return events.flatMap((event) => {
+      const id = event.timerFiredEventAttributes?.timerId;
+      return id ? [started.get(id) ?? -1] : [];
+    });
   };
 
   test('the whole retry schedule is walked in seconds, then the part fails as exhausted', async () => {

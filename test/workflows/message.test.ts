@@ -3,10 +3,8 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { createMessageStarter } from '../../src/api/message-starter.js';
 import { messageIdFor } from '../../src/api/routes/webhook.js';
 import { TRANSCRIPT_PREFIX, FAKE_AUDIO_PREFIX } from '../../src/devtools/fake-openai.js';
-import { messageWorkflowId } from '../../src/domain/ids.js';
 import type { Channel, InboundEnvelope } from '../../src/domain/models.js';
 import { randomId } from '../../src/lib/secrets.js';
-import type { messageWorkflow } from '../../src/workflows/message.js';
 import { chatIdFor } from '../../src/stores/chats.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
 import { startWorkflowHarness, type WorkflowHarness } from '../helpers/workflow-harness.js';
@@ -38,11 +36,7 @@ describe('message workflow (time-skipping server)', () => {
   }
 
   async function run(input: InboundEnvelope) {
-    const handle = await h.env.client.workflow.start<typeof messageWorkflow>('messageWorkflow', {
-      taskQueue: h.taskQueue,
-      workflowId: messageWorkflowId(input.messageId),
-      args: [input],
-    });
+    const handle = await h.startMessage(input);
     return { handle, result: await handle.result() };
   }
 
@@ -60,7 +54,7 @@ describe('message workflow (time-skipping server)', () => {
     const stored = await h.stores.messages.get(input.messageId);
     assert.equal(stored?.status, 'delivered');
     assert.equal(stored?.parts_delivered, 1);
-    const history = await h.stores.history.recent(stored!.chat_id, 100, 10);
+    const history = await h.stores.history.recent(stored!.chat_id, 10);
     assert.deepEqual(history.map((entry) => [entry.role, entry.content]), [
       ['user', 'What time is it?'],
       ['assistant', 'Echo: What time is it?'],

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
-import { messageWorkflowId } from '../../src/domain/ids.js';
 import type { Channel } from '../../src/domain/models.js';
 import { randomId } from '../../src/lib/secrets.js';
 import { chatIdFor } from '../../src/stores/chats.js';
-import type { messageWorkflow } from '../../src/workflows/message.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
 import type { ReceivedPost } from '../helpers/receiver.js';
 import { startWorkflowHarness, type WorkflowHarness } from '../helpers/workflow-harness.js';
@@ -22,11 +20,7 @@ describe('signed replies (Standard Webhooks)', () => {
   async function deliverOne(channel: Channel, replyPath: string): Promise<ReceivedPost> {
     const clientId = `client-${randomId(4)}`;
     const messageId = `msg_${randomId(12)}`;
-    await h.env.client.workflow.execute<typeof messageWorkflow>('messageWorkflow', {
-      taskQueue: h.taskQueue,
-      workflowId: messageWorkflowId(messageId),
-      args: [
-        {
+    const handle = await h.startMessage({
           messageId,
           chatId: chatIdFor(channel.page_id, clientId),
           channelId: channel.id,
@@ -34,9 +28,8 @@ describe('signed replies (Standard Webhooks)', () => {
           tokenVersion: channel.token_version,
           receivedAt: new Date().toISOString(),
           message: { client_id: clientId, platform: 'TestApp', text: 'sign this, ünïcode & all' },
-        },
-      ],
     });
+    await handle.result();
     const post = h.receiver.delivered(replyPath).at(-1);
     assert.ok(post, 'a reply was delivered');
     return post;
