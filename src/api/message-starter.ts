@@ -38,7 +38,11 @@ export function createMessageStarter(
         );
       } catch (error) {
         if (error instanceof WorkflowExecutionAlreadyStartedError) return { workflowId, duplicate: true };
-        throw unavailable(`The message could not be accepted: Temporal is unavailable (${String((error as Error).message).slice(0, 200)}).`);
+        // Under overload the start may have been recorded even though its answer came too late:
+        // then the message is accepted, and a 503 would invite a retry that becomes a second message.
+        if (!(await startedAnyway(client, workflowId))) {
+          throw unavailable(`The message could not be accepted: Temporal is unavailable (${String((error as Error).message).slice(0, 200)}).`);
+        }
       }
       // After the start, so that the sequencer never hands a turn to a workflow that does not exist yet.
       try {
@@ -49,4 +53,13 @@ export function createMessageStarter(
       return { workflowId, duplicate: false };
     },
   };
+}
+
+async function startedAnyway(client: Client, workflowId: string): Promise<boolean> {
+  try {
+    await client.connection.withDeadline(Date.now() + 1_000, () => client.workflow.getHandle(workflowId).describe());
+    return true;
+  } catch {
+    return false;
+  }
 }
