@@ -119,3 +119,22 @@ export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
 export function secretBoxPassphrase(config: Config): string {
   return config.SECRETS_ENCRYPTION_KEY ?? `derived-from-admin-token:${config.ADMIN_TOKEN}`;
 }
+
+/**
+ * Stops start-up when SECRETS_ENCRYPTION_KEY (or, unset, ADMIN_TOKEN) is not the key the stored
+ * signing secrets were sealed with: deliveries could not be signed, and the API would seal new
+ * secrets that the other processes cannot open. A database that cannot be reached is not decided here.
+ */
+export async function checkSecretsKey(probe: () => Promise<boolean | undefined>): Promise<void> {
+  let opens: boolean | undefined;
+  try {
+    opens = await probe();
+  } catch {
+    return;
+  }
+  if (opens === false) {
+    throw new ConfigError([
+      'SECRETS_ENCRYPTION_KEY does not open the signing secrets stored in MongoDB: every API and worker process must use the key they were created with (unset, it is derived from ADMIN_TOKEN)',
+    ]);
+  }
+}

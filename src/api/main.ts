@@ -1,10 +1,16 @@
-import { loadConfigOrExit } from '../config.js';
+import { ConfigError, loadConfigOrExit } from '../config.js';
 import { createLogger } from '../lib/logger.js';
 import { startApi } from './server.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'chatrelay-api' });
-const api = await startApi(config, logger);
+const api = await startApi(config, logger).catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    process.exit(78);
+  }
+  throw error;
+});
 
 /**
  * SIGTERM/SIGINT: stop accepting connections, let requests in flight finish (each answered

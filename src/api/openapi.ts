@@ -21,6 +21,7 @@ import {
   webhookAcceptedSchema,
 } from '../domain/admin-schemas.js';
 import { inboundMessageSchema, type InboundLimits } from '../domain/inbound.js';
+import { HttpError } from './errors.js';
 import type { RouteSpec } from './route-table.js';
 import { adminRoutes } from './routes/admin.js';
 
@@ -315,6 +316,29 @@ export function openapiRouter(options: OpenApiOptions): Router {
   const router = Router();
   router.get('/openapi.json', (_req, res) => {
     res.type('application/json').send(document);
+  });
+  return router;
+}
+
+/**
+ * Answers 405 (with `Allow`) for a method a documented path does not have, instead of 404: the
+ * path exists. Mounted after every router, so it only sees requests no route took.
+ */
+export function methodNotAllowedRouter(options: OpenApiOptions): Router {
+  const paths = (buildOpenApiDocument(options).paths ?? {}) as Record<string, Record<string, unknown>>;
+  const table = Object.entries(paths).map(([path, operations]) => ({
+    pattern: new RegExp(`^${path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}/?$`),
+    methods: Object.keys(operations).map((method) => method.toUpperCase()),
+  }));
+  const router = Router();
+  router.use((req, _res, next) => {
+    const route = table.find((entry) => entry.pattern.test(req.path));
+    if (!route || route.methods.includes(req.method) || (req.method === 'HEAD' && route.methods.includes('GET'))) {
+      next();
+      return;
+    }
+    const allow = route.methods.join(', ');
+    next(new HttpError(405, 'method_not_allowed', `${req.method} is not allowed here; allowed: ${allow}.`, undefined, { allow }));
   });
   return router;
 }

@@ -1,7 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Express } from 'express';
 import type { Server } from 'node:http';
-import { secretBoxPassphrase, type Config } from '../config.js';
+import { checkSecretsKey, secretBoxPassphrase, type Config } from '../config.js';
 import { createSecretBox } from '../lib/secret-box.js';
 import type { Logger } from '../lib/logger.js';
 import { createApiMetrics, type ApiMetrics } from '../observability/metrics.js';
@@ -12,7 +12,7 @@ import { createApp } from './app.js';
 import { createChannelAuthenticator } from './channel-auth.js';
 import { createMessageStarter } from './message-starter.js';
 import { createRateLimiter } from './rate-limit.js';
-import { openapiRouter } from './openapi.js';
+import { methodNotAllowedRouter, openapiRouter } from './openapi.js';
 import { adminRouter } from './routes/admin.js';
 import { mediaRouter } from './routes/media.js';
 import { messageRoutes, messagesRouter } from './routes/messages.js';
@@ -89,9 +89,17 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
         messages: createMessageAdmin({ stores, client, taskQueue: config.TEMPORAL_TASK_QUEUE, publicBaseUrl: config.PUBLIC_BASE_URL }),
       }),
       openapiRouter({ limits, publicBaseUrl: config.PUBLIC_BASE_URL, extraRoutes: messageRoutes }),
+      methodNotAllowedRouter({ limits, publicBaseUrl: config.PUBLIC_BASE_URL, extraRoutes: messageRoutes }),
     ],
   });
   await stores.ensureIndexes().catch((error: unknown) => logger.warn({ err: error }, 'could not ensure indexes yet'));
+  try {
+    await checkSecretsKey(() => stores.signingSecrets.keyOpensStoredSecrets());
+  } catch (error) {
+    await connection.close().catch(() => undefined);
+    await database.close();
+    throw error;
+  }
 
   const server = app.listen(config.PORT, config.HOST);
   const graceful = gracefulServer(server);

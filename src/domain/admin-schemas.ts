@@ -16,7 +16,8 @@ import { agentDefaults, channelDefaults } from './models.js';
 const MAX_URL_LENGTH = 2048;
 
 const text = (max: number) => z.string().max(max, `must be at most ${max} characters`);
-const nonBlank = (max: number) => text(max).refine((value) => value.trim().length > 0, 'must not be empty');
+// A pattern rather than a refinement, so that the OpenAPI document says it too.
+const nonBlank = (max: number) => text(max).regex(/\S/, 'must not be empty');
 const intBetween = (min: number, max: number) =>
   z
     .number()
@@ -84,6 +85,7 @@ export const updateAgentSchema = z
     fallback_reply: agentFields.fallback_reply.optional(),
   })
   .refine((patch) => Object.keys(patch).length > 0, atLeastOneField)
+  .meta({ minProperties: 1 })
   .describe('The fields to change; the others keep their value.');
 export type UpdateAgentRequest = z.infer<typeof updateAgentSchema>;
 
@@ -157,6 +159,7 @@ export const updateChannelSchema = z
     max_message_length: channelFields.max_message_length.optional(),
   })
   .refine((patch) => Object.keys(patch).length > 0, atLeastOneField)
+  .meta({ minProperties: 1 })
   .describe('The fields to change; the others keep their value. The API token changes only through rotate-token.');
 export type UpdateChannelRequest = z.infer<typeof updateChannelSchema>;
 

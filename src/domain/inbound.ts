@@ -13,12 +13,21 @@ const nonBlank = (max: number) =>
   z
     .string()
     .max(max, `must be at most ${max} characters`)
-    .refine((value) => value.trim().length > 0, 'must not be empty');
+    // A pattern rather than a refinement, so that the OpenAPI document says it too.
+    .regex(/\S/, 'must not be empty');
+
+const ipv4 = '(?:(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+const domain = '(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+const port = '(?::(?:6553[0-5]|655[0-2]\\d|65[0-4]\\d\\d|6[0-4]\\d{3}|[1-5]\\d{4}|\\d{1,4}))?';
+/** An absolute http(s) URL with a host name or IPv4 address, as a pattern the OpenAPI document can carry. */
+const httpUrlPattern = new RegExp(`^[Hh][Tt][Tt][Pp][Ss]?://(?:[A-Za-z0-9._~!$&'()*+,;=:%-]+@)?(?:${domain}|${ipv4})${port}(?:[/?#]\\S*)?$`);
 
 export const httpUrl = (maxLength: number) =>
   z
     .string()
     .max(maxLength, `must be at most ${maxLength} characters`)
+    // The pattern documents the rule in the OpenAPI document; the refinement checks it fully.
+    .regex(httpUrlPattern, 'must be an absolute http or https URL')
     .refine((value) => {
       try {
         const url = new URL(value);
@@ -53,7 +62,9 @@ export function inboundMessageSchema(limits: InboundLimits = defaultInboundLimit
       if (value.text === undefined && value.audio === undefined) {
         ctx.addIssue({ code: 'custom', path: ['text'], message: 'is required unless audio is given' });
       }
-    });
+    })
+    // The same rule for the OpenAPI document, which cannot see inside superRefine.
+    .meta({ anyOf: [{ required: ['text'] }, { required: ['audio'] }] });
 }
 
 export type InboundMessage = z.infer<ReturnType<typeof inboundMessageSchema>>;
@@ -74,7 +85,7 @@ function valueAt(input: unknown, path: PropertyKey[]): unknown {
 
 /** Turns zod issues into the stable `{ path, message }` list our 400 responses carry. */
 export function fieldErrors(error: z.ZodError, input: unknown): FieldError[] {
-  return error.issues.map((issue) => {
+  const all = error.issues.map((issue): FieldError => {
     const path = issue.path.length > 0 ? issue.path.map(String).join('.') : '(body)';
     if (issue.code === 'invalid_type') {
       const actual = valueAt(input, issue.path);
@@ -85,4 +96,6 @@ export function fieldErrors(error: z.ZodError, input: unknown): FieldError[] {
     if (issue.code === 'unrecognized_keys') return { path: issue.keys.join(', '), message: 'is not a known field' };
     return { path, message: issue.message };
   });
+  // A rule checked twice (a pattern for the document, a refinement for the edge cases) is said once.
+  return all.filter((item, index) => all.findIndex((other) => other.path === item.path && other.message === item.message) === index);
 }

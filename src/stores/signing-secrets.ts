@@ -36,6 +36,20 @@ export function createSigningSecretStore(db: Db, box: SecretBox) {
       const docs = await secrets.find({ channel_id: channelId }).sort({ created_at: -1 }).toArray();
       return docs.filter((doc) => doc.expires_at === null || doc.expires_at > now).map((doc) => box.open(doc.sealed));
     },
+    /**
+     * Whether this process's key opens the stored secrets: undefined when there are none yet to
+     * try, false when the key is not the one they were sealed with.
+     */
+    async keyOpensStoredSecrets(): Promise<boolean | undefined> {
+      const any = await secrets.findOne({});
+      if (!any) return undefined;
+      try {
+        box.open(any.sealed);
+        return true;
+      } catch {
+        return false;
+      }
+    },
     async deleteForChannel(channelId: string): Promise<void> {
       await secrets.deleteMany({ channel_id: channelId });
     },

@@ -1,5 +1,5 @@
 import type { NativeConnection, Worker } from '@temporalio/worker';
-import { loadConfigOrExit } from '../config.js';
+import { ConfigError, loadConfigOrExit } from '../config.js';
 import { createLogger } from '../lib/logger.js';
 import { freePort } from '../lib/ports.js';
 import { createWorkerMetrics } from '../observability/metrics.js';
@@ -83,6 +83,11 @@ try {
   connection = await connectWithRetry(config.TEMPORAL_ADDRESS, logger);
   if (!stopping) worker = await createWorker({ config, logger, connection, database, ...(metrics ? { metrics } : {}) });
 } catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    await release();
+    process.exit(78);
+  }
   logger.fatal({ err: error }, 'worker could not start');
   await release();
   process.exit(1);

@@ -1,10 +1,11 @@
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
+import { heartbeatInterceptor } from '../activities/heartbeat.js';
 import { createActivities } from '../activities/index.js';
 import { createOpenAIModelClient, type ModelClient } from '../activities/model.js';
 import { createTurnsClient } from '../activities/turns-client.js';
-import { secretBoxPassphrase, type Config } from '../config.js';
+import { checkSecretsKey, secretBoxPassphrase, type Config } from '../config.js';
 import { createSecretBox } from '../lib/secret-box.js';
 import type { Logger } from '../lib/logger.js';
 import type { WorkerMetrics } from '../observability/metrics.js';
@@ -29,6 +30,7 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
   const { config } = deps;
   const stores = createStores(deps.database.db, { secretBox: createSecretBox(secretBoxPassphrase(config)) });
   await stores.ensureIndexes();
+  await checkSecretsKey(() => stores.signingSecrets.keyOpensStoredSecrets());
   const rawModel =
     deps.model ?? createOpenAIModelClient({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL, timeoutMs: config.OPENAI_TIMEOUT_MS });
   const model = deps.metrics ? instrumentModelClient(rawModel, deps.metrics) : rawModel;
@@ -67,7 +69,7 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
     // workflow log lines and reply-delay waits reported through a sink. A prebuilt bundle must be
     // built with the same workflow interceptor modules (scripts/build-bundle.ts).
     interceptors: {
-      activity: [activityInterceptors(deps.metrics)],
+      activity: [heartbeatInterceptor(), activityInterceptors(deps.metrics)],
       ...(config.WORKFLOW_BUNDLE_PATH ? {} : { workflowModules: workflowInterceptorModules }),
     },
     sinks: observabilitySinks(deps.metrics),

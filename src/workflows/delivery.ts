@@ -19,6 +19,7 @@ export const store = proxyLocalActivities<Activities>({
  */
 const delivery = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes },
 });
 

@@ -1,14 +1,20 @@
-import { ActivityFailure, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { nonRetryableErrorTypes } from '../domain/errors.js';
+import { ErrorType, nonRetryableErrorTypes } from '../domain/errors.js';
 import type { ChannelSnapshot, InboundEnvelope, MessageStage } from '../domain/models.js';
 import { progressQuery, type MessageProgress } from './definitions.js';
 import { deliverParts, store } from './delivery.js';
 import { chatTurn } from './turns.js';
 
+/** Failures that end generation with the fallback reply; any other is ours and is tried again. */
+const modelFailureTypes: string[] = [ErrorType.ModelUnavailable, ErrorType.ModelRejected, ErrorType.ChannelGone];
+
 /** Model calls: retried a few times for overload and outages, then the fallback reply is used. */
 const model = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
+  // Heartbeats (src/activities/heartbeat.ts): a call whose worker died, or whose result was lost
+  // while Temporal was away, is retried after this rather than after the start-to-close timeout.
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes },
 });
 
@@ -16,6 +22,12 @@ export interface MessageResult {
   status: 'delivered' | 'failed' | 'not_answered';
   reason?: string;
   partsDelivered: number;
+}
+
+/** A failure of the model or of the user's input, as opposed to one of our own infrastructure. */
+function isModelFailure(error: unknown): boolean {
+  const cause = error instanceof ActivityFailure ? error.cause : undefined;
+  return cause instanceof ApplicationFailure && cause.type !== null && cause.type !== undefined && modelFailureTypes.includes(cause.type);
 }
 
 /** Why an activity failed, in words fit for the message record. */
@@ -82,10 +94,16 @@ async function handleMessage(envelope: InboundEnvelope, progress: MessageProgres
   let partCount: number | undefined;
   if (failure === undefined) {
     enter('generating');
-    try {
-      ({ partCount } = await model.generateReply(replyInput));
-    } catch (error) {
-      failure = failureReason(error);
+    // The model's retry budget is for the model: when the attempts ran out on our own store
+    // (MongoDB away for a while), go again instead of answering with the fallback.
+    for (;;) {
+      try {
+        ({ partCount } = await model.generateReply(replyInput));
+      } catch (error) {
+        if (!isModelFailure(error)) continue;
+        failure = failureReason(error);
+      }
+      break;
     }
   }
   if (partCount === undefined) {

@@ -38,6 +38,14 @@ function assertFieldError(response: JsonResponse, path: string, message: string 
   else assert.match(found.message, message);
 }
 
+/** A valid body naming an agent that does not exist: 404, with the field that names it. */
+function assertUnknownAgent(response: JsonResponse): void {
+  assert.equal(response.status, 404, response.text);
+  const body = errorResponseSchema.parse(response.body);
+  assert.equal(body.error.code, 'not_found');
+  assert.deepEqual(body.error.details, [{ path: 'agent_id', message: 'no agent has the id "agt_nobody"' }]);
+}
+
 describe('admin API', () => {
   let mongo: TestMongo;
   let stores: Stores;
@@ -333,7 +341,7 @@ describe('admin API', () => {
       assertFieldError(await post({ page_id: ' padded' }), 'page_id', 'must not start or end with whitespace');
       assertFieldError(await post({ page_id: undefined }), 'page_id', 'is required');
       assertFieldError(await post({ reply_url: replyUrl }), 'reply_url', 'is not a known field');
-      assertFieldError(await post({ agent_id: 'agt_nobody' }), 'agent_id', 'no agent has the id "agt_nobody"');
+      assertUnknownAgent(await post({ agent_id: 'agt_nobody' }));
       assert.equal(await stores.channels.getByPageId('valid-page'), undefined, 'nothing was stored');
     });
 
@@ -403,7 +411,7 @@ describe('admin API', () => {
 
       const patch = (body: unknown, id = channel.id) => call(base, 'PATCH', `/v1/channels/${id}`, { body });
       assertFieldError(await patch({ api_token: 'a-new-token-0123456789' }), 'api_token', 'is not a known field');
-      assertFieldError(await patch({ agent_id: 'agt_nobody' }), 'agent_id', 'no agent has the id "agt_nobody"');
+      assertUnknownAgent(await patch({ agent_id: 'agt_nobody' }));
       assertFieldError(await patch({ reply_delay_seconds: 1000 }), 'reply_delay_seconds', 'must be between 0 and 300');
       assertFieldError(await patch({}), '(body)', 'must set at least one field');
       assert.equal((await patch({ reply_delay_seconds: 1 }, 'chn_missing')).status, 404);

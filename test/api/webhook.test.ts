@@ -8,7 +8,8 @@ import { createChannelAuthenticator } from '../../src/api/channel-auth.js';
 import { createRateLimiter } from '../../src/api/rate-limit.js';
 import { webhookRouter, type MessageStarter } from '../../src/api/routes/webhook.js';
 import { startApi, type RunningApi } from '../../src/api/server.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig, secretBoxPassphrase } from '../../src/config.js';
+import { createSecretBox } from '../../src/lib/secret-box.js';
 import type { InboundEnvelope } from '../../src/domain/models.js';
 import { freePort } from '../../src/lib/ports.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
@@ -210,8 +211,6 @@ describe('POST /webhook/mychatbot when a dependency is down', () => {
 
   test('Temporal unreachable: 503, never 200, and /readyz names it', async () => {
     mongo = await startTestMongo();
-    const stores = createStores(mongo.db);
-    const { channel, token } = await createChannelWithAgent(stores, { replyUrl: 'http://127.0.0.1:9/r' });
     const deadTemporal = await freePort();
     const config = loadConfig({
       PORT: '0',
@@ -223,6 +222,8 @@ describe('POST /webhook/mychatbot when a dependency is down', () => {
       ADMIN_TOKEN: 'admin-token-0123456789',
       LOG_LEVEL: 'silent',
     });
+    const stores = createStores(mongo.db, { secretBox: createSecretBox(secretBoxPassphrase(config)) });
+    const { channel, token } = await createChannelWithAgent(stores, { replyUrl: 'http://127.0.0.1:9/r' });
     api = await startApi(config, quietLogger);
     const base = `http://127.0.0.1:${api.port}`;
     const response = await fetch(`${base}/webhook/mychatbot`, {

@@ -25,7 +25,7 @@ import type { ChannelStore } from '../../stores/channels.js';
 import { isDuplicateKey } from '../../stores/collections.js';
 import type { SigningSecretStore } from '../../stores/signing-secrets.js';
 import type { ChannelAuthenticator } from '../channel-auth.js';
-import { conflict, invalidRequest, notFound } from '../errors.js';
+import { conflict, HttpError, notFound } from '../errors.js';
 import { mountRoutes, requireAdminToken, type HandlersFor, type RouteSpec } from '../route-table.js';
 
 /**
@@ -103,7 +103,7 @@ export const adminRoutes = [
       'The answer carries the API token (given or generated) and the signing secret of reply POSTs, this once. The webhook accepts the token at once in this API process and within CHANNEL_CACHE_TTL_MS in the others.',
     body: createChannelSchema,
     success: { status: 201, description: 'The channel, with its API token and signing secret (shown this once).', schema: createdChannelResponseSchema },
-    errors: [400, 401, 409, 413, 415],
+    errors: [400, 401, 404, 409, 413, 415],
   },
   {
     method: 'get',
@@ -211,7 +211,10 @@ export function adminRouter(deps: AdminDeps): Router {
   };
 
   const requireAgentFor = async (agentId: string): Promise<void> => {
-    if (!(await agents.get(agentId))) throw invalidRequest([{ path: 'agent_id', message: `no agent has the id "${agentId}"` }]);
+    // A well-formed reference to something that does not exist: 404 (the body itself is valid).
+    if (!(await agents.get(agentId))) {
+      throw new HttpError(404, 'not_found', 'Agent not found.', [{ path: 'agent_id', message: `no agent has the id "${agentId}"` }]);
+    }
   };
 
   const pageTaken = (pageId: string, holderId?: string) =>

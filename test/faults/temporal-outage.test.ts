@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { waitFor } from '../../src/lib/wait.js';
+import { startProcessStack, type ProcessStack } from '../helpers/process-stack.js';
+import { accepted, assertAnsweredOnce, newChannel, report, sendMessages, type SentMessage } from './support.js';
+
+/**
+ * The Temporal server goes away (a clean stop) while replies are being generated, and comes back on
+ * the same address with the same state. Meanwhile the API must answer 503 (never 200 for a message
+ * it could not start), and the worker must survive and reconnect by itself; afterwards every
+ * message accepted before, and every one accepted after, is answered exactly once.
+ */
+/**
+ * How long Temporal stays away: longer than the ~10 s for which the worker's core retries a report
+ * (such as an activity's result) that Temporal cannot take, so that some reports are lost.
+ */
+const OUTAGE_MS = Number(process.env.FAULTS_OUTAGE_MS ?? 15_000);
+
+/** What recovery takes once activities whose results were lost in the outage are retried promptly. */
+// Heartbeats (10 s timeout) make this far shorter than the 2-minute start-to-close timeout it
+// would otherwise take; the margin is for a loaded CI machine.
+const PROMPT_RECOVERY_MS = 60_000;
+
+describe('faults: the Temporal server is stopped and started again', () => {
+  let stack: ProcessStack;
+  let recoveredAfterRestartMs: number | undefined;
+  before(async () => {
+    stack = await startProcessStack();
+  });
+  after(async () => {
+    await stack?.close();
+  });
+
+  test('503 while it is down, every accepted message answered once after it is back; the worker reconnects', async () => {
+    const channel = await newChannel(stack);
+    stack.fake.setLatency(1_500);
+    const beforeOutage = await sendMessages(stack, channel, 6, { label: 'temporal-before', clients: 3 });
+    assert.equal(accepted(beforeOutage).length, 6, JSON.stringify(beforeOutage.map((item) => item.result)));
+    await waitFor(() => stack.fake.inFlight >= 3, { timeoutMs: 30_000, intervalMs: 10, what: 'model calls in flight' });
+    const workerPid = stack.worker.pid;
+
+    const stoppedAt = Date.now();
+    await stack.temporal.stop('SIGTERM');
+    const stopMs = Date.now() - stoppedAt;
+
+    // Down: new messages are refused with 503, promptly, and /readyz names Temporal.
+    const duringOutage = await sendMessages(stack, channel, 3, { label: 'temporal-down' });
+    for (const item of duringOutage) {
+      assert.equal(item.result.status, 503, JSON.stringify(item.result));
+      assert.equal((item.result.body.error as { code?: string } | undefined)?.code, 'unavailable');
+    }
+    const ready = await fetch(`${stack.apiUrl}/readyz`);
+    assert.equal(ready.status, 503);
+    const readiness = (await ready.json()) as { checks: Record<string, { ok: boolean }> };
+    assert.equal(readiness.checks.temporal?.ok, false);
+    assert.equal(readiness.checks.mongodb?.ok, true);
+    // The model calls that were in flight end while Temporal is away: their results cannot be reported yet.
+    await waitFor(() => stack.fake.inFlight === 0, { timeoutMs: 30_000, what: 'the model calls in flight to end' });
+    const refused = [...duringOutage];
+    // The outage lasts a while (its length is the fault, not a synchronisation): the worker's polls
+    // and the reports of finished activities fail meanwhile, and the API's connection backs off.
+    await sleep(Math.max(0, OUTAGE_MS - (Date.now() - stoppedAt)));
+    const lateRefusal = await sendMessages(stack, channel, 1, { label: 'temporal-down-late' });
+    assert.equal(lateRefusal[0]?.result.status, 503, JSON.stringify(lateRefusal[0]?.result));
+    refused.push(...lateRefusal);
+    assert.ok(stack.worker.running, `the worker is still running during the outage\n${stack.diagnostics()}`);
+    const downFor = Date.now() - stoppedAt;
+
+    const restartMs = await stack.temporal.start();
+    const upAt = Date.now();
+    // The API takes new messages again: probe with real messages until one is accepted (each is then owed a reply).
+    const probes: SentMessage[] = [];
+    await waitFor(
+      async () => {
+        const [probe] = await sendMessages(stack, channel, 1, { label: 'temporal-probe' });
+        probes.push(probe as SentMessage);
+        if (probe?.result.status !== 200) assert.equal(probe?.result.status, 503, JSON.stringify(probe?.result));
+        return probe?.result.status === 200;
+      },
+      { timeoutMs: 60_000, intervalMs: 200, what: 'the API to accept messages again' },
+    );
+    const acceptingAfterMs = Date.now() - upAt;
+    const afterOutage = await sendMessages(stack, channel, 3, { label: 'temporal-after' });
+    assert.equal(accepted(afterOutage).length, 3, JSON.stringify(afterOutage.map((item) => item.result)));
+
+    const all = [...beforeOutage, ...refused, ...probes, ...afterOutage];
+    const result = await assertAnsweredOnce(stack, channel, all, { timeoutMs: 180_000 });
+    assert.equal(result.duplicates, 0);
+    // The worker process lived through the outage: it reconnected rather than exited.
+    assert.equal(stack.worker.pid, workerPid, 'the same worker process');
+    assert.ok(stack.worker.running, `the worker is still running\n${stack.diagnostics()}`);
+
+    recoveredAfterRestartMs = result.settledAt - upAt;
+    report('temporal-outage', {
+      temporalStopMs: stopMs,
+      downForMs: downFor,
+      refusedWith503: refused.length + probes.filter((probe) => probe.result.status === 503).length,
+      max503Ms: Math.max(...[...refused, ...probes].filter((item) => item.result.status === 503).map((item) => item.result.ms)),
+      temporalRestartMs: restartMs,
+      apiAcceptingAfterRestartMs: acceptingAfterMs,
+      allAnsweredAfterRestartMs: result.settledAt - upAt,
+      workerSurvived: stack.worker.pid === workerPid ? 'yes' : 'no',
+    });
+  });
+
+  test(`after the outage, every message is answered within ${PROMPT_RECOVERY_MS / 1000} s`, () => {
+    assert.ok(recoveredAfterRestartMs !== undefined && recoveredAfterRestartMs < PROMPT_RECOVERY_MS, `recovered ${recoveredAfterRestartMs} ms after the restart`);
+  });
+});

@@ -1,0 +1,599 @@
+/**
+ * The real stack with every piece in a process of its own, for fault tests: the API and the worker
+ * run as CHILD PROCESSES from their entry points (`node --import tsx src/api/main.ts`,
+ * `src/worker/main.ts`), the Temporal dev server keeps its state in a file and FerretDB (or mongod)
+ * in a data folder on fixed ports, so each can be killed or stopped and started again with the same
+ * state on the same address. The fake model API and a scriptable receiver run in the test process.
+ *
+ * Nothing outlives the test file: close() stops everything (call it in an `after` hook; it is safe
+ * after a failure), and an exit hook SIGKILLs any child still alive should the runner cut us off.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readlinkSync, rmSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, secretBoxPassphrase, type Config } from '../../src/config.js';
+import { startFakeOpenAI, type FakeOpenAI, type FakeOpenAIOptions } from '../../src/devtools/fake-openai.js';
+import { startChild, type ManagedChild } from '../../src/lib/child.js';
+import { freePort } from '../../src/lib/ports.js';
+import { createSecretBox } from '../../src/lib/secret-box.js';
+import { waitFor } from '../../src/lib/wait.js';
+import { startMongoServer, startTemporalDevServer, type RunningServer } from '../../src/stack/servers.js';
+import { projectRoot } from '../../src/stack/tools.js';
+import { collections, type MessageDoc } from '../../src/stores/collections.js';
+import { openDatabase, type Database } from '../../src/stores/db.js';
+import { createStores, type Stores } from '../../src/stores/index.js';
+import { descendants, isAlive } from './procs.js';
+
+/** Copy the children's output to stderr (all of it with FAULTS_ECHO=all, else warnings and errors only with FAULTS_ECHO=1). */
+const echoSetting = process.env.FAULTS_ECHO ?? '';
+
+// ---------------------------------------------------------------------------------------------
+// Children that must never outlive the test process.
+//
+// startChild (src/lib/child.ts) runs each command under a small shell that ties it to this process:
+// `child.process` is that shell, and the real program is its child. A fault test must hit the real
+// program (SIGKILL to the shell would only make the shell kill it a moment later), so signals
+// below go to the program itself, found under the shell in /proc.
+
+const liveChildren = new Set<ManagedChild>();
+let exitHookInstalled = false;
+
+function track(child: ManagedChild): ManagedChild {
+  liveChildren.add(child);
+  void child.exited.then(() => liveChildren.delete(child));
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const live of liveChildren) {
+        const pids = live.process.pid === undefined ? [] : [...descendants(live.process.pid), live.process.pid];
+        for (const pid of pids) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // Already gone.
+          }
+        }
+      }
+    });
+  }
+  return child;
+}
+
+function isRunning(child: ManagedChild | undefined): boolean {
+  return child !== undefined && child.process.exitCode === null && child.process.signalCode === null;
+}
+
+/** The pid of the program a ManagedChild runs, below its tying shell; undefined once it is gone. */
+export function programPid(child: ManagedChild): number | undefined {
+  const shell = child.process.pid;
+  if (shell === undefined || !isAlive(shell)) return undefined;
+  const exe = (pid: number): string | undefined => {
+    try {
+      return readlinkSync(`/proc/${pid}/exe`);
+    } catch {
+      return undefined;
+    }
+  };
+  const shellExe = exe(shell);
+  const below = descendants(shell);
+  // No tying shell (an older startChild): the child is the program.
+  if (below.length === 0) return shell;
+  return below.find((pid) => isAlive(pid) && exe(pid) !== shellExe);
+}
+
+/**
+ * SIGKILL: the program itself is killed (a crash, as far as it can tell); SIGTERM: a clean stop,
+ * passed on by the shell, SIGKILL after `graceMs`. Resolves once the program and its shell are gone.
+ */
+async function signalAndWait(child: ManagedChild, signal: 'SIGTERM' | 'SIGKILL', graceMs = 15_000): Promise<void> {
+  const pid = programPid(child);
+  if (signal === 'SIGKILL') {
+    if (pid !== undefined) process.kill(pid, 'SIGKILL');
+  } else if (isRunning(child)) {
+    await child.stop(graceMs);
+  }
+  if (isRunning(child)) {
+    // The shell notices its program is gone and exits; give it a moment, then make sure.
+    const timer = setTimeout(() => child.process.kill('SIGKILL'), 5_000);
+    await child.exited;
+    clearTimeout(timer);
+  }
+  if (pid !== undefined) await waitFor(() => !isAlive(pid), { timeoutMs: 10_000, intervalMs: 20, what: `${child.name} (pid ${pid}) to exit` });
+}
+
+// ---------------------------------------------------------------------------------------------
+// A receiver whose failures can be scripted: answer a status, hold answers, or be down entirely.
+
+export interface ReceiverPost {
+  path: string;
+  headers: IncomingHttpHeaders;
+  /** `webhook-id`: `<messageId>.<partIndex>`, the same on every attempt of a part. */
+  webhookId: string;
+  rawBody: string;
+  fields: Record<string, string>;
+  receivedAt: number;
+  /** The status the receiver answered (or was going to answer); undefined while held. */
+  status?: number;
+  /**
+   * `answered`: the answer was written; `lost`: the connection closed before the answer could be
+   * sent (the sender never learnt the outcome); `held`: still waiting for release().
+   */
+  outcome: 'answered' | 'lost' | 'held';
+}
+
+export type ReceiverMode = { kind: 'ok' } | { kind: 'status'; status: number; headers?: Record<string, string> } | { kind: 'hold' };
+
+export interface FaultReceiver {
+  readonly baseUrl: string;
+  readonly port: number;
+  readonly posts: readonly ReceiverPost[];
+  readonly isUp: boolean;
+  /** A fresh reply URL, so that one test's deliveries never count for another. */
+  endpoint(): { url: string; path: string };
+  /** How every following POST (to `path` only, when given) is answered; default 200. A path's own mode wins. */
+  setMode(mode: ReceiverMode, path?: string): void;
+  /** Answers every held POST with `status` (default 200); a held POST whose connection is gone becomes `lost`. */
+  release(status?: number): number;
+  /** Stops listening and drops every connection: senders get connection refused. */
+  down(): Promise<void>;
+  /** Listens again on the same port. */
+  up(): Promise<void>;
+  postsTo(path: string): ReceiverPost[];
+  /** The posts to `path` answered 2xx whose answer was written, i.e. delivered as far as the receiver knows. */
+  delivered(path: string): ReceiverPost[];
+  close(): Promise<void>;
+}
+
+export async function startFaultReceiver(): Promise<FaultReceiver> {
+  const posts: ReceiverPost[] = [];
+  const held: Array<{ post: ReceiverPost; res: ServerResponse }> = [];
+  const sockets = new Set<Socket>();
+  let mode: ReceiverMode = { kind: 'ok' };
+  const modes = new Map<string, ReceiverMode>();
+  let endpoints = 0;
+
+  const answer = (post: ReceiverPost, res: ServerResponse, status: number, headers: Record<string, string> = {}): void => {
+    post.status = status;
+    if (res.destroyed || res.socket === null || res.socket.destroyed) {
+      post.outcome = 'lost';
+      return;
+    }
+    post.outcome = 'answered';
+    res.writeHead(status, { 'content-type': 'application/json', ...headers }).end('{}');
+  };
+
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const rawBody = Buffer.concat(chunks).toString('utf8');
+      const post: ReceiverPost = {
+        path: req.url ?? '/',
+        headers: req.headers,
+        webhookId: String(req.headers['webhook-id'] ?? ''),
+        rawBody,
+        fields: Object.fromEntries(new URLSearchParams(rawBody)),
+        receivedAt: Date.now(),
+        outcome: 'held',
+      };
+      posts.push(post);
+      if (req.method !== 'POST') {
+        answer(post, res, 405);
+        return;
+      }
+      const current = modes.get(post.path) ?? mode;
+      if (current.kind === 'hold') {
+        held.push({ post, res });
+        // The sender went away (killed) while we held its answer: nothing can reach it any more.
+        res.once('close', () => {
+          if (post.outcome === 'held') post.outcome = 'lost';
+        });
+        return;
+      }
+      if (current.kind === 'status') answer(post, res, current.status, current.headers);
+      else answer(post, res, 200);
+    });
+  });
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const baseUrl = `http://127.0.0.1:${port}`;
+  let listening = true;
+
+  const stopListening = async (): Promise<void> => {
+    if (!listening) return;
+    listening = false;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const socket of sockets) socket.destroy();
+    await closed;
+  };
+
+  return {
+    baseUrl,
+    port,
+    posts,
+    get isUp() {
+      return listening;
+    },
+    endpoint() {
+      endpoints += 1;
+      const path = `/replies/${endpoints}`;
+      return { url: `${baseUrl}${path}`, path };
+    },
+    setMode(next, path) {
+      if (path === undefined) {
+        mode = next;
+        modes.clear();
+      } else modes.set(path, next);
+    },
+    release(status = 200) {
+      const waiting = held.splice(0, held.length);
+      for (const { post, res } of waiting) {
+        if (post.outcome === 'held') answer(post, res, status);
+      }
+      return waiting.length;
+    },
+    down: stopListening,
+    async up() {
+      if (listening) return;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      listening = true;
+    },
+    postsTo: (path) => posts.filter((post) => post.path === path),
+    delivered: (path) => posts.filter((post) => post.path === path && post.outcome === 'answered' && post.status !== undefined && post.status >= 200 && post.status < 300),
+    async close() {
+      for (const { res } of held.splice(0, held.length)) res.destroy();
+      await stopListening();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Restartable pieces.
+
+export interface NodeRole {
+  readonly name: 'api' | 'worker';
+  readonly running: boolean;
+  readonly pid: number | undefined;
+  /** Every output line of every run, oldest first. */
+  readonly output: string[];
+  /** How many times this role was started. */
+  readonly starts: number;
+  /** The exit code or signal of the last run, once it has exited. */
+  lastExit(): Promise<number | string> | undefined;
+  /**
+   * Starts the process and resolves, with the time it took, once it is ready (API: /healthz;
+   * worker: polling). `envOverrides` changes this run's environment only (e.g. a wrong key).
+   */
+  start(envOverrides?: Record<string, string>): Promise<number>;
+  /** SIGKILL (default: a crash) or SIGTERM (a clean stop); resolves once the process has exited. */
+  kill(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+}
+
+export interface RestartableServer {
+  readonly name: 'temporal' | 'mongodb';
+  /** host:port (Temporal) or mongodb:// URI; the same across restarts. */
+  readonly address: string;
+  readonly port: number;
+  readonly running: boolean;
+  readonly child: ManagedChild | undefined;
+  /** Starts it again on the same port with the same state; resolves with the time it took to listen. */
+  start(): Promise<number>;
+  /** SIGTERM (a clean stop) or SIGKILL; resolves once the process has exited. */
+  stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+}
+
+export interface PostResult {
+  /** The HTTP status, or 0 when no answer came (connection refused or reset, or no answer in time). */
+  status: number;
+  body: Record<string, unknown>;
+  /** When status is 0: why. */
+  error?: string;
+  ms: number;
+}
+
+export interface ProcessStackOptions {
+  /** Extra environment for the API and the worker (e.g. DELIVERY_RETRY_SCHEDULE). */
+  env?: Record<string, string>;
+  fake?: FakeOpenAIOptions;
+  /** Build the workflow bundle once ahead, as the production image does (default), instead of at every worker start. */
+  prebuiltBundle?: boolean;
+}
+
+export interface ProcessStack {
+  readonly dataDir: string;
+  readonly apiUrl: string;
+  /** The environment the API and the worker run with. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly config: Config;
+  /** The stores on a connection of the test process's own, with the children's secret box. */
+  readonly stores: Stores;
+  readonly database: Database;
+  readonly fake: FakeOpenAI;
+  readonly receiver: FaultReceiver;
+  readonly temporal: RestartableServer;
+  readonly mongo: RestartableServer;
+  readonly api: NodeRole;
+  readonly worker: NodeRole;
+  /** POSTs a message to the webhook; never throws (a network error is status 0). */
+  postMessage(token: string, body: Record<string, unknown>, timeoutMs?: number): Promise<PostResult>;
+  /** Waits until every message has a final status in MongoDB (delivered, failed, not_answered); returns the records. */
+  settled(messageIds: readonly string[], timeoutMs: number): Promise<MessageDoc[]>;
+  /** The last lines of the API's and the worker's output, for assertion messages. */
+  diagnostics(lines?: number): string;
+  close(): Promise<void>;
+}
+
+/** A clean environment for children: only what a process needs from ours, nothing else leaks in. */
+function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ']) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
+function echoFor(name: string): ((line: string) => void) | undefined {
+  if (echoSetting === 'all') return (line) => console.error(line);
+  if (echoSetting !== '') return (line) => (/"level":"(warn|error|fatal)"|\b(WARN|ERROR|FATAL|panic)\b/.test(line) ? console.error(line) : undefined);
+  void name;
+  return undefined;
+}
+
+async function runToCompletion(name: string, script: string, args: string[], env: Record<string, string>): Promise<void> {
+  const child = track(startChild(name, process.execPath, ['--import', 'tsx', join(projectRoot, script), ...args], { env, cwd: projectRoot }));
+  const code = await child.exited;
+  if (code !== 0) throw new Error(`${name} failed (${String(code)})\n${child.recentOutput()}`);
+}
+
+function restartableServer(
+  name: 'temporal' | 'mongodb',
+  port: number,
+  address: string,
+  launch: () => Promise<RunningServer>,
+): RestartableServer & { first: () => Promise<void> } {
+  let current: RunningServer | undefined;
+  const server = {
+    name,
+    address,
+    port,
+    get running() {
+      return isRunning(current?.child);
+    },
+    get child() {
+      return current?.child;
+    },
+    async start() {
+      if (isRunning(current?.child)) throw new Error(`${name} is already running`);
+      const started = Date.now();
+      current = await launch();
+      track(current.child);
+      return Date.now() - started;
+    },
+    async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM') {
+      if (current) await signalAndWait(current.child, signal);
+    },
+    async first() {
+      await server.start();
+    },
+  };
+  return server;
+}
+
+export async function startProcessStack(options: ProcessStackOptions = {}): Promise<ProcessStack> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'chatrelay-faults-'));
+  const cleanups: Array<() => Promise<void>> = [];
+  const cleanup = async (): Promise<void> => {
+    while (cleanups.length > 0) {
+      const step = cleanups.pop() as () => Promise<void>;
+      await step().catch((error: unknown) => console.error(`[process-stack] cleanup step failed: ${String(error)}`));
+    }
+  };
+  try {
+    return await build(dataDir, options, cleanups);
+  } catch (error) {
+    await cleanup();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function build(dataDir: string, options: ProcessStackOptions, cleanups: Array<() => Promise<void>>): Promise<ProcessStack> {
+  const [temporalPort, mongoPort, apiPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const temporalDb = join(dataDir, 'temporal.db');
+  const mongoDir = join(dataDir, 'mongodb');
+  mkdirSync(mongoDir, { recursive: true });
+  const temporal = restartableServer('temporal', temporalPort, `127.0.0.1:${temporalPort}`, () =>
+    startTemporalDevServer({ port: temporalPort, dbFile: temporalDb, ...(echoFor('temporal') ? { echo: echoFor('temporal') } : {}) }),
+  );
+  const mongo = restartableServer('mongodb', mongoPort, `mongodb://127.0.0.1:${mongoPort}`, () =>
+    startMongoServer({ port: mongoPort, dataDir: mongoDir, ...(echoFor('mongodb') ? { echo: echoFor('mongodb') } : {}) }),
+  );
+  const bundlePath = join(dataDir, 'workflow-bundle.js');
+  const prebuilt = options.prebuiltBundle ?? true;
+
+  cleanups.push(() => temporal.stop());
+  cleanups.push(() => mongo.stop());
+  const [fake, receiver] = await Promise.all([
+    startFakeOpenAI(options.fake ?? {}),
+    startFaultReceiver(),
+    temporal.first(),
+    mongo.first(),
+    prebuilt ? runToCompletion('bundle', 'scripts/build-bundle.ts', [bundlePath], baseEnv()) : Promise.resolve(),
+  ]);
+  cleanups.push(() => fake.close());
+  cleanups.push(() => receiver.close());
+
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const env: Record<string, string> = {
+    ...baseEnv(),
+    PORT: String(apiPort),
+    HOST: '127.0.0.1',
+    PUBLIC_BASE_URL: apiUrl,
+    MONGODB_URI: mongo.address,
+    MONGODB_DB: 'chatrelay_faults',
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_TASK_QUEUE: `faults-${apiPort}`,
+    OPENAI_API_KEY: `sk-faults-${randomBytes(18).toString('base64url')}`,
+    OPENAI_BASE_URL: fake.baseURL,
+    ADMIN_TOKEN: randomBytes(18).toString('base64url'),
+    SECRETS_ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
+    FETCH_ALLOW_PRIVATE: 'true',
+    // info, not warn: the worker's "worker started" line tells when it polls; every line is kept for diagnostics.
+    LOG_LEVEL: 'info',
+    METRICS_PORT: '0',
+    WORKER_SHUTDOWN_GRACE_MS: '5000',
+    API_SHUTDOWN_TIMEOUT_MS: '3000',
+    ...(prebuilt ? { WORKFLOW_BUNDLE_PATH: bundlePath } : {}),
+    ...options.env,
+  };
+  const config = loadConfig(env);
+  const database = openDatabase(mongo.address, config.MONGODB_DB);
+  cleanups.push(() => database.close());
+  const stores = createStores(database.db, { secretBox: createSecretBox(secretBoxPassphrase(config)) });
+  await stores.ensureIndexes();
+
+  const nodeRole = (name: 'api' | 'worker', ready: (child: ManagedChild, from: number, output: string[]) => Promise<unknown>): NodeRole => {
+    let child: ManagedChild | undefined;
+    let starts = 0;
+    const output: string[] = [];
+    const echo = echoFor(name);
+    const role: NodeRole = {
+      name,
+      get running() {
+        return isRunning(child);
+      },
+      get pid() {
+        return child ? programPid(child) : undefined;
+      },
+      output,
+      get starts() {
+        return starts;
+      },
+      lastExit: () => child?.exited,
+      async start(envOverrides: Record<string, string> = {}) {
+        if (isRunning(child)) throw new Error(`the ${name} is already running`);
+        const started = Date.now();
+        const from = output.length;
+        starts += 1;
+        child = track(
+          startChild(name, process.execPath, ['--import', 'tsx', join(projectRoot, `src/${name}/main.ts`)], {
+            env: { ...env, ...envOverrides },
+            cwd: projectRoot,
+            echo: (line) => {
+              output.push(line);
+              echo?.(line);
+            },
+          }),
+        );
+        await ready(child, from, output);
+        return Date.now() - started;
+      },
+      async kill(signal: 'SIGTERM' | 'SIGKILL' = 'SIGKILL') {
+        if (child) await signalAndWait(child, signal, 10_000);
+      },
+    };
+    cleanups.push(() => role.kill('SIGKILL'));
+    return role;
+  };
+
+  const exitedEarly = (child: ManagedChild, what: string): void => {
+    if (!isRunning(child)) throw new Error(`the ${what} exited (${String(child.process.exitCode ?? child.process.signalCode)})\n${child.recentOutput()}`);
+  };
+  const api = nodeRole('api', (child) =>
+    waitFor(
+      async () => {
+        exitedEarly(child, 'API');
+        return (await fetch(`${apiUrl}/healthz`)).status === 200;
+      },
+      { timeoutMs: 60_000, intervalMs: 100, what: 'the API to listen' },
+    ),
+  );
+  const worker = nodeRole('worker', (child, from, output) =>
+    waitFor(
+      () => {
+        exitedEarly(child, 'worker');
+        return output.slice(from).some((line) => line.includes('"msg":"worker started"'));
+      },
+      { timeoutMs: 120_000, intervalMs: 100, what: 'the worker to start' },
+    ),
+  );
+  await Promise.all([api.start(), worker.start()]);
+
+  const postMessage = async (token: string, body: Record<string, unknown>, timeoutMs = 20_000): Promise<PostResult> => {
+    const started = Date.now();
+    try {
+      const response = await fetch(`${apiUrl}/webhook/mychatbot`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const text = await response.text();
+      let parsed: Record<string, unknown> = {};
+      try {
+        parsed = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        parsed = { raw: text };
+      }
+      return { status: response.status, body: parsed, ms: Date.now() - started };
+    } catch (error) {
+      const cause = (error as { cause?: { code?: unknown } }).cause;
+      return { status: 0, body: {}, error: String(cause?.code ?? (error as Error).message), ms: Date.now() - started };
+    }
+  };
+
+  const finalStatuses = new Set(['delivered', 'failed', 'not_answered']);
+  const messages = collections(database.db).messages;
+  const settled = (messageIds: readonly string[], timeoutMs: number): Promise<MessageDoc[]> =>
+    waitFor(
+      async () => {
+        const docs = await messages.find({ _id: { $in: [...messageIds] } }).toArray();
+        return docs.length === messageIds.length && docs.every((doc) => finalStatuses.has(doc.status)) ? docs : undefined;
+      },
+      { timeoutMs, intervalMs: 250, what: `${messageIds.length} messages to reach a final status` },
+    );
+
+  const clip = (line: string): string => (line.length > 400 ? `${line.slice(0, 400)}…` : line);
+  const diagnostics = (lines = 20): string =>
+    [`--- api (last ${lines} lines)`, ...api.output.slice(-lines).map(clip), `--- worker (last ${lines} lines)`, ...worker.output.slice(-lines).map(clip)].join('\n');
+
+  return {
+    dataDir,
+    apiUrl,
+    env,
+    config,
+    stores,
+    database,
+    fake,
+    receiver,
+    temporal,
+    mongo,
+    api,
+    worker,
+    postMessage,
+    settled,
+    diagnostics,
+    async close() {
+      // API and worker first, then the servers they use (cleanups run last registered first).
+      while (cleanups.length > 0) {
+        const step = cleanups.pop() as () => Promise<void>;
+        await step().catch((error: unknown) => console.error(`[process-stack] cleanup step failed: ${String(error)}`));
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
