@@ -1,5 +1,6 @@
-import { agentDefaults, channelDefaults, type Agent, type Channel } from '../../src/domain/models.js';
-import { generateApiToken } from '../../src/lib/secrets.js';
+import { agentDefaults, channelDefaults, type Agent, type Channel, type InboundEnvelope } from '../../src/domain/models.js';
+import { chatIdFor } from '../../src/stores/chats.js';
+import { generateApiToken, randomId } from '../../src/lib/secrets.js';
 import type { Stores } from '../../src/stores/index.js';
 
 let counter = 0;
@@ -27,4 +28,18 @@ export async function createChannelWithAgent(
   });
   const signingSecret = await stores.signingSecrets.create(channel.id);
   return { agent, channel, token, signingSecret };
+}
+
+/** What the API would hand a message workflow for `message` posted to `channel`. */
+export function envelopeFor(channel: Channel, message: Partial<InboundEnvelope['message']> = {}): InboundEnvelope {
+  const clientId = message.client_id ?? `client-${randomId(4)}`;
+  return {
+    messageId: `msg_${randomId(12)}`,
+    chatId: chatIdFor(channel.page_id, clientId),
+    channelId: channel.id,
+    pageId: channel.page_id,
+    tokenVersion: channel.token_version,
+    receivedAt: new Date().toISOString(),
+    message: { platform: 'TestApp', text: 'Hello there', ...message, client_id: clientId },
+  };
 }

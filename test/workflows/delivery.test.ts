@@ -3,11 +3,9 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { createMessageAdmin, type MessageAdmin } from '../../src/api/message-admin.js';
 import type { Channel, InboundEnvelope } from '../../src/domain/models.js';
-import { randomId } from '../../src/lib/secrets.js';
 import { waitFor } from '../../src/lib/wait.js';
-import { chatIdFor } from '../../src/stores/chats.js';
 import type { messageWorkflow } from '../../src/workflows/message.js';
-import { createChannelWithAgent } from '../helpers/fixtures.js';
+import { createChannelWithAgent, envelopeFor } from '../helpers/fixtures.js';
 import { startWorkflowHarness, type WorkflowHarness } from '../helpers/workflow-harness.js';
 
 const SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000];
@@ -27,17 +25,8 @@ describe('delivery: retry schedule, pause on 410, redelivery, status (time-skipp
     h.receiver.reset();
   });
 
-  function envelope(channel: Channel, clientId = `client-${randomId(4)}`, text = 'Hello'): InboundEnvelope {
-    return {
-      messageId: `msg_${randomId(12)}`,
-      chatId: chatIdFor(channel.page_id, clientId),
-      channelId: channel.id,
-      pageId: channel.page_id,
-      tokenVersion: channel.token_version,
-      receivedAt: new Date().toISOString(),
-      message: { client_id: clientId, platform: 'TestApp', text },
-    };
-  }
+  const envelope = (channel: Channel, clientId?: string, text = 'Hello'): InboundEnvelope =>
+    envelopeFor(channel, { text, ...(clientId !== undefined ? { client_id: clientId } : {}) });
   const start = (input: InboundEnvelope): Promise<WorkflowHandle<typeof messageWorkflow>> => h.startMessage(input);
   /** The durations of the timers that fired (the turn's fallback timer is cancelled, not fired). */
   const timersOf = async (handle: WorkflowHandle): Promise<number[]> => {

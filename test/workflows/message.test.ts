@@ -3,10 +3,9 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { createMessageStarter } from '../../src/api/message-starter.js';
 import { messageIdFor } from '../../src/api/routes/webhook.js';
 import { TRANSCRIPT_PREFIX, FAKE_AUDIO_PREFIX } from '../../src/devtools/fake-openai.js';
-import type { Channel, InboundEnvelope } from '../../src/domain/models.js';
+import type { InboundEnvelope } from '../../src/domain/models.js';
 import { randomId } from '../../src/lib/secrets.js';
-import { chatIdFor } from '../../src/stores/chats.js';
-import { createChannelWithAgent } from '../helpers/fixtures.js';
+import { createChannelWithAgent, envelopeFor } from '../helpers/fixtures.js';
 import { startWorkflowHarness, type WorkflowHarness } from '../helpers/workflow-harness.js';
 
 describe('message workflow (time-skipping server)', () => {
@@ -22,18 +21,7 @@ describe('message workflow (time-skipping server)', () => {
     h.receiver.reset();
   });
 
-  function envelope(channel: Channel, message: Partial<InboundEnvelope['message']> = {}): InboundEnvelope {
-    const clientId = message.client_id ?? `client-${randomId(4)}`;
-    return {
-      messageId: `msg_${randomId(12)}`,
-      chatId: chatIdFor(channel.page_id, clientId),
-      channelId: channel.id,
-      pageId: channel.page_id,
-      tokenVersion: channel.token_version,
-      receivedAt: new Date().toISOString(),
-      message: { platform: 'TestApp', text: 'Hello there', ...message, client_id: clientId },
-    };
-  }
+  const envelope = envelopeFor;
 
   async function run(input: InboundEnvelope) {
     const handle = await h.startMessage(input);
