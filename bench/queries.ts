@@ -1,34 +1,49 @@
 /**
  * Times the stores' hot queries against a fresh MongoDB-compatible server (FerretDB here, or the
  * mongod on PATH) as the collections grow, to show which queries cost more as data accumulates
- * (a query the server cannot answer from an index reads the whole collection).
+ * (a query the server cannot answer from an index reads the whole collection). Every query on the
+ * path of a message is here, and each is answered by _id.
  *
- *   npx tsx bench/queries.ts [--sizes 0,1000,5000] [--iterations 50]
+ *   npx tsx bench/queries.ts [--sizes 0,1000,5000,20000] [--iterations 50]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startMongoServer } from '../src/stack/servers.js';
-import { collections, type HistoryDoc, type ReplyPartDoc } from '../src/stores/collections.js';
+import { attemptKey, deliveryAttemptId, historyEntryId, lineSlotId } from '../src/domain/ids.js';
+import {
+  collections,
+  type DeliveryAttemptDoc,
+  type LineSlotDoc,
+  type MessageDoc,
+  type OutcomeDoc,
+  type ReplyDoc,
+} from '../src/stores/collections.js';
 import { openDatabase } from '../src/stores/db.js';
 import { createStores } from '../src/stores/index.js';
 
 const { values } = parseArgs({ options: { sizes: { type: 'string' }, iterations: { type: 'string' } } });
-const sizes = (values.sizes ?? '0,1000,5000').split(',').map(Number);
+const sizes = (values.sizes ?? '0,1000,5000,20000').split(',').map(Number);
 const iterations = Number(values.iterations ?? 50);
 
 const dataDir = mkdtempSync(join(tmpdir(), 'chatrelay-queries-'));
 const server = await startMongoServer({ dataDir });
 const database = openDatabase(server.address, 'queries');
 try {
-  const stores = createStores(database.db);
+  // No in-process cache: every call below asks the server.
+  const stores = createStores(database.db, { messageCacheEntries: 0 });
   const c = collections(database.db);
   await stores.ensureIndexes();
   const chats = 100;
-  for (let chat = 0; chat < chats; chat++) await c.chats.insertOne({ _id: `chat${chat}`, page_id: 'p', client_id: `c${chat}`, platform: 'x', first_seen_at: new Date(), last_seen_at: new Date(), history_seq: 0 });
-  await c.messages.insertOne({ _id: 'probe', workflow_id: 'w', channel_id: 'ch', page_id: 'p', client_id: 'c0', chat_id: 'chat0', platform: 'x', status: 'processing', stage: 'generating', inbound: { client_id: 'c0', platform: 'x', text: 'hi' }, received_at: new Date(), created_at: new Date(), updated_at: new Date() });
+  for (let chat = 0; chat < chats; chat++) {
+    await c.chats.insertOne({ _id: `chat${chat}`, page_id: 'p', client_id: `c${chat}`, platform: 'x', first_seen_at: new Date(), last_seen_at: new Date(), history_seq: 0, recent: [] });
+    await c.lineHeads.insertOne({ _id: `chat${chat}`, done: 0, at: new Date() });
+  }
+  const probe = { _id: 'probe', workflow_id: 'w', channel_id: 'ch', page_id: 'p', client_id: 'c0', chat_id: 'chat0', platform: 'x', inbound: { client_id: 'c0', platform: 'x', text: 'hi' }, received_at: new Date() };
+  await stores.messages.insert({ ...probe, status: 'processing', stage: 'accepted', line_seq: 1 });
   let messages = 0;
+  let probes = 0;
   const rows: string[] = [];
   const time = async (label: string, op: (i: number) => Promise<unknown>): Promise<void> => {
     await op(0);
@@ -36,28 +51,67 @@ try {
     for (let i = 0; i < iterations; i++) await op(i);
     rows.push(`${String(messages).padStart(7)}  ${((performance.now() - start) / iterations).toFixed(2).padStart(8)} ms  ${label}`);
   };
+  const entry = (id: string, role: 'user' | 'assistant', content: string) => ({ id: historyEntryId(id, role), role, content, attachments: [] });
   console.log(`${'messages'.padStart(7)}  ${'per call'.padStart(11)}  query (${iterations} calls each)`);
   for (const size of sizes) {
-    // Grow to `size` messages: 2 history entries each, 1 reply part (4 for one in five, as in the benchmark).
-    const history: HistoryDoc[] = [];
-    const parts: ReplyPartDoc[] = [];
+    // Grow to `size` messages as version 2 stores them: a line place and its mark, the message as
+    // accepted, its history entry, its reply (4 parts for one in five, as in the benchmark), its
+    // delivery attempts and its outcome.
+    const now = new Date();
+    const docs = { lines: [] as LineSlotDoc[], messages: [] as MessageDoc[], replies: [] as ReplyDoc[], attempts: [] as DeliveryAttemptDoc[], outcomes: [] as OutcomeDoc[] };
+    const flush = async (): Promise<void> => {
+      await Promise.all([
+        docs.lines.length && c.lines.insertMany(docs.lines.splice(0)),
+        docs.messages.length && c.messages.insertMany(docs.messages.splice(0)),
+        docs.replies.length && c.replies.insertMany(docs.replies.splice(0)),
+        docs.attempts.length && c.attempts.insertMany(docs.attempts.splice(0)),
+        docs.outcomes.length && c.outcomes.insertMany(docs.outcomes.splice(0)),
+      ]);
+    };
     for (; messages < size; messages++) {
       const long = messages % 5 === 0;
       const chat = `chat${messages % chats}`;
       const content = long ? 'x'.repeat(1500) : 'Message text of a usual length, a sentence or two.';
-      const seq = Math.floor(messages / chats) * 2;
-      history.push({ _id: `m${messages}:user`, chat_id: chat, message_id: `m${messages}`, seq: seq + 1, role: 'user', content, attachments: [], created_at: new Date() });
-      history.push({ _id: `m${messages}:assistant`, chat_id: chat, message_id: `m${messages}`, seq: seq + 2, role: 'assistant', content: `Echo: ${content}`, attachments: [], created_at: new Date() });
-      for (let index = 0; index < (long ? 4 : 1); index++) parts.push({ _id: `m${messages}:${index}`, message_id: `m${messages}`, index, text: content.slice(0, 400), images: [], delivery_id: `m${messages}.${index}` });
+      const partCount = long ? 4 : 1;
+      const id = `m${messages}`;
+      const seq = Math.floor(messages / chats) + 1;
+      const slot = lineSlotId(chat, seq);
+      docs.lines.push({ _id: slot, chat_id: chat, seq, message_id: id, workflow_id: `w-${id}`, created_at: now });
+      docs.messages.push({ ...probe, _id: id, chat_id: chat, status: 'processing', stage: 'accepted', inbound: { client_id: chat, platform: 'x', text: content }, line_seq: seq, created_at: now, updated_at: now });
+      docs.replies.push({ _id: id, parts: Array.from({ length: partCount }, (_, index) => ({ index, text: content.slice(0, 400), images: [], delivery_id: `${id}.${index}` })), at: now });
+      for (let index = 0; index < partCount; index++) {
+        docs.attempts.push({ _id: deliveryAttemptId(id, attemptKey(index, 1)), message_id: id, part_index: index, attempt: 1, at: now, duration_ms: 3, result: 'delivered', http_status: 200 });
+      }
+      docs.outcomes.push({ _id: id, message_id: id, status: 'delivered', parts_delivered: partCount, at: now });
+      if (docs.messages.length >= 500) await flush();
     }
-    if (history.length > 0) await c.history.insertMany(history);
-    if (parts.length > 0) await c.parts.insertMany(parts);
-    await time('history.get (by _id)', (i) => stores.history.get(`m${i % Math.max(1, messages)}`, 'user'));
-    await time('history.recent (chat_id, sort by seq, limit 20)', (i) => stores.history.recent(`chat${i % chats}`, 20));
-    await time('messages.parts (message_id, sort)', (i) => stores.messages.parts(`m${i % Math.max(1, messages)}`));
-    await time('messages.part (by _id)', (i) => stores.messages.part(`m${i % Math.max(1, messages)}`, 0));
-    await time('messages.update (by _id, $set)', () => stores.messages.update('probe', { stage: 'delivering' }));
-    await time('chats findOneAndUpdate $inc (history seq)', (i) => c.chats.findOneAndUpdate({ _id: `chat${i % chats}` }, { $inc: { history_seq: 0 } }, { returnDocument: 'after' }));
+    await flush();
+    // Each chat's window of recent history, as the last of its messages left it.
+    for (let chat = 0; chat < chats && messages > 0; chat++) {
+      const last = messages - chats + chat;
+      const text = last % 5 === 0 ? 'x'.repeat(1500) : 'Message text of a usual length, a sentence or two.';
+      const window = Array.from({ length: 10 }, (_, k) => [entry(`m${last}-${k}`, 'user', text), entry(`m${last}-${k}`, 'assistant', `Echo: ${text}`)]).flat();
+      await c.chats.updateOne({ _id: `chat${chat}` }, { $set: { recent: window } });
+    }
+    // Every query on the path of a message (src/api/message-starter.ts and src/activities/), each by _id.
+    // The hot path reads what was just written: the newest messages, the last places of the chats.
+    const recent = (i: number): number => Math.max(0, messages - 1 - (i % 100));
+    const lastSeq = Math.max(1, Math.floor((messages - 1) / chats) + 1);
+    await time('lines.claim (insert by _id after the last place)', (i) => stores.lines.claim(`probe-chat-${size}`, i, { messageId: `p${(probes += 1)}`, workflowId: 'w' }));
+    await time('lines.done (the chat\'s head, by _id)', (i) => stores.lines.done(`chat${i % chats}`));
+    await time('lines.finish (the chat\'s head, update by _id)', (i) => stores.lines.finish(`chat${i % chats}`, lastSeq));
+    await time('lines.waiter (by _id, none)', (i) => stores.lines.waiter(`chat${i % chats}`, lastSeq));
+    await time('messages.insert (accepted)', () => stores.messages.insert({ ...probe, _id: `probe-${(probes += 1)}`, status: 'processing', stage: 'accepted', line_seq: 1 }));
+    await time('messages.get (by _id, the newest: off the path, the worker keeps what it wrote)', (i) => stores.messages.get(`m${recent(i)}`));
+    await time('chats.get (by _id)', (i) => stores.chats.get(`chat${i % chats}`));
+    await time('chats.recordTurn (update by _id, a 20-entry window)', async (i) => {
+      const chat = await stores.chats.get(`chat${i % chats}`);
+      await stores.chats.recordTurn(`chat${i % chats}`, chat, { pageId: 'p', clientId: `c${i % chats}`, platform: 'x', seenAt: new Date() }, [entry(`probe-${i}`, 'user', 'hi')], 20);
+    });
+    await time('messages.saveReply (insert)', (i) => stores.messages.saveReply(`probe-reply-${size}-${i}`, [{ index: 0, text: 'x', images: [], delivery_id: 'x.0' }]));
+    await time('messages.reply (by _id, the newest: off the path, likewise)', (i) => stores.messages.reply(`m${recent(i)}`));
+    await time('messages.recordAttempt (insert)', (i) => stores.messages.recordAttempt(`probe-${size}`, { part_index: 0, attempt: i + 1, at: new Date(), duration_ms: 1, result: 'delivered', http_status: 200 }));
+    await time('messages.saveOutcome (insert)', (i) => stores.messages.saveOutcome(`probe-outcome-${size}-${i}`, { status: 'delivered', partsDelivered: 1 }));
     console.log(rows.splice(0).join('\n'));
   }
 } finally {

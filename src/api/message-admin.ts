@@ -1,11 +1,12 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { messageWorkflowId } from '../domain/ids.js';
+import type { ChatLine } from '../coordination/chat-line.js';
+import { mediaUrl, redeliveryWorkflowId } from '../domain/ids.js';
 import type { MessageStatusResponse, MessageSummary } from '../domain/message-schemas.js';
-import type { MessageStage } from '../domain/models.js';
+import type { MessageStage, MessageStatus } from '../domain/models.js';
 import type { MessageDoc } from '../stores/collections.js';
 import type { Stores } from '../stores/index.js';
 import { progressQuery, resumeDeliverySignal, type MessageProgress } from '../workflows/definitions.js';
-import type { RedeliveryInput, redeliveryWorkflow } from '../workflows/redelivery.js';
+import type { RedeliveryInput, redeliveryWorkflowV2 } from '../workflows/redelivery.js';
 import { conflict, notFound } from './errors.js';
 
 const iso = (date: Date | null | undefined): string | null => (date ? date.toISOString() : null);
@@ -13,12 +14,25 @@ const iso = (date: Date | null | undefined): string | null => (date ? date.toISO
 export interface MessageAdminDeps {
   stores: Pick<Stores, 'messages' | 'channels'>;
   client: Client;
+  line: ChatLine;
   taskQueue: string;
   publicBaseUrl: string;
 }
 
-/** The workflow doing the message's work right now: its latest redelivery, else its own. */
-const activeWorkflowId = (message: MessageDoc): string => message.redelivery_workflow_id ?? message.workflow_id;
+/** Where a message stands, put together from its records: the work now under way, and how it ended so far. */
+interface MessageState {
+  message: MessageDoc;
+  /** The workflow doing the message's work right now, or that did it last: its latest redelivery, else its own. */
+  workflowId: string;
+  /** Whether that workflow has not recorded its end yet. */
+  running: boolean;
+  status: MessageStatus;
+  reason?: string;
+  completedAt?: Date;
+  partCount?: number;
+  /** Version 2 message: the last redelivery's number, if any. */
+  redelivery?: number;
+}
 
 /**
  * Message status, redelivery and channel resume. Status comes from MongoDB, overlaid with the
@@ -27,10 +41,41 @@ const activeWorkflowId = (message: MessageDoc): string => message.redelivery_wor
 export function createMessageAdmin(deps: MessageAdminDeps) {
   const { stores, client } = deps;
 
-  async function liveProgress(message: MessageDoc): Promise<MessageProgress | undefined> {
-    if (message.status !== 'accepted' && message.status !== 'processing') return undefined;
+  async function stateOf(message: MessageDoc): Promise<MessageState> {
+    if (message.line_seq === undefined) {
+      // Version 1 kept its status in the message document.
+      const running = message.status === 'accepted' || message.status === 'processing';
+      return {
+        message,
+        workflowId: message.redelivery_workflow_id ?? message.workflow_id,
+        running,
+        status: message.status,
+        ...(message.reason !== undefined ? { reason: message.reason } : {}),
+        ...(message.completed_at ? { completedAt: message.completed_at } : {}),
+        ...(message.part_count !== undefined ? { partCount: message.part_count } : {}),
+      };
+    }
+    const [outcome, redeliveries, reply] = await Promise.all([stores.messages.outcome(message._id), stores.messages.redeliveries(message._id), stores.messages.reply(message._id)]);
+    const latest = redeliveries.at(-1);
+    const latestOutcome = latest ? await stores.messages.outcome(message._id, latest.redelivery) : null;
+    const ended = latest ? latestOutcome : outcome;
+    const reason = ended?.reason ?? outcome?.reason ?? reply?.reason;
+    return {
+      message,
+      workflowId: latest?.workflow_id ?? message.workflow_id,
+      running: ended === null,
+      status: ended?.status ?? 'processing',
+      ...(reason !== undefined ? { reason } : {}),
+      ...(ended ? { completedAt: ended.at } : {}),
+      ...(reply ? { partCount: reply.parts.length } : {}),
+      ...(latest ? { redelivery: latest.redelivery } : {}),
+    };
+  }
+
+  async function liveProgress(state: MessageState): Promise<MessageProgress | undefined> {
+    if (!state.running) return undefined;
     try {
-      return await client.connection.withDeadline(Date.now() + 2_000, () => client.workflow.getHandle(activeWorkflowId(message)).query(progressQuery));
+      return await client.connection.withDeadline(Date.now() + 2_000, () => client.workflow.getHandle(state.workflowId).query(progressQuery));
     } catch {
       return undefined; // finished meanwhile, or Temporal is slow: MongoDB's record stands
     }
@@ -45,35 +90,41 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
   return {
     async status(id: string): Promise<MessageStatusResponse> {
       const message = await requireMessage(id);
-      const [parts, attempts, live] = await Promise.all([stores.messages.parts(id), stores.messages.attempts(id), liveProgress(message)]);
-      const stage: MessageStage = live?.stage ?? message.stage;
+      const state = await stateOf(message);
+      const [parts, attempts, live] = await Promise.all([stores.messages.parts(message), stores.messages.attempts(message), liveProgress(state)]);
+      // Not running: the end recorded. Running without an answer from Temporal: where version 1
+      // last wrote it, or simply accepted (version 2 records steps only in the workflow).
+      const stage: MessageStage = live?.stage ?? (state.running ? (message.line_seq === undefined ? message.stage : 'accepted') : state.status === 'processing' ? message.stage : state.status);
       const delivering = stage === 'delivering' || stage === 'retry_pending' || stage === 'paused';
-      const currentPart = live?.partIndex !== undefined ? live.partIndex + 1 : delivering ? (message.parts_delivered ?? 0) + 1 : null;
+      const delivered = parts.filter((part) => part.delivered_at).length;
+      const currentPart = live?.partIndex !== undefined ? live.partIndex + 1 : delivering ? delivered + 1 : null;
+      const lastAttemptError = attempts.at(-1)?.error;
+      const updatedAt = [message.updated_at, state.completedAt, attempts.at(-1)?.at].filter((date): date is Date => date !== undefined).sort((a, b) => b.getTime() - a.getTime())[0];
       return {
         id: message._id,
-        workflow_id: activeWorkflowId(message),
+        workflow_id: state.workflowId,
         channel_id: message.channel_id,
         page_id: message.page_id,
         client_id: message.client_id,
-        status: message.status,
+        status: state.status,
         stage,
         current_part: delivering ? currentPart : null,
-        part_count: message.part_count ?? null,
-        parts_delivered: parts.filter((part) => part.delivered_at).length,
+        part_count: state.partCount ?? null,
+        parts_delivered: delivered,
         next_retry_at: live ? (live.nextRetryAt ?? null) : stage === 'retry_pending' ? iso(message.next_retry_at) : null,
-        last_error: live?.lastError ?? message.last_error ?? null,
-        reason: message.reason ?? null,
+        last_error: live?.lastError ?? (state.running ? (lastAttemptError ?? null) : null) ?? message.last_error ?? null,
+        reason: state.reason ?? null,
         live: live !== undefined,
         received_at: message.received_at.toISOString(),
-        updated_at: message.updated_at.toISOString(),
-        completed_at: iso(message.completed_at),
+        updated_at: (updatedAt ?? message.updated_at).toISOString(),
+        completed_at: iso(state.completedAt),
         parts: parts.map((part) => ({
           part: part.index + 1,
           delivery_id: part.delivery_id,
           characters: part.text.length,
           images: part.images ?? [],
           file: part.file ?? null,
-          audio_url: part.audio_blob_id ? `${deps.publicBaseUrl}/media/${part.audio_blob_id}` : null,
+          audio_url: part.audio_blob_id ? mediaUrl(deps.publicBaseUrl, part.audio_blob_id) : null,
           delivered_at: iso(part.delivered_at),
         })),
         attempts: attempts.map((attempt) => ({
@@ -96,51 +147,65 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
         ...(options.before ? { before: new Date(options.before) } : {}),
       });
       const page = docs.slice(0, options.limit);
-      return {
-        data: page.map((message) => ({
-          id: message._id,
-          client_id: message.client_id,
-          status: message.status,
-          stage: message.stage,
-          part_count: message.part_count ?? null,
-          parts_delivered: message.parts_delivered ?? 0,
-          reason: message.reason ?? null,
-          received_at: message.received_at.toISOString(),
-          completed_at: iso(message.completed_at),
-        })),
-        next_before: docs.length > options.limit ? (page.at(-1)?.created_at.toISOString() ?? null) : null,
-      };
+      const data = await Promise.all(
+        page.map(async (message): Promise<MessageSummary> => {
+          const state = await stateOf(message);
+          const outcome = message.line_seq === undefined || state.running ? null : await stores.messages.outcome(message._id, state.redelivery);
+          return {
+            id: message._id,
+            client_id: message.client_id,
+            status: state.status,
+            stage: state.running ? (message.line_seq === undefined ? message.stage : 'accepted') : (state.status as MessageStage),
+            part_count: state.partCount ?? null,
+            parts_delivered: outcome ? outcome.parts_delivered : (message.parts_delivered ?? 0),
+            reason: state.reason ?? null,
+            received_at: message.received_at.toISOString(),
+            completed_at: iso(state.completedAt),
+          };
+        }),
+      );
+      return { data, next_before: docs.length > options.limit ? (page.at(-1)?.created_at.toISOString() ?? null) : null };
     },
 
     /** Sends stored parts again, from `fromPart` (from 1), in the chat's turn, to the channel's current URL. */
     async redeliver(id: string, fromPart: number | undefined) {
       const message = await requireMessage(id);
-      if (message.status === 'accepted' || message.status === 'processing') {
-        throw conflict('The message is still being processed; redeliver it once it has finished.');
-      }
-      const partCount = message.part_count ?? 0;
-      if (partCount === 0 || !message.snapshot) throw conflict('The message has no stored reply to deliver.');
-      const delivered = message.parts_delivered ?? 0;
+      const state = await stateOf(message);
+      if (state.running) throw conflict('The message is still being processed; redeliver it once it has finished.');
+      if (!message.snapshot) throw conflict('The message has no stored reply to deliver.');
+      // A message answered by version 1 has its parts in a collection of their own: move them in first.
+      if (message.line_seq === undefined) await stores.messages.adoptLegacyReply(message);
+      const reply = await stores.messages.reply(id);
+      const partCount = reply?.parts.length ?? 0;
+      if (partCount === 0) throw conflict('The message has no stored reply to deliver.');
+      const delivered = (await stores.messages.parts(message)).filter((part) => part.delivered_at).length;
       const start = fromPart ?? delivered + 1;
       if (fromPart === undefined && delivered >= partCount) throw conflict('Every part was delivered; pass from_part to send parts again.');
       if (start > partCount) throw conflict(`The reply has ${partCount} part(s); from_part must be at most ${partCount}.`);
-      const redelivery = await stores.messages.nextRedelivery(id);
-      const workflowId = `${messageWorkflowId(id)}-redelivery-${redelivery}`;
+      // The number is claimed by an insert: of two redeliveries asked for at once, one wins, the other is refused.
+      const number = (state.redelivery ?? 0) + 1;
+      const workflowId = redeliveryWorkflowId(id, number);
+      if (!(await stores.messages.claimRedelivery(id, number, { workflow_id: workflowId, from_part: start }))) {
+        throw conflict('Another redelivery of this message has just started.');
+      }
+      // The redelivery takes a place in the chat's line like a message, so it never interleaves with a reply.
+      const lineSeq = await deps.line.claim(message.chat_id, { messageId: id, workflowId });
       const input: RedeliveryInput = {
+        lineSeq,
         messageId: id,
         chatId: message.chat_id,
         channelId: message.channel_id,
         partCount,
         fromPart: start - 1,
-        redelivery,
+        redelivery: number,
         retryScheduleSeconds: message.snapshot.retryScheduleSeconds,
       };
       try {
-        await client.workflow.start<typeof redeliveryWorkflow>('redeliveryWorkflow', { taskQueue: deps.taskQueue, workflowId, args: [input] });
+        await client.workflow.start<typeof redeliveryWorkflowV2>('redeliveryWorkflowV2', { taskQueue: deps.taskQueue, workflowId, args: [input] });
       } catch (error) {
         if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+        await deps.line.abandon(message.chat_id, lineSeq);
       }
-      await stores.messages.update(id, { status: 'processing', stage: 'waiting_turn', redelivery_workflow_id: workflowId });
       return { message_id: id, workflow_id: workflowId, from_part: start, part_count: partCount };
     },
 
@@ -148,15 +213,15 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
     async resumeChannel(channelId: string) {
       const channel = await stores.channels.update(channelId, { delivery_paused: false, paused_reason: '' });
       if (!channel) throw notFound('Channel');
-      const waiting = await stores.messages.findByStage(channelId, 'paused');
       let resumed = 0;
-      for (const message of waiting) {
+      for (const workflowId of await stores.messages.parkedDeliveries(channelId)) {
         try {
-          await client.workflow.getHandle(activeWorkflowId(message)).signal(resumeDeliverySignal);
+          await client.workflow.getHandle(workflowId).signal(resumeDeliverySignal);
           resumed += 1;
         } catch {
           // Finished meanwhile: nothing to wake. Workflows also re-check the channel by themselves.
         }
+        await stores.messages.unparkDelivery(workflowId);
       }
       return { channel_id: channelId, resumed_messages: resumed };
     },

@@ -1,54 +1,66 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { createTurnsClient } from '../activities/turns-client.js';
+import type { ChatLine } from '../coordination/chat-line.js';
 import { messageWorkflowId } from '../domain/ids.js';
-import type { InboundEnvelope } from '../domain/models.js';
+import type { InboundEnvelope, MessageWorkflowInput } from '../domain/models.js';
 import type { Logger } from '../lib/logger.js';
-import type { messageWorkflow } from '../workflows/message.js';
+import type { messageWorkflowV2 } from '../workflows/message.js';
 import { unavailable } from './errors.js';
 import type { MessageStarter } from './routes/webhook.js';
 
 /**
- * Starts one workflow per message; the answer is 200 only once Temporal has durably recorded it.
- * Then it puts the message in its chat's line, so that the line follows the order in
- * which messages were accepted (a platform that waits for each 200 gets its replies in its order),
- * not the order in which their workflows happen to get going. The workflow asks for its turn
- * again itself; the sequencer keeps a message's first place, so a failed call here loses nothing.
+ * Accepts a message: claims its place in its chat's line (one insert into MongoDB; this fixes the
+ * order in which the chat's messages are answered: the order they were accepted in, so a platform
+ * that waits for each 200 gets its replies in its order), then starts its workflow. The answer is
+ * 200 only once Temporal has durably recorded the start.
  */
 export function createMessageStarter(
   client: Client,
   taskQueue: string,
+  line: ChatLine,
   options: { timeoutMs?: number; logger?: Logger } = {},
 ): MessageStarter {
   // A client platform is waiting: past this, answer 503 (it will retry) rather than hang.
   const timeoutMs = options.timeoutMs ?? 5_000;
-  const turns = createTurnsClient(client, taskQueue);
   return {
     async start(envelope: InboundEnvelope) {
       const workflowId = messageWorkflowId(envelope.messageId);
       const deadline = Date.now() + timeoutMs;
+      let lineSeq: number;
+      try {
+        lineSeq = await line.claim(envelope.chatId, { messageId: envelope.messageId, workflowId });
+      } catch (error) {
+        options.logger?.warn({ messageId: envelope.messageId, err: String(error).slice(0, 300) }, 'could not claim a place in the chat; answering 503');
+        throw unavailable('The message could not be accepted: the database is unavailable.');
+      }
+      const input: MessageWorkflowInput = { ...envelope, lineSeq };
       try {
         await client.connection.withDeadline(deadline, () =>
-          client.workflow.start<typeof messageWorkflow>('messageWorkflow', {
+          client.workflow.start<typeof messageWorkflowV2>('messageWorkflowV2', {
             taskQueue,
             workflowId,
-            args: [envelope],
+            args: [input],
             // A message id is answered once, even after its workflow has finished.
             workflowIdReusePolicy: 'REJECT_DUPLICATE',
           }),
         );
       } catch (error) {
-        if (error instanceof WorkflowExecutionAlreadyStartedError) return { workflowId, duplicate: true };
+        if (error instanceof WorkflowExecutionAlreadyStartedError) {
+          // A retried POST: its first copy holds its own place; this one will never have an owner.
+          await line.abandon(envelope.chatId, lineSeq).catch((releaseError: unknown) => {
+            options.logger?.warn({ messageId: envelope.messageId, err: String(releaseError).slice(0, 300) }, 'could not void a duplicate place; it is voided when found');
+          });
+          return { workflowId, duplicate: true };
+        }
         // Under overload the start may have been recorded even though its answer came too late:
         // then the message is accepted, and a 503 would invite a retry that becomes a second message.
         if (!(await startedAnyway(client, workflowId))) {
-          throw unavailable(`The message could not be accepted: Temporal is unavailable (${String((error as Error).message).slice(0, 200)}).`);
+          options.logger?.warn({ messageId: envelope.messageId, err: String((error as Error).message).slice(0, 300) }, 'workflow start failed; answering 503');
+          // Refused, so the place claimed is given up: later messages of the chat need not wait
+          // for it. (Should the start have been recorded after all, that message still runs, in
+          // its turn after the places before it; only the one right after it does not wait for it.)
+          await line.abandon(envelope.chatId, lineSeq).catch(() => undefined);
+          throw unavailable('The message could not be accepted: Temporal is unavailable.');
         }
-      }
-      // After the start, so that the sequencer never hands a turn to a workflow that does not exist yet.
-      try {
-        await client.connection.withDeadline(deadline, () => turns.requestTurn(envelope.chatId, { messageId: envelope.messageId, workflowId }));
-      } catch (error) {
-        options.logger?.warn({ messageId: envelope.messageId, err: String(error).slice(0, 200) }, 'could not queue the message in its chat; its workflow will');
       }
       return { workflowId, duplicate: false };
     },

@@ -8,6 +8,7 @@ import { createApiMetrics, type ApiMetrics } from '../observability/metrics.js';
 import { gracefulServer } from '../observability/shutdown.js';
 import { openDatabase, type Database } from '../stores/db.js';
 import { createStores } from '../stores/index.js';
+import { chatLineFor } from '../coordination/index.js';
 import { createApp } from './app.js';
 import { createChannelAuthenticator } from './channel-auth.js';
 import { createMessageStarter } from './message-starter.js';
@@ -44,6 +45,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     channelArgs: { 'grpc.initial_reconnect_backoff_ms': 500, 'grpc.max_reconnect_backoff_ms': 2_000 },
   });
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const line = chatLineFor(stores, client);
   const auth = createChannelAuthenticator(stores.channels, { ttlMs: config.CHANNEL_CACHE_TTL_MS });
   const limits = {
     maxTextLength: config.MAX_TEXT_LENGTH,
@@ -65,7 +67,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     routers: [
       webhookRouter({
         auth,
-        starter: createMessageStarter(client, config.TEMPORAL_TASK_QUEUE, { logger }),
+        starter: createMessageStarter(client, config.TEMPORAL_TASK_QUEUE, line, { logger }),
         rateLimits: {
           channel: createRateLimiter({ perMinute: config.RATE_LIMIT_CHANNEL_PER_MINUTE }),
           client: createRateLimiter({ perMinute: config.RATE_LIMIT_CLIENT_PER_MINUTE }),
@@ -86,7 +88,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       }),
       messagesRouter({
         adminToken: config.ADMIN_TOKEN,
-        messages: createMessageAdmin({ stores, client, taskQueue: config.TEMPORAL_TASK_QUEUE, publicBaseUrl: config.PUBLIC_BASE_URL }),
+        messages: createMessageAdmin({ stores, client, line, taskQueue: config.TEMPORAL_TASK_QUEUE, publicBaseUrl: config.PUBLIC_BASE_URL }),
       }),
       openapiRouter({ limits, publicBaseUrl: config.PUBLIC_BASE_URL, extraRoutes: messageRoutes }),
       methodNotAllowedRouter({ limits, publicBaseUrl: config.PUBLIC_BASE_URL, extraRoutes: messageRoutes }),

@@ -1,5 +1,49 @@
-/** The workflow id of a message: one workflow per message, so a repeated start is recognised. */
-export const messageWorkflowId = (messageId: string): string => `chatrelay-message-${messageId}`;
+/**
+ * Every id and URL format chatrelay makes, in one place. Pure: workflows, activities, the API
+ * and tests all build ids through these functions, never by hand.
+ */
 
-/** The workflow that hands out turns for one chat (page id + client id). */
+const MESSAGE_WORKFLOW_PREFIX = 'chatrelay-message-';
+
+/** The workflow id of a message: one workflow per message, so a repeated start is recognised. */
+export const messageWorkflowId = (messageId: string): string => `${MESSAGE_WORKFLOW_PREFIX}${messageId}`;
+
+/** The message a workflow id belongs to (a message workflow or one of its redeliveries), if any. */
+export function messageIdOfWorkflow(workflowId: string): string | undefined {
+  if (!workflowId.startsWith(MESSAGE_WORKFLOW_PREFIX)) return undefined;
+  return workflowId.slice(MESSAGE_WORKFLOW_PREFIX.length).replace(/-redelivery-\d+$/, '');
+}
+
+/** An admin's n-th redelivery of a message's reply. */
+export const redeliveryWorkflowId = (messageId: string, redelivery: number): string => `${messageWorkflowId(messageId)}-redelivery-${redelivery}`;
+
+/** Version 1 only: the workflow that handed out turns for one chat (page id + client id). */
 export const chatTurnsWorkflowId = (chatId: string): string => `chatrelay-chat-${chatId}`;
+
+/** Place `seq` (from 1) in a chat's line (see stores/chat-lines.ts). */
+export const lineSlotId = (chatId: string, seq: number): string => `${chatId}:${seq}`;
+
+/** The `webhook-id` of a reply part: the same on every attempt, so receivers can drop repeats. */
+export const deliveryId = (messageId: string, partIndex: number): string => `${messageId}.${partIndex}`;
+
+/** The record of one delivery attempt within its message (attempt from 1; redelivery number if any). */
+export const attemptKey = (partIndex: number, attempt: number, redelivery?: number): string =>
+  `p${partIndex}a${attempt}${redelivery !== undefined ? `r${redelivery}` : ''}`;
+
+/** A chat history entry: one per message and role, whatever the retries. */
+export const historyEntryId = (messageId: string, role: 'user' | 'assistant'): string => `${messageId}:${role}`;
+
+/** Where the API serves a stored speech blob. */
+export const mediaUrl = (publicBaseUrl: string, blobId: string): string => `${publicBaseUrl}/media/${blobId}`;
+
+/** A delivery attempt's record. */
+export const deliveryAttemptId = (messageId: string, key: string): string => `${messageId}:${key}`;
+
+/** How a message ended (or, with `redelivery`, how one redelivery of it ended). */
+export const outcomeId = (messageId: string, redelivery?: number): string => (redelivery === undefined ? messageId : `${messageId}:r${redelivery}`);
+
+/** An admin's n-th redelivery of a message. */
+export const redeliveryId = (messageId: string, redelivery: number): string => `${messageId}:r${redelivery}`;
+
+/** The speech of one reply part. */
+export const speechId = (messageId: string, partIndex: number): string => `${messageId}:${partIndex}`;

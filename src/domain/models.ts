@@ -118,13 +118,10 @@ export type MessageStage =
   | 'failed'
   | 'not_answered';
 
-export interface ReplyPartRecord {
-  index: number;
-  text: string;
-  images: string[];
-  file?: string;
-  audio_url?: string;
-  /** Sent as the delivery id header on every attempt for this part. */
-  delivery_id: string;
-  delivered_at?: Date;
+/** What the message workflow starts with: the envelope and the message's place in its chat's line. */
+export interface MessageWorkflowInput extends InboundEnvelope {
+  lineSeq: number;
 }
+
+/** How a message ended. */
+export type FinalStatus = Exclude<MessageStatus, 'accepted' | 'processing'>;

@@ -1,5 +1,7 @@
+import { agentDefaults } from './models.js';
+
 /** Marks transcribed speech so the model (and anyone reading history) knows it was spoken, not typed. */
-export const DEFAULT_VOICE_PREFIX = '[Voice message] ';
+export const DEFAULT_VOICE_PREFIX = agentDefaults.voice_prefix;
 
 /**
  * The text the model and the conversation history see for a voice message: the prefix and the
@@ -21,3 +23,7 @@ export function applyVoicePrefix(transcript: string, text: string | undefined, p
   if (typed === '') return voice;
   return voice === '' ? typed : `${voice}\n\n${typed}`;
 }
+
+/** Content types a voice note may have (some platforms send voice as video or as bytes). */
+export const isAudioContentType = (type: string): boolean =>
+  type.startsWith('audio/') || type.startsWith('video/') || type === 'application/octet-stream' || type === 'application/ogg';

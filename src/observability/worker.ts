@@ -9,11 +9,12 @@ import type { Context as ActivityContext } from '@temporalio/activity';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { ActivityInterceptors, ActivityInterceptorsFactory, InjectedSinks } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
+import type { ActivityReporter } from '../activities/deps.js';
 import type { ModelClient } from '../activities/model.js';
 import { runWithLogContext, type LogContext } from './log-context.js';
 import { errorType, type ModelCall, type WorkerMetrics } from './metrics.js';
 import type { ObservabilitySinks } from './workflow-interceptors.js';
-import { logContextHeader, messageLogContext, observabilitySinkName, replyDelayMarker, type MessageLogContext } from './workflow-context.js';
+import { logContextHeader, messageLogContext, observabilitySinkName, type MessageLogContext } from './workflow-context.js';
 
 /** The workflow interceptor module, for WorkerOptions.interceptors.workflowModules and prebuilt bundles. */
 export const workflowInterceptorModules = [fileURLToPath(new URL('./workflow-interceptors.ts', import.meta.url))];
@@ -46,7 +47,11 @@ export function activityLogContext(ctx: ActivityContext, args: unknown[], header
   };
 }
 
-/** What an activity's input and result say about the message, counted once the activity returns. */
+/**
+ * Version 1's activities: what their input and result say about the message, counted once the
+ * activity returns. Version 2's activities report explicitly (activityReporter), and the message
+ * workflow reports its reply delay through the sink.
+ */
 function countOutcome(metrics: WorkerMetrics, activity: string, args: unknown[], result: unknown): void {
   const input = (args[0] ?? {}) as Record<string, unknown>;
   if (activity === 'deliverPart') {
@@ -54,8 +59,6 @@ function countOutcome(metrics: WorkerMetrics, activity: string, args: unknown[],
     metrics.deliveryAttempts.inc({ result: typeof outcome === 'string' ? outcome : 'unknown' });
   } else if (activity === 'finishMessage' && typeof input.status === 'string') {
     metrics.messages.inc({ outcome: input.status });
-  } else if (activity === replyDelayMarker.activityType && input.stage === replyDelayMarker.stage) {
-    metrics.replyDelayWaitsStarted.inc();
   }
 }
 
@@ -103,12 +106,24 @@ export function activityInterceptors(metrics: WorkerMetrics | undefined): Activi
   };
 }
 
+/** What the activities report as it happens, counted into the worker's metrics. */
+export function activityReporter(metrics: WorkerMetrics): ActivityReporter {
+  return {
+    deliveryAttempt: (result) => metrics.deliveryAttempts.inc({ result }),
+    messageFinished: (status) => metrics.messages.inc({ outcome: status }),
+  };
+}
+
 /** The sink the workflow interceptors report reply-delay waits through (a no-op without metrics). */
 export function observabilitySinks(metrics: WorkerMetrics | undefined): InjectedSinks<ObservabilitySinks> {
   return {
     [observabilitySinkName]: {
       replyDelayStarted: {
-        fn: (info, delayMs) => metrics?.replyDelay.started(info.workflowId, delayMs),
+        fn: (info, delayMs) => {
+          // Replays report the wait again (for the gauge); the counter counts each wait once.
+          if (!info.unsafe.isReplaying) metrics?.replyDelayWaitsStarted.inc();
+          metrics?.replyDelay.started(info.workflowId, delayMs);
+        },
         callDuringReplay: true,
       },
       replyDelayEnded: {

@@ -1,5 +1,6 @@
+import { appendRecent, trimWindow, type HistoryEntry } from '../domain/history.js';
 import { stableId } from '../lib/secrets.js';
-import { isDuplicateKey, type Collections } from './collections.js';
+import { isDuplicateKey, type ChatDoc, type Collections } from './collections.js';
 
 /** A chat is one end user on one channel page: (page_id, client_id). */
 export const chatIdFor = (pageId: string, clientId: string): string => `cht_${stableId('chat', pageId, clientId)}`;
@@ -15,7 +16,7 @@ export interface ChatSighting {
 
 export function createChatStore(c: Collections) {
   return {
-    /** Creates the chat on first sight and refreshes what the platform tells us; safe to repeat. */
+    /** Version 1: creates the chat on first sight and refreshes what the platform tells us; safe to repeat. */
     async upsert(sighting: ChatSighting): Promise<string> {
       const id = chatIdFor(sighting.pageId, sighting.clientId);
       const set: Record<string, unknown> = { platform: sighting.platform };
@@ -43,8 +44,32 @@ export function createChatStore(c: Collections) {
       }
       return id;
     },
-    async get(id: string) {
+    async get(id: string): Promise<ChatDoc | null> {
       return c.chats.findOne({ _id: id });
+    },
+
+    /**
+     * Records a message's turn in its chat: appends its entries to the window of recent history
+     * the next message's model reads (entries already there are not added again: a retried turn
+     * adds nothing twice), trimmed to `windowEntries`, and refreshes what the platform told us; it
+     * creates the chat on its first message. One plain write by `_id`: only the message whose turn
+     * it is in the chat's line writes, so there is never a concurrent writer to guard against.
+     * `chat` is the document as that same turn read it (null for a new chat).
+     */
+    async recordTurn(id: string, chat: ChatDoc | null, sighting: ChatSighting, entries: HistoryEntry[], windowEntries: number): Promise<void> {
+      const { recent, added } = appendRecent(chat?.recent ?? [], entries);
+      const set: Record<string, unknown> = {
+        page_id: sighting.pageId,
+        client_id: sighting.clientId,
+        platform: sighting.platform,
+        recent: trimWindow(recent, windowEntries),
+        history_seq: (chat?.history_seq ?? 0) + added,
+        last_seen_at: chat?.last_seen_at && chat.last_seen_at > sighting.seenAt ? chat.last_seen_at : sighting.seenAt,
+        first_seen_at: chat && chat.first_seen_at < sighting.seenAt ? chat.first_seen_at : sighting.seenAt,
+      };
+      if (sighting.clientName !== undefined) set.client_name = sighting.clientName;
+      if (sighting.clientAvatar !== undefined) set.client_avatar = sighting.clientAvatar;
+      await c.chats.updateOne({ _id: id }, { $set: set }, { upsert: true });
     },
   };
 }

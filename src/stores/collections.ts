@@ -1,10 +1,18 @@
 import type { Binary, Collection, Db } from 'mongodb';
+import type { HistoryEntry } from '../domain/history.js';
 import type { Agent, Channel, ChannelSnapshot, InboundEnvelope, MessageStage, MessageStatus } from '../domain/models.js';
 
 /** Documents as stored; `_id` is always a string we choose, so writes can be idempotent. */
 export type AgentDoc = Omit<Agent, 'id'> & { _id: string };
 export type ChannelDoc = Omit<Channel, 'id'> & { _id: string };
 
+export type { HistoryEntry };
+
+/**
+ * The chat: one end user on one channel page, with the window of recent history its model reads.
+ * The one document rewritten on every message (by `_id`, by the message whose turn it is): one
+ * per chat, small, so that stays cheap.
+ */
 export interface ChatDoc {
   _id: string;
   page_id: string;
@@ -13,21 +21,53 @@ export interface ChatDoc {
   client_name?: string;
   client_avatar?: string;
   first_seen_at: Date;
-  last_seen_at: Date;
-  /** Number of history entries written for this chat; also the version `recent` is updated against. */
-  history_seq: number;
-  /** The latest history entries, oldest first: what the model sees (see stores/history.ts). */
+  last_seen_at?: Date;
+  /** Number of history entries written for this chat. */
+  history_seq?: number;
+  /** The latest history entries, oldest first: what the model sees. */
   recent?: HistoryEntry[];
 }
 
-export interface HistoryEntry {
-  /** `${messageId}:${role}` */
-  id: string;
-  role: 'user' | 'assistant';
-  content: string;
-  attachments: string[];
+/**
+ * Everything that grows with the number of messages is written once (inserted, keyed by an `_id`
+ * we compute) and read back by that `_id`; a retry inserts the same key and is told it exists.
+ * Inserts are what every MongoDB-compatible server does atomically and cheaply (FerretDB v1
+ * checks the unique `_id` through its index; its updates and deletes read the whole collection),
+ * and a record that is never updated never has two writers to lose an update between.
+ */
+
+/** A place in a chat's line (stores/chat-lines.ts): `_id` `${chatId}:${seq}`. */
+export interface LineSlotDoc {
+  _id: string;
+  chat_id: string;
+  seq: number;
+  message_id: string;
+  /** The message workflow, or the redelivery workflow, that holds the place. */
+  workflow_id: string;
+  created_at: Date;
 }
 
+/** How far a chat's line has got: `_id` the chat id; `done` the last place whose owner finished. */
+export interface LineHeadDoc {
+  _id: string;
+  done: number;
+  at: Date;
+}
+
+/** A place that will never have an owner at work: `_id` the place's. */
+export interface LineVoidDoc {
+  _id: string;
+  at: Date;
+}
+
+/** A workflow waiting for the owner of a place to finish: `_id` the awaited place's. */
+export interface LineWaiterDoc {
+  _id: string;
+  workflow_id: string;
+  at: Date;
+}
+
+/** Version 1 only: the full history record, one entry per document. */
 export interface HistoryDoc {
   /** `${messageId}:user` or `${messageId}:assistant`: one entry per message and role, whatever the retries. */
   _id: string;
@@ -40,6 +80,11 @@ export interface HistoryDoc {
   created_at: Date;
 }
 
+/**
+ * A message as accepted. Version 2 writes it once (admission); what happens next is in documents
+ * of its own, by the same `_id`: transcript, reply, speech, attempts, outcome. Version 1 updated
+ * this document as the message went (status, stage, parts count, ...), and its records still read.
+ */
 export interface MessageDoc {
   _id: string;
   workflow_id: string;
@@ -50,7 +95,7 @@ export interface MessageDoc {
   platform: string;
   status: MessageStatus;
   stage: MessageStage;
-  /** Why the message failed or was not answered. */
+  /** Why the message failed or was not answered (version 1; version 2: the outcome's). */
   reason?: string;
   inbound: InboundEnvelope['message'];
   received_at: Date;
@@ -59,15 +104,81 @@ export interface MessageDoc {
   part_count?: number;
   parts_delivered?: number;
   next_retry_at?: Date | null;
-  /** How many redeliveries an admin asked for, and the workflow of the latest. */
+  /** Version 1: how many redeliveries an admin asked for, and the workflow of the latest. */
   redeliveries?: number;
   redelivery_workflow_id?: string;
   last_error?: string | null;
   created_at: Date;
   updated_at: Date;
   completed_at?: Date;
+  /** Version 2: the message's place in its chat's line. */
+  line_seq?: number;
 }
 
+export interface TranscriptDoc {
+  /** The message id. */
+  _id: string;
+  transcript: string;
+  at: Date;
+}
+
+/** One part of a reply. */
+export interface StoredPart {
+  index: number;
+  text: string;
+  images: string[];
+  file?: string;
+  /** Sent as the `webhook-id` header on every attempt for this part. */
+  delivery_id: string;
+}
+
+/** A message's reply, split into parts (version 1 kept them in `reply_parts`). */
+export interface ReplyDoc {
+  /** The message id. */
+  _id: string;
+  parts: StoredPart[];
+  /** Set when the reply is the agent's fallback: why the model's reply could not be used. */
+  reason?: string;
+  at: Date;
+}
+
+/** The speech of one reply part: `_id` `${messageId}:${index}`. */
+export interface SpeechDoc {
+  _id: string;
+  blob_id: string;
+  at: Date;
+}
+
+/** How a message, or one redelivery of it, ended: `_id` the message id, or `${messageId}:r${n}`. */
+export interface OutcomeDoc {
+  _id: string;
+  message_id: string;
+  redelivery?: number;
+  status: 'delivered' | 'failed' | 'not_answered';
+  reason?: string;
+  parts_delivered: number;
+  at: Date;
+}
+
+/** An admin's redelivery, claimed by number: `_id` `${messageId}:r${n}`. */
+export interface RedeliveryDoc {
+  _id: string;
+  message_id: string;
+  redelivery: number;
+  workflow_id: string;
+  from_part: number;
+  at: Date;
+}
+
+/** A reply waiting for its channel to be resumed (after a 410): `_id` the waiting workflow's id. Few, and deleted on resume. */
+export interface PausedDeliveryDoc {
+  _id: string;
+  channel_id: string;
+  message_id: string;
+  at: Date;
+}
+
+/** Version 1 only: a reply part in its own collection. */
 export interface ReplyPartDoc {
   /** `${messageId}:${index}` */
   _id: string;
@@ -81,8 +192,8 @@ export interface ReplyPartDoc {
   delivered_at?: Date;
 }
 
+/** One delivery attempt: `_id` `${messageId}:${attemptKey}` (version 1: `${messageId}:${part}:${attempt}[:r${n}]`). */
 export interface DeliveryAttemptDoc {
-  /** `${messageId}:${partIndex}:${attempt}` (+ `:r${n}` for a redelivery): a retried activity rewrites its own attempt, never adds one. */
   _id: string;
   message_id: string;
   part_index: number;
@@ -95,6 +206,8 @@ export interface DeliveryAttemptDoc {
   http_status?: number;
   error?: string;
 }
+
+export type AttemptRecord = Omit<DeliveryAttemptDoc, '_id' | 'message_id'>;
 
 export interface BlobDoc {
   /** Random and unguessable: it is the public URL's only secret. */
@@ -115,6 +228,16 @@ export interface Collections {
   parts: Collection<ReplyPartDoc>;
   attempts: Collection<DeliveryAttemptDoc>;
   blobs: Collection<BlobDoc>;
+  lines: Collection<LineSlotDoc>;
+  lineHeads: Collection<LineHeadDoc>;
+  lineVoids: Collection<LineVoidDoc>;
+  lineWaiters: Collection<LineWaiterDoc>;
+  transcripts: Collection<TranscriptDoc>;
+  replies: Collection<ReplyDoc>;
+  speech: Collection<SpeechDoc>;
+  outcomes: Collection<OutcomeDoc>;
+  redeliveries: Collection<RedeliveryDoc>;
+  pausedDeliveries: Collection<PausedDeliveryDoc>;
 }
 
 export function collections(db: Db): Collections {
@@ -127,6 +250,16 @@ export function collections(db: Db): Collections {
     parts: db.collection<ReplyPartDoc>('reply_parts'),
     attempts: db.collection<DeliveryAttemptDoc>('delivery_attempts'),
     blobs: db.collection<BlobDoc>('blobs'),
+    lines: db.collection<LineSlotDoc>('chat_lines'),
+    lineHeads: db.collection<LineHeadDoc>('chat_line_heads'),
+    lineVoids: db.collection<LineVoidDoc>('chat_line_voids'),
+    lineWaiters: db.collection<LineWaiterDoc>('chat_line_waiters'),
+    transcripts: db.collection<TranscriptDoc>('message_transcripts'),
+    replies: db.collection<ReplyDoc>('message_replies'),
+    speech: db.collection<SpeechDoc>('message_speech'),
+    outcomes: db.collection<OutcomeDoc>('message_outcomes'),
+    redeliveries: db.collection<RedeliveryDoc>('message_redeliveries'),
+    pausedDeliveries: db.collection<PausedDeliveryDoc>('paused_deliveries'),
   };
 }
 
@@ -141,7 +274,20 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     c.messages.createIndex({ channel_id: 1, stage: 1 }, { name: 'channel_stage' }),
     c.parts.createIndex({ message_id: 1, index: 1 }, { name: 'message_parts' }),
     c.attempts.createIndex({ message_id: 1, part_index: 1, attempt: 1 }, { name: 'message_attempts' }),
+    c.pausedDeliveries.createIndex({ channel_id: 1 }, { name: 'channel' }),
   ]);
+}
+
+/** Inserts a document written once; true when this call inserted it, false when it was there already (a retry). */
+export async function insertOnce<T extends { _id: string }>(collection: Collection<T>, doc: T): Promise<boolean> {
+  try {
+    // The driver's OptionalUnlessRequiredId<T> does not see that T always has its _id.
+    await collection.insertOne(doc as Parameters<Collection<T>['insertOne']>[0]);
+    return true;
+  } catch (error) {
+    if (isDuplicateKey(error)) return false;
+    throw error;
+  }
 }
 
 /** MongoDB's duplicate key error, raised by a unique index or an existing _id. */

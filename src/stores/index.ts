@@ -4,13 +4,15 @@ import { createBlobStore } from './blobs.js';
 import { createChannelStore } from './channels.js';
 import { createChatStore } from './chats.js';
 import { collections, ensureIndexes } from './collections.js';
-import { createHistoryStore } from './history.js';
+import { createChatLineStore } from './chat-lines.js';
+import { createLegacyHistoryStore } from './legacy-history.js';
+import { createLegacyMessageStore } from './legacy-messages.js';
 import { createMessageStore } from './messages.js';
 import { createSigningSecretStore } from './signing-secrets.js';
 import { createSecretBox, type SecretBox } from '../lib/secret-box.js';
 
 /** The stores; production wiring passes the configured secret box (see secretBoxPassphrase). */
-export function createStores(db: Db, options: { secretBox?: SecretBox } = {}) {
+export function createStores(db: Db, options: { secretBox?: SecretBox; messageCacheEntries?: number } = {}) {
   const c = collections(db);
   const signingSecrets = createSigningSecretStore(db, options.secretBox ?? createSecretBox('tests-and-tools-only'));
   return {
@@ -18,8 +20,11 @@ export function createStores(db: Db, options: { secretBox?: SecretBox } = {}) {
     agents: createAgentStore(c),
     channels: createChannelStore(c),
     chats: createChatStore(c),
-    history: createHistoryStore(c),
-    messages: createMessageStore(c),
+    messages: createMessageStore(c, options.messageCacheEntries !== undefined ? { cacheEntries: options.messageCacheEntries } : {}),
+    lines: createChatLineStore(c),
+    /** Version 1's records (parts, attempts and history in collections of their own), for the version 1 activities. */
+    legacyHistory: createLegacyHistoryStore(c),
+    legacyMessages: createLegacyMessageStore(c),
     blobs: createBlobStore(c),
     ensureIndexes: async () => {
       await Promise.all([ensureIndexes(c), signingSecrets.ensureIndexes()]);

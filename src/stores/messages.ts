@@ -1,95 +1,234 @@
-import type { ChannelSnapshot, InboundEnvelope } from '../domain/models.js';
-import { isDuplicateKey, type Collections, type DeliveryAttemptDoc, type MessageDoc, type ReplyPartDoc } from './collections.js';
+import { lruMap } from '../lib/lru.js';
+import { attemptKey, deliveryAttemptId, outcomeId, redeliveryId, speechId } from '../domain/ids.js';
+import type { FinalStatus } from '../domain/models.js';
+import {
+  insertOnce,
+  type AttemptRecord,
+  type Collections,
+  type DeliveryAttemptDoc,
+  type MessageDoc,
+  type OutcomeDoc,
+  type RedeliveryDoc,
+  type ReplyDoc,
+  type ReplyPartDoc,
+  type StoredPart,
+} from './collections.js';
 
-export type MessageUpdate = Partial<Omit<MessageDoc, '_id' | 'created_at' | 'updated_at'>>;
+export type NewMessage = Omit<MessageDoc, 'created_at' | 'updated_at'>;
 
-/** The message record: its status and stage, its reply parts and every delivery attempt. */
-export function createMessageStore(c: Collections) {
+/** What a delivery attempt is read back as, to tell whether a part was delivered already. */
+export type AttemptKey = { messageId: string; partIndex: number; attempt: number; redelivery?: number };
+
+/** A stored part with what became of it, whichever version stored it. */
+export interface PartStatus extends StoredPart {
+  audio_blob_id?: string;
+  delivered_at?: Date;
+}
+
+/** Probing past this many redeliveries or attempts per part would mean a bug; it stops there. */
+const PROBE_LIMIT = 1_000;
+
+/**
+ * The message record. Version 2 writes it as documents that are each written once, by `_id`
+ * (see collections.ts for why nothing that grows with the messages is ever updated): the message
+ * as accepted, its transcript, its reply, each part's speech, each delivery attempt, and how it
+ * ended. Reading a whole message (the status API) puts them together; version 1's records, kept
+ * in one updated document and collections of their own, read through the same functions.
+ */
+export function createMessageStore(c: Collections, options: { cacheEntries?: number } = {}) {
+  // Version 2's records are never changed once written, so a process keeps the ones it wrote or
+  // read lately and reads them back from memory: the worker that admitted a message finds it,
+  // its reply and its speech without asking the database again. Version 1's message documents
+  // change, and are never kept.
+  const maxEntries = options.cacheEntries ?? 5_000;
+  const cache = {
+    messages: lruMap<MessageDoc>(maxEntries),
+    replies: lruMap<ReplyDoc>(maxEntries),
+    transcripts: lruMap<string>(maxEntries),
+    speech: lruMap<string>(maxEntries),
+  };
+
+  async function get(id: string): Promise<MessageDoc | null> {
+    const cached = cache.messages.get(id);
+    if (cached) return cached;
+    const doc = await c.messages.findOne({ _id: id });
+    if (doc?.line_seq !== undefined) cache.messages.set(id, doc);
+    return doc;
+  }
+
+  async function attemptsByKey(messageId: string, partCount: number, redeliveries: number): Promise<AttemptRecord[]> {
+    const found: AttemptRecord[] = [];
+    for (const redelivery of [undefined, ...Array.from({ length: redeliveries }, (_, n) => n + 1)]) {
+      for (let part = 0; part < partCount; part++) {
+        for (let attempt = 1; attempt <= PROBE_LIMIT; attempt++) {
+          const doc = await c.attempts.findOne({ _id: deliveryAttemptId(messageId, attemptKey(part, attempt, redelivery)) });
+          if (!doc) break;
+          const { _id: _ignored, message_id: _message, ...record } = doc;
+          found.push(record);
+        }
+      }
+    }
+    return found.sort((a, b) => a.at.getTime() - b.at.getTime());
+  }
+
   return {
     /** Stores the message as accepted; a retry leaves the first record as it is. */
-    async recordAccepted(envelope: InboundEnvelope, workflowId: string, chatId: string, extra: { snapshot?: ChannelSnapshot } = {}, now = new Date()): Promise<void> {
-      await c.messages.updateOne(
-        { _id: envelope.messageId },
-        {
-          $setOnInsert: {
-            workflow_id: workflowId,
-            channel_id: envelope.channelId,
-            page_id: envelope.pageId,
-            client_id: envelope.message.client_id,
-            chat_id: chatId,
-            platform: envelope.message.platform,
-            status: extra.snapshot ? 'processing' : 'accepted',
-            stage: 'validating',
-            inbound: envelope.message,
-            received_at: new Date(envelope.receivedAt),
-            ...(extra.snapshot ? { snapshot: extra.snapshot } : {}),
-            created_at: now,
-            updated_at: now,
-          },
-        },
-        { upsert: true },
-      );
+    async insert(message: NewMessage, now = new Date()): Promise<void> {
+      const doc: MessageDoc = { ...message, created_at: now, updated_at: now };
+      if ((await insertOnce(c.messages, doc)) && doc.line_seq !== undefined) cache.messages.set(doc._id, doc);
     },
-    get(id: string): Promise<MessageDoc | null> {
-      return c.messages.findOne({ _id: id });
+    get,
+
+    async saveTranscript(messageId: string, transcript: string, now = new Date()): Promise<void> {
+      if (await insertOnce(c.transcripts, { _id: messageId, transcript, at: now })) cache.transcripts.set(messageId, transcript);
     },
-    async update(id: string, fields: MessageUpdate, now = new Date()): Promise<void> {
-      await c.messages.updateOne({ _id: id }, { $set: { ...fields, updated_at: now } });
+    async transcript(message: MessageDoc): Promise<string | undefined> {
+      if (message.transcript !== undefined) return message.transcript;
+      const cached = cache.transcripts.get(message._id);
+      if (cached !== undefined) return cached;
+      const transcript = (await c.transcripts.findOne({ _id: message._id }))?.transcript;
+      if (transcript !== undefined) cache.transcripts.set(message._id, transcript);
+      return transcript;
     },
-    /** The number of a new redelivery of this message (1, 2, ...). */
-    async nextRedelivery(id: string): Promise<number> {
-      const doc = await c.messages.findOneAndUpdate({ _id: id }, { $inc: { redeliveries: 1 } }, { returnDocument: 'after' });
-      if (!doc) throw new Error(`message ${id} is not stored`);
-      return doc.redeliveries ?? 1;
+
+    /** Stores the reply's parts, once; a retry finds them there (and keeps the first). */
+    async saveReply(messageId: string, parts: StoredPart[], reason?: string, now = new Date()): Promise<void> {
+      const doc: ReplyDoc = { _id: messageId, parts, ...(reason !== undefined ? { reason } : {}), at: now };
+      if (await insertOnce(c.replies, doc)) cache.replies.set(messageId, doc);
     },
-    findByStage(channelId: string, stage: MessageDoc['stage']): Promise<MessageDoc[]> {
-      return c.messages.find({ channel_id: channelId, stage }).toArray();
+    async reply(messageId: string): Promise<ReplyDoc | null> {
+      const cached = cache.replies.get(messageId);
+      if (cached) return cached;
+      const doc = await c.replies.findOne({ _id: messageId });
+      if (doc) cache.replies.set(messageId, doc);
+      return doc;
     },
+
+    async saveSpeech(messageId: string, partIndex: number, blobId: string, now = new Date()): Promise<boolean> {
+      const inserted = await insertOnce(c.speech, { _id: speechId(messageId, partIndex), blob_id: blobId, at: now });
+      if (inserted) cache.speech.set(speechId(messageId, partIndex), blobId);
+      return inserted;
+    },
+    async speech(messageId: string, partIndex: number): Promise<string | undefined> {
+      const key = speechId(messageId, partIndex);
+      const cached = cache.speech.get(key);
+      if (cached !== undefined) return cached;
+      const blobId = (await c.speech.findOne({ _id: key }))?.blob_id;
+      if (blobId !== undefined) cache.speech.set(key, blobId);
+      return blobId;
+    },
+
+    /** Records one delivery attempt; recording the same attempt again (a retried step) keeps the first. */
+    async recordAttempt(messageId: string, attempt: AttemptRecord): Promise<void> {
+      await insertOnce(c.attempts, {
+        _id: deliveryAttemptId(messageId, attemptKey(attempt.part_index, attempt.attempt, attempt.redelivery)),
+        message_id: messageId,
+        ...attempt,
+      });
+    },
+    async attempt(key: AttemptKey): Promise<DeliveryAttemptDoc | null> {
+      return c.attempts.findOne({ _id: deliveryAttemptId(key.messageId, attemptKey(key.partIndex, key.attempt, key.redelivery)) });
+    },
+
+    /** Records how the message (or one redelivery of it) ended; the first record stands. */
+    async saveOutcome(messageId: string, outcome: { status: FinalStatus; reason?: string; partsDelivered: number; redelivery?: number }, now = new Date()): Promise<void> {
+      await insertOnce(c.outcomes, {
+        _id: outcomeId(messageId, outcome.redelivery),
+        message_id: messageId,
+        ...(outcome.redelivery !== undefined ? { redelivery: outcome.redelivery } : {}),
+        status: outcome.status,
+        ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
+        parts_delivered: outcome.partsDelivered,
+        at: now,
+      });
+    },
+    outcome(messageId: string, redelivery?: number): Promise<OutcomeDoc | null> {
+      return c.outcomes.findOne({ _id: outcomeId(messageId, redelivery) });
+    },
+
+    /** Claims redelivery number `redelivery` of a message by inserting it: true when this call got it. */
+    async claimRedelivery(messageId: string, redelivery: number, claim: { workflow_id: string; from_part: number }, now = new Date()): Promise<boolean> {
+      return insertOnce(c.redeliveries, { _id: redeliveryId(messageId, redelivery), message_id: messageId, redelivery, ...claim, at: now });
+    },
+    /** The redeliveries of a message, oldest first. */
+    async redeliveries(messageId: string): Promise<RedeliveryDoc[]> {
+      const found: RedeliveryDoc[] = [];
+      for (let redelivery = 1; redelivery <= PROBE_LIMIT; redelivery++) {
+        const doc = await c.redeliveries.findOne({ _id: redeliveryId(messageId, redelivery) });
+        if (!doc) break;
+        found.push(doc);
+      }
+      return found;
+    },
+
+    /** A reply waiting for its paused channel; the admin's resume finds it here. */
+    async parkDelivery(workflowId: string, channelId: string, messageId: string, now = new Date()): Promise<void> {
+      await insertOnce(c.pausedDeliveries, { _id: workflowId, channel_id: channelId, message_id: messageId, at: now });
+    },
+    async unparkDelivery(workflowId: string): Promise<void> {
+      await c.pausedDeliveries.deleteOne({ _id: workflowId });
+    },
+    /** The workflows waiting for a channel's resume (version 2 parks them; version 1 marked the message's stage). */
+    async parkedDeliveries(channelId: string): Promise<string[]> {
+      const [parked, legacy] = await Promise.all([
+        c.pausedDeliveries.find({ channel_id: channelId }).toArray(),
+        c.messages.find({ channel_id: channelId, stage: 'paused' }).toArray(),
+      ]);
+      return [...parked.map((doc) => doc._id), ...legacy.map((message) => message.redelivery_workflow_id ?? message.workflow_id)];
+    },
+
     async listByChannel(channelId: string, options: { limit: number; before?: Date }): Promise<MessageDoc[]> {
       const filter: Record<string, unknown> = { channel_id: channelId };
       if (options.before) filter.created_at = { $lt: options.before };
-      return c.messages.find(filter).sort({ created_at: -1 }).limit(options.limit).toArray();
+      return c.messages.find(filter, { projection: { inbound: 0, snapshot: 0 } }).sort({ created_at: -1 }).limit(options.limit).toArray();
     },
 
-    /** Saves the reply's parts once; a retry keeps the parts (and delivery ids) first saved. */
-    async saveParts(parts: ReplyPartDoc[]): Promise<void> {
-      if (parts.length === 0) return;
-      // Plain inserts, not $setOnInsert upserts: FerretDB v1 drops top-level empty arrays from those.
-      try {
-        await c.parts.insertMany(parts, { ordered: false });
-      } catch (error) {
-        if (!isDuplicateKey(error) && !allDuplicates(error)) throw error;
+    /** A message's parts with their speech and delivery, whichever version stored them. */
+    async parts(messageOrId: MessageDoc | string): Promise<PartStatus[]> {
+      const message = typeof messageOrId === 'string' ? await get(messageOrId) : messageOrId;
+      if (!message) return [];
+      const reply = await c.replies.findOne({ _id: message._id });
+      if (!reply) {
+        const legacy: ReplyPartDoc[] = await c.parts.find({ message_id: message._id }).sort({ index: 1 }).toArray();
+        return legacy.map(({ _id: _ignored, message_id: _message, ...part }) => part);
       }
+      const attempts = await this.attempts(message);
+      return Promise.all(
+        reply.parts.map(async (part) => {
+          const blobId = await this.speech(message._id, part.index);
+          const delivered = attempts.find((attempt) => attempt.part_index === part.index && attempt.result === 'delivered');
+          return { ...part, ...(blobId !== undefined ? { audio_blob_id: blobId } : {}), ...(delivered ? { delivered_at: delivered.at } : {}) };
+        }),
+      );
     },
-    parts(messageId: string): Promise<ReplyPartDoc[]> {
-      return c.parts.find({ message_id: messageId }).sort({ index: 1 }).toArray();
-    },
-    part(messageId: string, index: number): Promise<ReplyPartDoc | null> {
-      return c.parts.findOne({ _id: `${messageId}:${index}` });
-    },
-    async setPartAudio(messageId: string, index: number, blobId: string): Promise<void> {
-      await c.parts.updateOne({ _id: `${messageId}:${index}` }, { $set: { audio_blob_id: blobId } });
-    },
-    async markPartDelivered(messageId: string, index: number, at: Date): Promise<void> {
-      await c.parts.updateOne({ _id: `${messageId}:${index}` }, { $set: { delivered_at: at } });
+    /** A message's delivery attempts, oldest first, whichever version stored them (by the record, or by its id). */
+    async attempts(messageOrId: MessageDoc | string): Promise<AttemptRecord[]> {
+      const message = typeof messageOrId === 'string' ? await get(messageOrId) : messageOrId;
+      if (!message) return [];
+      const reply = await c.replies.findOne({ _id: message._id });
+      if (!reply) {
+        const legacy: DeliveryAttemptDoc[] = await c.attempts.find({ message_id: message._id }).sort({ at: 1 }).toArray();
+        return legacy.map(({ _id: _ignored, message_id: _message, ...attempt }) => attempt);
+      }
+      const redeliveries = await this.redeliveries(message._id);
+      const current = await attemptsByKey(message._id, reply.parts.length, redeliveries.length);
+      if (message.line_seq !== undefined) return current;
+      // A version 1 message redelivered by version 2: its first attempts are in version 1's form.
+      const legacy = await c.attempts.find({ message_id: message._id, _id: { $not: /:p\d+a\d+/ } }).toArray();
+      const earlier = legacy.map(({ _id: _ignored, message_id: _message, ...attempt }) => attempt);
+      return [...earlier, ...current].sort((a, b) => a.at.getTime() - b.at.getTime());
     },
 
-    /** Records one delivery attempt; recording the same attempt again replaces it. */
-    async recordAttempt(attempt: Omit<DeliveryAttemptDoc, '_id'>): Promise<void> {
-      const _id = `${attempt.message_id}:${attempt.part_index}:${attempt.attempt}${attempt.redelivery !== undefined ? `:r${attempt.redelivery}` : ''}`;
-      await c.attempts.replaceOne({ _id }, attempt, { upsert: true });
-    },
-    attempts(messageId: string): Promise<DeliveryAttemptDoc[]> {
-      return c.attempts.find({ message_id: messageId }).sort({ at: 1 }).toArray();
+    /** Copies a version 1 message's reply into a version 2 reply record, which version 2's delivery reads. */
+    async adoptLegacyReply(message: MessageDoc): Promise<void> {
+      const legacy = await c.parts.find({ message_id: message._id }).sort({ index: 1 }).toArray();
+      await this.saveReply(
+        message._id,
+        legacy.map((part) => ({ index: part.index, text: part.text, images: part.images, ...(part.file !== undefined ? { file: part.file } : {}), delivery_id: part.delivery_id })),
+      );
+      for (const part of legacy) if (part.audio_blob_id) await this.saveSpeech(message._id, part.index, part.audio_blob_id);
     },
   };
 }
 
 export type MessageStore = ReturnType<typeof createMessageStore>;
-
-/** A bulk insert whose only failures were duplicate keys (a retry inserting what is already there). */
-function allDuplicates(error: unknown): boolean {
-  const writeErrors = (error as { writeErrors?: unknown }).writeErrors;
-  const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-  return list.length > 0 && list.every((item: { code?: unknown; err?: { code?: unknown } }) => (item.code ?? item.err?.code) === 11000);
-}

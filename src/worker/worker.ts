@@ -2,14 +2,16 @@ import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
 import { heartbeatInterceptor } from '../activities/heartbeat.js';
-import { createActivities } from '../activities/index.js';
+import { createActivities, type ActivitySettings } from '../activities/index.js';
+import { createV1Activities } from '../activities/v1/index.js';
+import { createTurnsClient } from '../activities/v1/turns-client.js';
+import { chatLineFor } from '../coordination/index.js';
 import { createOpenAIModelClient, type ModelClient } from '../activities/model.js';
-import { createTurnsClient } from '../activities/turns-client.js';
 import { checkSecretsKey, secretBoxPassphrase, type Config } from '../config.js';
 import { createSecretBox } from '../lib/secret-box.js';
 import type { Logger } from '../lib/logger.js';
 import type { WorkerMetrics } from '../observability/metrics.js';
-import { activityInterceptors, instrumentModelClient, observabilitySinks, workflowInterceptorModules } from '../observability/worker.js';
+import { activityInterceptors, activityReporter, instrumentModelClient, observabilitySinks, workflowInterceptorModules } from '../observability/worker.js';
 import type { Database } from '../stores/db.js';
 import { createStores } from '../stores/index.js';
 
@@ -35,25 +37,30 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
     deps.model ?? createOpenAIModelClient({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL, timeoutMs: config.OPENAI_TIMEOUT_MS });
   const model = deps.metrics ? instrumentModelClient(rawModel, deps.metrics) : rawModel;
   const client = new Client({ connection: deps.connection, namespace: config.TEMPORAL_NAMESPACE });
-  const activities = createActivities({
-    stores,
-    model,
-    turns: createTurnsClient(client, config.TEMPORAL_TASK_QUEUE),
-    logger: deps.logger,
-    settings: {
-      publicBaseUrl: config.PUBLIC_BASE_URL,
-      retryScheduleSeconds: config.DELIVERY_RETRY_SCHEDULE,
-      deliveryTimeoutMs: config.DELIVERY_TIMEOUT_MS,
-      audioFetch: {
-        allowPrivate: config.FETCH_ALLOW_PRIVATE,
-        allowHosts: config.FETCH_ALLOW_HOSTS,
-        maxBytes: config.AUDIO_MAX_BYTES,
-        connectTimeoutMs: Math.min(5_000, config.FETCH_TIMEOUT_MS),
-        totalTimeoutMs: config.FETCH_TIMEOUT_MS,
-        maxRedirects: 3,
-      },
+  const settings: ActivitySettings = {
+    publicBaseUrl: config.PUBLIC_BASE_URL,
+    retryScheduleSeconds: config.DELIVERY_RETRY_SCHEDULE,
+    deliveryTimeoutMs: config.DELIVERY_TIMEOUT_MS,
+    audioFetch: {
+      allowPrivate: config.FETCH_ALLOW_PRIVATE,
+      allowHosts: config.FETCH_ALLOW_HOSTS,
+      maxBytes: config.AUDIO_MAX_BYTES,
+      connectTimeoutMs: Math.min(5_000, config.FETCH_TIMEOUT_MS),
+      totalTimeoutMs: config.FETCH_TIMEOUT_MS,
+      maxRedirects: 3,
     },
-  });
+  };
+  const activities = {
+    // Version 1's activities finish the workflows that were in flight at the upgrade.
+    ...createV1Activities({
+      stores: { ...stores, history: stores.legacyHistory, messages: stores.legacyMessages },
+      model,
+      turns: createTurnsClient(client, config.TEMPORAL_TASK_QUEUE),
+      logger: deps.logger,
+      settings,
+    }),
+    ...createActivities({ stores, model, line: chatLineFor(stores, client), logger: deps.logger, settings, ...(deps.metrics ? { report: activityReporter(deps.metrics) } : {}) }),
+  };
   const workflowSource = config.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } } : { workflowsPath };
   return Worker.create({
     connection: deps.connection,

@@ -1,7 +1,7 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { MessageStage } from '../domain/models.js';
 
-/** What a running message workflow reports about itself. */
+/** What a running message workflow (or redelivery) reports about itself. */
 export interface MessageProgress {
   messageId: string;
   stage: MessageStage;
@@ -16,14 +16,8 @@ export interface MessageProgress {
 
 export const progressQuery = defineQuery<MessageProgress>('progress');
 
-/** A message asks its chat's sequencer for a turn. */
-export interface TurnRequest {
-  messageId: string;
-  workflowId: string;
-}
-export const requestTurnSignal = defineSignal<[TurnRequest]>('requestTurn');
-export const releaseTurnSignal = defineSignal<[{ messageId: string }]>('releaseTurn');
-/** The sequencer tells a message workflow that it is its turn. */
-export const turnGrantedSignal = defineSignal('turnGranted');
 /** An admin resumed the paused channel: try delivering again. */
 export const resumeDeliverySignal = defineSignal('resumeDelivery');
+
+/** The place before this workflow's in its chat's line was settled: its turn may have come. */
+export const lineTurnSignal = defineSignal('lineTurn');

@@ -1,33 +1,33 @@
-import { ActivityFailure, ApplicationFailure, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
-import { ErrorType, nonRetryableErrorTypes } from '../domain/errors.js';
-import type { ChannelSnapshot, InboundEnvelope, MessageStage } from '../domain/models.js';
+import { ActivityFailure, ApplicationFailure, isCancellation, proxySinks, setHandler, sleep } from '@temporalio/workflow';
+import { ErrorType, fallbackErrorTypes } from '../domain/errors.js';
+import type { ChannelSnapshot, FinalStatus, MessageStage, MessageWorkflowInput } from '../domain/models.js';
+import type { ObservabilitySinks } from '../observability/workflow-interceptors.js';
+import { observabilitySinkName } from '../observability/workflow-context.js';
+import { admitMessage, closeMessage, composeFallbackReply, composeReply, recordUnansweredMessage, speakReply, transcribeVoiceMessage } from './activities.js';
 import { progressQuery, type MessageProgress } from './definitions.js';
-import { deliverParts, store } from './delivery.js';
-import { chatTurn } from './turns.js';
-
-/** Failures that end generation with the fallback reply; any other is ours and is tried again. */
-const modelFailureTypes: string[] = [ErrorType.ModelUnavailable, ErrorType.ModelRejected, ErrorType.ChannelGone];
-
-/** Model calls: retried a few times for overload and outages, then the fallback reply is used. */
-const model = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  // Heartbeats (src/activities/heartbeat.ts): a call whose worker died, or whose result was lost
-  // while Temporal was away, is retried after this rather than after the start-to-close timeout.
-  heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes },
-});
+import { deliverParts } from './delivery.js';
+import { chatLineTurn } from './line.js';
 
 export interface MessageResult {
-  status: 'delivered' | 'failed' | 'not_answered';
+  status: FinalStatus;
   reason?: string;
   partsDelivered: number;
 }
 
-/** A failure of the model or of the user's input, as opposed to one of our own infrastructure. */
-function isModelFailure(error: unknown): boolean {
+/**
+ * When generation fails for a reason of our own (MongoDB away longer than the activity's retries),
+ * the workflow waits and tries again this many times, backing off, before it gives up and answers
+ * with the fallback reply; about an hour in all.
+ */
+const GENERATION_ROUNDS = 7;
+const generationBackoffMs = (round: number): number => Math.min(30_000 * 2 ** (round - 1), 15 * 60_000);
+
+const sinks = proxySinks<ObservabilitySinks>();
+
+/** The failure type behind an activity failure, if it has one. */
+function failureType(error: unknown): string | undefined {
   const cause = error instanceof ActivityFailure ? error.cause : undefined;
-  return cause instanceof ApplicationFailure && cause.type !== null && cause.type !== undefined && modelFailureTypes.includes(cause.type);
+  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
 }
 
 /** Why an activity failed, in words fit for the message record. */
@@ -38,116 +38,146 @@ function failureReason(error: unknown): string {
 
 /**
  * Handles one inbound message from acceptance to the last part delivered (or a recorded failure).
- * Steps that only concern this message (acceptance, transcription) run at once; the steps that
- * touch the chat's history and its receiver run in the chat's turn, one message at a time.
+ * Steps that only concern this message (admission, transcription) run at once; the steps that
+ * touch the chat's history and its receiver wait for the message's turn in its chat's line, which
+ * the API gave it when it accepted the message. In the common case (text, no reply delay, one
+ * part, nobody ahead in the chat) that is three steps: admit (local), compose (the model call),
+ * send (local, which also records the end and hands the turn on).
  */
-export async function messageWorkflow(envelope: InboundEnvelope): Promise<MessageResult> {
-  const { messageId } = envelope;
+export async function messageWorkflowV2(input: MessageWorkflowInput): Promise<MessageResult> {
+  const { messageId, chatId, lineSeq } = input;
   const progress: MessageProgress = { messageId, stage: 'accepted' };
   setHandler(progressQuery, () => progress);
-  const turn = chatTurn(envelope.chatId, messageId);
+  const turn = chatLineTurn(chatId, lineSeq);
+  const close = async (status: FinalStatus, partsDelivered: number, reason?: string): Promise<MessageResult> => {
+    progress.stage = status;
+    if (reason !== undefined) progress.reason = reason;
+    await closeMessage({ messageId, chatId, lineSeq, status, partsDelivered, ...(reason !== undefined ? { reason } : {}) });
+    return { status, partsDelivered, ...(reason !== undefined ? { reason } : {}) };
+  };
+
   try {
-    return await handleMessage(envelope, progress, turn);
-  } finally {
-    await turn.release();
+    return await answer(input, progress, turn, close);
+  } catch (error) {
+    // A failure no retry can heal (a record deleted under us): the message ends as failed, and the
+    // chat's turn is handed on, instead of the chat waiting behind a failed workflow.
+    if (isCancellation(error)) throw error;
+    return close('failed', 0, failureReason(error));
   }
 }
 
-async function handleMessage(envelope: InboundEnvelope, progress: MessageProgress, turn: ReturnType<typeof chatTurn>): Promise<MessageResult> {
-  const { messageId } = envelope;
+async function answer(
+  input: MessageWorkflowInput,
+  progress: MessageProgress,
+  turn: ReturnType<typeof chatLineTurn>,
+  close: (status: FinalStatus, partsDelivered: number, reason?: string) => Promise<MessageResult>,
+): Promise<MessageResult> {
+  const { messageId, chatId, lineSeq } = input;
   const enter = (stage: MessageStage): void => {
     progress.stage = stage;
   };
   enter('validating');
-  const accepted = await store.acceptMessage(envelope);
-  if (!accepted.ok) {
+  const admission = await admitMessage(input);
+  if (admission.turn) turn.grant();
+  if (admission.outcome !== 'accepted') {
     // Nothing is answered, but the message is kept: in the chat history when the assistant is off.
-    if (accepted.outcome === 'not_answered') {
+    if (admission.outcome === 'not_answered') {
       enter('waiting_turn');
       await turn.wait();
-      await store.addUserMessage({ messageId });
+      await recordUnansweredMessage({ messageId, chatId, ...(admission.voicePrefix !== undefined ? { voicePrefix: admission.voicePrefix } : {}) });
     }
-    progress.reason = accepted.reason;
-    enter(accepted.outcome);
-    await store.finishMessage({ messageId, status: accepted.outcome, reason: accepted.reason, partsDelivered: 0 });
-    return { status: accepted.outcome, reason: accepted.reason, partsDelivered: 0 };
+    return close(admission.outcome, 0, admission.reason);
   }
-  const snapshot = accepted.snapshot;
+  const snapshot = admission.snapshot;
 
-  // A reason set here means the user gets the agent's fallback reply and the message is recorded as failed.
+  // A reason set here means the message is recorded as failed (the user still gets a reply: the fallback).
   let failure: string | undefined;
-
-  if (envelope.message.audio !== undefined) {
+  if (input.message.audio !== undefined) {
     enter('transcribing');
     try {
-      await model.transcribe({ messageId, agentId: snapshot.agentId });
+      await transcribeVoiceMessage({ messageId, agentId: snapshot.agentId });
     } catch (error) {
       // With typed text as well, the message is still answered from the text alone.
-      if (envelope.message.text === undefined) failure = failureReason(error);
+      if (input.message.text === undefined) failure = failureReason(error);
     }
   }
 
   enter('waiting_turn');
   await turn.wait();
 
-  const replyInput = { messageId, agentId: snapshot.agentId, voicePrefix: snapshot.voicePrefix, maxMessageLength: snapshot.maxMessageLength };
+  const voice = wantsVoice(snapshot, input);
+  const replyInput = { messageId, chatId, agentId: snapshot.agentId, voicePrefix: snapshot.voicePrefix, maxMessageLength: snapshot.maxMessageLength };
   let partCount: number | undefined;
   if (failure === undefined) {
     enter('generating');
-    // The model's retry budget is for the model: when the attempts ran out on our own store
-    // (MongoDB away for a while), go again instead of answering with the fallback.
-    for (;;) {
-      try {
-        ({ partCount } = await model.generateReply(replyInput));
-      } catch (error) {
-        if (!isModelFailure(error)) continue;
-        failure = failureReason(error);
-      }
-      break;
-    }
+    ({ partCount, failure } = await generate(replyInput));
   }
   if (partCount === undefined) {
     progress.reason = failure;
-    ({ partCount } = await store.storeFallbackReply({ ...replyInput, reason: failure ?? 'no reply' }));
+    ({ partCount } = await composeFallbackReply({ ...replyInput, reason: failure ?? 'no reply' }));
   }
   progress.partCount = partCount;
 
-  if (wantsVoice(snapshot, envelope)) {
+  let withAudio = false;
+  if (voice) {
     enter('synthesizing');
-    for (let index = 0; index < partCount; index++) {
-      try {
-        await model.synthesizeSpeech({ messageId, partIndex: index, agentId: snapshot.agentId });
-      } catch {
-        // The text still goes out without audio; the failure is in the activity's history.
-      }
+    try {
+      withAudio = (await speakReply({ messageId, agentId: snapshot.agentId })).spoken > 0;
+    } catch {
+      withAudio = true; // some parts may have their audio
+      // The parts go out with the audio made so far, the rest as text; the failure is in the history.
     }
   }
 
   if (snapshot.replyDelaySeconds > 0) {
     enter('waiting_reply_delay');
-    await store.setStage({ messageId, stage: 'waiting_reply_delay' });
-    await sleep(snapshot.replyDelaySeconds * 1000);
+    const delayMs = snapshot.replyDelaySeconds * 1000;
+    sinks[observabilitySinkName].replyDelayStarted(delayMs);
+    await sleep(delayMs);
+    sinks[observabilitySinkName].replyDelayEnded();
   }
 
+  const status: FinalStatus = failure === undefined ? 'delivered' : 'failed';
   const delivered = await deliverParts(
     {
       messageId,
+      chatId,
       channelId: snapshot.channelId,
       url: snapshot.replyWebhookUrl,
       partCount,
       fromPart: 0,
       retryScheduleSeconds: snapshot.retryScheduleSeconds,
+      withAudio,
+      finish: { status, lineSeq, partsBefore: 0, ...(failure !== undefined ? { reason: failure } : {}) },
     },
     progress,
   );
-  if (delivered.error !== undefined) failure = failure ?? delivered.error;
-  const status = failure === undefined && delivered.delivered === partCount ? 'delivered' : 'failed';
-  enter(status);
-  if (failure !== undefined) progress.reason = failure;
-  await store.finishMessage({ messageId, status, partsDelivered: delivered.delivered, ...(failure !== undefined ? { reason: failure } : {}) });
-  return { status, partsDelivered: delivered.delivered, ...(failure !== undefined ? { reason: failure } : {}) };
+  if (delivered.finished) {
+    enter(status);
+    if (failure !== undefined) progress.reason = failure;
+    return { status, partsDelivered: delivered.delivered, ...(failure !== undefined ? { reason: failure } : {}) };
+  }
+  return close('failed', delivered.delivered, failure ?? delivered.error ?? 'not every part was delivered');
 }
 
-function wantsVoice(snapshot: ChannelSnapshot, envelope: InboundEnvelope): boolean {
-  return snapshot.voiceReplies === 'always' || (snapshot.voiceReplies === 'when_user_sent_voice' && envelope.message.audio !== undefined);
+/**
+ * The model call, with its own failures told apart from ours: the model's (after the activity's
+ * retries) and a deleted agent end in the fallback reply; ours (MongoDB away for long) are tried
+ * again after a wait, a bounded number of times; a missing record cannot heal and ends at once.
+ */
+async function generate(input: Parameters<typeof composeReply>[0]): Promise<{ partCount?: number; failure?: string }> {
+  for (let round = 1; ; round++) {
+    try {
+      return await composeReply(input);
+    } catch (error) {
+      const type = failureType(error);
+      if (type !== undefined && fallbackErrorTypes.includes(type)) return { failure: failureReason(error) };
+      if (type === ErrorType.MessageNotStored || round >= GENERATION_ROUNDS) return { failure: `the reply could not be generated: ${failureReason(error)}` };
+      await sleep(generationBackoffMs(round));
+    }
+  }
+}
+
+function wantsVoice(snapshot: ChannelSnapshot, input: MessageWorkflowInput): boolean {
+  return snapshot.voiceReplies === 'always' || (snapshot.voiceReplies === 'when_user_sent_voice' && input.message.audio !== undefined);
 }

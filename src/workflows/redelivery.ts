@@ -1,7 +1,8 @@
-import { setHandler } from '@temporalio/workflow';
+import { isCancellation, setHandler } from '@temporalio/workflow';
+import { checkChatTurn, closeMessage } from './activities.js';
 import { progressQuery, type MessageProgress } from './definitions.js';
-import { deliverParts, store } from './delivery.js';
-import { chatTurn } from './turns.js';
+import { deliverParts } from './delivery.js';
+import { chatLineTurn } from './line.js';
 
 export interface RedeliveryInput {
   messageId: string;
@@ -11,41 +12,50 @@ export interface RedeliveryInput {
   fromPart: number;
   redelivery: number;
   retryScheduleSeconds: number[];
+  /** The redelivery's own place in the chat's line, claimed by the API. */
+  lineSeq: number;
 }
 
 /**
  * Sends a message's stored parts again, from one part on, to the channel's current reply URL,
- * without generating a new reply. It takes its turn in the chat like any message, so it never
- * interleaves with another reply of the same chat.
+ * without generating a new reply. It takes a place in the chat's line like any message, so it
+ * never interleaves with another reply of the same chat.
  */
-export async function redeliveryWorkflow(input: RedeliveryInput): Promise<{ status: 'delivered' | 'failed'; reason?: string }> {
-  const progress: MessageProgress = { messageId: input.messageId, stage: 'waiting_turn', partCount: input.partCount };
+export async function redeliveryWorkflowV2(input: RedeliveryInput): Promise<{ status: 'delivered' | 'failed'; reason?: string }> {
+  const { messageId, chatId, lineSeq } = input;
+  const progress: MessageProgress = { messageId, stage: 'waiting_turn', partCount: input.partCount };
   setHandler(progressQuery, () => progress);
-  const turn = chatTurn(input.chatId, `${input.messageId}:redelivery:${input.redelivery}`);
-  await turn.request();
+  const turn = chatLineTurn(chatId, lineSeq);
+  const end = async (status: 'delivered' | 'failed', partsDelivered: number, reason?: string) => {
+    progress.stage = status;
+    await closeMessage({ messageId, chatId, lineSeq, status, partsDelivered, redelivery: input.redelivery, ...(reason !== undefined ? { reason } : {}) });
+    return { status, ...(reason !== undefined ? { reason } : {}) };
+  };
   try {
+    if ((await checkChatTurn({ chatId, lineSeq })).granted) turn.grant();
     await turn.wait();
     const result = await deliverParts(
       {
-        messageId: input.messageId,
+        messageId,
+        chatId,
         channelId: input.channelId,
         partCount: input.partCount,
         fromPart: input.fromPart,
         retryScheduleSeconds: input.retryScheduleSeconds,
         redelivery: input.redelivery,
+        // Speech made for the first delivery is sent again with its part.
+        withAudio: true,
+        finish: { status: 'delivered', lineSeq, partsBefore: input.fromPart },
       },
       progress,
     );
-    const status = result.error === undefined ? 'delivered' : 'failed';
-    progress.stage = status;
-    await store.finishMessage({
-      messageId: input.messageId,
-      status,
-      partsDelivered: input.fromPart + result.delivered,
-      ...(result.error !== undefined ? { reason: result.error } : {}),
-    });
-    return { status, ...(result.error !== undefined ? { reason: result.error } : {}) };
-  } finally {
-    await turn.release();
+    if (result.finished) {
+      progress.stage = 'delivered';
+      return { status: 'delivered' };
+    }
+    return await end('failed', input.fromPart + result.delivered, result.error ?? 'not every part was delivered');
+  } catch (error) {
+    if (isCancellation(error)) throw error;
+    return end('failed', input.fromPart, error instanceof Error ? error.message : String(error));
   }
 }

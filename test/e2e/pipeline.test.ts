@@ -28,12 +28,15 @@ describe('end to end: API, worker, Temporal dev server, MongoDB-compatible serve
     assert.equal(response.body.workflow_id, `chatrelay-message-${String(response.body.message_id)}`);
     const [delivered] = await s.receiver.waitForDelivered(1, { path: reply.path });
     assert.deepEqual(delivered?.fields, { text: 'Echo: Hello', images: '', file: '', audio: '' });
-    const stored = await waitFor(async () => {
-      const message = await s.stores.messages.get(String(response.body.message_id));
-      return message?.status === 'delivered' ? message : undefined;
+    const messageId = String(response.body.message_id);
+    const outcome = await waitFor(async () => {
+      const ended = await s.stores.messages.outcome(messageId);
+      return ended?.status === 'delivered' ? ended : undefined;
     });
-    assert.equal(stored.page_id, channel.page_id);
-    const chat = await s.stores.chats.get(stored.chat_id);
+    assert.equal(outcome.parts_delivered, 1);
+    const stored = await s.stores.messages.get(messageId);
+    assert.equal(stored?.page_id, channel.page_id);
+    const chat = await s.stores.chats.get(stored?.chat_id ?? '');
     assert.equal(chat?.platform, 'CustomApp');
   });
 
@@ -85,11 +88,11 @@ describe('end to end: API, worker, Temporal dev server, MongoDB-compatible serve
     assert.equal(second.body.message_id, first.body.message_id);
     assert.equal(second.body.duplicate, true);
     await s.receiver.waitForDelivered(1, { path: reply.path });
-    const message = await waitFor(async () => {
-      const stored = await s.stores.messages.get(String(first.body.message_id));
-      return stored?.status === 'delivered' ? stored : undefined;
+    const outcome = await waitFor(async () => {
+      const ended = await s.stores.messages.outcome(String(first.body.message_id));
+      return ended?.status === 'delivered' ? ended : undefined;
     });
-    assert.equal(message.parts_delivered, 1);
+    assert.equal(outcome.parts_delivered, 1);
     // A third POST after the reply went out is still recognised.
     assert.equal((await postMessage(s.baseUrl, token, body)).body.duplicate, true);
     assert.equal(s.receiver.posts.filter((post) => post.path === reply.path).length, 1);

@@ -256,7 +256,7 @@ test('SIGTERM mid-traffic: the worker and the API drain and exit 0; every accept
   const accepted = [...traffic.accepted().map((item) => (item.outcome as { messageId: string }).messageId), heldAnswer.messageId];
   await waitFor(
     async () => {
-      const finished = await mongo.db.collection<{ _id: string; status: string }>('messages').countDocuments({ _id: { $in: accepted }, status: 'delivered' });
+      const finished = await mongo.db.collection<{ _id: string; status: string }>('message_outcomes').countDocuments({ _id: { $in: accepted }, status: 'delivered' });
       return finished === accepted.length;
     },
     { timeoutMs: 120_000, intervalMs: 250, what: `${accepted.length} messages to be delivered` },

@@ -6,9 +6,8 @@
 import assert from 'node:assert/strict';
 import { Webhook } from 'standardwebhooks';
 import type { RecordedRequest } from '../../src/devtools/fake-openai.js';
-import type { MessageDoc } from '../../src/stores/collections.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
-import type { PostResult, ProcessStack, ReceiverPost } from '../helpers/process-stack.js';
+import type { PostResult, ProcessStack, ReceiverPost, SettledMessage } from '../helpers/process-stack.js';
 
 export interface SentMessage {
   text: string;
@@ -79,7 +78,7 @@ export interface AnsweredOnceOptions {
 }
 
 export interface AnsweredOnceReport {
-  records: MessageDoc[];
+  records: SettledMessage[];
   /** Posts per webhook-id beyond the first (all of them re-sends after a lost answer). */
   duplicates: number;
   /** When the last accepted message reached its final status. */

@@ -22,7 +22,7 @@ import { createSecretBox } from '../../src/lib/secret-box.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { startMongoServer, startTemporalDevServer, type RunningServer } from '../../src/stack/servers.js';
 import { projectRoot } from '../../src/stack/tools.js';
-import { collections, type MessageDoc } from '../../src/stores/collections.js';
+import { collections } from '../../src/stores/collections.js';
 import { openDatabase, type Database } from '../../src/stores/db.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
 import { descendants, isAlive } from './procs.js';
@@ -312,6 +312,15 @@ export interface ProcessStackOptions {
   prebuiltBundle?: boolean;
 }
 
+/** How a message ended, as the fault tests check it. */
+export interface SettledMessage {
+  _id: string;
+  status: 'delivered' | 'failed' | 'not_answered';
+  reason?: string;
+  part_count?: number;
+  parts_delivered: number;
+}
+
 export interface ProcessStack {
   readonly dataDir: string;
   readonly apiUrl: string;
@@ -329,8 +338,8 @@ export interface ProcessStack {
   readonly worker: NodeRole;
   /** POSTs a message to the webhook; never throws (a network error is status 0). */
   postMessage(token: string, body: Record<string, unknown>, timeoutMs?: number): Promise<PostResult>;
-  /** Waits until every message has a final status in MongoDB (delivered, failed, not_answered); returns the records. */
-  settled(messageIds: readonly string[], timeoutMs: number): Promise<MessageDoc[]>;
+  /** Waits until every message has a final status in MongoDB (delivered, failed, not_answered); returns how each ended. */
+  settled(messageIds: readonly string[], timeoutMs: number): Promise<SettledMessage[]>;
   /** The last lines of the API's and the worker's output, for assertion messages. */
   diagnostics(lines?: number): string;
   close(): Promise<void>;
@@ -556,13 +565,24 @@ async function build(dataDir: string, options: ProcessStackOptions, cleanups: Ar
     }
   };
 
-  const finalStatuses = new Set(['delivered', 'failed', 'not_answered']);
-  const messages = collections(database.db).messages;
-  const settled = (messageIds: readonly string[], timeoutMs: number): Promise<MessageDoc[]> =>
+  const records = collections(database.db);
+  const settled = (messageIds: readonly string[], timeoutMs: number): Promise<SettledMessage[]> =>
     waitFor(
       async () => {
-        const docs = await messages.find({ _id: { $in: [...messageIds] } }).toArray();
-        return docs.length === messageIds.length && docs.every((doc) => finalStatuses.has(doc.status)) ? docs : undefined;
+        const outcomes = await records.outcomes.find({ _id: { $in: [...messageIds] } }).toArray();
+        if (outcomes.length !== messageIds.length) return undefined;
+        const replies = new Map((await records.replies.find({ _id: { $in: [...messageIds] } }).toArray()).map((reply) => [reply._id, reply]));
+        return outcomes.map((outcome) => {
+          const reply = replies.get(outcome._id);
+          const reason = outcome.reason ?? reply?.reason;
+          return {
+            _id: outcome._id,
+            status: outcome.status,
+            ...(reason !== undefined ? { reason } : {}),
+            ...(reply ? { part_count: reply.parts.length } : {}),
+            parts_delivered: outcome.parts_delivered,
+          };
+        });
       },
       { timeoutMs, intervalMs: 250, what: `${messageIds.length} messages to reach a final status` },
     );

@@ -1,6 +1,6 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -8,11 +8,11 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { WorkflowHandle } from '@temporalio/client';
 import { createActivities } from '../../src/activities/index.js';
 import { createOpenAIModelClient } from '../../src/activities/model.js';
-import { createTurnsClient } from '../../src/activities/turns-client.js';
+import { chatLineFor, type ChatLine } from '../../src/coordination/index.js';
 import { createApp } from '../../src/api/app.js';
 import { createMessageStarter } from '../../src/api/message-starter.js';
 import type { InboundEnvelope } from '../../src/domain/models.js';
-import type { messageWorkflow } from '../../src/workflows/message.js';
+import type { messageWorkflowV2 } from '../../src/workflows/message.js';
 import { mediaRouter } from '../../src/api/routes/media.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../../src/devtools/fake-openai.js';
 import { createLogger } from '../../src/lib/logger.js';
@@ -38,9 +38,11 @@ export interface WorkflowHarness {
   mediaBaseUrl: string;
   taskQueue: string;
   workflowBundle: WorkflowBundleWithSourceMap;
-  /** Starts a message the way the API does (workflow, then its place in the chat's line). */
-  startMessage(envelope: InboundEnvelope): Promise<WorkflowHandle<typeof messageWorkflow>>;
-  /** Saves a finished workflow's history as a replay fixture when RECORD_HISTORIES=1. */
+  /** The chats' lines, as the API and the worker use them. */
+  line: ChatLine;
+  /** Starts a message the way the API does (its place in the chat's line, then its workflow). */
+  startMessage(envelope: InboundEnvelope): Promise<WorkflowHandle<typeof messageWorkflowV2>>;
+  /** Saves a finished workflow's history as a replay fixture when RECORD_HISTORIES=1; never over an archived one. */
   record(name: string, handle: WorkflowHandle): Promise<void>;
   close(): Promise<void>;
 }
@@ -59,9 +61,10 @@ export async function startWorkflowHarness(options: { retryScheduleSeconds?: num
   await new Promise<void>((resolve) => media.once('listening', resolve));
   const mediaBaseUrl = `http://127.0.0.1:${(media.address() as AddressInfo).port}`;
   const taskQueue = 'messages-test';
+  const line = chatLineFor(stores, env.client);
   const activities = createActivities({
     stores,
-    turns: createTurnsClient(env.client, taskQueue),
+    line,
     model: createOpenAIModelClient({ apiKey: 'test', baseURL: fake.baseURL, timeoutMs: 10_000 }),
     logger: quietLogger,
     settings: {
@@ -75,7 +78,7 @@ export async function startWorkflowHarness(options: { retryScheduleSeconds?: num
   });
   const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities });
   const running = worker.run();
-  const starter = createMessageStarter(env.client, taskQueue);
+  const starter = createMessageStarter(env.client, taskQueue, line);
   return {
     env,
     mongo,
@@ -85,14 +88,17 @@ export async function startWorkflowHarness(options: { retryScheduleSeconds?: num
     mediaBaseUrl,
     taskQueue,
     workflowBundle,
+    line,
     async startMessage(envelope) {
       const { workflowId } = await starter.start(envelope);
-      return env.client.workflow.getHandle<typeof messageWorkflow>(workflowId);
+      return env.client.workflow.getHandle<typeof messageWorkflowV2>(workflowId);
     },
     async record(name, handle) {
       if (process.env.RECORD_HISTORIES !== '1') return;
+      const file = `${historiesDir}${name}.json`;
+      if (existsSync(file)) return; // the archive only grows: a changed history is a new file
       const history = await handle.fetchHistory();
-      writeFileSync(`${historiesDir}${name}.json`, historyToJSON(history));
+      writeFileSync(file, historyToJSON(history));
     },
     async close() {
       worker.shutdown();

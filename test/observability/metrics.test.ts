@@ -44,8 +44,8 @@ describe('metrics and logs of a real pipeline (API, worker, Temporal dev server,
 
   async function finished(messageId: string, status = 'delivered') {
     return waitFor(async () => {
-      const message = await s.stores.messages.get(messageId);
-      return message?.status === status ? message : undefined;
+      const outcome = await s.stores.messages.outcome(messageId);
+      return outcome?.status === status ? outcome : undefined;
     });
   }
 
@@ -66,8 +66,8 @@ describe('metrics and logs of a real pipeline (API, worker, Temporal dev server,
     assert.equal(delta('chatrelay_delivery_attempts_total', { result: 'delivered' }), 1);
     assert.equal(delta('chatrelay_delivery_attempts_total', { result: 'retry' }), 0);
     assert.equal(delta('chatrelay_model_call_duration_seconds_count', { call: 'chat', outcome: 'ok' }), 1);
-    assert.equal(delta('chatrelay_activity_duration_seconds_count', { activity: 'generateReply', outcome: 'ok' }), 1);
-    assert.equal(delta('chatrelay_activity_duration_seconds_count', { activity: 'deliverPart', outcome: 'ok' }), 1);
+    assert.equal(delta('chatrelay_activity_duration_seconds_count', { activity: 'composeReply', outcome: 'ok' }), 1);
+    assert.equal(delta('chatrelay_activity_duration_seconds_count', { activity: 'sendReplyPart', outcome: 'ok' }), 1);
   });
 
   test('a receiver answering 500 then 200 moves the retry counter, then the delivered one', async () => {
@@ -107,7 +107,7 @@ describe('metrics and logs of a real pipeline (API, worker, Temporal dev server,
     assert.equal(delta('chatrelay_model_call_errors_total', { call: 'chat', error_type: 'ModelUnavailable' }), 1);
     assert.equal(delta('chatrelay_model_call_duration_seconds_count', { call: 'chat', outcome: 'error' }), 1);
     assert.equal(delta('chatrelay_model_call_duration_seconds_count', { call: 'chat', outcome: 'ok' }), 1);
-    assert.equal(delta('chatrelay_activity_errors_total', { activity: 'generateReply', error_type: 'ModelUnavailable' }), 1);
+    assert.equal(delta('chatrelay_activity_errors_total', { activity: 'composeReply', error_type: 'ModelUnavailable' }), 1);
   });
 
   test('a reply-delay wait shows in the in-progress gauge while it lasts, and leaves it when the reply goes out', async () => {

@@ -4,7 +4,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { createMessageAdmin, type MessageAdmin } from '../../src/api/message-admin.js';
 import type { Channel, InboundEnvelope } from '../../src/domain/models.js';
 import { waitFor } from '../../src/lib/wait.js';
-import type { messageWorkflow } from '../../src/workflows/message.js';
+import type { messageWorkflowV2 } from '../../src/workflows/message.js';
 import { createChannelWithAgent, envelopeFor } from '../helpers/fixtures.js';
 import { startWorkflowHarness, type WorkflowHarness } from '../helpers/workflow-harness.js';
 
@@ -15,7 +15,7 @@ describe('delivery: retry schedule, pause on 410, redelivery, status (time-skipp
   let admin: MessageAdmin;
   before(async () => {
     h = await startWorkflowHarness({ retryScheduleSeconds: SCHEDULE });
-    admin = createMessageAdmin({ stores: h.stores, client: h.env.client, taskQueue: h.taskQueue, publicBaseUrl: h.mediaBaseUrl });
+    admin = createMessageAdmin({ stores: h.stores, client: h.env.client, line: h.line, taskQueue: h.taskQueue, publicBaseUrl: h.mediaBaseUrl });
   });
   after(async () => {
     await h?.close();
@@ -27,7 +27,7 @@ describe('delivery: retry schedule, pause on 410, redelivery, status (time-skipp
 
   const envelope = (channel: Channel, clientId?: string, text = 'Hello'): InboundEnvelope =>
     envelopeFor(channel, { text, ...(clientId !== undefined ? { client_id: clientId } : {}) });
-  const start = (input: InboundEnvelope): Promise<WorkflowHandle<typeof messageWorkflow>> => h.startMessage(input);
+  const start = (input: InboundEnvelope): Promise<WorkflowHandle<typeof messageWorkflowV2>> => h.startMessage(input);
   /** The durations of the timers that fired (the turn's fallback timer is cancelled, not fired). */
   const timersOf = async (handle: WorkflowHandle): Promise<number[]> => {
     const events = (await handle.fetchHistory()).events ?? [];
@@ -59,7 +59,7 @@ describe('delivery: retry schedule, pause on 410, redelivery, status (time-skipp
     assert.equal(status.status, 'failed');
     assert.equal(status.attempts.length, 8);
     assert.ok(status.attempts.every((attempt) => attempt.result === 'retry' && attempt.http_status === 503));
-    await h.record('retry-schedule-exhausted', handle);
+    await h.record('v2-retry-schedule-exhausted', handle);
   });
 
   test('Retry-After longer than the schedule step is honoured', async () => {
@@ -124,7 +124,7 @@ describe('delivery: retry schedule, pause on 410, redelivery, status (time-skipp
     const delivered = h.receiver.delivered(endpoint.path).map((post) => post.fields.text);
     assert.equal(delivered.length, 3);
     assert.ok(delivered.indexOf('Echo: first') < delivered.indexOf('Echo: second'), `alice's replies stay in order: ${delivered.join(' | ')}`);
-    await h.record('paused-then-resumed', firstHandle);
+    await h.record('v2-paused-then-resumed', firstHandle);
   });
 
   test('redelivery from part 2 sends the stored parts again, same delivery ids, without a new reply', async () => {

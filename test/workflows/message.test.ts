@@ -3,6 +3,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { createMessageStarter } from '../../src/api/message-starter.js';
 import { messageIdFor } from '../../src/api/routes/webhook.js';
 import { TRANSCRIPT_PREFIX, FAKE_AUDIO_PREFIX } from '../../src/devtools/fake-openai.js';
+import { historyEntryId } from '../../src/domain/ids.js';
 import type { InboundEnvelope } from '../../src/domain/models.js';
 import { randomId } from '../../src/lib/secrets.js';
 import { createChannelWithAgent, envelopeFor } from '../helpers/fixtures.js';
@@ -39,15 +40,15 @@ describe('message workflow (time-skipping server)', () => {
     assert.equal(post?.headers['content-type'], 'application/x-www-form-urlencoded');
     assert.deepEqual(post?.fields, { text: 'Echo: What time is it?', images: '', file: '', audio: '' });
     assert.equal(post?.headers['webhook-id'], `${input.messageId}.0`);
-    const stored = await h.stores.messages.get(input.messageId);
-    assert.equal(stored?.status, 'delivered');
-    assert.equal(stored?.parts_delivered, 1);
-    const history = await h.stores.history.recent(stored!.chat_id, 10);
+    const outcome = await h.stores.messages.outcome(input.messageId);
+    assert.equal(outcome?.status, 'delivered');
+    assert.equal(outcome?.parts_delivered, 1);
+    const history = (await h.stores.chats.get(input.chatId))?.recent ?? [];
     assert.deepEqual(history.map((entry) => [entry.role, entry.content]), [
       ['user', 'What time is it?'],
       ['assistant', 'Echo: What time is it?'],
     ]);
-    await h.record('happy-path-with-delay', handle);
+    await h.record('v2-happy-path-with-delay', handle);
   });
 
   test('a receiver that fails three times then accepts gets each part exactly once, in order', async () => {
@@ -72,7 +73,7 @@ describe('message workflow (time-skipping server)', () => {
       [1, 1, 'delivered', 200],
       [2, 1, 'delivered', 200],
     ]);
-    await h.record('receiver-fails-three-times', handle);
+    await h.record('v2-receiver-fails-three-times', handle);
   });
 
   test('a receiver answering 400 gets one attempt, no retry storm, and the message is failed with the reason', async () => {
@@ -83,10 +84,10 @@ describe('message workflow (time-skipping server)', () => {
     assert.equal(result.status, 'failed');
     assert.match(result.reason ?? '', /receiver answered 400/);
     assert.equal(h.receiver.posts.length, 1);
-    const stored = await h.stores.messages.get(input.messageId);
+    const stored = await h.stores.messages.outcome(input.messageId);
     assert.equal(stored?.status, 'failed');
     assert.match(stored?.reason ?? '', /part 1 of 1: receiver answered 400/);
-    await h.record('receiver-rejects', handle);
+    await h.record('v2-receiver-rejects', handle);
   });
 
   test('a model that fails with 500 once is retried and the reply is delivered', async () => {
@@ -96,7 +97,7 @@ describe('message workflow (time-skipping server)', () => {
     assert.equal(result.status, 'delivered');
     assert.equal(h.fake.requestsTo('chat').length, 2);
     assert.deepEqual(h.receiver.delivered().map((post) => post.fields.text), ['Echo: retry me']);
-    await h.record('model-fails-once', handle);
+    await h.record('v2-model-fails-once', handle);
   });
 
   test('a model that fails permanently gives the fallback reply and records the failure', async () => {
@@ -111,10 +112,10 @@ describe('message workflow (time-skipping server)', () => {
     assert.match(result.reason ?? '', /HTTP 400/);
     assert.equal(h.fake.requestsTo('chat').length, 1, 'a permanent model error is not retried');
     assert.deepEqual(h.receiver.delivered().map((post) => post.fields.text), ['We will get back to you shortly.']);
-    const stored = await h.stores.messages.get(input.messageId);
+    const stored = await h.stores.messages.outcome(input.messageId);
     assert.equal(stored?.status, 'failed');
     assert.match(stored?.reason ?? '', /chat completion failed with HTTP 400/);
-    await h.record('model-fails-permanently', handle);
+    await h.record('v2-model-fails-permanently', handle);
   });
 
   test('voice in: the prefixed transcript is what the model sees', async () => {
@@ -129,7 +130,7 @@ describe('message workflow (time-skipping server)', () => {
     assert.deepEqual(messages.at(-1), { role: 'user', content: '[Voice] Where is my order?' });
     assert.equal(h.fake.requestsTo('transcriptions').length, 1);
     assert.deepEqual(h.receiver.delivered().map((post) => post.fields.text), ['Echo: [Voice] Where is my order?']);
-    await h.record('voice-in', handle);
+    await h.record('v2-voice-in', handle);
   });
 
   test('voice out: the reply carries an audio URL that serves the stored speech', async () => {
@@ -144,7 +145,7 @@ describe('message workflow (time-skipping server)', () => {
     assert.equal(audio.status, 200);
     assert.equal(audio.headers.get('content-type'), 'audio/mpeg');
     assert.equal(Buffer.from(await audio.arrayBuffer()).toString('utf8'), `${FAKE_AUDIO_PREFIX}Echo: say it`);
-    await h.record('voice-out', handle);
+    await h.record('v2-voice-out', handle);
   });
 
   test('a disconnected assistant stores the message in the history and sends nothing', async () => {
@@ -154,17 +155,16 @@ describe('message workflow (time-skipping server)', () => {
     assert.equal(result.status, 'not_answered');
     assert.equal(h.receiver.posts.length, 0);
     assert.equal(h.fake.requests.length, 0);
-    const stored = await h.stores.messages.get(input.messageId);
+    const stored = await h.stores.messages.outcome(input.messageId);
     assert.equal(stored?.status, 'not_answered');
-    const entry = await h.stores.history.get(input.messageId, 'user');
-    assert.equal(entry?.content, 'anyone there?');
-    assert.equal(await h.stores.history.get(input.messageId, 'assistant'), null);
-    await h.record('assistant-disconnected', handle);
+    const history = (await h.stores.chats.get(input.chatId))?.recent ?? [];
+    assert.deepEqual(history.map((entry) => [entry.id, entry.content]), [[historyEntryId(input.messageId, 'user'), 'anyone there?']]);
+    await h.record('v2-assistant-disconnected', handle);
   });
 
   test('the same message_id posted twice produces one workflow and one reply', async () => {
     const { channel } = await createChannelWithAgent(h.stores, { replyUrl: h.receiver.url });
-    const starter = createMessageStarter(h.env.client, h.taskQueue);
+    const starter = createMessageStarter(h.env.client, h.taskQueue, h.line);
     const messageId = messageIdFor(channel.id, 'client-dup', 'client-message-1');
     const input = { ...envelope(channel, { client_id: 'client-dup', message_id: 'client-message-1' }), messageId };
     const first = await starter.start(input);

@@ -2,9 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import type { Channel } from '../../src/domain/models.js';
-import { randomId } from '../../src/lib/secrets.js';
-import { chatIdFor } from '../../src/stores/chats.js';
-import { createChannelWithAgent } from '../helpers/fixtures.js';
+import { createChannelWithAgent, envelopeFor } from '../helpers/fixtures.js';
 import type { ReceivedPost } from '../helpers/receiver.js';
 import { startWorkflowHarness, type WorkflowHarness } from '../helpers/workflow-harness.js';
 
@@ -18,17 +16,7 @@ describe('signed replies (Standard Webhooks)', () => {
   });
 
   async function deliverOne(channel: Channel, replyPath: string): Promise<ReceivedPost> {
-    const clientId = `client-${randomId(4)}`;
-    const messageId = `msg_${randomId(12)}`;
-    const handle = await h.startMessage({
-          messageId,
-          chatId: chatIdFor(channel.page_id, clientId),
-          channelId: channel.id,
-          pageId: channel.page_id,
-          tokenVersion: channel.token_version,
-          receivedAt: new Date().toISOString(),
-          message: { client_id: clientId, platform: 'TestApp', text: 'sign this, ünïcode & all' },
-    });
+    const handle = await h.startMessage(envelopeFor(channel, { text: 'sign this, ünïcode & all' }));
     await handle.result();
     const post = h.receiver.delivered(replyPath).at(-1);
     assert.ok(post, 'a reply was delivered');

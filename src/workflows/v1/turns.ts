@@ -1,6 +1,6 @@
 import { condition, getExternalWorkflowHandle, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
-import { chatTurnsWorkflowId } from '../domain/ids.js';
+import type { Activities } from '../../activities/v1/index.js';
+import { chatTurnsWorkflowId } from '../../domain/ids.js';
 import { releaseTurnSignal, turnGrantedSignal } from './definitions.js';
 
 /** A short call to Temporal itself; a local activity keeps it off the task queue round trip. */

@@ -1,7 +1,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { chatTurnsWorkflowId } from '../domain/ids.js';
-import type { chatTurnsWorkflow } from '../workflows/chat-turns.js';
-import { requestTurnSignal, type TurnRequest } from '../workflows/definitions.js';
+import { chatTurnsWorkflowId } from '../../domain/ids.js';
+import type { chatTurnsWorkflow } from '../../workflows/v1/chat-turns.js';
+import { requestTurnSignal, type TurnRequest } from '../../workflows/v1/definitions.js';
 
 /** What the activities need from Temporal itself: reaching a chat's sequencer, and asking whether a workflow still runs. */
 export interface TurnsClient {

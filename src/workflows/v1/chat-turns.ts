@@ -6,8 +6,8 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
-import { nonRetryableErrorTypes } from '../domain/errors.js';
+import type { Activities } from '../../activities/v1/index.js';
+import { nonRetryableErrorTypes } from '../../domain/errors.js';
 import { releaseTurnSignal, requestTurnSignal, turnGrantedSignal, type TurnRequest } from './definitions.js';
 
 const checks = proxyActivities<Activities>({

@@ -1,4 +1,6 @@
-import { isDuplicateKey, type ChatDoc, type Collections, type HistoryDoc, type HistoryEntry } from './collections.js';
+import { historyEntryId } from '../domain/ids.js';
+import { trimRecent, type HistoryEntry } from '../domain/history.js';
+import { isDuplicateKey, type ChatDoc, type Collections, type HistoryDoc } from './collections.js';
 
 export interface NewHistoryEntry {
   messageId: string;
@@ -7,11 +9,8 @@ export interface NewHistoryEntry {
   attachments?: string[];
 }
 
-export const historyEntryId = (messageId: string, role: HistoryDoc['role']): string => `${messageId}:${role}`;
+export { historyEntryId };
 
-/** How much of a chat's history its own document keeps for the model: enough for any agent. */
-const RECENT_ENTRIES = 200;
-const RECENT_CHARACTERS = 400_000;
 
 /**
  * A chat's history lives twice: every entry in `history` (the record), and the most recent ones in
@@ -19,7 +18,7 @@ const RECENT_CHARACTERS = 400_000;
  * (FerretDB answers `_id` lookups directly but scans for other filters), and one conditional update
  * appends a message and its reply together.
  */
-export function createHistoryStore(c: Collections) {
+export function createLegacyHistoryStore(c: Collections) {
   return {
     get(messageId: string, role: HistoryDoc['role']): Promise<HistoryDoc | null> {
       return c.history.findOne({ _id: historyEntryId(messageId, role) });
@@ -29,7 +28,7 @@ export function createHistoryStore(c: Collections) {
     async state(chatId: string): Promise<{ seq: number; recent: HistoryEntry[] }> {
       const chat: ChatDoc | null = await c.chats.findOne({ _id: chatId });
       if (!chat) throw new Error(`chat ${chatId} does not exist`);
-      return { seq: chat.history_seq, recent: chat.recent ?? [] };
+      return { seq: chat.history_seq ?? 0, recent: chat.recent ?? [] };
     },
 
     /**
@@ -84,11 +83,4 @@ export function createHistoryStore(c: Collections) {
   };
 }
 
-function trimRecent(entries: HistoryEntry[]): HistoryEntry[] {
-  const kept = entries.slice(-RECENT_ENTRIES);
-  let characters = kept.reduce((sum, entry) => sum + entry.content.length, 0);
-  while (kept.length > 1 && characters > RECENT_CHARACTERS) characters -= kept.shift()!.content.length;
-  return kept;
-}
-
-export type HistoryStore = ReturnType<typeof createHistoryStore>;
+export type LegacyHistoryStore = ReturnType<typeof createLegacyHistoryStore>;

@@ -1,0 +1,64 @@
+import { Context } from '@temporalio/activity';
+import { messageWorkflowId } from '../domain/ids.js';
+import type { ChannelSnapshot, MessageWorkflowInput } from '../domain/models.js';
+import { channelSnapshot } from '../domain/snapshot.js';
+import { ttlCache } from '../lib/ttl-cache.js';
+import type { ActivityDeps } from './deps.js';
+
+/** What the channel says about a message: answer it with these settings, or why not. */
+type Verdict = { outcome: 'accepted'; snapshot: ChannelSnapshot } | { outcome: 'not_answered' | 'failed'; reason: string; voicePrefix?: string };
+
+/** The verdict, and whether the message's turn in its chat has come already. */
+export type Admission = Verdict & { turn: boolean };
+
+/** The first step of every message: check its channel, take the settings it will use, record it. */
+export function createAdmissionActivities(deps: ActivityDeps) {
+  const { stores, settings } = deps;
+  const agents = ttlCache((id) => stores.agents.get(id), { ttlMs: settings.channelCacheTtlMs ?? 1_000 });
+
+  async function judge(input: MessageWorkflowInput): Promise<Verdict> {
+    // The channel is read fresh, once per message: a token rotated or an assistant disconnected
+    // a moment ago must count. Agents change rarely and are only read for their settings.
+    const channel = await stores.channels.get(input.channelId);
+    if (!channel || channel.page_id !== input.pageId) return { outcome: 'failed', reason: 'the channel no longer exists' };
+    if (channel.token_version !== input.tokenVersion) return { outcome: 'failed', reason: 'the API token the message was sent with has been rotated' };
+    const agent = await agents.get(channel.agent_id);
+    if (!channel.assistant_connected) {
+      // Kept in the history as the agent would have seen it, voice prefix included.
+      return { outcome: 'not_answered', reason: 'the assistant is not connected to this channel', ...(agent ? { voicePrefix: agent.voice_prefix } : {}) };
+    }
+    if (!agent) return { outcome: 'failed', reason: "the channel's agent no longer exists" };
+    return { outcome: 'accepted', snapshot: channelSnapshot(channel, agent, settings.retryScheduleSeconds) };
+  }
+
+  return {
+    /**
+     * Checks the channel, records the message with the settings it will use (a retry keeps the
+     * first record), and looks whether its turn in the chat has come already (one read of the
+     * chat's head when it has). No write is repeated later just to move the stage.
+     */
+    async admitMessage(input: MessageWorkflowInput): Promise<Admission> {
+      const verdict = await judge(input);
+      const workflowId = Context.current().info.workflowExecution?.workflowId ?? messageWorkflowId(input.messageId);
+      await stores.messages.insert({
+        _id: input.messageId,
+        workflow_id: workflowId,
+        channel_id: input.channelId,
+        page_id: input.pageId,
+        client_id: input.message.client_id,
+        chat_id: input.chatId,
+        platform: input.message.platform,
+        // Version 2 never updates this record: the status and stage are the outcome's, or the workflow's while it runs.
+        status: 'processing',
+        stage: 'accepted',
+        inbound: input.message,
+        received_at: new Date(input.receivedAt),
+        line_seq: input.lineSeq,
+        ...(verdict.outcome === 'accepted' ? { snapshot: verdict.snapshot } : {}),
+      });
+      // Registers to be woken when the message must wait, so the workflow only has to listen.
+      const turn = await deps.line.turn(input.chatId, input.lineSeq, workflowId);
+      return { ...verdict, turn: turn.granted };
+    },
+  };
+}

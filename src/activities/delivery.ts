@@ -1,0 +1,145 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { ErrorType } from '../domain/errors.js';
+import { mediaUrl, messageWorkflowId } from '../domain/ids.js';
+import { replyForm } from '../domain/reply-form.js';
+import { ttlCache } from '../lib/ttl-cache.js';
+import { activityLogger, type ActivityDeps } from './deps.js';
+import { createFinisher, type Finish } from './finish.js';
+import { postForm, type PostOutcome } from './reply-post.js';
+import { signatureHeaders } from './signing.js';
+
+export type { Finish };
+
+export interface SendPartInput {
+  messageId: string;
+  chatId: string;
+  channelId: string;
+  partIndex: number;
+  partCount: number;
+  attempt: number;
+  /** The snapshot's reply URL; a redelivery leaves it out and uses the channel's current one. */
+  url?: string;
+  redelivery?: number;
+  /** The wait before the next attempt should this one ask for a retry; absent when the schedule is spent. */
+  retryWaitSeconds?: number;
+  /** Whether the reply has speech (a part's audio is then looked up). */
+  withAudio?: boolean;
+  /** Set on the last part: once it is delivered, the message ends so and its turn is handed on. */
+  finish?: Finish;
+}
+
+export interface SendPartResult {
+  /** `paused`: nothing was sent because the channel's delivery is paused. */
+  outcome: PostOutcome['result'] | 'paused';
+  status?: number;
+  error?: string;
+  /** For `retry` with a schedule left: the wait before the next attempt (the schedule stretched by Retry-After). */
+  retryInSeconds?: number;
+}
+
+/** Delivery: one signed POST of one reply part per call; the workflow owns the retry schedule. */
+export function createDeliveryActivities(deps: ActivityDeps) {
+  const { stores, settings } = deps;
+  // Delivery reads the channel (paused? current URL?) and its signing secrets for every part; a
+  // short cache spares those reads. A pause set here is seen at once (invalidated below); one set
+  // by another worker or an admin within the TTL: a receiver's own 410 answers cover that.
+  const ttlMs = settings.channelCacheTtlMs ?? 1_000;
+  const channels = ttlCache((id) => stores.channels.get(id), { ttlMs });
+  const secrets = ttlCache((channelId) => stores.signingSecrets.active(channelId), { ttlMs });
+
+  const finishAndRelease = createFinisher(deps);
+  const currentWorkflowId = (messageId: string): string => Context.current().info.workflowExecution?.workflowId ?? messageWorkflowId(messageId);
+
+  /**
+   * One delivery attempt of one part, recorded by one insert. A first delivery goes to the
+   * snapshot's URL; an admin's redelivery to the channel's current one.
+   */
+  async function sendPart(input: SendPartInput): Promise<SendPartResult> {
+    const reply = await stores.messages.reply(input.messageId);
+    const part = reply?.parts[input.partIndex];
+    if (!part) {
+      throw ApplicationFailure.create({
+        type: ErrorType.ReplyPartMissing,
+        message: `part ${input.partIndex + 1} of the reply to ${input.messageId} is not stored`,
+        nonRetryable: true,
+      });
+    }
+    if (Context.current().info.attempt > 1) {
+      // A retry of this step: an earlier run may have delivered the part and lost its result.
+      const earlier = await stores.messages.attempt({ messageId: input.messageId, partIndex: input.partIndex, attempt: input.attempt, ...(input.redelivery !== undefined ? { redelivery: input.redelivery } : {}) });
+      if (earlier?.result === 'delivered') {
+        if (input.finish) await finishAndRelease(input.messageId, input.chatId, input.finish, input.redelivery);
+        return { outcome: 'delivered' };
+      }
+    }
+    // An admin's redelivery goes where the channel points now, not where it pointed a second ago.
+    if (input.redelivery !== undefined) channels.invalidate(input.channelId);
+    const channel = await channels.get(input.channelId);
+    if (!channel) return { outcome: 'rejected', error: 'the channel no longer exists' };
+    if (channel.delivery_paused) {
+      await stores.messages.parkDelivery(currentWorkflowId(input.messageId), channel.id, input.messageId);
+      deps.report?.deliveryAttempt('paused');
+      return { outcome: 'paused', error: channel.paused_reason ?? 'delivery is paused for this channel' };
+    }
+    const url = input.redelivery === undefined && input.url !== undefined ? input.url : channel.reply_webhook_url;
+    const blobId = input.withAudio ? await stores.messages.speech(input.messageId, input.partIndex) : undefined;
+    const body = replyForm(part, blobId !== undefined ? mediaUrl(settings.publicBaseUrl, blobId) : undefined);
+    const started = new Date();
+    const headers = {
+      ...signatureHeaders(await secrets.get(channel.id), part.delivery_id, started, body),
+      'x-chatrelay-message-id': input.messageId,
+      'x-chatrelay-part': `${input.partIndex + 1}/${input.partCount}`,
+    };
+    const outcome = await postForm(url, body, headers, settings.deliveryTimeoutMs);
+    const now = new Date();
+    const error = 'error' in outcome ? outcome.error : undefined;
+    await stores.messages.recordAttempt(input.messageId, {
+      part_index: input.partIndex,
+      attempt: input.attempt,
+      ...(input.redelivery !== undefined ? { redelivery: input.redelivery } : {}),
+      at: started,
+      duration_ms: now.getTime() - started.getTime(),
+      result: outcome.result === 'gone' ? 'rejected' : outcome.result,
+      ...(outcome.status !== undefined ? { http_status: outcome.status } : {}),
+      ...(error !== undefined ? { error } : {}),
+    });
+    if (outcome.result === 'gone') {
+      // 410: the receiver says this URL is gone for good. Park the channel's replies until an admin resumes it.
+      await stores.channels.update(channel.id, { delivery_paused: true, paused_reason: `the reply URL answered 410 Gone (${now.toISOString()})` });
+      channels.invalidate(channel.id);
+      await stores.messages.parkDelivery(currentWorkflowId(input.messageId), channel.id, input.messageId);
+    }
+    deps.report?.deliveryAttempt(outcome.result);
+    activityLogger(deps.logger).info(
+      { messageId: input.messageId, pageId: channel.page_id, part: input.partIndex, attempt: input.attempt, result: outcome.result, status: outcome.status, ms: now.getTime() - started.getTime() },
+      'delivery attempt',
+    );
+    if (outcome.result === 'delivered' && input.finish) await finishAndRelease(input.messageId, input.chatId, input.finish, input.redelivery);
+    const retryInSeconds = outcome.result === 'retry' && input.retryWaitSeconds !== undefined ? Math.max(input.retryWaitSeconds, outcome.retryAfterSeconds ?? 0) : undefined;
+    return {
+      outcome: outcome.result,
+      ...(outcome.status !== undefined ? { status: outcome.status } : {}),
+      ...(error !== undefined ? { error } : {}),
+      ...(retryInSeconds !== undefined ? { retryInSeconds } : {}),
+    };
+  }
+
+  return {
+    async sendReplyPart(input: SendPartInput): Promise<SendPartResult> {
+      try {
+        return await sendPart(input);
+      } catch (error) {
+        deps.report?.deliveryAttempt('error'); // our side failed (MongoDB, say): the step is retried
+        throw error;
+      }
+    },
+
+    /** Whether the channel's delivery is still paused (closes the race between a resume and a workflow parking). */
+    async checkChannelPaused(input: { channelId: string }): Promise<boolean> {
+      channels.invalidate(input.channelId);
+      const channel = await channels.get(input.channelId);
+      return channel?.delivery_paused === true;
+    },
+  };
+}

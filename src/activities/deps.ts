@@ -1,0 +1,44 @@
+import { Context } from '@temporalio/activity';
+import type { ChatLine } from '../coordination/chat-line.js';
+import type { FinalStatus } from '../domain/models.js';
+import type { Logger } from '../lib/logger.js';
+import type { SafeFetchPolicy } from '../lib/safe-fetch.js';
+import type { Stores } from '../stores/index.js';
+import type { ModelClient } from './model.js';
+import type { PostOutcome } from './reply-post.js';
+
+export interface ActivitySettings {
+  publicBaseUrl: string;
+  retryScheduleSeconds: number[];
+  deliveryTimeoutMs: number;
+  /** How long channels, agents and signing secrets read from MongoDB may be reused (default 1 s). */
+  channelCacheTtlMs?: number;
+  audioFetch: Omit<SafeFetchPolicy, 'allowedContentTypes'>;
+}
+
+/** What activities report as it happens, for metrics; explicit, so moving a step never silences a count. */
+export interface ActivityReporter {
+  /** `error`: the attempt failed on our side (MongoDB, say) and is retried. */
+  deliveryAttempt(result: PostOutcome['result'] | 'paused' | 'error'): void;
+  messageFinished(status: FinalStatus): void;
+}
+
+export interface ActivityDeps {
+  stores: Pick<Stores, 'agents' | 'channels' | 'chats' | 'messages' | 'lines' | 'blobs' | 'signingSecrets'>;
+  model: ModelClient;
+  /** The chats' lines (src/coordination/chat-line.ts), with its Temporal side. */
+  line: ChatLine;
+  settings: ActivitySettings;
+  logger: Logger;
+  report?: ActivityReporter;
+}
+
+/** The logger for the running activity, with its workflow and type (log lines also get the message's ids from the log context). */
+export function activityLogger(logger: Logger): Logger {
+  try {
+    const info = Context.current().info;
+    return logger.child({ workflowId: info.workflowExecution?.workflowId, activity: info.activityType });
+  } catch {
+    return logger;
+  }
+}

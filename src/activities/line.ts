@@ -1,0 +1,25 @@
+import { Context } from '@temporalio/activity';
+import type { TurnState } from '../coordination/chat-line.js';
+import type { ActivityDeps } from './deps.js';
+import { createFinisher, type Finish } from './finish.js';
+
+/** The chat's line: asking for the turn, and ending a message (which hands the turn on). */
+export function createLineActivities(deps: ActivityDeps) {
+  const finishAndRelease = createFinisher(deps);
+  return {
+    /**
+     * Whether the message's turn in its chat has come, looking deeper than admission did: a place
+     * before it whose workflow ended without settling it, or was never started, stops blocking.
+     */
+    async checkChatTurn(input: { chatId: string; lineSeq: number }): Promise<TurnState> {
+      const workflowId = Context.current().info.workflowExecution?.workflowId ?? '';
+      return deps.line.turn(input.chatId, input.lineSeq, workflowId, true);
+    },
+
+    /** Records how the message (or a redelivery) ended and hands the chat's turn on. Safe to repeat. */
+    async closeMessage(input: Finish & { messageId: string; chatId: string; redelivery?: number }): Promise<void> {
+      const { messageId, chatId, redelivery, ...finish } = input;
+      await finishAndRelease(messageId, chatId, finish, redelivery);
+    },
+  };
+}

@@ -1,0 +1,127 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { ErrorType } from '../domain/errors.js';
+import type { HistoryEntry } from '../domain/history.js';
+import { deliveryId, historyEntryId } from '../domain/ids.js';
+import { agentDefaults } from '../domain/models.js';
+import { buildPrompt, userContent } from '../domain/prompt.js';
+import { buildReplyParts } from '../domain/reply-parts.js';
+import { ttlCache } from '../lib/ttl-cache.js';
+import type { ChatSighting } from '../stores/chats.js';
+import type { ChatDoc, MessageDoc, StoredPart } from '../stores/collections.js';
+import { activityLogger, type ActivityDeps } from './deps.js';
+
+export interface ReplyInput {
+  messageId: string;
+  chatId: string;
+  agentId: string;
+  voicePrefix: string;
+  maxMessageLength: number;
+}
+
+/** What a message tells about its chat's end user. */
+function sightingOf(message: MessageDoc): ChatSighting {
+  return {
+    pageId: message.page_id,
+    clientId: message.client_id,
+    platform: message.platform,
+    ...(message.inbound.client_name !== undefined ? { clientName: message.inbound.client_name } : {}),
+    ...(message.inbound.client_avatar !== undefined ? { clientAvatar: message.inbound.client_avatar } : {}),
+    seenAt: message.received_at,
+  };
+}
+
+/** Whether this run of the activity is a retry (an earlier run may have written what this one would). */
+function isRetry(): boolean {
+  return Context.current().info.attempt > 1;
+}
+
+/** Writing a reply: the model call, the chat's history and the reply's parts. */
+export function createReplyActivities(deps: ActivityDeps) {
+  const { stores, model } = deps;
+  const agents = ttlCache((id) => stores.agents.get(id), { ttlMs: deps.settings.channelCacheTtlMs ?? 1_000 });
+
+  async function requireMessage(messageId: string): Promise<MessageDoc> {
+    const message = await stores.messages.get(messageId);
+    if (!message) throw ApplicationFailure.create({ type: ErrorType.MessageNotStored, message: `message ${messageId} is not stored`, nonRetryable: true });
+    return message;
+  }
+
+  async function userEntry(message: MessageDoc, voicePrefix: string): Promise<HistoryEntry> {
+    const transcript = message.inbound.audio !== undefined ? await stores.messages.transcript(message) : undefined;
+    return {
+      id: historyEntryId(message._id, 'user'),
+      role: 'user',
+      content: userContent({ inbound: message.inbound, ...(transcript !== undefined ? { transcript } : {}) }, voicePrefix),
+      attachments: message.inbound.attachments ?? [],
+    };
+  }
+
+  /** The reply an earlier run of this turn wrote into the chat's history, if any. */
+  const replyWrittenBefore = (chat: ChatDoc | null, messageId: string): string | undefined =>
+    chat?.recent?.find((entry) => entry.id === historyEntryId(messageId, 'assistant'))?.content;
+
+  /**
+   * Writes the message and its reply into the chat's history, then the reply's parts: two
+   * writes, each safe to repeat (an entry already in the history is not added twice; the parts of
+   * a reply are written once).
+   */
+  async function storeReply(input: ReplyInput, message: MessageDoc, chat: ChatDoc | null, user: HistoryEntry, reply: string, windowEntries: number, reason?: string): Promise<number> {
+    const assistant: HistoryEntry = { id: historyEntryId(message._id, 'assistant'), role: 'assistant', content: reply, attachments: [] };
+    await stores.chats.recordTurn(message.chat_id, chat, sightingOf(message), [user, assistant], windowEntries);
+    const parts: StoredPart[] = buildReplyParts(reply, input.maxMessageLength).map((part, index) => ({
+      index,
+      text: part.text,
+      images: part.images,
+      ...(part.file !== undefined ? { file: part.file } : {}),
+      delivery_id: deliveryId(message._id, index),
+    }));
+    await stores.messages.saveReply(message._id, parts, reason);
+    return parts.length;
+  }
+
+  return {
+    /**
+     * Generates the reply with the channel's agent from the chat's recent history, and stores it.
+     * Safe to retry: a reply already in the history is reused, never generated twice.
+     */
+    async composeReply(input: ReplyInput): Promise<{ partCount: number }> {
+      const message = await requireMessage(input.messageId);
+      if (isRetry()) {
+        const saved = await stores.messages.reply(input.messageId);
+        if (saved) return { partCount: saved.parts.length };
+      }
+      const agent = await agents.get(input.agentId);
+      if (!agent) throw ApplicationFailure.create({ type: ErrorType.AgentGone, message: `agent ${input.agentId} no longer exists`, nonRetryable: true });
+      const [chat, user] = await Promise.all([stores.chats.get(input.chatId), userEntry(message, input.voicePrefix)]);
+      const windowEntries = Math.max(agent.max_history_messages, agentDefaults.max_history_messages);
+      const earlier = replyWrittenBefore(chat, message._id);
+      if (earlier !== undefined) return { partCount: await storeReply(input, message, chat, user, earlier, windowEntries) };
+      const started = Date.now();
+      // The history the model sees: the chat's window without this message (a retried turn may have written it).
+      const recent = (chat?.recent ?? []).filter((entry) => entry.id !== user.id);
+      const reply = await model.complete({ model: agent.model, temperature: agent.temperature, messages: buildPrompt(agent, recent, user) });
+      activityLogger(deps.logger).info({ messageId: input.messageId, ms: Date.now() - started, characters: reply.length }, 'reply generated');
+      return { partCount: await storeReply(input, message, chat, user, reply, windowEntries) };
+    },
+
+    /** Stores the agent's fallback reply in place of a reply the model could not give. */
+    async composeFallbackReply(input: ReplyInput & { reason: string }): Promise<{ partCount: number }> {
+      const message = await requireMessage(input.messageId);
+      const saved = await stores.messages.reply(input.messageId);
+      if (saved) return { partCount: saved.parts.length };
+      const agent = await agents.get(input.agentId);
+      const [chat, user] = await Promise.all([stores.chats.get(input.chatId), userEntry(message, input.voicePrefix)]);
+      const text = replyWrittenBefore(chat, message._id) ?? agent?.fallback_reply ?? agentDefaults.fallback_reply;
+      const windowEntries = Math.max(agent?.max_history_messages ?? 0, agentDefaults.max_history_messages);
+      return { partCount: await storeReply(input, message, chat, user, text, windowEntries, input.reason) };
+    },
+
+    /** Adds a message that gets no reply (the assistant is off for its channel) to the chat's history. */
+    async recordUnansweredMessage(input: { messageId: string; chatId: string; voicePrefix?: string }): Promise<void> {
+      const message = await requireMessage(input.messageId);
+      const [chat, user] = await Promise.all([stores.chats.get(input.chatId), userEntry(message, input.voicePrefix ?? agentDefaults.voice_prefix)]);
+      await stores.chats.recordTurn(message.chat_id, chat, sightingOf(message), [user], agentDefaults.max_history_messages);
+    },
+  };
+}

@@ -1,0 +1,116 @@
+import { lruMap } from '../lib/lru.js';
+import type { ChatLineStore, LineOwner } from '../stores/chat-lines.js';
+
+/** What the line needs from Temporal: wake a waiting workflow, and tell whether one exists and runs. */
+export interface LineWorkflows {
+  /** Signals the workflow that its turn may have come; a workflow that does not exist (yet) or has ended is ignored. */
+  wake(workflowId: string): Promise<void>;
+  status(workflowId: string): Promise<'running' | 'closed' | 'missing'>;
+}
+
+export interface ChatLineOptions {
+  lines: ChatLineStore;
+  workflows: LineWorkflows;
+  /**
+   * A place whose workflow does not exist this long after it was claimed was abandoned (the API
+   * died, or Temporal refused the start, between the claim and the start): it is voided. Longer
+   * than the API's start deadline, so a start still in progress is never mistaken for one.
+   */
+  abandonedAfterMs?: number;
+  /** Places remembered per process, so a claim usually needs one insert and no read. */
+  hintEntries?: number;
+  now?: () => number;
+}
+
+export type TurnState = { granted: true } | { granted: false; waitingFor: number };
+
+/**
+ * Per-chat order without a coordinator workflow. Each message claims a place in its chat's line
+ * when it is accepted (before the API answers), and may generate and deliver once every earlier
+ * place is finished or void. The owner of the turn records that it finished in the chat's head,
+ * then wakes whoever registered to wait for it; a message that must wait registers, then reads
+ * the head again. Whatever the interleaving, one of the two sees the other, so a turn is never
+ * lost; a hand-over costs one signal, and a chat with one message in flight pays nothing.
+ */
+export function createChatLine(options: ChatLineOptions) {
+  const { lines, workflows } = options;
+  const abandonedAfterMs = options.abandonedAfterMs ?? 30_000;
+  const now = options.now ?? Date.now;
+  const hints = lruMap<number>(options.hintEntries ?? 50_000);
+  const remember = (chatId: string, seq: number): void => hints.set(chatId, Math.max(hints.get(chatId) ?? 0, seq));
+
+  /** Wakes the workflow registered to wait for place `seq`, if any, and forgets it. */
+  async function wakeWaiter(chatId: string, seq: number): Promise<void> {
+    const waiting = await lines.waiter(chatId, seq);
+    if (waiting === undefined) return;
+    await workflows.wake(waiting);
+    await lines.forgetWaiter(chatId, seq);
+  }
+
+  /** The nearest place before `seq` that is neither finished nor void, or 0 when there is none. */
+  async function blockingPlace(chatId: string, seq: number): Promise<number> {
+    const done = await lines.done(chatId);
+    for (let previous = seq - 1; previous > done; previous--) {
+      if (!(await lines.isVoid(chatId, previous))) return previous;
+    }
+    return 0;
+  }
+
+  /** Voids a place whose workflow ended without finishing it, or never started: true when it did. */
+  async function voidIfStuck(chatId: string, seq: number): Promise<boolean> {
+    const slot = await lines.slot(chatId, seq);
+    if (!slot) return false;
+    const status = await workflows.status(slot.workflow_id);
+    if (status === 'running') return false;
+    if (status === 'missing' && now() - slot.created_at.getTime() < abandonedAfterMs) return false;
+    await lines.markVoid(chatId, seq);
+    return true;
+  }
+
+  return {
+    /** Claims the chat's next place for a message (or redelivery) about to be started. */
+    async claim(chatId: string, owner: LineOwner): Promise<number> {
+      // A chat this process has not seen: look from where its line has finished.
+      const after = hints.get(chatId) ?? (await lines.done(chatId));
+      const seq = await lines.claim(chatId, after, owner);
+      remember(chatId, seq);
+      return seq;
+    },
+
+    /**
+     * Whether place `seq` may go. When it may not, `workflowId` is registered to be woken when the
+     * blocking place finishes. With `inspect`, a blocking place whose workflow ended without
+     * finishing it (terminated by hand) or never started (long after its claim) is voided.
+     */
+    async turn(chatId: string, seq: number, workflowId: string, inspect = false): Promise<TurnState> {
+      for (;;) {
+        const blocking = await blockingPlace(chatId, seq);
+        if (blocking === 0) return { granted: true };
+        if (inspect && (await voidIfStuck(chatId, blocking))) continue;
+        await lines.wait(chatId, blocking, workflowId);
+        // Registered: should the blocking place have finished meanwhile, its owner may have looked
+        // for a waiter before this registration; so look again now.
+        if ((await blockingPlace(chatId, seq)) !== blocking) {
+          await lines.forgetWaiter(chatId, blocking);
+          continue;
+        }
+        return { granted: false, waitingFor: blocking };
+      }
+    },
+
+    /** The owner of place `seq` finished: the next place may go. Safe to repeat. */
+    async release(chatId: string, seq: number): Promise<void> {
+      await lines.finish(chatId, seq);
+      await wakeWaiter(chatId, seq);
+    },
+
+    /** Place `seq` will never have an owner at work (a duplicate POST): whoever waits for it may go. */
+    async abandon(chatId: string, seq: number): Promise<void> {
+      await lines.markVoid(chatId, seq);
+      await wakeWaiter(chatId, seq);
+    },
+  };
+}
+
+export type ChatLine = ReturnType<typeof createChatLine>;
+export type { LineOwner };

@@ -1,0 +1,11 @@
+import type { Client } from '@temporalio/client';
+import type { Stores } from '../stores/index.js';
+import { createChatLine, type ChatLine } from './chat-line.js';
+import { temporalLineWorkflows } from './temporal-line.js';
+
+export type { ChatLine } from './chat-line.js';
+
+/** The chats' lines as the API and the worker use them: places in MongoDB, wake-ups through Temporal. */
+export function chatLineFor(stores: Pick<Stores, 'lines'>, client: Client): ChatLine {
+  return createChatLine({ lines: stores.lines, workflows: temporalLineWorkflows(client) });
+}

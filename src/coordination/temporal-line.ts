@@ -1,0 +1,26 @@
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { lineTurnSignal } from '../workflows/definitions.js';
+import type { LineWorkflows } from './chat-line.js';
+
+/** The line's Temporal side: a signal to wake a waiting workflow, a describe to tell whether one runs. */
+export function temporalLineWorkflows(client: Client): LineWorkflows {
+  return {
+    async wake(workflowId) {
+      try {
+        await client.workflow.getHandle(workflowId).signal(lineTurnSignal);
+      } catch (error) {
+        // Not started yet (it will read the place before its own when it starts) or ended: nobody to wake.
+        if (!(error instanceof WorkflowNotFoundError)) throw error;
+      }
+    },
+    async status(workflowId) {
+      try {
+        const description = await client.workflow.getHandle(workflowId).describe();
+        return description.status.name === 'RUNNING' ? 'running' : 'closed';
+      } catch (error) {
+        if (error instanceof WorkflowNotFoundError) return 'missing';
+        throw error;
+      }
+    },
+  };
+}

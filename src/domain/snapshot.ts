@@ -1,0 +1,16 @@
+import type { Agent, Channel, ChannelSnapshot } from './models.js';
+
+/** The settings a message keeps from its channel and agent, taken once when it is admitted. */
+export function channelSnapshot(channel: Channel, agent: Agent, retryScheduleSeconds: number[]): ChannelSnapshot {
+  return {
+    channelId: channel.id,
+    agentId: agent.id,
+    pageId: channel.page_id,
+    replyWebhookUrl: channel.reply_webhook_url,
+    replyDelaySeconds: channel.reply_delay_seconds,
+    voiceReplies: channel.voice_replies,
+    maxMessageLength: channel.max_message_length,
+    voicePrefix: agent.voice_prefix,
+    retryScheduleSeconds,
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * Every activity the workflows call, each under the one policy that governs it: a policy is
+ * declared once with the activities it applies to beside it, so none can be called under another.
+ */
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { nonRetryableErrorTypes } from '../domain/errors.js';
+
+/**
+ * MongoDB-only steps: short, run as local activities (no task queue round trip, one history event
+ * each), and retried until MongoDB answers, so an accepted message is never dropped.
+ */
+export const { admitMessage, recordUnansweredMessage, composeFallbackReply, checkChatTurn, checkChannelPaused, closeMessage } =
+  proxyLocalActivities<Activities>({
+    startToCloseTimeout: '20 seconds',
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes },
+  });
+
+/**
+ * One POST of one reply part, bounded by DELIVERY_TIMEOUT_MS, as a local activity: the workflow
+ * owns the retry schedule (and Retry-After) with durable timers, so a retry here only covers our
+ * own failures (MongoDB away), never the receiver's answers.
+ */
+export const { sendReplyPart } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes },
+});
+
+/**
+ * Model calls: regular activities (they may take long and must survive a worker's death), retried
+ * a few times for overload and outages; then the workflow decides (fallback reply, text only).
+ */
+export const { composeReply, transcribeVoiceMessage, speakReply } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  // Heartbeats (src/activities/heartbeat.ts): a call whose worker died, or whose result was lost
+  // while Temporal was away, is retried after this rather than after the start-to-close timeout.
+  heartbeatTimeout: '10 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes },
+});
