@@ -116,6 +116,15 @@ describe('POST /webhook/mychatbot: the HTTP contract', () => {
     assert.notEqual(e.body.message_id, c.body.message_id, 'message ids are per client');
   });
 
+  test('client and message ids holding NUL are told apart: neither message is dropped as a duplicate', async () => {
+    const first = await post({ ...valid(), client_id: 'a\u0000b', message_id: 'c' });
+    const second = await post({ ...valid(), client_id: 'a', message_id: 'b\u0000c' });
+    assert.equal(first.status, 200);
+    assert.equal(second.status, 200);
+    assert.equal(second.body.duplicate, false);
+    assert.notEqual(first.body.message_id, second.body.message_id);
+  });
+
   test('an unknown page and a wrong token get the same 401 body', async () => {
     const wrongToken = await post(valid(), { authorization: 'Bearer not-the-token' });
     const unknownPage = await post({ ...valid(), page_id: 'no-such-page' });
