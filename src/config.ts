@@ -46,6 +46,8 @@ export const configSchema = z.object({
   /** Inbound messages per minute per channel and per end user, per API process; 0 disables. */
   RATE_LIMIT_CHANNEL_PER_MINUTE: z.coerce.number().int().min(0).default(6000),
   RATE_LIMIT_CLIENT_PER_MINUTE: z.coerce.number().int().min(0).default(120),
+  /** Failed webhook requests (not authenticated) per source address per minute, per API process; 0 disables. */
+  RATE_LIMIT_FAILURES_PER_MINUTE: z.coerce.number().int().min(0).default(120),
   AUDIO_MAX_BYTES: positiveInt.default(25 * 1024 * 1024),
   FETCH_TIMEOUT_MS: positiveInt.default(15_000),
   FETCH_ALLOW_PRIVATE: boolFlag.default(false),

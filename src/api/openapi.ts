@@ -187,11 +187,12 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
     responses: {
       '200': { description: 'Accepted.', content: json(ref('WebhookAccepted')) },
       '400': { description: 'The body is not valid JSON or breaks the contract; `error.details` names each invalid field.', content: errorContent() },
-      '401': { description: 'Missing API token, or not the current token of the channel with this `page_id`.', content: errorContent() },
+      '401': { description: 'Missing API token, or not the current token of the channel with this `page_id` (checked before the other fields).', content: errorContent() },
       '413': { description: `The body is larger than ${options.limits.maxBodyBytes} bytes.`, content: errorContent() },
       '415': { description: 'The body is not JSON (`Content-Type: application/json`).', content: errorContent() },
       '429': {
-        description: 'Over the channel’s or the end user’s rate limit; retry after `Retry-After` seconds.',
+        description:
+          'Over the channel’s or the end user’s rate limit, or too many failed requests from this address (`RATE_LIMIT_FAILURES_PER_MINUTE`); retry after `Retry-After` seconds.',
         headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'Seconds to wait.' } },
         content: errorContent(),
       },

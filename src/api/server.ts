@@ -70,6 +70,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
           channel: createRateLimiter({ perMinute: config.RATE_LIMIT_CHANNEL_PER_MINUTE }),
           client: createRateLimiter({ perMinute: config.RATE_LIMIT_CLIENT_PER_MINUTE }),
         },
+        failureLimit: createRateLimiter({ perMinute: config.RATE_LIMIT_FAILURES_PER_MINUTE }),
         limits,
         logger,
       }),

@@ -136,6 +136,19 @@ describe('POST /webhook/mychatbot: the HTTP contract', () => {
     }
   });
 
+  test('the token is checked before the fields: a stranger gets 401 whatever the body holds', async () => {
+    const invalid = { client_id: 5, page_id: page, platform: '', audio: 'ftp://x/a.mp3' };
+    const stranger = await post(invalid, { authorization: 'Bearer not-the-token' });
+    assert.equal(stranger.status, 401);
+    assert.equal(stranger.body.error?.details, undefined);
+    const unknownPage = await post({ ...invalid, page_id: 'no-such-page' });
+    assert.equal(unknownPage.status, 401);
+    // Without a page_id there is nothing to authenticate against: the field errors help the integrator.
+    const noPage = await post({ client_id: 'c1', platform: 'p', text: 'hi' }, { authorization: '' });
+    assert.equal(noPage.status, 400);
+    assert.deepEqual(noPage.body.error?.details, [{ path: 'page_id', message: 'is required' }]);
+  });
+
   test('400 lists every field error with its path', async () => {
     const response = await post({ client_id: 5, page_id: page, platform: '', audio: 'ftp://x/a.mp3', attachments: ['https://ok.example/a.png', 'nope'] });
     assert.equal(response.status, 400);
@@ -207,6 +220,69 @@ describe('POST /webhook/mychatbot: the HTTP contract', () => {
     const body = (await response.json()) as { error: { code: string; message: string; request_id: string } };
     assert.equal(response.status, 500);
     assert.deepEqual(body, { error: { code: 'internal', message: 'Internal server error.', request_id: 'req-123' } });
+  });
+});
+
+describe('POST /webhook/mychatbot: failed requests from one address', () => {
+  let mongo: TestMongo;
+  let stores: Stores;
+  let server: Server;
+  let base: string;
+  const reads: string[] = [];
+  after(async () => {
+    server?.closeAllConnections();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await mongo?.close();
+  });
+
+  test('past its failures, an address gets 429 for pages this process does not know; known channels still work', async () => {
+    mongo = await startTestMongo();
+    stores = createStores(mongo.db);
+    const lookup = { getByPageId: (pageId: string) => (reads.push(pageId), stores.channels.getByPageId(pageId)) };
+    const app = createApp({
+      logger: quietLogger,
+      health: {},
+      routers: [
+        webhookRouter({
+          auth: createChannelAuthenticator(lookup, { ttlMs: 60_000 }),
+          starter: new RecordingStarter(),
+          logger: quietLogger,
+          failureLimit: createRateLimiter({ perMinute: 6, burst: 3 }),
+          limits: { maxTextLength: 100, maxAttachments: 2, maxUrlLength: 200, maxBodyBytes: 4096 },
+        }),
+      ],
+    });
+    server = app.listen(0, '127.0.0.1');
+    base = await listen(server);
+    const known = await createChannelWithAgent(stores, { replyUrl: 'http://127.0.0.1:9/r' });
+    const unseen = await createChannelWithAgent(stores, { replyUrl: 'http://127.0.0.1:9/r' });
+    const send = async (pageId: string | undefined, token: string, contentType = 'application/json') => {
+      const response = await fetch(`${base}/webhook/mychatbot`, {
+        method: 'POST',
+        headers: { 'content-type': contentType, authorization: `Bearer ${token}` },
+        body: JSON.stringify({ client_id: 'c', ...(pageId !== undefined ? { page_id: pageId } : {}), platform: 'p', text: 'hi' }),
+      });
+      const body = (await response.json()) as { error?: { code: string; message: string } };
+      return { status: response.status, retryAfter: response.headers.get('retry-after'), body };
+    };
+
+    assert.equal((await send(known.channel.page_id, known.token)).status, 200);
+    // Three failures of three kinds use up the burst.
+    assert.equal((await send('random-page-1', known.token)).status, 401);
+    assert.equal((await send(undefined, known.token)).status, 400);
+    assert.equal((await send(known.channel.page_id, known.token, 'text/plain')).status, 415);
+    const readsBefore = reads.length;
+    const limited = await send('random-page-2', known.token);
+    assert.equal(limited.status, 429);
+    assert.equal(limited.body.error?.code, 'rate_limited');
+    assert.match(limited.body.error?.message ?? '', /failed requests from this address/);
+    assert.equal(limited.retryAfter, '10');
+    assert.equal((await send(undefined, known.token)).status, 429);
+    assert.equal((await send(unseen.channel.page_id, unseen.token)).status, 429, 'a page this process has not seen costs a read: refused too');
+    assert.equal(reads.length, readsBefore, 'no database read for a refused request');
+    // The channel this process knows is not held hostage by the failures of its neighbours.
+    assert.equal((await send(known.channel.page_id, known.token)).status, 200);
+    assert.equal((await send(known.channel.page_id, 'not-the-token')).status, 401);
   });
 });
 
