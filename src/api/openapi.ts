@@ -65,7 +65,7 @@ const errorDescriptions: Record<number, string> = {
   413: 'The request body is too large.',
   415: 'The request body is not JSON.',
   500: 'Internal error; `error.request_id` identifies it in the logs.',
-  503: 'MongoDB is unavailable; retry shortly.',
+  503: 'A service this API depends on (MongoDB, Temporal) is unavailable; retry shortly. The message is generic: the cause is in the log under `error.request_id`.',
 };
 
 function adminOperation(spec: RouteSpec, componentName: (schema: z.ZodType) => string): JsonObject {
@@ -217,7 +217,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
     security: [],
     responses: {
       '200': { description: 'Every dependency answers.', content: json(ref('Readiness')) },
-      '503': { description: 'A dependency does not answer; `checks` says which.', content: json(ref('Readiness')) },
+      '503': { description: 'A dependency does not answer; `checks` says which (the cause is logged, not answered).', content: json(ref('Readiness')) },
     },
   });
   add('get', '/media/{id}', {
@@ -228,8 +228,8 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
     security: [],
     parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{16,64}$' } }],
     responses: {
-      '200': { description: 'The audio.', content: { 'audio/*': {} } },
-      '404': { description: 'No such media.', content: errorContent() },
+      '200': { description: 'The audio, with `X-Content-Type-Options: nosniff`.', content: { 'audio/*': {} } },
+      '404': { description: 'No such media, or its channel was deleted.', content: errorContent() },
       '503': { description: errorDescriptions[503], content: errorContent() },
     },
   });

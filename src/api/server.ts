@@ -74,7 +74,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
         limits,
         logger,
       }),
-      mediaRouter(stores.blobs),
+      mediaRouter(stores),
       // Every admin change to a channel drops it from `auth`'s cache, so this process applies it at once.
       adminRouter({
         adminToken: config.ADMIN_TOKEN,

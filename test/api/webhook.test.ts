@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { Router } from 'express';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { createApp } from '../../src/api/app.js';
 import { createChannelAuthenticator } from '../../src/api/channel-auth.js';
@@ -9,6 +10,7 @@ import { createRateLimiter } from '../../src/api/rate-limit.js';
 import { webhookRouter, type MessageStarter } from '../../src/api/routes/webhook.js';
 import { startApi, type RunningApi } from '../../src/api/server.js';
 import { loadConfig, secretBoxPassphrase } from '../../src/config.js';
+import { createLogger } from '../../src/lib/logger.js';
 import { createSecretBox } from '../../src/lib/secret-box.js';
 import type { InboundEnvelope } from '../../src/domain/models.js';
 import { freePort } from '../../src/lib/ports.js';
@@ -309,21 +311,33 @@ describe('POST /webhook/mychatbot when a dependency is down', () => {
     });
     const stores = createStores(mongo.db, { secretBox: createSecretBox(secretBoxPassphrase(config)) });
     const { channel, token } = await createChannelWithAgent(stores, { replyUrl: 'http://127.0.0.1:9/r' });
-    api = await startApi(config, quietLogger);
+    const logLines: string[] = [];
+    const logs = new Writable({ write: (chunk: Buffer, _encoding, done) => (logLines.push(String(chunk)), done()) });
+    api = await startApi(config, createLogger({ level: 'info', name: 'api', destination: logs }));
     const base = `http://127.0.0.1:${api.port}`;
     const response = await fetch(`${base}/webhook/mychatbot`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({ client_id: 'c', page_id: channel.page_id, platform: 'p', text: 'hello' }),
     });
-    const body = (await response.json()) as { error: { code: string; request_id: string } };
+    const text = await response.text();
+    const body = JSON.parse(text) as { error: { code: string; message: string; request_id: string } };
     assert.equal(response.status, 503);
     assert.equal(body.error.code, 'unavailable');
+    assert.equal(body.error.message, 'A service this API depends on is unavailable; try again shortly.');
     assert.ok(body.error.request_id);
+    // The driver's error names the address it could not reach: that is for the log, not for strangers.
+    assert.doesNotMatch(text, new RegExp(`${deadTemporal}|127\\.0\\.0\\.1|ECONNREFUSED`));
     const ready = await fetch(`${base}/readyz`);
-    const readiness = (await ready.json()) as { checks: { mongodb: { ok: boolean }; temporal: { ok: boolean } } };
+    const readinessText = await ready.text();
+    const readiness = JSON.parse(readinessText) as { checks: { mongodb: { ok: boolean }; temporal: { ok: boolean; error?: string } } };
     assert.equal(ready.status, 503);
     assert.equal(readiness.checks.mongodb.ok, true);
-    assert.equal(readiness.checks.temporal.ok, false);
+    assert.deepEqual(readiness.checks.temporal, { ok: false, error: 'unavailable' });
+    assert.doesNotMatch(readinessText, new RegExp(`${deadTemporal}|127\\.0\\.0\\.1|ECONNREFUSED`));
+    // The detail is in the log, for the operator.
+    const logged = logLines.map((line) => JSON.parse(line) as { msg: string; check?: string; err?: unknown });
+    assert.ok(logged.some((line) => line.msg === 'request failed' && /Temporal is unavailable/.test(JSON.stringify(line.err))), 'the 503 cause is logged');
+    assert.ok(logged.some((line) => line.msg === 'readiness check failed' && line.check === 'temporal' && String(line.err).includes(String(deadTemporal))), 'the readiness cause is logged');
   });
 });

@@ -44,7 +44,7 @@ export async function startAdminApp(stores: Stores, options: { ttlMs?: number; n
     health: {},
     routers: [
       webhookRouter({ auth, starter, limits, logger: quiet }),
-      mediaRouter(stores.blobs),
+      mediaRouter(stores),
       adminRouter({
         adminToken: ADMIN_TOKEN,
         agents: stores.agents,

@@ -55,7 +55,7 @@ export async function startWorkflowHarness(options: { retryScheduleSeconds?: num
   ]);
   const stores = createStores(mongo.db);
   await stores.ensureIndexes();
-  const media: Server = createApp({ logger: quietLogger, health: {}, routers: [mediaRouter(stores.blobs)] }).listen(0, '127.0.0.1');
+  const media: Server = createApp({ logger: quietLogger, health: {}, routers: [mediaRouter(stores)] }).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => media.once('listening', resolve));
   const mediaBaseUrl = `http://127.0.0.1:${(media.address() as AddressInfo).port}`;
   const taskQueue = 'messages-test';
