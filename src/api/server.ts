@@ -1,8 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Express } from 'express';
 import type { Server } from 'node:http';
-import { checkSecretsKey, secretBoxPassphrase, type Config } from '../config.js';
-import { createSecretBox } from '../lib/secret-box.js';
+import { checkSecretsKey, secretBoxFromConfig, type Config } from '../config.js';
 import type { Logger } from '../lib/logger.js';
 import { createApiMetrics, type ApiMetrics } from '../observability/metrics.js';
 import { gracefulServer } from '../observability/shutdown.js';
@@ -32,7 +31,7 @@ export interface RunningApi {
 /** Wires the API from configuration and starts listening. Used by the API process and by tests. */
 export async function startApi(config: Config, logger: Logger): Promise<RunningApi> {
   const database: Database = openDatabase(config.MONGODB_URI, config.MONGODB_DB);
-  const stores = createStores(database.db, { secretBox: createSecretBox(secretBoxPassphrase(config)) });
+  const stores = createStores(database.db, { secretBox: secretBoxFromConfig(config) });
   // Lazy: the API starts and answers /readyz (503) even while Temporal is still coming up.
   // No gRPC retry interceptor: a client platform is waiting, so an unreachable Temporal is a
   // prompt 503 (the platform retries) rather than a request held open by backoff timers.

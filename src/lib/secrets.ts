@@ -10,17 +10,6 @@ export function randomId(bytes = 16): string {
   return randomBytes(bytes).toString('base64url');
 }
 
-export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
-}
-
-/** Compares a presented token with a stored hash in constant time. */
-export function tokenMatches(presented: string, storedHash: string): boolean {
-  const a = Buffer.from(hashToken(presented), 'hex');
-  const b = Buffer.from(storedHash, 'hex');
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 /** Constant-time comparison of two secrets of any length (e.g. the admin token). */
 export function secretsEqual(presented: string, expected: string): boolean {
   const a = createHash('sha256').update(presented).digest();

@@ -5,8 +5,7 @@ import { heartbeatInterceptor } from '../activities/heartbeat.js';
 import { createActivities } from '../activities/index.js';
 import { createOpenAIModelClient, type ModelClient } from '../activities/model.js';
 import { createTurnsClient } from '../activities/turns-client.js';
-import { checkSecretsKey, secretBoxPassphrase, type Config } from '../config.js';
-import { createSecretBox } from '../lib/secret-box.js';
+import { checkSecretsKey, secretBoxFromConfig, type Config } from '../config.js';
 import type { Logger } from '../lib/logger.js';
 import type { WorkerMetrics } from '../observability/metrics.js';
 import { activityInterceptors, instrumentModelClient, observabilitySinks, workflowInterceptorModules } from '../observability/worker.js';
@@ -28,7 +27,7 @@ export interface WorkerDeps {
 /** Creates the worker with its activities wired to MongoDB and the model API. */
 export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOptions> = {}): Promise<Worker> {
   const { config } = deps;
-  const stores = createStores(deps.database.db, { secretBox: createSecretBox(secretBoxPassphrase(config)) });
+  const stores = createStores(deps.database.db, { secretBox: secretBoxFromConfig(config) });
   await stores.ensureIndexes();
   await checkSecretsKey(() => stores.signingSecrets.keyOpensStoredSecrets());
   const rawModel =

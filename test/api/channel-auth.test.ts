@@ -20,7 +20,11 @@ describe('the webhook channel cache', () => {
   /** The real channel store, counting the page ids it is asked for. */
   const counted = (): ChannelLookup & { reads: string[] } => {
     const reads: string[] = [];
-    return { reads, getByPageId: (pageId) => (reads.push(pageId), stores.channels.getByPageId(pageId)) };
+    return {
+      reads,
+      getByPageId: (pageId) => (reads.push(pageId), stores.channels.getByPageId(pageId)),
+      tokenMatches: (presented, storedHash) => stores.channels.tokenMatches(presented, storedHash),
+    };
   };
 
   test('a flood of unknown page ids never evicts a channel, and each unknown id is read once per TTL', async () => {
@@ -57,7 +61,10 @@ describe('the webhook channel cache', () => {
     let release = (): void => undefined;
     const released = new Promise<void>((resolve) => (release = resolve));
     // The real read, whose answer is held until the test lets it through.
-    const held: ChannelLookup = { getByPageId: async (pageId) => stores.channels.getByPageId(pageId).then(async (found) => (await released, found)) };
+    const held: ChannelLookup = {
+      getByPageId: async (pageId) => stores.channels.getByPageId(pageId).then(async (found) => (await released, found)),
+      tokenMatches: (presented, storedHash) => stores.channels.tokenMatches(presented, storedHash),
+    };
     const auth = createChannelAuthenticator(held, { ttlMs: 60_000 });
     const pageId = `late-${Date.now()}`;
     const early = auth.authenticate(pageId, 'whatever-token-0123');

@@ -93,6 +93,7 @@ describe('OpenAPI document', () => {
       TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
       OPENAI_API_KEY: 'unused',
       ADMIN_TOKEN: 'openapi-test-admin-token',
+      SECRETS_ENCRYPTION_KEY: 'openapi-test-secrets-encryption-key-0123456789',
       HOST: '127.0.0.1',
       PORT: '0',
       MAX_TEXT_LENGTH: '1234',

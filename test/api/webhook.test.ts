@@ -240,7 +240,10 @@ describe('POST /webhook/mychatbot: failed requests from one address', () => {
   test('past its failures, an address gets 429 for pages this process does not know; known channels still work', async () => {
     mongo = await startTestMongo();
     stores = createStores(mongo.db);
-    const lookup = { getByPageId: (pageId: string) => (reads.push(pageId), stores.channels.getByPageId(pageId)) };
+    const lookup = {
+      getByPageId: (pageId: string) => (reads.push(pageId), stores.channels.getByPageId(pageId)),
+      tokenMatches: (presented: string, storedHash: string | undefined) => stores.channels.tokenMatches(presented, storedHash),
+    };
     const app = createApp({
       logger: quietLogger,
       health: {},
@@ -307,6 +310,7 @@ describe('POST /webhook/mychatbot when a dependency is down', () => {
       TEMPORAL_ADDRESS: `127.0.0.1:${deadTemporal}`,
       OPENAI_API_KEY: 'k',
       ADMIN_TOKEN: 'admin-token-0123456789',
+      SECRETS_ENCRYPTION_KEY: 'webhook-test-secrets-encryption-key-0123456789',
       LOG_LEVEL: 'silent',
     });
     const stores = createStores(mongo.db, { secretBox: createSecretBox(secretBoxPassphrase(config)) });

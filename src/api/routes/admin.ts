@@ -11,6 +11,7 @@ import {
   createdChannelResponseSchema,
   listAgentsQuerySchema,
   listChannelsQuerySchema,
+  reencryptSecretsResponseSchema,
   rotateTokenSchema,
   updateAgentSchema,
   updateChannelSchema,
@@ -160,13 +161,24 @@ export const adminRoutes = [
     success: { status: 200, description: 'The channel, with its new signing secret (shown this once).', schema: channelWithSigningSecretResponseSchema },
     errors: [401, 404],
   },
+  {
+    method: 'post',
+    path: '/v1/secrets/reencrypt',
+    operationId: 'reencryptSecrets',
+    tag: 'Secrets',
+    summary: 'Re-encrypt every signing secret under the current key',
+    description:
+      'Step 3 of a key change (README, "Changing SECRETS_ENCRYPTION_KEY"): run on an API process whose SECRETS_ENCRYPTION_KEY is the new key and whose SECRETS_ENCRYPTION_OLD_KEYS lists the old one. Idempotent: run it again to finish an interrupted run. Also lists the channels whose API token hash still needs an old key.',
+    success: { status: 200, description: 'What was re-encrypted, and what needs a token rotation.', schema: reencryptSecretsResponseSchema },
+    errors: [401],
+  },
 ] as const satisfies readonly RouteSpec[];
 
 export interface AdminDeps {
   adminToken: string;
   agents: Pick<AgentStore, 'create' | 'get' | 'list' | 'update' | 'delete'>;
-  channels: Pick<ChannelStore, 'create' | 'get' | 'getByPageId' | 'list' | 'countByAgent' | 'update' | 'rotateToken' | 'delete'>;
-  signingSecrets: Pick<SigningSecretStore, 'create' | 'rotate' | 'deleteForChannel'>;
+  channels: Pick<ChannelStore, 'create' | 'get' | 'getByPageId' | 'list' | 'countByAgent' | 'update' | 'rotateToken' | 'delete' | 'tokenHashesNotCurrent'>;
+  signingSecrets: Pick<SigningSecretStore, 'create' | 'rotate' | 'deleteForChannel' | 'reencryptAll'>;
   /** How long a rotated-out signing secret still signs (SIGNING_SECRET_GRACE_SECONDS). */
   signingSecretGraceSeconds: number;
   /** The webhook's channel cache in this process: dropped for every page id a change touches. */
@@ -356,6 +368,15 @@ export function adminRouter(deps: AdminDeps): Router {
       const validUntil = new Date(now.getTime() + deps.signingSecretGraceSeconds * 1000).toISOString();
       logger.info({ requestId, channelId, previousValidUntil: validUntil }, 'admin: channel signing secret rotated');
       return { status: 200, body: { ...toChannelResponse(channel), signing_secret: signingSecret, previous_secrets_valid_until: validUntil } };
+    },
+    async reencryptSecrets({ requestId }) {
+      const signing = await signingSecrets.reencryptAll();
+      const tokens = await channels.tokenHashesNotCurrent();
+      logger.info({ requestId, ...signing, tokensUnderOldKey: tokens.old_key.length, tokensUnderUnknownKey: tokens.unknown_key.length, plainSha256Tokens: tokens.sha256.length }, 'admin: secrets re-encrypted');
+      return {
+        status: 200,
+        body: { signing_secrets: signing, api_tokens: { under_old_key: tokens.old_key, under_unknown_key: tokens.unknown_key, plain_sha256: tokens.sha256 } },
+      };
     },
   };
 
