@@ -54,6 +54,10 @@ export const configSchema = z.object({
   FETCH_ALLOW_PRIVATE: boolFlag.default(false),
   FETCH_ALLOW_HOSTS: csv.default([]),
   DELIVERY_TIMEOUT_MS: positiveInt.default(10_000),
+  /** Allow reply POSTs to loopback/private addresses (a receiver on the same network; the local stack and tests). */
+  DELIVERY_ALLOW_PRIVATE: boolFlag.default(false),
+  /** Receiver hosts always allowed, whatever they resolve to (exact names, comma-separated). */
+  DELIVERY_ALLOW_HOSTS: csv.default([]),
   DELIVERY_RETRY_SCHEDULE: z
     .string()
     .regex(/^\s*\d+(\.\d+)?\s*(,\s*\d+(\.\d+)?\s*)*$/, 'must be a comma-separated list of seconds')

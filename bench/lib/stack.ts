@@ -165,6 +165,7 @@ export async function startLocalStack(cleanup: Cleanup, options: LocalStackOptio
     SECRETS_ENCRYPTION_KEY: secretsKey,
     LOG_LEVEL: 'warn',
     FETCH_ALLOW_PRIVATE: 'true',
+    DELIVERY_ALLOW_PRIVATE: 'true',
     METRICS_PORT: String(metricsPort),
     WORKFLOW_BUNDLE_PATH: bundlePath,
     WORKER_SHUTDOWN_GRACE_MS: '5000',

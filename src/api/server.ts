@@ -82,6 +82,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
         signingSecrets: stores.signingSecrets,
         signingSecretGraceSeconds: config.SIGNING_SECRET_GRACE_SECONDS,
         auth,
+        deliveryPolicy: { allowPrivate: config.DELIVERY_ALLOW_PRIVATE, allowHosts: config.DELIVERY_ALLOW_HOSTS },
         logger,
       }),
       messagesRouter({

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { heartbeatInterceptor } from '../activities/heartbeat.js';
 import { createActivities } from '../activities/index.js';
 import { createOpenAIModelClient, type ModelClient } from '../activities/model.js';
+import type { DeliveryPolicy } from '../activities/reply-post.js';
 import { createTurnsClient } from '../activities/turns-client.js';
 import { checkSecretsKey, secretBoxFromConfig, type Config } from '../config.js';
 import type { Logger } from '../lib/logger.js';
@@ -40,6 +41,9 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
     turns: createTurnsClient(client, config.TEMPORAL_TASK_QUEUE),
     logger: deps.logger,
     settings: {
+      // The reply POST's address guard: deliverPart passes settings.deliveryPolicy to postForm. (A spread
+      // until ActivitySettings declares `deliveryPolicy?: DeliveryPolicy`; then a plain property.)
+      ...{ deliveryPolicy: { allowPrivate: config.DELIVERY_ALLOW_PRIVATE, allowHosts: config.DELIVERY_ALLOW_HOSTS } satisfies DeliveryPolicy },
       publicBaseUrl: config.PUBLIC_BASE_URL,
       retryScheduleSeconds: config.DELIVERY_RETRY_SCHEDULE,
       deliveryTimeoutMs: config.DELIVERY_TIMEOUT_MS,

@@ -52,6 +52,7 @@ export async function startE2EStack(env: Record<string, string> = {}): Promise<E
     ADMIN_TOKEN: 'e2e-admin-token-0123456789',
     SECRETS_ENCRYPTION_KEY: 'e2e-secrets-encryption-key-0123456789abcdef',
     FETCH_ALLOW_PRIVATE: 'true',
+    DELIVERY_ALLOW_PRIVATE: 'true',
     LOG_LEVEL: 'silent',
     ...env,
   });

@@ -14,6 +14,7 @@ import { createMessageStarter } from '../../src/api/message-starter.js';
 import type { InboundEnvelope } from '../../src/domain/models.js';
 import type { messageWorkflow } from '../../src/workflows/message.js';
 import { mediaRouter } from '../../src/api/routes/media.js';
+import type { DeliveryPolicy } from '../../src/activities/reply-post.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../../src/devtools/fake-openai.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
@@ -71,6 +72,8 @@ export async function startWorkflowHarness(options: { retryScheduleSeconds?: num
       // Tests change channels and secrets and deliver right after: no caching.
       channelCacheTtlMs: 0,
       audioFetch: { allowPrivate: true, allowHosts: [], maxBytes: 1_000_000, connectTimeoutMs: 2_000, totalTimeoutMs: 5_000, maxRedirects: 3 },
+      // Receivers here are on loopback: allowed explicitly (a spread until ActivitySettings declares it, as in worker.ts).
+      ...{ deliveryPolicy: { allowPrivate: true, allowHosts: [] } satisfies DeliveryPolicy },
     },
   });
   const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities });

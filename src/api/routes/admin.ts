@@ -20,13 +20,14 @@ import {
 } from '../../domain/admin-schemas.js';
 import type { Agent, Channel } from '../../domain/models.js';
 import type { Logger } from '../../lib/logger.js';
+import { literalAddressProblem, type AddressPolicy } from '../../lib/safe-fetch.js';
 import { generateApiToken } from '../../lib/secrets.js';
 import type { AgentStore } from '../../stores/agents.js';
 import type { ChannelStore } from '../../stores/channels.js';
 import { isDuplicateKey } from '../../stores/collections.js';
 import type { SigningSecretStore } from '../../stores/signing-secrets.js';
 import type { ChannelAuthenticator } from '../channel-auth.js';
-import { conflict, HttpError, notFound } from '../errors.js';
+import { conflict, HttpError, invalidRequest, notFound } from '../errors.js';
 import { mountRoutes, requireAdminToken, type HandlersFor, type RouteSpec } from '../route-table.js';
 
 /**
@@ -183,6 +184,8 @@ export interface AdminDeps {
   signingSecretGraceSeconds: number;
   /** The webhook's channel cache in this process: dropped for every page id a change touches. */
   auth: Pick<ChannelAuthenticator, 'invalidate'>;
+  /** Where reply POSTs may go (DELIVERY_ALLOW_PRIVATE, DELIVERY_ALLOW_HOSTS): a reply URL is checked against it when set. */
+  deliveryPolicy: AddressPolicy;
   logger: Logger;
 }
 
@@ -232,6 +235,19 @@ export function adminRouter(deps: AdminDeps): Router {
   const pageTaken = (pageId: string, holderId?: string) =>
     conflict(`The page_id "${pageId}" is already used by ${holderId ? `channel ${holderId}` : 'another channel'}.`);
 
+  /**
+   * A reply URL that names a private address outright is refused when it is set, with the way to
+   * allow it; a host name is judged when the worker connects (its DNS may change).
+   */
+  const checkReplyUrl = (url: string | undefined): void => {
+    const problem = url === undefined ? undefined : literalAddressProblem(url, deps.deliveryPolicy);
+    if (problem !== undefined) {
+      throw invalidRequest([
+        { path: 'reply_webhook_url', message: `${problem}: replies are not delivered there unless DELIVERY_ALLOW_PRIVATE=true or the host is in DELIVERY_ALLOW_HOSTS` },
+      ]);
+    }
+  };
+
   /** A friendly 409 naming the holder; the unique index still decides when two requests race. */
   const ensurePageFree = async (pageId: string, exceptChannelId?: string): Promise<void> => {
     const holder = await channels.getByPageId(pageId);
@@ -280,6 +296,7 @@ export function adminRouter(deps: AdminDeps): Router {
     },
     async createChannel({ body, requestId }) {
       const { api_token: given, ...settings } = body;
+      checkReplyUrl(settings.reply_webhook_url);
       await requireAgentFor(settings.agent_id);
       await ensurePageFree(settings.page_id);
       const apiToken = given ?? generateApiToken();
@@ -312,6 +329,7 @@ export function adminRouter(deps: AdminDeps): Router {
     },
     async updateChannel({ params, body, requestId }) {
       const channelId = params.id ?? '';
+      checkReplyUrl(body.reply_webhook_url);
       const current = await channels.get(channelId);
       if (!current) throw notFound(`Channel ${channelId}`);
       if (body.agent_id !== undefined && body.agent_id !== current.agent_id) await requireAgentFor(body.agent_id);
