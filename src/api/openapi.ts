@@ -62,11 +62,24 @@ const errorDescriptions: Record<number, string> = {
   401: 'Missing or invalid admin token (`Authorization: Bearer <ADMIN_TOKEN>`). A channel API token never opens an admin route.',
   404: 'No such resource.',
   409: 'Conflict: the `page_id` is taken, or the agent is still used by channels.',
-  413: 'The request body is too large.',
+  413: 'The request body is larger than 1 MiB.',
   415: 'The request body is not JSON.',
   500: 'Internal error; `error.request_id` identifies it in the logs.',
   503: 'A service this API depends on (MongoDB, Temporal) is unavailable; retry shortly. The message is generic: the cause is in the log under `error.request_id`.',
 };
+
+/**
+ * Every error status a route of a table can answer: its own (`errors`: 404, 409, ...) and the ones
+ * that follow from its shape, so that no entry can forget them: 401 (the admin token guards every
+ * table route), 400 for a query string or a body, 413 and 415 for a body (the JSON parser), 500
+ * and 503 (MongoDB or Temporal unavailable) for all.
+ */
+export function errorStatuses(spec: RouteSpec): number[] {
+  const statuses = new Set([...spec.errors, 401, 500, 503]);
+  if (spec.query || spec.body) statuses.add(400);
+  if (spec.body) for (const status of [413, 415]) statuses.add(status);
+  return [...statuses].sort((a, b) => a - b);
+}
 
 function adminOperation(spec: RouteSpec, componentName: (schema: z.ZodType) => string): JsonObject {
   const parameters: JsonObject[] = [];
@@ -89,7 +102,7 @@ function adminOperation(spec: RouteSpec, componentName: (schema: z.ZodType) => s
       ...(spec.success.schema ? { content: json(ref(componentName(spec.success.schema))) } : {}),
     },
   };
-  for (const status of [...spec.errors, 500, 503]) {
+  for (const status of errorStatuses(spec)) {
     responses[String(status)] = { description: errorDescriptions[status] ?? 'Error.', content: errorContent() };
   }
   return {
@@ -230,6 +243,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
     responses: {
       '200': { description: 'The audio, with `X-Content-Type-Options: nosniff`.', content: { 'audio/*': {} } },
       '404': { description: 'No such media, or its channel was deleted.', content: errorContent() },
+      '500': { description: errorDescriptions[500], content: errorContent() },
       '503': { description: errorDescriptions[503], content: errorContent() },
     },
   });
@@ -242,6 +256,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
     responses: {
       '200': { description: 'Prometheus text exposition format.', content: { 'text/plain': { schema: { type: 'string' } } } },
       '401': { description: 'METRICS_TOKEN is set and was not given.', content: errorContent() },
+      '500': { description: errorDescriptions[500], content: errorContent() },
     },
   });
   add('get', '/openapi.json', {
