@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { createSecretBox, type SecretBox } from './lib/secret-box.js';
 
 /**
  * All configuration comes from the environment, is read once at start-up and validated here.
@@ -46,19 +47,30 @@ export const configSchema = z.object({
   /** Inbound messages per minute per channel and per end user, per API process; 0 disables. */
   RATE_LIMIT_CHANNEL_PER_MINUTE: z.coerce.number().int().min(0).default(6000),
   RATE_LIMIT_CLIENT_PER_MINUTE: z.coerce.number().int().min(0).default(120),
+  /** Failed webhook requests (not authenticated) per source address per minute, per API process; 0 disables. */
+  RATE_LIMIT_FAILURES_PER_MINUTE: z.coerce.number().int().min(0).default(120),
   AUDIO_MAX_BYTES: positiveInt.default(25 * 1024 * 1024),
   FETCH_TIMEOUT_MS: positiveInt.default(15_000),
   FETCH_ALLOW_PRIVATE: boolFlag.default(false),
   FETCH_ALLOW_HOSTS: csv.default([]),
   DELIVERY_TIMEOUT_MS: positiveInt.default(10_000),
+  /** Allow reply POSTs to loopback/private addresses (a receiver on the same network; the local stack and tests). */
+  DELIVERY_ALLOW_PRIVATE: boolFlag.default(false),
+  /** Receiver hosts always allowed, whatever they resolve to (exact names, comma-separated). */
+  DELIVERY_ALLOW_HOSTS: csv.default([]),
   DELIVERY_RETRY_SCHEDULE: z
     .string()
     .regex(/^\s*\d+(\.\d+)?\s*(,\s*\d+(\.\d+)?\s*)*$/, 'must be a comma-separated list of seconds')
     .transform((value) => value.split(',').map((item) => Number(item.trim())))
     .default([5, 300, 1800, 7200, 18000, 36000, 36000]),
   WORKER_SHUTDOWN_GRACE_MS: positiveInt.default(30_000),
-  /** Encrypts webhook signing secrets at rest; API and workers must share it. Unset: derived from ADMIN_TOKEN. */
-  SECRETS_ENCRYPTION_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  /**
+   * Encrypts webhook signing secrets at rest and keys the hash of API tokens; API and workers must
+   * share it. Required: the local stack generates one (.data/secrets-encryption-key).
+   */
+  SECRETS_ENCRYPTION_KEY: z.string().min(32, 'must be at least 32 characters'),
+  /** Keys a key change replaces, still read (never written) until every value is re-encrypted: comma-separated. */
+  SECRETS_ENCRYPTION_OLD_KEYS: csv.pipe(z.array(z.string().min(32, 'must be comma-separated keys of at least 32 characters each'))).default([]),
   SIGNING_SECRET_GRACE_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(86_400),
   /** Port of the worker's metrics server (GET /metrics); 0 turns it (and the Temporal SDK's metrics) off. */
   METRICS_PORT: port.default(9464),
@@ -92,7 +104,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = configSchema.safeParse(input);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
-      const name = issue.path.join('.') || '(environment)';
+      // The variable, not the item inside it (a list's issues carry its index too).
+      const name = issue.path.length > 0 ? String(issue.path[0]) : '(environment)';
       const message = issue.code === 'invalid_type' && input[name] === undefined ? 'is required' : issue.message;
       return `${name} ${message}`;
     });
@@ -115,9 +128,14 @@ export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
   }
 }
 
-/** The passphrase of the secret box (see lib/secret-box.ts) that API and workers share. */
+/** The current key of the secret box (see lib/secret-box.ts) that API and workers share. */
 export function secretBoxPassphrase(config: Config): string {
-  return config.SECRETS_ENCRYPTION_KEY ?? `derived-from-admin-token:${config.ADMIN_TOKEN}`;
+  return config.SECRETS_ENCRYPTION_KEY;
+}
+
+/** The deployment's secret box: the current key, and the old ones still read during a key change. */
+export function secretBoxFromConfig(config: Config): SecretBox {
+  return createSecretBox(config.SECRETS_ENCRYPTION_KEY, config.SECRETS_ENCRYPTION_OLD_KEYS);
 }
 
 /**
@@ -134,7 +152,7 @@ export async function checkSecretsKey(probe: () => Promise<boolean | undefined>)
   }
   if (opens === false) {
     throw new ConfigError([
-      'SECRETS_ENCRYPTION_KEY does not open the signing secrets stored in MongoDB: every API and worker process must use the key they were created with (unset, it is derived from ADMIN_TOKEN)',
+      'SECRETS_ENCRYPTION_KEY does not open the signing secrets stored in MongoDB: every API and worker process must use the key they were created with, or list it in SECRETS_ENCRYPTION_OLD_KEYS during a key change',
     ]);
   }
 }

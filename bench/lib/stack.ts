@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { agentDefaults, channelDefaults } from '../../src/domain/models.js';
 import { freePort } from '../../src/lib/ports.js';
+import { createSecretBox } from '../../src/lib/secret-box.js';
 import { generateApiToken } from '../../src/lib/secrets.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { startMongoServer, startTemporalDevServer, type RunningServer } from '../../src/stack/servers.js';
@@ -80,9 +81,12 @@ export interface ChannelSettings {
   maxMessageLength: number;
 }
 
+/** The stack's SECRETS_ENCRYPTION_KEY: the API checks tokens hashed under it. */
+const secretsKey = randomBytes(32).toString('base64url');
+
 /** Creates an agent and a channel directly through the stores (the admin API is not needed). */
 export async function createBenchChannel(database: Database, settings: ChannelSettings): Promise<{ token: string; pageId: string }> {
-  const stores = createStores(database.db);
+  const stores = createStores(database.db, { secretBox: createSecretBox(secretsKey) });
   await stores.ensureIndexes();
   const agent = await stores.agents.create({
     ...agentDefaults,
@@ -158,8 +162,10 @@ export async function startLocalStack(cleanup: Cleanup, options: LocalStackOptio
     OPENAI_BASE_URL: options.modelBaseUrl,
     OPENAI_API_KEY: 'bench',
     ADMIN_TOKEN: randomBytes(24).toString('base64url'),
+    SECRETS_ENCRYPTION_KEY: secretsKey,
     LOG_LEVEL: 'warn',
     FETCH_ALLOW_PRIVATE: 'true',
+    DELIVERY_ALLOW_PRIVATE: 'true',
     METRICS_PORT: String(metricsPort),
     WORKFLOW_BUNDLE_PATH: bundlePath,
     WORKER_SHUTDOWN_GRACE_MS: '5000',

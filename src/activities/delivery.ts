@@ -91,7 +91,7 @@ export function createDeliveryActivities(deps: ActivityDeps) {
       'x-chatrelay-message-id': input.messageId,
       'x-chatrelay-part': `${input.partIndex + 1}/${input.partCount}`,
     };
-    const outcome = await postForm(url, body, headers, settings.deliveryTimeoutMs);
+    const outcome = await postForm(url, body, headers, settings.deliveryTimeoutMs, settings.deliveryPolicy);
     const now = new Date();
     const error = 'error' in outcome ? outcome.error : undefined;
     await stores.messages.recordAttempt(input.messageId, {

@@ -5,12 +5,14 @@ import type { Logger } from '../lib/logger.js';
 import type { SafeFetchPolicy } from '../lib/safe-fetch.js';
 import type { Stores } from '../stores/index.js';
 import type { ModelClient } from './model.js';
-import type { PostOutcome } from './reply-post.js';
+import type { DeliveryPolicy, PostOutcome } from './reply-post.js';
 
 export interface ActivitySettings {
   publicBaseUrl: string;
   retryScheduleSeconds: number[];
   deliveryTimeoutMs: number;
+  /** Which reply URLs may be POSTed to: the address guard (private addresses refused unless allowed). */
+  deliveryPolicy?: DeliveryPolicy;
   /** How long channels, agents and signing secrets read from MongoDB may be reused (default 1 s). */
   channelCacheTtlMs?: number;
   audioFetch: Omit<SafeFetchPolicy, 'allowedContentTypes'>;

@@ -1,12 +1,29 @@
+import http from 'node:http';
+import https from 'node:https';
+import { guardedConnection, UnsafeUrlError, type AddressPolicy } from '../lib/safe-fetch.js';
+
 /** The outcome of one delivery attempt, as the workflow's retry schedule needs it. */
 export type PostOutcome =
   | { result: 'delivered'; status: number }
   | { result: 'retry'; status?: number; retryAfterSeconds?: number; error: string }
   | { result: 'gone'; status: 410; error: string }
-  | { result: 'rejected'; status: number; error: string };
+  | { result: 'rejected'; status?: number; error: string };
+
+/**
+ * Where reply POSTs may go (DELIVERY_ALLOW_PRIVATE, DELIVERY_ALLOW_HOSTS): the address guard of
+ * voice-note downloads (src/lib/safe-fetch.ts), so that a reply URL, or a receiver's DNS, cannot
+ * point deliveries at loopback, private or metadata addresses.
+ */
+export interface DeliveryPolicy extends AddressPolicy {
+  /** Most bytes of the receiver's answer read (default 4 KiB); the rest is dropped with the connection. */
+  maxResponseBytes?: number;
+}
+
+/** How much of a receiver's answer is read by default: enough for any acknowledgement, never a flood. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 4096;
 
 /** Parses Retry-After (seconds or an HTTP date) into seconds from now; undefined when absent or bad. */
-export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
   if (!value) return undefined;
   const trimmed = value.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed);
@@ -17,41 +34,105 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
 
 /**
  * POSTs a form to a receiver and classifies the answer: 2xx delivered; network errors, timeouts,
- * 408, 429 and 5xx worth retrying; 410 means the receiver is gone; any other status is final.
+ * 408, 429 and 5xx worth retrying; 410 means the receiver is gone; any other status is final
+ * (redirects are not followed: a 3xx is final too).
+ *
+ * With a `policy`, the connection can only reach addresses it allows, checked at DNS lookup time
+ * (no rebinding); a refused address is final. Without one, any address (callers not yet passing
+ * the worker's policy). Either way the status decides the outcome and at most
+ * `maxResponseBytes` of the answer are read: a receiver that streams gigabytes is cut off.
  */
 export async function postForm(
   url: string,
   body: string,
   headers: Record<string, string>,
   timeoutMs: number,
+  policy?: DeliveryPolicy,
 ): Promise<PostOutcome> {
-  let response: Response;
+  let target: URL;
+  let connection = {};
   try {
-    response = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'chatrelay', ...headers },
-      body,
-      redirect: 'manual',
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    target = new URL(url);
+    if (target.protocol !== 'http:' && target.protocol !== 'https:') return { result: 'rejected', error: `the reply URL is not http(s) (${target.protocol})` };
+    if (policy) connection = guardedConnection(target, policy);
   } catch (error) {
-    const cause = error instanceof Error ? (error.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : describe(error)) : String(error);
-    return { result: 'retry', error: cause };
+    if (error instanceof UnsafeUrlError) return { result: 'rejected', error: policyRefusal(error) };
+    return { result: 'rejected', error: 'the reply URL is not a valid URL' };
   }
-  // The body is not needed; reading it frees the connection for reuse.
-  await response.arrayBuffer().catch(() => undefined);
-  const status = response.status;
+  const maxResponseBytes = policy?.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  const isHttps = target.protocol === 'https:';
+  return new Promise<PostOutcome>((resolve) => {
+    let settled = false;
+    const settle = (outcome: PostOutcome): void => {
+      if (settled) return;
+      settled = true;
+      resolve(outcome);
+    };
+    const request = (isHttps ? https : http).request(target, {
+      method: 'POST',
+      agent: agentFor(isHttps, policy),
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'user-agent': 'chatrelay',
+        ...headers,
+        'content-length': String(Buffer.byteLength(body)),
+      },
+      ...connection,
+    });
+    // One deadline for the connection, the answer's head and the little of its body we read.
+    const timer = setTimeout(() => {
+      settle({ result: 'retry', error: `no answer within ${timeoutMs} ms` });
+      request.destroy();
+    }, timeoutMs);
+    request.on('error', (error) => {
+      clearTimeout(timer);
+      settle(error instanceof UnsafeUrlError ? { result: 'rejected', error: policyRefusal(error) } : { result: 'retry', error: describe(error) });
+    });
+    request.on('response', (response) => {
+      // The status and headers decide; the body is read only so that the connection can be reused.
+      settle(classify(response.statusCode ?? 0, response.headers['retry-after']));
+      let received = 0;
+      response.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        if (received > maxResponseBytes) response.destroy();
+      });
+      response.on('close', () => clearTimeout(timer));
+      response.on('error', () => undefined);
+    });
+    request.end(body);
+  });
+}
+
+function classify(status: number, retryAfter: string | undefined): PostOutcome {
   if (status >= 200 && status < 300) return { result: 'delivered', status };
   if (status === 408 || status === 429 || status >= 500) {
-    const retryAfterSeconds = parseRetryAfter(response.headers.get('retry-after'));
+    const retryAfterSeconds = parseRetryAfter(retryAfter);
     return { result: 'retry', status, error: `receiver answered ${status}`, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) };
   }
   if (status === 410) return { result: 'gone', status, error: 'receiver answered 410 Gone' };
   return { result: 'rejected', status, error: `receiver answered ${status}` };
 }
 
+function policyRefusal(error: UnsafeUrlError): string {
+  return `${error.message} (allow it with DELIVERY_ALLOW_PRIVATE or DELIVERY_ALLOW_HOSTS)`;
+}
+
+/**
+ * Keep-alive agents, one per policy: a pooled connection was checked when it was opened, so it
+ * may only be reused under the same policy. Idle pooled sockets do not keep a process alive.
+ */
+const agents = new Map<string, http.Agent>();
+function agentFor(isHttps: boolean, policy: DeliveryPolicy | undefined): http.Agent {
+  const key = JSON.stringify([isHttps, policy?.allowPrivate ?? null, policy?.allowHosts ?? null]);
+  let agent = agents.get(key);
+  if (!agent) {
+    agent = isHttps ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+    agents.set(key, agent);
+  }
+  return agent;
+}
+
 function describe(error: Error): string {
-  const cause = (error as { cause?: unknown }).cause;
-  const code = cause && typeof cause === 'object' && 'code' in cause ? String((cause as { code: unknown }).code) : undefined;
-  return code ? `${error.message} (${code})` : error.message;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && !error.message.includes(code) ? `${error.message} (${code})` : error.message;
 }

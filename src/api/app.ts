@@ -38,7 +38,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestId);
   app.use(observeRequests({ logger: deps.logger, ...(deps.metrics ? { metrics: deps.metrics } : {}) }));
   if (deps.metrics) app.get('/metrics', metricsHandler(deps.metrics, deps.metricsToken));
-  app.use(healthRouter(deps.health));
+  app.use(healthRouter(deps.health, deps.logger));
   for (const router of deps.routers ?? []) app.use(router);
 
   app.use((req, _res, next) => next(new HttpError(404, 'not_found', `No route for ${req.method} ${req.path}.`)));
@@ -48,11 +48,13 @@ export function createApp(deps: AppDeps): Express {
     const body: ErrorBody = { error: { code: 'internal', message: 'Internal server error.', request_id: req.requestId } };
     if (error instanceof HttpError) {
       body.error.code = error.code;
-      body.error.message = error.message;
-      if (error.details) body.error.details = error.details;
+      // A 5xx message may quote a dependency's error (hosts, addresses): it goes to the log below,
+      // the client gets the generic reason and the request id that finds it there.
+      body.error.message = status >= 500 ? genericReason(status) : error.message;
+      if (error.details && status < 500) body.error.details = error.details;
       for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
     } else if (status === 503) {
-      body.error = { code: 'unavailable', message: 'MongoDB is unavailable; try again shortly.', request_id: req.requestId };
+      body.error = { code: 'unavailable', message: genericReason(503), request_id: req.requestId };
     } else if (status === 413) {
       body.error = { code: 'payload_too_large', message: 'The request body is too large.', request_id: req.requestId };
     } else if (status === 400) {
@@ -63,6 +65,10 @@ export function createApp(deps: AppDeps): Express {
   };
   app.use(onError);
   return app;
+}
+
+function genericReason(status: number): string {
+  return status === 503 ? 'A service this API depends on is unavailable; try again shortly.' : 'Internal server error.';
 }
 
 /** MongoDB driver errors that mean the database cannot be reached right now (not a bad request). */

@@ -62,11 +62,24 @@ const errorDescriptions: Record<number, string> = {
   401: 'Missing or invalid admin token (`Authorization: Bearer <ADMIN_TOKEN>`). A channel API token never opens an admin route.',
   404: 'No such resource.',
   409: 'Conflict: the `page_id` is taken, or the agent is still used by channels.',
-  413: 'The request body is too large.',
+  413: 'The request body is larger than 1 MiB.',
   415: 'The request body is not JSON.',
   500: 'Internal error; `error.request_id` identifies it in the logs.',
-  503: 'MongoDB is unavailable; retry shortly.',
+  503: 'A service this API depends on (MongoDB, Temporal) is unavailable; retry shortly. The message is generic: the cause is in the log under `error.request_id`.',
 };
+
+/**
+ * Every error status a route of a table can answer: its own (`errors`: 404, 409, ...) and the ones
+ * that follow from its shape, so that no entry can forget them: 401 (the admin token guards every
+ * table route), 400 for a query string or a body, 413 and 415 for a body (the JSON parser), 500
+ * and 503 (MongoDB or Temporal unavailable) for all.
+ */
+export function errorStatuses(spec: RouteSpec): number[] {
+  const statuses = new Set([...spec.errors, 401, 500, 503]);
+  if (spec.query || spec.body) statuses.add(400);
+  if (spec.body) for (const status of [413, 415]) statuses.add(status);
+  return [...statuses].sort((a, b) => a - b);
+}
 
 function adminOperation(spec: RouteSpec, componentName: (schema: z.ZodType) => string): JsonObject {
   const parameters: JsonObject[] = [];
@@ -89,7 +102,7 @@ function adminOperation(spec: RouteSpec, componentName: (schema: z.ZodType) => s
       ...(spec.success.schema ? { content: json(ref(componentName(spec.success.schema))) } : {}),
     },
   };
-  for (const status of [...spec.errors, 500, 503]) {
+  for (const status of errorStatuses(spec)) {
     responses[String(status)] = { description: errorDescriptions[status] ?? 'Error.', content: errorContent() };
   }
   return {
@@ -187,11 +200,12 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
     responses: {
       '200': { description: 'Accepted.', content: json(ref('WebhookAccepted')) },
       '400': { description: 'The body is not valid JSON or breaks the contract; `error.details` names each invalid field.', content: errorContent() },
-      '401': { description: 'Missing API token, or not the current token of the channel with this `page_id`.', content: errorContent() },
+      '401': { description: 'Missing API token, or not the current token of the channel with this `page_id` (checked before the other fields).', content: errorContent() },
       '413': { description: `The body is larger than ${options.limits.maxBodyBytes} bytes.`, content: errorContent() },
       '415': { description: 'The body is not JSON (`Content-Type: application/json`).', content: errorContent() },
       '429': {
-        description: 'Over the channel’s or the end user’s rate limit; retry after `Retry-After` seconds.',
+        description:
+          'Over the channel’s or the end user’s rate limit, or too many failed requests from this address (`RATE_LIMIT_FAILURES_PER_MINUTE`); retry after `Retry-After` seconds.',
         headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'Seconds to wait.' } },
         content: errorContent(),
       },
@@ -216,7 +230,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
     security: [],
     responses: {
       '200': { description: 'Every dependency answers.', content: json(ref('Readiness')) },
-      '503': { description: 'A dependency does not answer; `checks` says which.', content: json(ref('Readiness')) },
+      '503': { description: 'A dependency does not answer; `checks` says which (the cause is logged, not answered).', content: json(ref('Readiness')) },
     },
   });
   add('get', '/media/{id}', {
@@ -227,8 +241,9 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
     security: [],
     parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{16,64}$' } }],
     responses: {
-      '200': { description: 'The audio.', content: { 'audio/*': {} } },
-      '404': { description: 'No such media.', content: errorContent() },
+      '200': { description: 'The audio, with `X-Content-Type-Options: nosniff`.', content: { 'audio/*': {} } },
+      '404': { description: 'No such media, or its channel was deleted.', content: errorContent() },
+      '500': { description: errorDescriptions[500], content: errorContent() },
       '503': { description: errorDescriptions[503], content: errorContent() },
     },
   });
@@ -241,6 +256,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
     responses: {
       '200': { description: 'Prometheus text exposition format.', content: { 'text/plain': { schema: { type: 'string' } } } },
       '401': { description: 'METRICS_TOKEN is set and was not given.', content: errorContent() },
+      '500': { description: errorDescriptions[500], content: errorContent() },
     },
   });
   add('get', '/openapi.json', {

@@ -27,7 +27,11 @@ export interface RouteSpec {
   /** False when the body may be left out entirely (it is then read as `{}`). */
   bodyRequired?: boolean;
   success: { status: 200 | 201 | 202 | 204; description: string; schema?: z.ZodType };
-  /** Error statuses this route answers besides 500 and 503, each with the error body. */
+  /**
+   * Error statuses particular to this route (404, 409, ...), each with the error body. The ones its
+   * shape implies (401; 400 for a query or body; 413 and 415 for a body; 500, 503) are added by
+   * the OpenAPI document (errorStatuses in openapi.ts), so listing them here is optional.
+   */
   errors: readonly number[];
 }
 

@@ -1,8 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Express } from 'express';
 import type { Server } from 'node:http';
-import { checkSecretsKey, secretBoxPassphrase, type Config } from '../config.js';
-import { createSecretBox } from '../lib/secret-box.js';
+import { checkSecretsKey, secretBoxFromConfig, type Config } from '../config.js';
 import type { Logger } from '../lib/logger.js';
 import { createApiMetrics, type ApiMetrics } from '../observability/metrics.js';
 import { gracefulServer } from '../observability/shutdown.js';
@@ -33,7 +32,7 @@ export interface RunningApi {
 /** Wires the API from configuration and starts listening. Used by the API process and by tests. */
 export async function startApi(config: Config, logger: Logger): Promise<RunningApi> {
   const database: Database = openDatabase(config.MONGODB_URI, config.MONGODB_DB);
-  const stores = createStores(database.db, { secretBox: createSecretBox(secretBoxPassphrase(config)) });
+  const stores = createStores(database.db, { secretBox: secretBoxFromConfig(config) });
   // Lazy: the API starts and answers /readyz (503) even while Temporal is still coming up.
   // No gRPC retry interceptor: a client platform is waiting, so an unreachable Temporal is a
   // prompt 503 (the platform retries) rather than a request held open by backoff timers.
@@ -72,10 +71,11 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
           channel: createRateLimiter({ perMinute: config.RATE_LIMIT_CHANNEL_PER_MINUTE }),
           client: createRateLimiter({ perMinute: config.RATE_LIMIT_CLIENT_PER_MINUTE }),
         },
+        failureLimit: createRateLimiter({ perMinute: config.RATE_LIMIT_FAILURES_PER_MINUTE }),
         limits,
         logger,
       }),
-      mediaRouter(stores.blobs),
+      mediaRouter(stores),
       // Every admin change to a channel drops it from `auth`'s cache, so this process applies it at once.
       adminRouter({
         adminToken: config.ADMIN_TOKEN,
@@ -84,6 +84,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
         signingSecrets: stores.signingSecrets,
         signingSecretGraceSeconds: config.SIGNING_SECRET_GRACE_SECONDS,
         auth,
+        deliveryPolicy: { allowPrivate: config.DELIVERY_ALLOW_PRIVATE, allowHosts: config.DELIVERY_ALLOW_HOSTS },
         logger,
       }),
       messagesRouter({

@@ -8,6 +8,7 @@ import type {
   ChannelWithSigningSecretResponse,
   ChannelWithTokenResponse,
   CreatedChannelResponse,
+  ReencryptSecretsResponse,
 } from '../domain/admin-schemas.js';
 import { ApiError, ConnectionError, createAdminClient, type AdminClient } from './api-client.js';
 import { agentTable, channelTable, firstMessageCurl, formatAgent, formatChannel } from './output.js';
@@ -79,7 +80,7 @@ const listOptions = {
 };
 
 interface Command {
-  group: 'agents' | 'channels';
+  group: 'agents' | 'channels' | 'secrets';
   name: string;
   summary: string;
   /** Positional argument, if any. */
@@ -398,6 +399,26 @@ const commands: Command[] = [
       );
     },
   },
+  {
+    group: 'secrets',
+    name: 'reencrypt',
+    summary: 'Re-encrypt every signing secret under the API\'s current SECRETS_ENCRYPTION_KEY (step 3 of a key change)',
+    options: {},
+    async run(ctx) {
+      const result = (await ctx.client.request<ReencryptSecretsResponse>('POST', '/v1/secrets/reencrypt'))!;
+      if (ctx.json) return printJson(ctx, result);
+      const { signing_secrets: secrets, api_tokens: tokens } = result;
+      const lines = [`Signing secrets: ${secrets.reencrypted} re-encrypted, ${secrets.already_current} already under the current key, ${secrets.unreadable} unreadable.`];
+      if (secrets.unreadable > 0) lines.push('  Unreadable secrets need a key that is not configured: add it to SECRETS_ENCRYPTION_OLD_KEYS and run again, or rotate those channels\' signing secrets.');
+      const list = (ids: string[]) => ids.slice(0, 20).join(', ') + (ids.length > 20 ? `, … (${ids.length - 20} more; --json lists all)` : '');
+      if (tokens.under_old_key.length > 0) lines.push(`API tokens hashed under an old key (keep it in SECRETS_ENCRYPTION_OLD_KEYS until they are rotated): ${list(tokens.under_old_key)}`);
+      if (tokens.under_unknown_key.length > 0) lines.push(`API tokens hashed under a key no longer configured (they no longer work; rotate them): ${list(tokens.under_unknown_key)}`);
+      if (tokens.plain_sha256.length > 0) lines.push(`API tokens stored as plain SHA-256 (they work; rotate them for the keyed hash): ${list(tokens.plain_sha256)}`);
+      const done = secrets.unreadable === 0 && tokens.under_old_key.length === 0 && tokens.under_unknown_key.length === 0;
+      lines.push(done ? 'Nothing needs the old keys any more: SECRETS_ENCRYPTION_OLD_KEYS can be emptied.' : 'Keep SECRETS_ENCRYPTION_OLD_KEYS for now.');
+      ctx.out(lines.join('\n'));
+    },
+  },
 ];
 
 function optionLines(options: Command['options']): string[] {
@@ -420,9 +441,9 @@ function commandUsage(command: Command): string {
 export function mainUsage(): string {
   const width = Math.max(...commands.map((command) => `${command.group} ${command.name}${command.argument ? ` <${command.argument}>` : ''}`.length));
   return [
-    'Usage: chatrelay <agents|channels> <command> [arguments] [options]',
+    'Usage: chatrelay <agents|channels|secrets> <command> [arguments] [options]',
     '',
-    'Administers chatrelay agents and channels through the admin API.',
+    'Administers chatrelay agents, channels and stored secrets through the admin API.',
     '',
     'Commands:',
     ...commands.map((command) => `  ${`${command.group} ${command.name}${command.argument ? ` <${command.argument}>` : ''}`.padEnd(width)}  ${command.summary}`),
@@ -497,7 +518,8 @@ export async function runCli(argv: string[], io: CliEnvironment): Promise<number
     const values = parsed.values as Context['values'];
     json = values.json === true;
     const [group, name, ...rest] = positionals;
-    if (group === undefined || (values.help === true && name === undefined && (group === 'agents' || group === 'channels'))) {
+    const groups = ['agents', 'channels', 'secrets'];
+    if (group === undefined || (values.help === true && name === undefined && groups.includes(group))) {
       if (values.help === true) {
         io.stdout(mainUsage());
         return 0;
@@ -505,7 +527,7 @@ export async function runCli(argv: string[], io: CliEnvironment): Promise<number
       io.stderr(mainUsage());
       return 2;
     }
-    if (group !== 'agents' && group !== 'channels') throw new UsageError(`unknown command group ${JSON.stringify(group)}: use agents or channels`);
+    if (!groups.includes(group)) throw new UsageError(`unknown command group ${JSON.stringify(group)}: use agents, channels or secrets`);
     const command = commands.find((candidate) => candidate.group === group && candidate.name === name);
     if (!command) {
       const known = commands.filter((candidate) => candidate.group === group).map((candidate) => candidate.name).join(', ');

@@ -1,4 +1,4 @@
-import { lruMap } from '../lib/lru.js';
+import { LruMap } from '../lib/lru.js';
 import type { ChatLineStore, LineOwner } from '../stores/chat-lines.js';
 
 /** What the line needs from Temporal: wake a waiting workflow, and tell whether one exists and runs. */
@@ -36,7 +36,7 @@ export function createChatLine(options: ChatLineOptions) {
   const { lines, workflows } = options;
   const abandonedAfterMs = options.abandonedAfterMs ?? 30_000;
   const now = options.now ?? Date.now;
-  const hints = lruMap<number>(options.hintEntries ?? 50_000);
+  const hints = new LruMap<string, number>(options.hintEntries ?? 50_000);
   const remember = (chatId: string, seq: number): void => hints.set(chatId, Math.max(hints.get(chatId) ?? 0, seq));
 
   /** Wakes the workflow registered to wait for place `seq`, if any, and forgets it. */

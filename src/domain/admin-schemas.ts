@@ -218,6 +218,29 @@ export const channelWithSigningSecretResponseSchema = channelResponseSchema
 export type ChannelWithSigningSecretResponse = z.infer<typeof channelWithSigningSecretResponseSchema>;
 
 // ---------------------------------------------------------------------------------------------
+// Secrets key change
+
+const channelIds = (description: string) => z.array(z.string()).describe(description);
+
+export const reencryptSecretsResponseSchema = z
+  .object({
+    signing_secrets: z.object({
+      reencrypted: z.number().int().describe('Secrets now under the current key.'),
+      already_current: z.number().int().describe('Secrets that already were.'),
+      unreadable: z.number().int().describe('Secrets no configured key opens: their channels cannot sign until rotate-signing-secret.'),
+    }),
+    api_tokens: z
+      .object({
+        under_old_key: channelIds('Channels whose API token is hashed under an old key: keep that key in SECRETS_ENCRYPTION_OLD_KEYS until their tokens are rotated.'),
+        under_unknown_key: channelIds('Channels whose API token is hashed under a key no longer configured: their token no longer works until rotated.'),
+        plain_sha256: channelIds('Channels whose API token is stored as plain SHA-256 (from before keyed hashes); it keeps working; rotate it for the keyed hash.'),
+      })
+      .describe('API tokens cannot be re-hashed without the token itself, which is never stored: these channels need rotate-token.'),
+  })
+  .describe('What re-encrypting the stored secrets under the current SECRETS_ENCRYPTION_KEY did, and what it could not do.');
+export type ReencryptSecretsResponse = z.infer<typeof reencryptSecretsResponseSchema>;
+
+// ---------------------------------------------------------------------------------------------
 // Lists
 
 const limitSchema = z.coerce

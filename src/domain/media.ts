@@ -124,36 +124,44 @@ export function extractMedia(text: string): ExtractedMedia {
 /**
  * `https://x.test/a.png).` written in prose: the `).` belongs to the sentence, not the URL. A closing
  * bracket is kept in the URL when it balances an opening one inside it, as in Wikipedia links.
+ * The bracket counts are taken once and updated as characters come off the end, so a URL followed
+ * by thousands of `)` costs one pass, not one count per character.
  */
 function splitTrailingPunctuation(candidate: string): { url: string; trailing: string } {
-  let url = candidate;
-  for (;;) {
-    const last = url.charAt(url.length - 1);
-    if ('.,;:!?\'"*_~'.includes(last)) {
-      url = url.slice(0, -1);
-    } else if (last === ')' && count(url, '(') < count(url, ')')) {
-      url = url.slice(0, -1);
-    } else if (last === ']' && count(url, '[') < count(url, ']')) {
-      url = url.slice(0, -1);
-    } else {
+  const open = { ')': count(candidate, '('), ']': count(candidate, '[') };
+  const close = { ')': count(candidate, ')'), ']': count(candidate, ']') };
+  let end = candidate.length;
+  for (; end > 0; end -= 1) {
+    const last = candidate.charAt(end - 1);
+    if (last === ')' || last === ']') {
+      if (open[last] >= close[last]) break;
+      close[last] -= 1;
+    } else if (!'.,;:!?\'"*_~'.includes(last)) {
       break;
     }
   }
-  return { url, trailing: candidate.slice(url.length) };
+  return { url: candidate.slice(0, end), trailing: candidate.slice(end) };
 }
 
 function count(text: string, char: string): number {
-  return text.split(char).length - 1;
+  let found = 0;
+  for (let at = text.indexOf(char); at !== -1; at = text.indexOf(char, at + 1)) found += 1;
+  return found;
 }
 
 /**
  * A character absent from the text marks where media were removed, so the tidy-up can tell the
  * whitespace a removal left behind from whitespace the author wrote. Deterministic: the first free
- * private-use code point.
+ * private-use code point, found in one pass over the text (not one search per candidate).
  */
 function sentinelFor(text: string): string {
+  const used = new Set<number>();
+  for (let i = 0; i < text.length; i += 1) {
+    const code = text.charCodeAt(i);
+    if (code >= 0xe000) used.add(code);
+  }
   let code = 0xe000;
-  while (text.includes(String.fromCharCode(code))) code += 1;
+  while (used.has(code)) code += 1;
   return String.fromCharCode(code);
 }
 
@@ -161,25 +169,73 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+const isBlank = (char: string): boolean => char === ' ' || char === '\t';
+
+/**
+ * Tidies the text around removals (marked by `hole`) and everywhere else, in linear time: every
+ * pattern that starts with a run of spaces or tabs is a loop here, not a regular expression,
+ * because a regular expression retries such a run from each of its positions (100 000 spaces
+ * before a letter: seconds).
+ */
 function tidy(text: string, hole: string): string {
   const h = escapeRegExp(hole);
-  const result = text
-    // "(url)" or "<url>" around a removed URL would be left as empty brackets.
-    .replace(new RegExp(`[(\\[<][ \\t]*${h}[ \\t]*[)\\]>]`, 'g'), hole)
-    // A line that held nothing but media goes entirely, rather than leaving a stray blank line.
-    .replace(new RegExp(`(?:^|\\r?\\n)[ \\t]*${h}(?:[ \\t]*${h})*[ \\t]*(?=\\r?\\n|$)`, 'g'), '')
-    .replace(new RegExp(`([ \\t]*)${h}(?:[ \\t]*${h})*([ \\t]*)`, 'g'), (match: string, before: string, _after: string, offset: number, whole: string) => {
-      const previous = offset === 0 ? '\n' : whole.charAt(offset - 1);
-      const next = offset + match.length >= whole.length ? '\n' : whole.charAt(offset + match.length);
-      // Nothing after the removal on this line: drop the whitespace that led up to it.
-      if (next === '\n' || next === '\r') return '';
-      // Removal opened the line: keep the author's indentation, drop the gap after the removal.
-      if (previous === '\n') return before;
-      // "see the chart <removed>." reads as "see the chart."
-      if (/[.,;:!?)\]]/.test(next)) return '';
-      return ' ';
+  const result = closeRemovalGaps(
+    text
+      // "(url)" or "<url>" around a removed URL would be left as empty brackets.
+      .replace(new RegExp(`[(\\[<][ \\t]*${h}[ \\t]*[)\\]>]`, 'g'), hole)
+      // A line that held nothing but media goes entirely, rather than leaving a stray blank line.
+      .replace(new RegExp(`(?:^|\\r?\\n)[ \\t]*${h}(?:[ \\t]*${h})*[ \\t]*(?=\\r?\\n|$)`, 'g'), ''),
+    hole,
+  );
+  return withoutTrailingBlanks(result)
+    .replace(/(?:\r?\n){3,}/g, (breaks: string) => (breaks.startsWith('\r') ? '\r\n\r\n' : '\n\n'))
+    .trim();
+}
+
+/**
+ * Replaces each run of removals (holes with only spaces and tabs between and around them) by what
+ * reads well: nothing at a line end or before punctuation, the author's indentation at a line
+ * start, one space between words.
+ */
+function closeRemovalGaps(text: string, hole: string): string {
+  let out = '';
+  let copied = 0;
+  for (let at = text.indexOf(hole); at !== -1; at = text.indexOf(hole, copied)) {
+    let start = at;
+    while (start > copied && isBlank(text.charAt(start - 1))) start -= 1;
+    let end = at + 1;
+    for (;;) {
+      let next = end;
+      while (next < text.length && isBlank(text.charAt(next))) next += 1;
+      end = next;
+      if (text.charAt(next) !== hole) break;
+      end = next + 1;
+    }
+    const previous = start === 0 ? '\n' : text.charAt(start - 1);
+    const following = end >= text.length ? '\n' : text.charAt(end);
+    let replacement: string;
+    // Nothing after the removal on this line: drop the whitespace that led up to it.
+    if (following === '\n' || following === '\r') replacement = '';
+    // Removal opened the line: keep the author's indentation, drop the gap after the removal.
+    else if (previous === '\n') replacement = text.slice(start, at);
+    // "see the chart <removed>." reads as "see the chart."
+    else if (/[.,;:!?)\]]/.test(following)) replacement = '';
+    else replacement = ' ';
+    out += text.slice(copied, start) + replacement;
+    copied = end;
+  }
+  return out + text.slice(copied);
+}
+
+/** Drops spaces and tabs at the end of every line (before `\n` or `\r\n`) and of the text. */
+function withoutTrailingBlanks(text: string): string {
+  const lines = text.split('\n');
+  return lines
+    .map((line) => {
+      const carriage = line.endsWith('\r') ? 1 : 0;
+      let end = line.length - carriage;
+      while (end > 0 && isBlank(line.charAt(end - 1))) end -= 1;
+      return line.slice(0, end) + (carriage ? '\r' : '');
     })
-    .replace(/[ \t]+(?=\r?\n|$)/g, '')
-    .replace(/(?:\r?\n){3,}/g, (breaks: string) => (breaks.startsWith('\r') ? '\r\n\r\n' : '\n\n'));
-  return result.trim();
+    .join('\n');
 }

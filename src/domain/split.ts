@@ -149,9 +149,21 @@ function forcedCut(text: string, start: number, maxLength: number, units: Units)
   return { partEnd: text.slice(start, at).trimEnd().length + start, nextStart: skipWhitespace(text, at) };
 }
 
-/** The unit strictly containing `at` that starts after `start`, if any. */
+/**
+ * The unit strictly containing `at` that starts after `start`, if any. Spans are sorted and do not
+ * overlap, so only the last one starting before `at` can contain it: a binary search, not a scan,
+ * keeping a reply with thousands of URLs and over-long words linear.
+ */
 function enclosing(spans: Span[], at: number, start: number): Span | undefined {
-  return spans.find((span) => span.start > start && span.start < at && at < span.end);
+  let low = 0;
+  let high = spans.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((spans[middle]?.start ?? at) < at) low = middle + 1;
+    else high = middle;
+  }
+  const span = spans[low - 1];
+  return span !== undefined && span.start > start && at < span.end ? span : undefined;
 }
 
 const URL_RUN = /https?:\/\/\S+/gi;
@@ -176,10 +188,28 @@ function unbreakableUnits(text: string, maxLength: number): Units {
   // A link glued to text before it can overlap a URL run (`https://a.test/x[label](https://b.test)`
   // is one URL run up to the whitespace). Both cannot stay whole, and the URL wins: keeping URLs
   // whole is the contract, keeping markdown links whole only a courtesy to media extraction.
-  const links = fitting(MARKDOWN_LINK).filter((link) =>
-    urls.every((url) => url.end <= link.start || url.start >= link.end || (url.start >= link.start && url.end <= link.end)),
-  );
-  return { urls, links };
+  return { urls, links: withoutCrossingUrls(fitting(MARKDOWN_LINK), urls) };
+}
+
+/**
+ * The links that no URL crosses (a URL inside a link is fine). Both lists are sorted and free of
+ * overlaps within themselves, so one sweep does it: each link looks only at the URLs that overlap
+ * it, and a URL overlaps few links, so the work is linear in the two lists, not their product.
+ */
+function withoutCrossingUrls(links: Span[], urls: Span[]): Span[] {
+  const kept: Span[] = [];
+  let first = 0;
+  for (const link of links) {
+    while ((urls[first]?.end ?? Infinity) <= link.start) first += 1;
+    let crossed = false;
+    for (let i = first; !crossed && i < urls.length; i += 1) {
+      const url = urls[i];
+      if (url === undefined || url.start >= link.end) break;
+      crossed = url.start < link.start || url.end > link.end;
+    }
+    if (!crossed) kept.push(link);
+  }
+  return kept;
 }
 
 /** Marks the positions strictly inside a unit, where a whitespace run must not be used as a cut. */

@@ -1,24 +1,48 @@
-/** A map that keeps the `maxEntries` most recently used entries. */
-export function lruMap<V>(maxEntries: number) {
-  const entries = new Map<string, V>();
-  return {
-    get(key: string): V | undefined {
-      const value = entries.get(key);
-      if (value === undefined) return undefined;
-      entries.delete(key); // re-inserted last: Map keeps insertion order, so the first key is the least recently used
-      entries.set(key, value);
-      return value;
-    },
-    set(key: string, value: V): void {
-      entries.delete(key);
-      entries.set(key, value);
-      if (entries.size > maxEntries) entries.delete(entries.keys().next().value as string);
-    },
-    delete(key: string): void {
-      entries.delete(key);
-    },
-    get size(): number {
-      return entries.size;
-    },
-  };
+/**
+ * A map that holds at most `maxEntries` entries and, when full, forgets the one used least
+ * recently. For per-key state fed by strangers (rate-limit buckets, caches of unknown ids): a flood
+ * of new keys pushes out only keys nobody has used for a while, never the whole map at once.
+ * (A JavaScript Map keeps insertion order, so re-inserting on use keeps the oldest first.)
+ */
+export class LruMap<K, V> {
+  private readonly entries = new Map<K, V>();
+
+  constructor(readonly maxEntries: number) {
+    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError(`maxEntries must be a positive integer, got ${maxEntries}`);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The value, marked as just used. */
+  get(key: K): V | undefined {
+    if (!this.entries.has(key)) return undefined;
+    const value = this.entries.get(key) as V;
+    this.entries.delete(key);
+    this.entries.set(key, value);
+    return value;
+  }
+
+  /** Whether the key is held, without marking it as used. */
+  has(key: K): boolean {
+    return this.entries.has(key);
+  }
+
+  set(key: K, value: V): void {
+    this.entries.delete(key);
+    this.entries.set(key, value);
+    if (this.entries.size > this.maxEntries) {
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) this.entries.delete(oldest.value);
+    }
+  }
+
+  delete(key: K): void {
+    this.entries.delete(key);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
 }

@@ -1,5 +1,6 @@
 /**
- * A fetcher for URLs that come from strangers (voice notes, attachments).
+ * A fetcher for URLs that come from strangers (voice notes, attachments), and the address guard it
+ * is built on, which the reply POST uses too (guardedConnection, literalAddressProblem).
  *
  * The dangers it guards against: server-side request forgery into loopback, private networks and
  * cloud metadata (169.254.169.254), DNS rebinding, unbounded bodies and slow-loris servers.
@@ -27,6 +28,9 @@ export interface SafeFetchPolicy {
   /** Called with the media type without parameters, lower-cased (e.g. `audio/ogg`). */
   allowedContentTypes?: (contentType: string) => boolean;
 }
+
+/** Which addresses a connection may go to: the part of a policy the address guard needs. */
+export type AddressPolicy = Pick<SafeFetchPolicy, 'allowPrivate' | 'allowHosts'>;
 
 export type UnsafeUrlReason =
   | 'scheme'
@@ -75,8 +79,8 @@ export async function safeFetch(url: string, policy: SafeFetchPolicy): Promise<S
   const deadline = Date.now() + policy.totalTimeoutMs;
   let current = parseUrl(url);
   for (let redirects = 0; ; redirects++) {
-    checkTarget(current, policy);
-    const hop = await fetchOnce(current, policy, deadline);
+    const connection = checkTarget(current, policy);
+    const hop = await fetchOnce(current, policy, deadline, connection);
     if (hop.kind === 'done') {
       return { data: hop.data, contentType: hop.contentType, finalUrl: withoutCredentials(current) };
     }
@@ -103,19 +107,55 @@ function parseUrl(input: string, base?: URL): URL {
 }
 
 /** Checks what can be checked before connecting; hostnames are checked again at DNS lookup time. */
-function checkTarget(url: URL, policy: SafeFetchPolicy): void {
+function checkTarget(url: URL, policy: SafeFetchPolicy): ConnectionGuard {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new UnsafeUrlError('scheme', `Refusing ${url.protocol} URL: only http: and https: are allowed`);
   }
-  const host = bareHost(url.hostname);
-  // Node skips the lookup function for IP literals, so they must be checked here. The URL parser has
-  // already normalised tricks like http://2130706433/ and http://0x7f.1/ to dotted quads.
-  if (net.isIP(host) !== 0 && mustCheckAddresses(url, policy) && isForbiddenAddress(host)) {
-    throw new UnsafeUrlError('address', `Refusing ${describe(url)}: ${host} is a loopback, private, link-local or reserved address`);
-  }
+  return guardedConnection(url, policy);
 }
 
-function mustCheckAddresses(url: URL, policy: SafeFetchPolicy): boolean {
+/** Request options that keep a connection on allowed addresses (none when the policy allows all). */
+export interface ConnectionGuard {
+  lookup?: net.LookupFunction;
+}
+
+/**
+ * The options under which a connection to `url` can only reach an address `policy` allows: a
+ * literal IP is checked here (Node skips the lookup function for IP literals), a host name inside
+ * the socket's own DNS lookup, so the address checked is the address connected to (no rebinding
+ * window). Pass the result to http(s).request.
+ * @throws UnsafeUrlError ('address') for a forbidden literal address.
+ */
+export function guardedConnection(url: URL, policy: AddressPolicy): ConnectionGuard {
+  if (!mustCheckAddresses(url, policy)) return {};
+  const host = bareHost(url.hostname);
+  // The URL parser has already normalised tricks like http://2130706433/ and http://0x7f.1/ to dotted quads.
+  if (net.isIP(host) !== 0 && isForbiddenAddress(host)) {
+    throw new UnsafeUrlError('address', `Refusing ${describe(url)}: ${host} is a loopback, private, link-local or reserved address`);
+  }
+  return { lookup: guardedLookup(url) };
+}
+
+/**
+ * What can be said about `url` before any DNS lookup, for checking a URL when it is configured:
+ * a literal address or a `localhost` name (RFC 6761: always loopback) that `policy` refuses.
+ * Undefined when nothing is wrong so far; host names are judged when connecting.
+ */
+export function literalAddressProblem(url: string, policy: AddressPolicy): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined; // not a URL at all: the caller's own validation says so
+  }
+  if (!mustCheckAddresses(parsed, policy)) return undefined;
+  const host = normaliseHost(parsed.hostname);
+  if (net.isIP(host) !== 0 && isForbiddenAddress(host)) return `${host} is a loopback, private, link-local or reserved address`;
+  if (host === 'localhost' || host.endsWith('.localhost')) return `${host} is always a loopback address`;
+  return undefined;
+}
+
+function mustCheckAddresses(url: URL, policy: AddressPolicy): boolean {
   if (policy.allowPrivate) return false;
   const host = normaliseHost(url.hostname);
   return !policy.allowHosts.some((allowed) => normaliseHost(allowed) === host);
@@ -165,7 +205,7 @@ function guardedLookup(url: URL): net.LookupFunction {
 
 type Hop = { kind: 'redirect'; location: string } | { kind: 'done'; data: Buffer; contentType: string };
 
-function fetchOnce(url: URL, policy: SafeFetchPolicy, deadline: number): Promise<Hop> {
+function fetchOnce(url: URL, policy: SafeFetchPolicy, deadline: number, connection: ConnectionGuard): Promise<Hop> {
   const remaining = deadline - Date.now();
   if (remaining <= 0) {
     return Promise.reject(timeoutError(url, policy));
@@ -186,7 +226,7 @@ function fetchOnce(url: URL, policy: SafeFetchPolicy, deadline: number): Promise
         'user-agent': 'chatrelay-safe-fetch',
       },
     };
-    if (mustCheckAddresses(url, policy)) options.lookup = guardedLookup(url);
+    Object.assign(options, connection);
     const request = (isHttps ? https : http).request(url, options);
 
     const cleanup = (): void => {

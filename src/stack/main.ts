@@ -99,6 +99,7 @@ async function main(): Promise<void> {
   if (!env.SECRETS_ENCRYPTION_KEY) childEnv.SECRETS_ENCRYPTION_KEY = persistentSecret('secrets-encryption-key');
   // Locally, receivers and voice notes are often on this machine; production keeps the default (refused).
   childEnv.FETCH_ALLOW_PRIVATE ??= 'true';
+  childEnv.DELIVERY_ALLOW_PRIVATE ??= 'true';
 
   const tsx = ['--import', 'tsx'];
   const api = startChild('api', process.execPath, [...tsx, join(projectRoot, 'src/api/main.ts')], { env: childEnv, cwd: projectRoot, echo });

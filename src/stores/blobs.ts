@@ -10,9 +10,9 @@ export function createBlobStore(c: Collections) {
       await c.blobs.insertOne({ _id: id, message_id: messageId, content_type: contentType, size: data.length, data: new Binary(data), created_at: now });
       return id;
     },
-    async get(id: string): Promise<{ contentType: string; data: Buffer } | undefined> {
+    async get(id: string): Promise<{ messageId: string; contentType: string; data: Buffer } | undefined> {
       const doc: BlobDoc | null = await c.blobs.findOne({ _id: id });
-      return doc ? { contentType: doc.content_type, data: Buffer.from(doc.data.buffer) } : undefined;
+      return doc ? { messageId: doc.message_id, contentType: doc.content_type, data: Buffer.from(doc.data.buffer) } : undefined;
     },
   };
 }

@@ -14,11 +14,12 @@ import { createSecretBox, type SecretBox } from '../lib/secret-box.js';
 /** The stores; production wiring passes the configured secret box (see secretBoxPassphrase). */
 export function createStores(db: Db, options: { secretBox?: SecretBox; messageCacheEntries?: number } = {}) {
   const c = collections(db);
-  const signingSecrets = createSigningSecretStore(db, options.secretBox ?? createSecretBox('tests-and-tools-only'));
+  const box = options.secretBox ?? createSecretBox('tests-and-tools-only-not-a-deployment-key');
+  const signingSecrets = createSigningSecretStore(db, box);
   return {
     signingSecrets,
     agents: createAgentStore(c),
-    channels: createChannelStore(c),
+    channels: createChannelStore(c, box),
     chats: createChatStore(c),
     messages: createMessageStore(c, options.messageCacheEntries !== undefined ? { cacheEntries: options.messageCacheEntries } : {}),
     lines: createChatLineStore(c),

@@ -1,4 +1,4 @@
-import { lruMap } from '../lib/lru.js';
+import { LruMap } from '../lib/lru.js';
 import { attemptKey, deliveryAttemptId, outcomeId, redeliveryId, speechId } from '../domain/ids.js';
 import type { FinalStatus } from '../domain/models.js';
 import {
@@ -40,12 +40,13 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
   // read lately and reads them back from memory: the worker that admitted a message finds it,
   // its reply and its speech without asking the database again. Version 1's message documents
   // change, and are never kept.
-  const maxEntries = options.cacheEntries ?? 5_000;
+  // (One entry at least: a cache of one is no cache, which is what `cacheEntries: 0` asks for.)
+  const maxEntries = Math.max(1, options.cacheEntries ?? 5_000);
   const cache = {
-    messages: lruMap<MessageDoc>(maxEntries),
-    replies: lruMap<ReplyDoc>(maxEntries),
-    transcripts: lruMap<string>(maxEntries),
-    speech: lruMap<string>(maxEntries),
+    messages: new LruMap<string, MessageDoc>(maxEntries),
+    replies: new LruMap<string, ReplyDoc>(maxEntries),
+    transcripts: new LruMap<string, string>(maxEntries),
+    speech: new LruMap<string, string>(maxEntries),
   };
 
   async function get(id: string): Promise<MessageDoc | null> {

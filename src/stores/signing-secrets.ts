@@ -50,6 +50,32 @@ export function createSigningSecretStore(db: Db, box: SecretBox) {
         return false;
       }
     },
+    /**
+     * Re-encrypts every stored secret that is not under the current key yet (a key change: the
+     * old key is still listed, so both read meanwhile). Each secret is one conditional write of
+     * its `sealed` field, only if nobody changed it since it was read, so running this again
+     * (after an interruption, or to be sure) finishes the job and changes nothing else.
+     * `unreadable`: secrets no configured key opens (left as they are).
+     */
+    async reencryptAll(): Promise<{ reencrypted: number; already_current: number; unreadable: number }> {
+      const counts = { reencrypted: 0, already_current: 0, unreadable: 0 };
+      for await (const doc of secrets.find({}).sort({ _id: 1 })) {
+        if (box.sealedWithCurrentKey(doc.sealed)) {
+          counts.already_current += 1;
+          continue;
+        }
+        let plain: string;
+        try {
+          plain = box.open(doc.sealed);
+        } catch {
+          counts.unreadable += 1;
+          continue;
+        }
+        const result = await secrets.updateOne({ _id: doc._id, sealed: doc.sealed }, { $set: { sealed: box.seal(plain) } });
+        if (result.modifiedCount === 1) counts.reencrypted += 1;
+      }
+      return counts;
+    },
     async deleteForChannel(channelId: string): Promise<void> {
       await secrets.deleteMany({ channel_id: channelId });
     },

@@ -7,8 +7,7 @@ import { createV1Activities } from '../activities/v1/index.js';
 import { createTurnsClient } from '../activities/v1/turns-client.js';
 import { chatLineFor } from '../coordination/index.js';
 import { createOpenAIModelClient, type ModelClient } from '../activities/model.js';
-import { checkSecretsKey, secretBoxPassphrase, type Config } from '../config.js';
-import { createSecretBox } from '../lib/secret-box.js';
+import { checkSecretsKey, secretBoxFromConfig, type Config } from '../config.js';
 import type { Logger } from '../lib/logger.js';
 import type { WorkerMetrics } from '../observability/metrics.js';
 import { activityInterceptors, activityReporter, instrumentModelClient, observabilitySinks, workflowInterceptorModules } from '../observability/worker.js';
@@ -30,7 +29,7 @@ export interface WorkerDeps {
 /** Creates the worker with its activities wired to MongoDB and the model API. */
 export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOptions> = {}): Promise<Worker> {
   const { config } = deps;
-  const stores = createStores(deps.database.db, { secretBox: createSecretBox(secretBoxPassphrase(config)) });
+  const stores = createStores(deps.database.db, { secretBox: secretBoxFromConfig(config) });
   await stores.ensureIndexes();
   await checkSecretsKey(() => stores.signingSecrets.keyOpensStoredSecrets());
   const rawModel =
@@ -41,6 +40,8 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
     publicBaseUrl: config.PUBLIC_BASE_URL,
     retryScheduleSeconds: config.DELIVERY_RETRY_SCHEDULE,
     deliveryTimeoutMs: config.DELIVERY_TIMEOUT_MS,
+    // The reply POST's address guard (src/activities/reply-post.ts).
+    deliveryPolicy: { allowPrivate: config.DELIVERY_ALLOW_PRIVATE, allowHosts: config.DELIVERY_ALLOW_HOSTS },
     audioFetch: {
       allowPrivate: config.FETCH_ALLOW_PRIVATE,
       allowHosts: config.FETCH_ALLOW_HOSTS,

@@ -93,6 +93,7 @@ describe('OpenAPI document', () => {
       TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
       OPENAI_API_KEY: 'unused',
       ADMIN_TOKEN: 'openapi-test-admin-token',
+      SECRETS_ENCRYPTION_KEY: 'openapi-test-secrets-encryption-key-0123456789',
       HOST: '127.0.0.1',
       PORT: '0',
       MAX_TEXT_LENGTH: '1234',
@@ -162,7 +163,7 @@ describe('OpenAPI document', () => {
       assert.deepEqual(operation.security, [{ adminToken: [] }]);
       const responses = operation.responses as Json;
       assert.ok(responses[String(route.success.status)], `${route.operationId} success`);
-      for (const status of [...route.errors, 500]) assert.ok(responses[String(status)], `${route.operationId} ${status}`);
+      for (const status of [...route.errors, 500, 503]) assert.ok(responses[String(status)], `${route.operationId} ${status}`);
       assert.ok(responses['401'], 'every admin route documents 401');
       if ('body' in route) {
         const ref = (((operation.requestBody as Json).content as Json)['application/json'] as { schema: { $ref: string } }).schema.$ref;
@@ -187,6 +188,34 @@ describe('OpenAPI document', () => {
     assert.deepEqual(listChannels.parameters[0]?.schema, { default: 20, type: 'integer', minimum: 1, maximum: 100 });
     const getAgent = (served.paths as Record<string, Json>)['/v1/agents/{id}']?.get as { parameters: Json[] };
     assert.deepEqual(getAgent.parameters, [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }]);
+  });
+
+  test('every status a route answers is documented for its operation: no token, a 1.2 MB body, a body that is not JSON', async () => {
+    const paths = served.paths as Record<string, Record<string, { responses: Json }>>;
+    const answered: string[] = [];
+    const undocumented: string[] = [];
+    const tryIt = async (method: string, path: string, init: { token?: string; body?: string; contentType?: string }) => {
+      const response = await fetch(`${base}${path.replace(/:[A-Za-z_]+/g, 'nope')}`, {
+        method: method.toUpperCase(),
+        headers: { ...(init.token ? { authorization: `Bearer ${init.token}` } : {}), ...(init.body !== undefined ? { 'content-type': init.contentType ?? 'application/json' } : {}) },
+        ...(init.body !== undefined ? { body: init.body } : {}),
+      });
+      await response.arrayBuffer();
+      answered.push(`${method} ${path} ${response.status}`);
+      if (!paths[openApiPath(path)]?.[method]?.responses[String(response.status)]) undocumented.push(`${method} ${path} ${response.status}`);
+      return response.status;
+    };
+    const huge = JSON.stringify({ name: 'x'.repeat(1_200_000) });
+    for (const route of [...adminRoutes, ...messageRoutes]) {
+      assert.equal(await tryIt(route.method, route.path, {}), 401);
+      if (!('body' in route)) continue;
+      assert.equal(await tryIt(route.method, route.path, { token: config.ADMIN_TOKEN, body: huge }), 413, `${route.operationId}: 1.2 MB`);
+      assert.equal(await tryIt(route.method, route.path, { token: config.ADMIN_TOKEN, body: 'name=x', contentType: 'application/x-www-form-urlencoded' }), 415);
+    }
+    assert.equal(await tryIt('post', '/webhook/mychatbot', { body: JSON.stringify({ text: 'x'.repeat(6_000) }) }), 413);
+    assert.equal(await tryIt('post', '/webhook/mychatbot', { body: 'x', contentType: 'text/plain' }), 415);
+    assert.equal(await tryIt('get', '/media/:id', {}), 404);
+    assert.deepEqual(undocumented, [], `answered: ${answered.join(', ')}`);
   });
 
   test('the reply webhook: form fields text, images, file, audio and the delivery and signature headers', () => {

@@ -19,8 +19,9 @@ after(async () => {
 test('a process whose SECRETS_ENCRYPTION_KEY does not open the stored signing secrets refuses to start, naming the variable', async () => {
   const sealedWith = 'the-key-the-secrets-were-sealed-with-0123';
   await createStores(mongo.db, { secretBox: createSecretBox(sealedWith) }).signingSecrets.create('chn_any');
-  const config = (key: string) =>
+  const config = (key: string, oldKeys = '') =>
     loadConfig({
+      SECRETS_ENCRYPTION_OLD_KEYS: oldKeys,
       PORT: '0',
       HOST: '127.0.0.1',
       MONGODB_URI: mongo.uri,
@@ -38,4 +39,7 @@ test('a process whose SECRETS_ENCRYPTION_KEY does not open the stored signing se
   });
   const api = await startApi({ ...config(sealedWith), PORT: await freePort() }, quietLogger);
   await api.close();
+  // During a key change the new key is current and the old one listed: the process starts.
+  const changing = await startApi({ ...config('the-new-key-of-a-key-change-0123456789', sealedWith), PORT: await freePort() }, quietLogger);
+  await changing.close();
 });

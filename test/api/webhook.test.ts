@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { Router } from 'express';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { createApp } from '../../src/api/app.js';
 import { createChannelAuthenticator } from '../../src/api/channel-auth.js';
@@ -9,6 +10,7 @@ import { createRateLimiter } from '../../src/api/rate-limit.js';
 import { webhookRouter, type MessageStarter } from '../../src/api/routes/webhook.js';
 import { startApi, type RunningApi } from '../../src/api/server.js';
 import { loadConfig, secretBoxPassphrase } from '../../src/config.js';
+import { createLogger } from '../../src/lib/logger.js';
 import { createSecretBox } from '../../src/lib/secret-box.js';
 import type { InboundEnvelope } from '../../src/domain/models.js';
 import { freePort } from '../../src/lib/ports.js';
@@ -116,6 +118,15 @@ describe('POST /webhook/mychatbot: the HTTP contract', () => {
     assert.notEqual(e.body.message_id, c.body.message_id, 'message ids are per client');
   });
 
+  test('client and message ids holding NUL are told apart: neither message is dropped as a duplicate', async () => {
+    const first = await post({ ...valid(), client_id: 'a\u0000b', message_id: 'c' });
+    const second = await post({ ...valid(), client_id: 'a', message_id: 'b\u0000c' });
+    assert.equal(first.status, 200);
+    assert.equal(second.status, 200);
+    assert.equal(second.body.duplicate, false);
+    assert.notEqual(first.body.message_id, second.body.message_id);
+  });
+
   test('an unknown page and a wrong token get the same 401 body', async () => {
     const wrongToken = await post(valid(), { authorization: 'Bearer not-the-token' });
     const unknownPage = await post({ ...valid(), page_id: 'no-such-page' });
@@ -125,6 +136,19 @@ describe('POST /webhook/mychatbot: the HTTP contract', () => {
       assert.equal(response.body.error?.code, 'unauthorized');
       assert.equal(response.body.error?.message, 'Missing or invalid API token for this page_id.');
     }
+  });
+
+  test('the token is checked before the fields: a stranger gets 401 whatever the body holds', async () => {
+    const invalid = { client_id: 5, page_id: page, platform: '', audio: 'ftp://x/a.mp3' };
+    const stranger = await post(invalid, { authorization: 'Bearer not-the-token' });
+    assert.equal(stranger.status, 401);
+    assert.equal(stranger.body.error?.details, undefined);
+    const unknownPage = await post({ ...invalid, page_id: 'no-such-page' });
+    assert.equal(unknownPage.status, 401);
+    // Without a page_id there is nothing to authenticate against: the field errors help the integrator.
+    const noPage = await post({ client_id: 'c1', platform: 'p', text: 'hi' }, { authorization: '' });
+    assert.equal(noPage.status, 400);
+    assert.deepEqual(noPage.body.error?.details, [{ path: 'page_id', message: 'is required' }]);
   });
 
   test('400 lists every field error with its path', async () => {
@@ -201,6 +225,72 @@ describe('POST /webhook/mychatbot: the HTTP contract', () => {
   });
 });
 
+describe('POST /webhook/mychatbot: failed requests from one address', () => {
+  let mongo: TestMongo;
+  let stores: Stores;
+  let server: Server;
+  let base: string;
+  const reads: string[] = [];
+  after(async () => {
+    server?.closeAllConnections();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await mongo?.close();
+  });
+
+  test('past its failures, an address gets 429 for pages this process does not know; known channels still work', async () => {
+    mongo = await startTestMongo();
+    stores = createStores(mongo.db);
+    const lookup = {
+      getByPageId: (pageId: string) => (reads.push(pageId), stores.channels.getByPageId(pageId)),
+      tokenMatches: (presented: string, storedHash: string | undefined) => stores.channels.tokenMatches(presented, storedHash),
+    };
+    const app = createApp({
+      logger: quietLogger,
+      health: {},
+      routers: [
+        webhookRouter({
+          auth: createChannelAuthenticator(lookup, { ttlMs: 60_000 }),
+          starter: new RecordingStarter(),
+          logger: quietLogger,
+          failureLimit: createRateLimiter({ perMinute: 6, burst: 3 }),
+          limits: { maxTextLength: 100, maxAttachments: 2, maxUrlLength: 200, maxBodyBytes: 4096 },
+        }),
+      ],
+    });
+    server = app.listen(0, '127.0.0.1');
+    base = await listen(server);
+    const known = await createChannelWithAgent(stores, { replyUrl: 'http://127.0.0.1:9/r' });
+    const unseen = await createChannelWithAgent(stores, { replyUrl: 'http://127.0.0.1:9/r' });
+    const send = async (pageId: string | undefined, token: string, contentType = 'application/json') => {
+      const response = await fetch(`${base}/webhook/mychatbot`, {
+        method: 'POST',
+        headers: { 'content-type': contentType, authorization: `Bearer ${token}` },
+        body: JSON.stringify({ client_id: 'c', ...(pageId !== undefined ? { page_id: pageId } : {}), platform: 'p', text: 'hi' }),
+      });
+      const body = (await response.json()) as { error?: { code: string; message: string } };
+      return { status: response.status, retryAfter: response.headers.get('retry-after'), body };
+    };
+
+    assert.equal((await send(known.channel.page_id, known.token)).status, 200);
+    // Three failures of three kinds use up the burst.
+    assert.equal((await send('random-page-1', known.token)).status, 401);
+    assert.equal((await send(undefined, known.token)).status, 400);
+    assert.equal((await send(known.channel.page_id, known.token, 'text/plain')).status, 415);
+    const readsBefore = reads.length;
+    const limited = await send('random-page-2', known.token);
+    assert.equal(limited.status, 429);
+    assert.equal(limited.body.error?.code, 'rate_limited');
+    assert.match(limited.body.error?.message ?? '', /failed requests from this address/);
+    assert.equal(limited.retryAfter, '10');
+    assert.equal((await send(undefined, known.token)).status, 429);
+    assert.equal((await send(unseen.channel.page_id, unseen.token)).status, 429, 'a page this process has not seen costs a read: refused too');
+    assert.equal(reads.length, readsBefore, 'no database read for a refused request');
+    // The channel this process knows is not held hostage by the failures of its neighbours.
+    assert.equal((await send(known.channel.page_id, known.token)).status, 200);
+    assert.equal((await send(known.channel.page_id, 'not-the-token')).status, 401);
+  });
+});
+
 describe('POST /webhook/mychatbot when a dependency is down', () => {
   let mongo: TestMongo;
   let api: RunningApi | undefined;
@@ -220,25 +310,38 @@ describe('POST /webhook/mychatbot when a dependency is down', () => {
       TEMPORAL_ADDRESS: `127.0.0.1:${deadTemporal}`,
       OPENAI_API_KEY: 'k',
       ADMIN_TOKEN: 'admin-token-0123456789',
+      SECRETS_ENCRYPTION_KEY: 'webhook-test-secrets-encryption-key-0123456789',
       LOG_LEVEL: 'silent',
     });
     const stores = createStores(mongo.db, { secretBox: createSecretBox(secretBoxPassphrase(config)) });
     const { channel, token } = await createChannelWithAgent(stores, { replyUrl: 'http://127.0.0.1:9/r' });
-    api = await startApi(config, quietLogger);
+    const logLines: string[] = [];
+    const logs = new Writable({ write: (chunk: Buffer, _encoding, done) => (logLines.push(String(chunk)), done()) });
+    api = await startApi(config, createLogger({ level: 'info', name: 'api', destination: logs }));
     const base = `http://127.0.0.1:${api.port}`;
     const response = await fetch(`${base}/webhook/mychatbot`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({ client_id: 'c', page_id: channel.page_id, platform: 'p', text: 'hello' }),
     });
-    const body = (await response.json()) as { error: { code: string; request_id: string } };
+    const text = await response.text();
+    const body = JSON.parse(text) as { error: { code: string; message: string; request_id: string } };
     assert.equal(response.status, 503);
     assert.equal(body.error.code, 'unavailable');
+    assert.equal(body.error.message, 'A service this API depends on is unavailable; try again shortly.');
     assert.ok(body.error.request_id);
+    // The driver's error names the address it could not reach: that is for the log, not for strangers.
+    assert.doesNotMatch(text, new RegExp(`${deadTemporal}|127\\.0\\.0\\.1|ECONNREFUSED`));
     const ready = await fetch(`${base}/readyz`);
-    const readiness = (await ready.json()) as { checks: { mongodb: { ok: boolean }; temporal: { ok: boolean } } };
+    const readinessText = await ready.text();
+    const readiness = JSON.parse(readinessText) as { checks: { mongodb: { ok: boolean }; temporal: { ok: boolean; error?: string } } };
     assert.equal(ready.status, 503);
     assert.equal(readiness.checks.mongodb.ok, true);
-    assert.equal(readiness.checks.temporal.ok, false);
+    assert.deepEqual(readiness.checks.temporal, { ok: false, error: 'unavailable' });
+    assert.doesNotMatch(readinessText, new RegExp(`${deadTemporal}|127\\.0\\.0\\.1|ECONNREFUSED`));
+    // The detail is in the log, for the operator.
+    const logged = logLines.map((line) => JSON.parse(line) as { msg: string; check?: string; err?: unknown });
+    assert.ok(logged.some((line) => line.msg === 'request failed' && /Temporal is unavailable/.test(JSON.stringify(line.err))), 'the 503 cause is logged');
+    assert.ok(logged.some((line) => line.msg === 'readiness check failed' && line.check === 'temporal' && String(line.err).includes(String(deadTemporal))), 'the readiness cause is logged');
   });
 });

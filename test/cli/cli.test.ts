@@ -14,6 +14,7 @@ import {
   channelWithSigningSecretResponseSchema,
   channelWithTokenResponseSchema,
   createdChannelResponseSchema,
+  reencryptSecretsResponseSchema,
 } from '../../src/domain/admin-schemas.js';
 import { freePort } from '../../src/lib/ports.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
@@ -79,7 +80,7 @@ describe('chatrelay CLI against a real listening API', () => {
     const help = await cli('--help');
     assert.equal(help.code, 0);
     const commands = ['agents create', 'agents list', 'agents get', 'agents update', 'agents delete'];
-    commands.push('channels create', 'channels list', 'channels get', 'channels update', 'channels delete', 'channels rotate-token', 'channels rotate-signing-secret');
+    commands.push('channels create', 'channels list', 'channels get', 'channels update', 'channels delete', 'channels rotate-token', 'channels rotate-signing-secret', 'secrets reencrypt');
     for (const command of commands) {
       assert.ok(help.stdout.includes(command), command);
     }
@@ -91,6 +92,16 @@ describe('chatrelay CLI against a real listening API', () => {
     const bare = await cli();
     assert.equal(bare.code, 2);
     assert.match(bare.stderr, /Usage: chatrelay/);
+  });
+
+  test('secrets reencrypt: re-encrypts through the API and says whether the old keys are still needed', async () => {
+    const done = await cli('secrets', 'reencrypt');
+    assert.equal(done.code, 0, done.stderr);
+    assert.match(done.stdout, /^Signing secrets: 0 re-encrypted, \d+ already under the current key, 0 unreadable\.$/m);
+    assert.match(done.stdout, /SECRETS_ENCRYPTION_OLD_KEYS can be emptied/);
+    const asJson = parseJson(reencryptSecretsResponseSchema, await cli('secrets', 'reencrypt', '--json'));
+    assert.equal(asJson.signing_secrets.reencrypted, 0);
+    assert.equal((await run(['secrets', 'reencrypt'], { env: { ...env, ADMIN_TOKEN: 'wrong-admin-token-0123' } })).code, 1);
   });
 
   test('usage errors exit 2 with a message, before calling the API', async () => {

@@ -77,6 +77,7 @@ before(async () => {
     ADMIN_TOKEN: 'shutdown-admin-token-0123456789',
     SECRETS_ENCRYPTION_KEY: 'shutdown-test-secrets-encryption-key-0123456789',
     FETCH_ALLOW_PRIVATE: 'true',
+    DELIVERY_ALLOW_PRIVATE: 'true',
     LOG_LEVEL: 'info',
     METRICS_PORT: String(metricsPort),
     METRICS_HOST: '127.0.0.1',

@@ -8,6 +8,7 @@ import { mediaRouter } from '../../src/api/routes/media.js';
 import { webhookRouter, type MessageStarter } from '../../src/api/routes/webhook.js';
 import type { InboundEnvelope } from '../../src/domain/models.js';
 import { createLogger } from '../../src/lib/logger.js';
+import type { AddressPolicy } from '../../src/lib/safe-fetch.js';
 import type { Stores } from '../../src/stores/index.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -33,9 +34,10 @@ export interface AdminApp {
 /**
  * The API's routers as startApi mounts them (webhook, media, admin, OpenAPI) on the real stores,
  * listening on a free port; only the Temporal seam is a recorder. The channel cache TTL is long
- * unless given, so a test sees whether an admin change really invalidated it.
+ * unless given, so a test sees whether an admin change really invalidated it. Reply URLs on
+ * private addresses are allowed unless a `deliveryPolicy` says otherwise.
  */
-export async function startAdminApp(stores: Stores, options: { ttlMs?: number; now?: () => number } = {}): Promise<AdminApp> {
+export async function startAdminApp(stores: Stores, options: { ttlMs?: number; now?: () => number; deliveryPolicy?: AddressPolicy } = {}): Promise<AdminApp> {
   const starter = new RecordingStarter();
   const auth = createChannelAuthenticator(stores.channels, { ttlMs: options.ttlMs ?? 60_000, ...(options.now ? { now: options.now } : {}) });
   const limits = { maxTextLength: 16_000, maxAttachments: 10, maxUrlLength: 2048, maxBodyBytes: 256 * 1024 };
@@ -44,7 +46,7 @@ export async function startAdminApp(stores: Stores, options: { ttlMs?: number; n
     health: {},
     routers: [
       webhookRouter({ auth, starter, limits, logger: quiet }),
-      mediaRouter(stores.blobs),
+      mediaRouter(stores),
       adminRouter({
         adminToken: ADMIN_TOKEN,
         agents: stores.agents,
@@ -52,6 +54,8 @@ export async function startAdminApp(stores: Stores, options: { ttlMs?: number; n
         signingSecrets: stores.signingSecrets,
         signingSecretGraceSeconds: 3_600,
         auth,
+        // Test receivers listen on loopback: allowed explicitly, as DELIVERY_ALLOW_PRIVATE=true does.
+        deliveryPolicy: options.deliveryPolicy ?? { allowPrivate: true, allowHosts: [] },
         logger: quiet,
       }),
       openapiRouter({ limits }),

@@ -50,7 +50,9 @@ export async function startE2EStack(env: Record<string, string> = {}): Promise<E
     OPENAI_API_KEY: 'test-key',
     OPENAI_BASE_URL: fake.baseURL,
     ADMIN_TOKEN: 'e2e-admin-token-0123456789',
+    SECRETS_ENCRYPTION_KEY: 'e2e-secrets-encryption-key-0123456789abcdef',
     FETCH_ALLOW_PRIVATE: 'true',
+    DELIVERY_ALLOW_PRIVATE: 'true',
     LOG_LEVEL: 'silent',
     ...env,
   });

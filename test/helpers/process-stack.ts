@@ -461,6 +461,9 @@ async function build(dataDir: string, options: ProcessStackOptions, cleanups: Ar
     ADMIN_TOKEN: randomBytes(18).toString('base64url'),
     SECRETS_ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
     FETCH_ALLOW_PRIVATE: 'true',
+    DELIVERY_ALLOW_PRIVATE: 'true',
+    // The hostile-input tests send dozens of refused requests from this one address on purpose.
+    RATE_LIMIT_FAILURES_PER_MINUTE: '0',
     // info, not warn: the worker's "worker started" line tells when it polls; every line is kept for diagnostics.
     LOG_LEVEL: 'info',
     METRICS_PORT: '0',

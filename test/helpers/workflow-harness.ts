@@ -57,7 +57,7 @@ export async function startWorkflowHarness(options: { retryScheduleSeconds?: num
   ]);
   const stores = createStores(mongo.db);
   await stores.ensureIndexes();
-  const media: Server = createApp({ logger: quietLogger, health: {}, routers: [mediaRouter(stores.blobs)] }).listen(0, '127.0.0.1');
+  const media: Server = createApp({ logger: quietLogger, health: {}, routers: [mediaRouter(stores)] }).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => media.once('listening', resolve));
   const mediaBaseUrl = `http://127.0.0.1:${(media.address() as AddressInfo).port}`;
   const taskQueue = 'messages-test';
@@ -74,6 +74,8 @@ export async function startWorkflowHarness(options: { retryScheduleSeconds?: num
       // Tests change channels and secrets and deliver right after: no caching.
       channelCacheTtlMs: 0,
       audioFetch: { allowPrivate: true, allowHosts: [], maxBytes: 1_000_000, connectTimeoutMs: 2_000, totalTimeoutMs: 5_000, maxRedirects: 3 },
+      // Receivers here are on loopback: allowed explicitly.
+      deliveryPolicy: { allowPrivate: true, allowHosts: [] },
     },
   });
   const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities });

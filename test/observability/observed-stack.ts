@@ -79,7 +79,9 @@ export async function startObservedStack(env: Record<string, string> = {}): Prom
     OPENAI_API_KEY: 'sk-observability-test-key-0123456789',
     OPENAI_BASE_URL: fake.baseURL,
     ADMIN_TOKEN: 'observability-admin-token-0123456789',
+    SECRETS_ENCRYPTION_KEY: 'observability-secrets-encryption-key-0123456789',
     FETCH_ALLOW_PRIVATE: 'true',
+    DELIVERY_ALLOW_PRIVATE: 'true',
     ...env,
   });
   const apiLogger = createLogger({ level: config.LOG_LEVEL, name: 'chatrelay-api', destination: logs });

@@ -21,6 +21,7 @@ test('the worker process: a taken metrics port costs the metrics, not the worker
       MONGODB_URI: 'mongodb://127.0.0.1:1',
       OPENAI_API_KEY: 'test-key',
       ADMIN_TOKEN: 'worker-process-admin-token',
+      SECRETS_ENCRYPTION_KEY: 'worker-process-secrets-encryption-key-0123456789',
       TEMPORAL_ADDRESS: '127.0.0.1:1',
       METRICS_PORT: String(port),
       METRICS_HOST: '127.0.0.1',

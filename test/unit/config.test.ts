@@ -6,6 +6,7 @@ const valid = {
   MONGODB_URI: 'mongodb://127.0.0.1:27017',
   OPENAI_API_KEY: 'sk-test',
   ADMIN_TOKEN: 'a-very-long-admin-token',
+  SECRETS_ENCRYPTION_KEY: 'a-secrets-encryption-key-of-32-characters-or-more',
 };
 
 function problemsOf(env: Record<string, string>): string[] {
@@ -29,6 +30,17 @@ describe('configuration', () => {
     assert.equal(config.OPENAI_BASE_URL, 'https://api.openai.com/v1');
     assert.equal(config.PUBLIC_BASE_URL, 'http://localhost:8080');
     assert.deepEqual(config.DELIVERY_RETRY_SCHEDULE, [5, 300, 1800, 7200, 18000, 36000, 36000]);
+    assert.deepEqual(config.SECRETS_ENCRYPTION_OLD_KEYS, []);
+  });
+
+  test('there is no secrets key derived from ADMIN_TOKEN: a process without SECRETS_ENCRYPTION_KEY does not start', () => {
+    const { SECRETS_ENCRYPTION_KEY: _key, ...withoutKey } = valid;
+    assert.deepEqual(problemsOf(withoutKey), ['SECRETS_ENCRYPTION_KEY is required']);
+  });
+
+  test('old keys are a comma-separated list', () => {
+    const old = ['an-old-secrets-key-of-32-characters-or-more-1', 'an-old-secrets-key-of-32-characters-or-more-2'];
+    assert.deepEqual(loadConfig({ ...valid, SECRETS_ENCRYPTION_OLD_KEYS: ` ${old[0]} , ${old[1]} ` }).SECRETS_ENCRYPTION_OLD_KEYS, old);
   });
 
   for (const name of Object.keys(valid)) {
@@ -54,6 +66,8 @@ describe('configuration', () => {
     ['LOG_LEVEL', 'loud', /^LOG_LEVEL /],
     ['DELIVERY_RETRY_SCHEDULE', '5,x', /^DELIVERY_RETRY_SCHEDULE must be a comma-separated list of seconds/],
     ['FETCH_ALLOW_PRIVATE', 'maybe', /^FETCH_ALLOW_PRIVATE /],
+    ['SECRETS_ENCRYPTION_KEY', 'too-short', /^SECRETS_ENCRYPTION_KEY must be at least 32 characters/],
+    ['SECRETS_ENCRYPTION_OLD_KEYS', 'a-good-old-key-of-32-characters-or-more,short', /^SECRETS_ENCRYPTION_OLD_KEYS must be comma-separated keys of at least 32 characters each/],
   ];
   for (const [name, value, expected] of malformed) {
     test(`${name}=${value} is rejected naming ${name}`, () => {
@@ -65,7 +79,7 @@ describe('configuration', () => {
 
   test('every problem is reported at once', () => {
     const problems = problemsOf({ PORT: 'x' });
-    assert.deepEqual(problems.map((problem) => problem.split(' ')[0]).sort(), ['ADMIN_TOKEN', 'MONGODB_URI', 'OPENAI_API_KEY', 'PORT']);
+    assert.deepEqual(problems.map((problem) => problem.split(' ')[0]).sort(), ['ADMIN_TOKEN', 'MONGODB_URI', 'OPENAI_API_KEY', 'PORT', 'SECRETS_ENCRYPTION_KEY']);
   });
 
   test('the process entry point exits naming the variable', async () => {

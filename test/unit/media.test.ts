@@ -185,3 +185,59 @@ describe('extractMedia', () => {
     assert.equal(extractMedia('\uE000 x https://x.test/a.png \uE001 y').text, '\uE000 x \uE001 y');
   });
 });
+
+// Model output is not ours to trust: these shapes made extraction quadratic (this block took
+// 338 s before media.ts was made linear, about 0.1 s since) while it runs inside an activity that
+// must heartbeat. docs/reliability.md has the figures.
+describe('extractMedia on 100 000-character adversarial replies', () => {
+  const N = 100_000;
+
+  test('a URL followed by 100 000 closing brackets keeps the brackets in the text', () => {
+    assert.deepEqual(extractMedia(`see https://x.test/a.png${')'.repeat(N)}`), { text: `see${')'.repeat(N)}`, images: ['https://x.test/a.png'], files: [] });
+    assert.deepEqual(extractMedia(`see https://x.test/a.png${']'.repeat(N)}`), { text: `see${']'.repeat(N)}`, images: ['https://x.test/a.png'], files: [] });
+    // A bracket that balances one inside the URL still belongs to it.
+    assert.deepEqual(extractMedia(`https://x.test/a_(b).pdf${')'.repeat(N)}`).files, ['https://x.test/a_(b).pdf']);
+    // A page URL stays in the text, brackets and all.
+    const page = `https://x.test/page${')'.repeat(N)}`;
+    assert.deepEqual(extractMedia(page), { text: page, images: [], files: [] });
+  });
+
+  test('thousands of URLs each followed by brackets and punctuation', () => {
+    const count = 4_000;
+    const text = Array.from({ length: count }, (_, i) => `https://x.test/${i}.png)).!? `).join('');
+    assert.ok(text.length >= N);
+    const result = extractMedia(text);
+    assert.equal(result.images.length, count);
+    assert.equal(result.images[count - 1], `https://x.test/${count - 1}.png`);
+    assert.equal(result.text, ')).!?'.repeat(count));
+  });
+
+  test('100 000 spaces or tabs between words are kept; at a line end or around a removal they go', () => {
+    const spaces = ' '.repeat(N);
+    assert.equal(extractMedia(`a${spaces}b`).text, `a${spaces}b`);
+    assert.equal(extractMedia(`a${'\t'.repeat(N)}b`).text, `a${'\t'.repeat(N)}b`);
+    assert.equal(extractMedia(`a${spaces}\nb${spaces}\r\nc`).text, 'a\nb\r\nc');
+    assert.equal(extractMedia(`a${spaces}https://x.test/a.png${spaces}b`).text, 'a b');
+    assert.equal(extractMedia(`a${spaces}https://x.test/a.png${spaces}.`).text, 'a.');
+    assert.equal(extractMedia(`${spaces}https://x.test/a.png${spaces}`).text, '');
+  });
+
+  test('100 000 line breaks collapse to one blank line', () => {
+    assert.equal(extractMedia(`a${'\n'.repeat(N)}b`).text, 'a\n\nb');
+    assert.equal(extractMedia(`a${' \n'.repeat(N / 2)}b`).text, 'a\n\nb');
+  });
+
+  test('every private-use character in the text: the removal marker still never collides', () => {
+    const privateUse = Array.from({ length: 0xf900 - 0xe000 }, (_, i) => String.fromCharCode(0xe000 + i)).join('');
+    const text = privateUse.repeat(Math.ceil(N / privateUse.length));
+    assert.deepEqual(extractMedia(`${text} https://x.test/a.png end`), { text: `${text} end`, images: ['https://x.test/a.png'], files: [] });
+  });
+
+  test('100 000 unclosed brackets, parentheses and link openings are left as they are', () => {
+    for (const text of ['('.repeat(N), '['.repeat(N), '!['.repeat(N / 2), '[a]('.repeat(N / 4), `[a](https://x.test/page${' '.repeat(N)}`, `[a](https://x.test/page "${'t'.repeat(N)}`]) {
+      const result = extractMedia(text);
+      assert.deepEqual(result.images, [], text.slice(0, 30));
+      assert.equal(result.text, text.trim());
+    }
+  });
+});

@@ -320,3 +320,45 @@ describe('splitMessage examples', () => {
     assert.deepEqual(place(text, parts).gaps, ['\n\n', '\n']);
   });
 });
+
+// Shapes that made parts of splitting scale with the product of two counts (links × URLs, forced
+// cuts × URLs); each is checked for the contract, which the linear version keeps.
+describe('splitMessage on 100 000-character adversarial replies', () => {
+  const N = 100_000;
+  const check = (text: string, maxLength: number): string[] => {
+    const parts = splitMessage(text, maxLength);
+    place(text, parts);
+    for (const part of parts) assert.ok(withinLimit(part, maxLength), `a part of ${part.length} > ${maxLength}`);
+    return parts;
+  };
+
+  test('thousands of markdown links next to URLs: every link stays whole', () => {
+    const text = '[a](https://x.test/y) '.repeat(N / 22);
+    for (const maxLength of [100, 2000]) {
+      for (const part of check(text, maxLength)) assert.deepEqual(new Set(part.split(' ')), new Set(['[a](https://x.test/y)']));
+    }
+  });
+
+  test('thousands of URLs and a 50 000-character word: URLs whole, the word cut to the limit', () => {
+    const urls = 'https://a.test '.repeat(N / 30);
+    const parts = check(`${urls}${'x'.repeat(N / 2)}`, 100);
+    const wordParts = parts.filter((part) => part.startsWith('x'));
+    assert.equal(wordParts.length, N / 2 / 100);
+    for (const part of parts.filter((part) => !part.startsWith('x'))) assert.match(part, /^https:\/\/a\.test( https:\/\/a\.test)*$/);
+  });
+
+  test('a URL followed by 100 000 closing brackets is cut like a long word', () => {
+    const text = `see https://x.test/a${')'.repeat(N)}`;
+    const parts = check(text, 2000);
+    assert.equal(parts[0], 'see');
+    assert.equal(parts.length, 1 + Math.ceil((text.length - 4) / 2000));
+  });
+
+  test('100 000 spaces, line breaks, brackets or sentence ends between two words', () => {
+    assert.deepEqual(check(`a${' '.repeat(N)}b`, 10), ['a', 'b']);
+    assert.deepEqual(check(`a${'\n'.repeat(N)}b`, 10), ['a', 'b']);
+    assert.equal(check(`a.${')'.repeat(N)} b`, 2000).length, Math.ceil((N + 2) / 2000));
+    assert.equal(check('('.repeat(N), 2000).length, N / 2000);
+    assert.equal(check(`[a](https://x${' '.repeat(N)}`, 2000).length, 1);
+  });
+});

@@ -274,7 +274,7 @@ export function createV1Activities(deps: ActivityDeps) {
         'x-chatrelay-message-id': input.messageId,
         'x-chatrelay-part': `${input.partIndex + 1}/${input.partCount}`,
       };
-      const outcome = await postForm(url, body, headers, settings.deliveryTimeoutMs);
+      const outcome = await postForm(url, body, headers, settings.deliveryTimeoutMs, settings.deliveryPolicy);
       const durationMs = Date.now() - started.getTime();
       await stores.messages.recordAttempt({
         message_id: input.messageId,

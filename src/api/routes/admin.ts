@@ -11,6 +11,7 @@ import {
   createdChannelResponseSchema,
   listAgentsQuerySchema,
   listChannelsQuerySchema,
+  reencryptSecretsResponseSchema,
   rotateTokenSchema,
   updateAgentSchema,
   updateChannelSchema,
@@ -19,13 +20,14 @@ import {
 } from '../../domain/admin-schemas.js';
 import type { Agent, Channel } from '../../domain/models.js';
 import type { Logger } from '../../lib/logger.js';
+import { literalAddressProblem, type AddressPolicy } from '../../lib/safe-fetch.js';
 import { generateApiToken } from '../../lib/secrets.js';
 import type { AgentStore } from '../../stores/agents.js';
 import type { ChannelStore } from '../../stores/channels.js';
 import { isDuplicateKey } from '../../stores/collections.js';
 import type { SigningSecretStore } from '../../stores/signing-secrets.js';
 import type { ChannelAuthenticator } from '../channel-auth.js';
-import { conflict, HttpError, notFound } from '../errors.js';
+import { conflict, HttpError, invalidRequest, notFound } from '../errors.js';
 import { mountRoutes, requireAdminToken, type HandlersFor, type RouteSpec } from '../route-table.js';
 
 /**
@@ -160,17 +162,30 @@ export const adminRoutes = [
     success: { status: 200, description: 'The channel, with its new signing secret (shown this once).', schema: channelWithSigningSecretResponseSchema },
     errors: [401, 404],
   },
+  {
+    method: 'post',
+    path: '/v1/secrets/reencrypt',
+    operationId: 'reencryptSecrets',
+    tag: 'Secrets',
+    summary: 'Re-encrypt every signing secret under the current key',
+    description:
+      'Step 3 of a key change (README, "Changing SECRETS_ENCRYPTION_KEY"): run on an API process whose SECRETS_ENCRYPTION_KEY is the new key and whose SECRETS_ENCRYPTION_OLD_KEYS lists the old one. Idempotent: run it again to finish an interrupted run. Also lists the channels whose API token hash still needs an old key.',
+    success: { status: 200, description: 'What was re-encrypted, and what needs a token rotation.', schema: reencryptSecretsResponseSchema },
+    errors: [401],
+  },
 ] as const satisfies readonly RouteSpec[];
 
 export interface AdminDeps {
   adminToken: string;
   agents: Pick<AgentStore, 'create' | 'get' | 'list' | 'update' | 'delete'>;
-  channels: Pick<ChannelStore, 'create' | 'get' | 'getByPageId' | 'list' | 'countByAgent' | 'update' | 'rotateToken' | 'delete'>;
-  signingSecrets: Pick<SigningSecretStore, 'create' | 'rotate' | 'deleteForChannel'>;
+  channels: Pick<ChannelStore, 'create' | 'get' | 'getByPageId' | 'list' | 'countByAgent' | 'update' | 'rotateToken' | 'delete' | 'tokenHashesNotCurrent'>;
+  signingSecrets: Pick<SigningSecretStore, 'create' | 'rotate' | 'deleteForChannel' | 'reencryptAll'>;
   /** How long a rotated-out signing secret still signs (SIGNING_SECRET_GRACE_SECONDS). */
   signingSecretGraceSeconds: number;
   /** The webhook's channel cache in this process: dropped for every page id a change touches. */
   auth: Pick<ChannelAuthenticator, 'invalidate'>;
+  /** Where reply POSTs may go (DELIVERY_ALLOW_PRIVATE, DELIVERY_ALLOW_HOSTS): a reply URL is checked against it when set. */
+  deliveryPolicy: AddressPolicy;
   logger: Logger;
 }
 
@@ -220,6 +235,19 @@ export function adminRouter(deps: AdminDeps): Router {
   const pageTaken = (pageId: string, holderId?: string) =>
     conflict(`The page_id "${pageId}" is already used by ${holderId ? `channel ${holderId}` : 'another channel'}.`);
 
+  /**
+   * A reply URL that names a private address outright is refused when it is set, with the way to
+   * allow it; a host name is judged when the worker connects (its DNS may change).
+   */
+  const checkReplyUrl = (url: string | undefined): void => {
+    const problem = url === undefined ? undefined : literalAddressProblem(url, deps.deliveryPolicy);
+    if (problem !== undefined) {
+      throw invalidRequest([
+        { path: 'reply_webhook_url', message: `${problem}: replies are not delivered there unless DELIVERY_ALLOW_PRIVATE=true or the host is in DELIVERY_ALLOW_HOSTS` },
+      ]);
+    }
+  };
+
   /** A friendly 409 naming the holder; the unique index still decides when two requests race. */
   const ensurePageFree = async (pageId: string, exceptChannelId?: string): Promise<void> => {
     const holder = await channels.getByPageId(pageId);
@@ -268,6 +296,7 @@ export function adminRouter(deps: AdminDeps): Router {
     },
     async createChannel({ body, requestId }) {
       const { api_token: given, ...settings } = body;
+      checkReplyUrl(settings.reply_webhook_url);
       await requireAgentFor(settings.agent_id);
       await ensurePageFree(settings.page_id);
       const apiToken = given ?? generateApiToken();
@@ -300,6 +329,7 @@ export function adminRouter(deps: AdminDeps): Router {
     },
     async updateChannel({ params, body, requestId }) {
       const channelId = params.id ?? '';
+      checkReplyUrl(body.reply_webhook_url);
       const current = await channels.get(channelId);
       if (!current) throw notFound(`Channel ${channelId}`);
       if (body.agent_id !== undefined && body.agent_id !== current.agent_id) await requireAgentFor(body.agent_id);
@@ -356,6 +386,15 @@ export function adminRouter(deps: AdminDeps): Router {
       const validUntil = new Date(now.getTime() + deps.signingSecretGraceSeconds * 1000).toISOString();
       logger.info({ requestId, channelId, previousValidUntil: validUntil }, 'admin: channel signing secret rotated');
       return { status: 200, body: { ...toChannelResponse(channel), signing_secret: signingSecret, previous_secrets_valid_until: validUntil } };
+    },
+    async reencryptSecrets({ requestId }) {
+      const signing = await signingSecrets.reencryptAll();
+      const tokens = await channels.tokenHashesNotCurrent();
+      logger.info({ requestId, ...signing, tokensUnderOldKey: tokens.old_key.length, tokensUnderUnknownKey: tokens.unknown_key.length, plainSha256Tokens: tokens.sha256.length }, 'admin: secrets re-encrypted');
+      return {
+        status: 200,
+        body: { signing_secrets: signing, api_tokens: { under_old_key: tokens.old_key, under_unknown_key: tokens.unknown_key, plain_sha256: tokens.sha256 } },
+      };
     },
   };
 

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import type { Logger } from '../../lib/logger.js';
 
 /** Each check resolves when its dependency answers and rejects otherwise. */
 export type HealthChecks = Record<string, () => Promise<void>>;
@@ -9,8 +10,14 @@ const withTimeout = (check: () => Promise<void>, ms: number): Promise<void> =>
     check().then(resolve, reject).finally(() => clearTimeout(timer));
   });
 
-export function healthRouter(checks: HealthChecks): Router {
+/**
+ * `/healthz` (alive) and `/readyz` (every dependency answers). `/readyz` is open to anyone who
+ * reaches the port, so a failing check is answered `{ ok: false, error: "unavailable" }` only: a
+ * driver's error text names hosts, ports and addresses. The text goes to the log, once per change.
+ */
+export function healthRouter(checks: HealthChecks, logger?: Logger): Router {
   const router = Router();
+  const lastError = new Map<string, string>();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -19,9 +26,13 @@ export function healthRouter(checks: HealthChecks): Router {
       Object.entries(checks).map(async ([name, check]) => {
         try {
           await withTimeout(check, 3_000);
+          if (lastError.delete(name)) logger?.info({ check: name }, 'readiness check answers again');
           return [name, { ok: true }] as const;
         } catch (error) {
-          return [name, { ok: false, error: error instanceof Error ? error.message : String(error) }] as const;
+          const detail = error instanceof Error ? error.message : String(error);
+          if (lastError.get(name) !== detail) logger?.warn({ check: name, err: detail }, 'readiness check failed');
+          lastError.set(name, detail);
+          return [name, { ok: false, error: 'unavailable' }] as const;
         }
       }),
     );

@@ -1,4 +1,4 @@
-import express, { Router } from 'express';
+import express, { Router, type Request } from 'express';
 import { fieldErrors, inboundMessageSchema, type InboundLimits } from '../../domain/inbound.js';
 import type { InboundEnvelope } from '../../domain/models.js';
 import { chatIdFor } from '../../stores/chats.js';
@@ -6,6 +6,7 @@ import { randomId, stableId } from '../../lib/secrets.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ChannelAuthenticator } from '../channel-auth.js';
 import type { RateLimiter } from '../rate-limit.js';
+import { sourceKey } from '../source-address.js';
 import { HttpError, invalidRequest, unauthorized } from '../errors.js';
 
 export interface MessageStarter {
@@ -17,6 +18,13 @@ export interface WebhookDeps {
   auth: ChannelAuthenticator;
   /** Per channel and per end user; absent: no limits. */
   rateLimits?: { channel: RateLimiter; client: RateLimiter };
+  /**
+   * Failed requests (not JSON, malformed, no page_id, wrong token or unknown page) per source
+   * address. Over it, a request is refused with 429 unless its page_id is one this process knows
+   * a channel for, so that a flood costs neither database reads nor the traffic of real channels
+   * behind the same address. Absent: no limit.
+   */
+  failureLimit?: RateLimiter;
   starter: MessageStarter;
   limits: InboundLimits & { maxBodyBytes: number };
   logger: Logger;
@@ -36,27 +44,55 @@ export function messageIdFor(channelId: string, clientId: string, clientMessageI
   return clientMessageId === undefined ? `msg_${randomId(16)}` : `msg_${stableId(channelId, clientId, clientMessageId)}`;
 }
 
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
 export function webhookRouter(deps: WebhookDeps): Router {
   const router = Router();
   const schema = inboundMessageSchema(deps.limits);
+  const pageIdRule = schema.shape.page_id;
   const json = express.json({ limit: deps.limits.maxBodyBytes, type: () => true, strict: false });
+  const source = (req: Request): string => sourceKey(req.socket.remoteAddress);
+  const failed = (req: Request): void => {
+    deps.failureLimit?.take(source(req));
+  };
 
-  router.post('/webhook/mychatbot', (req, _res, next) => {
+  router.post('/webhook/mychatbot', (req, res, next) => {
     if (!req.is('application/json') && !req.is('+json')) {
+      failed(req);
       next(new HttpError(415, 'unsupported_media_type', 'The request body must be JSON (Content-Type: application/json).'));
       return;
     }
-    json(req, _res, next);
+    json(req, res, (error?: unknown) => {
+      if (error !== undefined) failed(req);
+      next(error);
+    });
   });
 
   router.post('/webhook/mychatbot', async (req, res) => {
     const body: unknown = req.body;
+    // Authenticate first, with only the page_id read from the body: a stranger's request costs no
+    // validation of the rest, and learns nothing about it (401 whatever the fields hold).
+    // A page_id that breaks its own rule (blank, too long) can match no channel: no lookup for it.
+    const pageId = isRecord(body) && pageIdRule.safeParse(body.page_id).success ? (body.page_id as string) : undefined;
+    const wait = deps.failureLimit?.wait(source(req)) ?? 0;
+    if (wait > 0 && (pageId === undefined || !deps.auth.knowsPage(pageId))) {
+      throw new HttpError(429, 'rate_limited', `Too many failed requests from this address; retry after ${wait} s.`, undefined, { 'retry-after': String(wait) });
+    }
+    if (pageId === undefined) {
+      // Nothing to authenticate against: the body is malformed, and its errors help the integrator.
+      failed(req);
+      const parsed = schema.safeParse(body);
+      throw invalidRequest(parsed.success ? [{ path: 'page_id', message: 'is required' }] : fieldErrors(parsed.error, body));
+    }
+    const token = presentedToken(req.get('authorization'), req.get('x-api-token'));
+    const channel = token ? await deps.auth.authenticate(pageId, token) : undefined;
+    if (!channel) {
+      failed(req);
+      throw unauthorized('Missing or invalid API token for this page_id.');
+    }
     const parsed = schema.safeParse(body);
     if (!parsed.success) throw invalidRequest(fieldErrors(parsed.error, body));
     const message = parsed.data;
-    const token = presentedToken(req.get('authorization'), req.get('x-api-token'));
-    const channel = token ? await deps.auth.authenticate(message.page_id, token) : undefined;
-    if (!channel) throw unauthorized('Missing or invalid API token for this page_id.');
     if (deps.rateLimits) {
       const channelWait = deps.rateLimits.channel.take(channel.id);
       const clientWait = channelWait > 0 ? 0 : deps.rateLimits.client.take(`${channel.id}\u0000${message.client_id}`);
