@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parsePayloadKeys } from './temporal/payload-keys.js';
 
 /**
  * All configuration comes from the environment, is read once at start-up and validated here.
@@ -59,6 +60,23 @@ export const configSchema = z.object({
   WORKER_SHUTDOWN_GRACE_MS: positiveInt.default(30_000),
   /** Encrypts webhook signing secrets at rest; API and workers must share it. Unset: derived from ADMIN_TOKEN. */
   SECRETS_ENCRYPTION_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  /**
+   * Encrypts every payload written to Temporal (src/temporal/payload-codec.ts). On by default;
+   * false stops encrypting new payloads (existing ones are still read).
+   */
+  PAYLOAD_ENCRYPTION: boolFlag.default(true),
+  /** `id:base64key,...`, newest first: the first encrypts, all decrypt. Unset: a key derived from SECRETS_ENCRYPTION_KEY. */
+  PAYLOAD_ENCRYPTION_KEYS: z
+    .string()
+    .transform((value, ctx) => {
+      try {
+        return parsePayloadKeys(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    })
+    .optional(),
   SIGNING_SECRET_GRACE_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(86_400),
   /** Port of the worker's metrics server (GET /metrics); 0 turns it (and the Temporal SDK's metrics) off. */
   METRICS_PORT: port.default(9464),
@@ -116,7 +134,7 @@ export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 /** The passphrase of the secret box (see lib/secret-box.ts) that API and workers share. */
-export function secretBoxPassphrase(config: Config): string {
+export function secretBoxPassphrase(config: Pick<Config, 'SECRETS_ENCRYPTION_KEY' | 'ADMIN_TOKEN'>): string {
   return config.SECRETS_ENCRYPTION_KEY ?? `derived-from-admin-token:${config.ADMIN_TOKEN}`;
 }
 

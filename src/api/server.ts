@@ -8,6 +8,7 @@ import { createApiMetrics, type ApiMetrics } from '../observability/metrics.js';
 import { gracefulServer } from '../observability/shutdown.js';
 import { openDatabase, type Database } from '../stores/db.js';
 import { createStores } from '../stores/index.js';
+import { createPayloadCodec, temporalDataConverter } from '../temporal/data-converter.js';
 import { createApp } from './app.js';
 import { createChannelAuthenticator } from './channel-auth.js';
 import { createMessageStarter } from './message-starter.js';
@@ -43,7 +44,9 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     interceptors: [],
     channelArgs: { 'grpc.initial_reconnect_backoff_ms': 500, 'grpc.max_reconnect_backoff_ms': 2_000 },
   });
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  // Every payload the API writes (message envelopes, signals) is encrypted; the same codec serves /codec.
+  const payloadCodec = createPayloadCodec(config);
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(payloadCodec) });
   const auth = createChannelAuthenticator(stores.channels, { ttlMs: config.CHANNEL_CACHE_TTL_MS });
   const limits = {
     maxTextLength: config.MAX_TEXT_LENGTH,
