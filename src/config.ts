@@ -15,6 +15,14 @@ const httpUrl = z.string().refine((value) => {
     return false;
   }
 }, 'must be an absolute http(s) URL');
+const isOrigin = (value: string): boolean => {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
+  } catch {
+    return false;
+  }
+};
 const positiveInt = z.coerce.number().int().positive();
 const boolFlag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -77,6 +85,12 @@ export const configSchema = z.object({
       }
     })
     .optional(),
+  /** Bearer token of the codec endpoint (/codec/encode, /codec/decode). Unset: ADMIN_TOKEN opens it. */
+  CODEC_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Browser origins (the Temporal UI's) allowed to call the codec endpoint, comma-separated. */
+  CODEC_CORS_ORIGINS: csv
+    .refine((origins) => origins.every(isOrigin), 'must be comma-separated origins: scheme://host[:port], no path (e.g. http://127.0.0.1:8233)')
+    .default([]),
   SIGNING_SECRET_GRACE_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(86_400),
   /** Port of the worker's metrics server (GET /metrics); 0 turns it (and the Temporal SDK's metrics) off. */
   METRICS_PORT: port.default(9464),

@@ -15,6 +15,7 @@ import { createMessageStarter } from './message-starter.js';
 import { createRateLimiter } from './rate-limit.js';
 import { methodNotAllowedRouter, openapiRouter } from './openapi.js';
 import { adminRouter } from './routes/admin.js';
+import { codecRouter, codecRoutes } from './routes/codec.js';
 import { mediaRouter } from './routes/media.js';
 import { messageRoutes, messagesRouter } from './routes/messages.js';
 import { createMessageAdmin } from './message-admin.js';
@@ -55,6 +56,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     maxBodyBytes: config.MAX_BODY_BYTES,
   };
   const metrics = createApiMetrics();
+  const extraRoutes = [...messageRoutes, ...codecRoutes];
   const app = createApp({
     logger,
     metrics,
@@ -91,8 +93,9 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
         adminToken: config.ADMIN_TOKEN,
         messages: createMessageAdmin({ stores, client, taskQueue: config.TEMPORAL_TASK_QUEUE, publicBaseUrl: config.PUBLIC_BASE_URL }),
       }),
-      openapiRouter({ limits, publicBaseUrl: config.PUBLIC_BASE_URL, extraRoutes: messageRoutes }),
-      methodNotAllowedRouter({ limits, publicBaseUrl: config.PUBLIC_BASE_URL, extraRoutes: messageRoutes }),
+      codecRouter({ codec: payloadCodec, token: config.CODEC_TOKEN ?? config.ADMIN_TOKEN, corsOrigins: config.CODEC_CORS_ORIGINS }),
+      openapiRouter({ limits, publicBaseUrl: config.PUBLIC_BASE_URL, extraRoutes }),
+      methodNotAllowedRouter({ limits, publicBaseUrl: config.PUBLIC_BASE_URL, extraRoutes }),
     ],
   });
   await stores.ensureIndexes().catch((error: unknown) => logger.warn({ err: error }, 'could not ensure indexes yet'));
