@@ -6,6 +6,7 @@ import { createWorkerMetrics } from '../observability/metrics.js';
 import { startMetricsServer, type MetricsServer } from '../observability/metrics-server.js';
 import { installTemporalRuntime } from '../observability/temporal.js';
 import { openDatabase } from '../stores/db.js';
+import { workerReadiness } from './readiness.js';
 import { connectWithRetry, createWorker } from './worker.js';
 
 const config = loadConfigOrExit();
@@ -73,6 +74,8 @@ try {
       registry: metrics.registry,
       ...(config.METRICS_TOKEN !== undefined ? { token: config.METRICS_TOKEN } : {}),
       ...(sdkMetrics ? { merge: { url: sdkMetrics, up: (ok: boolean) => metrics.sdkMetricsUp.set(ok ? 1 : 0) } } : {}),
+      // GET /healthz and /readyz for orchestrators; ready once connected and polling.
+      readiness: workerReadiness({ database, connection: () => connection, worker: () => worker }),
       logger,
     }).catch((error: unknown) => {
       logger.error({ err: error, port: config.METRICS_PORT }, 'the metrics port cannot be served (set METRICS_PORT to a free port, or 0); running without metrics');
