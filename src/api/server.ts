@@ -6,6 +6,7 @@ import { createSecretBox } from '../lib/secret-box.js';
 import type { Logger } from '../lib/logger.js';
 import { createApiMetrics, type ApiMetrics } from '../observability/metrics.js';
 import { gracefulServer } from '../observability/shutdown.js';
+import { tracingClientInterceptors } from '../observability/tracing.js';
 import { openDatabase, type Database } from '../stores/db.js';
 import { createStores } from '../stores/index.js';
 import { createPayloadCodec, temporalDataConverter } from '../temporal/data-converter.js';
@@ -47,7 +48,13 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   });
   // Every payload the API writes (message envelopes, signals) is encrypted; the same codec serves /codec.
   const payloadCodec = createPayloadCodec(config);
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(payloadCodec) });
+  const client = new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    dataConverter: temporalDataConverter(payloadCodec),
+    // Tracing on (src/observability/tracing.ts): StartWorkflow spans, their context in the workflow's headers.
+    interceptors: { workflow: tracingClientInterceptors() },
+  });
   const auth = createChannelAuthenticator(stores.channels, { ttlMs: config.CHANNEL_CACHE_TTL_MS });
   const limits = {
     maxTextLength: config.MAX_TEXT_LENGTH,

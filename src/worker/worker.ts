@@ -34,7 +34,7 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
   await checkSecretsKey(() => stores.signingSecrets.keyOpensStoredSecrets());
   const rawModel =
     deps.model ?? createOpenAIModelClient({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL, timeoutMs: config.OPENAI_TIMEOUT_MS });
-  const model = deps.metrics ? instrumentModelClient(rawModel, deps.metrics) : rawModel;
+  const model = instrumentModelClient(rawModel, deps.metrics);
   const dataConverter = temporalDataConverter(createPayloadCodec(config)); // payloads encrypted (src/temporal)
   const client = new Client({ connection: deps.connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
   const activities = createActivities({
