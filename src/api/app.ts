@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Router } from 'express';
 import type { Logger } from '../lib/logger.js';
-import { metricsHandler, observeRequests } from '../observability/http.js';
+import { metricsHandler, observeRequests, traceRequests } from '../observability/http.js';
 import type { ApiMetrics } from '../observability/metrics.js';
 import { HttpError, type ErrorBody } from './errors.js';
 import { healthRouter, type HealthChecks } from './routes/health.js';
@@ -36,6 +36,7 @@ export function createApp(deps: AppDeps): Express {
     next();
   };
   app.use(requestId);
+  app.use(traceRequests());
   app.use(observeRequests({ logger: deps.logger, ...(deps.metrics ? { metrics: deps.metrics } : {}) }));
   if (deps.metrics) app.get('/metrics', metricsHandler(deps.metrics, deps.metricsToken));
   app.use(healthRouter(deps.health, deps.logger));

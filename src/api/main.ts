@@ -1,9 +1,13 @@
 import { ConfigError, loadConfigOrExit } from '../config.js';
 import { createLogger } from '../lib/logger.js';
+import { startTracing } from '../observability/tracing.js';
 import { startApi } from './server.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'chatrelay-api' });
+// Before the API builds its Temporal client: OTEL_* variables turn tracing on.
+const tracing = await startTracing({ serviceName: 'chatrelay-api' });
+if (tracing) logger.info({ serviceName: tracing.serviceName }, 'tracing on (OpenTelemetry, from OTEL_* variables)');
 const api = await startApi(config, logger).catch((error: unknown) => {
   if (error instanceof ConfigError) {
     console.error(error.message);
@@ -30,7 +34,9 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       process.exit(1);
     }, config.API_SHUTDOWN_TIMEOUT_MS + 5_000).unref();
     api.close().then(
-      () => {
+      async () => {
+        // Spans still buffered are exported before the process goes.
+        await tracing?.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'tracing shutdown failed'));
         logger.info({ ms: Date.now() - started }, 'API stopped');
         process.exit(0);
       },

@@ -20,6 +20,7 @@ import {
   updateChannelSchema,
   webhookAcceptedSchema,
 } from '../domain/admin-schemas.js';
+import { codecPayloadsSchema } from '../domain/codec-schemas.js';
 import { inboundMessageSchema, type InboundLimits } from '../domain/inbound.js';
 import { HttpError } from './errors.js';
 import type { RouteSpec } from './route-table.js';
@@ -61,6 +62,7 @@ const errorDescriptions: Record<number, string> = {
   400: 'The body, query string or JSON is invalid; `error.details` names each invalid field.',
   401: 'Missing or invalid admin token (`Authorization: Bearer <ADMIN_TOKEN>`). A channel API token never opens an admin route.',
   404: 'No such resource.',
+  403: 'The request comes from a browser origin that is not in CODEC_CORS_ORIGINS.',
   409: 'Conflict: the `page_id` is taken, or the agent is still used by channels.',
   413: 'The request body is larger than 1 MiB.',
   415: 'The request body is not JSON.',
@@ -75,27 +77,36 @@ const errorDescriptions: Record<number, string> = {
  * and 503 (MongoDB or Temporal unavailable) for all.
  */
 export function errorStatuses(spec: RouteSpec): number[] {
-  const statuses = new Set([...spec.errors, 401, 500, 503]);
+  const statuses = new Set([...spec.errors, 401, 500, ...(spec.usesDatabase === false ? [] : [503])]);
   if (spec.query || spec.body) statuses.add(400);
   if (spec.body) for (const status of [413, 415]) statuses.add(status);
   return [...statuses].sort((a, b) => a - b);
 }
+
+/** Per security scheme: what a 401 of a route it guards means. */
+const unauthorizedDescriptions: Record<NonNullable<RouteSpec['security']>, string> = {
+  adminToken: errorDescriptions[401]!,
+  codecToken: 'Missing or invalid codec token (`Authorization: Bearer <CODEC_TOKEN>`, or ADMIN_TOKEN when CODEC_TOKEN is not set).',
+};
 
 function adminOperation(spec: RouteSpec, componentName: (schema: z.ZodType) => string): JsonObject {
   const parameters: JsonObject[] = [];
   for (const match of spec.path.matchAll(/:([A-Za-z0-9_]+)/g)) {
     parameters.push({ name: match[1], in: 'path', required: true, schema: { type: 'string' } });
   }
-  for (const [name, field] of Object.entries(spec.query?.shape ?? {})) {
-    const { description, ...schema } = schemaOf(field as z.ZodType);
-    parameters.push({
-      name,
-      in: 'query',
-      required: !(field as z.ZodType).safeParse(undefined).success,
-      ...(typeof description === 'string' ? { description } : {}),
-      schema,
-    });
+  for (const [location, object] of [['query', spec.query], ['header', spec.headers]] as const) {
+    for (const [name, field] of Object.entries(object?.shape ?? {})) {
+      const { description, ...schema } = schemaOf(field as z.ZodType);
+      parameters.push({
+        name,
+        in: location,
+        required: !(field as z.ZodType).safeParse(undefined).success,
+        ...(typeof description === 'string' ? { description } : {}),
+        schema,
+      });
+    }
   }
+  const security = spec.security ?? 'adminToken';
   const responses: JsonObject = {
     [String(spec.success.status)]: {
       description: spec.success.description,
@@ -103,14 +114,15 @@ function adminOperation(spec: RouteSpec, componentName: (schema: z.ZodType) => s
     },
   };
   for (const status of errorStatuses(spec)) {
-    responses[String(status)] = { description: errorDescriptions[status] ?? 'Error.', content: errorContent() };
+    const description = status === 401 ? unauthorizedDescriptions[security] : errorDescriptions[status];
+    responses[String(status)] = { description: description ?? 'Error.', content: errorContent() };
   }
   return {
     operationId: spec.operationId,
     tags: [spec.tag],
     summary: spec.summary,
     ...(spec.description ? { description: spec.description } : {}),
-    security: [{ adminToken: [] }],
+    security: [{ [security]: [] }],
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(spec.body
       ? { requestBody: { required: spec.bodyRequired !== false, content: json(ref(componentName(spec.body))) } }
@@ -139,6 +151,8 @@ const namedSchemas = new Map<string, z.ZodType>([
   ['ChannelList', channelListResponseSchema],
   ['ReplyForm', replyFormSchema],
 ]);
+/** Names for schemas that only some route tables use (a component exists only when a route refers to it). */
+const preferredNames = new Map<z.ZodType, string>([[codecPayloadsSchema, 'Payloads']]);
 const pascal = (operationId: string) => operationId.charAt(0).toUpperCase() + operationId.slice(1);
 
 /**
@@ -150,9 +164,10 @@ function components(limits: InboundLimits, routes: readonly RouteSpec[]) {
   const nameOf = new Map([...byName].map(([name, schema]) => [schema, name]));
   const name = (schema: z.ZodType, fallback: string): void => {
     if (nameOf.has(schema)) return;
-    if (byName.has(fallback)) throw new Error(`two schemas would be named ${fallback} in the OpenAPI document`);
-    byName.set(fallback, schema);
-    nameOf.set(schema, fallback);
+    const chosen = preferredNames.get(schema) ?? fallback;
+    if (byName.has(chosen)) throw new Error(`two schemas would be named ${chosen} in the OpenAPI document`);
+    byName.set(chosen, schema);
+    nameOf.set(schema, chosen);
   };
   for (const spec of routes) {
     if (spec.body) name(spec.body, `${pascal(spec.operationId)}Request`);
@@ -321,6 +336,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
         channelToken: { type: 'http', scheme: 'bearer', description: 'The channel’s API token.' },
         channelTokenHeader: { type: 'apiKey', in: 'header', name: 'X-Api-Token', description: 'The channel’s API token, for platforms that cannot set Authorization.' },
         metricsToken: { type: 'http', scheme: 'bearer', description: 'The METRICS_TOKEN of the deployment, when set.' },
+        codecToken: { type: 'http', scheme: 'bearer', description: 'The CODEC_TOKEN of the deployment (the ADMIN_TOKEN when CODEC_TOKEN is not set).' },
       },
     },
   };

@@ -23,10 +23,18 @@ export interface RouteSpec {
   summary: string;
   description?: string;
   query?: z.ZodObject;
+  /** Request headers the route reads (lower-case names), validated and documented like the query. */
+  headers?: z.ZodObject;
   body?: z.ZodType;
+  /** Largest JSON body this route takes (413 above); 1 MB unless given. */
+  maxBodyBytes?: number;
+  /** The OpenAPI security scheme that opens the route: the admin token unless given. */
+  security?: 'adminToken' | 'codecToken';
   /** False when the body may be left out entirely (it is then read as `{}`). */
   bodyRequired?: boolean;
   success: { status: 200 | 201 | 202 | 204; description: string; schema?: z.ZodType };
+  /** False when the route never touches MongoDB, so never answers 503. */
+  usesDatabase?: boolean;
   /**
    * Error statuses particular to this route (404, 409, ...), each with the error body. The ones its
    * shape implies (401; 400 for a query or body; 413 and 415 for a body; 500, 503) are added by
@@ -41,6 +49,7 @@ type Output<S> = S extends z.ZodType ? z.output<S> : undefined;
 export interface HandlerInput<R extends RouteSpec> {
   params: Record<string, string>;
   query: Output<R['query']>;
+  headers: Output<R['headers']>;
   body: Output<R['body']>;
   requestId: string;
 }
@@ -56,14 +65,14 @@ export type HandlersFor<Routes extends readonly RouteSpec[]> = {
   [R in Routes[number] as R['operationId']]: (input: HandlerInput<R>) => Promise<HandlerResult>;
 };
 
-/** `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time; 401 otherwise. */
-export function requireAdminToken(adminToken: string): RequestHandler {
+/** `Authorization: Bearer <token>`, compared in constant time; 401 naming what was expected otherwise. */
+export function requireBearerToken(token: string, options: { realm: string; expected: string }): RequestHandler {
   return (req, _res, next) => {
     const presented = req.get('authorization')?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
-    if (presented === undefined || !secretsEqual(presented, adminToken)) {
+    if (presented === undefined || !secretsEqual(presented, token)) {
       next(
-        new HttpError(401, 'unauthorized', 'Missing or invalid admin token (Authorization: Bearer <ADMIN_TOKEN>).', undefined, {
-          'www-authenticate': 'Bearer realm="chatrelay-admin"',
+        new HttpError(401, 'unauthorized', `Missing or invalid ${options.expected}.`, undefined, {
+          'www-authenticate': `Bearer realm="${options.realm}"`,
         }),
       );
       return;
@@ -72,21 +81,29 @@ export function requireAdminToken(adminToken: string): RequestHandler {
   };
 }
 
-const parseJson = express.json({ limit: '1mb', type: () => true });
+/** `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time; 401 otherwise. */
+export function requireAdminToken(adminToken: string): RequestHandler {
+  return requireBearerToken(adminToken, { realm: 'chatrelay-admin', expected: 'admin token (Authorization: Bearer <ADMIN_TOKEN>)' });
+}
 
-/** Parses a JSON body; an empty body (none, or Content-Length: 0) is left undefined; any other must be JSON (415). */
-const jsonBody: RequestHandler = (req, res, next) => {
-  const empty = req.get('transfer-encoding') === undefined && Number(req.get('content-length') ?? '0') === 0;
-  if (empty) {
-    next();
-    return;
-  }
-  if (req.is(['application/json', '+json']) === false) {
-    next(new HttpError(415, 'unsupported_media_type', 'The request body must be JSON (Content-Type: application/json).'));
-    return;
-  }
-  parseJson(req, res, next);
-};
+const defaultBodyLimit = 1024 * 1024;
+
+/** Parses a JSON body of at most `limit` bytes; an empty body (none, or Content-Length: 0) is left undefined; any other must be JSON (415). */
+function jsonBody(limit: number): RequestHandler {
+  const parseJson = express.json({ limit, type: () => true });
+  return (req, res, next) => {
+    const empty = req.get('transfer-encoding') === undefined && Number(req.get('content-length') ?? '0') === 0;
+    if (empty) {
+      next();
+      return;
+    }
+    if (req.is(['application/json', '+json']) === false) {
+      next(new HttpError(415, 'unsupported_media_type', 'The request body must be JSON (Content-Type: application/json).'));
+      return;
+    }
+    parseJson(req, res, next);
+  };
+}
 
 /** Validates the query string and body a route declares; 400 with field errors otherwise. */
 function parseInput(spec: RouteSpec, req: Request): HandlerInput<RouteSpec> {
@@ -96,6 +113,12 @@ function parseInput(spec: RouteSpec, req: Request): HandlerInput<RouteSpec> {
     if (!parsed.success) throw new HttpError(400, 'invalid_request', 'The query string is invalid; see details.', queryErrors(parsed.error));
     query = parsed.data;
   }
+  let headers: unknown;
+  if (spec.headers) {
+    const parsed = spec.headers.safeParse(pickHeaders(spec.headers, req));
+    if (!parsed.success) throw new HttpError(400, 'invalid_request', 'A request header is invalid; see details.', queryErrors(parsed.error));
+    headers = parsed.data;
+  }
   let body: unknown;
   if (spec.body) {
     const raw: unknown = req.body === undefined && spec.bodyRequired === false ? {} : req.body;
@@ -103,7 +126,17 @@ function parseInput(spec: RouteSpec, req: Request): HandlerInput<RouteSpec> {
     if (!parsed.success) throw invalidRequest(adminFieldErrors(parsed.error, raw));
     body = parsed.data;
   }
-  return { params: req.params as Record<string, string>, query: query as never, body: body as never, requestId: req.requestId };
+  return { params: req.params as Record<string, string>, query: query as never, headers: headers as never, body: body as never, requestId: req.requestId };
+}
+
+/** The headers a schema names (other headers are not the route's business). */
+function pickHeaders(schema: z.ZodObject, req: Request): Record<string, string> {
+  const picked: Record<string, string> = {};
+  for (const name of Object.keys(schema.shape)) {
+    const value = req.get(name);
+    if (value !== undefined) picked[name] = value;
+  }
+  return picked;
 }
 
 /** Registers every route of a table on `router`, each validated by its entry and answered by its handler. */
@@ -117,7 +150,7 @@ export function mountRoutes<const Routes extends readonly RouteSpec[]>(router: R
       if (result.body === undefined) res.status(result.status).end();
       else res.status(result.status).json(result.body);
     };
-    if (spec.body) router[spec.method](spec.path, jsonBody, run);
+    if (spec.body) router[spec.method](spec.path, jsonBody(spec.maxBodyBytes ?? defaultBodyLimit), run);
     else router[spec.method](spec.path, run);
   }
 }

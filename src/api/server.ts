@@ -5,15 +5,18 @@ import { checkSecretsKey, secretBoxFromConfig, type Config } from '../config.js'
 import type { Logger } from '../lib/logger.js';
 import { createApiMetrics, type ApiMetrics } from '../observability/metrics.js';
 import { gracefulServer } from '../observability/shutdown.js';
+import { tracingClientInterceptors } from '../observability/tracing.js';
 import { openDatabase, type Database } from '../stores/db.js';
 import { createStores } from '../stores/index.js';
 import { chatLineFor } from '../coordination/index.js';
+import { createPayloadCodec, temporalDataConverter } from '../temporal/data-converter.js';
 import { createApp } from './app.js';
 import { createChannelAuthenticator } from './channel-auth.js';
 import { createMessageStarter } from './message-starter.js';
 import { createRateLimiter } from './rate-limit.js';
 import { methodNotAllowedRouter, openapiRouter } from './openapi.js';
 import { adminRouter } from './routes/admin.js';
+import { codecRouter, codecRoutes } from './routes/codec.js';
 import { mediaRouter } from './routes/media.js';
 import { messageRoutes, messagesRouter } from './routes/messages.js';
 import { createMessageAdmin } from './message-admin.js';
@@ -43,7 +46,15 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     interceptors: [],
     channelArgs: { 'grpc.initial_reconnect_backoff_ms': 500, 'grpc.max_reconnect_backoff_ms': 2_000 },
   });
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  // Every payload the API writes (message envelopes, signals) is encrypted; the same codec serves /codec.
+  const payloadCodec = createPayloadCodec(config);
+  const client = new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    dataConverter: temporalDataConverter(payloadCodec),
+    // Tracing on (src/observability/tracing.ts): StartWorkflow spans, their context in the workflow's headers.
+    interceptors: { workflow: tracingClientInterceptors() },
+  });
   const line = chatLineFor(stores, client);
   const auth = createChannelAuthenticator(stores.channels, { ttlMs: config.CHANNEL_CACHE_TTL_MS });
   const limits = {
@@ -53,6 +64,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     maxBodyBytes: config.MAX_BODY_BYTES,
   };
   const metrics = createApiMetrics();
+  const extraRoutes = [...messageRoutes, ...codecRoutes];
   const app = createApp({
     logger,
     metrics,
@@ -91,8 +103,9 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
         adminToken: config.ADMIN_TOKEN,
         messages: createMessageAdmin({ stores, client, line, taskQueue: config.TEMPORAL_TASK_QUEUE, publicBaseUrl: config.PUBLIC_BASE_URL }),
       }),
-      openapiRouter({ limits, publicBaseUrl: config.PUBLIC_BASE_URL, extraRoutes: messageRoutes }),
-      methodNotAllowedRouter({ limits, publicBaseUrl: config.PUBLIC_BASE_URL, extraRoutes: messageRoutes }),
+      codecRouter({ codec: payloadCodec, token: config.CODEC_TOKEN ?? config.ADMIN_TOKEN, corsOrigins: config.CODEC_CORS_ORIGINS }),
+      openapiRouter({ limits, publicBaseUrl: config.PUBLIC_BASE_URL, extraRoutes }),
+      methodNotAllowedRouter({ limits, publicBaseUrl: config.PUBLIC_BASE_URL, extraRoutes }),
     ],
   });
   await stores.ensureIndexes().catch((error: unknown) => logger.warn({ err: error }, 'could not ensure indexes yet'));

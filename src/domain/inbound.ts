@@ -93,7 +93,9 @@ export function fieldErrors(error: z.ZodError, input: unknown): FieldError[] {
       const kind = actual === null ? 'null' : Array.isArray(actual) ? 'an array' : `a ${typeof actual}`;
       return { path, message: `must be ${issue.expected === 'object' ? 'an object' : `a ${issue.expected}`}, got ${kind}` };
     }
-    if (issue.code === 'unrecognized_keys') return { path: issue.keys.join(', '), message: 'is not a known field' };
+    if (issue.code === 'unrecognized_keys') {
+      return { path: issue.keys.map((key) => [...issue.path.map(String), key].join('.')).join(', '), message: 'is not a known field' };
+    }
     return { path, message: issue.message };
   });
   // A rule checked twice (a pattern for the document, a refinement for the edge cases) is said once.

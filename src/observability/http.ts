@@ -1,7 +1,9 @@
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Request, RequestHandler } from 'express';
 import type { Logger } from '../lib/logger.js';
 import { runWithLogContext } from './log-context.js';
 import { metricsAuthorized, type ApiMetrics } from './metrics.js';
+import { activeTracing } from './tracing.js';
 
 /** Requests that probes and scrapers make all day long: logged at debug, not info. */
 const quietRoutes = new Set(['/healthz', '/readyz', '/metrics']);
@@ -40,6 +42,38 @@ export function observeRequests(deps: { logger: Logger; metrics?: ApiMetrics }):
     res.once('finish', record);
     res.once('close', record);
     runWithLogContext({ requestId: req.requestId }, next);
+  };
+}
+
+/**
+ * With tracing on (tracing.ts), a server span per request, continuing the caller's `traceparent`
+ * when it sends one; the rest of the request (a workflow start among it) runs inside it. Named and
+ * tagged with the route pattern, never the concrete path (a media id is its only key). Probes and
+ * scrapes are not traced. Without tracing, a pass-through.
+ */
+export function traceRequests(): RequestHandler {
+  if (!activeTracing()) return (_req, _res, next) => next();
+  const tracer = trace.getTracer('chatrelay');
+  return (req, res, next) => {
+    if (quietRoutes.has(req.path)) {
+      next();
+      return;
+    }
+    const parent = propagation.extract(ROOT_CONTEXT, req.headers);
+    const span = tracer.startSpan(req.method, { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method } }, parent);
+    let ended = false;
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
+      const route = routeLabel(req);
+      span.updateName(`${req.method} ${route}`);
+      span.setAttributes({ 'http.route': route, 'http.response.status_code': res.writableFinished ? res.statusCode : 499 });
+      if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    };
+    res.once('finish', end);
+    res.once('close', end);
+    context.with(trace.setSpan(parent, span), next);
   };
 }
 

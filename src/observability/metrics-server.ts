@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { runHealthChecks, type HealthChecks } from '../lib/health-checks.js';
 import type { Logger } from '../lib/logger.js';
 import { metricsAuthorized } from './metrics.js';
 import { gracefulServer } from './shutdown.js';
@@ -17,6 +18,11 @@ export interface MetricsServerOptions {
    * served on loopback by its Rust core). `up` is told whether it answered before each scrape.
    */
   merge?: { url: string; up(ok: boolean): void };
+  /**
+   * What `GET /readyz` checks (the worker: Temporal, MongoDB, and the worker polling); 200 when all
+   * pass, else 503 naming the failed ones. Without it, /readyz is not served.
+   */
+  readiness?: HealthChecks;
   logger: Logger;
 }
 
@@ -25,12 +31,22 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** A small HTTP server for the worker: `GET /metrics` (Prometheus text) and `GET /healthz`. */
+/**
+ * A small HTTP server for the worker: `GET /metrics` (Prometheus text), and for container
+ * orchestrators `GET /healthz` (the process is alive) and `GET /readyz` (its dependencies answer),
+ * both open like the API's.
+ */
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      return;
+    }
+    if (req.method === 'GET' && path === '/readyz' && options.readiness) {
+      void runHealthChecks(options.readiness).then(({ ready, body }) =>
+        res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body)),
+      );
       return;
     }
     if (req.method !== 'GET' || path !== '/metrics') {

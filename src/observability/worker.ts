@@ -2,22 +2,33 @@
  * The worker side of observability, wired in by createWorker (src/worker/worker.ts):
  * - an activity interceptor that runs every activity in a log context (workflowId, messageId,
  *   pageId) and turns activity results into metrics, so activity code needs no metrics calls;
- * - the sink the workflow interceptors report reply-delay waits through;
- * - a ModelClient wrapper that times every model API call.
+ *   with tracing on (tracing.ts), in a span that continues the workflow's trace;
+ * - the sinks the workflow interceptors report reply-delay waits and workflow spans through;
+ * - a ModelClient wrapper that times every model API call (and traces it).
  */
 import type { Context as ActivityContext } from '@temporalio/activity';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { trace } from '@opentelemetry/api';
+import { OpenTelemetryActivityInboundInterceptor, type OpenTelemetrySinks } from '@temporalio/interceptors-opentelemetry';
 import type { ActivityInterceptors, ActivityInterceptorsFactory, InjectedSinks } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
 import type { ActivityReporter } from '../activities/deps.js';
 import type { ModelClient } from '../activities/model.js';
 import { runWithLogContext, type LogContext } from './log-context.js';
 import { errorType, type ModelCall, type WorkerMetrics } from './metrics.js';
+import { activeTracing, inSpan, messageAttributes, tracingSinks } from './tracing.js';
 import type { ObservabilitySinks } from './workflow-interceptors.js';
 import { logContextHeader, messageLogContext, observabilitySinkName, type MessageLogContext } from './workflow-context.js';
 
-/** The workflow interceptor module, for WorkerOptions.interceptors.workflowModules and prebuilt bundles. */
-export const workflowInterceptorModules = [fileURLToPath(new URL('./workflow-interceptors.ts', import.meta.url))];
+/**
+ * The workflow interceptor modules, for WorkerOptions.interceptors.workflowModules and prebuilt
+ * bundles: tracing first (outermost, so the others run inside the workflow's span), then log
+ * context and the reply-delay gauge. Both are always bundled; tracing acts only on traced workflows.
+ */
+export const workflowInterceptorModules = [
+  fileURLToPath(new URL('./workflow-tracing.ts', import.meta.url)),
+  fileURLToPath(new URL('./workflow-interceptors.ts', import.meta.url)),
+];
 
 const workflowIdPrefix = 'chatrelay-message-';
 
@@ -69,9 +80,18 @@ function countOutcome(metrics: WorkerMetrics, activity: string, args: unknown[],
 export function activityInterceptors(metrics: WorkerMetrics | undefined): ActivityInterceptorsFactory {
   return (ctx: ActivityContext): ActivityInterceptors => {
     let context: LogContext | undefined;
+    // Tracing on: the activity runs in a span that continues the trace its workflow's header carries.
+    const tracer = activeTracing() ? new OpenTelemetryActivityInboundInterceptor(ctx) : undefined;
     return {
       inbound: {
-        execute(input, next) {
+        execute(input, outerNext) {
+          const next: typeof outerNext = tracer
+            ? (inner) =>
+                tracer.execute(inner, (traced) => {
+                  trace.getActiveSpan()?.setAttributes(messageAttributes(context ?? {}));
+                  return outerNext(traced);
+                })
+            : outerNext;
           context = activityLogContext(ctx, input.args, input.headers);
           const activity = ctx.info.activityType;
           const started = process.hrtime.bigint();
@@ -114,9 +134,10 @@ export function activityReporter(metrics: WorkerMetrics): ActivityReporter {
   };
 }
 
-/** The sink the workflow interceptors report reply-delay waits through (a no-op without metrics). */
-export function observabilitySinks(metrics: WorkerMetrics | undefined): InjectedSinks<ObservabilitySinks> {
+/** The sinks the workflow interceptors report reply-delay waits (a no-op without metrics) and spans (a no-op without tracing) through. */
+export function observabilitySinks(metrics: WorkerMetrics | undefined): InjectedSinks<ObservabilitySinks & OpenTelemetrySinks> {
   return {
+    ...tracingSinks(),
     [observabilitySinkName]: {
       replyDelayStarted: {
         fn: (info, delayMs) => {
@@ -134,23 +155,29 @@ export function observabilitySinks(metrics: WorkerMetrics | undefined): Injected
   };
 }
 
-/** Wraps a ModelClient so that every call is timed and every failure counted. */
-export function instrumentModelClient(model: ModelClient, metrics: WorkerMetrics): ModelClient {
+/**
+ * Wraps a ModelClient so that every call is a span (`model chat`, `model transcription`,
+ * `model speech`, with the model's name) when tracing is on, and timed and its failures counted
+ * when metrics are given.
+ */
+export function instrumentModelClient(model: ModelClient, metrics?: WorkerMetrics): ModelClient {
   const timed = async <T>(call: ModelCall, fn: () => Promise<T>): Promise<T> => {
-    const end = metrics.modelCallDuration.startTimer({ call });
+    const end = metrics?.modelCallDuration.startTimer({ call });
     try {
       const result = await fn();
-      end({ outcome: 'ok' });
+      end?.({ outcome: 'ok' });
       return result;
     } catch (error) {
-      end({ outcome: 'error' });
-      metrics.modelCallErrors.inc({ call, error_type: errorType(error) });
+      end?.({ outcome: 'error' });
+      metrics?.modelCallErrors.inc({ call, error_type: errorType(error) });
       throw error;
     }
   };
+  const observed = <T>(call: ModelCall, modelName: string, fn: () => Promise<T>): Promise<T> =>
+    inSpan(`model ${call}`, { 'gen_ai.request.model': modelName }, () => timed(call, fn));
   return {
-    complete: (request) => timed('chat', () => model.complete(request)),
-    transcribe: (request) => timed('transcription', () => model.transcribe(request)),
-    speak: (request) => timed('speech', () => model.speak(request)),
+    complete: (request) => observed('chat', request.model, () => model.complete(request)),
+    transcribe: (request) => observed('transcription', request.model, () => model.transcribe(request)),
+    speak: (request) => observed('speech', request.model, () => model.speak(request)),
   };
 }

@@ -53,6 +53,18 @@ function persistentSecret(file: string): string {
   return value;
 }
 
+/**
+ * The payload encryption keys of the local stack, kept in .data/payload-encryption-keys as
+ * `id:base64key` (newest first): to try a rotation, put a new key in front (`openssl rand -base64 32`).
+ */
+function persistentPayloadKeys(): string {
+  const path = join(dataDir, 'payload-encryption-keys');
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  const value = `local-${new Date().toISOString().slice(0, 10)}:${randomBytes(32).toString('base64')}`;
+  writeFileSync(path, `${value}\n`, { mode: 0o600 });
+  return value;
+}
+
 async function startDemoModel(): Promise<string> {
   const child = startChild('demo-model', process.execPath, ['--import', 'tsx', join(projectRoot, 'src/devtools/fake-openai-main.ts')], {
     env: { ...env, PORT: env.STACK_DEMO_MODEL_PORT ?? '0' },
@@ -97,6 +109,7 @@ async function main(): Promise<void> {
     console.log(`[stack] ADMIN_TOKEN is not set: using the one kept in ${join(dataDir, 'admin-token')}`);
   }
   if (!env.SECRETS_ENCRYPTION_KEY) childEnv.SECRETS_ENCRYPTION_KEY = persistentSecret('secrets-encryption-key');
+  if (!env.PAYLOAD_ENCRYPTION_KEYS) childEnv.PAYLOAD_ENCRYPTION_KEYS = persistentPayloadKeys();
   // Locally, receivers and voice notes are often on this machine; production keeps the default (refused).
   childEnv.FETCH_ALLOW_PRIVATE ??= 'true';
   childEnv.DELIVERY_ALLOW_PRIVATE ??= 'true';

@@ -5,11 +5,16 @@ import { freePort } from '../lib/ports.js';
 import { createWorkerMetrics } from '../observability/metrics.js';
 import { startMetricsServer, type MetricsServer } from '../observability/metrics-server.js';
 import { installTemporalRuntime } from '../observability/temporal.js';
+import { startTracing } from '../observability/tracing.js';
 import { openDatabase } from '../stores/db.js';
+import { workerReadiness } from './readiness.js';
 import { connectWithRetry, createWorker } from './worker.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'chatrelay-worker' });
+// Before the worker is built: OTEL_* variables turn tracing on (spans of workflows and activities).
+const tracing = await startTracing({ serviceName: 'chatrelay-worker' });
+if (tracing) logger.info({ serviceName: tracing.serviceName }, 'tracing on (OpenTelemetry, from OTEL_* variables)');
 
 // Metrics: ours on METRICS_PORT (0 = off), with the Temporal SDK's own (served by its core on a
 // loopback port of its own) appended to every scrape, so one port carries both.
@@ -37,6 +42,7 @@ async function release(): Promise<void> {
   await metricsServer?.close().catch(() => undefined);
   await connection?.close().catch(() => undefined);
   await database.close().catch(() => undefined);
+  await tracing?.shutdown().catch(() => undefined);
 }
 
 /**
@@ -73,6 +79,8 @@ try {
       registry: metrics.registry,
       ...(config.METRICS_TOKEN !== undefined ? { token: config.METRICS_TOKEN } : {}),
       ...(sdkMetrics ? { merge: { url: sdkMetrics, up: (ok: boolean) => metrics.sdkMetricsUp.set(ok ? 1 : 0) } } : {}),
+      // GET /healthz and /readyz for orchestrators; ready once connected and polling.
+      readiness: workerReadiness({ database, connection: () => connection, worker: () => worker }),
       logger,
     }).catch((error: unknown) => {
       logger.error({ err: error, port: config.METRICS_PORT }, 'the metrics port cannot be served (set METRICS_PORT to a free port, or 0); running without metrics');

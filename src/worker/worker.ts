@@ -13,6 +13,7 @@ import type { WorkerMetrics } from '../observability/metrics.js';
 import { activityInterceptors, activityReporter, instrumentModelClient, observabilitySinks, workflowInterceptorModules } from '../observability/worker.js';
 import type { Database } from '../stores/db.js';
 import { createStores } from '../stores/index.js';
+import { createPayloadCodec, temporalDataConverter } from '../temporal/data-converter.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -34,8 +35,9 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
   await checkSecretsKey(() => stores.signingSecrets.keyOpensStoredSecrets());
   const rawModel =
     deps.model ?? createOpenAIModelClient({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL, timeoutMs: config.OPENAI_TIMEOUT_MS });
-  const model = deps.metrics ? instrumentModelClient(rawModel, deps.metrics) : rawModel;
-  const client = new Client({ connection: deps.connection, namespace: config.TEMPORAL_NAMESPACE });
+  const model = instrumentModelClient(rawModel, deps.metrics);
+  const dataConverter = temporalDataConverter(createPayloadCodec(config)); // payloads encrypted (src/temporal)
+  const client = new Client({ connection: deps.connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
   const settings: ActivitySettings = {
     publicBaseUrl: config.PUBLIC_BASE_URL,
     retryScheduleSeconds: config.DELIVERY_RETRY_SCHEDULE,
@@ -67,6 +69,7 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
     connection: deps.connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
+    dataConverter,
     activities,
     ...workflowSource,
     // Activities wait on the network (model, receivers), so many can run at once on few cores.

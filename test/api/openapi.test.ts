@@ -8,6 +8,7 @@ import { buildOpenApiDocument, openApiPath } from '../../src/api/openapi.js';
 import { createApp } from '../../src/api/app.js';
 import { mountRoutes, type RouteSpec } from '../../src/api/route-table.js';
 import { adminRoutes } from '../../src/api/routes/admin.js';
+import { codecRoutes } from '../../src/api/routes/codec.js';
 import { messageRoutes } from '../../src/api/routes/messages.js';
 import { startApi, type RunningApi } from '../../src/api/server.js';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -218,6 +219,25 @@ describe('OpenAPI document', () => {
     assert.deepEqual(undocumented, [], `answered: ${answered.join(', ')}`);
   });
 
+  test('the codec endpoint: codec token, X-Namespace header, Payloads in and out, no 503', () => {
+    for (const route of codecRoutes) {
+      const operation = (served.paths as Record<string, Json>)[route.path]?.post as Json;
+      assert.equal(operation.operationId, route.operationId);
+      assert.deepEqual(operation.security, [{ codecToken: [] }]);
+      assert.deepEqual(operation.parameters, [
+        { name: 'x-namespace', in: 'header', required: false, description: codecRoutes[0].headers.shape['x-namespace'].description, schema: { type: 'string' } },
+      ]);
+      const content = (operation.requestBody as Json).content as Record<string, { schema: Json }>;
+      assert.deepEqual(content['application/json']?.schema, { $ref: '#/components/schemas/Payloads' });
+      const responses = operation.responses as Record<string, Json>;
+      assert.deepEqual(Object.keys(responses).sort(), ['200', '400', '401', '403', '413', '415', '500']);
+      assert.match(String(responses['401']?.description), /CODEC_TOKEN/);
+    }
+    const payloads = (served.components as { schemas: Record<string, Json> }).schemas.Payloads as Json;
+    assert.equal(payloads.additionalProperties, false);
+    assert.ok((served.components as { securitySchemes: Json }).securitySchemes.codecToken);
+  });
+
   test('the reply webhook: form fields text, images, file, audio and the delivery and signature headers', () => {
     const reply = ((served.webhooks as Json).reply as Json).post as Json;
     const content = (reply.requestBody as Json).content as Record<string, { schema: { $ref: string } }>;
@@ -237,7 +257,7 @@ describe('OpenAPI document', () => {
 
   test('the served document is the one buildOpenApiDocument gives for this configuration', () => {
     const limits = { maxTextLength: config.MAX_TEXT_LENGTH, maxAttachments: config.MAX_ATTACHMENTS, maxUrlLength: config.MAX_URL_LENGTH, maxBodyBytes: config.MAX_BODY_BYTES };
-    assert.deepEqual(served, JSON.parse(JSON.stringify(buildOpenApiDocument({ limits, publicBaseUrl: config.PUBLIC_BASE_URL, extraRoutes: messageRoutes }))));
+    assert.deepEqual(served, JSON.parse(JSON.stringify(buildOpenApiDocument({ limits, publicBaseUrl: config.PUBLIC_BASE_URL, extraRoutes: [...messageRoutes, ...codecRoutes] }))));
   });
 
   test('another route table plugs in: mounted with its validation, documented with its schemas', async () => {

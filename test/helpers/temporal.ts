@@ -1,15 +1,30 @@
+import type { DataConverter } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createHash } from 'node:crypto';
 import { tool } from '../../src/stack/tools.js';
+import { failureConverterPath, temporalDataConverter } from '../../src/temporal/data-converter.js';
+import { createEncryptionCodec } from '../../src/temporal/payload-codec.js';
 
-/** The time-skipping test server, from the binary scripts/provision.sh installed. */
-export function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+/**
+ * The payload codec of the workflow tests, as production configures it (src/temporal), with a
+ * fixed key: histories recorded by the tests (RECORD_HISTORIES=1) stay replayable with it.
+ */
+export const testPayloadCodec = createEncryptionCodec({
+  keys: [{ id: 'test-1', key: createHash('sha256').update('chatrelay test payload key').digest() }],
+  encrypt: true,
+});
+export const testDataConverter: DataConverter = temporalDataConverter(testPayloadCodec);
+
+/** The time-skipping test server, from the binary scripts/provision.sh installed; its client uses `dataConverter` when given. */
+export function createTimeSkippingEnv(options: { dataConverter?: DataConverter } = {}): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: tool('temporal-test-server') } },
+    ...(options.dataConverter ? { client: { dataConverter: options.dataConverter } } : {}),
   });
 }
 
-/** Bundles workflow code once per test file; every worker of the file reuses it. */
+/** Bundles workflow code once per test file, with production's failure converter; every worker of the file reuses it. */
 export function bundle(workflowsPath: string): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath, logger: { log() {}, info() {}, warn() {}, error() {}, debug() {}, trace() {} } });
+  return bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: { log() {}, info() {}, warn() {}, error() {}, debug() {}, trace() {} } });
 }

@@ -19,7 +19,7 @@ import { createLogger } from '../../src/lib/logger.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
 import { startTestMongo, type TestMongo } from './mongo.js';
 import { startReceiver, type Receiver } from './receiver.js';
-import { bundle, createTimeSkippingEnv } from './temporal.js';
+import { bundle, createTimeSkippingEnv, testDataConverter } from './temporal.js';
 
 export const workflowsPath = fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url));
 export const historiesDir = fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
@@ -28,6 +28,8 @@ export const quietLogger = createLogger({ level: 'silent', name: 'test' });
 /**
  * Everything a workflow test needs, real: the time-skipping Temporal server, a MongoDB-compatible
  * server, the fake model API, a receiver, and a media server; one worker with the real activities.
+ * Client and worker encrypt every payload (testDataConverter); replaying a history recorded here
+ * needs `Worker.runReplayHistory({ workflowBundle, dataConverter: testDataConverter }, …)`.
  */
 export interface WorkflowHarness {
   env: TestWorkflowEnvironment;
@@ -49,7 +51,8 @@ export interface WorkflowHarness {
 
 export async function startWorkflowHarness(options: { retryScheduleSeconds?: number[] } = {}): Promise<WorkflowHarness> {
   const [env, mongo, fake, receiver, workflowBundle] = await Promise.all([
-    createTimeSkippingEnv(),
+    // Every payload through the production codec (encrypted), as on a real deployment.
+    createTimeSkippingEnv({ dataConverter: testDataConverter }),
     startTestMongo(),
     startFakeOpenAI(),
     startReceiver(),
@@ -78,7 +81,7 @@ export async function startWorkflowHarness(options: { retryScheduleSeconds?: num
       deliveryPolicy: { allowPrivate: true, allowHosts: [] },
     },
   });
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities });
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities, dataConverter: testDataConverter });
   const running = worker.run();
   const starter = createMessageStarter(env.client, taskQueue, line);
   return {

@@ -1,74 +1,137 @@
-import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { test } from 'node:test';
-import { parse } from 'yaml';
-import { loadConfig } from '../../src/config.js';
-import { projectRoot } from '../../src/stack/tools.js';
-
 /**
- * docker-compose.yml cannot run here (no Docker where chatrelay is developed; the commands its
- * services run are tested by production-build.test.ts), so what it exposes and configures is
- * checked from the file itself.
+ * No Docker engine runs here, so docker-compose.yml is checked by loading it with compose-go,
+ * the loader Docker Compose itself uses (tools/compose-check, built pinned by scripts/provision.sh):
+ * it must be valid, only the API may publish a port on every interface of the host, and the API
+ * and the worker must have health checks. The checker itself is tested on files written here.
  */
-interface Service {
-  ports?: Array<string | { host_ip?: string; published?: string | number; target: number }>;
-  environment?: Record<string, string>;
-}
-const compose = parse(readFileSync(join(projectRoot, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { projectRoot, tool } from '../../src/stack/tools.js';
 
-/** The host address a port is published on; '' for "every interface". */
-function hostAddress(port: string | { host_ip?: string }): string {
-  if (typeof port !== 'string') return port.host_ip ?? '';
-  const parts = port.split(':');
-  // "8080:8080" or "8080" are every interface; "127.0.0.1:7233:7233" names one ("[::1]:…" too).
-  return parts.length >= 3 ? parts.slice(0, -2).join(':') : '';
+/** The variables docker-compose.yml requires (`${X:?…}`), as an operator would set them. */
+const requiredEnv = { OPENAI_API_KEY: 'sk-placeholder', ADMIN_TOKEN: 'placeholder-admin-token' };
+
+function composeCheck(file: string, args: string[] = [], env: Record<string, string> = {}) {
+  const result = spawnSync(tool('compose-check'), [...args, file], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-test('only the API is published on every interface; Temporal, its UI and the databases are loopback or internal', () => {
-  const published: string[] = [];
-  for (const [name, service] of Object.entries(compose.services)) {
-    for (const port of service.ports ?? []) {
-      const address = hostAddress(port);
-      published.push(`${name} on ${address || 'every interface'}`);
-      if (name === 'api') continue;
-      assert.ok(['127.0.0.1', '[::1]', '::1'].includes(address), `${name} publishes ${JSON.stringify(port)} beyond loopback`);
-    }
-  }
-  assert.ok(published.includes('api on every interface'), published.join(', '));
-  for (const name of ['mongodb', 'postgresql', 'worker']) assert.equal(compose.services[name]?.ports, undefined, `${name} is not published`);
+describe('docker-compose.yml, loaded with compose-go', () => {
+  test('is valid, publishes no port on every interface but the API’s, and the API and worker have health checks', () => {
+    const result = composeCheck(join(projectRoot, 'docker-compose.yml'), ['-public', 'api', '-healthchecks', 'api,worker'], requiredEnv);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /valid Compose file, project "chatrelay"/);
+    assert.match(result.stdout, /api container port 8080\/tcp published on every interface, 8080/);
+  });
+
+  test('without its required variables it is refused, naming them', () => {
+    const result = composeCheck(join(projectRoot, 'docker-compose.yml'));
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /not a valid Compose file.*required variable (OPENAI_API_KEY|ADMIN_TOKEN) is missing a value/s);
+  });
 });
 
-/** Compose's interpolation of `${NAME:?message}` (required) and `${NAME:-default}`. */
-function interpolate(value: string, env: Record<string, string>): string {
-  return value.replace(/\$\{(\w+)(?::([?-])([^}]*))?\}/g, (_match, name: string, kind: string | undefined, rest: string) => {
-    const given = env[name];
-    if (given !== undefined && given !== '') return given;
-    if (kind === '?') throw new Error(`${name} is required: ${rest}`);
-    return kind === '-' ? rest : '';
+describe('compose-check', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'chatrelay-compose-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  let files = 0;
+  const write = (yaml: string): string => {
+    files += 1;
+    const file = join(dir, `compose-${files}.yml`);
+    writeFileSync(file, yaml);
+    return file;
+  };
+
+  test('loopback and internal services pass; the public service may listen everywhere', () => {
+    const file = write(`name: demo
+services:
+  api:
+    image: example/api
+    ports: ["8080:8080"]
+    healthcheck: { test: ["CMD", "true"] }
+  temporal:
+    image: example/temporal
+    ports: ["127.0.0.1:7233:7233"]
+  ui:
+    image: example/ui
+    ports: [{ target: 8080, published: "8233", host_ip: 127.0.0.1 }]
+  db:
+    image: example/db
+    expose: ["27017"]
+`);
+    const result = composeCheck(file, ['-public', 'api', '-healthchecks', 'api']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /project "demo", 4 services; published: api container port 8080\/tcp published on every interface, 8080, temporal container port 7233\/tcp published on 127\.0\.0\.1, 7233, ui container port 8080\/tcp published on 127\.0\.0\.1, 8233/);
   });
-}
 
-test('the API and workers get a secrets key, a metrics token and a public URL the operator must give (no localhost default)', () => {
-  for (const name of ['api', 'worker']) {
-    const environment = compose.services[name]?.environment ?? {};
-    for (const variable of ['SECRETS_ENCRYPTION_KEY', 'METRICS_TOKEN', 'PUBLIC_BASE_URL', 'ADMIN_TOKEN']) {
-      assert.match(environment[variable] ?? '', new RegExp(`^\\$\\{${variable}:\\?`), `${name}: ${variable} is required from the operator`);
-    }
-    assert.doesNotMatch(JSON.stringify(environment), /localhost/, `${name}: nothing points at localhost`);
-    assert.throws(() => interpolate(environment.PUBLIC_BASE_URL ?? '', {}), /PUBLIC_BASE_URL is required/);
+  test('every other way of listening on every interface is named: short syntax, a random port, 0.0.0.0, ::, host networking, a profile', () => {
+    const file = write(`name: demo
+services:
+  api:
+    image: example/api
+    ports: ["8080:8080"]
+  temporal:
+    image: example/temporal
+    ports: ["7233:7233", "9090"]
+  ui:
+    image: example/ui
+    ports: [{ target: 8080, published: "8233", host_ip: 0.0.0.0 }, "[::]:8234:8080"]
+  sidecar:
+    image: example/sidecar
+    network_mode: host
+  debug:
+    image: example/debug
+    profiles: [debug]
+    ports: ["5005:5005"]
+`);
+    const result = composeCheck(file, ['-public', 'api']);
+    assert.equal(result.code, 1);
+    const problems = result.stderr.split('\n').filter((line) => line.startsWith('  - '));
+    assert.deepEqual(
+      problems.map((line) => line.replace(/^ {2}- /, '').replace(/: bind it to loopback.*$/, '')),
+      [
+        'debug: container port 5005/tcp published on every interface, 5005',
+        'sidecar: network_mode: host shares every interface of the host; use the compose network',
+        'temporal: container port 7233/tcp published on every interface, 7233',
+        'temporal: container port 9090/tcp published on every interface, a random port',
+        'ui: container port 8080/tcp published on every interface, 8233',
+        'ui: container port 8080/tcp published on every interface, 8234',
+      ],
+    );
+    assert.match(result.stderr, /bind it to loopback \("127\.0\.0\.1:7233:7233"\)/);
+  });
 
-    // What an operator sets makes a configuration chatrelay accepts, for the processes as started.
-    const operator = {
-      OPENAI_API_KEY: 'sk-operator',
-      ADMIN_TOKEN: 'operator-admin-token-0123456789',
-      SECRETS_ENCRYPTION_KEY: 'operator-secrets-encryption-key-0123456789',
-      METRICS_TOKEN: 'operator-metrics-token-0123',
-      PUBLIC_BASE_URL: 'https://chatrelay.example.com',
-    };
-    const config = loadConfig(Object.fromEntries(Object.entries(environment).map(([key, value]) => [key, interpolate(String(value), operator)])));
-    assert.equal(config.PUBLIC_BASE_URL, 'https://chatrelay.example.com');
-    assert.equal(config.METRICS_TOKEN, operator.METRICS_TOKEN);
-    assert.equal(config.SECRETS_ENCRYPTION_KEY, operator.SECRETS_ENCRYPTION_KEY);
-  }
+  test('a file the Compose specification rejects is invalid, with compose-go’s reason', () => {
+    const file = write(`services:
+  api:
+    image: example/api
+    portz: ["8080:8080"]
+`);
+    const result = composeCheck(file);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /is not a valid Compose file: .*portz/);
+  });
+
+  test('a service that must have a health check and has none, or does not exist, is named', () => {
+    const file = write(`name: demo
+services:
+  api:
+    image: example/api
+  worker:
+    image: example/worker
+    healthcheck: { disable: true }
+`);
+    const result = composeCheck(file, ['-healthchecks', 'api,worker,scheduler']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /- api: has no health check/);
+    assert.match(result.stderr, /- scheduler: no such service, but it must have a health check/);
+    assert.match(result.stderr, /- worker: has no health check/);
+  });
 });

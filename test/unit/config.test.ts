@@ -68,6 +68,9 @@ describe('configuration', () => {
     ['FETCH_ALLOW_PRIVATE', 'maybe', /^FETCH_ALLOW_PRIVATE /],
     ['SECRETS_ENCRYPTION_KEY', 'too-short', /^SECRETS_ENCRYPTION_KEY must be at least 32 characters/],
     ['SECRETS_ENCRYPTION_OLD_KEYS', 'a-good-old-key-of-32-characters-or-more,short', /^SECRETS_ENCRYPTION_OLD_KEYS must be comma-separated keys of at least 32 characters each/],
+    ['CODEC_TOKEN', 'short', /^CODEC_TOKEN must be at least 16 characters/],
+    ['CODEC_CORS_ORIGINS', 'http://127.0.0.1:8233/ui', /^CODEC_CORS_ORIGINS must be comma-separated origins/],
+    ['CODEC_CORS_ORIGINS', 'https://ui.example, 127.0.0.1:8233', /^CODEC_CORS_ORIGINS must be comma-separated origins/],
   ];
   for (const [name, value, expected] of malformed) {
     test(`${name}=${value} is rejected naming ${name}`, () => {
@@ -76,6 +79,13 @@ describe('configuration', () => {
       assert.match(problems[0] ?? '', expected);
     });
   }
+
+  test('codec endpoint settings: origins are a list, the token is optional', () => {
+    const config = loadConfig({ ...valid, CODEC_CORS_ORIGINS: 'http://127.0.0.1:8233, https://temporal.example' });
+    assert.deepEqual(config.CODEC_CORS_ORIGINS, ['http://127.0.0.1:8233', 'https://temporal.example']);
+    assert.equal(config.CODEC_TOKEN, undefined);
+    assert.deepEqual(loadConfig(valid).CODEC_CORS_ORIGINS, []);
+  });
 
   test('every problem is reported at once', () => {
     const problems = problemsOf({ PORT: 'x' });

@@ -1,0 +1,225 @@
+/**
+ * Encrypted payloads on the real stack: the API and the worker wired as their entry points wire
+ * them, on a Temporal dev server. A history read without the keys holds none of a message's
+ * private content; the codec endpoint (real HTTP) and the real `temporal` CLI through it read it
+ * all again; a payload written under an old key is read by a worker after the key was rotated.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
+import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import proto from '@temporalio/proto';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { waitFor } from '../../src/lib/wait.js';
+import { tool } from '../../src/stack/tools.js';
+import { temporalDataConverter } from '../../src/temporal/data-converter.js';
+import { createEncryptionCodec, PayloadKeyError } from '../../src/temporal/payload-codec.js';
+import { postMessage, startE2EStack, type E2EStack } from '../helpers/e2e-stack.js';
+import { createChannelWithAgent } from '../helpers/fixtures.js';
+import { bundle } from '../helpers/temporal.js';
+import type { CodecProbeActivities } from './fixtures/codec-workflows.js';
+
+const run = promisify(execFile);
+const CODEC_TOKEN = 'codec-token-for-the-encryption-test';
+const keyOld = { id: 'k2024', key: randomBytes(32) };
+const keyNew = { id: 'k2025', key: randomBytes(32) };
+const keysEnv = `${keyNew.id}:${keyNew.key.toString('base64')},${keyOld.id}:${keyOld.key.toString('base64')}`;
+
+type Json = Record<string, unknown>;
+interface WirePayload {
+  metadata: Record<string, string>;
+  data?: string;
+}
+interface FoundPayload {
+  path: string;
+  payload: WirePayload;
+}
+
+const fromB64 = (value: string | undefined): string => Buffer.from(value ?? '', 'base64').toString('utf8');
+
+/**
+ * Every payload of a history in its JSON form, with where it is. Left out, as the SDK never runs
+ * codecs on them and they carry only ids and types: headers, search attributes, and the SDK's own
+ * marker bookkeeping (a local activity's seq, type and times; a patch id). A local activity's
+ * `result` in its marker is the application's data and is included.
+ */
+function payloadsOf(value: unknown, path = ''): FoundPayload[] {
+  if (Array.isArray(value)) return value.flatMap((item, index) => payloadsOf(item, `${path}[${index}]`));
+  if (value === null || typeof value !== 'object') return [];
+  const object = value as Json;
+  const metadata = object.metadata as Record<string, string> | undefined;
+  if (metadata && typeof metadata === 'object' && typeof metadata.encoding === 'string') {
+    return [{ path, payload: object as unknown as WirePayload }];
+  }
+  const sdkOwned = (key: string): boolean =>
+    key === 'header' || key === 'searchAttributes' || (path.endsWith('.markerRecordedEventAttributes.details') && key !== 'result');
+  return Object.entries(object).flatMap(([key, inner]) => (sdkOwned(key) ? [] : payloadsOf(inner, `${path}.${key}`)));
+}
+
+describe('encrypted payloads on the real stack (API, worker, Temporal dev server)', () => {
+  let s: E2EStack;
+  let connection: Connection;
+  /** A client WITHOUT the codec: what anyone with access to the cluster (or its database) sees. */
+  let plainClient: Client;
+
+  before(async () => {
+    s = await startE2EStack({ CODEC_TOKEN, PAYLOAD_ENCRYPTION_KEYS: keysEnv });
+    connection = await Connection.connect({ address: s.temporal.address });
+    plainClient = new Client({ connection, namespace: s.config.TEMPORAL_NAMESPACE });
+  });
+  after(async () => {
+    await connection?.close();
+    await s?.close();
+  });
+
+  /** The history as stored: its protobuf bytes, and its JSON form (payloads in base64). */
+  async function rawHistory(workflowId: string): Promise<{ bytes: Buffer; json: Json }> {
+    const history = await plainClient.workflow.getHandle(workflowId).fetchHistory();
+    return {
+      bytes: Buffer.from(proto.temporal.api.history.v1.History.encode(history).finish()),
+      json: JSON.parse(historyToJSON(history)) as Json,
+    };
+  }
+
+  async function decodeThroughEndpoint(payloads: WirePayload[]): Promise<WirePayload[]> {
+    const response = await fetch(`${s.baseUrl}/codec/decode`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${CODEC_TOKEN}`, 'x-namespace': s.config.TEMPORAL_NAMESPACE },
+      body: JSON.stringify({ payloads }),
+    });
+    assert.equal(response.status, 200, await response.clone().text());
+    return ((await response.json()) as { payloads: WirePayload[] }).payloads;
+  }
+
+  test('a message: the raw histories hold none of its text, name or URLs; the codec endpoint and the CLI read them', async () => {
+    const reply = s.receiver.endpoint();
+    const { channel, token } = await createChannelWithAgent(s.stores, { replyUrl: reply.url });
+    const secrets = {
+      text: 'My locker code is tangerine-4471',
+      name: 'Zelda Quartermain',
+      avatar: 'https://avatars.chatrelay-test.invalid/zelda.png',
+      attachment: 'https://files.chatrelay-test.invalid/passport-scan.pdf',
+    };
+    const response = await postMessage(s.baseUrl, token, {
+      client_id: 'encrypted-user',
+      page_id: channel.page_id,
+      platform: 'CustomApp',
+      text: secrets.text,
+      client_name: secrets.name,
+      client_avatar: secrets.avatar,
+      attachments: [secrets.attachment],
+    });
+    assert.equal(response.status, 200, JSON.stringify(response.body));
+    const [delivered] = await s.receiver.waitForDelivered(1, { path: reply.path });
+    assert.ok(delivered?.fields.text?.startsWith(`Echo: ${secrets.text}`), 'the worker read the encrypted envelope');
+
+    // Every workflow the message touched (its own and its chat's), as the cluster stores them.
+    const messageWorkflowId = String(response.body.workflow_id);
+    const workflowIds = await waitFor(async () => {
+      const ids: string[] = [];
+      for await (const execution of plainClient.workflow.list()) ids.push(execution.workflowId);
+      return ids.includes(messageWorkflowId) ? ids : undefined;
+    });
+    let encrypted = 0;
+    const allPayloads: WirePayload[] = [];
+    for (const workflowId of workflowIds) {
+      const { bytes, json } = await rawHistory(workflowId);
+      for (const [what, secret] of Object.entries(secrets)) {
+        assert.ok(!bytes.includes(secret), `the ${what} is in the clear in the history of ${workflowId}`);
+      }
+      for (const { path, payload } of payloadsOf(json)) {
+        assert.equal(fromB64(payload.metadata.encoding), 'binary/encrypted', `${workflowId} ${path} is not encrypted: ${fromB64(payload.data)}`);
+        assert.equal(fromB64(payload.metadata['encryption-key-id']), keyNew.id, `${workflowId} ${path} is under the newest key`);
+        allPayloads.push(payload);
+        encrypted += 1;
+      }
+    }
+    assert.ok(encrypted >= 5, `expected the envelope, activity inputs and results; found ${encrypted} payloads`);
+
+    // The codec endpoint, over real HTTP, gives every one of them back.
+    const decoded = (await decodeThroughEndpoint(allPayloads)).map((payload) => fromB64(payload.data)).join('\n');
+    for (const [what, secret] of Object.entries(secrets)) assert.ok(decoded.includes(secret), `the ${what} is readable through /codec/decode`);
+
+    // The real Temporal CLI: without the codec it shows ciphertext; through the endpoint, the message.
+    // (Its JSON output keeps payload data in base64, decoded or not.)
+    const show = async (...extra: string[]): Promise<string> => {
+      const { stdout } = await run(
+        tool('temporal'),
+        ['workflow', 'show', '--workflow-id', messageWorkflowId, '--address', s.temporal.address, '--output', 'json', ...extra],
+        { maxBuffer: 16 * 1024 * 1024 },
+      );
+      return payloadsOf(JSON.parse(stdout)).map(({ payload }) => fromB64(payload.data)).join('\n');
+    };
+    const withoutCodec = await show();
+    for (const secret of Object.values(secrets)) assert.ok(!withoutCodec.includes(secret), `temporal workflow show without the codec shows ${secret}`);
+    const withCodec = await show('--codec-endpoint', `${s.baseUrl}/codec`, '--codec-auth', `Bearer ${CODEC_TOKEN}`);
+    for (const secret of Object.values(secrets)) assert.ok(withCodec.includes(secret), `temporal workflow show --codec-endpoint shows ${secret}`);
+  });
+
+  test('rotation: a workflow whose input was written under the old key runs on a worker whose newest key is another', async () => {
+    const taskQueue = 'codec-probe';
+    const workflowBundle = await bundle(fileURLToPath(new URL('./fixtures/codec-workflows.ts', import.meta.url)));
+    const input = { text: 'Quartz whisper seven', url: 'https://private.chatrelay-test.invalid/plan.pdf' };
+    const note = 'Signal from the operator';
+
+    // Before the rotation: only the old key.
+    const oldClient = new Client({ connection, dataConverter: temporalDataConverter(createEncryptionCodec({ keys: [keyOld], encrypt: true })) });
+    const handle = await oldClient.workflow.start('codecProbeWorkflow', { taskQueue, workflowId: `codec-probe-${randomBytes(4).toString('hex')}`, args: [input] });
+
+    // After it: the new key first, the old one still readable, on the worker and the client.
+    const rotated = temporalDataConverter(createEncryptionCodec({ keys: [keyNew, keyOld], encrypt: true }));
+    const newClient = new Client({ connection, dataConverter: rotated });
+    const activities: CodecProbeActivities = {
+      async shout(text) {
+        return text.toUpperCase();
+      },
+      async refuse(url) {
+        throw ApplicationFailure.nonRetryable(`could not fetch ${url}`, 'Refused');
+      },
+    };
+    const workerConnection = await NativeConnection.connect({ address: s.temporal.address });
+    try {
+      const worker = await Worker.create({ connection: workerConnection, taskQueue, workflowBundle, activities, dataConverter: rotated });
+      const result = await worker.runUntil(async () => {
+        await newClient.workflow.getHandle(handle.workflowId).signal('note', note);
+        return newClient.workflow.getHandle(handle.workflowId).result();
+      });
+      assert.equal(result, `QUARTZ WHISPER SEVEN | could not fetch ${input.url} | ${note}`);
+    } finally {
+      await workerConnection.close();
+    }
+
+    const { bytes, json } = await rawHistory(handle.workflowId);
+    for (const secret of [input.text, 'QUARTZ WHISPER', 'private.chatrelay-test.invalid', note]) {
+      assert.ok(!bytes.includes(secret), `"${secret}" is in the clear in the history`);
+    }
+    const found = payloadsOf(json);
+    const keyIds = found.map(({ path, payload }): [string, string] => [path.replace(/^\.events\[\d+\]/, ''), fromB64(payload.metadata['encryption-key-id'])]);
+    const startInput = keyIds.filter(([path]) => path.startsWith('.workflowExecutionStartedEventAttributes.input'));
+    assert.deepEqual(startInput.map(([, id]) => id), [keyOld.id], 'the input was written under the old key');
+    const later = keyIds.filter(([path]) => !path.startsWith('.workflowExecutionStartedEventAttributes.input'));
+    assert.ok(later.length >= 4, JSON.stringify(keyIds));
+    assert.ok(later.every(([, id]) => id === keyNew.id), `everything after the rotation is under the new key: ${JSON.stringify(keyIds)}`);
+    // The activity's failure message went into an encrypted payload, not into the history's text.
+    assert.ok(keyIds.some(([path]) => /activityTaskFailedEventAttributes\.failure.*encodedAttributes/.test(path)), JSON.stringify(keyIds));
+
+    // The old key is what made the input readable: without it, the codec names the key it lacks.
+    const startPayload = found.find(({ path }) => path.includes('workflowExecutionStartedEventAttributes.input'))!.payload;
+    const asWire = {
+      metadata: Object.fromEntries(Object.entries(startPayload.metadata).map(([key, value]) => [key, Buffer.from(value, 'base64')])),
+      data: Buffer.from(startPayload.data ?? '', 'base64'),
+    };
+    await assert.rejects(createEncryptionCodec({ keys: [keyNew], encrypt: true }).decode([asWire]), (error: unknown) => error instanceof PayloadKeyError && error.message.includes(keyOld.id));
+    // The API, configured with both keys, decodes it through its endpoint.
+    const [viaEndpoint] = await decodeThroughEndpoint([startPayload]);
+    assert.deepEqual(
+      defaultPayloadConverter.fromPayload({ metadata: { encoding: Buffer.from(viaEndpoint!.metadata.encoding ?? '', 'base64') }, data: Buffer.from(viaEndpoint!.data ?? '', 'base64') }),
+      input,
+    );
+  });
+});
