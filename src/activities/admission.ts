@@ -12,7 +12,7 @@ type Verdict = { outcome: 'accepted'; snapshot: ChannelSnapshot } | { outcome: '
 export type Admission = Verdict & { turn: boolean };
 
 /** The first step of every message: check its channel, take the settings it will use, record it. */
-export function createAdmissionActivities(deps: ActivityDeps) {
+export function createAdmission(deps: ActivityDeps) {
   const { stores, settings } = deps;
   const agents = ttlCache((id) => stores.agents.get(id), { ttlMs: settings.channelCacheTtlMs ?? 1_000 });
 
@@ -31,34 +31,44 @@ export function createAdmissionActivities(deps: ActivityDeps) {
     return { outcome: 'accepted', snapshot: channelSnapshot(channel, agent, settings.retryScheduleSeconds) };
   }
 
+  /**
+   * Checks the channel, records the message with the settings it will use (a retry keeps the
+   * first record), and looks whether its turn in the chat has come already (one read of the
+   * chat's head when it has; when it has not, the workflow is registered to be woken). No write is
+   * repeated later just to move the stage.
+   */
+  async function admit(input: MessageWorkflowInput): Promise<Admission> {
+    const verdict = await judge(input);
+    const workflowId = Context.current().info.workflowExecution?.workflowId ?? messageWorkflowId(input.messageId);
+    await stores.messages.insert({
+      _id: input.messageId,
+      workflow_id: workflowId,
+      channel_id: input.channelId,
+      page_id: input.pageId,
+      client_id: input.message.client_id,
+      chat_id: input.chatId,
+      platform: input.message.platform,
+      // Version 2 never updates this record: the status and stage are the outcome's, or the workflow's while it runs.
+      status: 'processing',
+      stage: 'accepted',
+      inbound: input.message,
+      received_at: new Date(input.receivedAt),
+      line_seq: input.lineSeq,
+      ...(verdict.outcome === 'accepted' ? { snapshot: verdict.snapshot } : {}),
+    });
+    // Registers to be woken when the message must wait, so the workflow only has to listen.
+    const turn = await deps.line.turn(input.chatId, input.lineSeq, workflowId);
+    return { ...verdict, turn: turn.granted };
+  }
+
+  return { admit };
+}
+
+export type AdmissionService = ReturnType<typeof createAdmission>;
+
+/** The admission step, for messages that must be admitted before their model step (voice notes). */
+export function createAdmissionActivities(admission: AdmissionService) {
   return {
-    /**
-     * Checks the channel, records the message with the settings it will use (a retry keeps the
-     * first record), and looks whether its turn in the chat has come already (one read of the
-     * chat's head when it has). No write is repeated later just to move the stage.
-     */
-    async admitMessage(input: MessageWorkflowInput): Promise<Admission> {
-      const verdict = await judge(input);
-      const workflowId = Context.current().info.workflowExecution?.workflowId ?? messageWorkflowId(input.messageId);
-      await stores.messages.insert({
-        _id: input.messageId,
-        workflow_id: workflowId,
-        channel_id: input.channelId,
-        page_id: input.pageId,
-        client_id: input.message.client_id,
-        chat_id: input.chatId,
-        platform: input.message.platform,
-        // Version 2 never updates this record: the status and stage are the outcome's, or the workflow's while it runs.
-        status: 'processing',
-        stage: 'accepted',
-        inbound: input.message,
-        received_at: new Date(input.receivedAt),
-        line_seq: input.lineSeq,
-        ...(verdict.outcome === 'accepted' ? { snapshot: verdict.snapshot } : {}),
-      });
-      // Registers to be woken when the message must wait, so the workflow only has to listen.
-      const turn = await deps.line.turn(input.chatId, input.lineSeq, workflowId);
-      return { ...verdict, turn: turn.granted };
-    },
+    admitMessage: (input: MessageWorkflowInput): Promise<Admission> => admission.admit(input),
   };
 }

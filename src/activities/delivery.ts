@@ -38,8 +38,21 @@ export interface SendPartResult {
   retryInSeconds?: number;
 }
 
-/** Delivery: one signed POST of one reply part per call; the workflow owns the retry schedule. */
-export function createDeliveryActivities(deps: ActivityDeps) {
+/** What is known of a reply's delivery when a step that delivers its parts at once returns. */
+export interface InlineDelivery {
+  /** Parts delivered, from the first. */
+  delivered: number;
+  /** True when every part was delivered and the message ended with the last one. */
+  finished: boolean;
+  /** The first attempt of the first part not delivered, when one was made. */
+  stopped?: { partIndex: number; result: SendPartResult };
+}
+
+/**
+ * Delivery: one signed POST of one reply part per call; the workflow owns the retry schedule.
+ * Shared by the delivery step and by the steps that deliver a reply's first attempts at once.
+ */
+export function createDelivery(deps: ActivityDeps) {
   const { stores, settings } = deps;
   // Delivery reads the channel (paused? current URL?) and its signing secrets for every part; a
   // short cache spares those reads. A pause set here is seen at once (invalidated below); one set
@@ -125,10 +138,58 @@ export function createDeliveryActivities(deps: ActivityDeps) {
     };
   }
 
+  /**
+   * The first attempt of every part, in order, within the step that wrote the reply (no reply
+   * delay, no speech): the common case costs no step of its own. It stops at the first part not
+   * delivered, and the workflow takes it from there with its retry schedule.
+   */
+  async function deliverAtOnce(plan: {
+    messageId: string;
+    chatId: string;
+    channelId: string;
+    url: string;
+    partCount: number;
+    retryScheduleSeconds: number[];
+    finish: Omit<Finish, 'partsDelivered'>;
+  }): Promise<InlineDelivery> {
+    for (let partIndex = 0; partIndex < plan.partCount; partIndex++) {
+      Context.current().heartbeat();
+      const last = partIndex === plan.partCount - 1;
+      const retryWaitSeconds = plan.retryScheduleSeconds[0];
+      const result = await sendPart({
+        messageId: plan.messageId,
+        chatId: plan.chatId,
+        channelId: plan.channelId,
+        url: plan.url,
+        partIndex,
+        partCount: plan.partCount,
+        attempt: 1,
+        ...(retryWaitSeconds !== undefined ? { retryWaitSeconds } : {}),
+        ...(last ? { finish: { ...plan.finish, partsDelivered: plan.partCount } } : {}),
+      });
+      if (result.outcome !== 'delivered') return { delivered: partIndex, finished: false, stopped: { partIndex, result } };
+    }
+    return { delivered: plan.partCount, finished: true };
+  }
+
+  /** Whether the channel's delivery is still paused (closes the race between a resume and a workflow parking). */
+  async function checkPaused(channelId: string): Promise<boolean> {
+    channels.invalidate(channelId);
+    const channel = await channels.get(channelId);
+    return channel?.delivery_paused === true;
+  }
+
+  return { sendPart, deliverAtOnce, checkPaused };
+}
+
+export type Delivery = ReturnType<typeof createDelivery>;
+
+/** The delivery steps the workflows call. */
+export function createDeliveryActivities(deps: ActivityDeps, delivery: Delivery) {
   return {
     async sendReplyPart(input: SendPartInput): Promise<SendPartResult> {
       try {
-        return await sendPart(input);
+        return await delivery.sendPart(input);
       } catch (error) {
         deps.report?.deliveryAttempt('error'); // our side failed (MongoDB, say): the step is retried
         throw error;
@@ -137,9 +198,7 @@ export function createDeliveryActivities(deps: ActivityDeps) {
 
     /** Whether the channel's delivery is still paused (closes the race between a resume and a workflow parking). */
     async checkChannelPaused(input: { channelId: string }): Promise<boolean> {
-      channels.invalidate(input.channelId);
-      const channel = await channels.get(input.channelId);
-      return channel?.delivery_paused === true;
+      return delivery.checkPaused(input.channelId);
     },
   };
 }

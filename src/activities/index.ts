@@ -1,23 +1,30 @@
-import { createAdmissionActivities } from './admission.js';
-import { createLineActivities } from './line.js';
+import { createAdmission, createAdmissionActivities } from './admission.js';
+import { createAnswerActivities } from './answer.js';
 import type { ActivityDeps } from './deps.js';
-import { createDeliveryActivities } from './delivery.js';
-import { createReplyActivities } from './reply.js';
+import { createDelivery, createDeliveryActivities } from './delivery.js';
+import { createLineActivities } from './line.js';
+import { createReplies } from './reply.js';
 import { createVoiceActivities } from './voice.js';
 
 export type { ActivityDeps, ActivityReporter, ActivitySettings } from './deps.js';
 export type { Admission } from './admission.js';
-export type { SendPartInput, SendPartResult } from './delivery.js';
+export type { Answer } from './answer.js';
+export type { InlineDelivery, SendPartInput, SendPartResult } from './delivery.js';
 export type { Finish } from './finish.js';
-export type { ReplyInput } from './reply.js';
+export type { DeliverAtOnce, ReplyInput } from './reply.js';
 
 /** The activities of the message and redelivery workflows, built from the stores and clients they use. */
 export function createActivities(deps: ActivityDeps) {
+  // One of each per worker: their caches (channels, agents, signing secrets) are shared by every step.
+  const admission = createAdmission(deps);
+  const delivery = createDelivery(deps);
+  const replies = createReplies(deps, delivery);
   return {
-    ...createAdmissionActivities(deps),
+    ...createAnswerActivities(admission, replies.compose, delivery),
+    ...createAdmissionActivities(admission),
     ...createVoiceActivities(deps),
-    ...createReplyActivities(deps),
-    ...createDeliveryActivities(deps),
+    ...replies.activities,
+    ...createDeliveryActivities(deps, delivery),
     ...createLineActivities(deps),
   };
 }

@@ -1,3 +1,4 @@
+import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import http from 'node:http';
 import https from 'node:https';
 import { guardedConnection, UnsafeUrlError, type AddressPolicy } from '../lib/safe-fetch.js';
@@ -49,6 +50,27 @@ export async function postForm(
   timeoutMs: number,
   policy?: DeliveryPolicy,
 ): Promise<PostOutcome> {
+  // A client span when tracing is on (a no-op otherwise), and its traceparent on the request, so
+  // a receiver can join the message's trace. Only the receiver's origin is recorded: a reply URL
+  // may carry a secret in its path or query.
+  const origin = URL.canParse(url) ? new URL(url).origin : 'invalid';
+  return tracer.startActiveSpan('POST', { kind: SpanKind.CLIENT, attributes: { 'http.request.method': 'POST', 'url.full': origin } }, async (span) => {
+    const traced = { ...headers };
+    propagation.inject(context.active(), traced);
+    try {
+      const outcome = await post(url, body, traced, timeoutMs, policy);
+      if (outcome.status !== undefined) span.setAttribute('http.response.status_code', outcome.status);
+      if (outcome.result !== 'delivered') span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.result });
+      return outcome;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+const tracer = trace.getTracer('chatrelay-delivery');
+
+async function post(url: string, body: string, headers: Record<string, string>, timeoutMs: number, policy?: DeliveryPolicy): Promise<PostOutcome> {
   let target: URL;
   let connection = {};
   try {

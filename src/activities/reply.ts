@@ -10,6 +10,7 @@ import { ttlCache } from '../lib/ttl-cache.js';
 import type { ChatSighting } from '../stores/chats.js';
 import type { ChatDoc, MessageDoc, StoredPart } from '../stores/collections.js';
 import { activityLogger, type ActivityDeps } from './deps.js';
+import type { Delivery, InlineDelivery } from './delivery.js';
 
 export interface ReplyInput {
   messageId: string;
@@ -17,6 +18,14 @@ export interface ReplyInput {
   agentId: string;
   voicePrefix: string;
   maxMessageLength: number;
+}
+
+/** Where and how a reply's parts go when they are sent at once, by the step that wrote the reply. */
+export interface DeliverAtOnce {
+  channelId: string;
+  url: string;
+  retryScheduleSeconds: number[];
+  lineSeq: number;
 }
 
 /** What a message tells about its chat's end user. */
@@ -37,7 +46,7 @@ function isRetry(): boolean {
 }
 
 /** Writing a reply: the model call, the chat's history and the reply's parts. */
-export function createReplyActivities(deps: ActivityDeps) {
+export function createReplies(deps: ActivityDeps, delivery: Delivery) {
   const { stores, model } = deps;
   const agents = ttlCache((id) => stores.agents.get(id), { ttlMs: deps.settings.channelCacheTtlMs ?? 1_000 });
 
@@ -80,48 +89,59 @@ export function createReplyActivities(deps: ActivityDeps) {
     return parts.length;
   }
 
+  /**
+   * Generates the reply with the channel's agent from the chat's recent history, and stores it.
+   * Safe to retry: a reply already in the history is reused, never generated twice.
+   */
+  async function compose(input: ReplyInput): Promise<number> {
+    const message = await requireMessage(input.messageId);
+    if (isRetry()) {
+      const saved = await stores.messages.reply(input.messageId);
+      if (saved) return saved.parts.length;
+    }
+    const agent = await agents.get(input.agentId);
+    if (!agent) throw ApplicationFailure.create({ type: ErrorType.AgentGone, message: `agent ${input.agentId} no longer exists`, nonRetryable: true });
+    const [chat, user] = await Promise.all([stores.chats.get(input.chatId), userEntry(message, input.voicePrefix)]);
+    const windowEntries = Math.max(agent.max_history_messages, agentDefaults.max_history_messages);
+    const earlier = replyWrittenBefore(chat, message._id);
+    if (earlier !== undefined) return storeReply(input, message, chat, user, earlier, windowEntries);
+    const started = Date.now();
+    // The history the model sees: the chat's window without this message (a retried turn may have written it).
+    const recent = (chat?.recent ?? []).filter((entry) => entry.id !== user.id);
+    const reply = await model.complete({ model: agent.model, temperature: agent.temperature, messages: buildPrompt(agent, recent, user) });
+    activityLogger(deps.logger).info({ messageId: input.messageId, ms: Date.now() - started, characters: reply.length }, 'reply generated');
+    return storeReply(input, message, chat, user, reply, windowEntries);
+  }
+
   return {
-    /**
-     * Generates the reply with the channel's agent from the chat's recent history, and stores it.
-     * Safe to retry: a reply already in the history is reused, never generated twice.
-     */
-    async composeReply(input: ReplyInput): Promise<{ partCount: number }> {
-      const message = await requireMessage(input.messageId);
-      if (isRetry()) {
+    compose,
+    activities: {
+      /** Writes the reply (see compose); with `deliver`, also sends the first attempt of every part at once. */
+      async composeReply(input: ReplyInput & { deliver?: DeliverAtOnce }): Promise<{ partCount: number; delivery?: InlineDelivery }> {
+        const { deliver, ...reply } = input;
+        const partCount = await compose(reply);
+        if (!deliver) return { partCount };
+        return { partCount, delivery: await delivery.deliverAtOnce({ messageId: input.messageId, chatId: input.chatId, partCount, ...deliver, finish: { status: 'delivered', lineSeq: deliver.lineSeq } }) };
+      },
+
+      /** Stores the agent's fallback reply in place of a reply the model could not give. */
+      async composeFallbackReply(input: ReplyInput & { reason: string }): Promise<{ partCount: number }> {
+        const message = await requireMessage(input.messageId);
         const saved = await stores.messages.reply(input.messageId);
         if (saved) return { partCount: saved.parts.length };
-      }
-      const agent = await agents.get(input.agentId);
-      if (!agent) throw ApplicationFailure.create({ type: ErrorType.AgentGone, message: `agent ${input.agentId} no longer exists`, nonRetryable: true });
-      const [chat, user] = await Promise.all([stores.chats.get(input.chatId), userEntry(message, input.voicePrefix)]);
-      const windowEntries = Math.max(agent.max_history_messages, agentDefaults.max_history_messages);
-      const earlier = replyWrittenBefore(chat, message._id);
-      if (earlier !== undefined) return { partCount: await storeReply(input, message, chat, user, earlier, windowEntries) };
-      const started = Date.now();
-      // The history the model sees: the chat's window without this message (a retried turn may have written it).
-      const recent = (chat?.recent ?? []).filter((entry) => entry.id !== user.id);
-      const reply = await model.complete({ model: agent.model, temperature: agent.temperature, messages: buildPrompt(agent, recent, user) });
-      activityLogger(deps.logger).info({ messageId: input.messageId, ms: Date.now() - started, characters: reply.length }, 'reply generated');
-      return { partCount: await storeReply(input, message, chat, user, reply, windowEntries) };
-    },
+        const agent = await agents.get(input.agentId);
+        const [chat, user] = await Promise.all([stores.chats.get(input.chatId), userEntry(message, input.voicePrefix)]);
+        const text = replyWrittenBefore(chat, message._id) ?? agent?.fallback_reply ?? agentDefaults.fallback_reply;
+        const windowEntries = Math.max(agent?.max_history_messages ?? 0, agentDefaults.max_history_messages);
+        return { partCount: await storeReply(input, message, chat, user, text, windowEntries, input.reason) };
+      },
 
-    /** Stores the agent's fallback reply in place of a reply the model could not give. */
-    async composeFallbackReply(input: ReplyInput & { reason: string }): Promise<{ partCount: number }> {
-      const message = await requireMessage(input.messageId);
-      const saved = await stores.messages.reply(input.messageId);
-      if (saved) return { partCount: saved.parts.length };
-      const agent = await agents.get(input.agentId);
-      const [chat, user] = await Promise.all([stores.chats.get(input.chatId), userEntry(message, input.voicePrefix)]);
-      const text = replyWrittenBefore(chat, message._id) ?? agent?.fallback_reply ?? agentDefaults.fallback_reply;
-      const windowEntries = Math.max(agent?.max_history_messages ?? 0, agentDefaults.max_history_messages);
-      return { partCount: await storeReply(input, message, chat, user, text, windowEntries, input.reason) };
-    },
-
-    /** Adds a message that gets no reply (the assistant is off for its channel) to the chat's history. */
-    async recordUnansweredMessage(input: { messageId: string; chatId: string; voicePrefix?: string }): Promise<void> {
-      const message = await requireMessage(input.messageId);
-      const [chat, user] = await Promise.all([stores.chats.get(input.chatId), userEntry(message, input.voicePrefix ?? agentDefaults.voice_prefix)]);
-      await stores.chats.recordTurn(message.chat_id, chat, sightingOf(message), [user], agentDefaults.max_history_messages);
+      /** Adds a message that gets no reply (the assistant is off for its channel) to the chat's history. */
+      async recordUnansweredMessage(input: { messageId: string; chatId: string; voicePrefix?: string }): Promise<void> {
+        const message = await requireMessage(input.messageId);
+        const [chat, user] = await Promise.all([stores.chats.get(input.chatId), userEntry(message, input.voicePrefix ?? agentDefaults.voice_prefix)]);
+        await stores.chats.recordTurn(message.chat_id, chat, sightingOf(message), [user], agentDefaults.max_history_messages);
+      },
     },
   };
 }

@@ -94,7 +94,9 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
       const [parts, attempts, live] = await Promise.all([stores.messages.parts(message), stores.messages.attempts(message), liveProgress(state)]);
       // Not running: the end recorded. Running without an answer from Temporal: where version 1
       // last wrote it, or simply accepted (version 2 records steps only in the workflow).
-      const stage: MessageStage = live?.stage ?? (state.running ? (message.line_seq === undefined ? message.stage : 'accepted') : state.status === 'processing' ? message.stage : state.status);
+      const storedStage: MessageStage = state.running ? (message.line_seq === undefined ? message.stage : 'accepted') : state.status === 'processing' ? message.stage : state.status;
+      // A text message's one step goes on to deliver once its reply is written: attempts say so.
+      const stage: MessageStage = live?.stage === 'generating' && attempts.length > 0 ? 'delivering' : (live?.stage ?? storedStage);
       const delivering = stage === 'delivering' || stage === 'retry_pending' || stage === 'paused';
       const delivered = parts.filter((part) => part.delivered_at).length;
       const currentPart = live?.partIndex !== undefined ? live.partIndex + 1 : delivering ? delivered + 1 : null;

@@ -86,6 +86,12 @@ export function createChatLine(options: ChatLineOptions) {
       for (;;) {
         const blocking = await blockingPlace(chatId, seq);
         if (blocking === 0) return { granted: true };
+        // The same message's own earlier place: its first POST claimed it, and the API died before
+        // starting the workflow; the platform's retry started it with a later place. Never wait for oneself.
+        if ((await lines.slot(chatId, blocking))?.workflow_id === workflowId) {
+          await lines.markVoid(chatId, blocking);
+          continue;
+        }
         if (inspect && (await voidIfStuck(chatId, blocking))) continue;
         await lines.wait(chatId, blocking, workflowId);
         // Registered: should the blocking place have finished meanwhile, its owner may have looked

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { runHealthChecks, type HealthChecks } from '../lib/health-checks.js';
+import { loggingHealthObserver, runHealthChecks, type HealthChecks } from '../lib/health-checks.js';
 import type { Logger } from '../lib/logger.js';
 import { metricsAuthorized } from './metrics.js';
 import { gracefulServer } from './shutdown.js';
@@ -20,7 +20,7 @@ export interface MetricsServerOptions {
   merge?: { url: string; up(ok: boolean): void };
   /**
    * What `GET /readyz` checks (the worker: Temporal, MongoDB, and the worker polling); 200 when all
-   * pass, else 503 naming the failed ones. Without it, /readyz is not served.
+   * pass, else 503 naming the failed ones (the cause is logged, not answered). Without it, /readyz is not served.
    */
   readiness?: HealthChecks;
   logger: Logger;
@@ -37,6 +37,7 @@ export interface MetricsServer {
  * both open like the API's.
  */
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
+  const observe = loggingHealthObserver(options.logger);
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/healthz') {
@@ -44,7 +45,7 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
       return;
     }
     if (req.method === 'GET' && path === '/readyz' && options.readiness) {
-      void runHealthChecks(options.readiness).then(({ ready, body }) =>
+      void runHealthChecks(options.readiness, { observe }).then(({ ready, body }) =>
         res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body)),
       );
       return;

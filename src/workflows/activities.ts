@@ -29,8 +29,10 @@ export const { sendReplyPart } = proxyLocalActivities<Activities>({
 /**
  * Model calls: regular activities (they may take long and must survive a worker's death), retried
  * a few times for overload and outages; then the workflow decides (fallback reply, text only).
+ * `answerMessage` is a text message's whole common case in one step: admission, the model call,
+ * and the first delivery attempts when nothing (a delay, speech) comes between.
  */
-export const { composeReply, transcribeVoiceMessage, speakReply } = proxyActivities<Activities>({
+export const { answerMessage, composeReply, transcribeVoiceMessage, speakReply } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
   // Heartbeats (src/activities/heartbeat.ts): a call whose worker died, or whose result was lost
   // while Temporal was away, is retried after this rather than after the start-to-close timeout.

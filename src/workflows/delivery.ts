@@ -15,6 +15,8 @@ export interface DeliveryPlan {
   url?: string;
   partCount: number;
   fromPart: number;
+  /** The result of the first attempt of part `fromPart`, when the step that wrote the reply made it. */
+  firstAttempt?: SendPartResult;
   retryScheduleSeconds: number[];
   /** Set for an admin's redelivery: its number, and the parts go to the channel's current URL. */
   redelivery?: number;
@@ -43,6 +45,7 @@ export async function deliverParts(plan: DeliveryPlan, progress: MessageProgress
   });
   const { messageId, partCount, retryScheduleSeconds: schedule } = plan;
   let delivered = 0;
+  let made = plan.firstAttempt;
   for (let partIndex = plan.fromPart; partIndex < partCount; partIndex++) {
     progress.partIndex = partIndex;
     const last = partIndex === partCount - 1;
@@ -54,7 +57,7 @@ export async function deliverParts(plan: DeliveryPlan, progress: MessageProgress
       progress.attempt = attempt;
       const retryWaitSeconds = schedule[retriesUsed];
       const { partsBefore, ...finish } = plan.finish;
-      const result: SendPartResult = await sendReplyPart({
+      const result: SendPartResult = made ?? await sendReplyPart({
         messageId,
         chatId: plan.chatId,
         channelId: plan.channelId,
@@ -67,6 +70,7 @@ export async function deliverParts(plan: DeliveryPlan, progress: MessageProgress
         ...(retryWaitSeconds !== undefined ? { retryWaitSeconds } : {}),
         ...(last ? { finish: { ...finish, partsDelivered: partsBefore + delivered + 1 } } : {}),
       });
+      made = undefined;
       if (result.outcome === 'delivered') {
         delete progress.nextRetryAt;
         delete progress.lastError;

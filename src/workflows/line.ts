@@ -4,10 +4,11 @@ import { lineTurnSignal } from './definitions.js';
 
 /**
  * How long a waiting message trusts its predecessor to wake it before it looks for itself, and
- * how that grows. The first look is soon, to step over a place abandoned by a failed start; later
+ * how that grows. The first look comes just after a place abandoned by an API that died between
+ * its claim and its start counts as abandoned (30 s, see src/coordination/chat-line.ts); later
  * ones are rare, since a running predecessor always signals when it ends.
  */
-const CHECK_INTERVALS = ['1 minute', '10 minutes', '1 hour'] as const;
+const CHECK_INTERVALS = ['35 seconds', '2 minutes', '10 minutes', '1 hour'] as const;
 
 /** This workflow's place in its chat's line (see src/coordination/chat-line.ts). */
 export function chatLineTurn(chatId: string, lineSeq: number) {

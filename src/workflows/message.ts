@@ -3,7 +3,9 @@ import { ErrorType, fallbackErrorTypes } from '../domain/errors.js';
 import type { ChannelSnapshot, FinalStatus, MessageStage, MessageWorkflowInput } from '../domain/models.js';
 import type { ObservabilitySinks } from '../observability/workflow-interceptors.js';
 import { observabilitySinkName } from '../observability/workflow-context.js';
-import { admitMessage, closeMessage, composeFallbackReply, composeReply, recordUnansweredMessage, speakReply, transcribeVoiceMessage } from './activities.js';
+import type { Answer, InlineDelivery } from '../activities/index.js';
+import { wantsVoice } from '../domain/snapshot.js';
+import { admitMessage, answerMessage, closeMessage, composeFallbackReply, composeReply, recordUnansweredMessage, speakReply, transcribeVoiceMessage } from './activities.js';
 import { progressQuery, type MessageProgress } from './definitions.js';
 import { deliverParts } from './delivery.js';
 import { chatLineTurn } from './line.js';
@@ -76,23 +78,56 @@ async function answer(
   const enter = (stage: MessageStage): void => {
     progress.stage = stage;
   };
-  enter('validating');
-  const admission = await admitMessage(input);
-  if (admission.turn) turn.grant();
-  if (admission.outcome !== 'accepted') {
-    // Nothing is answered, but the message is kept: in the chat history when the assistant is off.
-    if (admission.outcome === 'not_answered') {
+  /** Nothing is answered, but the message is kept: in the chat history when the assistant is off. */
+  const refuse = async (refusal: { outcome: 'not_answered' | 'failed'; reason: string; turn: boolean; voicePrefix?: string }): Promise<MessageResult> => {
+    if (refusal.outcome === 'not_answered') {
+      if (refusal.turn) turn.grant();
       enter('waiting_turn');
       await turn.wait();
-      await recordUnansweredMessage({ messageId, chatId, ...(admission.voicePrefix !== undefined ? { voicePrefix: admission.voicePrefix } : {}) });
+      await recordUnansweredMessage({ messageId, chatId, ...(refusal.voicePrefix !== undefined ? { voicePrefix: refusal.voicePrefix } : {}) });
     }
-    return close(admission.outcome, 0, admission.reason);
-  }
-  const snapshot = admission.snapshot;
+    return close(refusal.outcome, 0, refusal.reason);
+  };
+  /** Admission as a step of its own: the settings, and the turn (waited for). */
+  const admit = async (): Promise<ChannelSnapshot | MessageResult> => {
+    enter('validating');
+    const admission = await admitMessage(input);
+    if (admission.outcome !== 'accepted') return refuse(admission);
+    if (admission.turn) turn.grant();
+    return admission.snapshot;
+  };
 
   // A reason set here means the message is recorded as failed (the user still gets a reply: the fallback).
   let failure: string | undefined;
-  if (input.message.audio !== undefined) {
+  let snapshot: ChannelSnapshot | undefined;
+  let partCount: number | undefined;
+  let atOnce: InlineDelivery | undefined;
+
+  if (input.message.audio === undefined) {
+    // A text message: admission, the model call and the first delivery attempts in one step.
+    enter('generating');
+    for (;;) {
+      const step = await modelStep(() => answerMessage(input));
+      if ('failure' in step) {
+        failure = step.failure;
+        break;
+      }
+      const answer: Answer = step.result;
+      if (answer.kind === 'refused') return refuse(answer);
+      snapshot = answer.snapshot;
+      if (answer.kind === 'answered') {
+        partCount = answer.partCount;
+        atOnce = answer.delivery;
+        break;
+      }
+      enter('waiting_turn');
+      await turn.wait();
+      enter('generating');
+    }
+  } else {
+    const admitted = await admit();
+    if (!('channelId' in admitted)) return admitted;
+    snapshot = admitted;
     enter('transcribing');
     try {
       await transcribeVoiceMessage({ messageId, agentId: snapshot.agentId });
@@ -100,26 +135,42 @@ async function answer(
       // With typed text as well, the message is still answered from the text alone.
       if (input.message.text === undefined) failure = failureReason(error);
     }
+    enter('waiting_turn');
+    await turn.wait();
+    if (failure === undefined) {
+      enter('generating');
+      const replyInput = { messageId, chatId, agentId: snapshot.agentId, voicePrefix: snapshot.voicePrefix, maxMessageLength: snapshot.maxMessageLength };
+      const step = await modelStep(() => composeReply(replyInput));
+      if ('failure' in step) failure = step.failure;
+      else partCount = step.result.partCount;
+    }
   }
 
-  enter('waiting_turn');
-  await turn.wait();
-
-  const voice = wantsVoice(snapshot, input);
-  const replyInput = { messageId, chatId, agentId: snapshot.agentId, voicePrefix: snapshot.voicePrefix, maxMessageLength: snapshot.maxMessageLength };
-  let partCount: number | undefined;
-  if (failure === undefined) {
-    enter('generating');
-    ({ partCount, failure } = await generate(replyInput));
+  if (snapshot === undefined) {
+    // The one step failed before it could say: admission again, as a step of its own, gives the settings.
+    const admitted = await admit();
+    if (!('channelId' in admitted)) return admitted;
+    snapshot = admitted;
+    enter('waiting_turn');
+    await turn.wait();
   }
   if (partCount === undefined) {
     progress.reason = failure;
+    const replyInput = { messageId, chatId, agentId: snapshot.agentId, voicePrefix: snapshot.voicePrefix, maxMessageLength: snapshot.maxMessageLength };
     ({ partCount } = await composeFallbackReply({ ...replyInput, reason: failure ?? 'no reply' }));
   }
   progress.partCount = partCount;
 
+  const status: FinalStatus = failure === undefined ? 'delivered' : 'failed';
+  const ended = (partsDelivered: number): MessageResult => {
+    enter(status);
+    if (failure !== undefined) progress.reason = failure;
+    return { status, partsDelivered, ...(failure !== undefined ? { reason: failure } : {}) };
+  };
+  if (atOnce?.finished) return ended(atOnce.delivered);
+
   let withAudio = false;
-  if (voice) {
+  if (wantsVoice(snapshot, input.message)) {
     enter('synthesizing');
     try {
       withAudio = (await speakReply({ messageId, agentId: snapshot.agentId })).spoken > 0;
@@ -137,7 +188,6 @@ async function answer(
     sinks[observabilitySinkName].replyDelayEnded();
   }
 
-  const status: FinalStatus = failure === undefined ? 'delivered' : 'failed';
   const delivered = await deliverParts(
     {
       messageId,
@@ -145,30 +195,28 @@ async function answer(
       channelId: snapshot.channelId,
       url: snapshot.replyWebhookUrl,
       partCount,
-      fromPart: 0,
+      fromPart: atOnce?.delivered ?? 0,
+      ...(atOnce?.stopped ? { firstAttempt: atOnce.stopped.result } : {}),
       retryScheduleSeconds: snapshot.retryScheduleSeconds,
       withAudio,
-      finish: { status, lineSeq, partsBefore: 0, ...(failure !== undefined ? { reason: failure } : {}) },
+      finish: { status, lineSeq, partsBefore: atOnce?.delivered ?? 0, ...(failure !== undefined ? { reason: failure } : {}) },
     },
     progress,
   );
-  if (delivered.finished) {
-    enter(status);
-    if (failure !== undefined) progress.reason = failure;
-    return { status, partsDelivered: delivered.delivered, ...(failure !== undefined ? { reason: failure } : {}) };
-  }
-  return close('failed', delivered.delivered, failure ?? delivered.error ?? 'not every part was delivered');
+  const partsDelivered = (atOnce?.delivered ?? 0) + delivered.delivered;
+  if (delivered.finished) return ended(partsDelivered);
+  return close('failed', partsDelivered, failure ?? delivered.error ?? 'not every part was delivered');
 }
 
 /**
- * The model call, with its own failures told apart from ours: the model's (after the activity's
+ * A model step, with the model's failures told apart from ours: the model's (after the activity's
  * retries) and a deleted agent end in the fallback reply; ours (MongoDB away for long) are tried
  * again after a wait, a bounded number of times; a missing record cannot heal and ends at once.
  */
-async function generate(input: Parameters<typeof composeReply>[0]): Promise<{ partCount?: number; failure?: string }> {
+async function modelStep<T>(run: () => Promise<T>): Promise<{ result: T } | { failure: string }> {
   for (let round = 1; ; round++) {
     try {
-      return await composeReply(input);
+      return { result: await run() };
     } catch (error) {
       const type = failureType(error);
       if (type !== undefined && fallbackErrorTypes.includes(type)) return { failure: failureReason(error) };
@@ -176,8 +224,4 @@ async function generate(input: Parameters<typeof composeReply>[0]): Promise<{ pa
       await sleep(generationBackoffMs(round));
     }
   }
-}
-
-function wantsVoice(snapshot: ChannelSnapshot, input: MessageWorkflowInput): boolean {
-  return snapshot.voiceReplies === 'always' || (snapshot.voiceReplies === 'when_user_sent_voice' && input.message.audio !== undefined);
 }

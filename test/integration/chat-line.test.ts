@@ -97,6 +97,16 @@ describe('chat line on the MongoDB-compatible server', () => {
     assert.deepEqual(await line.turn(chatId, c, 'wf-3'), { granted: true });
   });
 
+  test("a message never waits for its own earlier place (its first POST's claim, whose start never happened)", async () => {
+    const chatId = newChat();
+    const { workflows } = recordingWorkflows({ 'wf-1': 'running' });
+    const line = createChatLine({ lines: stores.lines, workflows });
+    const orphan = await line.claim(chatId, owner(1));
+    const retried = await line.claim(chatId, owner(1));
+    assert.deepEqual(await line.turn(chatId, retried, 'wf-1'), { granted: true });
+    assert.equal(await stores.lines.isVoid(chatId, orphan), true);
+  });
+
   test('looking deeper, a place whose workflow never started (long after its claim) or ended without finishing is voided; a running one is waited for', async () => {
     const chatId = newChat();
     let clock = Date.now();

@@ -13,7 +13,13 @@ import { after, describe, test } from 'node:test';
 import { projectRoot, tool } from '../../src/stack/tools.js';
 
 /** The variables docker-compose.yml requires (`${X:?…}`), as an operator would set them. */
-const requiredEnv = { OPENAI_API_KEY: 'sk-placeholder', ADMIN_TOKEN: 'placeholder-admin-token' };
+const requiredEnv = {
+  OPENAI_API_KEY: 'sk-placeholder',
+  ADMIN_TOKEN: 'placeholder-admin-token',
+  SECRETS_ENCRYPTION_KEY: 'placeholder-secrets-encryption-key-0123456789',
+  METRICS_TOKEN: 'placeholder-metrics-token',
+  PUBLIC_BASE_URL: 'https://chatrelay.example.com',
+};
 
 function composeCheck(file: string, args: string[] = [], env: Record<string, string> = {}) {
   const result = spawnSync(tool('compose-check'), [...args, file], {

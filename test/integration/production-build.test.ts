@@ -50,6 +50,8 @@ test('the production build (what the image runs: node dist/api/main.js, node dis
     OPENAI_BASE_URL: fake.baseURL,
     ADMIN_TOKEN: 'build-admin-token-0123456789',
     SECRETS_ENCRYPTION_KEY: key,
+    // The receiver listens on loopback: allowed explicitly, as in the local stack.
+    DELIVERY_ALLOW_PRIVATE: 'true',
     METRICS_PORT: '0',
     LOG_LEVEL: 'warn',
     WORKFLOW_BUNDLE_PATH: join(dist, 'workflow-bundle.js'),

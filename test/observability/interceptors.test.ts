@@ -10,7 +10,7 @@ import { createLogger } from '../../src/lib/logger.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../../src/observability/metrics.js';
 import { installTemporalRuntime } from '../../src/observability/temporal.js';
 import { activityInterceptors, observabilitySinks, workflowInterceptorModules } from '../../src/observability/worker.js';
-import { createTimeSkippingEnv } from '../helpers/temporal.js';
+import { createTimeSkippingEnv, testDataConverter } from '../helpers/temporal.js';
 import type { ProbeActivities } from './fixtures/workflows.js';
 import { LogCapture, sample } from './observed-stack.js';
 
@@ -111,7 +111,7 @@ describe('worker interceptors: message ids on workflow and activity log lines, r
       events.length = 0;
       const workflowId = file.replace(/\.json$/, '');
       const history = historyFromJSON(JSON.parse(readFileSync(join(historiesDir, file), 'utf8')));
-      await Worker.runReplayHistory({ workflowBundle: bundled, sinks: observabilitySinks(metrics) }, history, workflowId);
+      await Worker.runReplayHistory({ workflowBundle: bundled, sinks: observabilitySinks(metrics), dataConverter: testDataConverter }, history, workflowId);
       // A wait that started and ended in the history cancels out; only the delayed one has a wait.
       if (file.endsWith('happy-path-with-delay.json')) assert.deepEqual(events.map((event) => event.split(' ')[0]), ['started', 'ended'], file);
       else assert.deepEqual(events, [], file);

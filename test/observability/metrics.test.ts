@@ -66,8 +66,9 @@ describe('metrics and logs of a real pipeline (API, worker, Temporal dev server,
     assert.equal(delta('chatrelay_delivery_attempts_total', { result: 'delivered' }), 1);
     assert.equal(delta('chatrelay_delivery_attempts_total', { result: 'retry' }), 0);
     assert.equal(delta('chatrelay_model_call_duration_seconds_count', { call: 'chat', outcome: 'ok' }), 1);
-    assert.equal(delta('chatrelay_activity_duration_seconds_count', { activity: 'composeReply', outcome: 'ok' }), 1);
-    assert.equal(delta('chatrelay_activity_duration_seconds_count', { activity: 'sendReplyPart', outcome: 'ok' }), 1);
+    // A text message's common case is one step: admission, the model call and the delivery.
+    assert.equal(delta('chatrelay_activity_duration_seconds_count', { activity: 'answerMessage', outcome: 'ok' }), 1);
+    assert.equal(delta('chatrelay_activity_duration_seconds_count', { activity: 'sendReplyPart', outcome: 'ok' }), 0);
   });
 
   test('a receiver answering 500 then 200 moves the retry counter, then the delivered one', async () => {
@@ -107,7 +108,7 @@ describe('metrics and logs of a real pipeline (API, worker, Temporal dev server,
     assert.equal(delta('chatrelay_model_call_errors_total', { call: 'chat', error_type: 'ModelUnavailable' }), 1);
     assert.equal(delta('chatrelay_model_call_duration_seconds_count', { call: 'chat', outcome: 'error' }), 1);
     assert.equal(delta('chatrelay_model_call_duration_seconds_count', { call: 'chat', outcome: 'ok' }), 1);
-    assert.equal(delta('chatrelay_activity_errors_total', { activity: 'composeReply', error_type: 'ModelUnavailable' }), 1);
+    assert.equal(delta('chatrelay_activity_errors_total', { activity: 'answerMessage', error_type: 'ModelUnavailable' }), 1);
   });
 
   test('a reply-delay wait shows in the in-progress gauge while it lasts, and leaves it when the reply goes out', async () => {

@@ -74,7 +74,7 @@ describe('one trace per message, from the inbound POST to the reply POST', () =>
     // Every span of the message, once the workflow's own has ended (workflow spans are exported at the end of its task).
     const spans = await waitFor(() => {
       const finished = exporter.getFinishedSpans().filter((span) => span.spanContext().traceId === traceId);
-      return finished.some((span) => span.name === 'RunWorkflow:messageWorkflow') && finished.some((span) => span.spanContext().spanId === replySpanId)
+      return finished.some((span) => span.name === 'RunWorkflow:messageWorkflowV2') && finished.some((span) => span.spanContext().spanId === replySpanId)
         ? finished
         : undefined;
     });
@@ -99,9 +99,9 @@ describe('one trace per message, from the inbound POST to the reply POST', () =>
     assert.equal(post.attributes['http.response.status_code'], 200);
 
     // StartWorkflowExecution under the POST; the workflow's run under its start.
-    const start = one('StartWorkflow:messageWorkflow');
+    const start = one('StartWorkflow:messageWorkflowV2');
     assert.equal(parentOf(start), post);
-    const run = one('RunWorkflow:messageWorkflow');
+    const run = one('RunWorkflow:messageWorkflowV2');
     assert.equal(parentOf(run), start);
     for (const span of [start, run]) {
       assert.equal(span.attributes['chatrelay.message_id'], messageId, span.name);
@@ -110,7 +110,8 @@ describe('one trace per message, from the inbound POST to the reply POST', () =>
 
     // Each activity: RunActivity:X under StartActivity:X under the workflow's run, tagged with the message.
     const activityRuns = spans.filter((span) => span.name.startsWith('RunActivity:'));
-    assert.ok(activityRuns.length >= 3, `activities: ${activityRuns.map((span) => span.name).join(', ')}`);
+    // A text message's common case is one activity (admission, model call, delivery).
+    assert.ok(activityRuns.length >= 1, `activities: ${activityRuns.map((span) => span.name).join(', ')}`);
     for (const activity of activityRuns) {
       const scheduled = parentOf(activity);
       assert.equal(scheduled?.name, activity.name.replace('RunActivity:', 'StartActivity:'), activity.name);

@@ -7,7 +7,12 @@ import { createPayloadCodec } from '../../src/temporal/data-converter.js';
 import { createEncryptionCodec, ENCRYPTED_ENCODING, KEY_ID_METADATA, PayloadKeyError } from '../../src/temporal/payload-codec.js';
 import { derivePayloadKey, parsePayloadKeys, type PayloadKey } from '../../src/temporal/payload-keys.js';
 
-const base = { MONGODB_URI: 'mongodb://127.0.0.1:27017', OPENAI_API_KEY: 'sk-test', ADMIN_TOKEN: 'a-very-long-admin-token' };
+const base = {
+  MONGODB_URI: 'mongodb://127.0.0.1:27017',
+  OPENAI_API_KEY: 'sk-test',
+  ADMIN_TOKEN: 'a-very-long-admin-token',
+  SECRETS_ENCRYPTION_KEY: 'a-secrets-encryption-key-of-32-characters',
+};
 const key = (id: string): PayloadKey => ({ id, key: randomBytes(32) });
 const text = (bytes: Uint8Array | null | undefined): string => Buffer.from(bytes ?? []).toString('utf8');
 const envelope = { text: 'my secret question', client_name: 'Ada Lovelace', attachments: ['https://files.example/private.png'] };
@@ -114,7 +119,7 @@ describe('encryption codec', () => {
 
   test('the deployment codec: configured keys lead, the derived key stays readable, and without keys the derived key writes', async () => {
     const derivedOnly = createPayloadCodec(loadConfig(base));
-    assert.equal(derivedOnly.writeKeyId, derivePayloadKey(`derived-from-admin-token:${base.ADMIN_TOKEN}`).id);
+    assert.equal(derivedOnly.writeKeyId, derivePayloadKey(base.SECRETS_ENCRYPTION_KEY).id);
     const [before] = await derivedOnly.encode([plain()]);
     const configured = createPayloadCodec(loadConfig({ ...base, PAYLOAD_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}` }));
     assert.equal(configured.writeKeyId, 'k1');

@@ -141,7 +141,9 @@ describe('delivery: retry schedule, pause on 410, redelivery, status (time-skipp
     await h.stores.channels.update(channel.id, { reply_webhook_url: moved.url });
     const redelivery = await admin.redeliver(input.messageId, 2);
     assert.equal(redelivery.from_part, 2);
-    await h.env.client.workflow.getHandle(redelivery.workflow_id).result();
+    const redeliveryHandle = h.env.client.workflow.getHandle(redelivery.workflow_id);
+    await redeliveryHandle.result();
+    await h.record('v2-redelivery-from-part-2', redeliveryHandle);
     const again = h.receiver.delivered(moved.path);
     assert.deepEqual(again.map((post) => post.fields.text), ['Part two is here.', 'Part three is here.']);
     assert.deepEqual(again.map((post) => post.headers['webhook-id']), firstRound.slice(1).map((post) => post.headers['webhook-id']));

@@ -1,0 +1,47 @@
+import type { ChannelSnapshot, MessageWorkflowInput } from '../domain/models.js';
+import { wantsVoice } from '../domain/snapshot.js';
+import type { AdmissionService } from './admission.js';
+import type { Delivery, InlineDelivery } from './delivery.js';
+
+/** What the one step of a text message did. */
+export type Answer =
+  /** The channel refuses the message (deleted, token rotated) or does not answer it (assistant off). */
+  | { kind: 'refused'; outcome: 'not_answered' | 'failed'; reason: string; turn: boolean; voicePrefix?: string }
+  /** An earlier message of the chat is still being answered: the workflow is registered to be woken. */
+  | { kind: 'waiting'; snapshot: ChannelSnapshot }
+  /** The reply is stored; with `delivery`, its parts' first attempts were made too. */
+  | { kind: 'answered'; snapshot: ChannelSnapshot; partCount: number; delivery?: InlineDelivery };
+
+/**
+ * The whole of a text message in one step when nothing stands in the way: admission, the model
+ * call, the reply stored and, when the channel has no reply delay and no speech, the first
+ * attempt of every part. The common case is then one activity between the workflow's start and
+ * its end; anything else (a wait for the turn, a delay, a retry, speech) goes back to the
+ * workflow. Every part of it is safe to repeat, as each of the steps it stands for is.
+ */
+export function createAnswerActivities(admission: AdmissionService, compose: (input: { messageId: string; chatId: string; agentId: string; voicePrefix: string; maxMessageLength: number }) => Promise<number>, delivery: Delivery) {
+  return {
+    async answerMessage(input: MessageWorkflowInput): Promise<Answer> {
+      const admitted = await admission.admit(input);
+      if (admitted.outcome !== 'accepted') {
+        const { outcome, reason, turn } = admitted;
+        return { kind: 'refused', outcome, reason, turn, ...(admitted.voicePrefix !== undefined ? { voicePrefix: admitted.voicePrefix } : {}) };
+      }
+      const { snapshot } = admitted;
+      if (!admitted.turn) return { kind: 'waiting', snapshot };
+      const { messageId, chatId } = input;
+      const partCount = await compose({ messageId, chatId, agentId: snapshot.agentId, voicePrefix: snapshot.voicePrefix, maxMessageLength: snapshot.maxMessageLength });
+      if (snapshot.replyDelaySeconds > 0 || wantsVoice(snapshot, input.message)) return { kind: 'answered', snapshot, partCount };
+      const delivered = await delivery.deliverAtOnce({
+        messageId,
+        chatId,
+        channelId: snapshot.channelId,
+        url: snapshot.replyWebhookUrl,
+        partCount,
+        retryScheduleSeconds: snapshot.retryScheduleSeconds,
+        finish: { status: 'delivered', lineSeq: input.lineSeq },
+      });
+      return { kind: 'answered', snapshot, partCount, delivery: delivered };
+    },
+  };
+}
