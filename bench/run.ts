@@ -4,6 +4,7 @@
  *
  *   npm run bench -- [--rate 50] [--duration 60] [--chats 100] [--model-latency-ms 500]
  *                    [--reply-delay-s 0] [--long-ratio 0.2] [--out bench-results/x.json]
+ *   npm run bench -- --overload-rate 15 --overload-duration 60   then an overload phase
  *   npm run bench -- --smoke            20 messages at 10/s, for tests and a quick look
  *   npm run bench -- --help             every option
  *
@@ -24,6 +25,7 @@ import { commandCounters, mongoFigures, runningMessageWorkflows, temporalFigures
 import { machineBusyCores, ProcessSampler } from './lib/procstat.js';
 import { startBenchReceiver, type BenchReceiver } from './lib/receiver.js';
 import { computeRatios, formatTable, type BenchConfig, type BenchResult, type SystemResult } from './lib/report.js';
+import { overloadResult, type OverloadResult } from './lib/overload.js';
 import { createBenchChannel, startBaseline, startFakeModel, startLocalStack, type LocalStack } from './lib/stack.js';
 import { formatProfileSummary, summarizeProfile, type ProfileSummary } from './profile-summary.js';
 
@@ -40,6 +42,12 @@ Load
   --max-message-length N the channel's max_message_length (default 500: a long reply is 4 parts)
   --seed N               seed of the workload plan (default 1)
   --smoke                20 messages at 10/s over 5 chats, 50 ms model latency (overrides the above)
+
+Overload (chatrelay only, after the main phase; off unless --overload-rate is given)
+  --overload-rate R      messages per second offered, e.g. three times what the stack sustains
+  --overload-duration S  seconds of overload (default 60)
+  Reported: offered, accepted, shed (503 overloaded / 429; not retried), completed msg/s of the
+  accepted ones, lost and duplicated parts, ack p99.
 
 Run
   --out FILE             where to write the JSON (default bench-results/bench-<time>.json)
@@ -88,6 +96,8 @@ function parseOptions(argv: string[]): Options {
       'max-message-length': { type: 'string' },
       seed: { type: 'string' },
       smoke: { type: 'boolean' },
+      'overload-rate': { type: 'string' },
+      'overload-duration': { type: 'string' },
       out: { type: 'string' },
       'no-baseline': { type: 'boolean' },
       warmup: { type: 'string' },
@@ -129,6 +139,11 @@ function parseOptions(argv: string[]): Options {
     extraEnv[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   const url = values.url ?? null;
+  if (values['overload-duration'] !== undefined && values['overload-rate'] === undefined) throw new Error('--overload-duration needs --overload-rate');
+  const overload =
+    values['overload-rate'] === undefined
+      ? undefined
+      : { rate: num('overload-rate', 0, (n) => n > 0), durationSeconds: num('overload-duration', 60, (n) => n > 0) };
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   return {
     mode: url ? 'url' : 'local',
@@ -150,6 +165,7 @@ function parseOptions(argv: string[]): Options {
     url,
     profile: values.profile === true,
     extraEnv,
+    ...(overload ? { overload } : {}),
     out: resolve(values.out ?? join(projectRoot, 'bench-results', `bench-${stamp}.json`)),
     baseline: values['no-baseline'] !== true,
     historySamples: num('history-samples', 20, (n) => Number.isInteger(n) && n >= 1),
@@ -403,6 +419,28 @@ async function main(): Promise<number> {
     }
     if (interrupted) return 130;
 
+    // The overload phase, after the main phase's figures are taken (its workflows would count in them).
+    let overload: OverloadResult | undefined;
+    if (options.overload) {
+      const { rate, durationSeconds } = options.overload;
+      const phaseOptions: Options = { ...options, rate };
+      const plan = planWorkload({
+        rate,
+        count: Math.max(1, Math.round(rate * durationSeconds)),
+        chats: options.chats,
+        longRatio: options.longRatio,
+        longChars: options.longChars,
+        maxMessageLength: options.maxMessageLength,
+        seed: options.seed + 2000,
+        tag: `overload-${runTag}`,
+      });
+      const phase = await runPhase('overload', chatrelayTarget, receiver, '/chatrelay', plan, phaseOptions, pids, stack ? ['api', 'worker'] : []);
+      const figures = systemResult(phase, receiver, '/chatrelay', phaseOptions, stack ? ['api', 'worker', 'temporal', 'mongodb'] : []);
+      overload = overloadResult(rate, durationSeconds, phase.sends, figures);
+      log(`overload: ${overload.accepted} of ${overload.offered} accepted, ${overload.shed.total} shed, ${overload.completedPerSecond ?? '-'} msg/s completed`);
+    }
+    if (interrupted) return 130;
+
     let profiles: Record<string, ProfileSummary[]> | undefined;
     if (options.profile) {
       // Profiles are written when the processes exit.
@@ -442,6 +480,7 @@ async function main(): Promise<number> {
         url: options.url,
         profile: options.profile,
         extraEnv: options.extraEnv,
+        ...(options.overload ? { overload: options.overload } : {}),
       },
       machine: machineInfo(stack?.mongoServer ?? null),
       code: {
@@ -462,6 +501,7 @@ async function main(): Promise<number> {
         atTargetLoad,
       },
       ...(profiles ? { profiles } : {}),
+      ...(overload ? { overload } : {}),
       errors,
     };
     mkdirSync(dirname(options.out), { recursive: true });

@@ -58,6 +58,13 @@ export const configSchema = z.object({
   RATE_LIMIT_CLIENT_PER_MINUTE: z.coerce.number().int().min(0).default(120),
   /** Failed webhook requests (not authenticated) per source address per minute, per API process; 0 disables. */
   RATE_LIMIT_FAILURES_PER_MINUTE: z.coerce.number().int().min(0).default(120),
+  /**
+   * Load shedding (src/api/load-gate.ts): a new message is refused (503 `overloaded`) while the
+   * oldest task waiting in the task queue has waited longer than this; 0 turns the gate off.
+   */
+  OVERLOAD_MAX_BACKLOG_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
+  /** The `Retry-After` (seconds) of a message refused by the load gate. */
+  OVERLOAD_RETRY_AFTER_SECONDS: z.coerce.number().int().min(1).max(3_600).default(5),
   AUDIO_MAX_BYTES: positiveInt.default(25 * 1024 * 1024),
   FETCH_TIMEOUT_MS: positiveInt.default(15_000),
   FETCH_ALLOW_PRIVATE: boolFlag.default(false),

@@ -1,6 +1,7 @@
 /** The benchmark's result document (written as JSON) and its table for the terminal. */
 import type { SystemFigures } from './analyze.js';
 import type { MongoFigures, TemporalFigures } from './observe.js';
+import { formatOverload, type OverloadResult } from './overload.js';
 import type { ProcessReport, ProcessTimelinePoint } from './procstat.js';
 import type { ProfileSummary } from '../profile-summary.js';
 import { ratio } from './stats.js';
@@ -43,6 +44,8 @@ export interface BenchConfig {
   url: string | null;
   profile: boolean;
   extraEnv: Record<string, string>;
+  /** With --overload-rate: the overload phase after the main one. */
+  overload?: { rate: number; durationSeconds: number };
 }
 
 export interface BenchResult {
@@ -59,6 +62,8 @@ export interface BenchResult {
   ratios: Record<string, number | null>;
   targets: { ackP99Under50Ms: boolean; overheadP50Under250Ms: boolean; zeroLostAndDuplicated: boolean; keptUp: boolean; atTargetLoad: boolean };
   profiles?: Record<string, ProfileSummary[]>;
+  /** With --overload-rate: chatrelay offered that rate after the main phase (bench/lib/overload.ts). */
+  overload?: OverloadResult;
   errors: string[];
 }
 
@@ -141,5 +146,6 @@ export function formatTable(result: BenchResult): string {
     ...rows.map(line),
     '',
     `targets (chatrelay): zero lost and duplicated ${mark(t.zeroLostAndDuplicated)}; ack p99 < 50 ms ${mark(t.ackP99Under50Ms)}; overhead p50 < 250 ms ${mark(t.overheadP50Under250Ms)}; kept up ${mark(t.keptUp)}${t.atTargetLoad ? '' : ' (this run is below the target load of 50 msg/s for 60 s)'}`,
+    ...(result.overload ? ['', formatOverload(result.overload)] : []),
   ].join('\n');
 }

@@ -46,12 +46,15 @@ export function createApp(deps: AppDeps): Express {
 
   const onError: ErrorRequestHandler = (error: unknown, req, res, _next) => {
     const status = errorStatus(error);
+    // A load-gate refusal names no dependency, so its reason is answered as it is; and it is not a
+    // failure to log per request (the gate logs when shedding starts and ends).
+    const shed = error instanceof HttpError && error.code === 'overloaded';
     const body: ErrorBody = { error: { code: 'internal', message: 'Internal server error.', request_id: req.requestId } };
     if (error instanceof HttpError) {
       body.error.code = error.code;
       // A 5xx message may quote a dependency's error (hosts, addresses): it goes to the log below,
       // the client gets the generic reason and the request id that finds it there.
-      body.error.message = status >= 500 ? genericReason(status) : error.message;
+      body.error.message = status >= 500 && !shed ? genericReason(status) : error.message;
       if (error.details && status < 500) body.error.details = error.details;
       for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
     } else if (status === 503) {
@@ -61,7 +64,7 @@ export function createApp(deps: AppDeps): Express {
     } else if (status === 400) {
       body.error = { code: 'invalid_json', message: 'The request body is not valid JSON.', request_id: req.requestId };
     }
-    if (status >= 500) deps.logger.error({ err: error, requestId: req.requestId, route: req.path }, 'request failed');
+    if (status >= 500 && !shed) deps.logger.error({ err: error, requestId: req.requestId, route: req.path }, 'request failed');
     res.status(status).json(body);
   };
   app.use(onError);

@@ -25,3 +25,8 @@ export const unauthorized = (message = 'Missing or invalid API token.') => new H
 export const notFound = (what: string) => new HttpError(404, 'not_found', `${what} not found.`);
 export const conflict = (message: string) => new HttpError(409, 'conflict', message);
 export const unavailable = (message: string) => new HttpError(503, 'unavailable', message);
+/** The load gate refused a message (src/api/load-gate.ts): nothing was accepted; retry after `Retry-After` seconds. */
+export const overloaded = (retryAfterSeconds: number) =>
+  new HttpError(503, 'overloaded', `Too many accepted messages are still waiting to be answered; this one was not accepted. Retry after ${retryAfterSeconds} s.`, undefined, {
+    'retry-after': String(retryAfterSeconds),
+  });

@@ -225,7 +225,14 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
         content: errorContent(),
       },
       '500': { description: 'Internal error.', content: errorContent() },
-      '503': { description: 'Temporal or MongoDB is unavailable: the message was not accepted; retry.', content: errorContent() },
+      '503': {
+        description:
+          'The message was not accepted; retry. `error.code` says why: `unavailable`, Temporal or MongoDB cannot be reached; ' +
+          '`overloaded`, too much accepted work is still waiting (its oldest task has waited longer than OVERLOAD_MAX_BACKLOG_MS): ' +
+          'nothing was recorded or started for this message, retry after `Retry-After` seconds.',
+        headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'With `overloaded`: seconds to wait (OVERLOAD_RETRY_AFTER_SECONDS).' } },
+        content: errorContent(),
+      },
     },
   });
 

@@ -12,6 +12,7 @@ import { chatLineFor } from '../coordination/index.js';
 import { createPayloadCodec, temporalDataConverter } from '../temporal/data-converter.js';
 import { createApp } from './app.js';
 import { createChannelAuthenticator } from './channel-auth.js';
+import { startLoadGate, type LoadGate } from './load-gate.js';
 import { createMessageStarter } from './message-starter.js';
 import { createRateLimiter } from './rate-limit.js';
 import { methodNotAllowedRouter, openapiRouter } from './openapi.js';
@@ -21,6 +22,7 @@ import { mediaRouter } from './routes/media.js';
 import { messageRoutes, messagesRouter } from './routes/messages.js';
 import { createMessageAdmin } from './message-admin.js';
 import { webhookRouter } from './routes/webhook.js';
+import { taskTypes, temporalBacklogProbe } from './task-queue-backlog.js';
 
 export interface RunningApi {
   /** The app as assembled, for tests that inspect its routes. */
@@ -64,6 +66,20 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     maxBodyBytes: config.MAX_BODY_BYTES,
   };
   const metrics = createApiMetrics();
+  // Load shedding (src/api/load-gate.ts): reads the task queue's backlog in the background.
+  const loadGate: LoadGate | undefined =
+    config.OVERLOAD_MAX_BACKLOG_MS > 0
+      ? startLoadGate({
+          probe: temporalBacklogProbe(connection, { namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE }),
+          maxBacklogMs: config.OVERLOAD_MAX_BACKLOG_MS,
+          retryAfterSeconds: config.OVERLOAD_RETRY_AFTER_SECONDS,
+          logger,
+          onShed: () => metrics.messagesShed.inc(),
+          onBacklog: (backlog) => {
+            for (const type of taskTypes) metrics.taskQueueBacklog.set({ task_type: type }, backlog[type] / 1000);
+          },
+        })
+      : undefined;
   const extraRoutes = [...messageRoutes, ...codecRoutes];
   const app = createApp({
     logger,
@@ -79,6 +95,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       webhookRouter({
         auth,
         starter: createMessageStarter(client, config.TEMPORAL_TASK_QUEUE, line, { logger }),
+        ...(loadGate ? { loadGate } : {}),
         rateLimits: {
           channel: createRateLimiter({ perMinute: config.RATE_LIMIT_CHANNEL_PER_MINUTE }),
           client: createRateLimiter({ perMinute: config.RATE_LIMIT_CLIENT_PER_MINUTE }),
@@ -112,6 +129,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   try {
     await checkSecretsKey(() => stores.signingSecrets.keyOpensStoredSecrets());
   } catch (error) {
+    await loadGate?.stop();
     await connection.close().catch(() => undefined);
     await database.close();
     throw error;
@@ -122,6 +140,9 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
+  }).catch(async (error: unknown) => {
+    await loadGate?.stop();
+    throw error;
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
@@ -136,6 +157,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       // idle), and past API_SHUTDOWN_TIMEOUT_MS drop whatever is still open.
       const { forced } = await graceful.close(config.API_SHUTDOWN_TIMEOUT_MS);
       if (forced) logger.warn({ timeoutMs: config.API_SHUTDOWN_TIMEOUT_MS }, 'requests still in flight at the shutdown deadline were cut off');
+      await loadGate?.stop();
       await connection.close().catch(() => undefined);
       await database.close();
     },

@@ -15,9 +15,16 @@ export interface ApiMetrics {
   readonly registry: Registry;
   readonly httpRequests: Counter<'route' | 'method' | 'status'>;
   readonly httpDuration: Histogram<'route' | 'method' | 'status'>;
+  /** Messages the load gate refused (src/api/load-gate.ts). */
+  readonly messagesShed: Counter;
+  /** The task queue backlog the load gate assumes, by task type. */
+  readonly taskQueueBacklog: Gauge<'task_type'>;
 }
 
-/** The API's metrics: every HTTP request by route pattern, method and status, and how long it took. */
+/**
+ * The API's metrics: every HTTP request by route pattern, method and status, and how long it took;
+ * the messages refused under overload and the backlog that decides it.
+ */
 export function createApiMetrics(options: { processMetrics?: boolean } = {}): ApiMetrics {
   const registry = new Registry();
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
@@ -34,6 +41,17 @@ export function createApiMetrics(options: { processMetrics?: boolean } = {}): Ap
       help: 'Time from receiving a request to sending its answer (for the webhook: the time to acknowledge a message).',
       labelNames: ['route', 'method', 'status'] as const,
       buckets: httpBuckets,
+      registers: [registry],
+    }),
+    messagesShed: new Counter({
+      name: 'chatrelay_messages_shed_total',
+      help: 'Inbound messages refused with 503 overloaded because the accepted ones wait too long (OVERLOAD_MAX_BACKLOG_MS).',
+      registers: [registry],
+    }),
+    taskQueueBacklog: new Gauge({
+      name: 'chatrelay_task_queue_backlog_seconds',
+      help: "How long the oldest task waiting in the task queue has waited, by task type (workflow, activity), as this API process's load gate assumes it; 0 when empty or unknown.",
+      labelNames: ['task_type'] as const,
       registers: [registry],
     }),
   };

@@ -74,7 +74,16 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
     ...workflowSource,
     // Activities wait on the network (model, receivers), so many can run at once on few cores.
     maxConcurrentActivityTaskExecutions: 200,
-    maxConcurrentWorkflowTaskExecutions: 100,
+    // Workflow tasks are CPU work on one workflow thread, plus the local activities they wait for
+    // (MongoDB steps, reply POSTs: a task holds its slot until they end). A task this worker has
+    // taken but no CPU to run waits here, where Temporal cannot see it: the API's load gate
+    // (src/api/load-gate.ts) reads the backlog in the task queue. Saturated, a worker keeps a task
+    // about slots / (tasks per second): at 100 slots and the 10-30 tasks/s of a 2-core machine
+    // that is 3-10 s, up to the 10 s workflow task timeout, which then fires and the work is
+    // redone. 32 keeps it near 1-3 s and leaves the rest of the backlog in the queue, visible;
+    // and 32 tasks waiting on reply POSTs still deliver 30/s to receivers answering within a
+    // second, more than such a machine sustains. (Local activities have their own 100 slots.)
+    maxConcurrentWorkflowTaskExecutions: 32,
     shutdownGraceTime: config.WORKER_SHUTDOWN_GRACE_MS,
     // Observability (src/observability): log context and metrics for every activity; message ids on
     // workflow log lines and reply-delay waits reported through a sink. A prebuilt bundle must be

@@ -152,6 +152,9 @@ describe('OpenAPI document', () => {
       assert.deepEqual(content['application/json']?.schema, { $ref: '#/components/schemas/Error' }, status);
     }
     assert.match(String((operation.responses as Record<string, Json>)['413']?.description), /5000 bytes/);
+    // Both refusals that say when to retry document Retry-After; a 503 says which of its two codes means what.
+    for (const status of ['429', '503']) assert.ok(((operation.responses as Record<string, Json>)[status]?.headers as Json | undefined)?.['Retry-After'], status);
+    assert.match(String((operation.responses as Record<string, Json>)['503']?.description), /`overloaded`.*OVERLOAD_MAX_BACKLOG_MS/);
     assert.deepEqual(operation.security, [{ channelToken: [] }, { channelTokenHeader: [] }]);
   });
 

@@ -42,6 +42,11 @@ describe('POST /webhook/mychatbot: the HTTP contract', () => {
   let starter: RecordingStarter;
   let page: string;
   let token: string;
+  /** A load gate the tests open and close (the real one reads Temporal: test/integration/load-shedding.test.ts). */
+  const gate = {
+    closed: false,
+    admit: () => (gate.closed ? { retryAfterSeconds: 3 } : undefined),
+  };
 
   before(async () => {
     mongo = await startTestMongo();
@@ -59,6 +64,7 @@ describe('POST /webhook/mychatbot: the HTTP contract', () => {
         webhookRouter({
           auth,
           starter,
+          loadGate: gate,
           logger: quietLogger,
           rateLimits: {
             channel: createRateLimiter({ perMinute: 6000, burst: 1000 }),
@@ -215,6 +221,32 @@ describe('POST /webhook/mychatbot: the HTTP contract', () => {
     assert.match(limited.body.error?.message ?? '', /from this client/);
     assert.equal(retryAfter, '1');
     assert.equal((await post({ ...valid(), client_id: 'quiet' })).status, 200);
+  });
+
+  test('while the load gate is closed: 503 overloaded with Retry-After, nothing started; bad requests still learn what is wrong', async () => {
+    const startedBefore = starter.started.length;
+    gate.closed = true;
+    try {
+      const refused = await fetch(`${base}/webhook/mychatbot`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ ...valid(), client_id: 'shed-client', message_id: 'shed-1' }),
+      });
+      assert.equal(refused.status, 503);
+      assert.equal(refused.headers.get('retry-after'), '3');
+      const body = (await refused.json()) as { error: { code: string; message: string; request_id: string } };
+      assert.equal(body.error.code, 'overloaded');
+      assert.match(body.error.message, /not accepted\. Retry after 3 s/, 'the reason is said as it is, not the generic 5xx one');
+      assert.ok(body.error.request_id);
+      assert.equal(starter.started.length, startedBefore, 'nothing was started for it');
+      assert.equal((await post(valid(), { authorization: 'Bearer not-the-token' })).status, 401);
+      assert.equal((await post({ ...valid(), platform: '' })).status, 400);
+    } finally {
+      gate.closed = false;
+    }
+    const retried = await post({ ...valid(), client_id: 'shed-client', message_id: 'shed-1' });
+    assert.equal(retried.status, 200);
+    assert.equal(retried.body.duplicate, false, 'the refused attempt left nothing behind: its retry is the first');
   });
 
   test('an unexpected error is a 500 with a request id and no internals', async () => {

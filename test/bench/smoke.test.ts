@@ -62,10 +62,10 @@ function assertSystem(system: Record<string, unknown>, name: string): void {
   assert.equal(replies.receivedParts, replies.expectedParts, `${name}: received parts`);
 }
 
-test('npm run bench -- --smoke: every reply once, the JSON complete, no process left behind', { timeout: 240_000 }, async () => {
+test('npm run bench -- --smoke (with a short overload phase): every reply once, the JSON complete, no process left behind', { timeout: 240_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'chatrelay-bench-test-'));
   const out = join(dir, 'smoke.json');
-  const bench = startBench(['--smoke', '--out', out]);
+  const bench = startBench(['--smoke', '--overload-rate', '20', '--overload-duration', '2', '--out', out]);
   try {
     const { code } = await bench.exited;
     assert.equal(code, 0, bench.output());
@@ -85,6 +85,17 @@ test('npm run bench -- --smoke: every reply once, the JSON complete, no process 
     const mongodb = chatrelay.mongodb as Record<string, unknown>;
     assert.ok('measured' in mongodb && 'opsPerMessage' in mongodb);
     assert.ok(/chatrelay\s/.test(bench.output()) && /LOST parts/.test(bench.output()), 'the table is printed');
+    // The overload phase: every POST answered one way or another, every accepted message answered once.
+    const overload = result.overload as Record<string, unknown> & { shed: Record<string, number> };
+    assert.deepEqual((result.config as Record<string, unknown>).overload, { rate: 20, durationSeconds: 2 });
+    assert.equal(overload.offered, 40);
+    assert.equal((overload.accepted as number) + overload.shed.total! + (overload.otherErrors as number), 40, JSON.stringify(overload));
+    assert.ok((overload.accepted as number) > 0);
+    assert.equal(overload.completedMessages, overload.accepted);
+    assert.equal(overload.lostParts, 0);
+    assert.equal(overload.duplicatedParts, 0);
+    for (const field of ['completedPerSecond', 'ackMsAccepted', 'answerMs', 'cpuMsPerAcceptedMessage', 'system']) assert.ok(field in overload, `overload.${field}`);
+    assert.match(bench.output(), /overload phase \(chatrelay only\): 20 msg\/s for 2 s/);
     assert.ok(bench.seen.size >= 6, `expected model, baseline, temporal, mongodb, api and worker; saw ${bench.seen.size}`);
     assert.deepEqual([...bench.seen].filter(isAlive), [], 'no process may outlive the benchmark');
   } finally {

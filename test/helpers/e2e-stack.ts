@@ -1,4 +1,4 @@
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,10 +28,13 @@ export interface E2EStack {
   fake: FakeOpenAI;
   receiver: Receiver;
   api: RunningApi;
+  /** Starts the worker, when the stack was started without one (a second call does nothing). */
+  startWorker(): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function startE2EStack(env: Record<string, string> = {}): Promise<E2EStack> {
+/** `worker: false` starts everything but the worker (start it later with `startWorker()`), so that work waits in Temporal. */
+export async function startE2EStack(env: Record<string, string> = {}, options: { worker?: boolean } = {}): Promise<E2EStack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'chatrelay-e2e-'));
   const [temporal, mongo, fake, receiver, port] = await Promise.all([
     startTemporalDevServer({ dbFile: join(dataDir, 'temporal.db') }),
@@ -58,10 +61,15 @@ export async function startE2EStack(env: Record<string, string> = {}): Promise<E
   });
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'e2e' });
   const api = await startApi(config, logger);
-  const workerDatabase: Database = openDatabase(config.MONGODB_URI, config.MONGODB_DB);
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-  const worker = await createWorker({ config, logger, connection, database: workerDatabase });
-  const running = worker.run();
+  let running: { worker: Worker; run: Promise<void>; connection: NativeConnection; database: Database } | undefined;
+  const startWorker = async (): Promise<void> => {
+    if (running) return;
+    const database: Database = openDatabase(config.MONGODB_URI, config.MONGODB_DB);
+    const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+    const worker = await createWorker({ config, logger, connection, database });
+    running = { worker, run: worker.run(), connection, database };
+  };
+  if (options.worker ?? true) await startWorker();
   return {
     config,
     baseUrl: `http://127.0.0.1:${api.port}`,
@@ -71,11 +79,14 @@ export async function startE2EStack(env: Record<string, string> = {}): Promise<E
     fake,
     receiver,
     api,
+    startWorker,
     async close() {
-      worker.shutdown();
-      await running;
-      await connection.close();
-      await workerDatabase.close();
+      if (running) {
+        running.worker.shutdown();
+        await running.run;
+        await running.connection.close();
+        await running.database.close();
+      }
       await api.close();
       await Promise.all([temporal.stop(), fake.close(), receiver.close()]);
       await mongo.close();

@@ -71,6 +71,9 @@ describe('configuration', () => {
     ['CODEC_TOKEN', 'short', /^CODEC_TOKEN must be at least 16 characters/],
     ['CODEC_CORS_ORIGINS', 'http://127.0.0.1:8233/ui', /^CODEC_CORS_ORIGINS must be comma-separated origins/],
     ['CODEC_CORS_ORIGINS', 'https://ui.example, 127.0.0.1:8233', /^CODEC_CORS_ORIGINS must be comma-separated origins/],
+    ['OVERLOAD_MAX_BACKLOG_MS', '-1', /^OVERLOAD_MAX_BACKLOG_MS /],
+    ['OVERLOAD_MAX_BACKLOG_MS', '2s', /^OVERLOAD_MAX_BACKLOG_MS /],
+    ['OVERLOAD_RETRY_AFTER_SECONDS', '0', /^OVERLOAD_RETRY_AFTER_SECONDS /],
   ];
   for (const [name, value, expected] of malformed) {
     test(`${name}=${value} is rejected naming ${name}`, () => {
@@ -85,6 +88,13 @@ describe('configuration', () => {
     assert.deepEqual(config.CODEC_CORS_ORIGINS, ['http://127.0.0.1:8233', 'https://temporal.example']);
     assert.equal(config.CODEC_TOKEN, undefined);
     assert.deepEqual(loadConfig(valid).CODEC_CORS_ORIGINS, []);
+  });
+
+  test('load shedding: on by default (5 s of backlog, retry after 5 s), 0 turns it off', () => {
+    const config = loadConfig(valid);
+    assert.equal(config.OVERLOAD_MAX_BACKLOG_MS, 5_000);
+    assert.equal(config.OVERLOAD_RETRY_AFTER_SECONDS, 5);
+    assert.equal(loadConfig({ ...valid, OVERLOAD_MAX_BACKLOG_MS: '0' }).OVERLOAD_MAX_BACKLOG_MS, 0);
   });
 
   test('every problem is reported at once', () => {

@@ -5,9 +5,10 @@ import { chatIdFor } from '../../stores/chats.js';
 import { randomId, stableId } from '../../lib/secrets.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ChannelAuthenticator } from '../channel-auth.js';
+import type { LoadGate } from '../load-gate.js';
 import type { RateLimiter } from '../rate-limit.js';
 import { sourceKey } from '../source-address.js';
-import { HttpError, invalidRequest, unauthorized } from '../errors.js';
+import { HttpError, invalidRequest, overloaded, unauthorized } from '../errors.js';
 
 export interface MessageStarter {
   /** Starts the message's workflow; `duplicate` when a workflow for this message id already exists. */
@@ -26,6 +27,8 @@ export interface WebhookDeps {
    */
   failureLimit?: RateLimiter;
   starter: MessageStarter;
+  /** Refuses messages while the accepted ones wait too long (src/api/load-gate.ts); absent: no shedding. */
+  loadGate?: Pick<LoadGate, 'admit'>;
   limits: InboundLimits & { maxBodyBytes: number };
   logger: Logger;
 }
@@ -93,6 +96,11 @@ export function webhookRouter(deps: WebhookDeps): Router {
     const parsed = schema.safeParse(body);
     if (!parsed.success) throw invalidRequest(fieldErrors(parsed.error, body));
     const message = parsed.data;
+    // Shed before anything is written or started, and before the rate limits take a token: a
+    // refused message costs the client nothing but the retry. Authentication and validation come
+    // first, so a bad request still learns what is wrong with it.
+    const refusal = deps.loadGate?.admit();
+    if (refusal) throw overloaded(refusal.retryAfterSeconds);
     if (deps.rateLimits) {
       const channelWait = deps.rateLimits.channel.take(channel.id);
       const clientWait = channelWait > 0 ? 0 : deps.rateLimits.client.take(`${channel.id}\u0000${message.client_id}`);
