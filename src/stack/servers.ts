@@ -100,7 +100,8 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions =
     if (options.dbFile) args.push('--db-filename', options.dbFile);
     const child = startChild('temporal', tool('temporal'), args, { echo: options.echo });
     try {
-      await awaitPort(child, port, 60_000);
+      // Every port it binds: a server that failed to bind one of them exits, and is started again.
+      for (const bound of [port, httpPort, metricsPort]) await awaitPort(child, bound, 60_000);
       return { address: `127.0.0.1:${port}`, child, uiPort, stop: () => child.stop() };
     } catch (error) {
       const bindFailure = /address already in use|bind:/i.test((error as Error).message);
