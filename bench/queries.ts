@@ -11,17 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startMongoServer } from '../src/stack/servers.js';
-import { attemptKey, deliveryAttemptId, historyEntryId, lineSlotId } from '../src/domain/ids.js';
-import {
-  collections,
-  type DeliveryAttemptDoc,
-  type LineSlotDoc,
-  type MessageDoc,
-  type OutcomeDoc,
-  type ReplyDoc,
-} from '../src/stores/collections.js';
+import { historyEntryId } from '../src/domain/ids.js';
+import { collections } from '../src/stores/collections.js';
 import { openDatabase } from '../src/stores/db.js';
 import { createStores } from '../src/stores/index.js';
+import { preloadMessages } from './lib/preload.js';
 
 const { values } = parseArgs({ options: { sizes: { type: 'string' }, iterations: { type: 'string' } } });
 const sizes = (values.sizes ?? '0,1000,5000,20000').split(',').map(Number);
@@ -54,45 +48,9 @@ try {
   const entry = (id: string, role: 'user' | 'assistant', content: string) => ({ id: historyEntryId(id, role), role, content, attachments: [] });
   console.log(`${'messages'.padStart(7)}  ${'per call'.padStart(11)}  query (${iterations} calls each)`);
   for (const size of sizes) {
-    // Grow to `size` messages as version 2 stores them: a line place and its mark, the message as
-    // accepted, its history entry, its reply (4 parts for one in five, as in the benchmark), its
-    // delivery attempts and its outcome.
-    const now = new Date();
-    const docs = { lines: [] as LineSlotDoc[], messages: [] as MessageDoc[], replies: [] as ReplyDoc[], attempts: [] as DeliveryAttemptDoc[], outcomes: [] as OutcomeDoc[] };
-    const flush = async (): Promise<void> => {
-      await Promise.all([
-        docs.lines.length && c.lines.insertMany(docs.lines.splice(0)),
-        docs.messages.length && c.messages.insertMany(docs.messages.splice(0)),
-        docs.replies.length && c.replies.insertMany(docs.replies.splice(0)),
-        docs.attempts.length && c.attempts.insertMany(docs.attempts.splice(0)),
-        docs.outcomes.length && c.outcomes.insertMany(docs.outcomes.splice(0)),
-      ]);
-    };
-    for (; messages < size; messages++) {
-      const long = messages % 5 === 0;
-      const chat = `chat${messages % chats}`;
-      const content = long ? 'x'.repeat(1500) : 'Message text of a usual length, a sentence or two.';
-      const partCount = long ? 4 : 1;
-      const id = `m${messages}`;
-      const seq = Math.floor(messages / chats) + 1;
-      const slot = lineSlotId(chat, seq);
-      docs.lines.push({ _id: slot, chat_id: chat, seq, message_id: id, workflow_id: `w-${id}`, created_at: now });
-      docs.messages.push({ ...probe, _id: id, chat_id: chat, status: 'processing', stage: 'accepted', inbound: { client_id: chat, platform: 'x', text: content }, line_seq: seq, created_at: now, updated_at: now });
-      docs.replies.push({ _id: id, parts: Array.from({ length: partCount }, (_, index) => ({ index, text: content.slice(0, 400), images: [], delivery_id: `${id}.${index}` })), at: now });
-      for (let index = 0; index < partCount; index++) {
-        docs.attempts.push({ _id: deliveryAttemptId(id, attemptKey(index, 1)), message_id: id, part_index: index, attempt: 1, at: now, duration_ms: 3, result: 'delivered', http_status: 200 });
-      }
-      docs.outcomes.push({ _id: id, message_id: id, status: 'delivered', parts_delivered: partCount, at: now });
-      if (docs.messages.length >= 500) await flush();
-    }
-    await flush();
-    // Each chat's window of recent history, as the last of its messages left it.
-    for (let chat = 0; chat < chats && messages > 0; chat++) {
-      const last = messages - chats + chat;
-      const text = last % 5 === 0 ? 'x'.repeat(1500) : 'Message text of a usual length, a sentence or two.';
-      const window = Array.from({ length: 10 }, (_, k) => [entry(`m${last}-${k}`, 'user', text), entry(`m${last}-${k}`, 'assistant', `Echo: ${text}`)]).flat();
-      await c.chats.updateOne({ _id: `chat${chat}` }, { $set: { recent: window } });
-    }
+    // Grow to `size` messages as version 2 stores them (bench/lib/preload.ts).
+    await preloadMessages(c, { from: messages, to: size, chats, chatId: (index) => `chat${index}`, idPrefix: 'm', channelId: 'ch', pageId: 'p' });
+    messages = Math.max(messages, size);
     // Every query on the path of a message (src/api/message-starter.ts and src/activities/), each by _id.
     // The hot path reads what was just written: the newest messages, the last places of the chats.
     const recent = (i: number): number => Math.max(0, messages - 1 - (i % 100));

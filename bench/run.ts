@@ -17,10 +17,13 @@ import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { projectRoot } from '../src/stack/tools.js';
+import { collections } from '../src/stores/collections.js';
 import { openDatabase, type Database } from '../src/stores/db.js';
+import { preloadMessages } from './lib/preload.js';
+import { chatIdFor } from '../src/stores/chats.js';
 import { analyze } from './lib/analyze.js';
 import { Cleanup } from './lib/children.js';
-import { closeLoadAgent, planWorkload, runOpenLoop, type PlannedMessage, type SendRecord, type Target } from './lib/load.js';
+import { benchClientId, closeLoadAgent, planWorkload, runOpenLoop, type PlannedMessage, type SendRecord, type Target } from './lib/load.js';
 import { commandCounters, mongoFigures, runningMessageWorkflows, temporalFigures } from './lib/observe.js';
 import { machineBusyCores, ProcessSampler } from './lib/procstat.js';
 import { startBenchReceiver, type BenchReceiver } from './lib/receiver.js';
@@ -59,6 +62,7 @@ Run
   --profile              run the API, worker and baseline with --cpu-prof; summaries go in the JSON
   --env KEY=VALUE        extra environment for the API and worker (repeatable)
   --history-samples N    workflow histories fetched per workflow type (default 20)
+  --preload N            store N messages of the same chats before the load: the cost once data has piled up
 
 Use a running stack instead of starting one
   --url URL              the API's base URL, e.g. http://127.0.0.1:8080
@@ -74,6 +78,8 @@ interface Options extends BenchConfig {
   out: string;
   baseline: boolean;
   historySamples: number;
+  /** Messages stored before the load starts, to measure the cost once data has piled up. */
+  preload: number;
   mongodbUri: string | null;
   mongodbDb: string;
   temporalAddress: string | null;
@@ -107,6 +113,7 @@ function parseOptions(argv: string[]): Options {
       profile: { type: 'boolean' },
       env: { type: 'string', multiple: true },
       'history-samples': { type: 'string' },
+      preload: { type: 'string' },
       url: { type: 'string' },
       'mongodb-uri': { type: 'string' },
       'mongodb-db': { type: 'string' },
@@ -169,6 +176,7 @@ function parseOptions(argv: string[]): Options {
     out: resolve(values.out ?? join(projectRoot, 'bench-results', `bench-${stamp}.json`)),
     baseline: values['no-baseline'] !== true,
     historySamples: num('history-samples', 20, (n) => Number.isInteger(n) && n >= 1),
+    preload: num('preload', 0, (n) => Number.isInteger(n) && n >= 0),
     mongodbUri: values['mongodb-uri'] ?? process.env.MONGODB_URI ?? null,
     mongodbDb: values['mongodb-db'] ?? process.env.MONGODB_DB ?? 'chatrelay',
     temporalAddress: values['temporal-address'] ?? process.env.TEMPORAL_ADDRESS ?? null,
@@ -339,6 +347,8 @@ async function main(): Promise<number> {
     const model = await startFakeModel(cleanup, options.modelLatencyMs);
     log(`fake model at ${model.baseURL} (latency ${options.modelLatencyMs} ms)`);
 
+    // Tags this run's chats and message ids, so that runs against one database never meet.
+    const runTag = `${Date.now().toString(36)}`;
     // The system under test.
     let stack: LocalStack | undefined;
     let chatrelayTarget: Target;
@@ -351,6 +361,19 @@ async function main(): Promise<number> {
       log(`stack ready: API ${stack.apiUrl}, Temporal ${stack.temporalAddress}, ${stack.mongoServer} ${stack.mongoUri}; pids ${JSON.stringify(stack.pids)}`);
       const channel = await createBenchChannel(database, { replyUrl: `${receiver.baseUrl}/chatrelay`, replyDelaySeconds: options.replyDelaySeconds, maxMessageLength: options.maxMessageLength });
       chatrelayTarget = { url: stack.apiUrl, ...channel };
+      if (options.preload > 0) {
+        // In the benchmark's own chats (their history and line go on from the stored ones), as if the load came on top of days of traffic.
+        log(`storing ${options.preload} messages of the same ${options.chats} chats before the load`);
+        await preloadMessages(collections(database.db), {
+          from: 0,
+          to: options.preload,
+          chats: options.chats,
+          chatId: (index) => chatIdFor(channel.pageId, benchClientId(`chatrelay-${runTag}`, index)),
+          idPrefix: 'msg_preloaded',
+          channelId: 'preloaded',
+          pageId: channel.pageId,
+        });
+      }
     } else {
       if (!options.mongodbUri) throw new Error('--url needs --mongodb-uri (or MONGODB_URI) to create the bench agent and channel');
       database = openDatabase(options.mongodbUri, options.mongodbDb);
@@ -371,7 +394,6 @@ async function main(): Promise<number> {
         })
       : undefined;
 
-    const runTag = `${Date.now().toString(36)}`;
     const workload = (system: string) =>
       planWorkload({
         rate: options.rate,

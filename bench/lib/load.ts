@@ -12,6 +12,9 @@ import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildReplyParts } from '../../src/domain/reply-parts.js';
 
+/** The client id of the benchmark's chat `chat` in phase `tag`. */
+export const benchClientId = (tag: string, chat: number): string => `bench-${tag}-c${chat}`;
+
 export interface WorkloadOptions {
   rate: number;
   count: number;
@@ -75,7 +78,7 @@ export function planWorkload(options: WorkloadOptions): PlannedMessage[] {
     plan.push({
       index,
       chat,
-      clientId: `bench-${options.tag}-c${chat}`,
+      clientId: benchClientId(options.tag, chat),
       clientMessageId: `${options.tag}-m${index}`,
       text,
       long,

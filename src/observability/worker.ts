@@ -14,6 +14,7 @@ import type { ActivityInterceptors, ActivityInterceptorsFactory, InjectedSinks }
 import { fileURLToPath } from 'node:url';
 import type { ActivityReporter } from '../activities/deps.js';
 import type { ModelClient } from '../activities/model.js';
+import { messageIdOfWorkflow } from '../domain/ids.js';
 import { runWithLogContext, type LogContext } from './log-context.js';
 import { errorType, type ModelCall, type WorkerMetrics } from './metrics.js';
 import { activeTracing, inSpan, messageAttributes, tracingSinks } from './tracing.js';
@@ -30,7 +31,6 @@ export const workflowInterceptorModules = [
   fileURLToPath(new URL('./workflow-interceptors.ts', import.meta.url)),
 ];
 
-const workflowIdPrefix = 'chatrelay-message-';
 
 function headerContext(payload: Payload | undefined): MessageLogContext {
   if (!payload) return {};
@@ -48,7 +48,7 @@ export function activityLogContext(ctx: ActivityContext, args: unknown[], header
   const fromHeader = headerContext(headers[logContextHeader]);
   const fromInput = messageLogContext(args[0]);
   const messageId =
-    fromHeader.messageId ?? fromInput.messageId ?? (workflowId?.startsWith(workflowIdPrefix) ? workflowId.slice(workflowIdPrefix.length) : undefined);
+    fromHeader.messageId ?? fromInput.messageId ?? (workflowId !== undefined ? messageIdOfWorkflow(workflowId) : undefined);
   const pageId = fromHeader.pageId ?? fromInput.pageId;
   return {
     ...(workflowId !== undefined ? { workflowId } : {}),

@@ -1,3 +1,4 @@
+import { messageWorkflowId } from '../../src/domain/ids.js';
 import assert from 'node:assert/strict';
 import { Router } from 'express';
 import type { Server } from 'node:http';
@@ -25,7 +26,7 @@ class RecordingStarter implements MessageStarter {
   async start(envelope: InboundEnvelope) {
     const duplicate = this.started.some((item) => item.messageId === envelope.messageId);
     this.started.push(envelope);
-    return { workflowId: `chatrelay-message-${envelope.messageId}`, duplicate };
+    return { workflowId: messageWorkflowId(envelope.messageId), duplicate };
   }
 }
 
@@ -103,7 +104,7 @@ describe('POST /webhook/mychatbot: the HTTP contract', () => {
     assert.equal(response.body.status, 'accepted');
     const envelope = starter.started.at(-1);
     assert.equal(response.body.message_id, envelope?.messageId);
-    assert.equal(response.body.workflow_id, `chatrelay-message-${envelope?.messageId}`);
+    assert.equal(response.body.workflow_id, messageWorkflowId(envelope?.messageId ?? ''));
     assert.deepEqual(envelope?.message, { client_id: 'c1', platform: 'CustomApp', text: 'hi' });
   });
 

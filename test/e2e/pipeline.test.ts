@@ -1,3 +1,4 @@
+import { messageWorkflowId } from '../../src/domain/ids.js';
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { FAKE_AUDIO_PREFIX, TRANSCRIPT_PREFIX } from '../../src/devtools/fake-openai.js';
@@ -25,7 +26,7 @@ describe('end to end: API, worker, Temporal dev server, MongoDB-compatible serve
     assert.equal(response.status, 200);
     assert.equal(response.body.status, 'accepted');
     assert.match(String(response.body.message_id), /^msg_/);
-    assert.equal(response.body.workflow_id, `chatrelay-message-${String(response.body.message_id)}`);
+    assert.equal(response.body.workflow_id, messageWorkflowId(String(response.body.message_id)));
     const [delivered] = await s.receiver.waitForDelivered(1, { path: reply.path });
     assert.deepEqual(delivered?.fields, { text: 'Echo: Hello', images: '', file: '', audio: '' });
     const messageId = String(response.body.message_id);

@@ -1,3 +1,4 @@
+import { messageWorkflowId } from '../../src/domain/ids.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../src/api/app.js';
@@ -20,7 +21,7 @@ export class RecordingStarter implements MessageStarter {
   async start(envelope: InboundEnvelope) {
     const duplicate = this.started.some((item) => item.messageId === envelope.messageId);
     this.started.push(envelope);
-    return { workflowId: `chatrelay-message-${envelope.messageId}`, duplicate };
+    return { workflowId: messageWorkflowId(envelope.messageId), duplicate };
   }
 }
 
