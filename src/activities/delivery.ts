@@ -98,9 +98,27 @@ export function createDelivery(deps: ActivityDeps) {
     const url = input.redelivery === undefined && input.url !== undefined ? input.url : channel.reply_webhook_url;
     const blobId = input.withAudio ? await stores.messages.speech(input.messageId, input.partIndex) : undefined;
     const body = replyForm(part, blobId !== undefined ? mediaUrl(settings.publicBaseUrl, blobId) : undefined);
+    const signing = await secrets.get(channel.id);
+    if (signing.length === 0) {
+      // Never unsigned: a channel without a signing secret (a rotation or a create that failed
+      // halfway) gets nothing until it has one again; the part waits on the retry schedule.
+      secrets.invalidate(channel.id);
+      const error = 'the channel has no signing secret: nothing is sent unsigned (rotate its signing secret)';
+      await stores.messages.recordAttempt(input.messageId, {
+        part_index: input.partIndex,
+        attempt: input.attempt,
+        ...(input.redelivery !== undefined ? { redelivery: input.redelivery } : {}),
+        at: new Date(),
+        duration_ms: 0,
+        result: 'retry',
+        error,
+      });
+      deps.report?.deliveryAttempt('retry');
+      return { outcome: 'retry', error, ...(input.retryWaitSeconds !== undefined ? { retryInSeconds: input.retryWaitSeconds } : {}) };
+    }
     const started = new Date();
     const headers = {
-      ...signatureHeaders(await secrets.get(channel.id), part.delivery_id, started, body),
+      ...signatureHeaders(signing, part.delivery_id, started, body),
       'x-chatrelay-message-id': input.messageId,
       'x-chatrelay-part': `${input.partIndex + 1}/${input.partCount}`,
     };

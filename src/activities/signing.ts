@@ -10,6 +10,8 @@ export function signatureHeaders(secrets: string[], webhookId: string, at: Date,
     'webhook-id': webhookId,
     'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
   };
-  if (secrets.length > 0) headers['webhook-signature'] = secrets.map((secret) => new Webhook(secret).sign(webhookId, at, body)).join(' ');
+  // Never unsigned: the caller holds the part back when the channel has no secret.
+  if (secrets.length === 0) throw new Error('no signing secret: a reply is never sent unsigned');
+  headers['webhook-signature'] = secrets.map((secret) => new Webhook(secret).sign(webhookId, at, body)).join(' ');
   return headers;
 }

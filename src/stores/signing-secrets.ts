@@ -15,21 +15,33 @@ interface SigningSecretDoc {
 /** Each channel's webhook signing secrets: normally one, two during a rotation's grace period. */
 export function createSigningSecretStore(db: Db, box: SecretBox) {
   const secrets: Collection<SigningSecretDoc> = db.collection<SigningSecretDoc>('signing_secrets');
+  async function insertSecret(channelId: string, now: Date): Promise<{ id: string; secret: string }> {
+    const secret = generateSigningSecret();
+    const id = `whs_${randomId(12)}`;
+    await secrets.insertOne({ _id: id, channel_id: channelId, sealed: box.seal(secret), created_at: now, expires_at: null });
+    return { id, secret };
+  }
   return {
     async ensureIndexes(): Promise<void> {
       await secrets.createIndex({ channel_id: 1, created_at: -1 }, { name: 'channel_secrets' });
     },
     /** Creates the channel's first secret; returns it in the clear, the only time it is shown. */
     async create(channelId: string, now = new Date()): Promise<string> {
-      const secret = generateSigningSecret();
-      await secrets.insertOne({ _id: `whs_${randomId(12)}`, channel_id: channelId, sealed: box.seal(secret), created_at: now, expires_at: null });
-      return secret;
+      return (await insertSecret(channelId, now)).secret;
     },
-    /** A new secret signs from now on; the ones before keep signing for `graceSeconds`. */
+    /**
+     * A new secret signs from now on; the ones before keep signing for `graceSeconds`. The new one
+     * is stored first: should the second step fail, the channel has its old and its new secret,
+     * both signing, never none.
+     */
     async rotate(channelId: string, graceSeconds: number, now = new Date()): Promise<string> {
       const expiresAt = new Date(now.getTime() + graceSeconds * 1000);
-      await secrets.updateMany({ channel_id: channelId, $or: [{ expires_at: null }, { expires_at: { $gt: expiresAt } }] }, { $set: { expires_at: expiresAt } });
-      return this.create(channelId, now);
+      const created = await insertSecret(channelId, now);
+      await secrets.updateMany(
+        { channel_id: channelId, _id: { $ne: created.id }, $or: [{ expires_at: null }, { expires_at: { $gt: expiresAt } }] },
+        { $set: { expires_at: expiresAt } },
+      );
+      return created.secret;
     },
     /** The secrets that sign deliveries now, newest first. */
     async active(channelId: string, now = new Date()): Promise<string[]> {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import type { Channel } from '../../src/domain/models.js';
+import { waitFor } from '../../src/lib/wait.js';
 import { createChannelWithAgent, envelopeFor } from '../helpers/fixtures.js';
 import type { ReceivedPost } from '../helpers/receiver.js';
 import { startWorkflowHarness, type WorkflowHarness } from '../helpers/workflow-harness.js';
@@ -59,5 +60,26 @@ describe('signed replies (Standard Webhooks)', () => {
     assert.equal(String(afterRotation.headers['webhook-signature']).split(' ').length, 1);
     assert.doesNotThrow(() => new Webhook(newest).verify(afterRotation.rawBody, headersOf(afterRotation), { jsonParse: false }));
     assert.throws(() => new Webhook(oldSecret).verify(afterRotation.rawBody, headersOf(afterRotation), { jsonParse: false }));
+  });
+
+  test('a channel left without a signing secret gets no unsigned reply: the part waits on the retry schedule and goes out signed once it has one', async () => {
+    const endpoint = h.receiver.endpoint();
+    const { channel } = await createChannelWithAgent(h.stores, { replyUrl: endpoint.url });
+    await h.stores.signingSecrets.deleteForChannel(channel.id);
+    const input = envelopeFor(channel, { text: 'sign me or keep me' });
+    const handle = await h.startMessage(input);
+    // Time does not skip while the test polls: the first attempt is held back, nothing is sent.
+    const held = await waitFor(async () => {
+      const attempts = await h.stores.messages.attempts(input.messageId);
+      return attempts.length > 0 ? attempts : undefined;
+    });
+    assert.deepEqual(held.map((attempt) => [attempt.result, attempt.http_status]), [['retry', undefined]]);
+    assert.match(held[0]?.error ?? '', /no signing secret/);
+    assert.equal(h.receiver.delivered(endpoint.path).length, 0, 'nothing went out unsigned');
+    const secret = await h.stores.signingSecrets.create(channel.id);
+    assert.equal((await handle.result()).status, 'delivered');
+    const [post] = h.receiver.delivered(endpoint.path);
+    assert.ok(post, 'delivered once a secret exists');
+    assert.doesNotThrow(() => new Webhook(secret).verify(post.rawBody, headersOf(post), { jsonParse: false }));
   });
 });
