@@ -95,7 +95,7 @@ export async function createBenchChannel(database: Database, settings: ChannelSe
   });
   const token = generateApiToken();
   const pageId = `bench-page-${randomBytes(4).toString('hex')}`;
-  await stores.channels.create({
+  const channel = await stores.channels.create({
     ...channelDefaults,
     agent_id: agent.id,
     page_id: pageId,
@@ -104,6 +104,8 @@ export async function createBenchChannel(database: Database, settings: ChannelSe
     reply_delay_seconds: settings.replyDelaySeconds,
     max_message_length: settings.maxMessageLength,
   });
+  // As the admin API does: every channel signs its replies (none is ever sent unsigned).
+  await stores.signingSecrets.create(channel.id);
   return { token, pageId };
 }
 
