@@ -203,7 +203,7 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
         retryScheduleSeconds: message.snapshot.retryScheduleSeconds,
       };
       try {
-        await client.workflow.start<typeof redeliveryWorkflowV2>('redeliveryWorkflowV2', { taskQueue: deps.taskQueue, workflowId, args: [input] });
+        await client.workflow.start<typeof redeliveryWorkflowV2>('redeliveryWorkflowV2', { taskQueue: deps.taskQueue, workflowId, args: [input], memo: { lineSeq } });
       } catch (error) {
         if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
         await deps.line.abandon(message.chat_id, lineSeq);

@@ -39,6 +39,8 @@ export function createMessageStarter(
             taskQueue,
             workflowId,
             args: [input],
+            // Its place, for whoever looks into a stuck line (src/coordination/chat-line.ts).
+            memo: { lineSeq },
             // A message id is answered once, even after its workflow has finished.
             workflowIdReusePolicy: 'REJECT_DUPLICATE',
           }),

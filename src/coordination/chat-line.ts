@@ -5,7 +5,8 @@ import type { ChatLineStore, LineOwner } from '../stores/chat-lines.js';
 export interface LineWorkflows {
   /** Signals the workflow that its turn may have come; a workflow that does not exist (yet) or has ended is ignored. */
   wake(workflowId: string): Promise<void>;
-  status(workflowId: string): Promise<'running' | 'closed' | 'missing'>;
+  /** Whether the workflow runs, and the place it holds (from its memo) when it says. */
+  status(workflowId: string): Promise<{ state: 'running' | 'closed' | 'missing'; lineSeq?: number }>;
 }
 
 export interface ChatLineOptions {
@@ -56,13 +57,17 @@ export function createChatLine(options: ChatLineOptions) {
     return 0;
   }
 
-  /** Voids a place whose workflow ended without finishing it, or never started: true when it did. */
+  /**
+   * Voids a place whose workflow ended without finishing it, never started, or runs holding
+   * another place (its first POST claimed this one and the API died before the start; the
+   * platform's retry started it with a later place): true when it did.
+   */
   async function voidIfStuck(chatId: string, seq: number): Promise<boolean> {
     const slot = await lines.slot(chatId, seq);
     if (!slot) return false;
     const status = await workflows.status(slot.workflow_id);
-    if (status === 'running') return false;
-    if (status === 'missing' && now() - slot.created_at.getTime() < abandonedAfterMs) return false;
+    if (status.state === 'running' && (status.lineSeq === undefined || status.lineSeq === seq)) return false;
+    if (status.state === 'missing' && now() - slot.created_at.getTime() < abandonedAfterMs) return false;
     await lines.markVoid(chatId, seq);
     return true;
   }

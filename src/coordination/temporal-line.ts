@@ -16,9 +16,11 @@ export function temporalLineWorkflows(client: Client): LineWorkflows {
     async status(workflowId) {
       try {
         const description = await client.workflow.getHandle(workflowId).describe();
-        return description.status.name === 'RUNNING' ? 'running' : 'closed';
+        if (description.status.name !== 'RUNNING') return { state: 'closed' };
+        const lineSeq = (await description.memo)?.lineSeq;
+        return { state: 'running', ...(typeof lineSeq === 'number' ? { lineSeq } : {}) };
       } catch (error) {
-        if (error instanceof WorkflowNotFoundError) return 'missing';
+        if (error instanceof WorkflowNotFoundError) return { state: 'missing' };
         throw error;
       }
     },

@@ -10,14 +10,16 @@ import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
  * concurrent read-modify-writes are not atomic: the line may rely only on unique `_id` inserts
  * and on one writer per document. Temporal's side (waking and describing workflows) is recorded.
  */
-function recordingWorkflows(statuses: Record<string, 'running' | 'closed' | 'missing'> = {}) {
+type Status = Awaited<ReturnType<LineWorkflows['status']>>;
+function recordingWorkflows(statuses: Record<string, 'running' | 'closed' | 'missing' | Status> = {}) {
   const woken: string[] = [];
   const workflows: LineWorkflows = {
     async wake(workflowId) {
       woken.push(workflowId);
     },
     async status(workflowId) {
-      return statuses[workflowId] ?? 'running';
+      const status = statuses[workflowId] ?? 'running';
+      return typeof status === 'string' ? { state: status } : status;
     },
   };
   return { workflows, woken, statuses };
@@ -105,6 +107,25 @@ describe('chat line on the MongoDB-compatible server', () => {
     const retried = await line.claim(chatId, owner(1));
     assert.deepEqual(await line.turn(chatId, retried, 'wf-1'), { granted: true });
     assert.equal(await stores.lines.isVoid(chatId, orphan), true);
+  });
+
+  test('two retried messages whose first POSTs both left places behind do not wait for each other: a place whose workflow runs elsewhere is voided', async () => {
+    const chatId = newChat();
+    const { workflows, statuses } = recordingWorkflows();
+    const line = createChatLine({ lines: stores.lines, workflows });
+    // First POSTs of messages 1 and 2 claimed places 1 and 2, and the API died before starting them.
+    const [orphanOf1, orphanOf2] = [await line.claim(chatId, owner(1)), await line.claim(chatId, owner(2))];
+    // Their retries were started with places 3 and 4.
+    const [retryOf1, retryOf2] = [await line.claim(chatId, owner(1)), await line.claim(chatId, owner(2))];
+    statuses['wf-1'] = { state: 'running', lineSeq: retryOf1 };
+    statuses['wf-2'] = { state: 'running', lineSeq: retryOf2 };
+    // Message 1 steps over its own place, then finds message 2's first place: a workflow that holds another place.
+    assert.deepEqual(await line.turn(chatId, retryOf1, 'wf-1'), { granted: false, waitingFor: orphanOf2 });
+    assert.deepEqual(await line.turn(chatId, retryOf1, 'wf-1', true), { granted: true });
+    assert.equal(await stores.lines.isVoid(chatId, orphanOf1), true);
+    assert.equal(await stores.lines.isVoid(chatId, orphanOf2), true);
+    // Message 2 waits for message 1's retry, which runs in its own place.
+    assert.deepEqual(await line.turn(chatId, retryOf2, 'wf-2', true), { granted: false, waitingFor: retryOf1 });
   });
 
   test('looking deeper, a place whose workflow never started (long after its claim) or ended without finishing is voided; a running one is waited for', async () => {
