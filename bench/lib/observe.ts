@@ -1,3 +1,4 @@
+import proto from '@temporalio/proto';
 /**
  * What one message costs the durable machinery: Temporal history events (from workflow histories)
  * and MongoDB commands (from the server's own counters).
@@ -73,11 +74,22 @@ export async function temporalFigures(options: {
     let note: string | undefined;
     try {
       const query = `TaskQueue = '${options.taskQueue}' AND StartTime >= '${options.since.toISOString()}'`;
-      for await (const execution of client.workflow.list({ query })) {
-        const list = executions.get(execution.type) ?? [];
-        list.push({ workflowId: execution.workflowId, runId: execution.runId, closed: execution.status.name !== 'RUNNING' });
-        executions.set(execution.type, list);
-      }
+      // Raw pages: the client would decode each execution's memo, which is encrypted (the payload codec).
+      let nextPageToken: Uint8Array | undefined;
+      do {
+        const page = await client.workflowService.listWorkflowExecutions({ namespace: options.namespace, query, pageSize: 1000, ...(nextPageToken ? { nextPageToken } : {}) });
+        for (const execution of page.executions ?? []) {
+          const type = execution.type?.name ?? 'unknown';
+          const list = executions.get(type) ?? [];
+          list.push({
+            workflowId: execution.execution?.workflowId ?? '',
+            runId: execution.execution?.runId ?? '',
+            closed: execution.status !== proto.temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING,
+          });
+          executions.set(type, list);
+        }
+        nextPageToken = page.nextPageToken && page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
+      } while (nextPageToken);
     } catch (error) {
       method = 'acknowledged-ids';
       note = `listing workflows failed (${(error as Error).message.slice(0, 120)}); counted sampled acknowledged workflows only`;
@@ -97,7 +109,7 @@ export async function temporalFigures(options: {
     for (const [type, list] of executions) {
       // A message workflow still running has only part of its history: sample finished ones when there are any.
       const finished = list.filter((execution) => execution.closed);
-      const sample = sampleEvenly(type === 'messageWorkflow' && finished.length > 0 ? finished : list, options.samplePerType);
+      const sample = sampleEvenly(type.startsWith('messageWorkflow') && finished.length > 0 ? finished : list, options.samplePerType);
       const counts: number[] = [];
       const typeTotals: Record<string, number> = {};
       for (const { workflowId, runId } of sample) {
@@ -227,7 +239,7 @@ export async function runningMessageWorkflows(options: { address: string; namesp
   const connection = await Connection.connect({ address: options.address });
   try {
     const client = new Client({ connection, namespace: options.namespace });
-    const query = `TaskQueue = '${options.taskQueue}' AND WorkflowType = 'messageWorkflow' AND ExecutionStatus = 'Running' AND StartTime >= '${options.since.toISOString()}'`;
+    const query = `TaskQueue = '${options.taskQueue}' AND WorkflowType IN ('messageWorkflow', 'messageWorkflowV2') AND ExecutionStatus = 'Running' AND StartTime >= '${options.since.toISOString()}'`;
     const { count } = await client.workflow.count(query);
     return count;
   } catch {

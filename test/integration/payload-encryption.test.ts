@@ -120,12 +120,16 @@ describe('encrypted payloads on the real stack (API, worker, Temporal dev server
 
     // Every workflow the message touched, once finished, as the cluster stores them.
     const messageWorkflowId = String(response.body.workflow_id);
-    await waitFor(async () => (await plainClient.workflow.getHandle(messageWorkflowId).describe()).status.name === 'COMPLETED', { what: 'the message workflow to finish' });
-    const workflowIds = await waitFor(async () => {
-      const ids: string[] = [];
-      for await (const execution of plainClient.workflow.list()) ids.push(execution.workflowId);
-      return ids.includes(messageWorkflowId) ? ids : undefined;
-    });
+    // Read raw: a client without the codec cannot decode the workflow's (encrypted) memo.
+    await waitFor(
+      async () => {
+        const described = await plainClient.workflowService.describeWorkflowExecution({ namespace: plainClient.options.namespace, execution: { workflowId: messageWorkflowId } });
+        return described.workflowExecutionInfo?.status === proto.temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_COMPLETED;
+      },
+      { what: 'the message workflow to finish' },
+    );
+    // The message's one workflow (its chat's order lives in MongoDB, not in a workflow of its own).
+    const workflowIds = [messageWorkflowId];
     let encrypted = 0;
     const allPayloads: WirePayload[] = [];
     for (const workflowId of workflowIds) {
