@@ -8,5 +8,7 @@ echo "== typecheck"
 npx tsc --noEmit -p tsconfig.json
 echo "== lint"
 npx eslint --max-warnings 0 .
+echo "== format"
+npx prettier --check --log-level warn .
 echo "== tests"
 node scripts/run-tests.mjs "$@"
