@@ -19,16 +19,44 @@ export default tseslint.config(
       'no-restricted-globals': ['error', 'setTimeout', 'setInterval', 'fetch'],
       'no-restricted-syntax': [
         'error',
-        { selector: "MemberExpression[object.name='Math'][property.name='random']", message: 'Use Temporal uuid4/random.' },
-        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'Use workflow time deliberately.' },
-        { selector: "MemberExpression[object.name='Date'][property.name='now']", message: 'Use workflow time deliberately.' },
+        {
+          selector: "MemberExpression[object.name='Math'][property.name='random']",
+          message: 'Use Temporal uuid4/random.',
+        },
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'Use workflow time deliberately.',
+        },
+        {
+          selector: "MemberExpression[object.name='Date'][property.name='now']",
+          message: 'Use workflow time deliberately.',
+        },
       ],
       'no-restricted-imports': [
         'error',
         {
           patterns: [
-            { group: ['node:*', 'fs', 'http', 'https', 'net', 'crypto', 'child_process', 'mongodb', 'openai', 'express', 'pino'], message: 'Workflows must not do I/O.' },
-            { group: ['../activities/*', '../stores/*', '../api/*', '../worker/*'], allowTypeImports: true, message: 'Workflows import only pure code and activity types.' },
+            {
+              group: [
+                'node:*',
+                'fs',
+                'http',
+                'https',
+                'net',
+                'crypto',
+                'child_process',
+                'mongodb',
+                'openai',
+                'express',
+                'pino',
+              ],
+              message: 'Workflows must not do I/O.',
+            },
+            {
+              group: ['../activities/*', '../stores/*', '../api/*', '../worker/*'],
+              allowTypeImports: true,
+              message: 'Workflows import only pure code and activity types.',
+            },
           ],
         },
       ],

@@ -33,7 +33,12 @@ const historyLimit = Number(env.BASELINE_HISTORY ?? 20);
 const model = env.BASELINE_MODEL ?? 'gpt-4o-mini';
 const systemPrompt = 'You are a helpful assistant.';
 
-const openai = new OpenAI({ apiKey: required('OPENAI_API_KEY'), baseURL: required('OPENAI_BASE_URL'), maxRetries: 2, timeout: 60_000 });
+const openai = new OpenAI({
+  apiKey: required('OPENAI_API_KEY'),
+  baseURL: required('OPENAI_BASE_URL'),
+  maxRetries: 2,
+  timeout: 60_000,
+});
 const schema = inboundMessageSchema();
 const histories = new Map<string, ChatCompletionMessageParam[]>();
 
@@ -51,7 +56,11 @@ async function post(body: string, headers: Record<string, string>): Promise<void
     try {
       const response = await fetch(replyUrl, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'chatrelay-baseline', ...headers },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'user-agent': 'chatrelay-baseline',
+          ...headers,
+        },
         body,
         signal: AbortSignal.timeout(10_000),
       });
@@ -77,7 +86,12 @@ async function answer(messageId: string, message: InboundMessage): Promise<void>
   const parts = buildReplyParts(reply, maxMessageLength);
   if (replyDelayMs > 0) await sleep(replyDelayMs);
   for (const [index, part] of parts.entries()) {
-    const body = new URLSearchParams({ text: part.text, images: part.images.join(','), file: part.file ?? '', audio: '' }).toString();
+    const body = new URLSearchParams({
+      text: part.text,
+      images: part.images.join(','),
+      file: part.file ?? '',
+      audio: '',
+    }).toString();
     await post(body, {
       'webhook-id': `${messageId}.${index}`,
       'x-chatrelay-message-id': messageId,
@@ -99,9 +113,14 @@ app.post('/webhook/mychatbot', express.json({ limit: 256 * 1024 }), (req, res) =
     return;
   }
   const message = parsed.data;
-  const messageId = message.message_id === undefined ? `msg_${randomId(16)}` : `msg_${stableId(message.page_id, message.client_id, message.message_id)}`;
+  const messageId =
+    message.message_id === undefined
+      ? `msg_${randomId(16)}`
+      : `msg_${stableId(message.page_id, message.client_id, message.message_id)}`;
   res.status(200).json({ status: 'accepted', message_id: messageId });
-  answer(messageId, message).catch((error: unknown) => console.error(`baseline: message ${messageId} lost: ${String(error)}`));
+  answer(messageId, message).catch((error: unknown) =>
+    console.error(`baseline: message ${messageId} lost: ${String(error)}`),
+  );
 });
 app.get('/healthz', (_req, res) => {
   res.json({ status: 'ok' });

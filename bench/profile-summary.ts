@@ -91,15 +91,29 @@ export function summarizeProfile(file: string, top = 25): ProfileSummary {
     topFunctions: [...functions.values()]
       .sort((a, b) => b.micros - a.micros)
       .slice(0, top)
-      .map((entry) => ({ fn: entry.fn, where: entry.where, seconds: Number((entry.micros / 1e6).toFixed(2)), percent: percent(entry.micros) })),
+      .map((entry) => ({
+        fn: entry.fn,
+        where: entry.where,
+        seconds: Number((entry.micros / 1e6).toFixed(2)),
+        percent: percent(entry.micros),
+      })),
   };
 }
 
 export function formatProfileSummary(summary: ProfileSummary, rows = 15): string {
-  const lines = [`${summary.file}: ${summary.busySeconds} s busy of ${summary.wallSeconds} s (JavaScript thread)`, '  by package / file:'];
-  for (const group of summary.byGroup.slice(0, rows)) lines.push(`    ${group.percent.toFixed(1).padStart(5)}%  ${group.seconds.toFixed(2).padStart(7)} s  ${group.group}`);
+  const lines = [
+    `${summary.file}: ${summary.busySeconds} s busy of ${summary.wallSeconds} s (JavaScript thread)`,
+    '  by package / file:',
+  ];
+  for (const group of summary.byGroup.slice(0, rows))
+    lines.push(
+      `    ${group.percent.toFixed(1).padStart(5)}%  ${group.seconds.toFixed(2).padStart(7)} s  ${group.group}`,
+    );
   lines.push('  top functions (self time):');
-  for (const fn of summary.topFunctions.slice(0, rows)) lines.push(`    ${fn.percent.toFixed(1).padStart(5)}%  ${fn.seconds.toFixed(2).padStart(7)} s  ${fn.fn}  ${fn.where}`);
+  for (const fn of summary.topFunctions.slice(0, rows))
+    lines.push(
+      `    ${fn.percent.toFixed(1).padStart(5)}%  ${fn.seconds.toFixed(2).padStart(7)} s  ${fn.fn}  ${fn.where}`,
+    );
   return lines.join('\n');
 }
 

@@ -23,7 +23,15 @@ import { preloadMessages } from './lib/preload.js';
 import { chatIdFor } from '../src/stores/chats.js';
 import { analyze } from './lib/analyze.js';
 import { Cleanup } from './lib/children.js';
-import { benchClientId, closeLoadAgent, planWorkload, runOpenLoop, type PlannedMessage, type SendRecord, type Target } from './lib/load.js';
+import {
+  benchClientId,
+  closeLoadAgent,
+  planWorkload,
+  runOpenLoop,
+  type PlannedMessage,
+  type SendRecord,
+  type Target,
+} from './lib/load.js';
 import { commandCounters, mongoFigures, runningMessageWorkflows, temporalFigures } from './lib/observe.js';
 import { machineBusyCores, ProcessSampler } from './lib/procstat.js';
 import { startBenchReceiver, type BenchReceiver } from './lib/receiver.js';
@@ -131,7 +139,8 @@ function parseOptions(argv: string[]): Options {
     const raw = values[name];
     if (raw === undefined) return fallback;
     const value = Number(raw);
-    if (typeof raw !== 'string' || !Number.isFinite(value) || !check(value)) throw new Error(`--${name}: invalid value ${JSON.stringify(raw)}`);
+    if (typeof raw !== 'string' || !Number.isFinite(value) || !check(value))
+      throw new Error(`--${name}: invalid value ${JSON.stringify(raw)}`);
     return value;
   };
   const smoke = values.smoke === true;
@@ -146,7 +155,8 @@ function parseOptions(argv: string[]): Options {
     extraEnv[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   const url = values.url ?? null;
-  if (values['overload-duration'] !== undefined && values['overload-rate'] === undefined) throw new Error('--overload-duration needs --overload-rate');
+  if (values['overload-duration'] !== undefined && values['overload-rate'] === undefined)
+    throw new Error('--overload-duration needs --overload-rate');
   const overload =
     values['overload-rate'] === undefined
       ? undefined
@@ -189,7 +199,11 @@ const log = (line: string): void => console.error(`[bench] ${line}`);
 
 function git(args: string[]): string | null {
   try {
-    return execFileSync('git', args, { cwd: projectRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync('git', args, {
+      cwd: projectRoot,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     return null;
   }
@@ -199,7 +213,9 @@ function machineInfo(mongoServer: string | null): Record<string, string | number
   const cpus = os.cpus();
   let temporalVersion: string | null = null;
   try {
-    temporalVersion = execFileSync(join(projectRoot, '.tools/bin/temporal'), ['--version'], { encoding: 'utf8' }).trim();
+    temporalVersion = execFileSync(join(projectRoot, '.tools/bin/temporal'), ['--version'], {
+      encoding: 'utf8',
+    }).trim();
   } catch {
     // Not provisioned here (e.g. --url mode).
   }
@@ -215,7 +231,14 @@ function machineInfo(mongoServer: string | null): Record<string, string | number
 }
 
 /** Waits until every part of every accepted message has arrived on `path`, or the deadline passes. */
-async function waitForReplies(receiver: BenchReceiver, path: string, from: number, sends: readonly SendRecord[], deadline: number, stop: () => boolean): Promise<void> {
+async function waitForReplies(
+  receiver: BenchReceiver,
+  path: string,
+  from: number,
+  sends: readonly SendRecord[],
+  deadline: number,
+  stop: () => boolean,
+): Promise<void> {
   const expected = new Set<string>();
   for (const send of sends) {
     if (send.status !== 200 || !send.messageId) continue;
@@ -255,7 +278,10 @@ async function runPhase(
 ): Promise<PhaseOutput> {
   // Other work on the machine distorts every figure: say so before starting.
   const busyBefore = await machineBusyCores();
-  if (busyBefore > 0.3) log(`${name}: WARNING the machine is already busy (${busyBefore} of ${os.cpus().length} cores) before the load starts; figures will be distorted`);
+  if (busyBefore > 0.3)
+    log(
+      `${name}: WARNING the machine is already busy (${busyBefore} of ${os.cpus().length} cores) before the load starts; figures will be distorted`,
+    );
   const arrivalsFrom = receiver.arrivals.length;
   const sampler = new ProcessSampler(pids, breakDown);
   const startedAt = new Date();
@@ -273,7 +299,14 @@ async function runPhase(
 }
 
 /** Sends a few messages (not measured) and waits for their replies: connections, JIT and the worker's polls are warm after it. */
-async function warmUp(name: string, target: Target, receiver: BenchReceiver, path: string, options: Options, tag: string): Promise<void> {
+async function warmUp(
+  name: string,
+  target: Target,
+  receiver: BenchReceiver,
+  path: string,
+  options: Options,
+  tag: string,
+): Promise<void> {
   if (options.warmupMessages === 0) return;
   const plan = planWorkload({
     rate: 10,
@@ -288,21 +321,43 @@ async function warmUp(name: string, target: Target, receiver: BenchReceiver, pat
   const from = receiver.arrivals.length;
   const sends = await runOpenLoop(target, plan, () => interrupted);
   const failed = sends.filter((send) => send.status !== 200);
-  if (failed.length > 0) throw new Error(`${name} warm-up: ${failed.length} POSTs failed, e.g. ${failed[0]?.error ?? ''}`);
-  await waitForReplies(receiver, path, from, sends, performance.now() + 120_000 + options.replyDelaySeconds * 1000, () => interrupted);
-  const result = analyze(sends, receiver.on(path, from), { modelLatencyMs: options.modelLatencyMs, replyDelaySeconds: options.replyDelaySeconds });
-  if (result.replies.lostParts > 0) throw new Error(`${name} warm-up: ${result.replies.lostParts} reply parts did not arrive within 120 s`);
+  if (failed.length > 0)
+    throw new Error(`${name} warm-up: ${failed.length} POSTs failed, e.g. ${failed[0]?.error ?? ''}`);
+  await waitForReplies(
+    receiver,
+    path,
+    from,
+    sends,
+    performance.now() + 120_000 + options.replyDelaySeconds * 1000,
+    () => interrupted,
+  );
+  const result = analyze(sends, receiver.on(path, from), {
+    modelLatencyMs: options.modelLatencyMs,
+    replyDelaySeconds: options.replyDelaySeconds,
+  });
+  if (result.replies.lostParts > 0)
+    throw new Error(`${name} warm-up: ${result.replies.lostParts} reply parts did not arrive within 120 s`);
   log(`${name}: warmed up with ${plan.length} messages`);
 }
 
-function systemResult(output: PhaseOutput, receiver: BenchReceiver, path: string, options: Options, own: string[]): SystemResult {
+function systemResult(
+  output: PhaseOutput,
+  receiver: BenchReceiver,
+  path: string,
+  options: Options,
+  own: string[],
+): SystemResult {
   const figures = analyze(output.sends, receiver.on(path, output.arrivalsFrom), {
     modelLatencyMs: options.modelLatencyMs,
     replyDelaySeconds: options.replyDelaySeconds,
   });
-  const ownCpu = own.map((name) => output.sampler.processes[name]?.cpuSeconds).filter((value): value is number => typeof value === 'number');
+  const ownCpu = own
+    .map((name) => output.sampler.processes[name]?.cpuSeconds)
+    .filter((value): value is number => typeof value === 'number');
   const cpuMsPerMessage =
-    ownCpu.length > 0 && figures.replies.accepted > 0 ? Number(((ownCpu.reduce((a, b) => a + b, 0) * 1000) / figures.replies.accepted).toFixed(2)) : null;
+    ownCpu.length > 0 && figures.replies.accepted > 0
+      ? Number(((ownCpu.reduce((a, b) => a + b, 0) * 1000) / figures.replies.accepted).toFixed(2))
+      : null;
   return {
     ...figures,
     windowSeconds: output.sampler.windowSeconds,
@@ -338,8 +393,17 @@ async function main(): Promise<number> {
   }
   const startedAt = new Date();
   const errors: string[] = [];
-  const profileDir = join(dirname(options.out), `${options.out.replace(/\.json$/, '').split('/').pop() ?? 'bench'}-profiles`);
-  const nodeArgs = (name: string): string[] => (options.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`] : []);
+  const profileDir = join(
+    dirname(options.out),
+    `${
+      options.out
+        .replace(/\.json$/, '')
+        .split('/')
+        .pop() ?? 'bench'
+    }-profiles`,
+  );
+  const nodeArgs = (name: string): string[] =>
+    options.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`] : [];
   let database: Database | undefined;
   try {
     const receiver = await startBenchReceiver();
@@ -355,11 +419,22 @@ async function main(): Promise<number> {
     let temporal: { address: string; namespace: string; taskQueue: string } | undefined;
     if (options.mode === 'local') {
       log(`starting Temporal dev server (${options.temporalDb}), MongoDB-compatible server, API and worker`);
-      stack = await startLocalStack(cleanup, { temporalDb: options.temporalDb ?? 'file', modelBaseUrl: model.baseURL, nodeArgs, extraEnv: options.extraEnv });
+      stack = await startLocalStack(cleanup, {
+        temporalDb: options.temporalDb ?? 'file',
+        modelBaseUrl: model.baseURL,
+        nodeArgs,
+        extraEnv: options.extraEnv,
+      });
       database = openDatabase(stack.mongoUri, stack.mongoDb);
       temporal = { address: stack.temporalAddress, namespace: stack.namespace, taskQueue: stack.taskQueue };
-      log(`stack ready: API ${stack.apiUrl}, Temporal ${stack.temporalAddress}, ${stack.mongoServer} ${stack.mongoUri}; pids ${JSON.stringify(stack.pids)}`);
-      const channel = await createBenchChannel(database, { replyUrl: `${receiver.baseUrl}/chatrelay`, replyDelaySeconds: options.replyDelaySeconds, maxMessageLength: options.maxMessageLength });
+      log(
+        `stack ready: API ${stack.apiUrl}, Temporal ${stack.temporalAddress}, ${stack.mongoServer} ${stack.mongoUri}; pids ${JSON.stringify(stack.pids)}`,
+      );
+      const channel = await createBenchChannel(database, {
+        replyUrl: `${receiver.baseUrl}/chatrelay`,
+        replyDelaySeconds: options.replyDelaySeconds,
+        maxMessageLength: options.maxMessageLength,
+      });
       chatrelayTarget = { url: stack.apiUrl, ...channel };
       if (options.preload > 0) {
         // In the benchmark's own chats (their history and line go on from the stored ones), as if the load came on top of days of traffic.
@@ -375,11 +450,17 @@ async function main(): Promise<number> {
         });
       }
     } else {
-      if (!options.mongodbUri) throw new Error('--url needs --mongodb-uri (or MONGODB_URI) to create the bench agent and channel');
+      if (!options.mongodbUri)
+        throw new Error('--url needs --mongodb-uri (or MONGODB_URI) to create the bench agent and channel');
       database = openDatabase(options.mongodbUri, options.mongodbDb);
-      const channel = await createBenchChannel(database, { replyUrl: `${receiver.baseUrl}/chatrelay`, replyDelaySeconds: options.replyDelaySeconds, maxMessageLength: options.maxMessageLength });
+      const channel = await createBenchChannel(database, {
+        replyUrl: `${receiver.baseUrl}/chatrelay`,
+        replyDelaySeconds: options.replyDelaySeconds,
+        maxMessageLength: options.maxMessageLength,
+      });
       chatrelayTarget = { url: (options.url ?? '').replace(/\/+$/, ''), ...channel };
-      if (options.temporalAddress) temporal = { address: options.temporalAddress, namespace: options.namespace, taskQueue: options.taskQueue };
+      if (options.temporalAddress)
+        temporal = { address: options.temporalAddress, namespace: options.namespace, taskQueue: options.taskQueue };
     }
     const database_ = database;
 
@@ -412,7 +493,16 @@ async function main(): Promise<number> {
     if (baseline && !interrupted) {
       const target: Target = { url: baseline.url, token: baseline.token, pageId: baseline.pageId };
       await warmUp('baseline', target, receiver, '/baseline', options, `warm-baseline-${runTag}`);
-      const output = await runPhase('baseline', target, receiver, '/baseline', workload('baseline'), options, { baseline: baseline.pid, ...benchPid }, []);
+      const output = await runPhase(
+        'baseline',
+        target,
+        receiver,
+        '/baseline',
+        workload('baseline'),
+        options,
+        { baseline: baseline.pid, ...benchPid },
+        [],
+      );
       baselineResult = systemResult(output, receiver, '/baseline', options, ['baseline']);
     }
 
@@ -420,9 +510,24 @@ async function main(): Promise<number> {
     await warmUp('chatrelay', chatrelayTarget, receiver, '/chatrelay', options, `warm-chatrelay-${runTag}`);
     const countersBefore = await commandCounters(database_.db);
     const pids: Record<string, number> = stack ? { ...stack.pids, ...benchPid } : { ...benchPid };
-    const output = await runPhase('chatrelay', chatrelayTarget, receiver, '/chatrelay', workload('chatrelay'), options, pids, stack ? ['api', 'worker'] : []);
+    const output = await runPhase(
+      'chatrelay',
+      chatrelayTarget,
+      receiver,
+      '/chatrelay',
+      workload('chatrelay'),
+      options,
+      pids,
+      stack ? ['api', 'worker'] : [],
+    );
     const countersAfter = await commandCounters(database_.db);
-    const chatrelay = systemResult(output, receiver, '/chatrelay', options, stack ? ['api', 'worker', 'temporal', 'mongodb'] : []);
+    const chatrelay = systemResult(
+      output,
+      receiver,
+      '/chatrelay',
+      options,
+      stack ? ['api', 'worker', 'temporal', 'mongodb'] : [],
+    );
     chatrelay.mongodb = mongoFigures(countersBefore, countersAfter, chatrelay.replies.accepted);
     if (temporal && !interrupted) {
       chatrelay.stillRunningAtEnd = await runningMessageWorkflows({ ...temporal, since: output.startedAt });
@@ -456,10 +561,27 @@ async function main(): Promise<number> {
         seed: options.seed + 2000,
         tag: `overload-${runTag}`,
       });
-      const phase = await runPhase('overload', chatrelayTarget, receiver, '/chatrelay', plan, phaseOptions, pids, stack ? ['api', 'worker'] : []);
-      const figures = systemResult(phase, receiver, '/chatrelay', phaseOptions, stack ? ['api', 'worker', 'temporal', 'mongodb'] : []);
+      const phase = await runPhase(
+        'overload',
+        chatrelayTarget,
+        receiver,
+        '/chatrelay',
+        plan,
+        phaseOptions,
+        pids,
+        stack ? ['api', 'worker'] : [],
+      );
+      const figures = systemResult(
+        phase,
+        receiver,
+        '/chatrelay',
+        phaseOptions,
+        stack ? ['api', 'worker', 'temporal', 'mongodb'] : [],
+      );
       overload = overloadResult(rate, durationSeconds, phase.sends, figures);
-      log(`overload: ${overload.accepted} of ${overload.offered} accepted, ${overload.shed.total} shed, ${overload.completedPerSecond ?? '-'} msg/s completed`);
+      log(
+        `overload: ${overload.accepted} of ${overload.offered} accepted, ${overload.shed.total} shed, ${overload.completedPerSecond ?? '-'} msg/s completed`,
+      );
     }
     if (interrupted) return 130;
 
@@ -518,7 +640,8 @@ async function main(): Promise<number> {
       targets: {
         ackP99Under50Ms: chatrelay.ackMs.p99 !== null && chatrelay.ackMs.p99 < 50,
         overheadP50Under250Ms: chatrelay.overheadMs.p50 !== null && chatrelay.overheadMs.p50 < 250,
-        zeroLostAndDuplicated: chatrelay.replies.lostParts === 0 && chatrelay.replies.duplicateParts === 0 && chatrelay.ackErrors === 0,
+        zeroLostAndDuplicated:
+          chatrelay.replies.lostParts === 0 && chatrelay.replies.duplicateParts === 0 && chatrelay.ackErrors === 0,
         keptUp: chatrelay.throughput.keptUp,
         atTargetLoad,
       },
@@ -529,7 +652,9 @@ async function main(): Promise<number> {
     mkdirSync(dirname(options.out), { recursive: true });
     writeFileSync(options.out, `${JSON.stringify(result, null, 2)}\n`);
     console.log(formatTable(result));
-    if (profiles) for (const list of Object.values(profiles)) for (const summary of list) console.log(`\n${formatProfileSummary(summary, 12)}`);
+    if (profiles)
+      for (const list of Object.values(profiles))
+        for (const summary of list) console.log(`\n${formatProfileSummary(summary, 12)}`);
     console.log(`\nresults: ${options.out}`);
     return 0;
   } finally {

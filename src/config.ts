@@ -28,19 +28,26 @@ const positiveInt = z.coerce.number().int().positive();
 const boolFlag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
-const csv = z
-  .string()
-  .transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item.length > 0));
+const csv = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0),
+);
 
 export const configSchema = z.object({
   PORT: port.default(8080),
   HOST: z.string().min(1).default('0.0.0.0'),
   PUBLIC_BASE_URL: httpUrl.optional(),
-  MONGODB_URI: z
+  MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\/.+/, 'must be a mongodb:// or mongodb+srv:// connection string'),
+  MONGODB_DB: z
     .string()
-    .regex(/^mongodb(\+srv)?:\/\/.+/, 'must be a mongodb:// or mongodb+srv:// connection string'),
-  MONGODB_DB: z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be a database name (letters, digits, _ and -)').default('chatrelay'),
-  TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port').default('127.0.0.1:7233'),
+    .regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be a database name (letters, digits, _ and -)')
+    .default('chatrelay'),
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port')
+    .default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('chatrelay'),
   OPENAI_API_KEY: z.string().min(1, 'must not be empty'),
@@ -86,7 +93,9 @@ export const configSchema = z.object({
    */
   SECRETS_ENCRYPTION_KEY: z.string().min(32, 'must be at least 32 characters'),
   /** Keys a key change replaces, still read (never written) until every value is re-encrypted: comma-separated. */
-  SECRETS_ENCRYPTION_OLD_KEYS: csv.pipe(z.array(z.string().min(32, 'must be comma-separated keys of at least 32 characters each'))).default([]),
+  SECRETS_ENCRYPTION_OLD_KEYS: csv
+    .pipe(z.array(z.string().min(32, 'must be comma-separated keys of at least 32 characters each')))
+    .default([]),
   /**
    * Encrypts every payload written to Temporal (src/temporal/payload-codec.ts). On by default;
    * false stops encrypting new payloads (existing ones are still read).
@@ -108,9 +117,17 @@ export const configSchema = z.object({
   CODEC_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Browser origins (the Temporal UI's) allowed to call the codec endpoint, comma-separated. */
   CODEC_CORS_ORIGINS: csv
-    .refine((origins) => origins.every(isOrigin), 'must be comma-separated origins: scheme://host[:port], no path (e.g. http://127.0.0.1:8233)')
+    .refine(
+      (origins) => origins.every(isOrigin),
+      'must be comma-separated origins: scheme://host[:port], no path (e.g. http://127.0.0.1:8233)',
+    )
     .default([]),
-  SIGNING_SECRET_GRACE_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(86_400),
+  SIGNING_SECRET_GRACE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 86_400)
+    .default(86_400),
   /** Port of the worker's metrics server (GET /metrics); 0 turns it (and the Temporal SDK's metrics) off. */
   METRICS_PORT: port.default(9464),
   /** Bind address of the worker's metrics server. */
@@ -151,7 +168,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(problems);
   }
   const config = parsed.data;
-  return { ...config, PUBLIC_BASE_URL: (config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}`).replace(/\/+$/, '') };
+  return {
+    ...config,
+    PUBLIC_BASE_URL: (config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}`).replace(/\/+$/, ''),
+  };
 }
 
 /** For process entry points: print the problem and exit instead of throwing a stack trace. */

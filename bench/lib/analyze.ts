@@ -83,7 +83,11 @@ function parseWebhookId(id: string | undefined): { messageId: string; index: num
   return Number.isInteger(index) ? { messageId: id.slice(0, dot), index } : undefined;
 }
 
-export function analyze(sends: readonly SendRecord[], arrivals: readonly Arrival[], options: AnalyzeOptions): SystemFigures {
+export function analyze(
+  sends: readonly SendRecord[],
+  arrivals: readonly Arrival[],
+  options: AnalyzeOptions,
+): SystemFigures {
   const fixedMs = options.modelLatencyMs + options.replyDelaySeconds * 1000;
   const accepted = sends.filter((send) => send.status === 200 && send.messageId !== undefined);
   const failures = sends.filter((send) => !(send.status === 200 && send.messageId !== undefined));
@@ -101,7 +105,8 @@ export function analyze(sends: readonly SendRecord[], arrivals: readonly Arrival
     }
     entry.arrivals.push(arrival);
     const header = /^(\d+)\/(\d+)$/.exec(arrival.part ?? '');
-    if (!header || Number(header[1]) !== parsed.index + 1 || Number(header[2]) !== entry.send.planned.expectedParts) partHeaderMismatches += 1;
+    if (!header || Number(header[1]) !== parsed.index + 1 || Number(header[2]) !== entry.send.planned.expectedParts)
+      partHeaderMismatches += 1;
   }
 
   let expectedParts = 0;
@@ -157,8 +162,18 @@ export function analyze(sends: readonly SendRecord[], arrivals: readonly Arrival
         if (inversionSamples.length < 5) {
           inversionSamples.push({
             chat: later.planned.chat,
-            earlier: { messageId: earlier.messageId ?? '', ackAtMs: Math.round((earlier.ackAt ?? 0) - firstSendAt), firstPartAtMs: Math.round(before.first - firstSendAt), lastPartAtMs: Math.round(before.last - firstSendAt) },
-            later: { messageId: later.messageId ?? '', ackAtMs: Math.round((later.ackAt ?? 0) - firstSendAt), firstPartAtMs: Math.round(after.first - firstSendAt), lastPartAtMs: Math.round(after.last - firstSendAt) },
+            earlier: {
+              messageId: earlier.messageId ?? '',
+              ackAtMs: Math.round((earlier.ackAt ?? 0) - firstSendAt),
+              firstPartAtMs: Math.round(before.first - firstSendAt),
+              lastPartAtMs: Math.round(before.last - firstSendAt),
+            },
+            later: {
+              messageId: later.messageId ?? '',
+              ackAtMs: Math.round((later.ackAt ?? 0) - firstSendAt),
+              firstPartAtMs: Math.round(after.first - firstSendAt),
+              lastPartAtMs: Math.round(after.last - firstSendAt),
+            },
           });
         }
       }
@@ -172,34 +187,58 @@ export function analyze(sends: readonly SendRecord[], arrivals: readonly Arrival
   const lastCompletion = completions.length > 0 ? Math.max(...completions) : undefined;
   const lostParts = expectedParts - receivedParts;
   const drainSeconds = lastCompletion === undefined ? null : Number(((lastCompletion - lastSend) / 1000).toFixed(2));
-  const offeredPerSecond = sends.length > 1 && lastSend > firstSend ? Number(((sends.length - 1) / ((lastSend - firstSend) / 1000)).toFixed(2)) : null;
+  const offeredPerSecond =
+    sends.length > 1 && lastSend > firstSend
+      ? Number(((sends.length - 1) / ((lastSend - firstSend) / 1000)).toFixed(2))
+      : null;
   const completedPerSecond =
-    lastCompletion !== undefined && lastCompletion > firstSend ? Number((completion.size / ((lastCompletion - firstSend) / 1000)).toFixed(2)) : null;
+    lastCompletion !== undefined && lastCompletion > firstSend
+      ? Number((completion.size / ((lastCompletion - firstSend) / 1000)).toFixed(2))
+      : null;
   const keptUp =
-    failures.length === 0 && lostParts === 0 && duplicateParts === 0 && drainSeconds !== null && drainSeconds <= fixedMs / 1000 + 5;
+    failures.length === 0 &&
+    lostParts === 0 &&
+    duplicateParts === 0 &&
+    drainSeconds !== null &&
+    drainSeconds <= fixedMs / 1000 + 5;
 
   // Windows over the send timetable, to see whether latency grows during the run.
   const durationS = (lastSend - firstSend) / 1000;
   const windowS = Math.max(1, Math.ceil(durationS / 6));
   const windows: WindowFigures[] = [];
   for (let from = 0; from <= durationS; from += windowS) {
-    const inWindow = sends.filter((send) => (send.sentAt - firstSend) / 1000 >= from && (send.sentAt - firstSend) / 1000 < from + windowS);
+    const inWindow = sends.filter(
+      (send) => (send.sentAt - firstSend) / 1000 >= from && (send.sentAt - firstSend) / 1000 < from + windowS,
+    );
     if (inWindow.length === 0) continue;
-    const acks = summarize(inWindow.filter((send) => send.ackAt !== undefined).map((send) => (send.ackAt as number) - send.sentAt));
+    const acks = summarize(
+      inWindow.filter((send) => send.ackAt !== undefined).map((send) => (send.ackAt as number) - send.sentAt),
+    );
     const over = summarize(
       inWindow.flatMap((send) => {
         const done = send.messageId ? completion.get(send.messageId) : undefined;
         return done ? [done.last - send.sentAt - fixedMs] : [];
       }),
     );
-    windows.push({ fromS: from, toS: from + windowS, sent: inWindow.length, ackP99Ms: acks.p99, overheadP50Ms: over.p50, overheadP95Ms: over.p95 });
+    windows.push({
+      fromS: from,
+      toS: from + windowS,
+      sent: inWindow.length,
+      ackP99Ms: acks.p99,
+      overheadP50Ms: over.p50,
+      overheadP95Ms: over.p95,
+    });
   }
 
   return {
     sent: sends.length,
     ackErrors: failures.length,
     ackErrorSamples: [...new Set(failures.map((send) => send.error ?? `HTTP ${send.status ?? '?'}`))].slice(0, 5),
-    ackMs: summarize(sends.filter((send) => send.ackAt !== undefined && send.status === 200).map((send) => (send.ackAt as number) - send.sentAt)),
+    ackMs: summarize(
+      sends
+        .filter((send) => send.ackAt !== undefined && send.status === 200)
+        .map((send) => (send.ackAt as number) - send.sentAt),
+    ),
     endToEndMs: summarize(endToEnd),
     overheadMs: summarize(overhead),
     generatorLagMs: summarize(sends.map((send) => send.sentAt - send.scheduledAt)),

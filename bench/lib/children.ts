@@ -46,7 +46,9 @@ export class Cleanup {
     this.running ??= (async () => {
       while (this.items.length > 0) {
         const item = this.items.pop() as Stoppable;
-        await item.stop().catch((error: unknown) => console.error(`[bench] stopping ${item.name} failed: ${String(error)}`));
+        await item
+          .stop()
+          .catch((error: unknown) => console.error(`[bench] stopping ${item.name} failed: ${String(error)}`));
       }
     })();
     return this.running;
@@ -72,11 +74,16 @@ export function startNodeChild(
   env: NodeJS.ProcessEnv,
   options: { nodeArgs?: string[]; args?: string[]; echo?: StartChildOptions['echo'] } = {},
 ): ManagedChild {
-  return startChild(name, process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', join(projectRoot, script), ...(options.args ?? [])], {
-    env,
-    cwd: projectRoot,
-    ...(options.echo ? { echo: options.echo } : {}),
-  });
+  return startChild(
+    name,
+    process.execPath,
+    [...(options.nodeArgs ?? []), '--import', 'tsx', join(projectRoot, script), ...(options.args ?? [])],
+    {
+      env,
+      cwd: projectRoot,
+      ...(options.echo ? { echo: options.echo } : {}),
+    },
+  );
 }
 
 /** Resolves with the first stdout line that parses as a JSON object with `key`, e.g. `{"baseURL": ...}`. */
@@ -94,7 +101,10 @@ export function jsonLine(child: ManagedChild, key: string, timeoutMs = 60_000): 
       if (error) reject(error);
       else resolve(value as string);
     };
-    const timer = setTimeout(() => finish(new Error(`${child.name} did not print ${key} within ${timeoutMs} ms\n${child.recentOutput()}`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new Error(`${child.name} did not print ${key} within ${timeoutMs} ms\n${child.recentOutput()}`)),
+      timeoutMs,
+    );
     lines.on('line', (line) => {
       try {
         const value = (JSON.parse(line) as Record<string, unknown>)[key];
@@ -103,7 +113,9 @@ export function jsonLine(child: ManagedChild, key: string, timeoutMs = 60_000): 
         // Not a JSON line.
       }
     });
-    void child.exited.then((code) => finish(new Error(`${child.name} exited (${code}) before printing ${key}\n${child.recentOutput()}`)));
+    void child.exited.then((code) =>
+      finish(new Error(`${child.name} exited (${code}) before printing ${key}\n${child.recentOutput()}`)),
+    );
   });
 }
 

@@ -74,7 +74,9 @@ export function planWorkload(options: WorkloadOptions): PlannedMessage[] {
   for (let index = 0; index < options.count; index++) {
     const chat = index % options.chats;
     const long = next() < options.longRatio;
-    const text = long ? longText(index, options.longChars, next) : `Message ${index} in chat ${chat}: how are you today?`;
+    const text = long
+      ? longText(index, options.longChars, next)
+      : `Message ${index} in chat ${chat}: how are you today?`;
     plan.push({
       index,
       chat,
@@ -112,7 +114,12 @@ export interface Target {
 const agent = new http.Agent({ keepAlive: true, maxSockets: 512, keepAliveMsecs: 10_000 });
 
 /** One POST /webhook/mychatbot; resolves with the record completed (never rejects). */
-export function sendOne(target: Target, message: PlannedMessage, scheduledAt: number, timeoutMs = 30_000): Promise<SendRecord> {
+export function sendOne(
+  target: Target,
+  message: PlannedMessage,
+  scheduledAt: number,
+  timeoutMs = 30_000,
+): Promise<SendRecord> {
   const body = JSON.stringify({
     client_id: message.clientId,
     page_id: target.pageId,
@@ -129,7 +136,11 @@ export function sendOne(target: Target, message: PlannedMessage, scheduledAt: nu
         method: 'POST',
         agent,
         timeout: timeoutMs,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${target.token}` },
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          authorization: `Bearer ${target.token}`,
+        },
       },
       (response) => {
         const chunks: Buffer[] = [];
@@ -167,7 +178,11 @@ export function sendOne(target: Target, message: PlannedMessage, scheduledAt: nu
  * Sends the plan on its timetable (open loop) and resolves when every POST has been answered.
  * `shouldStop` is checked before each send, so Ctrl-C stops the load at once.
  */
-export async function runOpenLoop(target: Target, plan: readonly PlannedMessage[], shouldStop: () => boolean = () => false): Promise<SendRecord[]> {
+export async function runOpenLoop(
+  target: Target,
+  plan: readonly PlannedMessage[],
+  shouldStop: () => boolean = () => false,
+): Promise<SendRecord[]> {
   const start = performance.now() + 20;
   const pending: Array<Promise<SendRecord>> = [];
   for (const message of plan) {

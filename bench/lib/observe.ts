@@ -77,14 +77,21 @@ export async function temporalFigures(options: {
       // Raw pages: the client would decode each execution's memo, which is encrypted (the payload codec).
       let nextPageToken: Uint8Array | undefined;
       do {
-        const page = await client.workflowService.listWorkflowExecutions({ namespace: options.namespace, query, pageSize: 1000, ...(nextPageToken ? { nextPageToken } : {}) });
+        const page = await client.workflowService.listWorkflowExecutions({
+          namespace: options.namespace,
+          query,
+          pageSize: 1000,
+          ...(nextPageToken ? { nextPageToken } : {}),
+        });
         for (const execution of page.executions ?? []) {
           const type = execution.type?.name ?? 'unknown';
           const list = executions.get(type) ?? [];
           list.push({
             workflowId: execution.execution?.workflowId ?? '',
             runId: execution.execution?.runId ?? '',
-            closed: execution.status !== proto.temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING,
+            closed:
+              execution.status !==
+              proto.temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING,
           });
           executions.set(type, list);
         }
@@ -109,7 +116,10 @@ export async function temporalFigures(options: {
     for (const [type, list] of executions) {
       // A message workflow still running has only part of its history: sample finished ones when there are any.
       const finished = list.filter((execution) => execution.closed);
-      const sample = sampleEvenly(type.startsWith('messageWorkflow') && finished.length > 0 ? finished : list, options.samplePerType);
+      const sample = sampleEvenly(
+        type.startsWith('messageWorkflow') && finished.length > 0 ? finished : list,
+        options.samplePerType,
+      );
       const counts: number[] = [];
       const typeTotals: Record<string, number> = {};
       for (const { workflowId, runId } of sample) {
@@ -123,7 +133,8 @@ export async function temporalFigures(options: {
       }
       const mean = counts.length > 0 ? counts.reduce((a, b) => a + b, 0) / counts.length : null;
       const meanEventTypes: Record<string, number> = {};
-      for (const [name, total] of Object.entries(typeTotals)) meanEventTypes[name] = Number((total / Math.max(1, counts.length)).toFixed(2));
+      for (const [name, total] of Object.entries(typeTotals))
+        meanEventTypes[name] = Number((total / Math.max(1, counts.length)).toFixed(2));
       byWorkflowType[type] = {
         executions: list.length,
         finished: finished.length,
@@ -141,7 +152,8 @@ export async function temporalFigures(options: {
     }
     // Per message workflow started (one per message, including any the API timed out on but Temporal started).
     const messages = executions.get('messageWorkflow')?.length || options.acceptedMessages;
-    const perMessage = (total: number): number | null => (messages > 0 && method === 'visibility' ? Number((total / messages).toFixed(1)) : null);
+    const perMessage = (total: number): number | null =>
+      messages > 0 && method === 'visibility' ? Number((total / messages).toFixed(1)) : null;
     if (method === 'acknowledged-ids') {
       const only = byWorkflowType.messageWorkflow;
       return {
@@ -167,7 +179,19 @@ export async function temporalFigures(options: {
 }
 
 /** Commands the driver sends for itself (handshakes, heartbeats) or we send to measure: not the application's work. */
-const HOUSEKEEPING = new Set(['hello', 'ismaster', 'ping', 'serverstatus', 'buildinfo', 'saslstart', 'saslcontinue', 'endsessions', 'getparameter', 'unknown', '<unknown>']);
+const HOUSEKEEPING = new Set([
+  'hello',
+  'ismaster',
+  'ping',
+  'serverstatus',
+  'buildinfo',
+  'saslstart',
+  'saslcontinue',
+  'endsessions',
+  'getparameter',
+  'unknown',
+  '<unknown>',
+]);
 
 export interface CommandCounters {
   method: string;
@@ -182,9 +206,13 @@ export async function commandCounters(db: Db): Promise<CommandCounters | undefin
     if (!commands || typeof commands !== 'object') return undefined;
     const counts: Record<string, number> = {};
     for (const [name, value] of Object.entries(commands)) {
-      if (value && typeof value === 'object' && 'total' in value) counts[name] = Number((value as { total: unknown }).total);
+      if (value && typeof value === 'object' && 'total' in value)
+        counts[name] = Number((value as { total: unknown }).total);
     }
-    const server = typeof status.ferretdbVersion === 'string' ? `FerretDB ${status.ferretdbVersion}` : `MongoDB ${String(status.version)}`;
+    const server =
+      typeof status.ferretdbVersion === 'string'
+        ? `FerretDB ${status.ferretdbVersion}`
+        : `MongoDB ${String(status.version)}`;
     return { method: `serverStatus.metrics.commands (${server})`, counts };
   } catch {
     return undefined;
@@ -202,7 +230,11 @@ export interface MongoFigures {
   note?: string;
 }
 
-export function mongoFigures(before: CommandCounters | undefined, after: CommandCounters | undefined, acceptedMessages: number): MongoFigures {
+export function mongoFigures(
+  before: CommandCounters | undefined,
+  after: CommandCounters | undefined,
+  acceptedMessages: number,
+): MongoFigures {
   if (!before || !after) {
     return {
       measured: false,
@@ -235,7 +267,12 @@ export function mongoFigures(before: CommandCounters | undefined, after: Command
  * Message workflows still running on the task queue: when reply parts are missing at the end of a
  * run, this tells late (still being worked on) from lost (finished without delivering).
  */
-export async function runningMessageWorkflows(options: { address: string; namespace: string; taskQueue: string; since: Date }): Promise<number | null> {
+export async function runningMessageWorkflows(options: {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  since: Date;
+}): Promise<number | null> {
   const connection = await Connection.connect({ address: options.address });
   try {
     const client = new Client({ connection, namespace: options.namespace });

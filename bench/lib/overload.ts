@@ -39,11 +39,18 @@ export interface OverloadResult {
 
 const isOverloaded = (send: SendRecord): boolean => send.status === 503 && /"code":"overloaded"/.test(send.error ?? '');
 
-export function overloadResult(rate: number, durationSeconds: number, sends: readonly SendRecord[], system: SystemResult): OverloadResult {
+export function overloadResult(
+  rate: number,
+  durationSeconds: number,
+  sends: readonly SendRecord[],
+  system: SystemResult,
+): OverloadResult {
   const overloaded = sends.filter(isOverloaded).length;
   const rateLimited = sends.filter((send) => send.status === 429).length;
   const others = sends.filter((send) => send.status !== 200 && send.status !== 429 && !isOverloaded(send));
-  const answers = summarize(sends.filter((send) => send.ackAt !== undefined).map((send) => (send.ackAt as number) - send.sentAt));
+  const answers = summarize(
+    sends.filter((send) => send.ackAt !== undefined).map((send) => (send.ackAt as number) - send.sentAt),
+  );
   return {
     rate,
     durationSeconds,

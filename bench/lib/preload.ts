@@ -7,7 +7,14 @@
  */
 import { attemptKey, deliveryAttemptId, historyEntryId, lineSlotId } from '../../src/domain/ids.js';
 import type { HistoryEntry } from '../../src/domain/history.js';
-import type { Collections, DeliveryAttemptDoc, LineSlotDoc, MessageDoc, OutcomeDoc, ReplyDoc } from '../../src/stores/collections.js';
+import type {
+  Collections,
+  DeliveryAttemptDoc,
+  LineSlotDoc,
+  MessageDoc,
+  OutcomeDoc,
+  ReplyDoc,
+} from '../../src/stores/collections.js';
 
 export interface PreloadOptions {
   /** Messages stored so far (numbering goes on from here). */
@@ -22,13 +29,25 @@ export interface PreloadOptions {
   pageId: string;
 }
 
-const entry = (id: string, role: 'user' | 'assistant', content: string): HistoryEntry => ({ id: historyEntryId(id, role), role, content, attachments: [] });
-const textOf = (n: number): string => (n % 5 === 0 ? 'x'.repeat(1500) : 'Message text of a usual length, a sentence or two.');
+const entry = (id: string, role: 'user' | 'assistant', content: string): HistoryEntry => ({
+  id: historyEntryId(id, role),
+  role,
+  content,
+  attachments: [],
+});
+const textOf = (n: number): string =>
+  n % 5 === 0 ? 'x'.repeat(1500) : 'Message text of a usual length, a sentence or two.';
 
 export async function preloadMessages(c: Collections, options: PreloadOptions): Promise<void> {
   const { chats, chatId, idPrefix } = options;
   const now = new Date();
-  const docs = { lines: [] as LineSlotDoc[], messages: [] as MessageDoc[], replies: [] as ReplyDoc[], attempts: [] as DeliveryAttemptDoc[], outcomes: [] as OutcomeDoc[] };
+  const docs = {
+    lines: [] as LineSlotDoc[],
+    messages: [] as MessageDoc[],
+    replies: [] as ReplyDoc[],
+    attempts: [] as DeliveryAttemptDoc[],
+    outcomes: [] as OutcomeDoc[],
+  };
   const flush = async (): Promise<void> => {
     await Promise.all([
       docs.lines.length && c.lines.insertMany(docs.lines.splice(0)),
@@ -44,7 +63,14 @@ export async function preloadMessages(c: Collections, options: PreloadOptions): 
     const partCount = n % 5 === 0 ? 4 : 1;
     const id = `${idPrefix}${n}`;
     const seq = Math.floor(n / chats) + 1;
-    docs.lines.push({ _id: lineSlotId(chat, seq), chat_id: chat, seq, message_id: id, workflow_id: `w-${id}`, created_at: now });
+    docs.lines.push({
+      _id: lineSlotId(chat, seq),
+      chat_id: chat,
+      seq,
+      message_id: id,
+      workflow_id: `w-${id}`,
+      created_at: now,
+    });
     docs.messages.push({
       _id: id,
       workflow_id: `w-${id}`,
@@ -61,9 +87,27 @@ export async function preloadMessages(c: Collections, options: PreloadOptions): 
       created_at: now,
       updated_at: now,
     });
-    docs.replies.push({ _id: id, parts: Array.from({ length: partCount }, (_, index) => ({ index, text: content.slice(0, 400), images: [], delivery_id: `${id}.${index}` })), at: now });
+    docs.replies.push({
+      _id: id,
+      parts: Array.from({ length: partCount }, (_, index) => ({
+        index,
+        text: content.slice(0, 400),
+        images: [],
+        delivery_id: `${id}.${index}`,
+      })),
+      at: now,
+    });
     for (let index = 0; index < partCount; index++) {
-      docs.attempts.push({ _id: deliveryAttemptId(id, attemptKey(index, 1)), message_id: id, part_index: index, attempt: 1, at: now, duration_ms: 3, result: 'delivered', http_status: 200 });
+      docs.attempts.push({
+        _id: deliveryAttemptId(id, attemptKey(index, 1)),
+        message_id: id,
+        part_index: index,
+        attempt: 1,
+        at: now,
+        duration_ms: 3,
+        result: 'delivered',
+        http_status: 200,
+      });
     }
     docs.outcomes.push({ _id: id, message_id: id, status: 'delivered', parts_delivered: partCount, at: now });
     if (docs.messages.length >= 500) await flush();
@@ -72,13 +116,30 @@ export async function preloadMessages(c: Collections, options: PreloadOptions): 
   // Each chat's window of recent history and its line's head, as the last of its messages left them.
   for (let chat = 0; chat < chats && options.to > 0; chat++) {
     const last = Math.max(0, options.to - chats + chat);
-    const window = Array.from({ length: 10 }, (_, k) => [entry(`${idPrefix}${last}-${k}`, 'user', textOf(last)), entry(`${idPrefix}${last}-${k}`, 'assistant', `Echo: ${textOf(last)}`)]).flat();
+    const window = Array.from({ length: 10 }, (_, k) => [
+      entry(`${idPrefix}${last}-${k}`, 'user', textOf(last)),
+      entry(`${idPrefix}${last}-${k}`, 'assistant', `Echo: ${textOf(last)}`),
+    ]).flat();
     const id = chatId(chat);
     await c.chats.updateOne(
       { _id: id },
-      { $set: { page_id: options.pageId, client_id: id, platform: 'x', first_seen_at: now, last_seen_at: now, history_seq: 0, recent: window } },
+      {
+        $set: {
+          page_id: options.pageId,
+          client_id: id,
+          platform: 'x',
+          first_seen_at: now,
+          last_seen_at: now,
+          history_seq: 0,
+          recent: window,
+        },
+      },
       { upsert: true },
     );
-    await c.lineHeads.updateOne({ _id: id }, { $set: { done: Math.floor(options.to / chats), at: now } }, { upsert: true });
+    await c.lineHeads.updateOne(
+      { _id: id },
+      { $set: { done: Math.floor(options.to / chats), at: now } },
+      { upsert: true },
+    );
   }
 }

@@ -144,14 +144,19 @@ export class ProcessSampler {
       if (mem && Number.isFinite(mem.rssMiB)) this.peakRss.set(name, Math.max(this.peakRss.get(name) ?? 0, mem.rssMiB));
       const cpu = cpuSeconds(pid);
       const last = this.lastCpu.get(name);
-      if (cpu !== undefined && last !== undefined && seconds > 0) cores[name] = Number(((cpu - last) / seconds).toFixed(2));
+      if (cpu !== undefined && last !== undefined && seconds > 0)
+        cores[name] = Number(((cpu - last) / seconds).toFixed(2));
       if (cpu !== undefined) this.lastCpu.set(name, cpu);
     }
     const machine = machineTicks();
     if (seconds > 0.5) {
       const total = machine.total - this.lastMachine.total;
       const busyPercent = total > 0 ? ((machine.busy - this.lastMachine.busy) / total) * 100 : 0;
-      this.timelinePoints.push({ atS: Number(((now - this.startedAt) / 1000).toFixed(1)), cores, machineBusyPercent: Number(busyPercent.toFixed(1)) });
+      this.timelinePoints.push({
+        atS: Number(((now - this.startedAt) / 1000).toFixed(1)),
+        cores,
+        machineBusyPercent: Number(busyPercent.toFixed(1)),
+      });
     }
     this.lastMachine = machine;
     this.lastAt = now;
@@ -171,7 +176,8 @@ export class ProcessSampler {
     const windowSeconds = (performance.now() - this.startedAt) / 1000;
     const machine = machineTicks();
     const total = machine.total - this.startMachine.total;
-    const machineBusyPercent = total > 0 ? Number((((machine.busy - this.startMachine.busy) / total) * 100).toFixed(1)) : 0;
+    const machineBusyPercent =
+      total > 0 ? Number((((machine.busy - this.startMachine.busy) / total) * 100).toFixed(1)) : 0;
     const processes: Record<string, ProcessReport> = {};
     for (const [name, pid] of Object.entries(this.pids)) {
       const begin = this.startCpu.get(name);
@@ -199,7 +205,13 @@ export class ProcessSampler {
     }
     const ours = Object.values(processes).reduce((sum, report) => sum + (report.cores ?? 0), 0);
     const otherCores = Math.max(0, (machineBusyPercent / 100) * cpus().length - ours);
-    return { windowSeconds: Number(windowSeconds.toFixed(2)), machineBusyPercent, otherCores: Number(otherCores.toFixed(2)), processes, timeline: this.timelinePoints };
+    return {
+      windowSeconds: Number(windowSeconds.toFixed(2)),
+      machineBusyPercent,
+      otherCores: Number(otherCores.toFixed(2)),
+      processes,
+      timeline: this.timelinePoints,
+    };
   }
 }
 

@@ -37,7 +37,13 @@ export async function startBenchReceiver(): Promise<BenchReceiver> {
         return Array.isArray(value) ? value.join(',') : value;
       };
       const text = new URLSearchParams(Buffer.concat(chunks).toString('utf8')).get('text') ?? '';
-      arrivals.push({ path: (req.url ?? '/').split('?')[0] ?? '/', webhookId: header('webhook-id'), part: header('x-chatrelay-part'), at, textLength: text.length });
+      arrivals.push({
+        path: (req.url ?? '/').split('?')[0] ?? '/',
+        webhookId: header('webhook-id'),
+        part: header('x-chatrelay-part'),
+        at,
+        textLength: text.length,
+      });
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': 2 }).end('{}');
     });
   });

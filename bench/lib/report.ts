@@ -60,7 +60,13 @@ export interface BenchResult {
   baseline: SystemResult | null;
   /** chatrelay / baseline, for the headline figures. */
   ratios: Record<string, number | null>;
-  targets: { ackP99Under50Ms: boolean; overheadP50Under250Ms: boolean; zeroLostAndDuplicated: boolean; keptUp: boolean; atTargetLoad: boolean };
+  targets: {
+    ackP99Under50Ms: boolean;
+    overheadP50Under250Ms: boolean;
+    zeroLostAndDuplicated: boolean;
+    keptUp: boolean;
+    atTargetLoad: boolean;
+  };
   profiles?: Record<string, ProfileSummary[]>;
   /** With --overload-rate: chatrelay offered that rate after the main phase (bench/lib/overload.ts). */
   overload?: OverloadResult;
@@ -81,7 +87,11 @@ export function computeRatios(chatrelay: SystemResult, baseline: SystemResult | 
 }
 
 const show = (value: number | string | boolean | null | undefined): string =>
-  value === null || value === undefined ? '-' : typeof value === 'number' ? String(Number(value.toFixed(2))) : String(value);
+  value === null || value === undefined
+    ? '-'
+    : typeof value === 'number'
+      ? String(Number(value.toFixed(2)))
+      : String(value);
 
 function proc(result: SystemResult | null, name: string, field: keyof ProcessReport): number | null {
   const value = result?.processes[name]?.[field];
@@ -93,29 +103,63 @@ export function formatTable(result: BenchResult): string {
   const c = result.chatrelay;
   const b = result.baseline;
   const rows: Array<[string, string, string, string]> = [];
-  const row = (label: string, chat: number | string | boolean | null | undefined, base: number | string | boolean | null | undefined, r?: number | null): void => {
+  const row = (
+    label: string,
+    chat: number | string | boolean | null | undefined,
+    base: number | string | boolean | null | undefined,
+    r?: number | null,
+  ): void => {
     rows.push([label, show(chat), b ? show(base) : 'n/a', r === undefined ? '' : show(r)]);
   };
   const cfg = result.config;
   row('messages sent / accepted', `${c.sent} / ${c.replies.accepted}`, b ? `${b.sent} / ${b.replies.accepted}` : null);
   row('ack errors (non-200 or no answer)', c.ackErrors, b?.ackErrors);
-  for (const p of ['p50', 'p95', 'p99', 'max'] as const) row(`ack ms ${p}`, c.ackMs[p], b?.ackMs[p], ratio(c.ackMs[p], b?.ackMs[p]));
-  for (const p of ['p50', 'p95', 'p99'] as const) row(`overhead ms ${p} (e2e - model - delay)`, c.overheadMs[p], b?.overheadMs[p], ratio(c.overheadMs[p], b?.overheadMs[p]));
-  row('end-to-end ms p50 / p99', `${show(c.endToEndMs.p50)} / ${show(c.endToEndMs.p99)}`, b ? `${show(b.endToEndMs.p50)} / ${show(b.endToEndMs.p99)}` : null);
+  for (const p of ['p50', 'p95', 'p99', 'max'] as const)
+    row(`ack ms ${p}`, c.ackMs[p], b?.ackMs[p], ratio(c.ackMs[p], b?.ackMs[p]));
+  for (const p of ['p50', 'p95', 'p99'] as const)
+    row(
+      `overhead ms ${p} (e2e - model - delay)`,
+      c.overheadMs[p],
+      b?.overheadMs[p],
+      ratio(c.overheadMs[p], b?.overheadMs[p]),
+    );
+  row(
+    'end-to-end ms p50 / p99',
+    `${show(c.endToEndMs.p50)} / ${show(c.endToEndMs.p99)}`,
+    b ? `${show(b.endToEndMs.p50)} / ${show(b.endToEndMs.p99)}` : null,
+  );
   row('offered msg/s', c.throughput.offeredPerSecond, b?.throughput.offeredPerSecond);
-  row('completed msg/s (all parts received)', c.throughput.completedPerSecond, b?.throughput.completedPerSecond, ratio(c.throughput.completedPerSecond, b?.throughput.completedPerSecond));
+  row(
+    'completed msg/s (all parts received)',
+    c.throughput.completedPerSecond,
+    b?.throughput.completedPerSecond,
+    ratio(c.throughput.completedPerSecond, b?.throughput.completedPerSecond),
+  );
   row('drain s (last send -> last reply)', c.throughput.drainSeconds, b?.throughput.drainSeconds);
   row('kept up', c.throughput.keptUp, b?.throughput.keptUp);
-  row('reply parts expected / received', `${c.replies.expectedParts} / ${c.replies.receivedParts}`, b ? `${b.replies.expectedParts} / ${b.replies.receivedParts}` : null);
-  row(`LOST parts (not received ${cfg.drainTimeoutSeconds} s after the last send)`, c.replies.lostParts, b?.replies.lostParts);
-  if (c.replies.lostParts > 0 && c.stillRunningAtEnd !== undefined) row('  message workflows still running at the end', c.stillRunningAtEnd, null);
+  row(
+    'reply parts expected / received',
+    `${c.replies.expectedParts} / ${c.replies.receivedParts}`,
+    b ? `${b.replies.expectedParts} / ${b.replies.receivedParts}` : null,
+  );
+  row(
+    `LOST parts (not received ${cfg.drainTimeoutSeconds} s after the last send)`,
+    c.replies.lostParts,
+    b?.replies.lostParts,
+  );
+  if (c.replies.lostParts > 0 && c.stillRunningAtEnd !== undefined)
+    row('  message workflows still running at the end', c.stillRunningAtEnd, null);
   row('DUPLICATED parts', c.replies.duplicateParts, b?.replies.duplicateParts);
   row('unexpected parts', c.replies.unexpectedParts, b?.replies.unexpectedParts);
   row('messages with parts out of order', c.replies.outOfOrderMessages, b?.replies.outOfOrderMessages);
   row('x-chatrelay-part header mismatches', c.replies.partHeaderMismatches, b?.replies.partHeaderMismatches);
   row('chat order inversions (info)', c.replies.chatOrderInversions, b?.replies.chatOrderInversions);
   const temporal = c.temporal && 'eventsPerMessage' in c.temporal ? c.temporal : undefined;
-  row('Temporal history events / message', temporal?.eventsPerMessage ?? (c.temporal && 'error' in c.temporal ? 'error' : null), 0);
+  row(
+    'Temporal history events / message',
+    temporal?.eventsPerMessage ?? (c.temporal && 'error' in c.temporal ? 'error' : null),
+    0,
+  );
   row('Temporal activities / message', temporal?.activitiesPerMessage, 0);
   row('MongoDB commands / message', c.mongodb?.measured ? c.mongodb.opsPerMessage : 'not measured', 0);
   for (const name of ['api', 'worker', 'temporal', 'mongodb', 'baseline', 'model', 'bench']) {
@@ -124,7 +168,12 @@ export function formatTable(result: BenchResult): string {
     if (chat === null && base === null) continue;
     row(`CPU s ${name}`, chat, base);
   }
-  row('CPU ms / message (system under test)', c.cpuMsPerMessage, b?.cpuMsPerMessage, ratio(c.cpuMsPerMessage, b?.cpuMsPerMessage));
+  row(
+    'CPU ms / message (system under test)',
+    c.cpuMsPerMessage,
+    b?.cpuMsPerMessage,
+    ratio(c.cpuMsPerMessage, b?.cpuMsPerMessage),
+  );
   for (const name of ['api', 'worker', 'temporal', 'mongodb', 'baseline']) {
     const chat = proc(c, name, 'peakRssMiB');
     const base = proc(b, name, 'peakRssMiB');
@@ -135,8 +184,11 @@ export function formatTable(result: BenchResult): string {
   row('cores used by other processes (noise)', c.otherCores, b?.otherCores);
   row('generator lag ms p99 (bench itself)', c.generatorLagMs.p99, b?.generatorLagMs.p99);
 
-  const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]?.length ?? 0), ['metric', 'chatrelay', 'baseline', 'ratio'][i]?.length ?? 0));
-  const line = (cells: readonly string[]): string => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ');
+  const widths = [0, 1, 2, 3].map((i) =>
+    Math.max(...rows.map((r) => r[i]?.length ?? 0), ['metric', 'chatrelay', 'baseline', 'ratio'][i]?.length ?? 0),
+  );
+  const line = (cells: readonly string[]): string =>
+    cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ');
   const t = result.targets;
   const mark = (ok: boolean): string => (ok ? 'met' : 'NOT met');
   return [

@@ -30,13 +30,18 @@ const echoWarnings = (line: string): void => {
 /** A clean environment for children: PATH and HOME from ours, nothing else leaks in. */
 function baseEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const name of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ']) if (process.env[name] !== undefined) env[name] = process.env[name];
+  for (const name of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ'])
+    if (process.env[name] !== undefined) env[name] = process.env[name];
   return env;
 }
 
 export async function startFakeModel(cleanup: Cleanup, latencyMs: number): Promise<{ baseURL: string; pid: number }> {
   const child = cleanup.track(
-    startNodeChild('model', 'src/devtools/fake-openai-main.ts', { ...baseEnv(), PORT: '0', FAKE_OPENAI_LATENCY_MS: String(latencyMs) }),
+    startNodeChild('model', 'src/devtools/fake-openai-main.ts', {
+      ...baseEnv(),
+      PORT: '0',
+      FAKE_OPENAI_LATENCY_MS: String(latencyMs),
+    }),
     5_000,
   );
   const baseURL = await jsonLine(child, 'baseURL');
@@ -51,7 +56,10 @@ export interface BaselineSettings {
   nodeArgs: string[];
 }
 
-export async function startBaseline(cleanup: Cleanup, settings: BaselineSettings): Promise<{ url: string; token: string; pageId: string; pid: number }> {
+export async function startBaseline(
+  cleanup: Cleanup,
+  settings: BaselineSettings,
+): Promise<{ url: string; token: string; pageId: string; pid: number }> {
   const token = generateApiToken();
   const child = cleanup.track(
     startNodeChild(
@@ -85,7 +93,10 @@ export interface ChannelSettings {
 const secretsKey = randomBytes(32).toString('base64url');
 
 /** Creates an agent and a channel directly through the stores (the admin API is not needed). */
-export async function createBenchChannel(database: Database, settings: ChannelSettings): Promise<{ token: string; pageId: string }> {
+export async function createBenchChannel(
+  database: Database,
+  settings: ChannelSettings,
+): Promise<{ token: string; pageId: string }> {
   const stores = createStores(database.db, { secretBox: createSecretBox(secretsKey) });
   await stores.ensureIndexes();
   const agent = await stores.agents.create({
@@ -173,10 +184,17 @@ export async function startLocalStack(cleanup: Cleanup, options: LocalStackOptio
     WORKER_SHUTDOWN_GRACE_MS: '5000',
     ...options.extraEnv,
   };
-  const api = cleanup.track(startNodeChild('api', 'src/api/main.ts', env, { nodeArgs: options.nodeArgs('api'), echo: echoWarnings }), 15_000);
-  const worker = cleanup.track(startNodeChild('worker', 'src/worker/main.ts', env, { nodeArgs: options.nodeArgs('worker'), echo: echoWarnings }), 20_000);
+  const api = cleanup.track(
+    startNodeChild('api', 'src/api/main.ts', env, { nodeArgs: options.nodeArgs('api'), echo: echoWarnings }),
+    15_000,
+  );
+  const worker = cleanup.track(
+    startNodeChild('worker', 'src/worker/main.ts', env, { nodeArgs: options.nodeArgs('worker'), echo: echoWarnings }),
+    20_000,
+  );
   let exited: string | undefined;
-  for (const child of [api, worker]) void child.exited.then((code) => (exited ??= `${child.name} exited (${code})\n${child.recentOutput()}`));
+  for (const child of [api, worker])
+    void child.exited.then((code) => (exited ??= `${child.name} exited (${code})\n${child.recentOutput()}`));
   await waitFor(
     async () => {
       if (exited) throw new Error(exited);

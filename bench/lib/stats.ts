@@ -16,7 +16,8 @@ export function percentile(sorted: readonly number[], p: number): number | null 
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))] ?? null;
 }
 
-const round = (value: number | null, digits = 1): number | null => (value === null ? null : Number(value.toFixed(digits)));
+const round = (value: number | null, digits = 1): number | null =>
+  value === null ? null : Number(value.toFixed(digits));
 
 export function summarize(samples: readonly number[]): Summary {
   const sorted = [...samples].sort((a, b) => a - b);

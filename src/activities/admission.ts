@@ -6,7 +6,9 @@ import { ttlCache } from '../lib/ttl-cache.js';
 import type { ActivityDeps } from './deps.js';
 
 /** What the channel says about a message: answer it with these settings, or why not. */
-type Verdict = { outcome: 'accepted'; snapshot: ChannelSnapshot } | { outcome: 'not_answered' | 'failed'; reason: string; voicePrefix?: string };
+type Verdict =
+  | { outcome: 'accepted'; snapshot: ChannelSnapshot }
+  | { outcome: 'not_answered' | 'failed'; reason: string; voicePrefix?: string };
 
 /** The verdict, and whether the message's turn in its chat has come already. */
 export type Admission = Verdict & { turn: boolean };
@@ -20,12 +22,18 @@ export function createAdmission(deps: ActivityDeps) {
     // The channel is read fresh, once per message: a token rotated or an assistant disconnected
     // a moment ago must count. Agents change rarely and are only read for their settings.
     const channel = await stores.channels.get(input.channelId);
-    if (!channel || channel.page_id !== input.pageId) return { outcome: 'failed', reason: 'the channel no longer exists' };
-    if (channel.token_version !== input.tokenVersion) return { outcome: 'failed', reason: 'the API token the message was sent with has been rotated' };
+    if (!channel || channel.page_id !== input.pageId)
+      return { outcome: 'failed', reason: 'the channel no longer exists' };
+    if (channel.token_version !== input.tokenVersion)
+      return { outcome: 'failed', reason: 'the API token the message was sent with has been rotated' };
     const agent = await agents.get(channel.agent_id);
     if (!channel.assistant_connected) {
       // Kept in the history as the agent would have seen it, voice prefix included.
-      return { outcome: 'not_answered', reason: 'the assistant is not connected to this channel', ...(agent ? { voicePrefix: agent.voice_prefix } : {}) };
+      return {
+        outcome: 'not_answered',
+        reason: 'the assistant is not connected to this channel',
+        ...(agent ? { voicePrefix: agent.voice_prefix } : {}),
+      };
     }
     if (!agent) return { outcome: 'failed', reason: "the channel's agent no longer exists" };
     return { outcome: 'accepted', snapshot: channelSnapshot(channel, agent, settings.retryScheduleSeconds) };

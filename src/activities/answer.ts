@@ -19,19 +19,42 @@ export type Answer =
  * its end; anything else (a wait for the turn, a delay, a retry, speech) goes back to the
  * workflow. Every part of it is safe to repeat, as each of the steps it stands for is.
  */
-export function createAnswerActivities(admission: AdmissionService, compose: (input: { messageId: string; chatId: string; agentId: string; voicePrefix: string; maxMessageLength: number }) => Promise<number>, delivery: Delivery) {
+export function createAnswerActivities(
+  admission: AdmissionService,
+  compose: (input: {
+    messageId: string;
+    chatId: string;
+    agentId: string;
+    voicePrefix: string;
+    maxMessageLength: number;
+  }) => Promise<number>,
+  delivery: Delivery,
+) {
   return {
     async answerMessage(input: MessageWorkflowInput): Promise<Answer> {
       const admitted = await admission.admit(input);
       if (admitted.outcome !== 'accepted') {
         const { outcome, reason, turn } = admitted;
-        return { kind: 'refused', outcome, reason, turn, ...(admitted.voicePrefix !== undefined ? { voicePrefix: admitted.voicePrefix } : {}) };
+        return {
+          kind: 'refused',
+          outcome,
+          reason,
+          turn,
+          ...(admitted.voicePrefix !== undefined ? { voicePrefix: admitted.voicePrefix } : {}),
+        };
       }
       const { snapshot } = admitted;
       if (!admitted.turn) return { kind: 'waiting', snapshot };
       const { messageId, chatId } = input;
-      const partCount = await compose({ messageId, chatId, agentId: snapshot.agentId, voicePrefix: snapshot.voicePrefix, maxMessageLength: snapshot.maxMessageLength });
-      if (snapshot.replyDelaySeconds > 0 || wantsVoice(snapshot, input.message)) return { kind: 'answered', snapshot, partCount };
+      const partCount = await compose({
+        messageId,
+        chatId,
+        agentId: snapshot.agentId,
+        voicePrefix: snapshot.voicePrefix,
+        maxMessageLength: snapshot.maxMessageLength,
+      });
+      if (snapshot.replyDelaySeconds > 0 || wantsVoice(snapshot, input.message))
+        return { kind: 'answered', snapshot, partCount };
       const delivered = await delivery.deliverAtOnce({
         messageId,
         chatId,

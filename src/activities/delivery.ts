@@ -62,7 +62,8 @@ export function createDelivery(deps: ActivityDeps) {
   const secrets = ttlCache((channelId) => stores.signingSecrets.active(channelId), { ttlMs });
 
   const finishAndRelease = createFinisher(deps);
-  const currentWorkflowId = (messageId: string): string => Context.current().info.workflowExecution?.workflowId ?? messageWorkflowId(messageId);
+  const currentWorkflowId = (messageId: string): string =>
+    Context.current().info.workflowExecution?.workflowId ?? messageWorkflowId(messageId);
 
   /**
    * One delivery attempt of one part, recorded by one insert. A first delivery goes to the
@@ -80,7 +81,12 @@ export function createDelivery(deps: ActivityDeps) {
     }
     if (Context.current().info.attempt > 1) {
       // A retry of this step: an earlier run may have delivered the part and lost its result.
-      const earlier = await stores.messages.attempt({ messageId: input.messageId, partIndex: input.partIndex, attempt: input.attempt, ...(input.redelivery !== undefined ? { redelivery: input.redelivery } : {}) });
+      const earlier = await stores.messages.attempt({
+        messageId: input.messageId,
+        partIndex: input.partIndex,
+        attempt: input.attempt,
+        ...(input.redelivery !== undefined ? { redelivery: input.redelivery } : {}),
+      });
       if (earlier?.result === 'delivered') {
         if (input.finish) await finishAndRelease(input.messageId, input.chatId, input.finish, input.redelivery);
         return { outcome: 'delivered' };
@@ -114,7 +120,11 @@ export function createDelivery(deps: ActivityDeps) {
         error,
       });
       deps.report?.deliveryAttempt('retry');
-      return { outcome: 'retry', error, ...(input.retryWaitSeconds !== undefined ? { retryInSeconds: input.retryWaitSeconds } : {}) };
+      return {
+        outcome: 'retry',
+        error,
+        ...(input.retryWaitSeconds !== undefined ? { retryInSeconds: input.retryWaitSeconds } : {}),
+      };
     }
     const started = new Date();
     const headers = {
@@ -137,17 +147,32 @@ export function createDelivery(deps: ActivityDeps) {
     });
     if (outcome.result === 'gone') {
       // 410: the receiver says this URL is gone for good. Park the channel's replies until an admin resumes it.
-      await stores.channels.update(channel.id, { delivery_paused: true, paused_reason: `the reply URL answered 410 Gone (${now.toISOString()})` });
+      await stores.channels.update(channel.id, {
+        delivery_paused: true,
+        paused_reason: `the reply URL answered 410 Gone (${now.toISOString()})`,
+      });
       channels.invalidate(channel.id);
       await stores.messages.parkDelivery(currentWorkflowId(input.messageId), channel.id, input.messageId);
     }
     deps.report?.deliveryAttempt(outcome.result);
     activityLogger(deps.logger).info(
-      { messageId: input.messageId, pageId: channel.page_id, part: input.partIndex, attempt: input.attempt, result: outcome.result, status: outcome.status, ms: now.getTime() - started.getTime() },
+      {
+        messageId: input.messageId,
+        pageId: channel.page_id,
+        part: input.partIndex,
+        attempt: input.attempt,
+        result: outcome.result,
+        status: outcome.status,
+        ms: now.getTime() - started.getTime(),
+      },
       'delivery attempt',
     );
-    if (outcome.result === 'delivered' && input.finish) await finishAndRelease(input.messageId, input.chatId, input.finish, input.redelivery);
-    const retryInSeconds = outcome.result === 'retry' && input.retryWaitSeconds !== undefined ? Math.max(input.retryWaitSeconds, outcome.retryAfterSeconds ?? 0) : undefined;
+    if (outcome.result === 'delivered' && input.finish)
+      await finishAndRelease(input.messageId, input.chatId, input.finish, input.redelivery);
+    const retryInSeconds =
+      outcome.result === 'retry' && input.retryWaitSeconds !== undefined
+        ? Math.max(input.retryWaitSeconds, outcome.retryAfterSeconds ?? 0)
+        : undefined;
     return {
       outcome: outcome.result,
       ...(outcome.status !== undefined ? { status: outcome.status } : {}),
@@ -185,7 +210,8 @@ export function createDelivery(deps: ActivityDeps) {
         ...(retryWaitSeconds !== undefined ? { retryWaitSeconds } : {}),
         ...(last ? { finish: { ...plan.finish, partsDelivered: plan.partCount } } : {}),
       });
-      if (result.outcome !== 'delivered') return { delivered: partIndex, finished: false, stopped: { partIndex, result } };
+      if (result.outcome !== 'delivered')
+        return { delivered: partIndex, finished: false, stopped: { partIndex, result } };
     }
     return { delivered: plan.partCount, finished: true };
   }

@@ -14,8 +14,16 @@ export interface Finish {
  * outcome recorded, then the chat's turn handed on. Each write is once-only, so it is safe to repeat.
  */
 export function createFinisher(deps: ActivityDeps) {
-  return async function finishAndRelease(messageId: string, chatId: string, finish: Finish, redelivery?: number): Promise<void> {
-    await deps.stores.messages.saveOutcome(messageId, { ...finish, ...(redelivery !== undefined ? { redelivery } : {}) });
+  return async function finishAndRelease(
+    messageId: string,
+    chatId: string,
+    finish: Finish,
+    redelivery?: number,
+  ): Promise<void> {
+    await deps.stores.messages.saveOutcome(messageId, {
+      ...finish,
+      ...(redelivery !== undefined ? { redelivery } : {}),
+    });
     await deps.line.release(chatId, finish.lineSeq);
     deps.report?.messageFinished(finish.status);
     activityLogger(deps.logger).info({ messageId, status: finish.status, reason: finish.reason }, 'message finished');

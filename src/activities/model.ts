@@ -15,14 +15,22 @@ export interface ModelClient {
  * Temporal retries the activity instead, durably and visibly.
  */
 export function createOpenAIModelClient(options: { apiKey: string; baseURL: string; timeoutMs: number }): ModelClient {
-  const openai = new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, timeout: options.timeoutMs, maxRetries: 0 });
+  const openai = new OpenAI({
+    apiKey: options.apiKey,
+    baseURL: options.baseURL,
+    timeout: options.timeoutMs,
+    maxRetries: 0,
+  });
   return {
     async complete(request) {
       try {
         const completion = await openai.chat.completions.create({ ...request, stream: false });
         const content = completion.choices[0]?.message.content;
         if (typeof content !== 'string' || content.trim().length === 0) {
-          throw ApplicationFailure.create({ type: ErrorType.ModelUnavailable, message: 'the model returned an empty reply' });
+          throw ApplicationFailure.create({
+            type: ErrorType.ModelUnavailable,
+            message: 'the model returned an empty reply',
+          });
         }
         return content;
       } catch (error) {
@@ -64,5 +72,8 @@ export function toModelFailure(error: unknown, what: string): ApplicationFailure
   }
   // Connection errors, timeouts and anything unexpected: worth another try.
   const message = error instanceof Error ? error.message : String(error);
-  return ApplicationFailure.create({ type: ErrorType.ModelUnavailable, message: `${what} failed: ${message}`.slice(0, 500) });
+  return ApplicationFailure.create({
+    type: ErrorType.ModelUnavailable,
+    message: `${what} failed: ${message}`.slice(0, 500),
+  });
 }

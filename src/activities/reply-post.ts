@@ -54,28 +54,39 @@ export async function postForm(
   // a receiver can join the message's trace. Only the receiver's origin is recorded: a reply URL
   // may carry a secret in its path or query.
   const origin = URL.canParse(url) ? new URL(url).origin : 'invalid';
-  return tracer.startActiveSpan('POST', { kind: SpanKind.CLIENT, attributes: { 'http.request.method': 'POST', 'url.full': origin } }, async (span) => {
-    const traced = { ...headers };
-    propagation.inject(context.active(), traced);
-    try {
-      const outcome = await post(url, body, traced, timeoutMs, policy);
-      if (outcome.status !== undefined) span.setAttribute('http.response.status_code', outcome.status);
-      if (outcome.result !== 'delivered') span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.result });
-      return outcome;
-    } finally {
-      span.end();
-    }
-  });
+  return tracer.startActiveSpan(
+    'POST',
+    { kind: SpanKind.CLIENT, attributes: { 'http.request.method': 'POST', 'url.full': origin } },
+    async (span) => {
+      const traced = { ...headers };
+      propagation.inject(context.active(), traced);
+      try {
+        const outcome = await post(url, body, traced, timeoutMs, policy);
+        if (outcome.status !== undefined) span.setAttribute('http.response.status_code', outcome.status);
+        if (outcome.result !== 'delivered') span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.result });
+        return outcome;
+      } finally {
+        span.end();
+      }
+    },
+  );
 }
 
 const tracer = trace.getTracer('chatrelay-delivery');
 
-async function post(url: string, body: string, headers: Record<string, string>, timeoutMs: number, policy?: DeliveryPolicy): Promise<PostOutcome> {
+async function post(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  policy?: DeliveryPolicy,
+): Promise<PostOutcome> {
   let target: URL;
   let connection = {};
   try {
     target = new URL(url);
-    if (target.protocol !== 'http:' && target.protocol !== 'https:') return { result: 'rejected', error: `the reply URL is not http(s) (${target.protocol})` };
+    if (target.protocol !== 'http:' && target.protocol !== 'https:')
+      return { result: 'rejected', error: `the reply URL is not http(s) (${target.protocol})` };
     if (policy) connection = guardedConnection(target, policy);
   } catch (error) {
     if (error instanceof UnsafeUrlError) return { result: 'rejected', error: policyRefusal(error) };
@@ -108,7 +119,11 @@ async function post(url: string, body: string, headers: Record<string, string>, 
     }, timeoutMs);
     request.on('error', (error) => {
       clearTimeout(timer);
-      settle(error instanceof UnsafeUrlError ? { result: 'rejected', error: policyRefusal(error) } : { result: 'retry', error: describe(error) });
+      settle(
+        error instanceof UnsafeUrlError
+          ? { result: 'rejected', error: policyRefusal(error) }
+          : { result: 'retry', error: describe(error) },
+      );
     });
     request.on('response', (response) => {
       // The status and headers decide; the body is read only so that the connection can be reused.
@@ -129,7 +144,12 @@ function classify(status: number, retryAfter: string | undefined): PostOutcome {
   if (status >= 200 && status < 300) return { result: 'delivered', status };
   if (status === 408 || status === 429 || status >= 500) {
     const retryAfterSeconds = parseRetryAfter(retryAfter);
-    return { result: 'retry', status, error: `receiver answered ${status}`, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) };
+    return {
+      result: 'retry',
+      status,
+      error: `receiver answered ${status}`,
+      ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
+    };
   }
   if (status === 410) return { result: 'gone', status, error: 'receiver answered 410 Gone' };
   return { result: 'rejected', status, error: `receiver answered ${status}` };

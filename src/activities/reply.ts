@@ -52,7 +52,12 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
 
   async function requireMessage(messageId: string): Promise<MessageDoc> {
     const message = await stores.messages.get(messageId);
-    if (!message) throw ApplicationFailure.create({ type: ErrorType.MessageNotStored, message: `message ${messageId} is not stored`, nonRetryable: true });
+    if (!message)
+      throw ApplicationFailure.create({
+        type: ErrorType.MessageNotStored,
+        message: `message ${messageId} is not stored`,
+        nonRetryable: true,
+      });
     return message;
   }
 
@@ -61,7 +66,10 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
     return {
       id: historyEntryId(message._id, 'user'),
       role: 'user',
-      content: userContent({ inbound: message.inbound, ...(transcript !== undefined ? { transcript } : {}) }, voicePrefix),
+      content: userContent(
+        { inbound: message.inbound, ...(transcript !== undefined ? { transcript } : {}) },
+        voicePrefix,
+      ),
       attachments: message.inbound.attachments ?? [],
     };
   }
@@ -75,8 +83,21 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
    * writes, each safe to repeat (an entry already in the history is not added twice; the parts of
    * a reply are written once).
    */
-  async function storeReply(input: ReplyInput, message: MessageDoc, chat: ChatDoc | null, user: HistoryEntry, reply: string, windowEntries: number, reason?: string): Promise<number> {
-    const assistant: HistoryEntry = { id: historyEntryId(message._id, 'assistant'), role: 'assistant', content: reply, attachments: [] };
+  async function storeReply(
+    input: ReplyInput,
+    message: MessageDoc,
+    chat: ChatDoc | null,
+    user: HistoryEntry,
+    reply: string,
+    windowEntries: number,
+    reason?: string,
+  ): Promise<number> {
+    const assistant: HistoryEntry = {
+      id: historyEntryId(message._id, 'assistant'),
+      role: 'assistant',
+      content: reply,
+      attachments: [],
+    };
     await stores.chats.recordTurn(message.chat_id, chat, sightingOf(message), [user, assistant], windowEntries);
     const parts: StoredPart[] = buildReplyParts(reply, input.maxMessageLength).map((part, index) => ({
       index,
@@ -100,7 +121,12 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
       if (saved) return saved.parts.length;
     }
     const agent = await agents.get(input.agentId);
-    if (!agent) throw ApplicationFailure.create({ type: ErrorType.AgentGone, message: `agent ${input.agentId} no longer exists`, nonRetryable: true });
+    if (!agent)
+      throw ApplicationFailure.create({
+        type: ErrorType.AgentGone,
+        message: `agent ${input.agentId} no longer exists`,
+        nonRetryable: true,
+      });
     const [chat, user] = await Promise.all([stores.chats.get(input.chatId), userEntry(message, input.voicePrefix)]);
     const windowEntries = Math.max(agent.max_history_messages, agentDefaults.max_history_messages);
     const earlier = replyWrittenBefore(chat, message._id);
@@ -108,8 +134,15 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
     const started = Date.now();
     // The history the model sees: the chat's window without this message (a retried turn may have written it).
     const recent = (chat?.recent ?? []).filter((entry) => entry.id !== user.id);
-    const reply = await model.complete({ model: agent.model, temperature: agent.temperature, messages: buildPrompt(agent, recent, user) });
-    activityLogger(deps.logger).info({ messageId: input.messageId, ms: Date.now() - started, characters: reply.length }, 'reply generated');
+    const reply = await model.complete({
+      model: agent.model,
+      temperature: agent.temperature,
+      messages: buildPrompt(agent, recent, user),
+    });
+    activityLogger(deps.logger).info(
+      { messageId: input.messageId, ms: Date.now() - started, characters: reply.length },
+      'reply generated',
+    );
     return storeReply(input, message, chat, user, reply, windowEntries);
   }
 
@@ -117,11 +150,22 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
     compose,
     activities: {
       /** Writes the reply (see compose); with `deliver`, also sends the first attempt of every part at once. */
-      async composeReply(input: ReplyInput & { deliver?: DeliverAtOnce }): Promise<{ partCount: number; delivery?: InlineDelivery }> {
+      async composeReply(
+        input: ReplyInput & { deliver?: DeliverAtOnce },
+      ): Promise<{ partCount: number; delivery?: InlineDelivery }> {
         const { deliver, ...reply } = input;
         const partCount = await compose(reply);
         if (!deliver) return { partCount };
-        return { partCount, delivery: await delivery.deliverAtOnce({ messageId: input.messageId, chatId: input.chatId, partCount, ...deliver, finish: { status: 'delivered', lineSeq: deliver.lineSeq } }) };
+        return {
+          partCount,
+          delivery: await delivery.deliverAtOnce({
+            messageId: input.messageId,
+            chatId: input.chatId,
+            partCount,
+            ...deliver,
+            finish: { status: 'delivered', lineSeq: deliver.lineSeq },
+          }),
+        };
       },
 
       /** Stores the agent's fallback reply in place of a reply the model could not give. */
@@ -139,8 +183,17 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
       /** Adds a message that gets no reply (the assistant is off for its channel) to the chat's history. */
       async recordUnansweredMessage(input: { messageId: string; chatId: string; voicePrefix?: string }): Promise<void> {
         const message = await requireMessage(input.messageId);
-        const [chat, user] = await Promise.all([stores.chats.get(input.chatId), userEntry(message, input.voicePrefix ?? agentDefaults.voice_prefix)]);
-        await stores.chats.recordTurn(message.chat_id, chat, sightingOf(message), [user], agentDefaults.max_history_messages);
+        const [chat, user] = await Promise.all([
+          stores.chats.get(input.chatId),
+          userEntry(message, input.voicePrefix ?? agentDefaults.voice_prefix),
+        ]);
+        await stores.chats.recordTurn(
+          message.chat_id,
+          chat,
+          sightingOf(message),
+          [user],
+          agentDefaults.max_history_messages,
+        );
       },
     },
   };

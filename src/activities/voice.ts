@@ -13,7 +13,12 @@ export function createVoiceActivities(deps: ActivityDeps) {
 
   async function requireAgent(agentId: string) {
     const agent = await agents.get(agentId);
-    if (!agent) throw ApplicationFailure.create({ type: ErrorType.AgentGone, message: `agent ${agentId} no longer exists`, nonRetryable: true });
+    if (!agent)
+      throw ApplicationFailure.create({
+        type: ErrorType.AgentGone,
+        message: `agent ${agentId} no longer exists`,
+        nonRetryable: true,
+      });
     return agent;
   }
 
@@ -34,7 +39,12 @@ export function createVoiceActivities(deps: ActivityDeps) {
     /** Downloads the voice note and turns it into text, kept on the message record (once). */
     async transcribeVoiceMessage(input: { messageId: string; agentId: string }): Promise<{ characters: number }> {
       const message = await stores.messages.get(input.messageId);
-      if (!message) throw ApplicationFailure.create({ type: ErrorType.MessageNotStored, message: `message ${input.messageId} is not stored`, nonRetryable: true });
+      if (!message)
+        throw ApplicationFailure.create({
+          type: ErrorType.MessageNotStored,
+          message: `message ${input.messageId} is not stored`,
+          nonRetryable: true,
+        });
       if (Context.current().info.attempt > 1) {
         const earlier = await stores.messages.transcript(message);
         if (earlier !== undefined) return { characters: earlier.length };
@@ -44,9 +54,17 @@ export function createVoiceActivities(deps: ActivityDeps) {
       const agent = await requireAgent(input.agentId);
       const audio = await fetchVoiceNote(audioUrl);
       const filename = new URL(audio.finalUrl).pathname.split('/').pop() || 'voice.mp3';
-      const transcript = await model.transcribe({ model: agent.transcription_model, audio: audio.data, filename, contentType: audio.contentType });
+      const transcript = await model.transcribe({
+        model: agent.transcription_model,
+        audio: audio.data,
+        filename,
+        contentType: audio.contentType,
+      });
       await stores.messages.saveTranscript(input.messageId, transcript);
-      activityLogger(deps.logger).info({ messageId: input.messageId, bytes: audio.data.length }, 'voice message transcribed');
+      activityLogger(deps.logger).info(
+        { messageId: input.messageId, bytes: audio.data.length },
+        'voice message transcribed',
+      );
       return { characters: transcript.length };
     },
 
@@ -57,7 +75,12 @@ export function createVoiceActivities(deps: ActivityDeps) {
      */
     async speakReply(input: { messageId: string; agentId: string }): Promise<{ spoken: number }> {
       const reply = await stores.messages.reply(input.messageId);
-      if (!reply) throw ApplicationFailure.create({ type: ErrorType.MessageNotStored, message: `the reply of ${input.messageId} is not stored`, nonRetryable: true });
+      if (!reply)
+        throw ApplicationFailure.create({
+          type: ErrorType.MessageNotStored,
+          message: `the reply of ${input.messageId} is not stored`,
+          nonRetryable: true,
+        });
       const agent = await requireAgent(input.agentId);
       const retry = Context.current().info.attempt > 1;
       let spoken = 0;

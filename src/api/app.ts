@@ -49,7 +49,9 @@ export function createApp(deps: AppDeps): Express {
     // A load-gate refusal names no dependency, so its reason is answered as it is; and it is not a
     // failure to log per request (the gate logs when shedding starts and ends).
     const shed = error instanceof HttpError && error.code === 'overloaded';
-    const body: ErrorBody = { error: { code: 'internal', message: 'Internal server error.', request_id: req.requestId } };
+    const body: ErrorBody = {
+      error: { code: 'internal', message: 'Internal server error.', request_id: req.requestId },
+    };
     if (error instanceof HttpError) {
       body.error.code = error.code;
       // A 5xx message may quote a dependency's error (hosts, addresses): it goes to the log below,
@@ -64,7 +66,8 @@ export function createApp(deps: AppDeps): Express {
     } else if (status === 400) {
       body.error = { code: 'invalid_json', message: 'The request body is not valid JSON.', request_id: req.requestId };
     }
-    if (status >= 500 && !shed) deps.logger.error({ err: error, requestId: req.requestId, route: req.path }, 'request failed');
+    if (status >= 500 && !shed)
+      deps.logger.error({ err: error, requestId: req.requestId, route: req.path }, 'request failed');
     res.status(status).json(body);
   };
   app.use(onError);
@@ -78,7 +81,10 @@ function genericReason(status: number): string {
 /** MongoDB driver errors that mean the database cannot be reached right now (not a bad request). */
 function isDatabaseUnavailable(error: unknown): boolean {
   const name = (error as { name?: unknown }).name;
-  return typeof name === 'string' && /^Mongo(ServerSelection|Network|NetworkTimeout|TopologyClosed|NotConnected)Error$/.test(name);
+  return (
+    typeof name === 'string' &&
+    /^Mongo(ServerSelection|Network|NetworkTimeout|TopologyClosed|NotConnected)Error$/.test(name)
+  );
 }
 
 function errorStatus(error: unknown): number {

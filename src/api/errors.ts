@@ -27,6 +27,12 @@ export const conflict = (message: string) => new HttpError(409, 'conflict', mess
 export const unavailable = (message: string) => new HttpError(503, 'unavailable', message);
 /** The load gate refused a message (src/api/load-gate.ts): nothing was accepted; retry after `Retry-After` seconds. */
 export const overloaded = (retryAfterSeconds: number) =>
-  new HttpError(503, 'overloaded', `Too many accepted messages are still waiting to be answered; this one was not accepted. Retry after ${retryAfterSeconds} s.`, undefined, {
-    'retry-after': String(retryAfterSeconds),
-  });
+  new HttpError(
+    503,
+    'overloaded',
+    `Too many accepted messages are still waiting to be answered; this one was not accepted. Retry after ${retryAfterSeconds} s.`,
+    undefined,
+    {
+      'retry-after': String(retryAfterSeconds),
+    },
+  );

@@ -34,7 +34,8 @@ export function createBacklogEstimator(options: { staleAfterMs: number; now?: ()
       const firstSeenAt = {} as BacklogMs;
       for (const type of taskTypes) {
         const previous = latest?.reading[type];
-        const unchanged = previous !== undefined && previous.count === reading[type].count && previous.ageMs === reading[type].ageMs;
+        const unchanged =
+          previous !== undefined && previous.count === reading[type].count && previous.ageMs === reading[type].ageMs;
         firstSeenAt[type] = unchanged && latest ? latest.firstSeenAt[type] : at;
       }
       latest = { reading, firstSeenAt, at };
@@ -82,7 +83,10 @@ export interface LoadGate {
 
 export function startLoadGate(options: LoadGateOptions): LoadGate {
   const refreshMs = options.refreshMs ?? 500;
-  const estimator = createBacklogEstimator({ staleAfterMs: options.staleAfterMs ?? 2_000, ...(options.now ? { now: options.now } : {}) });
+  const estimator = createBacklogEstimator({
+    staleAfterMs: options.staleAfterMs ?? 2_000,
+    ...(options.now ? { now: options.now } : {}),
+  });
   let shedding = false;
   let failing = false;
   let stopped = false;
@@ -96,8 +100,16 @@ export function startLoadGate(options: LoadGateOptions): LoadGate {
     const shed = oldest > options.maxBacklogMs;
     if (shed !== shedding) {
       shedding = shed;
-      if (shed) options.logger?.warn({ backlogMs: backlog, maxBacklogMs: options.maxBacklogMs }, 'overloaded: refusing new messages until the backlog is worked down');
-      else options.logger?.info({ backlogMs: backlog ?? 'unknown', maxBacklogMs: options.maxBacklogMs }, 'backlog under the bound: accepting new messages again');
+      if (shed)
+        options.logger?.warn(
+          { backlogMs: backlog, maxBacklogMs: options.maxBacklogMs },
+          'overloaded: refusing new messages until the backlog is worked down',
+        );
+      else
+        options.logger?.info(
+          { backlogMs: backlog ?? 'unknown', maxBacklogMs: options.maxBacklogMs },
+          'backlog under the bound: accepting new messages again',
+        );
     }
     return shed;
   };
@@ -108,7 +120,11 @@ export function startLoadGate(options: LoadGateOptions): LoadGate {
       if (failing) options.logger?.info('task queue backlog readable again');
       failing = false;
     } catch (error) {
-      if (!failing) options.logger?.warn({ err: String(error).slice(0, 300) }, 'cannot read the task queue backlog; the last reading counts for a moment, then the gate is open');
+      if (!failing)
+        options.logger?.warn(
+          { err: String(error).slice(0, 300) },
+          'cannot read the task queue backlog; the last reading counts for a moment, then the gate is open',
+        );
       failing = true;
     }
     decide();

@@ -55,7 +55,11 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
         ...(message.part_count !== undefined ? { partCount: message.part_count } : {}),
       };
     }
-    const [outcome, redeliveries, reply] = await Promise.all([stores.messages.outcome(message._id), stores.messages.redeliveries(message._id), stores.messages.reply(message._id)]);
+    const [outcome, redeliveries, reply] = await Promise.all([
+      stores.messages.outcome(message._id),
+      stores.messages.redeliveries(message._id),
+      stores.messages.reply(message._id),
+    ]);
     const latest = redeliveries.at(-1);
     const latestOutcome = latest ? await stores.messages.outcome(message._id, latest.redelivery) : null;
     const ended = latest ? latestOutcome : outcome;
@@ -75,7 +79,9 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
   async function liveProgress(state: MessageState): Promise<MessageProgress | undefined> {
     if (!state.running) return undefined;
     try {
-      return await client.connection.withDeadline(Date.now() + 2_000, () => client.workflow.getHandle(state.workflowId).query(progressQuery));
+      return await client.connection.withDeadline(Date.now() + 2_000, () =>
+        client.workflow.getHandle(state.workflowId).query(progressQuery),
+      );
     } catch {
       return undefined; // finished meanwhile, or Temporal is slow: MongoDB's record stands
     }
@@ -91,17 +97,30 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
     async status(id: string): Promise<MessageStatusResponse> {
       const message = await requireMessage(id);
       const state = await stateOf(message);
-      const [parts, attempts, live] = await Promise.all([stores.messages.parts(message), stores.messages.attempts(message), liveProgress(state)]);
+      const [parts, attempts, live] = await Promise.all([
+        stores.messages.parts(message),
+        stores.messages.attempts(message),
+        liveProgress(state),
+      ]);
       // Not running: the end recorded. Running without an answer from Temporal: where version 1
       // last wrote it, or simply accepted (version 2 records steps only in the workflow).
-      const storedStage: MessageStage = state.running ? (message.line_seq === undefined ? message.stage : 'accepted') : state.status === 'processing' ? message.stage : state.status;
+      const storedStage: MessageStage = state.running
+        ? message.line_seq === undefined
+          ? message.stage
+          : 'accepted'
+        : state.status === 'processing'
+          ? message.stage
+          : state.status;
       // A text message's one step goes on to deliver once its reply is written: attempts say so.
-      const stage: MessageStage = live?.stage === 'generating' && attempts.length > 0 ? 'delivering' : (live?.stage ?? storedStage);
+      const stage: MessageStage =
+        live?.stage === 'generating' && attempts.length > 0 ? 'delivering' : (live?.stage ?? storedStage);
       const delivering = stage === 'delivering' || stage === 'retry_pending' || stage === 'paused';
       const delivered = parts.filter((part) => part.delivered_at).length;
       const currentPart = live?.partIndex !== undefined ? live.partIndex + 1 : delivering ? delivered + 1 : null;
       const lastAttemptError = attempts.at(-1)?.error;
-      const updatedAt = [message.updated_at, state.completedAt, attempts.at(-1)?.at].filter((date): date is Date => date !== undefined).sort((a, b) => b.getTime() - a.getTime())[0];
+      const updatedAt = [message.updated_at, state.completedAt, attempts.at(-1)?.at]
+        .filter((date): date is Date => date !== undefined)
+        .sort((a, b) => b.getTime() - a.getTime())[0];
       return {
         id: message._id,
         workflow_id: state.workflowId,
@@ -113,8 +132,13 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
         current_part: delivering ? currentPart : null,
         part_count: state.partCount ?? null,
         parts_delivered: delivered,
-        next_retry_at: live ? (live.nextRetryAt ?? null) : stage === 'retry_pending' ? iso(message.next_retry_at) : null,
-        last_error: live?.lastError ?? (state.running ? (lastAttemptError ?? null) : null) ?? message.last_error ?? null,
+        next_retry_at: live
+          ? (live.nextRetryAt ?? null)
+          : stage === 'retry_pending'
+            ? iso(message.next_retry_at)
+            : null,
+        last_error:
+          live?.lastError ?? (state.running ? (lastAttemptError ?? null) : null) ?? message.last_error ?? null,
         reason: state.reason ?? null,
         live: live !== undefined,
         received_at: message.received_at.toISOString(),
@@ -142,7 +166,10 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
       };
     },
 
-    async listForChannel(channelId: string, options: { limit: number; before?: string }): Promise<{ data: MessageSummary[]; next_before: string | null }> {
+    async listForChannel(
+      channelId: string,
+      options: { limit: number; before?: string },
+    ): Promise<{ data: MessageSummary[]; next_before: string | null }> {
       if (!(await stores.channels.get(channelId))) throw notFound('Channel');
       const docs = await stores.messages.listByChannel(channelId, {
         limit: options.limit + 1,
@@ -152,12 +179,19 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
       const data = await Promise.all(
         page.map(async (message): Promise<MessageSummary> => {
           const state = await stateOf(message);
-          const outcome = message.line_seq === undefined || state.running ? null : await stores.messages.outcome(message._id, state.redelivery);
+          const outcome =
+            message.line_seq === undefined || state.running
+              ? null
+              : await stores.messages.outcome(message._id, state.redelivery);
           return {
             id: message._id,
             client_id: message.client_id,
             status: state.status,
-            stage: state.running ? (message.line_seq === undefined ? message.stage : 'accepted') : (state.status as MessageStage),
+            stage: state.running
+              ? message.line_seq === undefined
+                ? message.stage
+                : 'accepted'
+              : (state.status as MessageStage),
             part_count: state.partCount ?? null,
             parts_delivered: outcome ? outcome.parts_delivered : (message.parts_delivered ?? 0),
             reason: state.reason ?? null,
@@ -166,7 +200,10 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
           };
         }),
       );
-      return { data, next_before: docs.length > options.limit ? (page.at(-1)?.created_at.toISOString() ?? null) : null };
+      return {
+        data,
+        next_before: docs.length > options.limit ? (page.at(-1)?.created_at.toISOString() ?? null) : null,
+      };
     },
 
     /** Sends stored parts again, from `fromPart` (from 1), in the chat's turn, to the channel's current URL. */
@@ -182,8 +219,10 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
       if (partCount === 0) throw conflict('The message has no stored reply to deliver.');
       const delivered = (await stores.messages.parts(message)).filter((part) => part.delivered_at).length;
       const start = fromPart ?? delivered + 1;
-      if (fromPart === undefined && delivered >= partCount) throw conflict('Every part was delivered; pass from_part to send parts again.');
-      if (start > partCount) throw conflict(`The reply has ${partCount} part(s); from_part must be at most ${partCount}.`);
+      if (fromPart === undefined && delivered >= partCount)
+        throw conflict('Every part was delivered; pass from_part to send parts again.');
+      if (start > partCount)
+        throw conflict(`The reply has ${partCount} part(s); from_part must be at most ${partCount}.`);
       // The number is claimed by an insert: of two redeliveries asked for at once, one wins, the other is refused.
       const number = (state.redelivery ?? 0) + 1;
       const workflowId = redeliveryWorkflowId(id, number);
@@ -203,7 +242,12 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
         retryScheduleSeconds: message.snapshot.retryScheduleSeconds,
       };
       try {
-        await client.workflow.start<typeof redeliveryWorkflowV2>('redeliveryWorkflowV2', { taskQueue: deps.taskQueue, workflowId, args: [input], memo: { lineSeq } });
+        await client.workflow.start<typeof redeliveryWorkflowV2>('redeliveryWorkflowV2', {
+          taskQueue: deps.taskQueue,
+          workflowId,
+          args: [input],
+          memo: { lineSeq },
+        });
       } catch (error) {
         if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
         await deps.line.abandon(message.chat_id, lineSeq);

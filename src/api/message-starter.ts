@@ -29,7 +29,10 @@ export function createMessageStarter(
       try {
         lineSeq = await line.claim(envelope.chatId, { messageId: envelope.messageId, workflowId });
       } catch (error) {
-        options.logger?.warn({ messageId: envelope.messageId, err: String(error).slice(0, 300) }, 'could not claim a place in the chat; answering 503');
+        options.logger?.warn(
+          { messageId: envelope.messageId, err: String(error).slice(0, 300) },
+          'could not claim a place in the chat; answering 503',
+        );
         throw unavailable('The message could not be accepted: the database is unavailable.');
       }
       const input: MessageWorkflowInput = { ...envelope, lineSeq };
@@ -49,14 +52,20 @@ export function createMessageStarter(
         if (error instanceof WorkflowExecutionAlreadyStartedError) {
           // A retried POST: its first copy holds its own place; this one will never have an owner.
           await line.abandon(envelope.chatId, lineSeq).catch((releaseError: unknown) => {
-            options.logger?.warn({ messageId: envelope.messageId, err: String(releaseError).slice(0, 300) }, 'could not void a duplicate place; it is voided when found');
+            options.logger?.warn(
+              { messageId: envelope.messageId, err: String(releaseError).slice(0, 300) },
+              'could not void a duplicate place; it is voided when found',
+            );
           });
           return { workflowId, duplicate: true };
         }
         // Under overload the start may have been recorded even though its answer came too late:
         // then the message is accepted, and a 503 would invite a retry that becomes a second message.
         if (!(await startedAnyway(client, workflowId))) {
-          options.logger?.warn({ messageId: envelope.messageId, err: String((error as Error).message).slice(0, 300) }, 'workflow start failed; answering 503');
+          options.logger?.warn(
+            { messageId: envelope.messageId, err: String((error as Error).message).slice(0, 300) },
+            'workflow start failed; answering 503',
+          );
           // Refused, so the place claimed is given up: later messages of the chat need not wait
           // for it. (Should the start have been recorded after all, that message still runs, in
           // its turn after the places before it; only the one right after it does not wait for it.)

@@ -86,7 +86,8 @@ export function errorStatuses(spec: RouteSpec): number[] {
 /** Per security scheme: what a 401 of a route it guards means. */
 const unauthorizedDescriptions: Record<NonNullable<RouteSpec['security']>, string> = {
   adminToken: errorDescriptions[401]!,
-  codecToken: 'Missing or invalid codec token (`Authorization: Bearer <CODEC_TOKEN>`, or ADMIN_TOKEN when CODEC_TOKEN is not set).',
+  codecToken:
+    'Missing or invalid codec token (`Authorization: Bearer <CODEC_TOKEN>`, or ADMIN_TOKEN when CODEC_TOKEN is not set).',
 };
 
 function adminOperation(spec: RouteSpec, componentName: (schema: z.ZodType) => string): JsonObject {
@@ -94,7 +95,10 @@ function adminOperation(spec: RouteSpec, componentName: (schema: z.ZodType) => s
   for (const match of spec.path.matchAll(/:([A-Za-z0-9_]+)/g)) {
     parameters.push({ name: match[1], in: 'path', required: true, schema: { type: 'string' } });
   }
-  for (const [location, object] of [['query', spec.query], ['header', spec.headers]] as const) {
+  for (const [location, object] of [
+    ['query', spec.query],
+    ['header', spec.headers],
+  ] as const) {
     for (const [name, field] of Object.entries(object?.shape ?? {})) {
       const { description, ...schema } = schemaOf(field as z.ZodType);
       parameters.push({
@@ -214,8 +218,15 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
     requestBody: { required: true, content: json(ref('InboundMessage')) },
     responses: {
       '200': { description: 'Accepted.', content: json(ref('WebhookAccepted')) },
-      '400': { description: 'The body is not valid JSON or breaks the contract; `error.details` names each invalid field.', content: errorContent() },
-      '401': { description: 'Missing API token, or not the current token of the channel with this `page_id` (checked before the other fields).', content: errorContent() },
+      '400': {
+        description: 'The body is not valid JSON or breaks the contract; `error.details` names each invalid field.',
+        content: errorContent(),
+      },
+      '401': {
+        description:
+          'Missing API token, or not the current token of the channel with this `page_id` (checked before the other fields).',
+        content: errorContent(),
+      },
       '413': { description: `The body is larger than ${options.limits.maxBodyBytes} bytes.`, content: errorContent() },
       '415': { description: 'The body is not JSON (`Content-Type: application/json`).', content: errorContent() },
       '429': {
@@ -230,7 +241,12 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
           'The message was not accepted; retry. `error.code` says why: `unavailable`, Temporal or MongoDB cannot be reached; ' +
           '`overloaded`, too much accepted work is still waiting (its oldest task has waited longer than OVERLOAD_MAX_BACKLOG_MS): ' +
           'nothing was recorded or started for this message, retry after `Retry-After` seconds.',
-        headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'With `overloaded`: seconds to wait (OVERLOAD_RETRY_AFTER_SECONDS).' } },
+        headers: {
+          'Retry-After': {
+            schema: { type: 'integer' },
+            description: 'With `overloaded`: seconds to wait (OVERLOAD_RETRY_AFTER_SECONDS).',
+          },
+        },
         content: errorContent(),
       },
     },
@@ -252,7 +268,10 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
     security: [],
     responses: {
       '200': { description: 'Every dependency answers.', content: json(ref('Readiness')) },
-      '503': { description: 'A dependency does not answer; `checks` says which (the cause is logged, not answered).', content: json(ref('Readiness')) },
+      '503': {
+        description: 'A dependency does not answer; `checks` says which (the cause is logged, not answered).',
+        content: json(ref('Readiness')),
+      },
     },
   });
   add('get', '/media/{id}', {
@@ -261,7 +280,9 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
     summary: 'A reply’s speech audio',
     description: 'The URL sent in a reply’s `audio` field. The long random id is the only key: no authentication.',
     security: [],
-    parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{16,64}$' } }],
+    parameters: [
+      { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{16,64}$' } },
+    ],
     responses: {
       '200': { description: 'The audio, with `X-Content-Type-Options: nosniff`.', content: { 'audio/*': {} } },
       '404': { description: 'No such media, or its channel was deleted.', content: errorContent() },
@@ -276,7 +297,10 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
     description: 'Open, unless METRICS_TOKEN is set: then `Authorization: Bearer <METRICS_TOKEN>` is required.',
     security: [{}, { metricsToken: [] }],
     responses: {
-      '200': { description: 'Prometheus text exposition format.', content: { 'text/plain': { schema: { type: 'string' } } } },
+      '200': {
+        description: 'Prometheus text exposition format.',
+        content: { 'text/plain': { schema: { type: 'string' } } },
+      },
       '401': { description: 'METRICS_TOKEN is set and was not given.', content: errorContent() },
       '500': { description: errorDescriptions[500], content: errorContent() },
     },
@@ -291,7 +315,13 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
 
   const headerParameters = Object.entries(replyHeadersSchema.shape).map(([name, field]) => {
     const { description, ...schema } = schemaOf(field);
-    return { name, in: 'header', required: !field.safeParse(undefined).success, ...(typeof description === 'string' ? { description } : {}), schema };
+    return {
+      name,
+      in: 'header',
+      required: !field.safeParse(undefined).success,
+      ...(typeof description === 'string' ? { description } : {}),
+      schema,
+    };
   });
 
   return {
@@ -324,7 +354,10 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
             'One POST per reply part, in order: the next part is sent once the previous one was accepted (2xx). ' +
             'A part that is not accepted is retried on the DELIVERY_RETRY_SCHEDULE with the same `webhook-id`.',
           parameters: headerParameters,
-          requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema: ref('ReplyForm') } } },
+          requestBody: {
+            required: true,
+            content: { 'application/x-www-form-urlencoded': { schema: ref('ReplyForm') } },
+          },
           responses: {
             '2XX': { description: 'Delivered; the next part follows.' },
             '408': { description: 'Retried.' },
@@ -341,9 +374,18 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
       securitySchemes: {
         adminToken: { type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN of the deployment.' },
         channelToken: { type: 'http', scheme: 'bearer', description: 'The channel’s API token.' },
-        channelTokenHeader: { type: 'apiKey', in: 'header', name: 'X-Api-Token', description: 'The channel’s API token, for platforms that cannot set Authorization.' },
+        channelTokenHeader: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'X-Api-Token',
+          description: 'The channel’s API token, for platforms that cannot set Authorization.',
+        },
         metricsToken: { type: 'http', scheme: 'bearer', description: 'The METRICS_TOKEN of the deployment, when set.' },
-        codecToken: { type: 'http', scheme: 'bearer', description: 'The CODEC_TOKEN of the deployment (the ADMIN_TOKEN when CODEC_TOKEN is not set).' },
+        codecToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'The CODEC_TOKEN of the deployment (the ADMIN_TOKEN when CODEC_TOKEN is not set).',
+        },
       },
     },
   };
@@ -377,7 +419,11 @@ export function methodNotAllowedRouter(options: OpenApiOptions): Router {
       return;
     }
     const allow = route.methods.join(', ');
-    next(new HttpError(405, 'method_not_allowed', `${req.method} is not allowed here; allowed: ${allow}.`, undefined, { allow }));
+    next(
+      new HttpError(405, 'method_not_allowed', `${req.method} is not allowed here; allowed: ${allow}.`, undefined, {
+        allow,
+      }),
+    );
   });
   return router;
 }

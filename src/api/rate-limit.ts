@@ -19,7 +19,12 @@ export interface RateLimiter {
  * this one (a channel's own rate, for end users) make slow. (Clearing every bucket when full, as
  * before, let one channel reset every limit by sending enough distinct client ids.)
  */
-export function createRateLimiter(options: { perMinute: number; burst?: number; now?: () => number; maxKeys?: number }): RateLimiter {
+export function createRateLimiter(options: {
+  perMinute: number;
+  burst?: number;
+  now?: () => number;
+  maxKeys?: number;
+}): RateLimiter {
   const now = options.now ?? Date.now;
   const ratePerMs = options.perMinute / 60_000;
   const burst = options.burst ?? Math.max(1, Math.ceil(options.perMinute / 6));
@@ -32,7 +37,8 @@ export function createRateLimiter(options: { perMinute: number; burst?: number; 
     bucket.at = t;
     return bucket;
   };
-  const secondsUntilToken = (tokens: number): number => (tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / ratePerMs / 1000)));
+  const secondsUntilToken = (tokens: number): number =>
+    tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / ratePerMs / 1000));
 
   return {
     take(key) {

@@ -83,7 +83,10 @@ export function requireBearerToken(token: string, options: { realm: string; expe
 
 /** `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time; 401 otherwise. */
 export function requireAdminToken(adminToken: string): RequestHandler {
-  return requireBearerToken(adminToken, { realm: 'chatrelay-admin', expected: 'admin token (Authorization: Bearer <ADMIN_TOKEN>)' });
+  return requireBearerToken(adminToken, {
+    realm: 'chatrelay-admin',
+    expected: 'admin token (Authorization: Bearer <ADMIN_TOKEN>)',
+  });
 }
 
 const defaultBodyLimit = 1024 * 1024;
@@ -98,7 +101,9 @@ function jsonBody(limit: number): RequestHandler {
       return;
     }
     if (req.is(['application/json', '+json']) === false) {
-      next(new HttpError(415, 'unsupported_media_type', 'The request body must be JSON (Content-Type: application/json).'));
+      next(
+        new HttpError(415, 'unsupported_media_type', 'The request body must be JSON (Content-Type: application/json).'),
+      );
       return;
     }
     parseJson(req, res, next);
@@ -110,13 +115,25 @@ function parseInput(spec: RouteSpec, req: Request): HandlerInput<RouteSpec> {
   let query: unknown;
   if (spec.query) {
     const parsed = spec.query.safeParse({ ...req.query });
-    if (!parsed.success) throw new HttpError(400, 'invalid_request', 'The query string is invalid; see details.', queryErrors(parsed.error));
+    if (!parsed.success)
+      throw new HttpError(
+        400,
+        'invalid_request',
+        'The query string is invalid; see details.',
+        queryErrors(parsed.error),
+      );
     query = parsed.data;
   }
   let headers: unknown;
   if (spec.headers) {
     const parsed = spec.headers.safeParse(pickHeaders(spec.headers, req));
-    if (!parsed.success) throw new HttpError(400, 'invalid_request', 'A request header is invalid; see details.', queryErrors(parsed.error));
+    if (!parsed.success)
+      throw new HttpError(
+        400,
+        'invalid_request',
+        'A request header is invalid; see details.',
+        queryErrors(parsed.error),
+      );
     headers = parsed.data;
   }
   let body: unknown;
@@ -126,7 +143,13 @@ function parseInput(spec: RouteSpec, req: Request): HandlerInput<RouteSpec> {
     if (!parsed.success) throw invalidRequest(adminFieldErrors(parsed.error, raw));
     body = parsed.data;
   }
-  return { params: req.params as Record<string, string>, query: query as never, headers: headers as never, body: body as never, requestId: req.requestId };
+  return {
+    params: req.params as Record<string, string>,
+    query: query as never,
+    headers: headers as never,
+    body: body as never,
+    requestId: req.requestId,
+  };
 }
 
 /** The headers a schema names (other headers are not the route's business). */
@@ -140,7 +163,11 @@ function pickHeaders(schema: z.ZodObject, req: Request): Record<string, string> 
 }
 
 /** Registers every route of a table on `router`, each validated by its entry and answered by its handler. */
-export function mountRoutes<const Routes extends readonly RouteSpec[]>(router: Router, routes: Routes, handlers: NoInfer<HandlersFor<Routes>>): void {
+export function mountRoutes<const Routes extends readonly RouteSpec[]>(
+  router: Router,
+  routes: Routes,
+  handlers: NoInfer<HandlersFor<Routes>>,
+): void {
   const byOperation = handlers as unknown as Record<string, (input: HandlerInput<RouteSpec>) => Promise<HandlerResult>>;
   for (const spec of routes as readonly RouteSpec[]) {
     const handler = byOperation[spec.operationId];

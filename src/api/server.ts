@@ -70,7 +70,10 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   const loadGate: LoadGate | undefined =
     config.OVERLOAD_MAX_BACKLOG_MS > 0
       ? startLoadGate({
-          probe: temporalBacklogProbe(connection, { namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE }),
+          probe: temporalBacklogProbe(connection, {
+            namespace: config.TEMPORAL_NAMESPACE,
+            taskQueue: config.TEMPORAL_TASK_QUEUE,
+          }),
           maxBacklogMs: config.OVERLOAD_MAX_BACKLOG_MS,
           retryAfterSeconds: config.OVERLOAD_RETRY_AFTER_SECONDS,
           logger,
@@ -87,9 +90,10 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     ...(config.METRICS_TOKEN !== undefined ? { metricsToken: config.METRICS_TOKEN } : {}),
     health: {
       mongodb: () => database.ping(),
-      temporal: () => connection.withDeadline(Date.now() + 2_000, async () => {
-        await connection.workflowService.getSystemInfo({});
-      }),
+      temporal: () =>
+        connection.withDeadline(Date.now() + 2_000, async () => {
+          await connection.workflowService.getSystemInfo({});
+        }),
     },
     routers: [
       webhookRouter({
@@ -118,9 +122,19 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       }),
       messagesRouter({
         adminToken: config.ADMIN_TOKEN,
-        messages: createMessageAdmin({ stores, client, line, taskQueue: config.TEMPORAL_TASK_QUEUE, publicBaseUrl: config.PUBLIC_BASE_URL }),
+        messages: createMessageAdmin({
+          stores,
+          client,
+          line,
+          taskQueue: config.TEMPORAL_TASK_QUEUE,
+          publicBaseUrl: config.PUBLIC_BASE_URL,
+        }),
       }),
-      codecRouter({ codec: payloadCodec, token: config.CODEC_TOKEN ?? config.ADMIN_TOKEN, corsOrigins: config.CODEC_CORS_ORIGINS }),
+      codecRouter({
+        codec: payloadCodec,
+        token: config.CODEC_TOKEN ?? config.ADMIN_TOKEN,
+        corsOrigins: config.CODEC_CORS_ORIGINS,
+      }),
       openapiRouter({ limits, publicBaseUrl: config.PUBLIC_BASE_URL, extraRoutes }),
       methodNotAllowedRouter({ limits, publicBaseUrl: config.PUBLIC_BASE_URL, extraRoutes }),
     ],
@@ -156,7 +170,11 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       // Stop accepting, let requests in flight finish (keep-alive connections close as they go
       // idle), and past API_SHUTDOWN_TIMEOUT_MS drop whatever is still open.
       const { forced } = await graceful.close(config.API_SHUTDOWN_TIMEOUT_MS);
-      if (forced) logger.warn({ timeoutMs: config.API_SHUTDOWN_TIMEOUT_MS }, 'requests still in flight at the shutdown deadline were cut off');
+      if (forced)
+        logger.warn(
+          { timeoutMs: config.API_SHUTDOWN_TIMEOUT_MS },
+          'requests still in flight at the shutdown deadline were cut off',
+        );
       await loadGate?.stop();
       await connection.close().catch(() => undefined);
       await database.close();

@@ -19,7 +19,8 @@ export type BacklogReading = Record<TaskType, QueueBacklog>;
 export type BacklogProbe = () => Promise<BacklogReading>;
 
 type LongLike = number | { toString(): string } | null | undefined;
-const toNumber = (value: LongLike): number => (typeof value === 'number' ? value : value ? Number(value.toString()) : 0);
+const toNumber = (value: LongLike): number =>
+  typeof value === 'number' ? value : value ? Number(value.toString()) : 0;
 
 /**
  * The backlog as Temporal's matching service counts it (`DescribeTaskQueue` with `report_stats`):
@@ -32,7 +33,10 @@ const toNumber = (value: LongLike): number => (typeof value === 'number' ? value
  * (dynamic config, 5 s by default) and answers from that cache in between; the load gate allows
  * for that (see load-gate.ts).
  */
-export function temporalBacklogProbe(connection: Connection, options: { namespace: string; taskQueue: string; timeoutMs?: number }): BacklogProbe {
+export function temporalBacklogProbe(
+  connection: Connection,
+  options: { namespace: string; taskQueue: string; timeoutMs?: number },
+): BacklogProbe {
   const timeoutMs = options.timeoutMs ?? 1_000;
   const describe = async (taskQueueType: number): Promise<QueueBacklog> => {
     const response = await connection.workflowService.describeTaskQueue({
@@ -50,7 +54,10 @@ export function temporalBacklogProbe(connection: Connection, options: { namespac
   };
   return () =>
     connection.withDeadline(Date.now() + timeoutMs, async () => {
-      const [workflow, activity] = await Promise.all([describe(TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW), describe(TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)]);
+      const [workflow, activity] = await Promise.all([
+        describe(TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW),
+        describe(TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY),
+      ]);
       return { workflow, activity };
     });
 }

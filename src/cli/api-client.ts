@@ -34,7 +34,11 @@ export function createAdminClient(options: { baseUrl: string; adminToken: string
   const timeoutMs = options.timeoutMs ?? 30_000;
   return {
     baseUrl: options.baseUrl,
-    async request<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T | undefined> {
+    async request<T>(
+      method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+      path: string,
+      body?: unknown,
+    ): Promise<T | undefined> {
       const url = `${options.baseUrl}${path}`;
       let response: Response;
       try {
@@ -57,12 +61,16 @@ export function createAdminClient(options: { baseUrl: string; adminToken: string
         try {
           parsed = JSON.parse(text);
         } catch {
-          throw new ConnectionError(`${method} ${url} answered ${response.status} with a body that is not JSON; is ${options.baseUrl} a chatrelay API?`);
+          throw new ConnectionError(
+            `${method} ${url} answered ${response.status} with a body that is not JSON; is ${options.baseUrl} a chatrelay API?`,
+          );
         }
       }
       if (!response.ok) {
         if (isErrorBody(parsed)) throw new ApiError(response.status, parsed);
-        throw new ApiError(response.status, { error: { code: `http_${response.status}`, message: `${method} ${path} answered ${response.status}.` } });
+        throw new ApiError(response.status, {
+          error: { code: `http_${response.status}`, message: `${method} ${path} answered ${response.status}.` },
+        });
       }
       return parsed as T | undefined;
     },

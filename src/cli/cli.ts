@@ -153,7 +153,8 @@ function agentFields(ctx: Context): Record<string, unknown> {
   let systemPrompt = stringValue(values, 'system-prompt');
   const promptFile = stringValue(values, 'system-prompt-file');
   if (promptFile !== undefined) {
-    if (systemPrompt !== undefined) throw new UsageError('--system-prompt and --system-prompt-file cannot be used together');
+    if (systemPrompt !== undefined)
+      throw new UsageError('--system-prompt and --system-prompt-file cannot be used together');
     try {
       systemPrompt = promptFile === '-' ? ctx.io.readStdin() : readFileSync(resolve(ctx.io.cwd, promptFile), 'utf8');
     } catch (error) {
@@ -202,14 +203,23 @@ function somethingToChange(fields: Record<string, unknown>, what: string): void 
 
 const path = (collection: string, id: string, suffix = '') => `/v1/${collection}/${encodeURIComponent(id)}${suffix}`;
 
-async function listAll<T>(ctx: Context, collection: string, extra: Record<string, string | undefined> = {}): Promise<{ data: T[]; next_after: string | null }> {
+async function listAll<T>(
+  ctx: Context,
+  collection: string,
+  extra: Record<string, string | undefined> = {},
+): Promise<{ data: T[]; next_after: string | null }> {
   const limit = numberValue(ctx.values, 'limit');
   let after = stringValue(ctx.values, 'after');
   const data: T[] = [];
   for (;;) {
-    const params = new URLSearchParams(defined({ limit: limit === undefined ? undefined : String(limit), after, ...extra }) as Record<string, string>);
+    const params = new URLSearchParams(
+      defined({ limit: limit === undefined ? undefined : String(limit), after, ...extra }) as Record<string, string>,
+    );
     const query = params.size > 0 ? `?${params.toString()}` : '';
-    const page = (await ctx.client.request<{ data: T[]; next_after: string | null }>('GET', `/v1/${collection}${query}`)) ?? { data: [], next_after: null };
+    const page = (await ctx.client.request<{ data: T[]; next_after: string | null }>(
+      'GET',
+      `/v1/${collection}${query}`,
+    )) ?? { data: [], next_after: null };
     data.push(...page.data);
     if (ctx.values.all !== true || page.next_after === null) return { data, next_after: page.next_after };
     after = page.next_after;
@@ -287,7 +297,8 @@ const commands: Command[] = [
   {
     group: 'channels',
     name: 'create',
-    summary: 'Create a channel (--agent, --page-id and --reply-url are required); prints its API token and signing secret once',
+    summary:
+      'Create a channel (--agent, --page-id and --reply-url are required); prints its API token and signing secret once',
     options: { ...channelFieldOptions, ...apiTokenOption },
     async run(ctx) {
       requireFlags(ctx.values, ['agent'], ['page-id'], ['reply-url']);
@@ -367,7 +378,11 @@ const commands: Command[] = [
     options: apiTokenOption,
     async run(ctx) {
       const body = defined({ api_token: stringValue(ctx.values, 'api-token') });
-      const channel = (await ctx.client.request<ChannelWithTokenResponse>('POST', path('channels', ctx.id, '/rotate-token'), body))!;
+      const channel = (await ctx.client.request<ChannelWithTokenResponse>(
+        'POST',
+        path('channels', ctx.id, '/rotate-token'),
+        body,
+      ))!;
       if (ctx.json) return printJson(ctx, channel);
       ctx.out(
         [
@@ -386,7 +401,10 @@ const commands: Command[] = [
     argument: 'CHANNEL_ID',
     options: {},
     async run(ctx) {
-      const channel = (await ctx.client.request<ChannelWithSigningSecretResponse>('POST', path('channels', ctx.id, '/rotate-signing-secret')))!;
+      const channel = (await ctx.client.request<ChannelWithSigningSecretResponse>(
+        'POST',
+        path('channels', ctx.id, '/rotate-signing-secret'),
+      ))!;
       if (ctx.json) return printJson(ctx, channel);
       ctx.out(
         [
@@ -402,20 +420,40 @@ const commands: Command[] = [
   {
     group: 'secrets',
     name: 'reencrypt',
-    summary: 'Re-encrypt every signing secret under the API\'s current SECRETS_ENCRYPTION_KEY (step 3 of a key change)',
+    summary: "Re-encrypt every signing secret under the API's current SECRETS_ENCRYPTION_KEY (step 3 of a key change)",
     options: {},
     async run(ctx) {
       const result = (await ctx.client.request<ReencryptSecretsResponse>('POST', '/v1/secrets/reencrypt'))!;
       if (ctx.json) return printJson(ctx, result);
       const { signing_secrets: secrets, api_tokens: tokens } = result;
-      const lines = [`Signing secrets: ${secrets.reencrypted} re-encrypted, ${secrets.already_current} already under the current key, ${secrets.unreadable} unreadable.`];
-      if (secrets.unreadable > 0) lines.push('  Unreadable secrets need a key that is not configured: add it to SECRETS_ENCRYPTION_OLD_KEYS and run again, or rotate those channels\' signing secrets.');
-      const list = (ids: string[]) => ids.slice(0, 20).join(', ') + (ids.length > 20 ? `, … (${ids.length - 20} more; --json lists all)` : '');
-      if (tokens.under_old_key.length > 0) lines.push(`API tokens hashed under an old key (keep it in SECRETS_ENCRYPTION_OLD_KEYS until they are rotated): ${list(tokens.under_old_key)}`);
-      if (tokens.under_unknown_key.length > 0) lines.push(`API tokens hashed under a key no longer configured (they no longer work; rotate them): ${list(tokens.under_unknown_key)}`);
-      if (tokens.plain_sha256.length > 0) lines.push(`API tokens stored as plain SHA-256 (they work; rotate them for the keyed hash): ${list(tokens.plain_sha256)}`);
-      const done = secrets.unreadable === 0 && tokens.under_old_key.length === 0 && tokens.under_unknown_key.length === 0;
-      lines.push(done ? 'Nothing needs the old keys any more: SECRETS_ENCRYPTION_OLD_KEYS can be emptied.' : 'Keep SECRETS_ENCRYPTION_OLD_KEYS for now.');
+      const lines = [
+        `Signing secrets: ${secrets.reencrypted} re-encrypted, ${secrets.already_current} already under the current key, ${secrets.unreadable} unreadable.`,
+      ];
+      if (secrets.unreadable > 0)
+        lines.push(
+          "  Unreadable secrets need a key that is not configured: add it to SECRETS_ENCRYPTION_OLD_KEYS and run again, or rotate those channels' signing secrets.",
+        );
+      const list = (ids: string[]) =>
+        ids.slice(0, 20).join(', ') + (ids.length > 20 ? `, … (${ids.length - 20} more; --json lists all)` : '');
+      if (tokens.under_old_key.length > 0)
+        lines.push(
+          `API tokens hashed under an old key (keep it in SECRETS_ENCRYPTION_OLD_KEYS until they are rotated): ${list(tokens.under_old_key)}`,
+        );
+      if (tokens.under_unknown_key.length > 0)
+        lines.push(
+          `API tokens hashed under a key no longer configured (they no longer work; rotate them): ${list(tokens.under_unknown_key)}`,
+        );
+      if (tokens.plain_sha256.length > 0)
+        lines.push(
+          `API tokens stored as plain SHA-256 (they work; rotate them for the keyed hash): ${list(tokens.plain_sha256)}`,
+        );
+      const done =
+        secrets.unreadable === 0 && tokens.under_old_key.length === 0 && tokens.under_unknown_key.length === 0;
+      lines.push(
+        done
+          ? 'Nothing needs the old keys any more: SECRETS_ENCRYPTION_OLD_KEYS can be emptied.'
+          : 'Keep SECRETS_ENCRYPTION_OLD_KEYS for now.',
+      );
       ctx.out(lines.join('\n'));
     },
   },
@@ -439,14 +477,21 @@ function commandUsage(command: Command): string {
 }
 
 export function mainUsage(): string {
-  const width = Math.max(...commands.map((command) => `${command.group} ${command.name}${command.argument ? ` <${command.argument}>` : ''}`.length));
+  const width = Math.max(
+    ...commands.map(
+      (command) => `${command.group} ${command.name}${command.argument ? ` <${command.argument}>` : ''}`.length,
+    ),
+  );
   return [
     'Usage: chatrelay <agents|channels|secrets> <command> [arguments] [options]',
     '',
     'Administers chatrelay agents, channels and stored secrets through the admin API.',
     '',
     'Commands:',
-    ...commands.map((command) => `  ${`${command.group} ${command.name}${command.argument ? ` <${command.argument}>` : ''}`.padEnd(width)}  ${command.summary}`),
+    ...commands.map(
+      (command) =>
+        `  ${`${command.group} ${command.name}${command.argument ? ` <${command.argument}>` : ''}`.padEnd(width)}  ${command.summary}`,
+    ),
     '',
     'Global options:',
     ...optionLines(globalOptions),
@@ -460,7 +505,8 @@ export function mainUsage(): string {
 function allOptions(): NonNullable<ParseArgsConfig['options']> {
   const all: NonNullable<ParseArgsConfig['options']> = {};
   for (const options of [globalOptions, ...commands.map((command) => command.options)]) {
-    for (const [name, spec] of Object.entries(options)) all[name] = { type: spec.type, ...('short' in spec ? { short: spec.short } : {}) };
+    for (const [name, spec] of Object.entries(options))
+      all[name] = { type: spec.type, ...('short' in spec ? { short: spec.short } : {}) };
   }
   return all;
 }
@@ -468,7 +514,9 @@ function allOptions(): NonNullable<ParseArgsConfig['options']> {
 function resolveAdminToken(given: string | undefined, io: CliEnvironment): string {
   const token = given ?? (io.env.ADMIN_TOKEN || undefined);
   if (token !== undefined) return token;
-  const dataDirs = io.env.STACK_DATA_DIR ? [resolve(io.cwd, io.env.STACK_DATA_DIR)] : [join(io.cwd, '.data'), join(packageRoot, '.data')];
+  const dataDirs = io.env.STACK_DATA_DIR
+    ? [resolve(io.cwd, io.env.STACK_DATA_DIR)]
+    : [join(io.cwd, '.data'), join(packageRoot, '.data')];
   for (const dir of new Set(dataDirs)) {
     const file = join(dir, 'admin-token');
     if (existsSync(file)) {
@@ -476,7 +524,9 @@ function resolveAdminToken(given: string | undefined, io: CliEnvironment): strin
       if (value !== '') return value;
     }
   }
-  throw new UsageError('no admin token: pass --admin-token, set ADMIN_TOKEN, or start the local stack (it writes .data/admin-token)');
+  throw new UsageError(
+    'no admin token: pass --admin-token, set ADMIN_TOKEN, or start the local stack (it writes .data/admin-token)',
+  );
 }
 
 function resolveUrl(given: string | undefined, io: CliEnvironment): string {
@@ -527,11 +577,19 @@ export async function runCli(argv: string[], io: CliEnvironment): Promise<number
       io.stderr(mainUsage());
       return 2;
     }
-    if (!groups.includes(group)) throw new UsageError(`unknown command group ${JSON.stringify(group)}: use agents, channels or secrets`);
+    if (!groups.includes(group))
+      throw new UsageError(`unknown command group ${JSON.stringify(group)}: use agents, channels or secrets`);
     const command = commands.find((candidate) => candidate.group === group && candidate.name === name);
     if (!command) {
-      const known = commands.filter((candidate) => candidate.group === group).map((candidate) => candidate.name).join(', ');
-      throw new UsageError(name === undefined ? `"${group}" needs a command: ${known}` : `unknown command "${group} ${name}" (known: ${known})`);
+      const known = commands
+        .filter((candidate) => candidate.group === group)
+        .map((candidate) => candidate.name)
+        .join(', ');
+      throw new UsageError(
+        name === undefined
+          ? `"${group}" needs a command: ${known}`
+          : `unknown command "${group} ${name}" (known: ${known})`,
+      );
     }
     hint = `Run \`chatrelay ${group} ${name} --help\` for its options.`;
     if (values.help === true) {

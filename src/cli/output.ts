@@ -11,7 +11,9 @@ export function keyValues(rows: [string, string][]): string {
 /** A plain text table: a header row, then one row per item; empty tables say so. */
 export function table(headers: string[], rows: string[][], empty: string): string {
   if (rows.length === 0) return empty;
-  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)));
+  const widths = headers.map((header, column) =>
+    Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
   const line = (cells: string[]) =>
     cells
       .map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)))
@@ -58,8 +60,16 @@ export function formatChannel(channel: ChannelResponse): string {
     ['reply_delay_seconds', String(channel.reply_delay_seconds)],
     ['voice_replies', channel.voice_replies],
     ['max_message_length', String(channel.max_message_length)],
-    ['delivery_paused', channel.delivery_paused ? `yes: ${channel.paused_reason ?? 'no reason given'} (resume: POST /v1/channels/${channel.id}/resume)` : 'no'],
-    ['api_token', `…${channel.api_token_last4} (version ${channel.token_version}; the token itself is shown only when created or rotated)`],
+    [
+      'delivery_paused',
+      channel.delivery_paused
+        ? `yes: ${channel.paused_reason ?? 'no reason given'} (resume: POST /v1/channels/${channel.id}/resume)`
+        : 'no',
+    ],
+    [
+      'api_token',
+      `…${channel.api_token_last4} (version ${channel.token_version}; the token itself is shown only when created or rotated)`,
+    ],
     ['created_at', channel.created_at],
     ['updated_at', channel.updated_at],
   ]);

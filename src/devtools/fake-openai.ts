@@ -190,7 +190,8 @@ function checkDelay(ms: number, what: string): void {
 
 /** Mirrors the `type`/`code` pairs the real API sends, so SDK error classes and handlers see familiar values. */
 function defaultErrorShape(status: number): { type: string; code: string | null; message: string } {
-  if (status === 401) return { type: 'invalid_request_error', code: 'invalid_api_key', message: 'Incorrect API key provided.' };
+  if (status === 401)
+    return { type: 'invalid_request_error', code: 'invalid_api_key', message: 'Incorrect API key provided.' };
   if (status === 403) return { type: 'permission_error', code: null, message: 'You are not allowed to do this.' };
   if (status === 404) return { type: 'invalid_request_error', code: 'unknown_url', message: 'Unknown request URL.' };
   if (status === 429) return { type: 'requests', code: 'rate_limit_exceeded', message: 'Rate limit reached (fake).' };
@@ -251,7 +252,8 @@ class FakeOpenAIServer implements FakeOpenAI {
       this.handle(req, res).catch((error: unknown) => {
         // A bug in the fake must be loud in the test that hit it, not a hung request.
         const message = error instanceof Error ? error.message : String(error);
-        if (!res.headersSent) sendError(res, 0, { kind: 'error', status: 500, message: `fake-openai internal error: ${message}` });
+        if (!res.headersSent)
+          sendError(res, 0, { kind: 'error', status: 500, message: `fake-openai internal error: ${message}` });
         else res.destroy();
       });
     });
@@ -278,7 +280,8 @@ class FakeOpenAIServer implements FakeOpenAI {
     if (!this.address) throw new Error('fake-openai is not listening');
     const { host, port } = this.address;
     // A wildcard bind is reachable on loopback; IPv6 literals need brackets in URLs.
-    const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
+    const reachable =
+      host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
     return `http://${reachable}:${port}/v1`;
   }
 
@@ -352,7 +355,11 @@ class FakeOpenAIServer implements FakeOpenAI {
       const timer = setTimeout(() => {
         this.waiters.delete(waiter);
         const seen = matching().length;
-        reject(new Error(`fake-openai: timed out after ${timeoutMs} ms waiting for ${count} ${endpoint ?? ''} request(s), saw ${seen}`));
+        reject(
+          new Error(
+            `fake-openai: timed out after ${timeoutMs} ms waiting for ${count} ${endpoint ?? ''} request(s), saw ${seen}`,
+          ),
+        );
       }, timeoutMs);
       const waiter: Waiter = {
         count,
@@ -442,7 +449,11 @@ class FakeOpenAIServer implements FakeOpenAI {
     this.record(request);
 
     if (endpoint === null) {
-      sendError(res, request.seq, { kind: 'error', status: 404, message: `Unknown request URL: ${method} ${path}. (fake-openai)` });
+      sendError(res, request.seq, {
+        kind: 'error',
+        status: 404,
+        message: `Unknown request URL: ${method} ${path}. (fake-openai)`,
+      });
       return;
     }
     if (this.apiKey !== undefined && headers['authorization'] !== `Bearer ${this.apiKey}`) {
@@ -488,9 +499,12 @@ class FakeOpenAIServer implements FakeOpenAI {
     if (!body) throw new BadRequest('Chat completions need a JSON body.');
     const model = body['model'];
     const messages = body['messages'];
-    if (typeof model !== 'string' || model.length === 0) throw new BadRequest("Missing required parameter: 'model'.", 'model');
-    if (!Array.isArray(messages) || messages.length === 0) throw new BadRequest("'messages' must be a non-empty array.", 'messages');
-    if (body['stream'] === true) throw new BadRequest('fake-openai does not implement streaming chat completions.', 'stream');
+    if (typeof model !== 'string' || model.length === 0)
+      throw new BadRequest("Missing required parameter: 'model'.", 'model');
+    if (!Array.isArray(messages) || messages.length === 0)
+      throw new BadRequest("'messages' must be a non-empty array.", 'messages');
+    if (body['stream'] === true)
+      throw new BadRequest('fake-openai does not implement streaming chat completions.', 'stream');
     // Only model and messages are checked; the cast gives reply functions the SDK's own types to read with.
     const params = body as unknown as OpenAI.Chat.ChatCompletionCreateParams;
     const content = override ?? (this.replyFn ? await this.replyFn(params, request) : echoReply(messages));
@@ -511,11 +525,14 @@ class FakeOpenAIServer implements FakeOpenAI {
           logprobs: null,
         },
       ],
-      usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+      usage: {
+        prompt_tokens: promptTokens,
+        completion_tokens: completionTokens,
+        total_tokens: promptTokens + completionTokens,
+      },
     };
     sendJson(res, 200, completion, request.seq);
   }
-
 }
 
 function sendError(res: ServerResponse, seq: number, step: ErrorStep, param: string | null = null): void {
@@ -537,8 +554,10 @@ function answerTranscription(res: ServerResponse, request: RecordedRequest, over
   if (!form) throw new BadRequest('Transcriptions need a multipart/form-data body.');
   const model = form['model'];
   const file = form['file'];
-  if (typeof model !== 'string' || model.length === 0) throw new BadRequest("Missing required parameter: 'model'.", 'model');
-  if (file === undefined || typeof file === 'string') throw new BadRequest("Missing required parameter: 'file'.", 'file');
+  if (typeof model !== 'string' || model.length === 0)
+    throw new BadRequest("Missing required parameter: 'model'.", 'model');
+  if (file === undefined || typeof file === 'string')
+    throw new BadRequest("Missing required parameter: 'file'.", 'file');
   const text = override ?? fakeTranscript(file.bytes);
   const format = form['response_format'];
   if (format === undefined || format === 'json') {
@@ -550,7 +569,10 @@ function answerTranscription(res: ServerResponse, request: RecordedRequest, over
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'x-request-id': `req_fake_${request.seq}` });
     res.end(`${text}\n`);
   } else {
-    throw new BadRequest(`Unsupported response_format: ${typeof format === 'string' ? format : 'file'}.`, 'response_format');
+    throw new BadRequest(
+      `Unsupported response_format: ${typeof format === 'string' ? format : 'file'}.`,
+      'response_format',
+    );
   }
 }
 
@@ -561,11 +583,16 @@ function answerSpeech(res: ServerResponse, request: RecordedRequest, override: s
   const format = body['response_format'] ?? 'mp3';
   if (typeof body['model'] !== 'string') throw new BadRequest("Missing required parameter: 'model'.", 'model');
   if (typeof body['voice'] !== 'string') throw new BadRequest("Missing required parameter: 'voice'.", 'voice');
-  if (typeof input !== 'string' || input.length === 0) throw new BadRequest("Missing required parameter: 'input'.", 'input');
+  if (typeof input !== 'string' || input.length === 0)
+    throw new BadRequest("Missing required parameter: 'input'.", 'input');
   const contentType = typeof format === 'string' ? SPEECH_CONTENT_TYPES[format] : undefined;
   if (!contentType) throw new BadRequest(`Unsupported response_format: ${String(format)}.`, 'response_format');
   const audio = override === undefined ? fakeSpeechBytes(input) : Buffer.from(override, 'utf8');
-  res.writeHead(200, { 'content-type': contentType, 'content-length': audio.byteLength, 'x-request-id': `req_fake_${request.seq}` });
+  res.writeHead(200, {
+    'content-type': contentType,
+    'content-length': audio.byteLength,
+    'x-request-id': `req_fake_${request.seq}`,
+  });
   res.end(audio);
 }
 
@@ -607,7 +634,11 @@ async function parseBody(raw: Buffer, contentType: string): Promise<ParsedBody> 
   if (mediaType === 'multipart/form-data') {
     try {
       // Node's fetch Request implements the multipart parser; no need for a hand-written one.
-      const form = await new Request('http://fake.invalid/', { method: 'POST', headers: { 'content-type': contentType }, body: raw }).formData();
+      const form = await new Request('http://fake.invalid/', {
+        method: 'POST',
+        headers: { 'content-type': contentType },
+        body: raw,
+      }).formData();
       const entries: Array<readonly [string, FormValue]> = [];
       for (const [name, value] of form) {
         if (typeof value === 'string') {

@@ -19,11 +19,7 @@ const text = (max: number) => z.string().max(max, `must be at most ${max} charac
 // A pattern rather than a refinement, so that the OpenAPI document says it too.
 const nonBlank = (max: number) => text(max).regex(/\S/, 'must not be empty');
 const intBetween = (min: number, max: number) =>
-  z
-    .number()
-    .int()
-    .min(min, `must be between ${min} and ${max}`)
-    .max(max, `must be between ${min} and ${max}`);
+  z.number().int().min(min, `must be between ${min} and ${max}`).max(max, `must be between ${min} and ${max}`);
 const id = (what: string) => z.string().min(1).max(64).describe(`The ${what}'s id.`);
 const timestamp = (description: string) => z.iso.datetime().describe(`${description}, ISO 8601 UTC.`);
 
@@ -37,14 +33,18 @@ const agentFields = {
   name: nonBlank(200).describe('A name for people: shown in lists, not sent to the model.'),
   system_prompt: text(100_000).describe('The system prompt of every conversation; empty for none.'),
   model: nonBlank(200).describe('Chat model name at the OpenAI-compatible API.'),
-  temperature: z.number().min(0, 'must be between 0 and 2').max(2, 'must be between 0 and 2').describe('Sampling temperature, 0 to 2.'),
+  temperature: z
+    .number()
+    .min(0, 'must be between 0 and 2')
+    .max(2, 'must be between 0 and 2')
+    .describe('Sampling temperature, 0 to 2.'),
   max_history_messages: intBetween(0, 200).describe('How many earlier messages of the chat the model sees, 0 to 200.'),
   vision: z.boolean().describe('Whether image attachments go to the model as image inputs (otherwise as links).'),
   transcription_model: nonBlank(200).describe('Speech-to-text model for voice messages.'),
   tts_model: nonBlank(200).describe('Text-to-speech model for voice replies.'),
   tts_voice: nonBlank(100).describe('Text-to-speech voice for voice replies.'),
   voice_prefix: text(200).describe('Put before a transcribed voice message so the model knows it was spoken.'),
-  fallback_reply: text(4000).describe("Sent to the user when the model cannot answer; empty sends nothing."),
+  fallback_reply: text(4000).describe('Sent to the user when the model cannot answer; empty sends nothing.'),
 };
 
 export const createAgentSchema = z
@@ -131,7 +131,9 @@ const channelFields = {
   voice_replies: z
     .enum(voiceRepliesValues, `must be one of ${voiceRepliesValues.join(', ')}`)
     .describe('When replies also carry speech audio: never, always, or only to a voice message.'),
-  max_message_length: intBetween(100, 10_000).describe('Longest reply part in characters; longer replies are split, 100 to 10000.'),
+  max_message_length: intBetween(100, 10_000).describe(
+    'Longest reply part in characters; longer replies are split, 100 to 10000.',
+  ),
 };
 
 export const createChannelSchema = z
@@ -173,7 +175,9 @@ export const channelResponseSchema = z
     id: id('channel'),
     agent_id: z.string(),
     page_id: z.string(),
-    api_token_last4: z.string().describe('The last 4 characters of the API token, to tell tokens apart; the token itself is never shown again.'),
+    api_token_last4: z
+      .string()
+      .describe('The last 4 characters of the API token, to tell tokens apart; the token itself is never shown again.'),
     token_version: z.number().int().describe('Incremented by every token rotation.'),
     reply_webhook_url: z.string(),
     assistant_connected: z.boolean(),
@@ -182,7 +186,9 @@ export const channelResponseSchema = z
     max_message_length: z.number().int(),
     delivery_paused: z
       .boolean()
-      .describe('True after a receiver answered 410 Gone: replies wait, in order, until POST /v1/channels/{id}/resume.'),
+      .describe(
+        'True after a receiver answered 410 Gone: replies wait, in order, until POST /v1/channels/{id}/resume.',
+      ),
     paused_reason: z.string().nullable().describe('Why delivery is paused; null when it is not.'),
     created_at: timestamp('When it was created'),
     updated_at: timestamp('When it was last changed'),
@@ -194,7 +200,9 @@ const shownOnce = {
   api_token: z.string().describe('The API token, shown this once: store it now.'),
   signing_secret: z
     .string()
-    .describe('The secret that signs reply POSTs (Standard Webhooks, `whsec_…`), shown this once: give it to the receiver.'),
+    .describe(
+      'The secret that signs reply POSTs (Standard Webhooks, `whsec_…`), shown this once: give it to the receiver.',
+    ),
 };
 
 export const createdChannelResponseSchema = channelResponseSchema
@@ -212,7 +220,9 @@ export const channelWithSigningSecretResponseSchema = channelResponseSchema
     signing_secret: shownOnce.signing_secret,
     previous_secrets_valid_until: z.iso
       .datetime()
-      .describe('Until then replies carry a signature with the previous secret too, so the receiver can switch without losing any.'),
+      .describe(
+        'Until then replies carry a signature with the previous secret too, so the receiver can switch without losing any.',
+      ),
   })
   .describe('The channel with its new signing secret, the only time it is shown.');
 export type ChannelWithSigningSecretResponse = z.infer<typeof channelWithSigningSecretResponseSchema>;
@@ -227,17 +237,30 @@ export const reencryptSecretsResponseSchema = z
     signing_secrets: z.object({
       reencrypted: z.number().int().describe('Secrets now under the current key.'),
       already_current: z.number().int().describe('Secrets that already were.'),
-      unreadable: z.number().int().describe('Secrets no configured key opens: their channels cannot sign until rotate-signing-secret.'),
+      unreadable: z
+        .number()
+        .int()
+        .describe('Secrets no configured key opens: their channels cannot sign until rotate-signing-secret.'),
     }),
     api_tokens: z
       .object({
-        under_old_key: channelIds('Channels whose API token is hashed under an old key: keep that key in SECRETS_ENCRYPTION_OLD_KEYS until their tokens are rotated.'),
-        under_unknown_key: channelIds('Channels whose API token is hashed under a key no longer configured: their token no longer works until rotated.'),
-        plain_sha256: channelIds('Channels whose API token is stored as plain SHA-256 (from before keyed hashes); it keeps working; rotate it for the keyed hash.'),
+        under_old_key: channelIds(
+          'Channels whose API token is hashed under an old key: keep that key in SECRETS_ENCRYPTION_OLD_KEYS until their tokens are rotated.',
+        ),
+        under_unknown_key: channelIds(
+          'Channels whose API token is hashed under a key no longer configured: their token no longer works until rotated.',
+        ),
+        plain_sha256: channelIds(
+          'Channels whose API token is stored as plain SHA-256 (from before keyed hashes); it keeps working; rotate it for the keyed hash.',
+        ),
       })
-      .describe('API tokens cannot be re-hashed without the token itself, which is never stored: these channels need rotate-token.'),
+      .describe(
+        'API tokens cannot be re-hashed without the token itself, which is never stored: these channels need rotate-token.',
+      ),
   })
-  .describe('What re-encrypting the stored secrets under the current SECRETS_ENCRYPTION_KEY did, and what it could not do.');
+  .describe(
+    'What re-encrypting the stored secrets under the current SECRETS_ENCRYPTION_KEY did, and what it could not do.',
+  );
 export type ReencryptSecretsResponse = z.infer<typeof reencryptSecretsResponseSchema>;
 
 // ---------------------------------------------------------------------------------------------
@@ -263,7 +286,12 @@ export type ListAgentsQuery = z.infer<typeof listAgentsQuerySchema>;
 export const listChannelsQuerySchema = z.strictObject({
   limit: limitSchema,
   after: afterSchema,
-  agent_id: z.string().min(1, 'must not be empty').max(64, 'must be at most 64 characters').optional().describe('Only the channels of this agent.'),
+  agent_id: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(64, 'must be at most 64 characters')
+    .optional()
+    .describe('Only the channels of this agent.'),
 });
 export type ListChannelsQuery = z.infer<typeof listChannelsQuerySchema>;
 
@@ -289,7 +317,9 @@ export const fieldErrorSchema = z.object({
 export const errorResponseSchema = z
   .object({
     error: z.object({
-      code: z.string().describe('Stable machine-readable code, e.g. `invalid_request`, `unauthorized`, `not_found`, `conflict`.'),
+      code: z
+        .string()
+        .describe('Stable machine-readable code, e.g. `invalid_request`, `unauthorized`, `not_found`, `conflict`.'),
       message: z.string().describe('What went wrong, for people.'),
       request_id: z.string().describe('Also in the `x-request-id` response header; quote it when reporting a problem.'),
       details: z.array(fieldErrorSchema).optional().describe('One entry per invalid field (400 only).'),
@@ -311,10 +341,9 @@ export const healthResponseSchema = z.object({ status: z.literal('ok') }).descri
 export const readinessResponseSchema = z
   .object({
     status: z.enum(['ready', 'unavailable']),
-    checks: z.record(
-      z.string(),
-      z.object({ ok: z.boolean(), error: z.string().optional() }),
-    ).describe('One entry per dependency: `mongodb`, `temporal`.'),
+    checks: z
+      .record(z.string(), z.object({ ok: z.boolean(), error: z.string().optional() }))
+      .describe('One entry per dependency: `mongodb`, `temporal`.'),
   })
   .describe('Whether every dependency answers.');
 
@@ -323,7 +352,9 @@ export const readinessResponseSchema = z
 
 export const replyFormSchema = z
   .object({
-    text: z.string().describe('The reply text (one part of it, when the reply is longer than the channel allows); may be empty.'),
+    text: z
+      .string()
+      .describe('The reply text (one part of it, when the reply is longer than the channel allows); may be empty.'),
     images: z
       .string()
       .describe('Image URLs, comma-separated; a comma inside a URL is percent-encoded (`%2C`). Empty when none.'),
@@ -333,15 +364,25 @@ export const replyFormSchema = z
   .describe('Form fields of a reply POST (application/x-www-form-urlencoded). All four are always present.');
 
 export const replyHeadersSchema = z.object({
-  'webhook-id': z.string().describe('Identifies this reply part; the same on every retry of it, so a receiver can drop duplicates.'),
-  'webhook-timestamp': z.string().regex(/^\d+$/).describe('Unix time (seconds) of this attempt; reject values more than a few minutes off.'),
+  'webhook-id': z
+    .string()
+    .describe('Identifies this reply part; the same on every retry of it, so a receiver can drop duplicates.'),
+  'webhook-timestamp': z
+    .string()
+    .regex(/^\d+$/)
+    .describe('Unix time (seconds) of this attempt; reject values more than a few minutes off.'),
   'webhook-signature': z
     .string()
     .describe(
       'Standard Webhooks signature(s): `v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{raw body}">` keyed with the channel signing secret; during a secret rotation one per active secret, space-separated.',
     ),
-  'x-chatrelay-message-id': z.string().describe('The message this replies to (its `message_id` in the inbound answer).'),
-  'x-chatrelay-part': z.string().regex(/^\d+\/(\d+|\?)$/).describe('This part\'s position, e.g. `2/3`: parts arrive in order, each after the previous one was accepted.'),
+  'x-chatrelay-message-id': z
+    .string()
+    .describe('The message this replies to (its `message_id` in the inbound answer).'),
+  'x-chatrelay-part': z
+    .string()
+    .regex(/^\d+\/(\d+|\?)$/)
+    .describe("This part's position, e.g. `2/3`: parts arrive in order, each after the previous one was accepted."),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -364,7 +405,8 @@ export function adminFieldErrors(error: z.ZodError, input: unknown): FieldError[
 /** Query string errors: the schema's own messages, and unknown parameters named. */
 export function queryErrors(error: z.ZodError): FieldError[] {
   return error.issues.map((issue) => {
-    if (issue.code === 'unrecognized_keys') return { path: issue.keys.join(', '), message: 'is not a known query parameter' };
+    if (issue.code === 'unrecognized_keys')
+      return { path: issue.keys.join(', '), message: 'is not a known query parameter' };
     const path = issue.path.map(String).join('.') || '(query)';
     return { path, message: issue.message };
   });

@@ -15,7 +15,10 @@ export const RECENT_ENTRIES = 200;
 export const RECENT_CHARACTERS = 400_000;
 
 /** The recent history with `entries` appended (those not already there), trimmed to its bounds. */
-export function appendRecent(recent: HistoryEntry[], entries: HistoryEntry[]): { recent: HistoryEntry[]; added: number } {
+export function appendRecent(
+  recent: HistoryEntry[],
+  entries: HistoryEntry[],
+): { recent: HistoryEntry[]; added: number } {
   const known = new Set(recent.map((entry) => entry.id));
   const fresh = entries.filter((entry) => !known.has(entry.id));
   if (fresh.length === 0) return { recent, added: 0 };

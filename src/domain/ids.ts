@@ -15,7 +15,8 @@ export function messageIdOfWorkflow(workflowId: string): string | undefined {
 }
 
 /** An admin's n-th redelivery of a message's reply. */
-export const redeliveryWorkflowId = (messageId: string, redelivery: number): string => `${messageWorkflowId(messageId)}-redelivery-${redelivery}`;
+export const redeliveryWorkflowId = (messageId: string, redelivery: number): string =>
+  `${messageWorkflowId(messageId)}-redelivery-${redelivery}`;
 
 /** Version 1 only: the workflow that handed out turns for one chat (page id + client id). */
 export const chatTurnsWorkflowId = (chatId: string): string => `chatrelay-chat-${chatId}`;
@@ -40,7 +41,8 @@ export const mediaUrl = (publicBaseUrl: string, blobId: string): string => `${pu
 export const deliveryAttemptId = (messageId: string, key: string): string => `${messageId}:${key}`;
 
 /** How a message ended (or, with `redelivery`, how one redelivery of it ended). */
-export const outcomeId = (messageId: string, redelivery?: number): string => (redelivery === undefined ? messageId : `${messageId}:r${redelivery}`);
+export const outcomeId = (messageId: string, redelivery?: number): string =>
+  redelivery === undefined ? messageId : `${messageId}:r${redelivery}`;
 
 /** An admin's n-th redelivery of a message. */
 export const redeliveryId = (messageId: string, redelivery: number): string => `${messageId}:r${redelivery}`;

@@ -18,10 +18,29 @@ export interface ExtractedMedia {
 const IMAGE_EXTENSIONS = new Set(['png', 'jpg', 'jpeg', 'gif', 'webp', 'bmp', 'svg']);
 // Plain .txt is deliberately absent: links to text files are usually meant to be read as pages.
 const FILE_EXTENSIONS = new Set([
-  'pdf', 'doc', 'docx', 'xls', 'xlsx', 'ppt', 'pptx', 'odt', 'ods', 'csv',
-  'zip', 'rar', '7z', 'tar', 'gz',
-  'mp3', 'wav', 'ogg', 'm4a',
-  'mp4', 'mov', 'webm', 'avi',
+  'pdf',
+  'doc',
+  'docx',
+  'xls',
+  'xlsx',
+  'ppt',
+  'pptx',
+  'odt',
+  'ods',
+  'csv',
+  'zip',
+  'rar',
+  '7z',
+  'tar',
+  'gz',
+  'mp3',
+  'wav',
+  'ogg',
+  'm4a',
+  'mp4',
+  'mov',
+  'webm',
+  'avi',
 ]);
 
 /** True for an absolute http(s) URL whose path (query and fragment ignored) ends in an image extension. */

@@ -94,7 +94,12 @@ export const listMessagesQuerySchema = z.strictObject({
 });
 
 export const redeliverSchema = z.strictObject({
-  from_part: z.number().int().min(1, 'must be at least 1').optional().describe('First part to send again (from 1); default: the first part not delivered.'),
+  from_part: z
+    .number()
+    .int()
+    .min(1, 'must be at least 1')
+    .optional()
+    .describe('First part to send again (from 1); default: the first part not delivered.'),
 });
 
 export const redeliverResponseSchema = z.object({

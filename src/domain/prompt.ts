@@ -23,9 +23,13 @@ export function toModelMessage(entry: HistoryEntry, imagesAsInput: boolean): Cha
   if (entry.attachments.length === 0) return { role: 'user', content: entry.content };
   const images = imagesAsInput ? entry.attachments.filter(isImageUrl) : [];
   const links = entry.attachments.filter((url) => !images.includes(url));
-  const text = links.length > 0 ? `${entry.content}\n\nAttachments:\n${links.map((url) => `- ${url}`).join('\n')}` : entry.content;
+  const text =
+    links.length > 0 ? `${entry.content}\n\nAttachments:\n${links.map((url) => `- ${url}`).join('\n')}` : entry.content;
   if (images.length === 0) return { role: 'user', content: text };
-  const parts: ChatCompletionContentPart[] = [{ type: 'text', text }, ...images.map((url) => ({ type: 'image_url' as const, image_url: { url } }))];
+  const parts: ChatCompletionContentPart[] = [
+    { type: 'text', text },
+    ...images.map((url) => ({ type: 'image_url' as const, image_url: { url } })),
+  ];
   return { role: 'user', content: parts };
 }
 

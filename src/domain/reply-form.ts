@@ -1,5 +1,8 @@
 /** Formats the reply POST: the four fields of the contract, always present, empty when unused. */
-export function replyForm(part: { text: string; images: string[]; file?: string }, audioUrl: string | undefined): string {
+export function replyForm(
+  part: { text: string; images: string[]; file?: string },
+  audioUrl: string | undefined,
+): string {
   return new URLSearchParams({
     text: part.text,
     // Several images travel as one field, comma-separated; a comma inside a URL is percent-encoded first.

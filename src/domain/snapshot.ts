@@ -17,5 +17,8 @@ export function channelSnapshot(channel: Channel, agent: Agent, retryScheduleSec
 
 /** Whether the reply is also spoken: always, or when the user sent a voice note. */
 export function wantsVoice(snapshot: Pick<ChannelSnapshot, 'voiceReplies'>, message: { audio?: string }): boolean {
-  return snapshot.voiceReplies === 'always' || (snapshot.voiceReplies === 'when_user_sent_voice' && message.audio !== undefined);
+  return (
+    snapshot.voiceReplies === 'always' ||
+    (snapshot.voiceReplies === 'when_user_sent_voice' && message.audio !== undefined)
+  );
 }

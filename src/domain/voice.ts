@@ -26,4 +26,7 @@ export function applyVoicePrefix(transcript: string, text: string | undefined, p
 
 /** Content types a voice note may have (some platforms send voice as video or as bytes). */
 export const isAudioContentType = (type: string): boolean =>
-  type.startsWith('audio/') || type.startsWith('video/') || type === 'application/octet-stream' || type === 'application/ogg';
+  type.startsWith('audio/') ||
+  type.startsWith('video/') ||
+  type === 'application/octet-stream' ||
+  type === 'application/ogg';

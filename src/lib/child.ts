@@ -44,9 +44,17 @@ const TIED_TO_PARENT = [
 ].join('\n');
 
 /** Spawns a long-running child whose output is kept for diagnostics and which can be stopped reliably. */
-export function startChild(name: string, command: string, args: string[], options: StartChildOptions = {}): ManagedChild {
+export function startChild(
+  name: string,
+  command: string,
+  args: string[],
+  options: StartChildOptions = {},
+): ManagedChild {
   const { echo, ...spawnOptions } = options;
-  const child = spawn('/bin/sh', ['-c', TIED_TO_PARENT, name, command, ...args], { stdio: ['pipe', 'pipe', 'pipe'], ...spawnOptions });
+  const child = spawn('/bin/sh', ['-c', TIED_TO_PARENT, name, command, ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    ...spawnOptions,
+  });
   const lines: string[] = [];
   const keep = (chunk: Buffer): void => {
     for (const line of chunk.toString('utf8').split('\n')) {
@@ -88,7 +96,11 @@ export function startChild(name: string, command: string, args: string[], option
 function programPid(shellPid: number | undefined, command: string): number | undefined {
   if (shellPid === undefined) return undefined;
   try {
-    const children = readFileSync(`/proc/${shellPid}/task/${shellPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    const children = readFileSync(`/proc/${shellPid}/task/${shellPid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
     return children.find((pid) => {
       try {
         return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] === command;

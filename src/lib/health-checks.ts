@@ -15,7 +15,9 @@ export interface Readiness {
 const withTimeout = (check: () => Promise<void>, ms: number): Promise<void> =>
   new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    check().then(resolve, reject).finally(() => clearTimeout(timer));
+    check()
+      .then(resolve, reject)
+      .finally(() => clearTimeout(timer));
   });
 
 /** Told each check's result, with a failure's detail: readiness answers carry none (see below). */
@@ -26,7 +28,10 @@ export type HealthObserver = (name: string, failure: string | undefined) => void
  * so a failing check is answered `{ ok: false, error: "unavailable" }` only (a driver's error text
  * names hosts, ports and addresses); the detail goes to `observe`, for the log.
  */
-export async function runHealthChecks(checks: HealthChecks, options: { timeoutMs?: number; observe?: HealthObserver } = {}): Promise<Readiness> {
+export async function runHealthChecks(
+  checks: HealthChecks,
+  options: { timeoutMs?: number; observe?: HealthObserver } = {},
+): Promise<Readiness> {
   const results = await Promise.all(
     Object.entries(checks).map(async ([name, check]) => {
       try {
@@ -44,7 +49,9 @@ export async function runHealthChecks(checks: HealthChecks, options: { timeoutMs
 }
 
 /** A HealthObserver that logs a check's failure once per change of its detail, and its recovery. */
-export function loggingHealthObserver(logger: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void } | undefined): HealthObserver {
+export function loggingHealthObserver(
+  logger: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void } | undefined,
+): HealthObserver {
   const lastError = new Map<string, string>();
   return (name, failure) => {
     if (failure === undefined) {

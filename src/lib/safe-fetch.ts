@@ -52,7 +52,11 @@ export class UnsafeUrlError extends Error {
   /** The HTTP status, for reason 'http_status'. */
   readonly status?: number;
 
-  constructor(reason: UnsafeUrlReason, message: string, options: { retryable?: boolean; status?: number; cause?: unknown } = {}) {
+  constructor(
+    reason: UnsafeUrlReason,
+    message: string,
+    options: { retryable?: boolean; status?: number; cause?: unknown } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.reason = reason;
     this.retryable = options.retryable ?? false;
@@ -85,7 +89,10 @@ export async function safeFetch(url: string, policy: SafeFetchPolicy): Promise<S
       return { data: hop.data, contentType: hop.contentType, finalUrl: withoutCredentials(current) };
     }
     if (redirects >= policy.maxRedirects) {
-      throw new UnsafeUrlError('redirects', `Too many redirects (more than ${policy.maxRedirects}) at ${describe(current)}`);
+      throw new UnsafeUrlError(
+        'redirects',
+        `Too many redirects (more than ${policy.maxRedirects}) at ${describe(current)}`,
+      );
     }
     current = parseUrl(hop.location, current);
   }
@@ -131,7 +138,10 @@ export function guardedConnection(url: URL, policy: AddressPolicy): ConnectionGu
   const host = bareHost(url.hostname);
   // The URL parser has already normalised tricks like http://2130706433/ and http://0x7f.1/ to dotted quads.
   if (net.isIP(host) !== 0 && isForbiddenAddress(host)) {
-    throw new UnsafeUrlError('address', `Refusing ${describe(url)}: ${host} is a loopback, private, link-local or reserved address`);
+    throw new UnsafeUrlError(
+      'address',
+      `Refusing ${describe(url)}: ${host} is a loopback, private, link-local or reserved address`,
+    );
   }
   return { lookup: guardedLookup(url) };
 }
@@ -150,7 +160,8 @@ export function literalAddressProblem(url: string, policy: AddressPolicy): strin
   }
   if (!mustCheckAddresses(parsed, policy)) return undefined;
   const host = normaliseHost(parsed.hostname);
-  if (net.isIP(host) !== 0 && isForbiddenAddress(host)) return `${host} is a loopback, private, link-local or reserved address`;
+  if (net.isIP(host) !== 0 && isForbiddenAddress(host))
+    return `${host} is a loopback, private, link-local or reserved address`;
   if (host === 'localhost' || host.endsWith('.localhost')) return `${host} is always a loopback address`;
   return undefined;
 }
@@ -253,9 +264,13 @@ function fetchOnce(url: URL, policy: SafeFetchPolicy, deadline: number, connecti
     const connectTimer = setTimeout(
       () =>
         fail(
-          new UnsafeUrlError('timeout', `Timed out connecting to ${describe(url)} after ${policy.connectTimeoutMs} ms`, {
-            retryable: true,
-          }),
+          new UnsafeUrlError(
+            'timeout',
+            `Timed out connecting to ${describe(url)} after ${policy.connectTimeoutMs} ms`,
+            {
+              retryable: true,
+            },
+          ),
         ),
       policy.connectTimeoutMs,
     );
@@ -325,7 +340,11 @@ function fetchOnce(url: URL, policy: SafeFetchPolicy, deadline: number, connecti
       res.on('error', (error) => fail(toUnsafeError(error, url)));
       res.on('close', () => {
         if (!res.complete) {
-          fail(new UnsafeUrlError('network', `Connection closed before the body from ${describe(url)} was complete`, { retryable: true }));
+          fail(
+            new UnsafeUrlError('network', `Connection closed before the body from ${describe(url)} was complete`, {
+              retryable: true,
+            }),
+          );
         }
       });
     });
@@ -341,7 +360,10 @@ function timeoutError(url: URL, policy: SafeFetchPolicy): UnsafeUrlError {
 }
 
 function tooLarge(url: URL, policy: SafeFetchPolicy, detail: string): UnsafeUrlError {
-  return new UnsafeUrlError('too_large', `Body from ${describe(url)} exceeds the ${policy.maxBytes}-byte limit: it ${detail}`);
+  return new UnsafeUrlError(
+    'too_large',
+    `Body from ${describe(url)} exceeds the ${policy.maxBytes}-byte limit: it ${detail}`,
+  );
 }
 
 function toUnsafeError(error: Error, url: URL): UnsafeUrlError {

@@ -52,21 +52,31 @@ export function createSecretBox(passphrase: string, oldPassphrases: readonly str
     decipher.setAuthTag(Buffer.from(tag, 'base64url'));
     return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
   };
-  const tokenHmac = (key: Key, token: string): Buffer => createHmac('sha256', key.tokenKey).update(token, 'utf8').digest();
+  const tokenHmac = (key: Key, token: string): Buffer =>
+    createHmac('sha256', key.tokenKey).update(token, 'utf8').digest();
 
   return {
     seal(plain) {
       const iv = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', current.cipherKey, iv);
       const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
-      return ['v2', current.id, iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), body.toString('base64url')].join('.');
+      return [
+        'v2',
+        current.id,
+        iv.toString('base64url'),
+        cipher.getAuthTag().toString('base64url'),
+        body.toString('base64url'),
+      ].join('.');
     },
     open(sealed) {
       const fields = sealed.split('.');
       if (fields[0] === 'v2' && fields.length === 5) {
         const [, id = '', iv = '', tag = '', body = ''] = fields;
         const key = byId.get(id);
-        if (!key) throw new Error(`sealed with key ${id}, which is neither SECRETS_ENCRYPTION_KEY nor one of SECRETS_ENCRYPTION_OLD_KEYS`);
+        if (!key)
+          throw new Error(
+            `sealed with key ${id}, which is neither SECRETS_ENCRYPTION_KEY nor one of SECRETS_ENCRYPTION_OLD_KEYS`,
+          );
         return decrypt(key, iv, tag, body);
       }
       if (fields[0] === 'v1' && fields.length === 4) {

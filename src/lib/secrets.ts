@@ -34,5 +34,7 @@ export function stableId(...parts: string[]): string {
  * back), a JSON array none. Lists of one part always take JSON, which keeps them apart too.
  */
 function stableIdInput(parts: string[]): string {
-  return parts.length >= 2 && !parts.some((part) => part.includes('\u0000')) ? parts.join('\u0000') : JSON.stringify(parts);
+  return parts.length >= 2 && !parts.some((part) => part.includes('\u0000'))
+    ? parts.join('\u0000')
+    : JSON.stringify(parts);
 }

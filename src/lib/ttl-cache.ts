@@ -1,5 +1,8 @@
 /** Remembers the result of `load(key)` for `ttlMs`; concurrent misses for one key share one load. */
-export function ttlCache<V>(load: (key: string) => Promise<V>, options: { ttlMs: number; maxEntries?: number; now?: () => number }) {
+export function ttlCache<V>(
+  load: (key: string) => Promise<V>,
+  options: { ttlMs: number; maxEntries?: number; now?: () => number },
+) {
   const now = options.now ?? Date.now;
   const maxEntries = options.maxEntries ?? 10_000;
   const entries = new Map<string, { value: Promise<V>; expiresAt: number }>();

@@ -35,7 +35,13 @@ export function observeRequests(deps: { logger: Logger; metrics?: ApiMetrics }):
       const labels = { route, method: req.method, status };
       deps.metrics?.httpRequests.inc(labels);
       deps.metrics?.httpDuration.observe(labels, seconds);
-      const line = { requestId: req.requestId, method: req.method, route, status: Number(status), ms: Math.round(seconds * 1000) };
+      const line = {
+        requestId: req.requestId,
+        method: req.method,
+        route,
+        status: Number(status),
+        ms: Math.round(seconds * 1000),
+      };
       if (quietRoutes.has(route)) deps.logger.debug(line, 'request');
       else deps.logger.info(line, 'request');
     };
@@ -60,14 +66,21 @@ export function traceRequests(): RequestHandler {
       return;
     }
     const parent = propagation.extract(ROOT_CONTEXT, req.headers);
-    const span = tracer.startSpan(req.method, { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method } }, parent);
+    const span = tracer.startSpan(
+      req.method,
+      { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method } },
+      parent,
+    );
     let ended = false;
     const end = (): void => {
       if (ended) return;
       ended = true;
       const route = routeLabel(req);
       span.updateName(`${req.method} ${route}`);
-      span.setAttributes({ 'http.route': route, 'http.response.status_code': res.writableFinished ? res.statusCode : 499 });
+      span.setAttributes({
+        'http.route': route,
+        'http.response.status_code': res.writableFinished ? res.statusCode : 499,
+      });
       if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
       span.end();
     };
@@ -81,7 +94,10 @@ export function traceRequests(): RequestHandler {
 export function metricsHandler(metrics: ApiMetrics, token: string | undefined): RequestHandler {
   return async (req, res) => {
     if (!metricsAuthorized(req.get('authorization'), token)) {
-      res.status(401).setHeader('www-authenticate', 'Bearer').json({ error: { code: 'unauthorized', message: 'A metrics token is required.', request_id: req.requestId } });
+      res
+        .status(401)
+        .setHeader('www-authenticate', 'Bearer')
+        .json({ error: { code: 'unauthorized', message: 'A metrics token is required.', request_id: req.requestId } });
       return;
     }
     const body = await metrics.registry.metrics();

@@ -46,7 +46,9 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
     }
     if (req.method === 'GET' && path === '/readyz' && options.readiness) {
       void runHealthChecks(options.readiness, { observe }).then(({ ready, body }) =>
-        res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body)),
+        res
+          .writeHead(ready ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+          .end(JSON.stringify(body)),
       );
       return;
     }
@@ -55,11 +57,14 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
       return;
     }
     if (!metricsAuthorized(req.headers.authorization, options.token)) {
-      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' }).end('{"error":{"code":"unauthorized"}}');
+      res
+        .writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' })
+        .end('{"error":{"code":"unauthorized"}}');
       return;
     }
     void scrape(options).then(
-      (body) => res.writeHead(200, { 'content-type': options.registry.contentType, 'cache-control': 'no-store' }).end(body),
+      (body) =>
+        res.writeHead(200, { 'content-type': options.registry.contentType, 'cache-control': 'no-store' }).end(body),
       (error: unknown) => {
         options.logger.error({ err: error }, 'metrics scrape failed');
         res.writeHead(500).end();

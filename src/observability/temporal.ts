@@ -69,7 +69,9 @@ export function installTemporalRuntime(options: TemporalRuntimeOptions): Runtime
     shutdownSignals: [],
     telemetryOptions: {
       logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} },
-      ...(options.sdkMetricsBindAddress ? { metrics: { prometheus: { bindAddress: options.sdkMetricsBindAddress } } } : {}),
+      ...(options.sdkMetricsBindAddress
+        ? { metrics: { prometheus: { bindAddress: options.sdkMetricsBindAddress } } }
+        : {}),
     },
   });
 }

@@ -15,7 +15,11 @@ import { context, trace, type Attributes, type Context, type Span } from '@opent
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { WorkflowClientInterceptor } from '@temporalio/client';
-import { makeWorkflowExporter, OpenTelemetryWorkflowClientInterceptor, type OpenTelemetryWorkflowExporter } from '@temporalio/interceptors-opentelemetry';
+import {
+  makeWorkflowExporter,
+  OpenTelemetryWorkflowClientInterceptor,
+  type OpenTelemetryWorkflowExporter,
+} from '@temporalio/interceptors-opentelemetry';
 import type { InjectedSink } from '@temporalio/worker';
 import { messageLogContext, type MessageLogContext } from './workflow-context.js';
 
@@ -39,7 +43,9 @@ export function activeTracing(): Tracing | undefined {
 export function tracingRequested(env: NodeJS.ProcessEnv): boolean {
   if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return false;
   if (env.OTEL_TRACES_EXPORTER?.trim() === 'none') return false;
-  return Object.entries(env).some(([name, value]) => name.startsWith('OTEL_') && value !== undefined && value.trim() !== '');
+  return Object.entries(env).some(
+    ([name, value]) => name.startsWith('OTEL_') && value !== undefined && value.trim() !== '',
+  );
 }
 
 export interface StartTracingOptions {
@@ -58,7 +64,12 @@ export async function startTracing(options: StartTracingOptions): Promise<Tracin
   const env = options.env ?? process.env;
   if (active) throw new Error('tracing is already started in this process');
   if (!options.spanProcessor && !tracingRequested(env)) return undefined;
-  const [{ NodeSDK }, { UndiciInstrumentation }, { detectResourcesSync, envDetectorSync, Resource }, { getSpanProcessorsFromEnv }] = await Promise.all([
+  const [
+    { NodeSDK },
+    { UndiciInstrumentation },
+    { detectResourcesSync, envDetectorSync, Resource },
+    { getSpanProcessorsFromEnv },
+  ] = await Promise.all([
     import('@opentelemetry/sdk-node'),
     import('@opentelemetry/instrumentation-undici'),
     import('@opentelemetry/resources'),
@@ -71,7 +82,9 @@ export async function startTracing(options: StartTracingOptions): Promise<Tracin
   if (processors.length === 0) return undefined;
   const processor = processors.length === 1 ? processors[0]! : fanOut(processors);
   const serviceName = env.OTEL_SERVICE_NAME?.trim() || options.serviceName;
-  const resource = detectResourcesSync({ detectors: [envDetectorSync] }).merge(new Resource({ 'service.name': serviceName }));
+  const resource = detectResourcesSync({ detectors: [envDetectorSync] }).merge(
+    new Resource({ 'service.name': serviceName }),
+  );
   const sdk = new NodeSDK({
     serviceName,
     resource,
@@ -81,7 +94,10 @@ export async function startTracing(options: StartTracingOptions): Promise<Tracin
     instrumentations: [
       // fetch (undici): the model API calls and the reply POSTs, with `traceparent` added; only
       // inside a trace, so that metric scrapes and health checks start none.
-      new UndiciInstrumentation({ requireParentforSpans: true, requestHook: (span, request) => keepOriginOnly(span, request.origin) }),
+      new UndiciInstrumentation({
+        requireParentforSpans: true,
+        requestHook: (span, request) => keepOriginOnly(span, request.origin),
+      }),
     ],
   });
   sdk.start();
@@ -128,7 +144,9 @@ export function messageAttributes(ids: MessageLogContext): Attributes {
 export function tracingClientInterceptors(): WorkflowClientInterceptor[] {
   if (!active) return [];
   const tag = (...values: unknown[]): void => {
-    const ids = values.map(messageLogContext).find((found) => found.messageId !== undefined || found.pageId !== undefined);
+    const ids = values
+      .map(messageLogContext)
+      .find((found) => found.messageId !== undefined || found.pageId !== undefined);
     if (ids) trace.getActiveSpan()?.setAttributes(messageAttributes(ids));
   };
   return [

@@ -9,7 +9,10 @@
 import type { Context as ActivityContext } from '@temporalio/activity';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { trace } from '@opentelemetry/api';
-import { OpenTelemetryActivityInboundInterceptor, type OpenTelemetrySinks } from '@temporalio/interceptors-opentelemetry';
+import {
+  OpenTelemetryActivityInboundInterceptor,
+  type OpenTelemetrySinks,
+} from '@temporalio/interceptors-opentelemetry';
 import type { ActivityInterceptors, ActivityInterceptorsFactory, InjectedSinks } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
 import type { ActivityReporter } from '../activities/deps.js';
@@ -19,7 +22,12 @@ import { runWithLogContext, type LogContext } from './log-context.js';
 import { errorType, type ModelCall, type WorkerMetrics } from './metrics.js';
 import { activeTracing, inSpan, messageAttributes, tracingSinks } from './tracing.js';
 import type { ObservabilitySinks } from './workflow-interceptors.js';
-import { logContextHeader, messageLogContext, observabilitySinkName, type MessageLogContext } from './workflow-context.js';
+import {
+  logContextHeader,
+  messageLogContext,
+  observabilitySinkName,
+  type MessageLogContext,
+} from './workflow-context.js';
 
 /**
  * The workflow interceptor modules, for WorkerOptions.interceptors.workflowModules and prebuilt
@@ -31,7 +39,6 @@ export const workflowInterceptorModules = [
   fileURLToPath(new URL('./workflow-interceptors.ts', import.meta.url)),
 ];
 
-
 function headerContext(payload: Payload | undefined): MessageLogContext {
   if (!payload) return {};
   try {
@@ -42,13 +49,19 @@ function headerContext(payload: Payload | undefined): MessageLogContext {
 }
 
 /** The ids of the message an activity works on: from the workflow's header, else its own input. */
-export function activityLogContext(ctx: ActivityContext, args: unknown[], headers: Record<string, Payload>): LogContext {
+export function activityLogContext(
+  ctx: ActivityContext,
+  args: unknown[],
+  headers: Record<string, Payload>,
+): LogContext {
   const info = ctx.info;
   const workflowId = info.workflowExecution?.workflowId;
   const fromHeader = headerContext(headers[logContextHeader]);
   const fromInput = messageLogContext(args[0]);
   const messageId =
-    fromHeader.messageId ?? fromInput.messageId ?? (workflowId !== undefined ? messageIdOfWorkflow(workflowId) : undefined);
+    fromHeader.messageId ??
+    fromInput.messageId ??
+    (workflowId !== undefined ? messageIdOfWorkflow(workflowId) : undefined);
   const pageId = fromHeader.pageId ?? fromInput.pageId;
   return {
     ...(workflowId !== undefined ? { workflowId } : {}),
@@ -135,7 +148,9 @@ export function activityReporter(metrics: WorkerMetrics): ActivityReporter {
 }
 
 /** The sinks the workflow interceptors report reply-delay waits (a no-op without metrics) and spans (a no-op without tracing) through. */
-export function observabilitySinks(metrics: WorkerMetrics | undefined): InjectedSinks<ObservabilitySinks & OpenTelemetrySinks> {
+export function observabilitySinks(
+  metrics: WorkerMetrics | undefined,
+): InjectedSinks<ObservabilitySinks & OpenTelemetrySinks> {
   return {
     ...tracingSinks(),
     [observabilitySinkName]: {

@@ -24,7 +24,13 @@ import {
   type WorkflowInterceptorsFactory,
   type WorkflowOutboundCallsInterceptor,
 } from '@temporalio/workflow';
-import { logContextHeader, messageLogContext, observabilitySinkName, replyDelayMarker, type MessageLogContext } from './workflow-context.js';
+import {
+  logContextHeader,
+  messageLogContext,
+  observabilitySinkName,
+  replyDelayMarker,
+  type MessageLogContext,
+} from './workflow-context.js';
 
 export interface ObservabilitySinks extends Sinks {
   [observabilitySinkName]: {
@@ -56,7 +62,10 @@ export const interceptors: WorkflowInterceptorsFactory = () => {
       noteReplyDelay(input);
       return next(withHeader(input));
     },
-    scheduleLocalActivity(input: LocalActivityInput, next: Next<WorkflowOutboundCallsInterceptor, 'scheduleLocalActivity'>) {
+    scheduleLocalActivity(
+      input: LocalActivityInput,
+      next: Next<WorkflowOutboundCallsInterceptor, 'scheduleLocalActivity'>,
+    ) {
       noteReplyDelay(input);
       return next(withHeader(input));
     },

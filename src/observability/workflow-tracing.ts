@@ -29,12 +29,22 @@ import { messageLogContext } from './workflow-context.js';
 
 export const interceptors: WorkflowInterceptorsFactory = () => {
   // One factory call per workflow execution: this state belongs to that execution only.
-  let tracers: { inbound: OpenTelemetryInboundInterceptor; outbound: OpenTelemetryOutboundInterceptor; internals: OpenTelemetryInternalsInterceptor } | undefined;
+  let tracers:
+    | {
+        inbound: OpenTelemetryInboundInterceptor;
+        outbound: OpenTelemetryOutboundInterceptor;
+        internals: OpenTelemetryInternalsInterceptor;
+      }
+    | undefined;
 
   const inbound: WorkflowInboundCallsInterceptor = {
     execute(input, next) {
       if (input.headers[TRACE_HEADER] === undefined) return next(input);
-      tracers = { inbound: new OpenTelemetryInboundInterceptor(), outbound: new OpenTelemetryOutboundInterceptor(), internals: new OpenTelemetryInternalsInterceptor() };
+      tracers = {
+        inbound: new OpenTelemetryInboundInterceptor(),
+        outbound: new OpenTelemetryOutboundInterceptor(),
+        internals: new OpenTelemetryInternalsInterceptor(),
+      };
       return tracers.inbound.execute(input, (inner) => {
         const ids = messageLogContext(inner.args[0]);
         trace.getActiveSpan()?.setAttributes({
@@ -52,8 +62,10 @@ export const interceptors: WorkflowInterceptorsFactory = () => {
 
   const outbound: WorkflowOutboundCallsInterceptor = {
     scheduleActivity: (input, next) => (tracers ? tracers.outbound.scheduleActivity(input, next) : next(input)),
-    scheduleLocalActivity: (input, next) => (tracers ? tracers.outbound.scheduleLocalActivity(input, next) : next(input)),
-    startChildWorkflowExecution: (input, next) => (tracers ? tracers.outbound.startChildWorkflowExecution(input, next) : next(input)),
+    scheduleLocalActivity: (input, next) =>
+      tracers ? tracers.outbound.scheduleLocalActivity(input, next) : next(input),
+    startChildWorkflowExecution: (input, next) =>
+      tracers ? tracers.outbound.startChildWorkflowExecution(input, next) : next(input),
     continueAsNew: (input, next) => (tracers ? tracers.outbound.continueAsNew(input, next) : next(input)),
     signalWorkflow: (input, next) => (tracers ? tracers.outbound.signalWorkflow(input, next) : next(input)),
     getLogAttributes: (input, next) => (tracers ? tracers.outbound.getLogAttributes(input, next) : next(input)),

@@ -29,7 +29,9 @@ async function stopAll(code: number): Promise<never> {
     stopping = true;
     // Reverse start order: the API and worker go before the servers they depend on.
     for (const item of [...stoppables].reverse()) {
-      await item.stop().catch((error: unknown) => console.error(`[stack] stopping ${item.name} failed: ${String(error)}`));
+      await item
+        .stop()
+        .catch((error: unknown) => console.error(`[stack] stopping ${item.name} failed: ${String(error)}`));
     }
   }
   process.exit(code);
@@ -66,10 +68,15 @@ function persistentPayloadKeys(): string {
 }
 
 async function startDemoModel(): Promise<string> {
-  const child = startChild('demo-model', process.execPath, ['--import', 'tsx', join(projectRoot, 'src/devtools/fake-openai-main.ts')], {
-    env: { ...env, PORT: env.STACK_DEMO_MODEL_PORT ?? '0' },
-    cwd: projectRoot,
-  });
+  const child = startChild(
+    'demo-model',
+    process.execPath,
+    ['--import', 'tsx', join(projectRoot, 'src/devtools/fake-openai-main.ts')],
+    {
+      env: { ...env, PORT: env.STACK_DEMO_MODEL_PORT ?? '0' },
+      cwd: projectRoot,
+    },
+  );
   watch(child);
   const lines = createInterface({ input: child.process.stdout! });
   for await (const line of lines) {
@@ -91,10 +98,15 @@ async function main(): Promise<void> {
     });
     watch(temporal.child);
     childEnv.TEMPORAL_ADDRESS = temporal.address;
-    console.log(`[stack] Temporal dev server at ${temporal.address}${temporal.uiPort ? `, UI at http://127.0.0.1:${temporal.uiPort}` : ''}`);
+    console.log(
+      `[stack] Temporal dev server at ${temporal.address}${temporal.uiPort ? `, UI at http://127.0.0.1:${temporal.uiPort}` : ''}`,
+    );
   }
   if (!env.MONGODB_URI) {
-    const mongo = await startMongoServer({ port: Number(env.STACK_MONGODB_PORT ?? 27017), dataDir: join(dataDir, 'mongodb') });
+    const mongo = await startMongoServer({
+      port: Number(env.STACK_MONGODB_PORT ?? 27017),
+      dataDir: join(dataDir, 'mongodb'),
+    });
     watch(mongo.child);
     childEnv.MONGODB_URI = mongo.address;
     console.log(`[stack] ${mongo.child.name} at ${mongo.address}`);
@@ -102,7 +114,9 @@ async function main(): Promise<void> {
   if (!env.OPENAI_API_KEY) {
     childEnv.OPENAI_BASE_URL = await startDemoModel();
     childEnv.OPENAI_API_KEY = 'demo';
-    console.log(`[stack] OPENAI_API_KEY is not set: replies come from the built-in demo model at ${childEnv.OPENAI_BASE_URL}`);
+    console.log(
+      `[stack] OPENAI_API_KEY is not set: replies come from the built-in demo model at ${childEnv.OPENAI_BASE_URL}`,
+    );
   }
   if (!env.ADMIN_TOKEN) {
     childEnv.ADMIN_TOKEN = persistentSecret('admin-token');
@@ -115,14 +129,26 @@ async function main(): Promise<void> {
   childEnv.DELIVERY_ALLOW_PRIVATE ??= 'true';
 
   const tsx = ['--import', 'tsx'];
-  const api = startChild('api', process.execPath, [...tsx, join(projectRoot, 'src/api/main.ts')], { env: childEnv, cwd: projectRoot, echo });
+  const api = startChild('api', process.execPath, [...tsx, join(projectRoot, 'src/api/main.ts')], {
+    env: childEnv,
+    cwd: projectRoot,
+    echo,
+  });
   watch(api);
-  const worker = startChild('worker', process.execPath, [...tsx, join(projectRoot, 'src/worker/main.ts')], { env: childEnv, cwd: projectRoot, echo });
+  const worker = startChild('worker', process.execPath, [...tsx, join(projectRoot, 'src/worker/main.ts')], {
+    env: childEnv,
+    cwd: projectRoot,
+    echo,
+  });
   watch(worker);
 
   const port = childEnv.PORT ?? '8080';
   const base = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${base}/readyz`)).ok, { timeoutMs: 180_000, intervalMs: 250, what: 'the API to be ready' });
+  await waitFor(async () => (await fetch(`${base}/readyz`)).ok, {
+    timeoutMs: 180_000,
+    intervalMs: 250,
+    what: 'the API to be ready',
+  });
   console.log(`[stack] ready: API at ${base} (POST /webhook/mychatbot, GET /readyz). Ctrl-C stops everything.`);
 }
 

@@ -83,7 +83,9 @@ const DEV_SERVER_START_ATTEMPTS = 3;
  * metrics, UI) is chosen here and passed explicitly; a start that fails because a port we chose
  * was taken meanwhile is tried again on other free ports (unless the caller fixed the ports).
  */
-export async function startTemporalDevServer(options: TemporalDevServerOptions = {}): Promise<RunningServer & { uiPort?: number }> {
+export async function startTemporalDevServer(
+  options: TemporalDevServerOptions = {},
+): Promise<RunningServer & { uiPort?: number }> {
   const portsFixed = options.port !== undefined;
   for (let attempt = 1; ; attempt++) {
     const port = options.port ?? (await freePort());
@@ -127,9 +129,14 @@ export async function startMongoServer(options: MongoServerOptions): Promise<Run
   for (let attempt = 1; ; attempt++) {
     const port = options.port ?? (await freePort());
     const child = mongod
-      ? startChild('mongod', mongod, ['--bind_ip', '127.0.0.1', '--port', String(port), '--dbpath', options.dataDir, '--quiet'], {
-          echo: options.echo,
-        })
+      ? startChild(
+          'mongod',
+          mongod,
+          ['--bind_ip', '127.0.0.1', '--port', String(port), '--dbpath', options.dataDir, '--quiet'],
+          {
+            echo: options.echo,
+          },
+        )
       : startChild(
           'ferretdb',
           tool('ferretdb'),

@@ -24,7 +24,11 @@ export function createAgentStore(c: Collections) {
       return docs.map(toAgent);
     },
     async update(id: string, patch: AgentPatch, now = new Date()): Promise<Agent | undefined> {
-      const doc = await c.agents.findOneAndUpdate({ _id: id }, { $set: { ...patch, updated_at: now } }, { returnDocument: 'after' });
+      const doc = await c.agents.findOneAndUpdate(
+        { _id: id },
+        { $set: { ...patch, updated_at: now } },
+        { returnDocument: 'after' },
+      );
       return doc ? toAgent(doc) : undefined;
     },
     async delete(id: string): Promise<boolean> {

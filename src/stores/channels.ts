@@ -3,7 +3,10 @@ import type { SecretBox } from '../lib/secret-box.js';
 import { randomId } from '../lib/secrets.js';
 import type { ChannelDoc, Collections } from './collections.js';
 
-export type NewChannel = Omit<Channel, 'id' | 'created_at' | 'updated_at' | 'token_hash' | 'token_last4' | 'token_version'> & {
+export type NewChannel = Omit<
+  Channel,
+  'id' | 'created_at' | 'updated_at' | 'token_hash' | 'token_last4' | 'token_version'
+> & {
   api_token: string;
 };
 export type ChannelPatch = Partial<Omit<NewChannel, 'api_token'>>;
@@ -11,7 +14,10 @@ export type ChannelPatch = Partial<Omit<NewChannel, 'api_token'>>;
 const toChannel = ({ _id, ...rest }: ChannelDoc): Channel => ({ id: _id, ...rest });
 
 /** `box` keys the stored hash of API tokens (HMAC-SHA-256; see lib/secret-box.ts). */
-export function createChannelStore(c: Collections, box: Pick<SecretBox, 'hashToken' | 'tokenMatches' | 'tokenHashKind'>) {
+export function createChannelStore(
+  c: Collections,
+  box: Pick<SecretBox, 'hashToken' | 'tokenMatches' | 'tokenHashKind'>,
+) {
   return {
     /** Throws a duplicate key error (see isDuplicateKey) when the page id is taken. */
     async create(input: NewChannel, now = new Date()): Promise<Channel> {
@@ -47,13 +53,20 @@ export function createChannelStore(c: Collections, box: Pick<SecretBox, 'hashTok
       return c.channels.countDocuments({ agent_id: agentId });
     },
     async update(id: string, patch: ChannelPatch, now = new Date()): Promise<Channel | undefined> {
-      const doc = await c.channels.findOneAndUpdate({ _id: id }, { $set: { ...patch, updated_at: now } }, { returnDocument: 'after' });
+      const doc = await c.channels.findOneAndUpdate(
+        { _id: id },
+        { $set: { ...patch, updated_at: now } },
+        { returnDocument: 'after' },
+      );
       return doc ? toChannel(doc) : undefined;
     },
     async rotateToken(id: string, newToken: string, now = new Date()): Promise<Channel | undefined> {
       const doc = await c.channels.findOneAndUpdate(
         { _id: id },
-        { $set: { token_hash: box.hashToken(newToken), token_last4: newToken.slice(-4), updated_at: now }, $inc: { token_version: 1 } },
+        {
+          $set: { token_hash: box.hashToken(newToken), token_last4: newToken.slice(-4), updated_at: now },
+          $inc: { token_version: 1 },
+        },
         { returnDocument: 'after' },
       );
       return doc ? toChannel(doc) : undefined;

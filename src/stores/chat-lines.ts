@@ -60,7 +60,14 @@ export function createChatLineStore(c: Collections) {
       for (let probes = 0; ; probes++) {
         if (probes === LINEAR_PROBES) seq = await firstFreeAfter(chatId, seq - 1);
         try {
-          await c.lines.insertOne({ _id: lineSlotId(chatId, seq), chat_id: chatId, seq, message_id: owner.messageId, workflow_id: owner.workflowId, created_at: now });
+          await c.lines.insertOne({
+            _id: lineSlotId(chatId, seq),
+            chat_id: chatId,
+            seq,
+            message_id: owner.messageId,
+            workflow_id: owner.workflowId,
+            created_at: now,
+          });
           return seq;
         } catch (error) {
           if (!isDuplicateKey(error)) throw error;
@@ -90,7 +97,11 @@ export function createChatLineStore(c: Collections) {
 
     /** Registers `workflowId` to be woken when the owner of place `seq` finishes (or the place is voided); the latest registration stands. */
     async wait(chatId: string, seq: number, workflowId: string, now = new Date()): Promise<void> {
-      await c.lineWaiters.replaceOne({ _id: lineSlotId(chatId, seq) }, { workflow_id: workflowId, at: now }, { upsert: true });
+      await c.lineWaiters.replaceOne(
+        { _id: lineSlotId(chatId, seq) },
+        { workflow_id: workflowId, at: now },
+        { upsert: true },
+      );
     },
     async waiter(chatId: string, seq: number): Promise<string | undefined> {
       return (await c.lineWaiters.findOne({ _id: lineSlotId(chatId, seq) }))?.workflow_id;

@@ -56,7 +56,13 @@ export function createChatStore(c: Collections) {
      * it is in the chat's line writes, so there is never a concurrent writer to guard against.
      * `chat` is the document as that same turn read it (null for a new chat).
      */
-    async recordTurn(id: string, chat: ChatDoc | null, sighting: ChatSighting, entries: HistoryEntry[], windowEntries: number): Promise<void> {
+    async recordTurn(
+      id: string,
+      chat: ChatDoc | null,
+      sighting: ChatSighting,
+      entries: HistoryEntry[],
+      windowEntries: number,
+    ): Promise<void> {
       const { recent, added } = appendRecent(chat?.recent ?? [], entries);
       const set: Record<string, unknown> = {
         page_id: sighting.pageId,

@@ -1,6 +1,13 @@
 import type { Binary, Collection, Db } from 'mongodb';
 import type { HistoryEntry } from '../domain/history.js';
-import type { Agent, Channel, ChannelSnapshot, InboundEnvelope, MessageStage, MessageStatus } from '../domain/models.js';
+import type {
+  Agent,
+  Channel,
+  ChannelSnapshot,
+  InboundEnvelope,
+  MessageStage,
+  MessageStatus,
+} from '../domain/models.js';
 
 /** Documents as stored; `_id` is always a string we choose, so writes can be idempotent. */
 export type AgentDoc = Omit<Agent, 'id'> & { _id: string };

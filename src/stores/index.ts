@@ -21,7 +21,10 @@ export function createStores(db: Db, options: { secretBox?: SecretBox; messageCa
     agents: createAgentStore(c),
     channels: createChannelStore(c, box),
     chats: createChatStore(c),
-    messages: createMessageStore(c, options.messageCacheEntries !== undefined ? { cacheEntries: options.messageCacheEntries } : {}),
+    messages: createMessageStore(
+      c,
+      options.messageCacheEntries !== undefined ? { cacheEntries: options.messageCacheEntries } : {},
+    ),
     lines: createChatLineStore(c),
     /** Version 1's records (parts, attempts and history in collections of their own), for the version 1 activities. */
     legacyHistory: createLegacyHistoryStore(c),

@@ -11,7 +11,6 @@ export interface NewHistoryEntry {
 
 export { historyEntryId };
 
-
 /**
  * A chat's history lives twice: every entry in `history` (the record), and the most recent ones in
  * the chat's own document, which is what generation reads. One read by `_id` serves a reply
@@ -36,7 +35,12 @@ export function createLegacyHistoryStore(c: Collections) {
      * the version read, so a concurrent writer makes it fail loudly instead of losing an entry;
      * per-chat turns mean that only happens when an earlier attempt of the same step got through.
      */
-    async append(chatId: string, state: { seq: number; recent: HistoryEntry[] }, entries: NewHistoryEntry[], now = new Date()): Promise<void> {
+    async append(
+      chatId: string,
+      state: { seq: number; recent: HistoryEntry[] },
+      entries: NewHistoryEntry[],
+      now = new Date(),
+    ): Promise<void> {
       const known = new Set(state.recent.map((entry) => entry.id));
       const fresh = entries.filter((entry) => !known.has(historyEntryId(entry.messageId, entry.role)));
       if (fresh.length === 0) return;

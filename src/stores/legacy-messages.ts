@@ -1,5 +1,11 @@
 import type { ChannelSnapshot, InboundEnvelope } from '../domain/models.js';
-import { isDuplicateKey, type Collections, type DeliveryAttemptDoc, type MessageDoc, type ReplyPartDoc } from './collections.js';
+import {
+  isDuplicateKey,
+  type Collections,
+  type DeliveryAttemptDoc,
+  type MessageDoc,
+  type ReplyPartDoc,
+} from './collections.js';
 
 export type MessageUpdate = Partial<Omit<MessageDoc, '_id' | 'created_at' | 'updated_at'>>;
 
@@ -7,7 +13,13 @@ export type MessageUpdate = Partial<Omit<MessageDoc, '_id' | 'created_at' | 'upd
 export function createLegacyMessageStore(c: Collections) {
   return {
     /** Stores the message as accepted; a retry leaves the first record as it is. */
-    async recordAccepted(envelope: InboundEnvelope, workflowId: string, chatId: string, extra: { snapshot?: ChannelSnapshot } = {}, now = new Date()): Promise<void> {
+    async recordAccepted(
+      envelope: InboundEnvelope,
+      workflowId: string,
+      chatId: string,
+      extra: { snapshot?: ChannelSnapshot } = {},
+      now = new Date(),
+    ): Promise<void> {
       await c.messages.updateOne(
         { _id: envelope.messageId },
         {
@@ -38,7 +50,11 @@ export function createLegacyMessageStore(c: Collections) {
     },
     /** The number of a new redelivery of this message (1, 2, ...). */
     async nextRedelivery(id: string): Promise<number> {
-      const doc = await c.messages.findOneAndUpdate({ _id: id }, { $inc: { redeliveries: 1 } }, { returnDocument: 'after' });
+      const doc = await c.messages.findOneAndUpdate(
+        { _id: id },
+        { $inc: { redeliveries: 1 } },
+        { returnDocument: 'after' },
+      );
       if (!doc) throw new Error(`message ${id} is not stored`);
       return doc.redeliveries ?? 1;
     },
@@ -91,5 +107,8 @@ export type LegacyMessageStore = ReturnType<typeof createLegacyMessageStore>;
 function allDuplicates(error: unknown): boolean {
   const writeErrors = (error as { writeErrors?: unknown }).writeErrors;
   const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-  return list.length > 0 && list.every((item: { code?: unknown; err?: { code?: unknown } }) => (item.code ?? item.err?.code) === 11000);
+  return (
+    list.length > 0 &&
+    list.every((item: { code?: unknown; err?: { code?: unknown } }) => (item.code ?? item.err?.code) === 11000)
+  );
 }

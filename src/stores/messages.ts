@@ -62,7 +62,9 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
     for (const redelivery of [undefined, ...Array.from({ length: redeliveries }, (_, n) => n + 1)]) {
       for (let part = 0; part < partCount; part++) {
         for (let attempt = 1; attempt <= PROBE_LIMIT; attempt++) {
-          const doc = await c.attempts.findOne({ _id: deliveryAttemptId(messageId, attemptKey(part, attempt, redelivery)) });
+          const doc = await c.attempts.findOne({
+            _id: deliveryAttemptId(messageId, attemptKey(part, attempt, redelivery)),
+          });
           if (!doc) break;
           const { _id: _ignored, message_id: _message, ...record } = doc;
           found.push(record);
@@ -81,7 +83,8 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
     get,
 
     async saveTranscript(messageId: string, transcript: string, now = new Date()): Promise<void> {
-      if (await insertOnce(c.transcripts, { _id: messageId, transcript, at: now })) cache.transcripts.set(messageId, transcript);
+      if (await insertOnce(c.transcripts, { _id: messageId, transcript, at: now }))
+        cache.transcripts.set(messageId, transcript);
     },
     async transcript(message: MessageDoc): Promise<string | undefined> {
       if (message.transcript !== undefined) return message.transcript;
@@ -128,11 +131,17 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
       });
     },
     async attempt(key: AttemptKey): Promise<DeliveryAttemptDoc | null> {
-      return c.attempts.findOne({ _id: deliveryAttemptId(key.messageId, attemptKey(key.partIndex, key.attempt, key.redelivery)) });
+      return c.attempts.findOne({
+        _id: deliveryAttemptId(key.messageId, attemptKey(key.partIndex, key.attempt, key.redelivery)),
+      });
     },
 
     /** Records how the message (or one redelivery of it) ended; the first record stands. */
-    async saveOutcome(messageId: string, outcome: { status: FinalStatus; reason?: string; partsDelivered: number; redelivery?: number }, now = new Date()): Promise<void> {
+    async saveOutcome(
+      messageId: string,
+      outcome: { status: FinalStatus; reason?: string; partsDelivered: number; redelivery?: number },
+      now = new Date(),
+    ): Promise<void> {
       await insertOnce(c.outcomes, {
         _id: outcomeId(messageId, outcome.redelivery),
         message_id: messageId,
@@ -148,8 +157,19 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
     },
 
     /** Claims redelivery number `redelivery` of a message by inserting it: true when this call got it. */
-    async claimRedelivery(messageId: string, redelivery: number, claim: { workflow_id: string; from_part: number }, now = new Date()): Promise<boolean> {
-      return insertOnce(c.redeliveries, { _id: redeliveryId(messageId, redelivery), message_id: messageId, redelivery, ...claim, at: now });
+    async claimRedelivery(
+      messageId: string,
+      redelivery: number,
+      claim: { workflow_id: string; from_part: number },
+      now = new Date(),
+    ): Promise<boolean> {
+      return insertOnce(c.redeliveries, {
+        _id: redeliveryId(messageId, redelivery),
+        message_id: messageId,
+        redelivery,
+        ...claim,
+        at: now,
+      });
     },
     /** The redeliveries of a message, oldest first. */
     async redeliveries(messageId: string): Promise<RedeliveryDoc[]> {
@@ -175,13 +195,20 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
         c.pausedDeliveries.find({ channel_id: channelId }).toArray(),
         c.messages.find({ channel_id: channelId, stage: 'paused' }).toArray(),
       ]);
-      return [...parked.map((doc) => doc._id), ...legacy.map((message) => message.redelivery_workflow_id ?? message.workflow_id)];
+      return [
+        ...parked.map((doc) => doc._id),
+        ...legacy.map((message) => message.redelivery_workflow_id ?? message.workflow_id),
+      ];
     },
 
     async listByChannel(channelId: string, options: { limit: number; before?: Date }): Promise<MessageDoc[]> {
       const filter: Record<string, unknown> = { channel_id: channelId };
       if (options.before) filter.created_at = { $lt: options.before };
-      return c.messages.find(filter, { projection: { inbound: 0, snapshot: 0 } }).sort({ created_at: -1 }).limit(options.limit).toArray();
+      return c.messages
+        .find(filter, { projection: { inbound: 0, snapshot: 0 } })
+        .sort({ created_at: -1 })
+        .limit(options.limit)
+        .toArray();
     },
 
     /** A message's parts with their speech and delivery, whichever version stored them. */
@@ -197,8 +224,14 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
       return Promise.all(
         reply.parts.map(async (part) => {
           const blobId = await this.speech(message._id, part.index);
-          const delivered = attempts.find((attempt) => attempt.part_index === part.index && attempt.result === 'delivered');
-          return { ...part, ...(blobId !== undefined ? { audio_blob_id: blobId } : {}), ...(delivered ? { delivered_at: delivered.at } : {}) };
+          const delivered = attempts.find(
+            (attempt) => attempt.part_index === part.index && attempt.result === 'delivered',
+          );
+          return {
+            ...part,
+            ...(blobId !== undefined ? { audio_blob_id: blobId } : {}),
+            ...(delivered ? { delivered_at: delivered.at } : {}),
+          };
         }),
       );
     },
@@ -208,7 +241,10 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
       if (!message) return [];
       const reply = await c.replies.findOne({ _id: message._id });
       if (!reply) {
-        const legacy: DeliveryAttemptDoc[] = await c.attempts.find({ message_id: message._id }).sort({ at: 1 }).toArray();
+        const legacy: DeliveryAttemptDoc[] = await c.attempts
+          .find({ message_id: message._id })
+          .sort({ at: 1 })
+          .toArray();
         return legacy.map(({ _id: _ignored, message_id: _message, ...attempt }) => attempt);
       }
       const redeliveries = await this.redeliveries(message._id);
@@ -225,9 +261,16 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
       const legacy = await c.parts.find({ message_id: message._id }).sort({ index: 1 }).toArray();
       await this.saveReply(
         message._id,
-        legacy.map((part) => ({ index: part.index, text: part.text, images: part.images, ...(part.file !== undefined ? { file: part.file } : {}), delivery_id: part.delivery_id })),
+        legacy.map((part) => ({
+          index: part.index,
+          text: part.text,
+          images: part.images,
+          ...(part.file !== undefined ? { file: part.file } : {}),
+          delivery_id: part.delivery_id,
+        })),
       );
-      for (const part of legacy) if (part.audio_blob_id) await this.saveSpeech(message._id, part.index, part.audio_blob_id);
+      for (const part of legacy)
+        if (part.audio_blob_id) await this.saveSpeech(message._id, part.index, part.audio_blob_id);
     },
   };
 }

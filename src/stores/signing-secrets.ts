@@ -18,7 +18,13 @@ export function createSigningSecretStore(db: Db, box: SecretBox) {
   async function insertSecret(channelId: string, now: Date): Promise<{ id: string; secret: string }> {
     const secret = generateSigningSecret();
     const id = `whs_${randomId(12)}`;
-    await secrets.insertOne({ _id: id, channel_id: channelId, sealed: box.seal(secret), created_at: now, expires_at: null });
+    await secrets.insertOne({
+      _id: id,
+      channel_id: channelId,
+      sealed: box.seal(secret),
+      created_at: now,
+      expires_at: null,
+    });
     return { id, secret };
   }
   return {
@@ -38,7 +44,11 @@ export function createSigningSecretStore(db: Db, box: SecretBox) {
       const expiresAt = new Date(now.getTime() + graceSeconds * 1000);
       const created = await insertSecret(channelId, now);
       await secrets.updateMany(
-        { channel_id: channelId, _id: { $ne: created.id }, $or: [{ expires_at: null }, { expires_at: { $gt: expiresAt } }] },
+        {
+          channel_id: channelId,
+          _id: { $ne: created.id },
+          $or: [{ expires_at: null }, { expires_at: { $gt: expiresAt } }],
+        },
         { $set: { expires_at: expiresAt } },
       );
       return created.secret;
@@ -83,7 +93,10 @@ export function createSigningSecretStore(db: Db, box: SecretBox) {
           counts.unreadable += 1;
           continue;
         }
-        const result = await secrets.updateOne({ _id: doc._id, sealed: doc.sealed }, { $set: { sealed: box.seal(plain) } });
+        const result = await secrets.updateOne(
+          { _id: doc._id, sealed: doc.sealed },
+          { $set: { sealed: box.seal(plain) } },
+        );
         if (result.modifiedCount === 1) counts.reencrypted += 1;
       }
       return counts;

@@ -10,7 +10,9 @@ import { createEncryptionCodec, type EncryptionCodec } from './payload-codec.js'
 import { derivePayloadKey } from './payload-keys.js';
 
 /** For WorkerOptions.dataConverter, bundleWorkflowCode and the client: the module exporting `failureConverter`. */
-export const failureConverterPath = fileURLToPath(new URL(`./failure-converter${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
+export const failureConverterPath = fileURLToPath(
+  new URL(`./failure-converter${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
+);
 
 type CodecConfig = Pick<Config, 'PAYLOAD_ENCRYPTION' | 'PAYLOAD_ENCRYPTION_KEYS' | 'SECRETS_ENCRYPTION_KEY'>;
 

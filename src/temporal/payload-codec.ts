@@ -56,7 +56,10 @@ export function createEncryptionCodec(options: EncryptionCodecOptions): Encrypti
     if (!keys.has(id)) keys.set(id, createSecretKey(key));
   }
   const [writer] = options.keys;
-  const write = options.encrypt && writer ? { id: writer.id, idBytes: utf8.encode(writer.id), key: keys.get(writer.id)! } : undefined;
+  const write =
+    options.encrypt && writer
+      ? { id: writer.id, idBytes: utf8.encode(writer.id), key: keys.get(writer.id)! }
+      : undefined;
   const encodingBytes = utf8.encode(ENCRYPTED_ENCODING);
 
   const encryptOne = (payload: Payload): Payload => {
@@ -80,14 +83,17 @@ export function createEncryptionCodec(options: EncryptionCodecOptions): Encrypti
       );
     }
     const data = payload.data ?? new Uint8Array();
-    if (data.length < IV_BYTES + TAG_BYTES) throw new PayloadKeyError(`payload encrypted with key "${id}" is truncated`);
+    if (data.length < IV_BYTES + TAG_BYTES)
+      throw new PayloadKeyError(`payload encrypted with key "${id}" is truncated`);
     const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES));
     decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
     let plain: Buffer;
     try {
       plain = Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]);
     } catch {
-      throw new PayloadKeyError(`payload encrypted with key "${id}" does not decrypt: the key with that id changed, or the payload was altered`);
+      throw new PayloadKeyError(
+        `payload encrypted with key "${id}" does not decrypt: the key with that id changed, or the payload was altered`,
+      );
     }
     return PayloadMessage.decode(plain);
   };

@@ -23,7 +23,10 @@ const metrics = config.METRICS_PORT > 0 ? createWorkerMetrics() : undefined;
 let sdkMetricsPort = metrics ? await freePort() : undefined;
 // Before any connection: SDK, core, workflow and activity logs go through our logger; signals are ours.
 try {
-  installTemporalRuntime({ logger, ...(sdkMetricsPort !== undefined ? { sdkMetricsBindAddress: `127.0.0.1:${sdkMetricsPort}` } : {}) });
+  installTemporalRuntime({
+    logger,
+    ...(sdkMetricsPort !== undefined ? { sdkMetricsBindAddress: `127.0.0.1:${sdkMetricsPort}` } : {}),
+  });
 } catch (error) {
   if (sdkMetricsPort === undefined) throw error;
   logger.error({ err: error }, "the Temporal SDK's metrics could not be served; running without them");
@@ -83,7 +86,10 @@ try {
       readiness: workerReadiness({ database, connection: () => connection, worker: () => worker }),
       logger,
     }).catch((error: unknown) => {
-      logger.error({ err: error, port: config.METRICS_PORT }, 'the metrics port cannot be served (set METRICS_PORT to a free port, or 0); running without metrics');
+      logger.error(
+        { err: error, port: config.METRICS_PORT },
+        'the metrics port cannot be served (set METRICS_PORT to a free port, or 0); running without metrics',
+      );
       return undefined;
     });
     if (metricsServer) logger.info({ port: metricsServer.port, host: config.METRICS_HOST }, 'worker metrics listening');

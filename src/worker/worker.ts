@@ -10,7 +10,13 @@ import { createOpenAIModelClient, type ModelClient } from '../activities/model.j
 import { checkSecretsKey, secretBoxFromConfig, type Config } from '../config.js';
 import type { Logger } from '../lib/logger.js';
 import type { WorkerMetrics } from '../observability/metrics.js';
-import { activityInterceptors, activityReporter, instrumentModelClient, observabilitySinks, workflowInterceptorModules } from '../observability/worker.js';
+import {
+  activityInterceptors,
+  activityReporter,
+  instrumentModelClient,
+  observabilitySinks,
+  workflowInterceptorModules,
+} from '../observability/worker.js';
 import type { Database } from '../stores/db.js';
 import { createStores } from '../stores/index.js';
 import { createPayloadCodec, temporalDataConverter } from '../temporal/data-converter.js';
@@ -34,7 +40,12 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
   await stores.ensureIndexes();
   await checkSecretsKey(() => stores.signingSecrets.keyOpensStoredSecrets());
   const rawModel =
-    deps.model ?? createOpenAIModelClient({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL, timeoutMs: config.OPENAI_TIMEOUT_MS });
+    deps.model ??
+    createOpenAIModelClient({
+      apiKey: config.OPENAI_API_KEY,
+      baseURL: config.OPENAI_BASE_URL,
+      timeoutMs: config.OPENAI_TIMEOUT_MS,
+    });
   const model = instrumentModelClient(rawModel, deps.metrics);
   const dataConverter = temporalDataConverter(createPayloadCodec(config)); // payloads encrypted (src/temporal)
   const client = new Client({ connection: deps.connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
@@ -62,9 +73,18 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
       logger: deps.logger,
       settings,
     }),
-    ...createActivities({ stores, model, line: chatLineFor(stores, client), logger: deps.logger, settings, ...(deps.metrics ? { report: activityReporter(deps.metrics) } : {}) }),
+    ...createActivities({
+      stores,
+      model,
+      line: chatLineFor(stores, client),
+      logger: deps.logger,
+      settings,
+      ...(deps.metrics ? { report: activityReporter(deps.metrics) } : {}),
+    }),
   };
-  const workflowSource = config.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } } : { workflowsPath };
+  const workflowSource = config.WORKFLOW_BUNDLE_PATH
+    ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } }
+    : { workflowsPath };
   return Worker.create({
     connection: deps.connection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -98,7 +118,11 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
 }
 
 /** Connects to Temporal, retrying while it is still starting (as in the local stack). */
-export async function connectWithRetry(address: string, logger: Logger, timeoutMs = 120_000): Promise<NativeConnection> {
+export async function connectWithRetry(
+  address: string,
+  logger: Logger,
+  timeoutMs = 120_000,
+): Promise<NativeConnection> {
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 1; ; attempt++) {
     try {

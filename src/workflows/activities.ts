@@ -10,11 +10,17 @@ import { nonRetryableErrorTypes } from '../domain/errors.js';
  * MongoDB-only steps: short, run as local activities (no task queue round trip, one history event
  * each), and retried until MongoDB answers, so an accepted message is never dropped.
  */
-export const { admitMessage, recordUnansweredMessage, composeFallbackReply, checkChatTurn, checkChannelPaused, closeMessage } =
-  proxyLocalActivities<Activities>({
-    startToCloseTimeout: '20 seconds',
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes },
-  });
+export const {
+  admitMessage,
+  recordUnansweredMessage,
+  composeFallbackReply,
+  checkChatTurn,
+  checkChannelPaused,
+  closeMessage,
+} = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '20 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes },
+});
 
 /**
  * One POST of one reply part, bounded by DELIVERY_TIMEOUT_MS, as a local activity: the workflow
@@ -37,5 +43,11 @@ export const { answerMessage, composeReply, transcribeVoiceMessage, speakReply }
   // Heartbeats (src/activities/heartbeat.ts): a call whose worker died, or whose result was lost
   // while Temporal was away, is retried after this rather than after the start-to-close timeout.
   heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes },
+  retry: {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes,
+  },
 });

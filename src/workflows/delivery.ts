@@ -57,19 +57,21 @@ export async function deliverParts(plan: DeliveryPlan, progress: MessageProgress
       progress.attempt = attempt;
       const retryWaitSeconds = schedule[retriesUsed];
       const { partsBefore, ...finish } = plan.finish;
-      const result: SendPartResult = made ?? await sendReplyPart({
-        messageId,
-        chatId: plan.chatId,
-        channelId: plan.channelId,
-        partIndex,
-        partCount,
-        attempt,
-        ...(plan.url !== undefined ? { url: plan.url } : {}),
-        ...(plan.redelivery !== undefined ? { redelivery: plan.redelivery } : {}),
-        ...(plan.withAudio ? { withAudio: true } : {}),
-        ...(retryWaitSeconds !== undefined ? { retryWaitSeconds } : {}),
-        ...(last ? { finish: { ...finish, partsDelivered: partsBefore + delivered + 1 } } : {}),
-      });
+      const result: SendPartResult =
+        made ??
+        (await sendReplyPart({
+          messageId,
+          chatId: plan.chatId,
+          channelId: plan.channelId,
+          partIndex,
+          partCount,
+          attempt,
+          ...(plan.url !== undefined ? { url: plan.url } : {}),
+          ...(plan.redelivery !== undefined ? { redelivery: plan.redelivery } : {}),
+          ...(plan.withAudio ? { withAudio: true } : {}),
+          ...(retryWaitSeconds !== undefined ? { retryWaitSeconds } : {}),
+          ...(last ? { finish: { ...finish, partsDelivered: partsBefore + delivered + 1 } } : {}),
+        }));
       made = undefined;
       if (result.outcome === 'delivered') {
         delete progress.nextRetryAt;
@@ -91,7 +93,8 @@ export async function deliverParts(plan: DeliveryPlan, progress: MessageProgress
         retriesUsed = 0;
         continue;
       }
-      if (result.outcome !== 'retry') return { delivered, finished: false, error: `part ${partIndex + 1} of ${partCount}: ${progress.lastError}` };
+      if (result.outcome !== 'retry')
+        return { delivered, finished: false, error: `part ${partIndex + 1} of ${partCount}: ${progress.lastError}` };
       if (retryWaitSeconds === undefined || result.retryInSeconds === undefined) {
         return {
           delivered,

@@ -1,11 +1,27 @@
-import { ActivityFailure, ApplicationFailure, isCancellation, proxySinks, setHandler, sleep } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  isCancellation,
+  proxySinks,
+  setHandler,
+  sleep,
+} from '@temporalio/workflow';
 import { ErrorType, fallbackErrorTypes } from '../domain/errors.js';
 import type { ChannelSnapshot, FinalStatus, MessageStage, MessageWorkflowInput } from '../domain/models.js';
 import type { ObservabilitySinks } from '../observability/workflow-interceptors.js';
 import { observabilitySinkName } from '../observability/workflow-context.js';
 import type { Answer, InlineDelivery } from '../activities/index.js';
 import { wantsVoice } from '../domain/snapshot.js';
-import { admitMessage, answerMessage, closeMessage, composeFallbackReply, composeReply, recordUnansweredMessage, speakReply, transcribeVoiceMessage } from './activities.js';
+import {
+  admitMessage,
+  answerMessage,
+  closeMessage,
+  composeFallbackReply,
+  composeReply,
+  recordUnansweredMessage,
+  speakReply,
+  transcribeVoiceMessage,
+} from './activities.js';
 import { progressQuery, type MessageProgress } from './definitions.js';
 import { deliverParts } from './delivery.js';
 import { chatLineTurn } from './line.js';
@@ -54,7 +70,14 @@ export async function messageWorkflowV2(input: MessageWorkflowInput): Promise<Me
   const close = async (status: FinalStatus, partsDelivered: number, reason?: string): Promise<MessageResult> => {
     progress.stage = status;
     if (reason !== undefined) progress.reason = reason;
-    await closeMessage({ messageId, chatId, lineSeq, status, partsDelivered, ...(reason !== undefined ? { reason } : {}) });
+    await closeMessage({
+      messageId,
+      chatId,
+      lineSeq,
+      status,
+      partsDelivered,
+      ...(reason !== undefined ? { reason } : {}),
+    });
     return { status, partsDelivered, ...(reason !== undefined ? { reason } : {}) };
   };
 
@@ -79,12 +102,21 @@ async function answer(
     progress.stage = stage;
   };
   /** Nothing is answered, but the message is kept: in the chat history when the assistant is off. */
-  const refuse = async (refusal: { outcome: 'not_answered' | 'failed'; reason: string; turn: boolean; voicePrefix?: string }): Promise<MessageResult> => {
+  const refuse = async (refusal: {
+    outcome: 'not_answered' | 'failed';
+    reason: string;
+    turn: boolean;
+    voicePrefix?: string;
+  }): Promise<MessageResult> => {
     if (refusal.outcome === 'not_answered') {
       if (refusal.turn) turn.grant();
       enter('waiting_turn');
       await turn.wait();
-      await recordUnansweredMessage({ messageId, chatId, ...(refusal.voicePrefix !== undefined ? { voicePrefix: refusal.voicePrefix } : {}) });
+      await recordUnansweredMessage({
+        messageId,
+        chatId,
+        ...(refusal.voicePrefix !== undefined ? { voicePrefix: refusal.voicePrefix } : {}),
+      });
     }
     return close(refusal.outcome, 0, refusal.reason);
   };
@@ -139,7 +171,13 @@ async function answer(
     await turn.wait();
     if (failure === undefined) {
       enter('generating');
-      const replyInput = { messageId, chatId, agentId: snapshot.agentId, voicePrefix: snapshot.voicePrefix, maxMessageLength: snapshot.maxMessageLength };
+      const replyInput = {
+        messageId,
+        chatId,
+        agentId: snapshot.agentId,
+        voicePrefix: snapshot.voicePrefix,
+        maxMessageLength: snapshot.maxMessageLength,
+      };
       const step = await modelStep(() => composeReply(replyInput));
       if ('failure' in step) failure = step.failure;
       else partCount = step.result.partCount;
@@ -156,7 +194,13 @@ async function answer(
   }
   if (partCount === undefined) {
     progress.reason = failure;
-    const replyInput = { messageId, chatId, agentId: snapshot.agentId, voicePrefix: snapshot.voicePrefix, maxMessageLength: snapshot.maxMessageLength };
+    const replyInput = {
+      messageId,
+      chatId,
+      agentId: snapshot.agentId,
+      voicePrefix: snapshot.voicePrefix,
+      maxMessageLength: snapshot.maxMessageLength,
+    };
     ({ partCount } = await composeFallbackReply({ ...replyInput, reason: failure ?? 'no reply' }));
   }
   progress.partCount = partCount;
@@ -199,7 +243,12 @@ async function answer(
       ...(atOnce?.stopped ? { firstAttempt: atOnce.stopped.result } : {}),
       retryScheduleSeconds: snapshot.retryScheduleSeconds,
       withAudio,
-      finish: { status, lineSeq, partsBefore: atOnce?.delivered ?? 0, ...(failure !== undefined ? { reason: failure } : {}) },
+      finish: {
+        status,
+        lineSeq,
+        partsBefore: atOnce?.delivered ?? 0,
+        ...(failure !== undefined ? { reason: failure } : {}),
+      },
     },
     progress,
   );
@@ -220,7 +269,8 @@ async function modelStep<T>(run: () => Promise<T>): Promise<{ result: T } | { fa
     } catch (error) {
       const type = failureType(error);
       if (type !== undefined && fallbackErrorTypes.includes(type)) return { failure: failureReason(error) };
-      if (type === ErrorType.MessageNotStored || round >= GENERATION_ROUNDS) return { failure: `the reply could not be generated: ${failureReason(error)}` };
+      if (type === ErrorType.MessageNotStored || round >= GENERATION_ROUNDS)
+        return { failure: `the reply could not be generated: ${failureReason(error)}` };
       await sleep(generationBackoffMs(round));
     }
   }

@@ -21,14 +21,24 @@ export interface RedeliveryInput {
  * without generating a new reply. It takes a place in the chat's line like any message, so it
  * never interleaves with another reply of the same chat.
  */
-export async function redeliveryWorkflowV2(input: RedeliveryInput): Promise<{ status: 'delivered' | 'failed'; reason?: string }> {
+export async function redeliveryWorkflowV2(
+  input: RedeliveryInput,
+): Promise<{ status: 'delivered' | 'failed'; reason?: string }> {
   const { messageId, chatId, lineSeq } = input;
   const progress: MessageProgress = { messageId, stage: 'waiting_turn', partCount: input.partCount };
   setHandler(progressQuery, () => progress);
   const turn = chatLineTurn(chatId, lineSeq);
   const end = async (status: 'delivered' | 'failed', partsDelivered: number, reason?: string) => {
     progress.stage = status;
-    await closeMessage({ messageId, chatId, lineSeq, status, partsDelivered, redelivery: input.redelivery, ...(reason !== undefined ? { reason } : {}) });
+    await closeMessage({
+      messageId,
+      chatId,
+      lineSeq,
+      status,
+      partsDelivered,
+      redelivery: input.redelivery,
+      ...(reason !== undefined ? { reason } : {}),
+    });
     return { status, ...(reason !== undefined ? { reason } : {}) };
   };
   try {

@@ -15,7 +15,14 @@ import {
 } from '../../src/domain/admin-schemas.js';
 import { agentDefaults, channelDefaults } from '../../src/domain/models.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
-import { ADMIN_TOKEN, call, sendMessage, startAdminApp, type AdminApp, type JsonResponse } from '../helpers/admin-app.js';
+import {
+  ADMIN_TOKEN,
+  call,
+  sendMessage,
+  startAdminApp,
+  type AdminApp,
+  type JsonResponse,
+} from '../helpers/admin-app.js';
 import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
 
 /** Parses with the documented schema, refusing any field it does not name (e.g. a token hash). */
@@ -68,7 +75,9 @@ describe('admin API', () => {
 
   const newAgent = async (fields: Record<string, unknown> = {}) => {
     counter += 1;
-    const response = await call(base, 'POST', '/v1/agents', { body: { name: `agent ${counter}`, system_prompt: 'Be brief.', ...fields } });
+    const response = await call(base, 'POST', '/v1/agents', {
+      body: { name: `agent ${counter}`, system_prompt: 'Be brief.', ...fields },
+    });
     assert.equal(response.status, 201, response.text);
     return exactly(agentResponseSchema, response.body);
   };
@@ -88,10 +97,22 @@ describe('admin API', () => {
 
     test('every admin route answers 401 without a token, with a wrong one, and with another scheme', async () => {
       for (const route of adminRoutes) {
-        const variants: Record<string, string>[] = [{}, { authorization: 'Bearer wrong-token-0123456789' }, { authorization: `Basic ${ADMIN_TOKEN}` }];
+        const variants: Record<string, string>[] = [
+          {},
+          { authorization: 'Bearer wrong-token-0123456789' },
+          { authorization: `Basic ${ADMIN_TOKEN}` },
+        ];
         for (const headers of variants) {
-          const response = await call(base, route.method.toUpperCase(), samplePath(route.path), { token: null, headers, ...bodyFor(route.method) });
-          assert.equal(response.status, 401, `${route.method} ${route.path} with ${JSON.stringify(headers)}: ${response.text}`);
+          const response = await call(base, route.method.toUpperCase(), samplePath(route.path), {
+            token: null,
+            headers,
+            ...bodyFor(route.method),
+          });
+          assert.equal(
+            response.status,
+            401,
+            `${route.method} ${route.path} with ${JSON.stringify(headers)}: ${response.text}`,
+          );
           assert.equal(errorResponseSchema.parse(response.body).error.code, 'unauthorized');
           assert.equal(response.headers.get('www-authenticate'), 'Bearer realm="chatrelay-admin"');
         }
@@ -107,12 +128,22 @@ describe('admin API', () => {
 
     test("a channel's API token never opens an admin route", async () => {
       const channel = await newChannel();
-      assert.equal((await sendMessage(base, channel.page_id, channel.api_token)).status, 200, 'the token works on the webhook');
+      assert.equal(
+        (await sendMessage(base, channel.page_id, channel.api_token)).status,
+        200,
+        'the token works on the webhook',
+      );
       for (const route of adminRoutes) {
-        const response = await call(base, route.method.toUpperCase(), route.path.replace(':id', channel.id), { token: channel.api_token, ...bodyFor(route.method) });
+        const response = await call(base, route.method.toUpperCase(), route.path.replace(':id', channel.id), {
+          token: channel.api_token,
+          ...bodyFor(route.method),
+        });
         assert.equal(response.status, 401, `${route.method} ${route.path}`);
       }
-      const viaHeader = await call(base, 'GET', '/v1/channels', { token: null, headers: { 'x-api-token': ADMIN_TOKEN } });
+      const viaHeader = await call(base, 'GET', '/v1/channels', {
+        token: null,
+        headers: { 'x-api-token': ADMIN_TOKEN },
+      });
       assert.equal(viaHeader.status, 401, 'the admin API takes the token only from Authorization');
     });
 
@@ -126,13 +157,16 @@ describe('admin API', () => {
 
   describe('agents', () => {
     test('create with the required fields only applies the defaults', async () => {
-      const response = await call(base, 'POST', '/v1/agents', { body: { name: 'Support', system_prompt: 'You help customers.' } });
+      const response = await call(base, 'POST', '/v1/agents', {
+        body: { name: 'Support', system_prompt: 'You help customers.' },
+      });
       assert.equal(response.status, 201, response.text);
       const agent = exactly(agentResponseSchema, response.body);
       assert.match(agent.id, /^agt_/);
       assert.equal(agent.name, 'Support');
       assert.equal(agent.system_prompt, 'You help customers.');
-      for (const [field, value] of Object.entries(agentDefaults)) assert.deepEqual(agent[field as keyof typeof agentDefaults], value, field);
+      for (const [field, value] of Object.entries(agentDefaults))
+        assert.deepEqual(agent[field as keyof typeof agentDefaults], value, field);
       assert.equal(agent.created_at, agent.updated_at);
       const stored = await stores.agents.get(agent.id);
       assert.equal(stored?.name, 'Support');
@@ -154,7 +188,12 @@ describe('admin API', () => {
       };
       const response = await call(base, 'POST', '/v1/agents', { body: fields });
       assert.equal(response.status, 201, response.text);
-      const { id: _id, created_at: _created, updated_at: _updated, ...rest } = exactly(agentResponseSchema, response.body);
+      const {
+        id: _id,
+        created_at: _created,
+        updated_at: _updated,
+        ...rest
+      } = exactly(agentResponseSchema, response.body);
       assert.deepEqual(rest, fields);
     });
 
@@ -163,24 +202,51 @@ describe('admin API', () => {
       assertFieldError(await post({ system_prompt: 'x' }), 'name', 'is required');
       assertFieldError(await post({ name: 'x' }), 'system_prompt', 'is required');
       assertFieldError(await post({ name: '   ', system_prompt: 'x' }), 'name', 'must not be empty');
-      assertFieldError(await post({ name: 'x', system_prompt: 'x', temperature: 2.5 }), 'temperature', 'must be between 0 and 2');
-      assertFieldError(await post({ name: 'x', system_prompt: 'x', temperature: '1' }), 'temperature', 'must be a number, got a string');
-      assertFieldError(await post({ name: 'x', system_prompt: 'x', max_history_messages: 201 }), 'max_history_messages', 'must be between 0 and 200');
-      assertFieldError(await post({ name: 'x', system_prompt: 'x', max_history_messages: 1.5 }), 'max_history_messages', 'must be a whole number, got a number');
-      assertFieldError(await post({ name: 'x', system_prompt: 'x', vision: 'yes' }), 'vision', 'must be a boolean, got a string');
+      assertFieldError(
+        await post({ name: 'x', system_prompt: 'x', temperature: 2.5 }),
+        'temperature',
+        'must be between 0 and 2',
+      );
+      assertFieldError(
+        await post({ name: 'x', system_prompt: 'x', temperature: '1' }),
+        'temperature',
+        'must be a number, got a string',
+      );
+      assertFieldError(
+        await post({ name: 'x', system_prompt: 'x', max_history_messages: 201 }),
+        'max_history_messages',
+        'must be between 0 and 200',
+      );
+      assertFieldError(
+        await post({ name: 'x', system_prompt: 'x', max_history_messages: 1.5 }),
+        'max_history_messages',
+        'must be a whole number, got a number',
+      );
+      assertFieldError(
+        await post({ name: 'x', system_prompt: 'x', vision: 'yes' }),
+        'vision',
+        'must be a boolean, got a string',
+      );
       assertFieldError(await post({ name: 'x', system_prompt: 'x', modle: 'gpt' }), 'modle', 'is not a known field');
       assertFieldError(await post([]), '(body)', 'must be an object, got an array');
       assertFieldError(await call(base, 'POST', '/v1/agents'), '(body)', 'is required');
       const several = detailsOf(await post({ name: '', system_prompt: 1, temperature: -1 }));
       assert.deepEqual(several.map((detail) => detail.path).sort(), ['name', 'system_prompt', 'temperature']);
-      assert.equal((await stores.agents.list({ limit: 1000 })).filter((agent) => agent.name === 'x').length, 0, 'nothing was stored');
+      assert.equal(
+        (await stores.agents.list({ limit: 1000 })).filter((agent) => agent.name === 'x').length,
+        0,
+        'nothing was stored',
+      );
     });
 
     test('bad JSON is 400 invalid_json; a body that is not JSON is 415', async () => {
       const bad = await call(base, 'POST', '/v1/agents', { rawBody: '{"name":' });
       assert.equal(bad.status, 400);
       assert.equal(bad.body.error?.code, 'invalid_json');
-      const form = await call(base, 'POST', '/v1/agents', { rawBody: 'name=x', contentType: 'application/x-www-form-urlencoded' });
+      const form = await call(base, 'POST', '/v1/agents', {
+        rawBody: 'name=x',
+        contentType: 'application/x-www-form-urlencoded',
+      });
       assert.equal(form.status, 415);
       assert.equal(form.body.error?.code, 'unsupported_media_type');
     });
@@ -219,7 +285,11 @@ describe('admin API', () => {
       assertFieldError(await patch({ temperature: null }), 'temperature', 'must be a number, got null');
       assertFieldError(await patch({ id: 'agt_other' }), 'id', 'is not a known field');
       assert.equal((await patch({ name: 'x' }, 'agt_missing')).status, 404);
-      assert.deepEqual(exactly(agentResponseSchema, (await call(base, 'GET', `/v1/agents/${agent.id}`)).body), agent, 'unchanged');
+      assert.deepEqual(
+        exactly(agentResponseSchema, (await call(base, 'GET', `/v1/agents/${agent.id}`)).body),
+        agent,
+        'unchanged',
+      );
     });
 
     test('delete: 409 while a channel uses the agent, 204 after, then 404', async () => {
@@ -260,7 +330,10 @@ describe('admin API', () => {
         afterId = page.next_after;
         pages += 1;
       } while (afterId !== null && pages < 100);
-      assert.deepEqual(seen, everything.data.map((agent) => agent.id));
+      assert.deepEqual(
+        seen,
+        everything.data.map((agent) => agent.id),
+      );
       assert.deepEqual([...seen].sort(), seen, 'ordered by id');
       assert.equal(new Set(seen).size, seen.length, 'no agent twice');
       assert.equal(pages, Math.ceil(seen.length / 2), 'no empty last page');
@@ -270,7 +343,16 @@ describe('admin API', () => {
     });
 
     test('list query validation', async () => {
-      for (const query of ['limit=0', 'limit=101', 'limit=abc', 'limit=1.5', 'limit=', 'after=', 'limt=5', 'limit=1&limit=2']) {
+      for (const query of [
+        'limit=0',
+        'limit=101',
+        'limit=abc',
+        'limit=1.5',
+        'limit=',
+        'after=',
+        'limt=5',
+        'limit=1&limit=2',
+      ]) {
         const response = await call(base, 'GET', `/v1/agents?${query}`);
         assert.equal(response.status, 400, `${query}: ${response.text}`);
         assert.equal(response.body.error?.code, 'invalid_request');
@@ -279,18 +361,26 @@ describe('admin API', () => {
       const unknown = await call(base, 'GET', '/v1/agents?limt=5');
       assert.deepEqual(unknown.body.error?.details, [{ path: 'limt', message: 'is not a known query parameter' }]);
       const range = await call(base, 'GET', '/v1/agents?limit=0');
-      assert.deepEqual(range.body.error?.details, [{ path: 'limit', message: 'must be a whole number between 1 and 100' }]);
+      assert.deepEqual(range.body.error?.details, [
+        { path: 'limit', message: 'must be a whole number between 1 and 100' },
+      ]);
     });
   });
 
   describe('channels', () => {
     test('create generates a token and a signing secret, shown once, and applies the defaults', async () => {
       const agent = await newAgent();
-      const response = await call(base, 'POST', '/v1/channels', { body: { agent_id: agent.id, page_id: 'shop-main', reply_webhook_url: replyUrl } });
+      const response = await call(base, 'POST', '/v1/channels', {
+        body: { agent_id: agent.id, page_id: 'shop-main', reply_webhook_url: replyUrl },
+      });
       assert.equal(response.status, 201, response.text);
       const channel = exactly(createdChannelResponseSchema, response.body);
       assert.match(channel.signing_secret, /^whsec_/);
-      assert.deepEqual(await stores.signingSecrets.active(channel.id), [channel.signing_secret], 'the secret that signs its replies');
+      assert.deepEqual(
+        await stores.signingSecrets.active(channel.id),
+        [channel.signing_secret],
+        'the secret that signs its replies',
+      );
       assert.equal(channel.delivery_paused, false);
       assert.equal(channel.paused_reason, null);
       assert.match(channel.id, /^chn_/);
@@ -298,9 +388,13 @@ describe('admin API', () => {
       assert.equal(channel.api_token_last4, channel.api_token.slice(-4));
       assert.equal(channel.token_version, 1);
       assert.equal(channel.agent_id, agent.id);
-      for (const [field, value] of Object.entries(channelDefaults)) assert.equal(channel[field as keyof typeof channelDefaults], value, field);
+      for (const [field, value] of Object.entries(channelDefaults))
+        assert.equal(channel[field as keyof typeof channelDefaults], value, field);
       const stored = await stores.channels.get(channel.id);
-      assert.ok(stored && stored.token_hash !== channel.api_token && !JSON.stringify(stored).includes(channel.api_token), 'only a hash is stored');
+      assert.ok(
+        stored && stored.token_hash !== channel.api_token && !JSON.stringify(stored).includes(channel.api_token),
+        'only a hash is stored',
+      );
       assert.equal((await sendMessage(base, 'shop-main', channel.api_token)).status, 200);
     });
 
@@ -327,17 +421,42 @@ describe('admin API', () => {
     test('invalid bodies answer 400 naming each field', async () => {
       const agent = await newAgent();
       const valid = { agent_id: agent.id, page_id: 'valid-page', reply_webhook_url: replyUrl };
-      const post = (fields: Record<string, unknown>) => call(base, 'POST', '/v1/channels', { body: { ...valid, ...fields } });
+      const post = (fields: Record<string, unknown>) =>
+        call(base, 'POST', '/v1/channels', { body: { ...valid, ...fields } });
       assertFieldError(await post({ api_token: 'short-token-15c' }), 'api_token', 'must be at least 16 characters');
-      assertFieldError(await post({ api_token: 'has a space in it, long enough' }), 'api_token', 'must be printable ASCII without spaces');
-      assertFieldError(await post({ reply_webhook_url: 'ftp://example.com/x' }), 'reply_webhook_url', 'must be an absolute http or https URL');
-      assertFieldError(await post({ reply_webhook_url: 'not a url' }), 'reply_webhook_url', 'must be an absolute http or https URL');
+      assertFieldError(
+        await post({ api_token: 'has a space in it, long enough' }),
+        'api_token',
+        'must be printable ASCII without spaces',
+      );
+      assertFieldError(
+        await post({ reply_webhook_url: 'ftp://example.com/x' }),
+        'reply_webhook_url',
+        'must be an absolute http or https URL',
+      );
+      assertFieldError(
+        await post({ reply_webhook_url: 'not a url' }),
+        'reply_webhook_url',
+        'must be an absolute http or https URL',
+      );
       assertFieldError(await post({ reply_delay_seconds: 301 }), 'reply_delay_seconds', 'must be between 0 and 300');
       assertFieldError(await post({ reply_delay_seconds: -1 }), 'reply_delay_seconds', 'must be between 0 and 300');
-      assertFieldError(await post({ voice_replies: 'sometimes' }), 'voice_replies', 'must be one of off, always, when_user_sent_voice');
+      assertFieldError(
+        await post({ voice_replies: 'sometimes' }),
+        'voice_replies',
+        'must be one of off, always, when_user_sent_voice',
+      );
       assertFieldError(await post({ max_message_length: 99 }), 'max_message_length', 'must be between 100 and 10000');
-      assertFieldError(await post({ max_message_length: 10_001 }), 'max_message_length', 'must be between 100 and 10000');
-      assertFieldError(await post({ assistant_connected: 'true' }), 'assistant_connected', 'must be a boolean, got a string');
+      assertFieldError(
+        await post({ max_message_length: 10_001 }),
+        'max_message_length',
+        'must be between 100 and 10000',
+      );
+      assertFieldError(
+        await post({ assistant_connected: 'true' }),
+        'assistant_connected',
+        'must be a boolean, got a string',
+      );
       assertFieldError(await post({ page_id: ' padded' }), 'page_id', 'must not start or end with whitespace');
       assertFieldError(await post({ page_id: undefined }), 'page_id', 'is required');
       assertFieldError(await post({ reply_url: replyUrl }), 'reply_url', 'is not a known field');
@@ -347,19 +466,33 @@ describe('admin API', () => {
 
     test('a page_id already used answers 409', async () => {
       const first = await newChannel();
-      const again = await call(base, 'POST', '/v1/channels', { body: { agent_id: first.agent_id, page_id: first.page_id, reply_webhook_url: replyUrl } });
+      const again = await call(base, 'POST', '/v1/channels', {
+        body: { agent_id: first.agent_id, page_id: first.page_id, reply_webhook_url: replyUrl },
+      });
       assert.equal(again.status, 409, again.text);
       assert.equal(again.body.error?.code, 'conflict');
       assert.ok(again.body.error?.message.includes(first.page_id));
-      assert.equal((await stores.channels.list({ limit: 1000 })).filter((channel) => channel.page_id === first.page_id).length, 1);
+      assert.equal(
+        (await stores.channels.list({ limit: 1000 })).filter((channel) => channel.page_id === first.page_id).length,
+        1,
+      );
     });
 
     test('concurrent creates of one page_id: exactly one wins, the others 409', async () => {
       const agent = await newAgent();
       const body = { agent_id: agent.id, page_id: 'contested', reply_webhook_url: replyUrl };
-      const responses = await Promise.all(Array.from({ length: 5 }, () => call(base, 'POST', '/v1/channels', { body })));
-      assert.deepEqual(responses.map((response) => response.status).sort(), [201, 409, 409, 409, 409], responses.map((r) => r.text).join('\n'));
-      assert.equal((await stores.channels.list({ limit: 1000 })).filter((channel) => channel.page_id === 'contested').length, 1);
+      const responses = await Promise.all(
+        Array.from({ length: 5 }, () => call(base, 'POST', '/v1/channels', { body })),
+      );
+      assert.deepEqual(
+        responses.map((response) => response.status).sort(),
+        [201, 409, 409, 409, 409],
+        responses.map((r) => r.text).join('\n'),
+      );
+      assert.equal(
+        (await stores.channels.list({ limit: 1000 })).filter((channel) => channel.page_id === 'contested').length,
+        1,
+      );
     });
 
     test('the token is never returned by get, list or patch', async () => {
@@ -379,14 +512,20 @@ describe('admin API', () => {
       }
       exactly(channelResponseSchema, responses[0]?.body);
       const list = exactly(channelListResponseSchema, responses[2]?.body);
-      assert.deepEqual(list.data.map((item) => exactly(channelResponseSchema, item).id), [channel.id]);
+      assert.deepEqual(
+        list.data.map((item) => exactly(channelResponseSchema, item).id),
+        [channel.id],
+      );
       assert.equal(exactly(channelResponseSchema, responses[3]?.body).api_token_last4, channel.api_token.slice(-4));
     });
 
     test('get; unknown id is 404', async () => {
       const channel = await newChannel();
       const { api_token: _token, signing_secret: _secret, ...shown } = channel;
-      assert.deepEqual(exactly(channelResponseSchema, (await call(base, 'GET', `/v1/channels/${channel.id}`)).body), shown);
+      assert.deepEqual(
+        exactly(channelResponseSchema, (await call(base, 'GET', `/v1/channels/${channel.id}`)).body),
+        shown,
+      );
       const missing = await call(base, 'GET', '/v1/channels/chn_missing');
       assert.equal(missing.status, 404);
       assert.match(missing.body.error?.message ?? '', /chn_missing/);
@@ -396,13 +535,34 @@ describe('admin API', () => {
       const channel = await newChannel();
       const other = await newAgent();
       const response = await call(base, 'PATCH', `/v1/channels/${channel.id}`, {
-        body: { agent_id: other.id, reply_delay_seconds: 12, voice_replies: 'always', assistant_connected: false, max_message_length: 500, reply_webhook_url: 'https://receiver.example/replies' },
+        body: {
+          agent_id: other.id,
+          reply_delay_seconds: 12,
+          voice_replies: 'always',
+          assistant_connected: false,
+          max_message_length: 500,
+          reply_webhook_url: 'https://receiver.example/replies',
+        },
       });
       assert.equal(response.status, 200, response.text);
       const changed = exactly(channelResponseSchema, response.body);
       assert.deepEqual(
-        { agent_id: changed.agent_id, delay: changed.reply_delay_seconds, voice: changed.voice_replies, connected: changed.assistant_connected, max: changed.max_message_length, url: changed.reply_webhook_url },
-        { agent_id: other.id, delay: 12, voice: 'always', connected: false, max: 500, url: 'https://receiver.example/replies' },
+        {
+          agent_id: changed.agent_id,
+          delay: changed.reply_delay_seconds,
+          voice: changed.voice_replies,
+          connected: changed.assistant_connected,
+          max: changed.max_message_length,
+          url: changed.reply_webhook_url,
+        },
+        {
+          agent_id: other.id,
+          delay: 12,
+          voice: 'always',
+          connected: false,
+          max: 500,
+          url: 'https://receiver.example/replies',
+        },
       );
       assert.equal(changed.page_id, channel.page_id);
       assert.equal(changed.token_version, 1);
@@ -421,7 +581,9 @@ describe('admin API', () => {
     test('patch to a page_id already used answers 409 and changes nothing', async () => {
       const first = await newChannel();
       const second = await newChannel();
-      const response = await call(base, 'PATCH', `/v1/channels/${second.id}`, { body: { page_id: first.page_id, reply_delay_seconds: 7 } });
+      const response = await call(base, 'PATCH', `/v1/channels/${second.id}`, {
+        body: { page_id: first.page_id, reply_delay_seconds: 7 },
+      });
       assert.equal(response.status, 409, response.text);
       assert.equal(response.body.error?.code, 'conflict');
       const stored = await stores.channels.get(second.id);
@@ -437,7 +599,10 @@ describe('admin API', () => {
       // Warm the cache: the channel under its page, and "no channel" under the new page.
       assert.equal((await sendMessage(base, channel.page_id, channel.api_token)).status, 200);
       assert.equal((await sendMessage(base, newPage, channel.api_token)).status, 401);
-      assert.equal((await call(base, 'PATCH', `/v1/channels/${channel.id}`, { body: { page_id: newPage } })).status, 200);
+      assert.equal(
+        (await call(base, 'PATCH', `/v1/channels/${channel.id}`, { body: { page_id: newPage } })).status,
+        200,
+      );
       assert.equal((await sendMessage(base, channel.page_id, channel.api_token)).status, 401);
       assert.equal((await sendMessage(base, newPage, channel.api_token)).status, 200);
       assert.equal(app.starter.started.at(-1)?.pageId, newPage);
@@ -453,7 +618,11 @@ describe('admin API', () => {
 
     test('rotate-token: new token once, old token 401 at once, new one accepted, version bumped', async () => {
       const channel = await newChannel();
-      assert.equal((await sendMessage(base, channel.page_id, channel.api_token)).status, 200, 'cache warmed with the old token');
+      assert.equal(
+        (await sendMessage(base, channel.page_id, channel.api_token)).status,
+        200,
+        'cache warmed with the old token',
+      );
       const response = await call(base, 'POST', `/v1/channels/${channel.id}/rotate-token`);
       assert.equal(response.status, 200, response.text);
       const rotated = exactly(channelWithTokenResponseSchema, response.body);
@@ -476,14 +645,21 @@ describe('admin API', () => {
     test('rotate-token with a given token; validation; unknown id 404; not JSON 415', async () => {
       const channel = await newChannel();
       const given = 'rotated-by-hand-0123456789';
-      const response = await call(base, 'POST', `/v1/channels/${channel.id}/rotate-token`, { body: { api_token: given } });
+      const response = await call(base, 'POST', `/v1/channels/${channel.id}/rotate-token`, {
+        body: { api_token: given },
+      });
       assert.equal(response.status, 200, response.text);
       assert.equal(exactly(channelWithTokenResponseSchema, response.body).api_token, given);
       assert.equal((await sendMessage(base, channel.page_id, given)).status, 200);
       assert.equal((await sendMessage(base, channel.page_id, channel.api_token)).status, 401);
 
-      const rotate = (options: Parameters<typeof call>[3], id = channel.id) => call(base, 'POST', `/v1/channels/${id}/rotate-token`, options);
-      assertFieldError(await rotate({ body: { api_token: 'too-short' } }), 'api_token', 'must be at least 16 characters');
+      const rotate = (options: Parameters<typeof call>[3], id = channel.id) =>
+        call(base, 'POST', `/v1/channels/${id}/rotate-token`, options);
+      assertFieldError(
+        await rotate({ body: { api_token: 'too-short' } }),
+        'api_token',
+        'must be at least 16 characters',
+      );
       assertFieldError(await rotate({ body: { token: given } }), 'token', 'is not a known field');
       assert.equal((await rotate({}, 'chn_missing')).status, 404);
       assert.equal((await rotate({ rawBody: 'x', contentType: 'text/plain' })).status, 415);
@@ -499,11 +675,23 @@ describe('admin API', () => {
       assert.match(rotated.signing_secret, /^whsec_/);
       assert.notEqual(rotated.signing_secret, channel.signing_secret);
       const validUntil = Date.parse(rotated.previous_secrets_valid_until);
-      assert.ok(validUntil >= before + 3_600_000 && validUntil <= Date.now() + 3_600_000, rotated.previous_secrets_valid_until);
-      assert.deepEqual(await stores.signingSecrets.active(channel.id), [rotated.signing_secret, channel.signing_secret]);
-      assert.deepEqual(await stores.signingSecrets.active(channel.id, new Date(validUntil + 1)), [rotated.signing_secret]);
+      assert.ok(
+        validUntil >= before + 3_600_000 && validUntil <= Date.now() + 3_600_000,
+        rotated.previous_secrets_valid_until,
+      );
+      assert.deepEqual(await stores.signingSecrets.active(channel.id), [
+        rotated.signing_secret,
+        channel.signing_secret,
+      ]);
+      assert.deepEqual(await stores.signingSecrets.active(channel.id, new Date(validUntil + 1)), [
+        rotated.signing_secret,
+      ]);
       assert.ok(!(await call(base, 'GET', `/v1/channels/${channel.id}`)).text.includes(rotated.signing_secret));
-      assert.equal((await sendMessage(base, channel.page_id, channel.api_token)).status, 200, 'the API token is unchanged');
+      assert.equal(
+        (await sendMessage(base, channel.page_id, channel.api_token)).status,
+        200,
+        'the API token is unchanged',
+      );
       assert.equal((await call(base, 'POST', '/v1/channels/chn_missing/rotate-signing-secret')).status, 404);
     });
 
@@ -530,14 +718,26 @@ describe('admin API', () => {
       const agent = await newAgent();
       const mine = [];
       for (let i = 0; i < 3; i++) mine.push(await newChannel({ agent_id: agent.id }));
-      const first = exactly(channelListResponseSchema, (await call(base, 'GET', `/v1/channels?agent_id=${agent.id}&limit=2`)).body);
+      const first = exactly(
+        channelListResponseSchema,
+        (await call(base, 'GET', `/v1/channels?agent_id=${agent.id}&limit=2`)).body,
+      );
       assert.equal(first.data.length, 2);
       assert.notEqual(first.next_after, null);
-      const second = exactly(channelListResponseSchema, (await call(base, 'GET', `/v1/channels?agent_id=${agent.id}&limit=2&after=${first.next_after}`)).body);
+      const second = exactly(
+        channelListResponseSchema,
+        (await call(base, 'GET', `/v1/channels?agent_id=${agent.id}&limit=2&after=${first.next_after}`)).body,
+      );
       assert.equal(second.data.length, 1);
       assert.equal(second.next_after, null);
-      assert.deepEqual([...first.data, ...second.data].map((channel) => channel.id), mine.map((channel) => channel.id).sort());
-      const none = exactly(channelListResponseSchema, (await call(base, 'GET', '/v1/channels?agent_id=agt_nobody')).body);
+      assert.deepEqual(
+        [...first.data, ...second.data].map((channel) => channel.id),
+        mine.map((channel) => channel.id).sort(),
+      );
+      const none = exactly(
+        channelListResponseSchema,
+        (await call(base, 'GET', '/v1/channels?agent_id=agt_nobody')).body,
+      );
       assert.deepEqual(none, { data: [], next_after: null });
       assert.equal((await call(base, 'GET', '/v1/channels?limit=500')).status, 400);
     });
@@ -547,13 +747,27 @@ describe('admin API', () => {
       let clock = 1_000_000;
       const otherAuth = createChannelAuthenticator(stores.channels, { ttlMs: 1_000, now: () => clock });
       const channel = await newChannel();
-      assert.ok(await otherAuth.authenticate(channel.page_id, channel.api_token), 'the other process caches the channel');
-      const rotated = exactly(channelWithTokenResponseSchema, (await call(base, 'POST', `/v1/channels/${channel.id}/rotate-token`)).body);
+      assert.ok(
+        await otherAuth.authenticate(channel.page_id, channel.api_token),
+        'the other process caches the channel',
+      );
+      const rotated = exactly(
+        channelWithTokenResponseSchema,
+        (await call(base, 'POST', `/v1/channels/${channel.id}/rotate-token`)).body,
+      );
       assert.equal((await sendMessage(base, channel.page_id, channel.api_token)).status, 401, 'this process: at once');
       const stale = await otherAuth.authenticate(channel.page_id, channel.api_token);
-      assert.equal(stale?.token_version, 1, 'the other process still has version 1 (the workflow refuses it: version 2 is current)');
+      assert.equal(
+        stale?.token_version,
+        1,
+        'the other process still has version 1 (the workflow refuses it: version 2 is current)',
+      );
       clock += 1_001;
-      assert.equal(await otherAuth.authenticate(channel.page_id, channel.api_token), undefined, 'after the TTL: refused');
+      assert.equal(
+        await otherAuth.authenticate(channel.page_id, channel.api_token),
+        undefined,
+        'after the TTL: refused',
+      );
       assert.equal((await otherAuth.authenticate(channel.page_id, rotated.api_token))?.token_version, 2);
     });
   });

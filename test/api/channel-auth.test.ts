@@ -37,10 +37,17 @@ describe('the webhook channel cache', () => {
     const flood = Array.from({ length: 10_050 }, (_, i) => `flood-${i}`);
     for (let i = 0; i < flood.length; i += 200) {
       const batch = flood.slice(i, i + 200);
-      assert.deepEqual(await Promise.all(batch.map((pageId) => auth.authenticate(pageId, token))), batch.map(() => undefined));
+      assert.deepEqual(
+        await Promise.all(batch.map((pageId) => auth.authenticate(pageId, token))),
+        batch.map(() => undefined),
+      );
     }
     assert.ok(await auth.authenticate(channel.page_id, token));
-    assert.equal(lookup.reads.filter((pageId) => pageId === channel.page_id).length, 1, 'the channel was read once, before the flood');
+    assert.equal(
+      lookup.reads.filter((pageId) => pageId === channel.page_id).length,
+      1,
+      'the channel was read once, before the flood',
+    );
     // The most recent unknown ids are remembered: asking again reads nothing.
     const readsBefore = lookup.reads.length;
     assert.equal(await auth.authenticate(flood.at(-1) ?? '', token), undefined);
@@ -70,7 +77,10 @@ describe('the webhook channel cache', () => {
     const early = auth.authenticate(pageId, 'whatever-token-0123');
     await new Promise((resolve) => setImmediate(resolve));
     // The admin API creates the channel and drops the page from the cache while the read is out.
-    const { channel, token } = await createChannelWithAgent(stores, { replyUrl: 'http://127.0.0.1:9/r', channel: { page_id: pageId } });
+    const { channel, token } = await createChannelWithAgent(stores, {
+      replyUrl: 'http://127.0.0.1:9/r',
+      channel: { page_id: pageId },
+    });
     auth.invalidate(pageId);
     release();
     assert.equal(await early, undefined);

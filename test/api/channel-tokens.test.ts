@@ -28,13 +28,19 @@ let pages = 0;
 async function newChannel(apiToken: string): Promise<{ id: string; page_id: string }> {
   const agent = await call(app.base, 'POST', '/v1/agents', { body: { name: 'a', system_prompt: '' } });
   const created = await call(app.base, 'POST', '/v1/channels', {
-    body: { agent_id: agent.body.id, page_id: `tokens-${(pages += 1)}`, reply_webhook_url: 'http://127.0.0.1:9/r', api_token: apiToken },
+    body: {
+      agent_id: agent.body.id,
+      page_id: `tokens-${(pages += 1)}`,
+      reply_webhook_url: 'http://127.0.0.1:9/r',
+      api_token: apiToken,
+    },
   });
   assert.equal(created.status, 201, created.text);
   return created.body as unknown as { id: string; page_id: string };
 }
 
-const storedHash = async (channelId: string) => (await collections(mongo.db).channels.findOne({ _id: channelId }))?.token_hash ?? '';
+const storedHash = async (channelId: string) =>
+  (await collections(mongo.db).channels.findOne({ _id: channelId }))?.token_hash ?? '';
 
 test('an API token is stored as HMAC-SHA-256 under a key derived from SECRETS_ENCRYPTION_KEY, not as its plain hash', async () => {
   // An admin-chosen token: guessable enough that an unkeyed hash in a dump could be cracked offline.
@@ -43,7 +49,11 @@ test('an API token is stored as HMAC-SHA-256 under a key derived from SECRETS_EN
   const hash = await storedHash(channel.id);
   assert.match(hash, /^hmac-sha256:[0-9a-f]{12}:[0-9a-f]{64}$/);
   assert.ok(!hash.includes(sha256(token)), 'not the unkeyed SHA-256');
-  assert.notEqual(hash, createSecretBox('another-deployment-key-0123456789abcdef').hashToken(token), 'another key gives another hash');
+  assert.notEqual(
+    hash,
+    createSecretBox('another-deployment-key-0123456789abcdef').hashToken(token),
+    'another key gives another hash',
+  );
   assert.equal((await sendMessage(app.base, channel.page_id, token)).status, 200);
   assert.equal((await sendMessage(app.base, channel.page_id, `${token}x`)).status, 401);
 });
@@ -64,7 +74,10 @@ test('a token stored as plain SHA-256 by an earlier version keeps working; rotat
 test('a token hashed under a key this process does not have is refused like a wrong one', async () => {
   const token = 'a-token-hashed-under-another-key';
   const channel = await newChannel(token);
-  await collections(mongo.db).channels.updateOne({ _id: channel.id }, { $set: { token_hash: createSecretBox('some-other-key-0123456789abcdefghij').hashToken(token) } });
+  await collections(mongo.db).channels.updateOne(
+    { _id: channel.id },
+    { $set: { token_hash: createSecretBox('some-other-key-0123456789abcdefghij').hashToken(token) } },
+  );
   app.auth.invalidate(channel.page_id);
   const refused = await sendMessage(app.base, channel.page_id, token);
   assert.equal(refused.status, 401);

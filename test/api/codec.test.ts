@@ -17,7 +17,9 @@ const b64 = (text: string): string => Buffer.from(text).toString('base64');
 const wirePayload = (value: unknown): Wire => {
   const payload = defaultPayloadConverter.toPayload(value);
   return {
-    metadata: Object.fromEntries(Object.entries(payload.metadata ?? {}).map(([key, bytes]) => [key, Buffer.from(bytes).toString('base64')])),
+    metadata: Object.fromEntries(
+      Object.entries(payload.metadata ?? {}).map(([key, bytes]) => [key, Buffer.from(bytes).toString('base64')]),
+    ),
     data: Buffer.from(payload.data ?? []).toString('base64'),
   };
 };
@@ -33,7 +35,10 @@ describe('codec endpoint (POST /codec/encode, /codec/decode)', () => {
     const app = createApp({
       logger: createLogger({ level: 'silent', name: 'test' }),
       health: {},
-      routers: [codecRouter({ codec, token: TOKEN, corsOrigins: [UI] }), methodNotAllowedRouter({ limits, extraRoutes: codecRoutes })],
+      routers: [
+        codecRouter({ codec, token: TOKEN, corsOrigins: [UI] }),
+        methodNotAllowedRouter({ limits, extraRoutes: codecRoutes }),
+      ],
     });
     server = app.listen(0, '127.0.0.1');
     await new Promise<void>((resolve) => server.once('listening', resolve));
@@ -47,7 +52,12 @@ describe('codec endpoint (POST /codec/encode, /codec/decode)', () => {
   const call = (path: string, body: unknown, headers: Record<string, string> = {}) =>
     fetch(`${base}/codec/${path}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}`, 'x-namespace': 'default', ...headers },
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${TOKEN}`,
+        'x-namespace': 'default',
+        ...headers,
+      },
       body: typeof body === 'string' ? body : JSON.stringify(body),
     });
 
@@ -65,19 +75,28 @@ describe('codec endpoint (POST /codec/encode, /codec/decode)', () => {
   });
 
   test('decode: a payload under an older key is read; a plain payload passes through; an unknown key is a 400 naming the payload', async () => {
-    const [underOld] = await createEncryptionCodec({ keys: [oldKey], encrypt: true }).encode([defaultPayloadConverter.toPayload('from before the rotation')]);
+    const [underOld] = await createEncryptionCodec({ keys: [oldKey], encrypt: true }).encode([
+      defaultPayloadConverter.toPayload('from before the rotation'),
+    ]);
     const wireOld = {
-      metadata: Object.fromEntries(Object.entries(underOld!.metadata ?? {}).map(([key, bytes]) => [key, Buffer.from(bytes).toString('base64')])),
+      metadata: Object.fromEntries(
+        Object.entries(underOld!.metadata ?? {}).map(([key, bytes]) => [key, Buffer.from(bytes).toString('base64')]),
+      ),
       data: Buffer.from(underOld!.data!).toString('base64'),
     };
     const plain = wirePayload('never encrypted');
     const decoded = (await (await call('decode', { payloads: [wireOld, plain] })).json()) as { payloads: Wire[] };
     assert.deepEqual(decoded.payloads, [wirePayload('from before the rotation'), plain]);
 
-    const unknown = { metadata: { encoding: b64('binary/encrypted'), 'encryption-key-id': b64('lost') }, data: wireOld.data };
+    const unknown = {
+      metadata: { encoding: b64('binary/encrypted'), 'encryption-key-id': b64('lost') },
+      data: wireOld.data,
+    };
     const refused = await call('decode', { payloads: [plain, unknown] });
     assert.equal(refused.status, 400);
-    const body = (await refused.json()) as { error: { code: string; details: Array<{ path: string; message: string }> } };
+    const body = (await refused.json()) as {
+      error: { code: string; details: Array<{ path: string; message: string }> };
+    };
     assert.equal(body.error.code, 'undecodable_payload');
     assert.equal(body.error.details[0]?.path, 'payloads.1');
     assert.match(body.error.details[0]?.message ?? '', /key "lost", which is not configured/);
@@ -100,12 +119,19 @@ describe('codec endpoint (POST /codec/encode, /codec/decode)', () => {
   test('CORS: the UI origin gets its preflight and the answer; any other browser origin is refused', async () => {
     const preflight = await fetch(`${base}/codec/decode`, {
       method: 'OPTIONS',
-      headers: { origin: UI, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type,x-namespace' },
+      headers: {
+        origin: UI,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization,content-type,x-namespace',
+      },
     });
     assert.equal(preflight.status, 204);
     assert.equal(preflight.headers.get('access-control-allow-origin'), UI);
     assert.equal(preflight.headers.get('access-control-allow-methods'), 'POST');
-    assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /authorization.*content-type.*x-namespace/);
+    assert.match(
+      preflight.headers.get('access-control-allow-headers') ?? '',
+      /authorization.*content-type.*x-namespace/,
+    );
     assert.equal(preflight.headers.get('access-control-allow-credentials'), 'true');
     assert.match(preflight.headers.get('vary') ?? '', /Origin/);
 
@@ -116,23 +142,28 @@ describe('codec endpoint (POST /codec/encode, /codec/decode)', () => {
     for (const method of ['OPTIONS', 'POST']) {
       const elsewhere = await fetch(`${base}/codec/decode`, {
         method,
-        headers: { origin: 'https://evil.example', 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+        headers: {
+          origin: 'https://evil.example',
+          'content-type': 'application/json',
+          authorization: `Bearer ${TOKEN}`,
+        },
         ...(method === 'POST' ? { body: '{"payloads":[]}' } : {}),
       });
       assert.equal(elsewhere.status, 403, method);
       assert.equal(elsewhere.headers.get('access-control-allow-origin'), null);
-      assert.match(((await elsewhere.json()) as { error: { message: string } }).error.message, /https:\/\/evil\.example.*CODEC_CORS_ORIGINS/);
+      assert.match(
+        ((await elsewhere.json()) as { error: { message: string } }).error.message,
+        /https:\/\/evil\.example.*CODEC_CORS_ORIGINS/,
+      );
     }
   });
 
   test('bad input is named: not base64, unknown fields, not JSON, too large, wrong method', async () => {
     const invalid = await call('decode', { payloads: [{ data: 'not base64!', extra: 1 }] });
     assert.equal(invalid.status, 400);
-    const details = ((await invalid.json()) as { error: { details: Array<{ path: string; message: string }> } }).error.details;
-    assert.deepEqual(
-      details.map((detail) => detail.path).sort(),
-      ['payloads.0.data', 'payloads.0.extra'],
-    );
+    const details = ((await invalid.json()) as { error: { details: Array<{ path: string; message: string }> } }).error
+      .details;
+    assert.deepEqual(details.map((detail) => detail.path).sort(), ['payloads.0.data', 'payloads.0.extra']);
     assert.equal((await call('decode', { payloads: [] }, { 'content-type': 'text/plain' })).status, 415);
     const huge = JSON.stringify({ payloads: [{ data: 'A'.repeat(codecMaxBodyBytes) }] });
     assert.equal((await call('decode', huge)).status, 413);

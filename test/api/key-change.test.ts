@@ -27,10 +27,13 @@ function sealedAsV1(passphrase: string, plain: string): string {
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
-  return ['v1', iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), body.toString('base64url')].join('.');
+  return ['v1', iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), body.toString('base64url')].join(
+    '.',
+  );
 }
 
-const storesWith = (key: string, oldKeys: string[] = []) => createStores(mongo.db, { secretBox: createSecretBox(key, oldKeys) });
+const storesWith = (key: string, oldKeys: string[] = []) =>
+  createStores(mongo.db, { secretBox: createSecretBox(key, oldKeys) });
 async function appWith(key: string, oldKeys: string[] = []): Promise<AdminApp> {
   const app = await startAdminApp(storesWith(key, oldKeys));
   apps.push(app);
@@ -60,7 +63,11 @@ test('changing SECRETS_ENCRYPTION_KEY: old secrets stay readable during the chan
   const during = storesWith(NEW_KEY, [OLD_KEY]);
   for (const [channelId, secrets] of expected) assert.deepEqual(await during.signingSecrets.active(channelId), secrets);
   const app = await appWith(NEW_KEY, [OLD_KEY]);
-  assert.equal((await sendMessage(app.base, first.channel.page_id, first.token)).status, 200, 'tokens hashed under the old key still work');
+  assert.equal(
+    (await sendMessage(app.base, first.channel.page_id, first.token)).status,
+    200,
+    'tokens hashed under the old key still work',
+  );
 
   const run = await call(app.base, 'POST', '/v1/secrets/reencrypt');
   assert.equal(run.status, 200, run.text);
@@ -72,7 +79,8 @@ test('changing SECRETS_ENCRYPTION_KEY: old secrets stay readable during the chan
 
   // After: the new key alone opens every secret; the old key alone opens none.
   const afterwards = storesWith(NEW_KEY);
-  for (const [channelId, secrets] of expected) assert.deepEqual(await afterwards.signingSecrets.active(channelId), secrets);
+  for (const [channelId, secrets] of expected)
+    assert.deepEqual(await afterwards.signingSecrets.active(channelId), secrets);
   assert.equal(await afterwards.signingSecrets.keyOpensStoredSecrets(), true);
   assert.equal(await storesWith(OLD_KEY).signingSecrets.keyOpensStoredSecrets(), false);
 
@@ -93,5 +101,8 @@ test('a secret no configured key opens is counted, left as it is, and does not s
   const result = reencryptSecretsResponseSchema.parse((await call(app.base, 'POST', '/v1/secrets/reencrypt')).body);
   assert.equal(result.signing_secrets.unreadable, 1);
   assert.ok(result.api_tokens.under_unknown_key.includes(channel.id));
-  assert.equal((await call(app.base, 'POST', '/v1/secrets/reencrypt', { token: 'not-the-admin-token-0123' })).status, 401);
+  assert.equal(
+    (await call(app.base, 'POST', '/v1/secrets/reencrypt', { token: 'not-the-admin-token-0123' })).status,
+    401,
+  );
 });

@@ -37,7 +37,8 @@ function registeredRoutes(app: Express): Set<string> {
     for (const layer of stack) {
       if (layer.route) {
         assert.equal(typeof layer.route.path, 'string', 'routes are declared with string paths');
-        for (const [method, on] of Object.entries(layer.route.methods)) if (on && method !== '_all') found.add(`${method.toUpperCase()} ${layer.route.path as string}`);
+        for (const [method, on] of Object.entries(layer.route.methods))
+          if (on && method !== '_all') found.add(`${method.toUpperCase()} ${layer.route.path as string}`);
       } else if (layer.handle?.stack) {
         assert.equal(layer.slash, true, 'nested routers are mounted at the root');
         walk(layer.handle.stack);
@@ -75,7 +76,10 @@ function resolvePointer(document: Json, pointer: string): unknown {
   return pointer
     .slice(2)
     .split('/')
-    .reduce<unknown>((node, part) => (node as Json | undefined)?.[part.replace(/~1/g, '/').replace(/~0/g, '~')], document);
+    .reduce<unknown>(
+      (node, part) => (node as Json | undefined)?.[part.replace(/~1/g, '/').replace(/~0/g, '~')],
+      document,
+    );
 }
 
 describe('OpenAPI document', () => {
@@ -123,9 +127,24 @@ describe('OpenAPI document', () => {
     const registered = registeredRoutes(api.app);
     const documented = documentedRoutes(served);
     assert.ok(registered.size >= 16, `found only ${[...registered].join(', ')}`);
-    assert.deepEqual([...registered].filter((route) => !documented.has(route)).sort(), [], 'registered but not documented');
-    assert.deepEqual([...documented].filter((route) => !registered.has(route)).sort(), [], 'documented but not registered');
-    for (const expected of ['POST /webhook/mychatbot', 'GET /healthz', 'GET /readyz', 'GET /media/:id', 'GET /openapi.json', 'POST /v1/channels/:id/rotate-token']) {
+    assert.deepEqual(
+      [...registered].filter((route) => !documented.has(route)).sort(),
+      [],
+      'registered but not documented',
+    );
+    assert.deepEqual(
+      [...documented].filter((route) => !registered.has(route)).sort(),
+      [],
+      'documented but not registered',
+    );
+    for (const expected of [
+      'POST /webhook/mychatbot',
+      'GET /healthz',
+      'GET /readyz',
+      'GET /media/:id',
+      'GET /openapi.json',
+      'POST /v1/channels/:id/rotate-token',
+    ]) {
       assert.ok(registered.has(expected), expected);
     }
   });
@@ -142,40 +161,74 @@ describe('OpenAPI document', () => {
     const body = (operation.requestBody as Json).content as Record<string, { schema: Json }>;
     assert.deepEqual(body['application/json']?.schema, { $ref: '#/components/schemas/InboundMessage' });
     const component = (served.components as { schemas: Record<string, Json> }).schemas.InboundMessage;
-    const limits = { maxTextLength: config.MAX_TEXT_LENGTH, maxAttachments: config.MAX_ATTACHMENTS, maxUrlLength: config.MAX_URL_LENGTH };
-    const { $schema: _dialect, ...expected } = z.toJSONSchema(inboundMessageSchema(limits), { target: 'draft-2020-12', io: 'input' }) as Json;
+    const limits = {
+      maxTextLength: config.MAX_TEXT_LENGTH,
+      maxAttachments: config.MAX_ATTACHMENTS,
+      maxUrlLength: config.MAX_URL_LENGTH,
+    };
+    const { $schema: _dialect, ...expected } = z.toJSONSchema(inboundMessageSchema(limits), {
+      target: 'draft-2020-12',
+      io: 'input',
+    }) as Json;
     assert.deepEqual(component, expected);
     assert.equal(((component?.properties as Record<string, Json>).text as Json).maxLength, 1234);
-    assert.deepEqual(Object.keys(operation.responses as Json).sort(), ['200', '400', '401', '413', '415', '429', '500', '503']);
+    assert.deepEqual(Object.keys(operation.responses as Json).sort(), [
+      '200',
+      '400',
+      '401',
+      '413',
+      '415',
+      '429',
+      '500',
+      '503',
+    ]);
     for (const status of ['400', '401', '413', '415', '429', '500', '503']) {
-      const content = ((operation.responses as Record<string, Json>)[status]?.content ?? {}) as Record<string, { schema: Json }>;
+      const content = ((operation.responses as Record<string, Json>)[status]?.content ?? {}) as Record<
+        string,
+        { schema: Json }
+      >;
       assert.deepEqual(content['application/json']?.schema, { $ref: '#/components/schemas/Error' }, status);
     }
     assert.match(String((operation.responses as Record<string, Json>)['413']?.description), /5000 bytes/);
     // Both refusals that say when to retry document Retry-After; a 503 says which of its two codes means what.
-    for (const status of ['429', '503']) assert.ok(((operation.responses as Record<string, Json>)[status]?.headers as Json | undefined)?.['Retry-After'], status);
-    assert.match(String((operation.responses as Record<string, Json>)['503']?.description), /`overloaded`.*OVERLOAD_MAX_BACKLOG_MS/);
+    for (const status of ['429', '503'])
+      assert.ok(
+        ((operation.responses as Record<string, Json>)[status]?.headers as Json | undefined)?.['Retry-After'],
+        status,
+      );
+    assert.match(
+      String((operation.responses as Record<string, Json>)['503']?.description),
+      /`overloaded`.*OVERLOAD_MAX_BACKLOG_MS/,
+    );
     assert.deepEqual(operation.security, [{ channelToken: [] }, { channelTokenHeader: [] }]);
   });
 
   test('admin operations: admin auth, strict request bodies, error answers, query parameters', () => {
     const schemas = (served.components as { schemas: Record<string, Json> }).schemas;
     for (const route of adminRoutes) {
-      const operation = (served.paths as Record<string, Json>)[openApiPath(route.path)]?.[route.method] as Json | undefined;
+      const operation = (served.paths as Record<string, Json>)[openApiPath(route.path)]?.[route.method] as
+        Json | undefined;
       assert.ok(operation, `${route.method} ${route.path}`);
       assert.equal(operation.operationId, route.operationId);
       assert.deepEqual(operation.security, [{ adminToken: [] }]);
       const responses = operation.responses as Json;
       assert.ok(responses[String(route.success.status)], `${route.operationId} success`);
-      for (const status of [...route.errors, 500, 503]) assert.ok(responses[String(status)], `${route.operationId} ${status}`);
+      for (const status of [...route.errors, 500, 503])
+        assert.ok(responses[String(status)], `${route.operationId} ${status}`);
       assert.ok(responses['401'], 'every admin route documents 401');
       if ('body' in route) {
-        const ref = (((operation.requestBody as Json).content as Json)['application/json'] as { schema: { $ref: string } }).schema.$ref;
+        const ref = (
+          ((operation.requestBody as Json).content as Json)['application/json'] as { schema: { $ref: string } }
+        ).schema.$ref;
         const schema = resolvePointer(served, ref) as Json;
         assert.equal(schema.additionalProperties, false, `${route.operationId} rejects unknown fields`);
       }
     }
-    assert.deepEqual((schemas.CreateChannelRequest?.required as string[]).sort(), ['agent_id', 'page_id', 'reply_webhook_url']);
+    assert.deepEqual((schemas.CreateChannelRequest?.required as string[]).sort(), [
+      'agent_id',
+      'page_id',
+      'reply_webhook_url',
+    ]);
     assert.deepEqual((schemas.CreateAgentRequest?.required as string[]).sort(), ['name', 'system_prompt']);
     const channelProps = schemas.Channel?.properties as Json;
     assert.ok(!('api_token' in channelProps) && 'api_token_last4' in channelProps, 'a channel never shows its token');
@@ -198,23 +251,42 @@ describe('OpenAPI document', () => {
     const paths = served.paths as Record<string, Record<string, { responses: Json }>>;
     const answered: string[] = [];
     const undocumented: string[] = [];
-    const tryIt = async (method: string, path: string, init: { token?: string; body?: string; contentType?: string }) => {
+    const tryIt = async (
+      method: string,
+      path: string,
+      init: { token?: string; body?: string; contentType?: string },
+    ) => {
       const response = await fetch(`${base}${path.replace(/:[A-Za-z_]+/g, 'nope')}`, {
         method: method.toUpperCase(),
-        headers: { ...(init.token ? { authorization: `Bearer ${init.token}` } : {}), ...(init.body !== undefined ? { 'content-type': init.contentType ?? 'application/json' } : {}) },
+        headers: {
+          ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+          ...(init.body !== undefined ? { 'content-type': init.contentType ?? 'application/json' } : {}),
+        },
         ...(init.body !== undefined ? { body: init.body } : {}),
       });
       await response.arrayBuffer();
       answered.push(`${method} ${path} ${response.status}`);
-      if (!paths[openApiPath(path)]?.[method]?.responses[String(response.status)]) undocumented.push(`${method} ${path} ${response.status}`);
+      if (!paths[openApiPath(path)]?.[method]?.responses[String(response.status)])
+        undocumented.push(`${method} ${path} ${response.status}`);
       return response.status;
     };
     const huge = JSON.stringify({ name: 'x'.repeat(1_200_000) });
     for (const route of [...adminRoutes, ...messageRoutes]) {
       assert.equal(await tryIt(route.method, route.path, {}), 401);
       if (!('body' in route)) continue;
-      assert.equal(await tryIt(route.method, route.path, { token: config.ADMIN_TOKEN, body: huge }), 413, `${route.operationId}: 1.2 MB`);
-      assert.equal(await tryIt(route.method, route.path, { token: config.ADMIN_TOKEN, body: 'name=x', contentType: 'application/x-www-form-urlencoded' }), 415);
+      assert.equal(
+        await tryIt(route.method, route.path, { token: config.ADMIN_TOKEN, body: huge }),
+        413,
+        `${route.operationId}: 1.2 MB`,
+      );
+      assert.equal(
+        await tryIt(route.method, route.path, {
+          token: config.ADMIN_TOKEN,
+          body: 'name=x',
+          contentType: 'application/x-www-form-urlencoded',
+        }),
+        415,
+      );
     }
     assert.equal(await tryIt('post', '/webhook/mychatbot', { body: JSON.stringify({ text: 'x'.repeat(6_000) }) }), 413);
     assert.equal(await tryIt('post', '/webhook/mychatbot', { body: 'x', contentType: 'text/plain' }), 415);
@@ -228,7 +300,13 @@ describe('OpenAPI document', () => {
       assert.equal(operation.operationId, route.operationId);
       assert.deepEqual(operation.security, [{ codecToken: [] }]);
       assert.deepEqual(operation.parameters, [
-        { name: 'x-namespace', in: 'header', required: false, description: codecRoutes[0].headers.shape['x-namespace'].description, schema: { type: 'string' } },
+        {
+          name: 'x-namespace',
+          in: 'header',
+          required: false,
+          description: codecRoutes[0].headers.shape['x-namespace'].description,
+          schema: { type: 'string' },
+        },
       ]);
       const content = (operation.requestBody as Json).content as Record<string, { schema: Json }>;
       assert.deepEqual(content['application/json']?.schema, { $ref: '#/components/schemas/Payloads' });
@@ -259,8 +337,24 @@ describe('OpenAPI document', () => {
   });
 
   test('the served document is the one buildOpenApiDocument gives for this configuration', () => {
-    const limits = { maxTextLength: config.MAX_TEXT_LENGTH, maxAttachments: config.MAX_ATTACHMENTS, maxUrlLength: config.MAX_URL_LENGTH, maxBodyBytes: config.MAX_BODY_BYTES };
-    assert.deepEqual(served, JSON.parse(JSON.stringify(buildOpenApiDocument({ limits, publicBaseUrl: config.PUBLIC_BASE_URL, extraRoutes: [...messageRoutes, ...codecRoutes] }))));
+    const limits = {
+      maxTextLength: config.MAX_TEXT_LENGTH,
+      maxAttachments: config.MAX_ATTACHMENTS,
+      maxUrlLength: config.MAX_URL_LENGTH,
+      maxBodyBytes: config.MAX_BODY_BYTES,
+    };
+    assert.deepEqual(
+      served,
+      JSON.parse(
+        JSON.stringify(
+          buildOpenApiDocument({
+            limits,
+            publicBaseUrl: config.PUBLIC_BASE_URL,
+            extraRoutes: [...messageRoutes, ...codecRoutes],
+          }),
+        ),
+      ),
+    );
   });
 
   test('another route table plugs in: mounted with its validation, documented with its schemas', async () => {
@@ -290,7 +384,10 @@ describe('OpenAPI document', () => {
     ] as const satisfies readonly RouteSpec[];
     const router = Router();
     mountRoutes(router, widgetRoutes, {
-      listWidgets: async ({ query }) => ({ status: 200, body: { data: Array.from({ length: query.limit }, (_, i) => ({ id: `w${i}`, size: i })) } }),
+      listWidgets: async ({ query }) => ({
+        status: 200,
+        body: { data: Array.from({ length: query.limit }, (_, i) => ({ id: `w${i}`, size: i })) },
+      }),
       createWidget: async ({ params, body }) => ({ status: 201, body: { id: params.id, size: body.size } }),
     });
     const app = createApp({ logger: createLogger({ level: 'silent', name: 'test' }), health: {}, routers: [router] });
@@ -301,7 +398,8 @@ describe('OpenAPI document', () => {
       const listed = (await (await fetch(`${widgets}?limit=2`)).json()) as { data: unknown[] };
       assert.equal(listed.data.length, 2);
       assert.equal((await fetch(`${widgets}?limit=11`)).status, 400);
-      const post = (body: string) => fetch(`${widgets}/w9`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const post = (body: string) =>
+        fetch(`${widgets}/w9`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
       assert.deepEqual(await (await post('{"size":3}')).json(), { id: 'w9', size: 3 });
       const invalid = (await (await post('{"size":0,"colour":"red"}')).json()) as { error: { details: unknown[] } };
       assert.deepEqual(invalid.error.details, [

@@ -14,7 +14,9 @@ before(async () => {
   await stores.ensureIndexes();
   // As the API runs in production (DELIVERY_ALLOW_PRIVATE unset), and with one internal host allowed.
   strict = await startAdminApp(stores, { deliveryPolicy: { allowPrivate: false, allowHosts: [] } });
-  allowing = await startAdminApp(stores, { deliveryPolicy: { allowPrivate: false, allowHosts: ['10.0.0.7', 'hooks.internal'] } });
+  allowing = await startAdminApp(stores, {
+    deliveryPolicy: { allowPrivate: false, allowHosts: ['10.0.0.7', 'hooks.internal'] },
+  });
   agentId = String((await call(strict.base, 'POST', '/v1/agents', { body: { name: 'a', system_prompt: '' } })).body.id);
 });
 after(async () => {
@@ -25,7 +27,9 @@ after(async () => {
 
 let pages = 0;
 const create = (app: AdminApp, url: string) =>
-  call(app.base, 'POST', '/v1/channels', { body: { agent_id: agentId, page_id: `policy-${(pages += 1)}`, reply_webhook_url: url } });
+  call(app.base, 'POST', '/v1/channels', {
+    body: { agent_id: agentId, page_id: `policy-${(pages += 1)}`, reply_webhook_url: url },
+  });
 
 test('a reply URL naming a private, loopback or metadata address is a 400 naming reply_webhook_url', async () => {
   for (const [url, address] of [
@@ -40,7 +44,12 @@ test('a reply URL naming a private, loopback or metadata address is a 400 naming
     assert.equal(response.body.error?.code, 'invalid_request');
     const [detail] = response.body.error?.details ?? [];
     assert.equal(detail?.path, 'reply_webhook_url');
-    assert.match(detail?.message ?? '', new RegExp(`^${address.replaceAll('.', '\\.')} is .*DELIVERY_ALLOW_PRIVATE=true or the host is in DELIVERY_ALLOW_HOSTS$`));
+    assert.match(
+      detail?.message ?? '',
+      new RegExp(
+        `^${address.replaceAll('.', '\\.')} is .*DELIVERY_ALLOW_PRIVATE=true or the host is in DELIVERY_ALLOW_HOSTS$`,
+      ),
+    );
   }
 });
 
@@ -54,9 +63,14 @@ test('a public host name is accepted (its addresses are checked when the worker 
 test('changing a reply URL to a private address is refused too, and the channel keeps its URL', async () => {
   const created = await create(strict, 'https://receiver.example.com/replies');
   const id = String(created.body.id);
-  const changed = await call(strict.base, 'PATCH', `/v1/channels/${id}`, { body: { reply_webhook_url: 'http://10.9.9.9:9000/x' } });
+  const changed = await call(strict.base, 'PATCH', `/v1/channels/${id}`, {
+    body: { reply_webhook_url: 'http://10.9.9.9:9000/x' },
+  });
   assert.equal(changed.status, 400);
   assert.equal(changed.body.error?.details?.[0]?.path, 'reply_webhook_url');
   assert.match(changed.body.error?.details?.[0]?.message ?? '', /^10\.9\.9\.9 is a loopback, private/);
-  assert.equal((await call(strict.base, 'GET', `/v1/channels/${id}`)).body.reply_webhook_url, 'https://receiver.example.com/replies');
+  assert.equal(
+    (await call(strict.base, 'GET', `/v1/channels/${id}`)).body.reply_webhook_url,
+    'https://receiver.example.com/replies',
+  );
 });

@@ -40,6 +40,9 @@ test('a process whose SECRETS_ENCRYPTION_KEY does not open the stored signing se
   const api = await startApi({ ...config(sealedWith), PORT: await freePort() }, quietLogger);
   await api.close();
   // During a key change the new key is current and the old one listed: the process starts.
-  const changing = await startApi({ ...config('the-new-key-of-a-key-change-0123456789', sealedWith), PORT: await freePort() }, quietLogger);
+  const changing = await startApi(
+    { ...config('the-new-key-of-a-key-change-0123456789', sealedWith), PORT: await freePort() },
+    quietLogger,
+  );
   await changing.close();
 });

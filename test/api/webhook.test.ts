@@ -94,7 +94,12 @@ describe('POST /webhook/mychatbot: the HTTP contract', () => {
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers },
       body: typeof body === 'string' ? body : JSON.stringify(body),
     });
-    return { status: response.status, body: (await response.json()) as { error?: { code: string; message: string; request_id: string; details?: unknown } } & Record<string, unknown> };
+    return {
+      status: response.status,
+      body: (await response.json()) as {
+        error?: { code: string; message: string; request_id: string; details?: unknown };
+      } & Record<string, unknown>,
+    };
   };
   const valid = () => ({ client_id: 'c1', page_id: page, platform: 'CustomApp', text: 'hi' });
 
@@ -159,7 +164,13 @@ describe('POST /webhook/mychatbot: the HTTP contract', () => {
   });
 
   test('400 lists every field error with its path', async () => {
-    const response = await post({ client_id: 5, page_id: page, platform: '', audio: 'ftp://x/a.mp3', attachments: ['https://ok.example/a.png', 'nope'] });
+    const response = await post({
+      client_id: 5,
+      page_id: page,
+      platform: '',
+      audio: 'ftp://x/a.mp3',
+      attachments: ['https://ok.example/a.png', 'nope'],
+    });
     assert.equal(response.status, 400);
     assert.equal(response.body.error?.code, 'invalid_request');
     assert.deepEqual(response.body.error?.details, [
@@ -173,7 +184,11 @@ describe('POST /webhook/mychatbot: the HTTP contract', () => {
   test('text or audio is required, and limits are enforced', async () => {
     const noText = await post({ client_id: 'c', page_id: page, platform: 'p' });
     assert.deepEqual(noText.body.error?.details, [{ path: 'text', message: 'is required unless audio is given' }]);
-    const long = await post({ ...valid(), text: 'x'.repeat(101), attachments: ['https://a.example/1', 'https://a.example/2', 'https://a.example/3'] });
+    const long = await post({
+      ...valid(),
+      text: 'x'.repeat(101),
+      attachments: ['https://a.example/1', 'https://a.example/2', 'https://a.example/3'],
+    });
     assert.deepEqual(long.body.error?.details, [
       { path: 'text', message: 'must be at most 100 characters' },
       { path: 'attachments', message: 'must have at most 2 items' },
@@ -237,7 +252,11 @@ describe('POST /webhook/mychatbot: the HTTP contract', () => {
       assert.equal(refused.headers.get('retry-after'), '3');
       const body = (await refused.json()) as { error: { code: string; message: string; request_id: string } };
       assert.equal(body.error.code, 'overloaded');
-      assert.match(body.error.message, /not accepted\. Retry after 3 s/, 'the reason is said as it is, not the generic 5xx one');
+      assert.match(
+        body.error.message,
+        /not accepted\. Retry after 3 s/,
+        'the reason is said as it is, not the generic 5xx one',
+      );
       assert.ok(body.error.request_id);
       assert.equal(starter.started.length, startedBefore, 'nothing was started for it');
       assert.equal((await post(valid(), { authorization: 'Bearer not-the-token' })).status, 401);
@@ -275,7 +294,8 @@ describe('POST /webhook/mychatbot: failed requests from one address', () => {
     stores = createStores(mongo.db);
     const lookup = {
       getByPageId: (pageId: string) => (reads.push(pageId), stores.channels.getByPageId(pageId)),
-      tokenMatches: (presented: string, storedHash: string | undefined) => stores.channels.tokenMatches(presented, storedHash),
+      tokenMatches: (presented: string, storedHash: string | undefined) =>
+        stores.channels.tokenMatches(presented, storedHash),
     };
     const app = createApp({
       logger: quietLogger,
@@ -298,7 +318,12 @@ describe('POST /webhook/mychatbot: failed requests from one address', () => {
       const response = await fetch(`${base}/webhook/mychatbot`, {
         method: 'POST',
         headers: { 'content-type': contentType, authorization: `Bearer ${token}` },
-        body: JSON.stringify({ client_id: 'c', ...(pageId !== undefined ? { page_id: pageId } : {}), platform: 'p', text: 'hi' }),
+        body: JSON.stringify({
+          client_id: 'c',
+          ...(pageId !== undefined ? { page_id: pageId } : {}),
+          platform: 'p',
+          text: 'hi',
+        }),
       });
       const body = (await response.json()) as { error?: { code: string; message: string } };
       return { status: response.status, retryAfter: response.headers.get('retry-after'), body };
@@ -316,7 +341,11 @@ describe('POST /webhook/mychatbot: failed requests from one address', () => {
     assert.match(limited.body.error?.message ?? '', /failed requests from this address/);
     assert.equal(limited.retryAfter, '10');
     assert.equal((await send(undefined, known.token)).status, 429);
-    assert.equal((await send(unseen.channel.page_id, unseen.token)).status, 429, 'a page this process has not seen costs a read: refused too');
+    assert.equal(
+      (await send(unseen.channel.page_id, unseen.token)).status,
+      429,
+      'a page this process has not seen costs a read: refused too',
+    );
     assert.equal(reads.length, readsBefore, 'no database read for a refused request');
     // The channel this process knows is not held hostage by the failures of its neighbours.
     assert.equal((await send(known.channel.page_id, known.token)).status, 200);
@@ -367,14 +396,27 @@ describe('POST /webhook/mychatbot when a dependency is down', () => {
     assert.doesNotMatch(text, new RegExp(`${deadTemporal}|127\\.0\\.0\\.1|ECONNREFUSED`));
     const ready = await fetch(`${base}/readyz`);
     const readinessText = await ready.text();
-    const readiness = JSON.parse(readinessText) as { checks: { mongodb: { ok: boolean }; temporal: { ok: boolean; error?: string } } };
+    const readiness = JSON.parse(readinessText) as {
+      checks: { mongodb: { ok: boolean }; temporal: { ok: boolean; error?: string } };
+    };
     assert.equal(ready.status, 503);
     assert.equal(readiness.checks.mongodb.ok, true);
     assert.deepEqual(readiness.checks.temporal, { ok: false, error: 'unavailable' });
     assert.doesNotMatch(readinessText, new RegExp(`${deadTemporal}|127\\.0\\.0\\.1|ECONNREFUSED`));
     // The detail is in the log, for the operator.
     const logged = logLines.map((line) => JSON.parse(line) as { msg: string; check?: string; err?: unknown });
-    assert.ok(logged.some((line) => line.msg === 'request failed' && /Temporal is unavailable/.test(JSON.stringify(line.err))), 'the 503 cause is logged');
-    assert.ok(logged.some((line) => line.msg === 'readiness check failed' && line.check === 'temporal' && String(line.err).includes(String(deadTemporal))), 'the readiness cause is logged');
+    assert.ok(
+      logged.some((line) => line.msg === 'request failed' && /Temporal is unavailable/.test(JSON.stringify(line.err))),
+      'the 503 cause is logged',
+    );
+    assert.ok(
+      logged.some(
+        (line) =>
+          line.msg === 'readiness check failed' &&
+          line.check === 'temporal' &&
+          String(line.err).includes(String(deadTemporal)),
+      ),
+      'the readiness cause is logged',
+    );
   });
 });

@@ -44,11 +44,21 @@ function assertSystem(system: Record<string, unknown>, name: string): void {
     for (const field of summaryKeys) assert.ok(field in summary, `${name}.${key}.${field}`);
   }
   const replies = system.replies as Record<string, number>;
-  for (const field of ['accepted', 'expectedParts', 'receivedParts', 'lostParts', 'duplicateParts', 'unexpectedParts', 'outOfOrderMessages', 'partHeaderMismatches']) {
+  for (const field of [
+    'accepted',
+    'expectedParts',
+    'receivedParts',
+    'lostParts',
+    'duplicateParts',
+    'unexpectedParts',
+    'outOfOrderMessages',
+    'partHeaderMismatches',
+  ]) {
     assert.equal(typeof replies[field], 'number', `${name}.replies.${field}`);
   }
   const throughput = system.throughput as Record<string, unknown>;
-  for (const field of ['offeredPerSecond', 'completedPerSecond', 'drainSeconds', 'keptUp']) assert.ok(field in throughput, `${name}.throughput.${field}`);
+  for (const field of ['offeredPerSecond', 'completedPerSecond', 'drainSeconds', 'keptUp'])
+    assert.ok(field in throughput, `${name}.throughput.${field}`);
   assert.ok(system.processes && typeof system.processes === 'object', `${name}.processes`);
   assert.ok('cpuMsPerMessage' in system, `${name}.cpuMsPerMessage`);
   // The assertions that matter: all 20 messages accepted, every part received, none twice.
@@ -62,47 +72,71 @@ function assertSystem(system: Record<string, unknown>, name: string): void {
   assert.equal(replies.receivedParts, replies.expectedParts, `${name}: received parts`);
 }
 
-test('npm run bench -- --smoke (with a short overload phase): every reply once, the JSON complete, no process left behind', { timeout: 240_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'chatrelay-bench-test-'));
-  const out = join(dir, 'smoke.json');
-  const bench = startBench(['--smoke', '--overload-rate', '20', '--overload-duration', '2', '--out', out]);
-  try {
-    const { code } = await bench.exited;
-    assert.equal(code, 0, bench.output());
-    const result = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>;
-    assert.equal(result.schema, 'chatrelay-bench/1');
-    for (const key of ['startedAt', 'finishedAt', 'config', 'machine', 'code', 'chatrelay', 'baseline', 'ratios', 'targets', 'errors']) assert.ok(key in result, key);
-    const chatrelay = result.chatrelay as Record<string, unknown>;
-    assertSystem(chatrelay, 'chatrelay');
-    assertSystem(result.baseline as Record<string, unknown>, 'baseline');
-    for (const name of ['api', 'worker', 'temporal', 'mongodb']) {
-      const proc = (chatrelay.processes as Record<string, Record<string, unknown>>)[name];
-      assert.equal(typeof proc?.cpuSeconds, 'number', `chatrelay.processes.${name}.cpuSeconds`);
-      assert.equal(typeof proc?.peakRssMiB, 'number', `chatrelay.processes.${name}.peakRssMiB`);
+test(
+  'npm run bench -- --smoke (with a short overload phase): every reply once, the JSON complete, no process left behind',
+  { timeout: 240_000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chatrelay-bench-test-'));
+    const out = join(dir, 'smoke.json');
+    const bench = startBench(['--smoke', '--overload-rate', '20', '--overload-duration', '2', '--out', out]);
+    try {
+      const { code } = await bench.exited;
+      assert.equal(code, 0, bench.output());
+      const result = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>;
+      assert.equal(result.schema, 'chatrelay-bench/1');
+      for (const key of [
+        'startedAt',
+        'finishedAt',
+        'config',
+        'machine',
+        'code',
+        'chatrelay',
+        'baseline',
+        'ratios',
+        'targets',
+        'errors',
+      ])
+        assert.ok(key in result, key);
+      const chatrelay = result.chatrelay as Record<string, unknown>;
+      assertSystem(chatrelay, 'chatrelay');
+      assertSystem(result.baseline as Record<string, unknown>, 'baseline');
+      for (const name of ['api', 'worker', 'temporal', 'mongodb']) {
+        const proc = (chatrelay.processes as Record<string, Record<string, unknown>>)[name];
+        assert.equal(typeof proc?.cpuSeconds, 'number', `chatrelay.processes.${name}.cpuSeconds`);
+        assert.equal(typeof proc?.peakRssMiB, 'number', `chatrelay.processes.${name}.peakRssMiB`);
+      }
+      const temporal = chatrelay.temporal as Record<string, unknown>;
+      assert.equal(typeof temporal.eventsPerMessage, 'number', `temporal: ${JSON.stringify(temporal)}`);
+      const mongodb = chatrelay.mongodb as Record<string, unknown>;
+      assert.ok('measured' in mongodb && 'opsPerMessage' in mongodb);
+      assert.ok(/chatrelay\s/.test(bench.output()) && /LOST parts/.test(bench.output()), 'the table is printed');
+      // The overload phase: every POST answered one way or another, every accepted message answered once.
+      const overload = result.overload as Record<string, unknown> & { shed: Record<string, number> };
+      assert.deepEqual((result.config as Record<string, unknown>).overload, { rate: 20, durationSeconds: 2 });
+      assert.equal(overload.offered, 40);
+      assert.equal(
+        (overload.accepted as number) + overload.shed.total! + (overload.otherErrors as number),
+        40,
+        JSON.stringify(overload),
+      );
+      assert.ok((overload.accepted as number) > 0);
+      assert.equal(overload.completedMessages, overload.accepted);
+      assert.equal(overload.lostParts, 0);
+      assert.equal(overload.duplicatedParts, 0);
+      for (const field of ['completedPerSecond', 'ackMsAccepted', 'answerMs', 'cpuMsPerAcceptedMessage', 'system'])
+        assert.ok(field in overload, `overload.${field}`);
+      assert.match(bench.output(), /overload phase \(chatrelay only\): 20 msg\/s for 2 s/);
+      assert.ok(
+        bench.seen.size >= 6,
+        `expected model, baseline, temporal, mongodb, api and worker; saw ${bench.seen.size}`,
+      );
+      assert.deepEqual([...bench.seen].filter(isAlive), [], 'no process may outlive the benchmark');
+    } finally {
+      if (bench.child.exitCode === null) bench.child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
     }
-    const temporal = chatrelay.temporal as Record<string, unknown>;
-    assert.equal(typeof temporal.eventsPerMessage, 'number', `temporal: ${JSON.stringify(temporal)}`);
-    const mongodb = chatrelay.mongodb as Record<string, unknown>;
-    assert.ok('measured' in mongodb && 'opsPerMessage' in mongodb);
-    assert.ok(/chatrelay\s/.test(bench.output()) && /LOST parts/.test(bench.output()), 'the table is printed');
-    // The overload phase: every POST answered one way or another, every accepted message answered once.
-    const overload = result.overload as Record<string, unknown> & { shed: Record<string, number> };
-    assert.deepEqual((result.config as Record<string, unknown>).overload, { rate: 20, durationSeconds: 2 });
-    assert.equal(overload.offered, 40);
-    assert.equal((overload.accepted as number) + overload.shed.total! + (overload.otherErrors as number), 40, JSON.stringify(overload));
-    assert.ok((overload.accepted as number) > 0);
-    assert.equal(overload.completedMessages, overload.accepted);
-    assert.equal(overload.lostParts, 0);
-    assert.equal(overload.duplicatedParts, 0);
-    for (const field of ['completedPerSecond', 'ackMsAccepted', 'answerMs', 'cpuMsPerAcceptedMessage', 'system']) assert.ok(field in overload, `overload.${field}`);
-    assert.match(bench.output(), /overload phase \(chatrelay only\): 20 msg\/s for 2 s/);
-    assert.ok(bench.seen.size >= 6, `expected model, baseline, temporal, mongodb, api and worker; saw ${bench.seen.size}`);
-    assert.deepEqual([...bench.seen].filter(isAlive), [], 'no process may outlive the benchmark');
-  } finally {
-    if (bench.child.exitCode === null) bench.child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  },
+);
 
 test('Ctrl-C (SIGINT) during a benchmark stops every process it started', { timeout: 180_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'chatrelay-bench-test-'));

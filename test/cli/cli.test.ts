@@ -31,10 +31,17 @@ interface Run {
 }
 
 /** Runs the real CLI (bin/chatrelay.js) as a child process; never blocks this process's event loop, which serves the API. */
-function run(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; command?: string[] } = {}): Promise<Run> {
+function run(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; command?: string[] } = {},
+): Promise<Run> {
   const [executable, ...prefix] = options.command ?? [process.execPath, launcher];
   return new Promise((resolve, reject) => {
-    const child = spawn(executable!, [...prefix, ...args], { cwd: options.cwd ?? root, env: options.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(executable!, [...prefix, ...args], {
+      cwd: options.cwd ?? root,
+      env: options.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -80,13 +87,32 @@ describe('chatrelay CLI against a real listening API', () => {
     const help = await cli('--help');
     assert.equal(help.code, 0);
     const commands = ['agents create', 'agents list', 'agents get', 'agents update', 'agents delete'];
-    commands.push('channels create', 'channels list', 'channels get', 'channels update', 'channels delete', 'channels rotate-token', 'channels rotate-signing-secret', 'secrets reencrypt');
+    commands.push(
+      'channels create',
+      'channels list',
+      'channels get',
+      'channels update',
+      'channels delete',
+      'channels rotate-token',
+      'channels rotate-signing-secret',
+      'secrets reencrypt',
+    );
     for (const command of commands) {
       assert.ok(help.stdout.includes(command), command);
     }
     const commandHelp = await cli('channels', 'create', '--help');
     assert.equal(commandHelp.code, 0);
-    for (const option of ['--agent', '--page-id', '--reply-url', '--delay', '--voice-replies', '--connected', '--disconnected', '--api-token', '--max-message-length']) {
+    for (const option of [
+      '--agent',
+      '--page-id',
+      '--reply-url',
+      '--delay',
+      '--voice-replies',
+      '--connected',
+      '--disconnected',
+      '--api-token',
+      '--max-message-length',
+    ]) {
       assert.ok(commandHelp.stdout.includes(option), option);
     }
     const bare = await cli();
@@ -101,7 +127,10 @@ describe('chatrelay CLI against a real listening API', () => {
     assert.match(done.stdout, /SECRETS_ENCRYPTION_OLD_KEYS can be emptied/);
     const asJson = parseJson(reencryptSecretsResponseSchema, await cli('secrets', 'reencrypt', '--json'));
     assert.equal(asJson.signing_secrets.reencrypted, 0);
-    assert.equal((await run(['secrets', 'reencrypt'], { env: { ...env, ADMIN_TOKEN: 'wrong-admin-token-0123' } })).code, 1);
+    assert.equal(
+      (await run(['secrets', 'reencrypt'], { env: { ...env, ADMIN_TOKEN: 'wrong-admin-token-0123' } })).code,
+      1,
+    );
   });
 
   test('usage errors exit 2 with a message, before calling the API', async () => {
@@ -110,13 +139,28 @@ describe('chatrelay CLI against a real listening API', () => {
       [['agents', 'launch'], /unknown command "agents launch"/],
       [['agents'], /"agents" needs a command/],
       [['agents', 'list', '--bogus'], /Unknown option '--bogus'/],
-      [['agents', 'create', '--name', 'x', '--system-prompt', 'y', '--page-id', 'p'], /--page-id is not an option of "agents create"/],
+      [
+        ['agents', 'create', '--name', 'x', '--system-prompt', 'y', '--page-id', 'p'],
+        /--page-id is not an option of "agents create"/,
+      ],
       [['agents', 'create', '--system-prompt', 'y'], /--name is required/],
       [['agents', 'create', '--name', 'x'], /--system-prompt or --system-prompt-file is required/],
-      [['agents', 'create', '--name', 'x', '--system-prompt', 'y', '--temperature', 'warm'], /--temperature must be a number/],
-      [['agents', 'create', '--name', 'x', '--system-prompt', 'y', '--vision', '--no-vision'], /--vision and --no-vision cannot be used together/],
-      [['agents', 'create', '--name', 'x', '--system-prompt', 'y', '--system-prompt-file', 'p.txt'], /cannot be used together/],
-      [['agents', 'create', '--name', 'x', '--system-prompt-file', '/nonexistent/prompt.txt'], /cannot read --system-prompt-file/],
+      [
+        ['agents', 'create', '--name', 'x', '--system-prompt', 'y', '--temperature', 'warm'],
+        /--temperature must be a number/,
+      ],
+      [
+        ['agents', 'create', '--name', 'x', '--system-prompt', 'y', '--vision', '--no-vision'],
+        /--vision and --no-vision cannot be used together/,
+      ],
+      [
+        ['agents', 'create', '--name', 'x', '--system-prompt', 'y', '--system-prompt-file', 'p.txt'],
+        /cannot be used together/,
+      ],
+      [
+        ['agents', 'create', '--name', 'x', '--system-prompt-file', '/nonexistent/prompt.txt'],
+        /cannot read --system-prompt-file/,
+      ],
       [['agents', 'get'], /<AGENT_ID> is required/],
       [['agents', 'get', 'a', 'b'], /unexpected argument "b"/],
       [['agents', 'update', 'agt_x'], /nothing to change/],
@@ -136,7 +180,21 @@ describe('chatrelay CLI against a real listening API', () => {
   });
 
   test('agents create / get / update / list / delete, human and --json', async () => {
-    const created = await cli('agents', 'create', '--name', 'Support bot', '--system-prompt', 'You help.', '--model', 'gpt-4.1-mini', '--temperature', '0.3', '--max-history-messages', '8', '--vision');
+    const created = await cli(
+      'agents',
+      'create',
+      '--name',
+      'Support bot',
+      '--system-prompt',
+      'You help.',
+      '--model',
+      'gpt-4.1-mini',
+      '--temperature',
+      '0.3',
+      '--max-history-messages',
+      '8',
+      '--vision',
+    );
     assert.equal(created.code, 0, created.stderr);
     const id = /Created agent (agt_\S+)\./.exec(created.stdout)?.[1];
     assert.ok(id, created.stdout);
@@ -144,15 +202,32 @@ describe('chatrelay CLI against a real listening API', () => {
     assert.match(created.stdout, /system_prompt:\n {2}You help\./);
     const stored = await stores.agents.get(id);
     assert.deepEqual(
-      { model: stored?.model, temperature: stored?.temperature, history: stored?.max_history_messages, vision: stored?.vision },
+      {
+        model: stored?.model,
+        temperature: stored?.temperature,
+        history: stored?.max_history_messages,
+        vision: stored?.vision,
+      },
       { model: 'gpt-4.1-mini', temperature: 0.3, history: 8, vision: true },
     );
 
     const promptDir = tempDir();
     writeFileSync(join(promptDir, 'prompt.txt'), 'Line one.\nLine two.\n');
-    const fromFile = parseJson(agentResponseSchema, await run(['agents', 'create', '--json', '--name', 'From file', '--system-prompt-file', 'prompt.txt'], { env, cwd: promptDir }));
+    const fromFile = parseJson(
+      agentResponseSchema,
+      await run(['agents', 'create', '--json', '--name', 'From file', '--system-prompt-file', 'prompt.txt'], {
+        env,
+        cwd: promptDir,
+      }),
+    );
     assert.equal(fromFile.system_prompt, 'Line one.\nLine two.\n');
-    const fromStdin = parseJson(agentResponseSchema, await run(['agents', 'create', '--json', '--name', 'From stdin', '--system-prompt-file', '-'], { env, input: 'Piped prompt.' }));
+    const fromStdin = parseJson(
+      agentResponseSchema,
+      await run(['agents', 'create', '--json', '--name', 'From stdin', '--system-prompt-file', '-'], {
+        env,
+        input: 'Piped prompt.',
+      }),
+    );
     assert.equal(fromStdin.system_prompt, 'Piped prompt.');
 
     const got = await cli('agents', 'get', id);
@@ -161,8 +236,14 @@ describe('chatrelay CLI against a real listening API', () => {
     assert.match(got.stdout, /temperature\s+0\.3/);
     assert.equal(parseJson(agentResponseSchema, await cli('agents', 'get', id, '--json')).name, 'Support bot');
 
-    const updated = parseJson(agentResponseSchema, await cli('agents', 'update', id, '--temperature', '1.2', '--no-vision', '--fallback-reply', '', '--json'));
-    assert.deepEqual([updated.temperature, updated.vision, updated.fallback_reply, updated.name], [1.2, false, '', 'Support bot']);
+    const updated = parseJson(
+      agentResponseSchema,
+      await cli('agents', 'update', id, '--temperature', '1.2', '--no-vision', '--fallback-reply', '', '--json'),
+    );
+    assert.deepEqual(
+      [updated.temperature, updated.vision, updated.fallback_reply, updated.name],
+      [1.2, false, '', 'Support bot'],
+    );
     const updatedHuman = await cli('agents', 'update', id, '--name', 'Support bot 2');
     assert.equal(updatedHuman.code, 0);
     assert.match(updatedHuman.stdout, new RegExp(`Updated agent ${id}`));
@@ -180,20 +261,43 @@ describe('chatrelay CLI against a real listening API', () => {
     const page = parseJson(agentListResponseSchema, await cli('agents', 'list', '--limit', '2', '--json'));
     assert.equal(page.data.length, 2);
     assert.equal(page.next_after, page.data[1]?.id);
-    const rest = parseJson(agentListResponseSchema, await cli('agents', 'list', '--after', page.next_after ?? '', '--json'));
-    assert.deepEqual([...page.data, ...rest.data].map((agent) => agent.id), all.data.map((agent) => agent.id));
+    const rest = parseJson(
+      agentListResponseSchema,
+      await cli('agents', 'list', '--after', page.next_after ?? '', '--json'),
+    );
+    assert.deepEqual(
+      [...page.data, ...rest.data].map((agent) => agent.id),
+      all.data.map((agent) => agent.id),
+    );
 
     const deleted = await cli('agents', 'delete', fromStdin.id);
     assert.equal(deleted.code, 0);
     assert.equal(deleted.stdout.trim(), `Deleted agent ${fromStdin.id}.`);
-    assert.deepEqual(JSON.parse((await cli('agents', 'delete', fromFile.id, '--json')).stdout), { id: fromFile.id, deleted: true });
+    assert.deepEqual(JSON.parse((await cli('agents', 'delete', fromFile.id, '--json')).stdout), {
+      id: fromFile.id,
+      deleted: true,
+    });
     assert.equal(await stores.agents.get(fromFile.id), undefined);
   });
 
   test('API errors exit 1 and print the message and field errors with the flag to fix', async () => {
-    const invalid = await cli('agents', 'create', '--name', 'x', '--system-prompt', 'y', '--temperature', '5', '--max-history-messages', '1.5');
+    const invalid = await cli(
+      'agents',
+      'create',
+      '--name',
+      'x',
+      '--system-prompt',
+      'y',
+      '--temperature',
+      '5',
+      '--max-history-messages',
+      '1.5',
+    );
     assert.equal(invalid.code, 1);
-    assert.match(invalid.stderr, /error: The request body is invalid; see details\. \(HTTP 400 invalid_request, request \S+\)/);
+    assert.match(
+      invalid.stderr,
+      /error: The request body is invalid; see details\. \(HTTP 400 invalid_request, request \S+\)/,
+    );
     assert.match(invalid.stderr, /temperature \(--temperature\): must be between 0 and 2/);
     assert.match(invalid.stderr, /max_history_messages \(--max-history-messages\): must be a whole number/);
 
@@ -209,14 +313,32 @@ describe('chatrelay CLI against a real listening API', () => {
     assert.equal(wrongToken.code, 1);
     assert.match(wrongToken.stderr, /admin token.*HTTP 401 unauthorized/);
 
-    const unreachable = await run(['agents', 'list'], { env: { ...env, CHATRELAY_URL: `http://127.0.0.1:${await freePort()}` } });
+    const unreachable = await run(['agents', 'list'], {
+      env: { ...env, CHATRELAY_URL: `http://127.0.0.1:${await freePort()}` },
+    });
     assert.equal(unreachable.code, 1);
     assert.match(unreachable.stderr, /cannot reach the chatrelay API at http:\/\/127\.0\.0\.1:\d+/);
   });
 
   test('channels create prints the token once and a curl command that sends a first message', async () => {
-    const agent = parseJson(agentResponseSchema, await cli('agents', 'create', '--json', '--name', 'Channel agent', '--system-prompt', 'Hi.'));
-    const created = await cli('channels', 'create', '--agent', agent.id, '--page-id', "shop's page", '--reply-url', 'http://127.0.0.1:9/replies', '--delay', '3', '--voice-replies', 'when_user_sent_voice');
+    const agent = parseJson(
+      agentResponseSchema,
+      await cli('agents', 'create', '--json', '--name', 'Channel agent', '--system-prompt', 'Hi.'),
+    );
+    const created = await cli(
+      'channels',
+      'create',
+      '--agent',
+      agent.id,
+      '--page-id',
+      "shop's page",
+      '--reply-url',
+      'http://127.0.0.1:9/replies',
+      '--delay',
+      '3',
+      '--voice-replies',
+      'when_user_sent_voice',
+    );
     assert.equal(created.code, 0, created.stderr);
     const token = /API token \(give it to the client platform\): +(\S+)/.exec(created.stdout)?.[1];
     assert.ok(token?.startsWith('crt_'), created.stdout);
@@ -240,43 +362,137 @@ describe('chatrelay CLI against a real listening API', () => {
 
     const given = parseJson(
       createdChannelResponseSchema,
-      await cli('channels', 'create', '--json', '--agent', agent.id, '--page-id', 'second-page', '--reply-url', 'https://example.com/r', '--api-token', 'a-chosen-token-123456', '--disconnected', '--max-message-length', '500'),
+      await cli(
+        'channels',
+        'create',
+        '--json',
+        '--agent',
+        agent.id,
+        '--page-id',
+        'second-page',
+        '--reply-url',
+        'https://example.com/r',
+        '--api-token',
+        'a-chosen-token-123456',
+        '--disconnected',
+        '--max-message-length',
+        '500',
+      ),
     );
-    assert.deepEqual([given.api_token, given.assistant_connected, given.max_message_length], ['a-chosen-token-123456', false, 500]);
+    assert.deepEqual(
+      [given.api_token, given.assistant_connected, given.max_message_length],
+      ['a-chosen-token-123456', false, 500],
+    );
 
-    const duplicate = await cli('channels', 'create', '--agent', agent.id, '--page-id', 'second-page', '--reply-url', 'https://example.com/r');
+    const duplicate = await cli(
+      'channels',
+      'create',
+      '--agent',
+      agent.id,
+      '--page-id',
+      'second-page',
+      '--reply-url',
+      'https://example.com/r',
+    );
     assert.equal(duplicate.code, 1);
     assert.match(duplicate.stderr, /page_id "second-page" is already used.*HTTP 409 conflict/);
 
-    const badAgent = await cli('channels', 'create', '--agent', 'agt_nobody', '--page-id', 'third-page', '--reply-url', 'https://example.com/r', '--api-token', 'short');
+    const badAgent = await cli(
+      'channels',
+      'create',
+      '--agent',
+      'agt_nobody',
+      '--page-id',
+      'third-page',
+      '--reply-url',
+      'https://example.com/r',
+      '--api-token',
+      'short',
+    );
     assert.equal(badAgent.code, 1);
     assert.match(badAgent.stderr, /api_token \(--api-token\): must be at least 16 characters/);
-    const unknownAgent = await cli('channels', 'create', '--agent', 'agt_nobody', '--page-id', 'third-page', '--reply-url', 'https://example.com/r');
+    const unknownAgent = await cli(
+      'channels',
+      'create',
+      '--agent',
+      'agt_nobody',
+      '--page-id',
+      'third-page',
+      '--reply-url',
+      'https://example.com/r',
+    );
     assert.match(unknownAgent.stderr, /agent_id \(--agent\): no agent has the id "agt_nobody"/);
   });
 
   test('channels list / get / update / rotate-token / delete; the token is never shown again', async () => {
-    const agent = parseJson(agentResponseSchema, await cli('agents', 'create', '--json', '--name', 'Rotation agent', '--system-prompt', 'Hi.'));
-    const channel = parseJson(createdChannelResponseSchema, await cli('channels', 'create', '--json', '--agent', agent.id, '--page-id', 'rotating', '--reply-url', 'http://127.0.0.1:9/r'));
+    const agent = parseJson(
+      agentResponseSchema,
+      await cli('agents', 'create', '--json', '--name', 'Rotation agent', '--system-prompt', 'Hi.'),
+    );
+    const channel = parseJson(
+      createdChannelResponseSchema,
+      await cli(
+        'channels',
+        'create',
+        '--json',
+        '--agent',
+        agent.id,
+        '--page-id',
+        'rotating',
+        '--reply-url',
+        'http://127.0.0.1:9/r',
+      ),
+    );
 
     const list = await cli('channels', 'list', '--agent', agent.id);
     assert.equal(list.code, 0);
     assert.match(list.stdout, /^ID\s+PAGE ID\s+AGENT/);
     assert.ok(list.stdout.includes('rotating') && list.stdout.includes(`…${channel.api_token_last4}`));
     const listed = parseJson(channelListResponseSchema, await cli('channels', 'list', '--agent', agent.id, '--json'));
-    assert.deepEqual(listed.data.map((item) => item.id), [channel.id]);
+    assert.deepEqual(
+      listed.data.map((item) => item.id),
+      [channel.id],
+    );
     const got = await cli('channels', 'get', channel.id);
     assert.equal(got.code, 0);
     assert.match(got.stdout, /page_id\s+rotating/);
-    const everything = [list, got, await cli('channels', 'list', '--json'), await cli('channels', 'get', channel.id, '--json')];
+    const everything = [
+      list,
+      got,
+      await cli('channels', 'list', '--json'),
+      await cli('channels', 'get', channel.id, '--json'),
+    ];
     for (const result of everything) {
       assert.ok(!result.stdout.includes(channel.api_token), 'the token is not shown again');
       assert.ok(!result.stdout.includes(channel.signing_secret), 'the signing secret is not shown again');
     }
 
-    const updated = parseJson(channelResponseSchema, await cli('channels', 'update', channel.id, '--delay', '5', '--disconnected', '--voice-replies', 'always', '--json'));
-    assert.deepEqual([updated.reply_delay_seconds, updated.assistant_connected, updated.voice_replies], [5, false, 'always']);
-    const reconnected = await cli('channels', 'update', channel.id, '--connected', '--reply-url', 'https://example.com/new');
+    const updated = parseJson(
+      channelResponseSchema,
+      await cli(
+        'channels',
+        'update',
+        channel.id,
+        '--delay',
+        '5',
+        '--disconnected',
+        '--voice-replies',
+        'always',
+        '--json',
+      ),
+    );
+    assert.deepEqual(
+      [updated.reply_delay_seconds, updated.assistant_connected, updated.voice_replies],
+      [5, false, 'always'],
+    );
+    const reconnected = await cli(
+      'channels',
+      'update',
+      channel.id,
+      '--connected',
+      '--reply-url',
+      'https://example.com/new',
+    );
     assert.equal(reconnected.code, 0);
     assert.match(reconnected.stdout, /assistant_connected\s+yes/);
     assert.match(reconnected.stdout, /reply_webhook_url\s+https:\/\/example\.com\/new/);
@@ -292,7 +508,10 @@ describe('chatrelay CLI against a real listening API', () => {
     assert.match(rotated.stdout, /token version 2/);
     assert.equal((await sendMessage(app.base, 'rotating', channel.api_token)).status, 401, 'old token refused at once');
     assert.equal((await sendMessage(app.base, 'rotating', newToken)).status, 200);
-    const chosen = parseJson(channelWithTokenResponseSchema, await cli('channels', 'rotate-token', channel.id, '--api-token', 'hand-picked-token-0001', '--json'));
+    const chosen = parseJson(
+      channelWithTokenResponseSchema,
+      await cli('channels', 'rotate-token', channel.id, '--api-token', 'hand-picked-token-0001', '--json'),
+    );
     assert.deepEqual([chosen.api_token, chosen.token_version], ['hand-picked-token-0001', 3]);
     assert.equal((await sendMessage(app.base, 'rotating', 'hand-picked-token-0001')).status, 200);
 
@@ -302,7 +521,10 @@ describe('chatrelay CLI against a real listening API', () => {
     assert.ok(secret && secret !== channel.signing_secret, newSecret.stdout);
     assert.match(newSecret.stdout, /signed with both the new and the previous secret until \d{4}-/);
     assert.deepEqual(await stores.signingSecrets.active(channel.id), [secret, channel.signing_secret]);
-    const asJson = parseJson(channelWithSigningSecretResponseSchema, await cli('channels', 'rotate-signing-secret', channel.id, '--json'));
+    const asJson = parseJson(
+      channelWithSigningSecretResponseSchema,
+      await cli('channels', 'rotate-signing-secret', channel.id, '--json'),
+    );
     assert.equal((await stores.signingSecrets.active(channel.id))[0], asJson.signing_secret);
     assert.equal((await cli('channels', 'rotate-signing-secret', 'chn_missing')).code, 1);
 
@@ -319,7 +541,9 @@ describe('chatrelay CLI against a real listening API', () => {
 
   test('the admin token: --admin-token, else ADMIN_TOKEN, else .data/admin-token; none is a usage error', async () => {
     const { ADMIN_TOKEN: _token, ...withoutToken } = env;
-    const flag = await run(['agents', 'list', '--json', '--admin-token', ADMIN_TOKEN], { env: { ...withoutToken, STACK_DATA_DIR: tempDir() } });
+    const flag = await run(['agents', 'list', '--json', '--admin-token', ADMIN_TOKEN], {
+      env: { ...withoutToken, STACK_DATA_DIR: tempDir() },
+    });
     assert.equal(flag.code, 0, flag.stderr);
 
     const project = tempDir();
@@ -331,7 +555,10 @@ describe('chatrelay CLI against a real listening API', () => {
 
     const stackDir = tempDir();
     writeFileSync(join(stackDir, 'admin-token'), ADMIN_TOKEN);
-    const fromStackDir = await run(['agents', 'list', '--json'], { env: { ...withoutToken, STACK_DATA_DIR: stackDir }, cwd: tempDir() });
+    const fromStackDir = await run(['agents', 'list', '--json'], {
+      env: { ...withoutToken, STACK_DATA_DIR: stackDir },
+      cwd: tempDir(),
+    });
     assert.equal(fromStackDir.code, 0, fromStackDir.stderr);
 
     const none = await run(['agents', 'list'], { env: { ...withoutToken, STACK_DATA_DIR: tempDir() } });
@@ -343,7 +570,9 @@ describe('chatrelay CLI against a real listening API', () => {
   });
 
   test('--url overrides CHATRELAY_URL, and npm run cli runs the same CLI', async () => {
-    const viaFlag = await run(['agents', 'list', '--json', '--url', `${app.base}/`], { env: { ...env, CHATRELAY_URL: 'http://127.0.0.1:9' } });
+    const viaFlag = await run(['agents', 'list', '--json', '--url', `${app.base}/`], {
+      env: { ...env, CHATRELAY_URL: 'http://127.0.0.1:9' },
+    });
     assert.equal(viaFlag.code, 0, viaFlag.stderr);
     const viaNpm = await run(['run', '--silent', 'cli', '--', 'agents', 'list', '--json'], { command: ['npm'], env });
     assert.equal(viaNpm.code, 0, viaNpm.stderr);

@@ -22,7 +22,12 @@ describe('end to end: API, worker, Temporal dev server, MongoDB-compatible serve
   test('a text message is acknowledged at once and its reply arrives form-encoded', async () => {
     const reply = s.receiver.endpoint();
     const { channel, token } = await createChannelWithAgent(s.stores, { replyUrl: reply.url });
-    const response = await postMessage(s.baseUrl, token, { client_id: 'u1', page_id: channel.page_id, platform: 'CustomApp', text: 'Hello' });
+    const response = await postMessage(s.baseUrl, token, {
+      client_id: 'u1',
+      page_id: channel.page_id,
+      platform: 'CustomApp',
+      text: 'Hello',
+    });
     assert.equal(response.status, 200);
     assert.equal(response.body.status, 'accepted');
     assert.match(String(response.body.message_id), /^msg_/);
@@ -43,21 +48,35 @@ describe('end to end: API, worker, Temporal dev server, MongoDB-compatible serve
 
   test('a long reply arrives as several parts, in order, with its media', async () => {
     const reply = s.receiver.endpoint();
-    const { channel, token } = await createChannelWithAgent(s.stores, { replyUrl: reply.url, channel: { max_message_length: 160 } });
+    const { channel, token } = await createChannelWithAgent(s.stores, {
+      replyUrl: reply.url,
+      channel: { max_message_length: 160 },
+    });
     const paragraphs = [
       'Here is the first part of a long answer, which talks about shipping times in some detail.',
       'The second part covers returns: you can send anything back within thirty days of delivery.',
       'Finally, here is our catalogue: https://example.com/files/catalogue.pdf and a photo ![shop](https://example.com/img/shop.jpg)',
     ];
     s.fake.replyNext(paragraphs.join('\n\n'));
-    const response = await postMessage(s.baseUrl, token, { client_id: 'u2', page_id: channel.page_id, platform: 'CustomApp', text: 'Tell me everything' });
+    const response = await postMessage(s.baseUrl, token, {
+      client_id: 'u2',
+      page_id: channel.page_id,
+      platform: 'CustomApp',
+      text: 'Tell me everything',
+    });
     assert.equal(response.status, 200);
     const replies = await s.receiver.waitForDelivered(3, { path: reply.path });
     assert.equal(replies.length, 3);
-    assert.deepEqual(replies.map((post) => post.fields.text), [paragraphs[0], paragraphs[1], 'Finally, here is our catalogue: and a photo']);
+    assert.deepEqual(
+      replies.map((post) => post.fields.text),
+      [paragraphs[0], paragraphs[1], 'Finally, here is our catalogue: and a photo'],
+    );
     assert.equal(replies[2]?.fields.file, 'https://example.com/files/catalogue.pdf');
     assert.equal(replies[2]?.fields.images, 'https://example.com/img/shop.jpg');
-    assert.deepEqual(replies.map((post) => post.headers['x-chatrelay-part']), ['1/3', '2/3', '3/3']);
+    assert.deepEqual(
+      replies.map((post) => post.headers['x-chatrelay-part']),
+      ['1/3', '2/3', '3/3'],
+    );
   });
 
   test('a voice message is transcribed and, with voice replies on, the reply audio downloads from the API', async () => {
@@ -66,8 +85,17 @@ describe('end to end: API, worker, Temporal dev server, MongoDB-compatible serve
       replyUrl: reply.url,
       channel: { voice_replies: 'when_user_sent_voice' },
     });
-    const audioUrl = s.receiver.serve('/notes/voice.ogg', 'audio/ogg', Buffer.from(`${TRANSCRIPT_PREFIX}Do you ship to Canada?`));
-    const response = await postMessage(s.baseUrl, token, { client_id: 'u3', page_id: channel.page_id, platform: 'CustomApp', audio: audioUrl });
+    const audioUrl = s.receiver.serve(
+      '/notes/voice.ogg',
+      'audio/ogg',
+      Buffer.from(`${TRANSCRIPT_PREFIX}Do you ship to Canada?`),
+    );
+    const response = await postMessage(s.baseUrl, token, {
+      client_id: 'u3',
+      page_id: channel.page_id,
+      platform: 'CustomApp',
+      audio: audioUrl,
+    });
     assert.equal(response.status, 200);
     const [delivered] = await s.receiver.waitForDelivered(1, { path: reply.path });
     assert.equal(delivered?.fields.text, 'Echo: [Voice message] Do you ship to Canada?');
@@ -75,13 +103,22 @@ describe('end to end: API, worker, Temporal dev server, MongoDB-compatible serve
     assert.ok(audio.startsWith(`${s.config.PUBLIC_BASE_URL}/media/`), audio);
     const download = await fetch(audio);
     assert.equal(download.status, 200);
-    assert.equal(Buffer.from(await download.arrayBuffer()).toString(), `${FAKE_AUDIO_PREFIX}Echo: [Voice message] Do you ship to Canada?`);
+    assert.equal(
+      Buffer.from(await download.arrayBuffer()).toString(),
+      `${FAKE_AUDIO_PREFIX}Echo: [Voice message] Do you ship to Canada?`,
+    );
   });
 
   test('a retried POST with the same message_id is answered with the same ids and one reply', async () => {
     const reply = s.receiver.endpoint();
     const { channel, token } = await createChannelWithAgent(s.stores, { replyUrl: reply.url });
-    const body = { client_id: 'u4', page_id: channel.page_id, platform: 'CustomApp', text: 'once', message_id: 'abc-1' };
+    const body = {
+      client_id: 'u4',
+      page_id: channel.page_id,
+      platform: 'CustomApp',
+      text: 'once',
+      message_id: 'abc-1',
+    };
     const first = await postMessage(s.baseUrl, token, body);
     const second = await postMessage(s.baseUrl, token, body);
     assert.equal(first.status, 200);
@@ -101,26 +138,57 @@ describe('end to end: API, worker, Temporal dev server, MongoDB-compatible serve
 
   test('the admin API shows a message, lists the channel, redelivers from part 2 and resumes a paused channel', async () => {
     const reply = s.receiver.endpoint();
-    const { channel, token } = await createChannelWithAgent(s.stores, { replyUrl: reply.url, channel: { max_message_length: 40 } });
+    const { channel, token } = await createChannelWithAgent(s.stores, {
+      replyUrl: reply.url,
+      channel: { max_message_length: 40 },
+    });
     const admin = { authorization: `Bearer ${s.config.ADMIN_TOKEN}`, 'content-type': 'application/json' };
     s.fake.replyNext('First part of the answer.\n\nSecond part of the answer.');
-    const posted = await postMessage(s.baseUrl, token, { client_id: 'u5', page_id: channel.page_id, platform: 'CustomApp', text: 'parts please' });
+    const posted = await postMessage(s.baseUrl, token, {
+      client_id: 'u5',
+      page_id: channel.page_id,
+      platform: 'CustomApp',
+      text: 'parts please',
+    });
     const messageId = String(posted.body.message_id);
     await s.receiver.waitForDelivered(2, { path: reply.path });
     const status = await waitFor(async () => {
       const response = await fetch(`${s.baseUrl}/v1/messages/${messageId}`, { headers: admin });
-      const body = (await response.json()) as { status: string; parts: unknown[]; attempts: Array<{ part: number; result: string }> };
+      const body = (await response.json()) as {
+        status: string;
+        parts: unknown[];
+        attempts: Array<{ part: number; result: string }>;
+      };
       return body.status === 'delivered' ? body : undefined;
     });
     assert.equal(status.parts.length, 2);
-    assert.deepEqual(status.attempts.map((a) => [a.part, a.result]), [[1, 'delivered'], [2, 'delivered']]);
-    assert.equal((await fetch(`${s.baseUrl}/v1/messages/${messageId}`, { headers: { authorization: `Bearer ${token}` } })).status, 401, 'a channel token opens no admin route');
+    assert.deepEqual(
+      status.attempts.map((a) => [a.part, a.result]),
+      [
+        [1, 'delivered'],
+        [2, 'delivered'],
+      ],
+    );
+    assert.equal(
+      (await fetch(`${s.baseUrl}/v1/messages/${messageId}`, { headers: { authorization: `Bearer ${token}` } })).status,
+      401,
+      'a channel token opens no admin route',
+    );
     assert.equal((await fetch(`${s.baseUrl}/v1/messages/msg_unknown`, { headers: admin })).status, 404);
 
-    const list = (await (await fetch(`${s.baseUrl}/v1/channels/${channel.id}/messages?limit=5`, { headers: admin })).json()) as { data: Array<{ id: string; status: string }> };
-    assert.deepEqual(list.data.map((m) => [m.id, m.status]), [[messageId, 'delivered']]);
+    const list = (await (
+      await fetch(`${s.baseUrl}/v1/channels/${channel.id}/messages?limit=5`, { headers: admin })
+    ).json()) as { data: Array<{ id: string; status: string }> };
+    assert.deepEqual(
+      list.data.map((m) => [m.id, m.status]),
+      [[messageId, 'delivered']],
+    );
 
-    const redeliver = await fetch(`${s.baseUrl}/v1/messages/${messageId}/redeliver`, { method: 'POST', headers: admin, body: JSON.stringify({ from_part: 2 }) });
+    const redeliver = await fetch(`${s.baseUrl}/v1/messages/${messageId}/redeliver`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ from_part: 2 }),
+    });
     assert.equal(redeliver.status, 202);
     const again = await s.receiver.waitForDelivered(3, { path: reply.path });
     assert.equal(again[2]?.fields.text, 'Second part of the answer.');
@@ -128,9 +196,16 @@ describe('end to end: API, worker, Temporal dev server, MongoDB-compatible serve
 
     // A 410 pauses the channel; resume over HTTP delivers the parked reply.
     s.receiver.answerNext({ status: 410 });
-    const parked = await postMessage(s.baseUrl, token, { client_id: 'u5', page_id: channel.page_id, platform: 'CustomApp', text: 'after gone' });
+    const parked = await postMessage(s.baseUrl, token, {
+      client_id: 'u5',
+      page_id: channel.page_id,
+      platform: 'CustomApp',
+      text: 'after gone',
+    });
     await waitFor(async () => {
-      const body = (await (await fetch(`${s.baseUrl}/v1/messages/${String(parked.body.message_id)}`, { headers: admin })).json()) as { stage: string };
+      const body = (await (
+        await fetch(`${s.baseUrl}/v1/messages/${String(parked.body.message_id)}`, { headers: admin })
+      ).json()) as { stage: string };
       return body.stage === 'paused';
     });
     const resumed = await fetch(`${s.baseUrl}/v1/channels/${channel.id}/resume`, { method: 'POST', headers: admin });

@@ -31,7 +31,8 @@ const WORKER_GRACE_MS = 10_000;
 const API_SHUTDOWN_TIMEOUT_MS = 5_000;
 const MODEL_LATENCY_MS = 200;
 
-type Outcome = { kind: 'status'; status: number; messageId?: string } | { kind: 'refused' } | { kind: 'reset'; detail: string };
+type Outcome =
+  { kind: 'status'; status: number; messageId?: string } | { kind: 'refused' } | { kind: 'reset'; detail: string };
 interface Sent {
   text: string;
   sentAt: number;
@@ -135,24 +136,41 @@ async function startWorker(): Promise<ManagedChild> {
  * API has them and so counts the request as in flight; the body on finish().
  */
 async function heldRequest(token: string, pageId: string) {
-  const body = JSON.stringify({ client_id: 'held', page_id: pageId, platform: 'CustomApp', text: 'held across SIGTERM', message_id: 'held-1' });
+  const body = JSON.stringify({
+    client_id: 'held',
+    page_id: pageId,
+    platform: 'CustomApp',
+    text: 'held across SIGTERM',
+    message_id: 'held-1',
+  });
   // A keep-alive client: the answer must close the connection all the same, or it would hold the API open.
   const agent = new Agent({ keepAlive: true });
   const req = request(`${baseUrl}/webhook/mychatbot`, {
     method: 'POST',
     agent,
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'content-length': Buffer.byteLength(body), expect: '100-continue' },
+    headers: {
+      'content-type': 'application/json',
+      authorization: `Bearer ${token}`,
+      'content-length': Buffer.byteLength(body),
+      expect: '100-continue',
+    },
   });
-  const response = new Promise<{ status: number; connection: string | undefined; messageId: string }>((resolve, reject) => {
-    req.on('response', (res) => {
-      let text = '';
-      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, messageId: String((JSON.parse(text) as { message_id?: string }).message_id) }),
-      );
-    });
-    req.on('error', reject);
-  });
+  const response = new Promise<{ status: number; connection: string | undefined; messageId: string }>(
+    (resolve, reject) => {
+      req.on('response', (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            connection: res.headers.connection,
+            messageId: String((JSON.parse(text) as { message_id?: string }).message_id),
+          }),
+        );
+      });
+      req.on('error', reject);
+    },
+  );
   req.flushHeaders();
   await once(req, 'continue');
   return {
@@ -191,10 +209,20 @@ function startTraffic(token: string, pageId: string, options: { senders: number;
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
           // Ten chats: messages of one chat are answered in order, the chats in parallel.
-          body: JSON.stringify({ client_id: `client-${counter % 10}`, page_id: pageId, platform: 'CustomApp', text, message_id: `m-${counter}` }),
+          body: JSON.stringify({
+            client_id: `client-${counter % 10}`,
+            page_id: pageId,
+            platform: 'CustomApp',
+            text,
+            message_id: `m-${counter}`,
+          }),
         });
         const body = (await response.json()) as { message_id?: string };
-        record.outcome = { kind: 'status', status: response.status, ...(body.message_id ? { messageId: body.message_id } : {}) };
+        record.outcome = {
+          kind: 'status',
+          status: response.status,
+          ...(body.message_id ? { messageId: body.message_id } : {}),
+        };
       } catch (error) {
         const code = String((error as { cause?: { code?: unknown } }).cause?.code ?? (error as Error).message);
         record.outcome = code === 'ECONNREFUSED' ? { kind: 'refused' } : { kind: 'reset', detail: code };
@@ -238,7 +266,9 @@ test('SIGTERM mid-traffic: the worker and the API drain and exit 0; every accept
   // A request whose headers the API has (it answered 100 Continue) but whose body is still to come.
   const held = await heldRequest(token, channel.page_id);
   const apiStopping = terminate(api);
-  await waitFor(() => output.api.some((line) => line.includes('"msg":"API shutting down"')), { what: 'the API to get the signal' });
+  await waitFor(() => output.api.some((line) => line.includes('"msg":"API shutting down"')), {
+    what: 'the API to get the signal',
+  });
   const heldAnswer = await held.finish();
   const apiStop = await apiStopping;
   const downSince = Date.now();
@@ -246,18 +276,28 @@ test('SIGTERM mid-traffic: the worker and the API drain and exit 0; every accept
   assert.equal(heldAnswer.connection, 'close', 'and its connection closed');
   assert.equal(apiStop.code, 0, output.api.slice(-20).join('\n'));
   assert.ok(apiStop.ms < API_SHUTDOWN_TIMEOUT_MS, `the API exited in ${apiStop.ms} ms`);
-  await waitFor(() => traffic.sent.some((item) => item.sentAt > downSince && item.outcome.kind === 'refused'), { what: 'a refused request' });
+  await waitFor(() => traffic.sent.some((item) => item.sentAt > downSince && item.outcome.kind === 'refused'), {
+    what: 'a refused request',
+  });
   api = await startApi();
   const upSince = Date.now();
   const acceptedBeforeUp = traffic.accepted().length;
-  await waitFor(() => traffic.accepted().length >= acceptedBeforeUp + 6, { timeoutMs: 60_000, what: 'messages accepted after the API restart' });
+  await waitFor(() => traffic.accepted().length >= acceptedBeforeUp + 6, {
+    timeoutMs: 60_000,
+    what: 'messages accepted after the API restart',
+  });
   await traffic.stop();
 
   // Every accepted message: its workflow finished, so no attempt of any activity can still come.
-  const accepted = [...traffic.accepted().map((item) => (item.outcome as { messageId: string }).messageId), heldAnswer.messageId];
+  const accepted = [
+    ...traffic.accepted().map((item) => (item.outcome as { messageId: string }).messageId),
+    heldAnswer.messageId,
+  ];
   await waitFor(
     async () => {
-      const finished = await mongo.db.collection<{ _id: string; status: string }>('message_outcomes').countDocuments({ _id: { $in: accepted }, status: 'delivered' });
+      const finished = await mongo.db
+        .collection<{ _id: string; status: string }>('message_outcomes')
+        .countDocuments({ _id: { $in: accepted }, status: 'delivered' });
       return finished === accepted.length;
     },
     { timeoutMs: 120_000, intervalMs: 250, what: `${accepted.length} messages to be delivered` },
@@ -266,14 +306,22 @@ test('SIGTERM mid-traffic: the worker and the API drain and exit 0; every accept
   // Exactly once, by delivery id (`<message id>.<part index>`, one part each here).
   const posts = receiver.posts.filter((post) => post.path === reply.path);
   const byDeliveryId = new Map<string, number>();
-  for (const post of posts) byDeliveryId.set(String(post.headers['webhook-id']), (byDeliveryId.get(String(post.headers['webhook-id'])) ?? 0) + 1);
+  for (const post of posts)
+    byDeliveryId.set(
+      String(post.headers['webhook-id']),
+      (byDeliveryId.get(String(post.headers['webhook-id'])) ?? 0) + 1,
+    );
   for (const messageId of accepted) assert.equal(byDeliveryId.get(`${messageId}.0`), 1, `${messageId} answered once`);
   assert.equal(posts.length, accepted.length, 'no other post reached the receiver');
 
   // Never answered: whatever did not get a 200.
   const answeredTexts = new Set(posts.map((post) => post.fields.text));
   const notAccepted = traffic.sent.filter((item) => !(item.outcome.kind === 'status' && item.outcome.status === 200));
-  for (const item of notAccepted) assert.ok(!answeredTexts.has(`Echo: ${item.text}`), `"${item.text}" (${JSON.stringify(item.outcome)}) was answered`);
+  for (const item of notAccepted)
+    assert.ok(
+      !answeredTexts.has(`Echo: ${item.text}`),
+      `"${item.text}" (${JSON.stringify(item.outcome)}) was answered`,
+    );
 
   // While the API was down, requests were refused, never accepted.
   const duringDowntime = traffic.sent.filter((item) => item.sentAt > downSince && item.sentAt < upSince - 1_000);
@@ -281,11 +329,17 @@ test('SIGTERM mid-traffic: the worker and the API drain and exit 0; every accept
   for (const item of duringDowntime) assert.deepEqual(item.outcome, { kind: 'refused' });
   // Anything else that was not a 200 is a 503 or a connection lost at the moment of the shutdown.
   for (const item of notAccepted) {
-    assert.ok(item.outcome.kind !== 'status' || item.outcome.status === 503, `unexpected answer ${JSON.stringify(item.outcome)}`);
+    assert.ok(
+      item.outcome.kind !== 'status' || item.outcome.status === 503,
+      `unexpected answer ${JSON.stringify(item.outcome)}`,
+    );
   }
 
   // The drained worker let its activities finish: nothing failed, was cancelled or went wrong.
-  assert.deepEqual(output.worker.filter((line) => /"level":"(warn|error|fatal)"/.test(line)), []);
+  assert.deepEqual(
+    output.worker.filter((line) => /"level":"(warn|error|fatal)"/.test(line)),
+    [],
+  );
   assert.ok(output.worker.some((line) => line.includes('"msg":"worker shutting down"')));
   assert.ok(output.api.some((line) => line.includes('"msg":"API stopped"')));
 

@@ -5,7 +5,15 @@ import { after, before, describe, test } from 'node:test';
 import { agentDefaults } from '../../src/domain/models.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { startProcessStack, type ProcessStack } from '../helpers/process-stack.js';
-import { accepted, assertAnsweredOnce, assertSigned, newChannel, report, sendMessages, type TestChannel } from './support.js';
+import {
+  accepted,
+  assertAnsweredOnce,
+  assertSigned,
+  newChannel,
+  report,
+  sendMessages,
+  type TestChannel,
+} from './support.js';
 
 /**
  * Bad and hostile inputs against the real API and worker processes, configured as in production
@@ -24,9 +32,17 @@ function rssMb(pid: number | undefined): number {
 describe('faults: hostile and malformed inputs on the real stack', () => {
   let stack: ProcessStack;
   let channel: TestChannel;
-  const base = (): Record<string, unknown> => ({ client_id: 'hostile-client', page_id: channel.pageId, platform: 'CustomApp', text: 'hello' });
+  const base = (): Record<string, unknown> => ({
+    client_id: 'hostile-client',
+    page_id: channel.pageId,
+    platform: 'CustomApp',
+    text: 'hello',
+  });
 
-  async function raw(body: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; code?: string; ms: number }> {
+  async function raw(
+    body: string | Buffer,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; code?: string; ms: number }> {
     const started = Date.now();
     const response = await fetch(`${stack.apiUrl}/webhook/mychatbot`, {
       method: 'POST',
@@ -52,27 +68,98 @@ describe('faults: hostile and malformed inputs on the real stack', () => {
   });
 
   test('malformed, oversized and unauthenticated requests get their 4xx, quickly, and are never answered', async () => {
-    const cases: Array<{ name: string; send: () => Promise<{ status: number; code?: string; ms: number }>; status: number; code: string }> = [
+    const cases: Array<{
+      name: string;
+      send: () => Promise<{ status: number; code?: string; ms: number }>;
+      status: number;
+      code: string;
+    }> = [
       { name: 'not JSON', send: () => raw('{"client_id": '), status: 400, code: 'invalid_json' },
       { name: 'a JSON array', send: () => raw('[1,2,3]'), status: 400, code: 'invalid_request' },
-      { name: 'JSON nested 100 000 deep', send: () => raw('['.repeat(100_000) + ']'.repeat(100_000)), status: 400, code: 'invalid_request' },
-      { name: 'form-encoded body', send: () => raw('text=hi', { 'content-type': 'application/x-www-form-urlencoded' }), status: 415, code: 'unsupported_media_type' },
-      { name: 'a 5 MB body', send: () => raw(JSON.stringify({ ...base(), text: 'x'.repeat(5_000_000) })), status: 413, code: 'payload_too_large' },
-      { name: 'text over MAX_TEXT_LENGTH', send: () => raw(JSON.stringify({ ...base(), text: 'x'.repeat(16_001) })), status: 400, code: 'invalid_request' },
-      { name: 'blank text', send: () => raw(JSON.stringify({ ...base(), text: ' \n\t ' })), status: 400, code: 'invalid_request' },
       {
-        name: '11 attachments',
-        send: () => raw(JSON.stringify({ ...base(), attachments: Array.from({ length: 11 }, (_, i) => `https://example.com/${i}.png`) })),
+        name: 'JSON nested 100 000 deep',
+        send: () => raw('['.repeat(100_000) + ']'.repeat(100_000)),
         status: 400,
         code: 'invalid_request',
       },
-      { name: 'a 3000-character URL', send: () => raw(JSON.stringify({ ...base(), attachments: [`https://example.com/${'a'.repeat(3000)}`] })), status: 400, code: 'invalid_request' },
-      { name: 'a javascript: attachment', send: () => raw(JSON.stringify({ ...base(), attachments: ['javascript:alert(1)'] })), status: 400, code: 'invalid_request' },
-      { name: 'a file: voice note', send: () => raw(JSON.stringify({ ...base(), text: undefined, audio: 'file:///etc/passwd' })), status: 400, code: 'invalid_request' },
-      { name: 'no token', send: () => raw(JSON.stringify(base()), { authorization: '' }), status: 401, code: 'unauthorized' },
-      { name: 'a wrong token', send: () => raw(JSON.stringify(base()), { authorization: 'Bearer crt_wrong' }), status: 401, code: 'unauthorized' },
-      { name: 'a 100 kB token', send: () => raw(JSON.stringify(base()), { authorization: `Bearer ${'t'.repeat(100_000)}` }), status: 431, code: 'not JSON: ' },
-      { name: 'an unknown page id', send: () => raw(JSON.stringify({ ...base(), page_id: 'no-such-page' })), status: 401, code: 'unauthorized' },
+      {
+        name: 'form-encoded body',
+        send: () => raw('text=hi', { 'content-type': 'application/x-www-form-urlencoded' }),
+        status: 415,
+        code: 'unsupported_media_type',
+      },
+      {
+        name: 'a 5 MB body',
+        send: () => raw(JSON.stringify({ ...base(), text: 'x'.repeat(5_000_000) })),
+        status: 413,
+        code: 'payload_too_large',
+      },
+      {
+        name: 'text over MAX_TEXT_LENGTH',
+        send: () => raw(JSON.stringify({ ...base(), text: 'x'.repeat(16_001) })),
+        status: 400,
+        code: 'invalid_request',
+      },
+      {
+        name: 'blank text',
+        send: () => raw(JSON.stringify({ ...base(), text: ' \n\t ' })),
+        status: 400,
+        code: 'invalid_request',
+      },
+      {
+        name: '11 attachments',
+        send: () =>
+          raw(
+            JSON.stringify({
+              ...base(),
+              attachments: Array.from({ length: 11 }, (_, i) => `https://example.com/${i}.png`),
+            }),
+          ),
+        status: 400,
+        code: 'invalid_request',
+      },
+      {
+        name: 'a 3000-character URL',
+        send: () => raw(JSON.stringify({ ...base(), attachments: [`https://example.com/${'a'.repeat(3000)}`] })),
+        status: 400,
+        code: 'invalid_request',
+      },
+      {
+        name: 'a javascript: attachment',
+        send: () => raw(JSON.stringify({ ...base(), attachments: ['javascript:alert(1)'] })),
+        status: 400,
+        code: 'invalid_request',
+      },
+      {
+        name: 'a file: voice note',
+        send: () => raw(JSON.stringify({ ...base(), text: undefined, audio: 'file:///etc/passwd' })),
+        status: 400,
+        code: 'invalid_request',
+      },
+      {
+        name: 'no token',
+        send: () => raw(JSON.stringify(base()), { authorization: '' }),
+        status: 401,
+        code: 'unauthorized',
+      },
+      {
+        name: 'a wrong token',
+        send: () => raw(JSON.stringify(base()), { authorization: 'Bearer crt_wrong' }),
+        status: 401,
+        code: 'unauthorized',
+      },
+      {
+        name: 'a 100 kB token',
+        send: () => raw(JSON.stringify(base()), { authorization: `Bearer ${'t'.repeat(100_000)}` }),
+        status: 431,
+        code: 'not JSON: ',
+      },
+      {
+        name: 'an unknown page id',
+        send: () => raw(JSON.stringify({ ...base(), page_id: 'no-such-page' })),
+        status: 401,
+        code: 'unauthorized',
+      },
     ];
     const results: Record<string, number> = {};
     for (const item of cases) {
@@ -83,7 +170,9 @@ describe('faults: hostile and malformed inputs on the real stack', () => {
     }
     // A flood of oversized bodies: refused without the API holding them in memory.
     const rssBefore = rssMb(stack.api.pid);
-    const flood = await Promise.all(Array.from({ length: 20 }, () => raw(JSON.stringify({ ...base(), text: 'y'.repeat(5_000_000) }))));
+    const flood = await Promise.all(
+      Array.from({ length: 20 }, () => raw(JSON.stringify({ ...base(), text: 'y'.repeat(5_000_000) }))),
+    );
     assert.ok(flood.every((result) => result.status === 413));
     const rssAfter = rssMb(stack.api.pid);
     // A token of another channel does not open this one.
@@ -93,7 +182,11 @@ describe('faults: hostile and malformed inputs on the real stack', () => {
     assert.ok(stack.api.running && stack.worker.running);
     assert.equal((await fetch(`${stack.apiUrl}/readyz`)).status, 200);
     assert.equal(stack.receiver.postsTo(channel.replyPath).length, 0, 'nothing refused was answered');
-    report('hostile-http', { slowestRefusalMs: Math.max(...Object.values(results)), apiRssBeforeFloodMb: rssBefore, apiRssAfter100MbOfRefusedBodiesMb: rssAfter });
+    report('hostile-http', {
+      slowestRefusalMs: Math.max(...Object.values(results)),
+      apiRssBeforeFloodMb: rssBefore,
+      apiRssAfter100MbOfRefusedBodiesMb: rssAfter,
+    });
   });
 
   test('odd but valid content is accepted and answered once, byte for byte', async () => {
@@ -105,12 +198,25 @@ describe('faults: hostile and malformed inputs on the real stack', () => {
       'line\r\nX-Injected: yes\r\n\r\nbody',
     ];
     // Own "__proto__" and "constructor" keys, as JSON.parse makes them: ignored like any unknown field.
-    const pollution = JSON.parse('{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}') as Record<string, unknown>;
+    const pollution = JSON.parse(
+      '{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}',
+    ) as Record<string, unknown>;
     const sent = await Promise.all(
       texts.map(async (text, index) => {
         const clientId = `odd-${index}\r\nX-Evil: 1`;
-        const result = await stack.postMessage(channel.token, { ...pollution, client_id: clientId, page_id: channel.pageId, platform: 'Custom\u0000App', text });
-        return { text, clientId, result, ...(result.status === 200 ? { messageId: String(result.body.message_id) } : {}) };
+        const result = await stack.postMessage(channel.token, {
+          ...pollution,
+          client_id: clientId,
+          page_id: channel.pageId,
+          platform: 'Custom\u0000App',
+          text,
+        });
+        return {
+          text,
+          clientId,
+          result,
+          ...(result.status === 200 ? { messageId: String(result.body.message_id) } : {}),
+        };
       }),
     );
     assert.equal(accepted(sent).length, texts.length, JSON.stringify(sent.map((item) => item.result)));
@@ -128,11 +234,23 @@ describe('faults: hostile and malformed inputs on the real stack', () => {
     ];
     // Hosts written as a bare integer or an IPv6 literal are not accepted as URLs at all: 400.
     for (const audio of ['http://2130706433/note.ogg', 'http://[::ffff:127.0.0.1]/note.ogg']) {
-      const refused = await stack.postMessage(target.token, { client_id: 'voice-odd-host', page_id: target.pageId, platform: 'CustomApp', audio });
+      const refused = await stack.postMessage(target.token, {
+        client_id: 'voice-odd-host',
+        page_id: target.pageId,
+        platform: 'CustomApp',
+        audio,
+      });
       assert.equal(refused.status, 400, JSON.stringify(refused));
     }
     const results = await Promise.all(
-      urls.map((audio, index) => stack.postMessage(target.token, { client_id: `voice-${index}`, page_id: target.pageId, platform: 'CustomApp', audio })),
+      urls.map((audio, index) =>
+        stack.postMessage(target.token, {
+          client_id: `voice-${index}`,
+          page_id: target.pageId,
+          platform: 'CustomApp',
+          audio,
+        }),
+      ),
     );
     const ids = results.map((result) => {
       assert.equal(result.status, 200, JSON.stringify(result));
@@ -144,10 +262,16 @@ describe('faults: hostile and malformed inputs on the real stack', () => {
       assert.equal(record.status, 'failed', record._id);
       assert.match(record.reason ?? '', /voice message could not be fetched: Refusing/);
     }
-    const delivered = await waitFor(() => (stack.receiver.delivered(target.replyPath).length >= ids.length ? stack.receiver.delivered(target.replyPath) : undefined), {
-      timeoutMs: 30_000,
-      what: 'the fallback replies',
-    });
+    const delivered = await waitFor(
+      () =>
+        stack.receiver.delivered(target.replyPath).length >= ids.length
+          ? stack.receiver.delivered(target.replyPath)
+          : undefined,
+      {
+        timeoutMs: 30_000,
+        what: 'the fallback replies',
+      },
+    );
     assert.equal(delivered.length, ids.length, 'one reply each');
     assert.deepEqual(new Set(delivered.map((post) => post.webhookId)), new Set(ids.map((id) => `${id}.0`)));
     for (const post of delivered) {
@@ -166,9 +290,14 @@ describe('faults: hostile and malformed inputs on the real stack', () => {
     const sent = await sendMessages(stack, target, 1, { label: 'wrong-key' });
     assert.ok(accepted(sent)[0], 'the API accepts while no worker runs');
     const from = stack.worker.output.length;
-    await assert.rejects(stack.worker.start({ SECRETS_ENCRYPTION_KEY: randomBytes(32).toString('base64url') }), /exited \(78\)/);
+    await assert.rejects(
+      stack.worker.start({ SECRETS_ENCRYPTION_KEY: randomBytes(32).toString('base64url') }),
+      /exited \(78\)/,
+    );
     assert.ok(
-      stack.worker.output.slice(from).some((line) => line.includes('SECRETS_ENCRYPTION_KEY does not open the signing secrets')),
+      stack.worker.output
+        .slice(from)
+        .some((line) => line.includes('SECRETS_ENCRYPTION_KEY does not open the signing secrets')),
       'the worker says which variable is wrong',
     );
     assert.equal(stack.receiver.postsTo(target.replyPath).length, 0, 'nothing went out');

@@ -46,16 +46,27 @@ describe('faults: the worker or the API is killed (SIGKILL) and restarted', () =
     stack.receiver.setMode({ kind: 'hold' }, delivering.replyPath);
     const toDeliver = await sendMessages(stack, delivering, 4, { label: 'deliver-kill' });
     assert.equal(accepted(toDeliver).length, 4, JSON.stringify(toDeliver.map((item) => item.result)));
-    await waitFor(() => stack.receiver.postsTo(delivering.replyPath).length >= 4, { timeoutMs: 30_000, intervalMs: 10, what: 'four held deliveries' });
+    await waitFor(() => stack.receiver.postsTo(delivering.replyPath).length >= 4, {
+      timeoutMs: 30_000,
+      intervalMs: 10,
+      what: 'four held deliveries',
+    });
 
     // 2. Replies being generated: four chats, two messages each; the first of each chat is with the
     //    (slow) model at the kill, the second waits for its turn.
     stack.fake.setLatency(2_000);
     const toGenerate = await sendMessages(stack, generating, 8, { label: 'gen-kill', clients: 4 });
     assert.equal(accepted(toGenerate).length, 8, JSON.stringify(toGenerate.map((item) => item.result)));
-    await waitFor(() => stack.fake.inFlight >= 4, { timeoutMs: 30_000, intervalMs: 10, what: 'four model calls in flight' });
+    await waitFor(() => stack.fake.inFlight >= 4, {
+      timeoutMs: 30_000,
+      intervalMs: 10,
+      what: 'four model calls in flight',
+    });
     const inFlightAtKill = stack.fake.inFlight;
-    assert.ok(stack.receiver.postsTo(delivering.replyPath).every((post) => post.outcome === 'held'), 'the deliveries are still held');
+    assert.ok(
+      stack.receiver.postsTo(delivering.replyPath).every((post) => post.outcome === 'held'),
+      'the deliveries are still held',
+    );
 
     const killedAt = Date.now();
     const workerPid = stack.worker.pid;
@@ -71,7 +82,10 @@ describe('faults: the worker or the API is killed (SIGKILL) and restarted', () =
     }).catch(() => undefined);
     stack.receiver.release(200);
     const held = stack.receiver.postsTo(delivering.replyPath);
-    assert.ok(held.every((post) => post.outcome === 'lost'), JSON.stringify(held.map((post) => post.outcome)));
+    assert.ok(
+      held.every((post) => post.outcome === 'lost'),
+      JSON.stringify(held.map((post) => post.outcome)),
+    );
     stack.receiver.setMode({ kind: 'ok' }, delivering.replyPath);
     stack.fake.setLatency(200);
 
@@ -92,16 +106,29 @@ describe('faults: the worker or the API is killed (SIGKILL) and restarted', () =
 
     // The interrupted model calls were made again by the new worker, and only those.
     const chatRequests = stack.fake.requestsTo('chat');
-    assert.equal(chatRequests.length, generated.length + toDeliver.length + inFlightAtKill, `model calls: one per message + ${inFlightAtKill} interrupted`);
-    const interruptedRetried = chatRequests.filter((request) => request.receivedAt > restartedAt && toGenerate.some((item) => lastUserText(request) === item.text));
+    assert.equal(
+      chatRequests.length,
+      generated.length + toDeliver.length + inFlightAtKill,
+      `model calls: one per message + ${inFlightAtKill} interrupted`,
+    );
+    const interruptedRetried = chatRequests.filter(
+      (request) => request.receivedAt > restartedAt && toGenerate.some((item) => lastUserText(request) === item.text),
+    );
     const redelivered = stack.receiver.delivered(delivering.replyPath);
     recoveredAfterKillMs = Math.max(gen.settledAt, del.settledAt) - killedAt;
     report('worker-sigkill', {
       generatingAtKill: inFlightAtKill,
       deliveringAtKill: held.length,
       workerRestartMs: restartMs,
-      newMessagesAnsweredAfterKillMs: Math.max(...stack.receiver.delivered(generating.replyPath).filter((post) => whileDown.some((item) => post.fields.text === `Echo: ${item.text}`)).map((post) => post.receivedAt)) - killedAt,
-      interruptedModelCallsRetriedAfterKillMs: Math.min(...interruptedRetried.map((request) => request.receivedAt)) - killedAt,
+      newMessagesAnsweredAfterKillMs:
+        Math.max(
+          ...stack.receiver
+            .delivered(generating.replyPath)
+            .filter((post) => whileDown.some((item) => post.fields.text === `Echo: ${item.text}`))
+            .map((post) => post.receivedAt),
+        ) - killedAt,
+      interruptedModelCallsRetriedAfterKillMs:
+        Math.min(...interruptedRetried.map((request) => request.receivedAt)) - killedAt,
       interruptedDeliveriesRetriedAfterKillMs: Math.min(...redelivered.map((post) => post.receivedAt)) - killedAt,
       allGeneratedAnsweredAfterKillMs: gen.settledAt - killedAt,
       allDeliveredAfterKillMs: del.settledAt - killedAt,
@@ -109,7 +136,10 @@ describe('faults: the worker or the API is killed (SIGKILL) and restarted', () =
   });
 
   test(`after a worker SIGKILL, every message is answered within ${PROMPT_RECOVERY_MS / 1000} s`, () => {
-    assert.ok(recoveredAfterKillMs !== undefined && recoveredAfterKillMs < PROMPT_RECOVERY_MS, `recovered ${recoveredAfterKillMs} ms after the kill`);
+    assert.ok(
+      recoveredAfterKillMs !== undefined && recoveredAfterKillMs < PROMPT_RECOVERY_MS,
+      `recovered ${recoveredAfterKillMs} ms after the kill`,
+    );
   });
 
   test('the API killed mid-request: the platform retries with the same message_id; every message accepted and answered once', async () => {
@@ -132,7 +162,11 @@ describe('faults: the worker or the API is killed (SIGKILL) and restarted', () =
       }
     };
     const burst = Promise.all(Array.from({ length: 8 }, () => sender()));
-    await waitFor(() => [...results.values()].filter((result) => result.status === 200).length >= 8, { timeoutMs: 30_000, intervalMs: 5, what: 'the first acceptances' });
+    await waitFor(() => [...results.values()].filter((result) => result.status === 200).length >= 8, {
+      timeoutMs: 30_000,
+      intervalMs: 5,
+      what: 'the first acceptances',
+    });
     await stack.api.kill('SIGKILL');
     await burst;
     const unanswered = bodies.map((_, index) => index).filter((index) => results.get(index)?.status !== 200);
@@ -141,11 +175,16 @@ describe('faults: the worker or the API is killed (SIGKILL) and restarted', () =
 
     const restartMs = await stack.api.start();
     // The platform's retries: same body, same message_id.
-    const retries = await Promise.all(unanswered.map((index) => stack.postMessage(channel.token, bodies[index] as Record<string, unknown>)));
+    const retries = await Promise.all(
+      unanswered.map((index) => stack.postMessage(channel.token, bodies[index] as Record<string, unknown>)),
+    );
     for (const retry of retries) assert.equal(retry.status, 200, JSON.stringify(retry));
     const duplicates = retries.filter((retry) => retry.body.duplicate === true).length;
     const sent = bodies.map((body, index) => {
-      const result = results.get(index)?.status === 200 ? (results.get(index) as PostResult) : (retries[unanswered.indexOf(index)] as PostResult);
+      const result =
+        results.get(index)?.status === 200
+          ? (results.get(index) as PostResult)
+          : (retries[unanswered.indexOf(index)] as PostResult);
       return { text: body.text, clientId: body.client_id, result, messageId: String(result.body.message_id) };
     });
     const outcome = await assertAnsweredOnce(stack, channel, sent, { timeoutMs: 60_000 });

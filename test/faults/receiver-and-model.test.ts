@@ -30,7 +30,13 @@ describe('faults: the receiver and the model API fail for a while', () => {
     assert.equal(ids.length, 4);
     // Each message's part is refused twice (the first try and one retry), then the receiver recovers.
     await waitFor(
-      () => ids.every((id) => stack.receiver.postsTo(channel.replyPath).filter((post) => post.webhookId === `${id}.0` && post.status === 503).length >= 2),
+      () =>
+        ids.every(
+          (id) =>
+            stack.receiver
+              .postsTo(channel.replyPath)
+              .filter((post) => post.webhookId === `${id}.0` && post.status === 503).length >= 2,
+        ),
       { timeoutMs: 30_000, what: 'two refused attempts per message' },
     );
     const recoveredAt = Date.now();
@@ -69,7 +75,9 @@ describe('faults: the receiver and the model API fail for a while', () => {
       await waitFor(
         async () => {
           const attempts = await Promise.all(ids.map((id) => stack.stores.messages.attempts(id)));
-          return attempts.every((list) => list.filter((attempt) => attempt.result === 'retry').length >= 2) ? attempts : undefined;
+          return attempts.every((list) => list.filter((attempt) => attempt.result === 'retry').length >= 2)
+            ? attempts
+            : undefined;
         },
         { timeoutMs: 30_000, what: 'two failed attempts per message' },
       ).then((attempts) => {
@@ -79,8 +87,16 @@ describe('faults: the receiver and the model API fail for a while', () => {
       const upAt = Date.now();
       const result = await assertAnsweredOnce(stack, channel, sent, { timeoutMs: 60_000 });
       assert.equal(result.duplicates, 0);
-      assert.equal(stack.receiver.postsTo(channel.replyPath).length, 4, 'one post each: none reached the receiver while it was down');
-      report('receiver-down', { messages: ids.length, downForMs: upAt - downAt, allDeliveredAfterUpMs: result.settledAt - upAt });
+      assert.equal(
+        stack.receiver.postsTo(channel.replyPath).length,
+        4,
+        'one post each: none reached the receiver while it was down',
+      );
+      report('receiver-down', {
+        messages: ids.length,
+        downForMs: upAt - downAt,
+        allDeliveredAfterUpMs: result.settledAt - upAt,
+      });
     } finally {
       await stack.receiver.up();
     }
@@ -90,7 +106,10 @@ describe('faults: the receiver and the model API fail for a while', () => {
     const channel = await newChannel(stack);
     stack.receiver.setMode({ kind: 'status', status: 429, headers: { 'retry-after': '3' } }, channel.replyPath);
     const sent = await sendMessages(stack, channel, 1, { label: 'receiver-429' });
-    await waitFor(() => stack.receiver.postsTo(channel.replyPath).length >= 1, { timeoutMs: 30_000, what: 'the first attempt' });
+    await waitFor(() => stack.receiver.postsTo(channel.replyPath).length >= 1, {
+      timeoutMs: 30_000,
+      what: 'the first attempt',
+    });
     stack.receiver.setMode({ kind: 'ok' }, channel.replyPath);
     await assertAnsweredOnce(stack, channel, sent, { timeoutMs: 30_000 });
     const [first, second] = stack.receiver.postsTo(channel.replyPath);

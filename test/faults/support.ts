@@ -54,7 +54,13 @@ export async function sendMessages(
       const text = `${options.label} message ${index + 1} (#${sequence})`;
       const result = await stack.postMessage(
         channel.token,
-        { client_id: clientId, page_id: channel.pageId, platform: 'CustomApp', text, message_id: `${options.label}-${sequence}` },
+        {
+          client_id: clientId,
+          page_id: channel.pageId,
+          platform: 'CustomApp',
+          text,
+          message_id: `${options.label}-${sequence}`,
+        },
         options.timeoutMs,
       );
       const messageId = result.status === 200 ? String(result.body.message_id) : undefined;
@@ -100,12 +106,14 @@ export async function assertAnsweredOnce(
   options: AnsweredOnceOptions,
 ): Promise<AnsweredOnceReport> {
   const ok = accepted(sent);
-  const records = await stack.settled(
-    ok.map((item) => item.messageId),
-    options.timeoutMs,
-  ).catch((error: unknown) => {
-    throw new Error(`${(error as Error).message}\n${stack.diagnostics()}`);
-  });
+  const records = await stack
+    .settled(
+      ok.map((item) => item.messageId),
+      options.timeoutMs,
+    )
+    .catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}\n${stack.diagnostics()}`);
+    });
   const settledAt = Date.now();
   const byId = new Map(records.map((record) => [record._id, record]));
   const posts = stack.receiver.postsTo(channel.replyPath);
@@ -118,7 +126,10 @@ export async function assertAnsweredOnce(
     assert.ok(record, `${item.messageId} is stored`);
     const forMessage = byWebhookId.get(`${item.messageId}.0`) ?? [];
     if (record.status !== 'delivered') {
-      assert.ok(options.mayFail, `${item.messageId} ("${item.text}") ended ${record.status}: ${record.reason ?? ''}\n${stack.diagnostics()}`);
+      assert.ok(
+        options.mayFail,
+        `${item.messageId} ("${item.text}") ended ${record.status}: ${record.reason ?? ''}\n${stack.diagnostics()}`,
+      );
       assert.equal(record.status, 'failed');
       assert.ok(record.reason && record.reason.length > 0, `${item.messageId} failed with a reason`);
       continue;
@@ -126,20 +137,28 @@ export async function assertAnsweredOnce(
     assert.equal(record.reason, undefined, `${item.messageId} delivered without a failure reason (no fallback)`);
     assert.equal(record.part_count, 1);
     assert.equal(record.parts_delivered, 1);
-    const seen = forMessage.filter((post) => post.outcome === 'answered' && post.status !== undefined && post.status >= 200 && post.status < 300);
+    const seen = forMessage.filter(
+      (post) => post.outcome === 'answered' && post.status !== undefined && post.status >= 200 && post.status < 300,
+    );
     assert.equal(seen.length, 1, `${item.messageId} ("${item.text}") was delivered once, not ${seen.length} times`);
-    assert.equal(seen[0]?.fields.text, `Echo: ${item.text}`, 'the reply is the model\'s, not the fallback');
+    assert.equal(seen[0]?.fields.text, `Echo: ${item.text}`, "the reply is the model's, not the fallback");
     assertSigned(seen[0] as ReceiverPost, channel.signingSecret);
     for (const post of forMessage) {
       if (post === seen[0]) continue;
       // Every attempt of a part carries the same webhook-id (grouped by it here) and the same body.
       assert.equal(post.rawBody, seen[0]?.rawBody, 'every attempt of a part carries the same body');
       if (post.outcome === 'lost') {
-        assert.ok(options.lostAnswersPossible, `${item.messageId}: a post whose answer was lost, where no fault could cut it off`);
+        assert.ok(
+          options.lostAnswersPossible,
+          `${item.messageId}: a post whose answer was lost, where no fault could cut it off`,
+        );
         duplicates += 1;
       } else {
         // A failed attempt (the receiver answered an error), retried later.
-        assert.ok(post.status !== undefined && (post.status < 200 || post.status >= 300), `${item.messageId}: unexpected extra post ${post.outcome} ${post.status}`);
+        assert.ok(
+          post.status !== undefined && (post.status < 200 || post.status >= 300),
+          `${item.messageId}: unexpected extra post ${post.outcome} ${post.status}`,
+        );
       }
     }
   }
@@ -160,19 +179,29 @@ export function assertSigned(post: ReceiverPost, signingSecret: string): void {
     'webhook-timestamp': String(post.headers['webhook-timestamp']),
     'webhook-signature': String(post.headers['webhook-signature']),
   };
-  assert.doesNotThrow(() => new Webhook(signingSecret).verify(post.rawBody, headers, { jsonParse: false }), `${post.webhookId} is signed`);
+  assert.doesNotThrow(
+    () => new Webhook(signingSecret).verify(post.rawBody, headers, { jsonParse: false }),
+    `${post.webhookId} is signed`,
+  );
 }
 
 /** A timing line in the test output, collected for docs/reliability.md. */
 export function report(name: string, numbers: Record<string, number | string>): void {
-  console.log(`FAULT ${name}: ${Object.entries(numbers).map(([key, value]) => `${key}=${value}`).join(' ')}`);
+  console.log(
+    `FAULT ${name}: ${Object.entries(numbers)
+      .map(([key, value]) => `${key}=${value}`)
+      .join(' ')}`,
+  );
 }
 
 /** The text of the last user message a chat completion request carried (the message being answered). */
 export function lastUserText(request: RecordedRequest): string | undefined {
   const messages = request.json?.messages;
   if (!Array.isArray(messages)) return undefined;
-  const users = messages.filter((message): message is { role: string; content: unknown } => typeof message === 'object' && message !== null && (message as { role?: unknown }).role === 'user');
+  const users = messages.filter(
+    (message): message is { role: string; content: unknown } =>
+      typeof message === 'object' && message !== null && (message as { role?: unknown }).role === 'user',
+  );
   const content = users.at(-1)?.content;
   return typeof content === 'string' ? content : undefined;
 }

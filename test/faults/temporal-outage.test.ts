@@ -96,7 +96,9 @@ describe('faults: the Temporal server is stopped and started again', () => {
       temporalStopMs: stopMs,
       downForMs: downFor,
       refusedWith503: refused.length + probes.filter((probe) => probe.result.status === 503).length,
-      max503Ms: Math.max(...[...refused, ...probes].filter((item) => item.result.status === 503).map((item) => item.result.ms)),
+      max503Ms: Math.max(
+        ...[...refused, ...probes].filter((item) => item.result.status === 503).map((item) => item.result.ms),
+      ),
       temporalRestartMs: restartMs,
       apiAcceptingAfterRestartMs: acceptingAfterMs,
       allAnsweredAfterRestartMs: result.settledAt - upAt,
@@ -105,6 +107,9 @@ describe('faults: the Temporal server is stopped and started again', () => {
   });
 
   test(`after the outage, every message is answered within ${PROMPT_RECOVERY_MS / 1000} s`, () => {
-    assert.ok(recoveredAfterRestartMs !== undefined && recoveredAfterRestartMs < PROMPT_RECOVERY_MS, `recovered ${recoveredAfterRestartMs} ms after the restart`);
+    assert.ok(
+      recoveredAfterRestartMs !== undefined && recoveredAfterRestartMs < PROMPT_RECOVERY_MS,
+      `recovered ${recoveredAfterRestartMs} ms after the restart`,
+    );
   });
 });

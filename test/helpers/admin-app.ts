@@ -38,9 +38,15 @@ export interface AdminApp {
  * unless given, so a test sees whether an admin change really invalidated it. Reply URLs on
  * private addresses are allowed unless a `deliveryPolicy` says otherwise.
  */
-export async function startAdminApp(stores: Stores, options: { ttlMs?: number; now?: () => number; deliveryPolicy?: AddressPolicy } = {}): Promise<AdminApp> {
+export async function startAdminApp(
+  stores: Stores,
+  options: { ttlMs?: number; now?: () => number; deliveryPolicy?: AddressPolicy } = {},
+): Promise<AdminApp> {
   const starter = new RecordingStarter();
-  const auth = createChannelAuthenticator(stores.channels, { ttlMs: options.ttlMs ?? 60_000, ...(options.now ? { now: options.now } : {}) });
+  const auth = createChannelAuthenticator(stores.channels, {
+    ttlMs: options.ttlMs ?? 60_000,
+    ...(options.now ? { now: options.now } : {}),
+  });
   const limits = { maxTextLength: 16_000, maxAttachments: 10, maxUrlLength: 2048, maxBodyBytes: 256 * 1024 };
   const app = createApp({
     logger: quiet,
@@ -83,7 +89,9 @@ export interface JsonResponse {
   headers: Headers;
   text: string;
   // Tests read into it freely; the admin schemas check its shape where it matters.
-  body: Record<string, unknown> & { error?: { code: string; message: string; request_id: string; details?: { path: string; message: string }[] } };
+  body: Record<string, unknown> & {
+    error?: { code: string; message: string; request_id: string; details?: { path: string; message: string }[] };
+  };
 }
 
 /** One HTTP call with an optional JSON body, answered as parsed JSON (or {} for an empty body). */
@@ -91,7 +99,13 @@ export async function call(
   base: string,
   method: string,
   path: string,
-  options: { token?: string | null; body?: unknown; rawBody?: string; contentType?: string; headers?: Record<string, string> } = {},
+  options: {
+    token?: string | null;
+    body?: unknown;
+    rawBody?: string;
+    contentType?: string;
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<JsonResponse> {
   const headers: Record<string, string> = { ...options.headers };
   const token = options.token === undefined ? ADMIN_TOKEN : options.token;
@@ -102,10 +116,18 @@ export async function call(
   if (body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
   const response = await fetch(`${base}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
   const text = await response.text();
-  return { status: response.status, headers: response.headers, text, body: text === '' ? {} : (JSON.parse(text) as JsonResponse['body']) };
+  return {
+    status: response.status,
+    headers: response.headers,
+    text,
+    body: text === '' ? {} : (JSON.parse(text) as JsonResponse['body']),
+  };
 }
 
 /** Sends a minimal inbound message to the webhook with a channel's token. */
 export function sendMessage(base: string, pageId: string, token: string, text = 'hello'): Promise<JsonResponse> {
-  return call(base, 'POST', '/webhook/mychatbot', { token, body: { client_id: 'user-1', page_id: pageId, platform: 'CustomApp', text } });
+  return call(base, 'POST', '/webhook/mychatbot', {
+    token,
+    body: { client_id: 'user-1', page_id: pageId, platform: 'CustomApp', text },
+  });
 }

@@ -34,7 +34,10 @@ export interface E2EStack {
 }
 
 /** `worker: false` starts everything but the worker (start it later with `startWorker()`), so that work waits in Temporal. */
-export async function startE2EStack(env: Record<string, string> = {}, options: { worker?: boolean } = {}): Promise<E2EStack> {
+export async function startE2EStack(
+  env: Record<string, string> = {},
+  options: { worker?: boolean } = {},
+): Promise<E2EStack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'chatrelay-e2e-'));
   const [temporal, mongo, fake, receiver, port] = await Promise.all([
     startTemporalDevServer({ dbFile: join(dataDir, 'temporal.db') }),
@@ -101,5 +104,9 @@ export async function postMessage(baseUrl: string, token: string, body: unknown,
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown>, headers: response.headers };
+  return {
+    status: response.status,
+    body: (await response.json()) as Record<string, unknown>,
+    headers: response.headers,
+  };
 }

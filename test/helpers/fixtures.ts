@@ -1,4 +1,10 @@
-import { agentDefaults, channelDefaults, type Agent, type Channel, type InboundEnvelope } from '../../src/domain/models.js';
+import {
+  agentDefaults,
+  channelDefaults,
+  type Agent,
+  type Channel,
+  type InboundEnvelope,
+} from '../../src/domain/models.js';
 import { chatIdFor } from '../../src/stores/chats.js';
 import { generateApiToken, randomId } from '../../src/lib/secrets.js';
 import type { Stores } from '../../src/stores/index.js';

@@ -101,7 +101,12 @@ async function signalAndWait(child: ManagedChild, signal: 'SIGTERM' | 'SIGKILL',
     await child.exited;
     clearTimeout(timer);
   }
-  if (pid !== undefined) await waitFor(() => !isAlive(pid), { timeoutMs: 10_000, intervalMs: 20, what: `${child.name} (pid ${pid}) to exit` });
+  if (pid !== undefined)
+    await waitFor(() => !isAlive(pid), {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+      what: `${child.name} (pid ${pid}) to exit`,
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -124,7 +129,8 @@ export interface ReceiverPost {
   outcome: 'answered' | 'lost' | 'held';
 }
 
-export type ReceiverMode = { kind: 'ok' } | { kind: 'status'; status: number; headers?: Record<string, string> } | { kind: 'hold' };
+export type ReceiverMode =
+  { kind: 'ok' } | { kind: 'status'; status: number; headers?: Record<string, string> } | { kind: 'hold' };
 
 export interface FaultReceiver {
   readonly baseUrl: string;
@@ -155,7 +161,12 @@ export async function startFaultReceiver(): Promise<FaultReceiver> {
   const modes = new Map<string, ReceiverMode>();
   let endpoints = 0;
 
-  const answer = (post: ReceiverPost, res: ServerResponse, status: number, headers: Record<string, string> = {}): void => {
+  const answer = (
+    post: ReceiverPost,
+    res: ServerResponse,
+    status: number,
+    headers: Record<string, string> = {},
+  ): void => {
     post.status = status;
     if (res.destroyed || res.socket === null || res.socket.destroyed) {
       post.outcome = 'lost';
@@ -252,7 +263,15 @@ export async function startFaultReceiver(): Promise<FaultReceiver> {
       listening = true;
     },
     postsTo: (path) => posts.filter((post) => post.path === path),
-    delivered: (path) => posts.filter((post) => post.path === path && post.outcome === 'answered' && post.status !== undefined && post.status >= 200 && post.status < 300),
+    delivered: (path) =>
+      posts.filter(
+        (post) =>
+          post.path === path &&
+          post.outcome === 'answered' &&
+          post.status !== undefined &&
+          post.status >= 200 &&
+          post.status < 300,
+      ),
     async close() {
       for (const { res } of held.splice(0, held.length)) res.destroy();
       await stopListening();
@@ -357,13 +376,25 @@ function baseEnv(): Record<string, string> {
 
 function echoFor(name: string): ((line: string) => void) | undefined {
   if (echoSetting === 'all') return (line) => console.error(line);
-  if (echoSetting !== '') return (line) => (/"level":"(warn|error|fatal)"|\b(WARN|ERROR|FATAL|panic)\b/.test(line) ? console.error(line) : undefined);
+  if (echoSetting !== '')
+    return (line) =>
+      /"level":"(warn|error|fatal)"|\b(WARN|ERROR|FATAL|panic)\b/.test(line) ? console.error(line) : undefined;
   void name;
   return undefined;
 }
 
-async function runToCompletion(name: string, script: string, args: string[], env: Record<string, string>): Promise<void> {
-  const child = track(startChild(name, process.execPath, ['--import', 'tsx', join(projectRoot, script), ...args], { env, cwd: projectRoot }));
+async function runToCompletion(
+  name: string,
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<void> {
+  const child = track(
+    startChild(name, process.execPath, ['--import', 'tsx', join(projectRoot, script), ...args], {
+      env,
+      cwd: projectRoot,
+    }),
+  );
   const code = await child.exited;
   if (code !== 0) throw new Error(`${name} failed (${String(code)})\n${child.recentOutput()}`);
 }
@@ -420,16 +451,28 @@ export async function startProcessStack(options: ProcessStackOptions = {}): Prom
   }
 }
 
-async function build(dataDir: string, options: ProcessStackOptions, cleanups: Array<() => Promise<void>>): Promise<ProcessStack> {
+async function build(
+  dataDir: string,
+  options: ProcessStackOptions,
+  cleanups: Array<() => Promise<void>>,
+): Promise<ProcessStack> {
   const [temporalPort, mongoPort, apiPort] = await Promise.all([freePort(), freePort(), freePort()]);
   const temporalDb = join(dataDir, 'temporal.db');
   const mongoDir = join(dataDir, 'mongodb');
   mkdirSync(mongoDir, { recursive: true });
   const temporal = restartableServer('temporal', temporalPort, `127.0.0.1:${temporalPort}`, () =>
-    startTemporalDevServer({ port: temporalPort, dbFile: temporalDb, ...(echoFor('temporal') ? { echo: echoFor('temporal') } : {}) }),
+    startTemporalDevServer({
+      port: temporalPort,
+      dbFile: temporalDb,
+      ...(echoFor('temporal') ? { echo: echoFor('temporal') } : {}),
+    }),
   );
   const mongo = restartableServer('mongodb', mongoPort, `mongodb://127.0.0.1:${mongoPort}`, () =>
-    startMongoServer({ port: mongoPort, dataDir: mongoDir, ...(echoFor('mongodb') ? { echo: echoFor('mongodb') } : {}) }),
+    startMongoServer({
+      port: mongoPort,
+      dataDir: mongoDir,
+      ...(echoFor('mongodb') ? { echo: echoFor('mongodb') } : {}),
+    }),
   );
   const bundlePath = join(dataDir, 'workflow-bundle.js');
   const prebuilt = options.prebuiltBundle ?? true;
@@ -478,7 +521,10 @@ async function build(dataDir: string, options: ProcessStackOptions, cleanups: Ar
   const stores = createStores(database.db, { secretBox: createSecretBox(secretBoxPassphrase(config)) });
   await stores.ensureIndexes();
 
-  const nodeRole = (name: 'api' | 'worker', ready: (child: ManagedChild, from: number, output: string[]) => Promise<unknown>): NodeRole => {
+  const nodeRole = (
+    name: 'api' | 'worker',
+    ready: (child: ManagedChild, from: number, output: string[]) => Promise<unknown>,
+  ): NodeRole => {
     let child: ManagedChild | undefined;
     let starts = 0;
     const output: string[] = [];
@@ -523,7 +569,10 @@ async function build(dataDir: string, options: ProcessStackOptions, cleanups: Ar
   };
 
   const exitedEarly = (child: ManagedChild, what: string): void => {
-    if (!isRunning(child)) throw new Error(`the ${what} exited (${String(child.process.exitCode ?? child.process.signalCode)})\n${child.recentOutput()}`);
+    if (!isRunning(child))
+      throw new Error(
+        `the ${what} exited (${String(child.process.exitCode ?? child.process.signalCode)})\n${child.recentOutput()}`,
+      );
   };
   const api = nodeRole('api', (child) =>
     waitFor(
@@ -574,7 +623,9 @@ async function build(dataDir: string, options: ProcessStackOptions, cleanups: Ar
       async () => {
         const outcomes = await records.outcomes.find({ _id: { $in: [...messageIds] } }).toArray();
         if (outcomes.length !== messageIds.length) return undefined;
-        const replies = new Map((await records.replies.find({ _id: { $in: [...messageIds] } }).toArray()).map((reply) => [reply._id, reply]));
+        const replies = new Map(
+          (await records.replies.find({ _id: { $in: [...messageIds] } }).toArray()).map((reply) => [reply._id, reply]),
+        );
         return outcomes.map((outcome) => {
           const reply = replies.get(outcome._id);
           const reason = outcome.reason ?? reply?.reason;
@@ -592,7 +643,12 @@ async function build(dataDir: string, options: ProcessStackOptions, cleanups: Ar
 
   const clip = (line: string): string => (line.length > 400 ? `${line.slice(0, 400)}…` : line);
   const diagnostics = (lines = 20): string =>
-    [`--- api (last ${lines} lines)`, ...api.output.slice(-lines).map(clip), `--- worker (last ${lines} lines)`, ...worker.output.slice(-lines).map(clip)].join('\n');
+    [
+      `--- api (last ${lines} lines)`,
+      ...api.output.slice(-lines).map(clip),
+      `--- worker (last ${lines} lines)`,
+      ...worker.output.slice(-lines).map(clip),
+    ].join('\n');
 
   return {
     dataDir,

@@ -14,7 +14,9 @@ function parentOf(pid: number): number | undefined {
 
 /** Every live descendant of `root`. */
 export function descendants(root: number): number[] {
-  const all = readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number);
+  const all = readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number);
   const children = new Map<number, number[]>();
   for (const pid of all) {
     const parent = parentOf(pid);

@@ -59,7 +59,13 @@ export async function startReceiver(): Promise<Receiver> {
       }
       const rawBody = Buffer.concat(chunks).toString('utf8');
       const answer = scripted.shift() ?? always ?? { status: 200 };
-      posts.push({ path, headers: req.headers, rawBody, fields: Object.fromEntries(new URLSearchParams(rawBody)), answered: answer.status });
+      posts.push({
+        path,
+        headers: req.headers,
+        rawBody,
+        fields: Object.fromEntries(new URLSearchParams(rawBody)),
+        answered: answer.status,
+      });
       res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers }).end('{}');
     });
   });

@@ -17,7 +17,9 @@ export const testPayloadCodec = createEncryptionCodec({
 export const testDataConverter: DataConverter = temporalDataConverter(testPayloadCodec);
 
 /** The time-skipping test server, from the binary scripts/provision.sh installed; its client uses `dataConverter` when given. */
-export function createTimeSkippingEnv(options: { dataConverter?: DataConverter } = {}): Promise<TestWorkflowEnvironment> {
+export function createTimeSkippingEnv(
+  options: { dataConverter?: DataConverter } = {},
+): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: tool('temporal-test-server') } },
     ...(options.dataConverter ? { client: { dataConverter: options.dataConverter } } : {}),
@@ -26,5 +28,9 @@ export function createTimeSkippingEnv(options: { dataConverter?: DataConverter }
 
 /** Bundles workflow code once per test file, with production's failure converter; every worker of the file reuses it. */
 export function bundle(workflowsPath: string): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: { log() {}, info() {}, warn() {}, error() {}, debug() {}, trace() {} } });
+  return bundleWorkflowCode({
+    workflowsPath,
+    failureConverterPath,
+    logger: { log() {}, info() {}, warn() {}, error() {}, debug() {}, trace() {} },
+  });
 }

@@ -49,7 +49,9 @@ export interface WorkflowHarness {
   close(): Promise<void>;
 }
 
-export async function startWorkflowHarness(options: { retryScheduleSeconds?: number[] } = {}): Promise<WorkflowHarness> {
+export async function startWorkflowHarness(
+  options: { retryScheduleSeconds?: number[] } = {},
+): Promise<WorkflowHarness> {
   const [env, mongo, fake, receiver, workflowBundle] = await Promise.all([
     // Every payload through the production codec (encrypted), as on a real deployment.
     createTimeSkippingEnv({ dataConverter: testDataConverter }),
@@ -60,7 +62,10 @@ export async function startWorkflowHarness(options: { retryScheduleSeconds?: num
   ]);
   const stores = createStores(mongo.db);
   await stores.ensureIndexes();
-  const media: Server = createApp({ logger: quietLogger, health: {}, routers: [mediaRouter(stores)] }).listen(0, '127.0.0.1');
+  const media: Server = createApp({ logger: quietLogger, health: {}, routers: [mediaRouter(stores)] }).listen(
+    0,
+    '127.0.0.1',
+  );
   await new Promise<void>((resolve) => media.once('listening', resolve));
   const mediaBaseUrl = `http://127.0.0.1:${(media.address() as AddressInfo).port}`;
   const taskQueue = 'messages-test';
@@ -76,12 +81,25 @@ export async function startWorkflowHarness(options: { retryScheduleSeconds?: num
       deliveryTimeoutMs: 5_000,
       // Tests change channels and secrets and deliver right after: no caching.
       channelCacheTtlMs: 0,
-      audioFetch: { allowPrivate: true, allowHosts: [], maxBytes: 1_000_000, connectTimeoutMs: 2_000, totalTimeoutMs: 5_000, maxRedirects: 3 },
+      audioFetch: {
+        allowPrivate: true,
+        allowHosts: [],
+        maxBytes: 1_000_000,
+        connectTimeoutMs: 2_000,
+        totalTimeoutMs: 5_000,
+        maxRedirects: 3,
+      },
       // Receivers here are on loopback: allowed explicitly.
       deliveryPolicy: { allowPrivate: true, allowHosts: [] },
     },
   });
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities, dataConverter: testDataConverter });
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle,
+    activities,
+    dataConverter: testDataConverter,
+  });
   const running = worker.run();
   const starter = createMessageStarter(env.client, taskQueue, line);
   return {

@@ -42,9 +42,14 @@ describe('chat line on the MongoDB-compatible server', () => {
 
   test('40 concurrent claims on one chat, from 4 processes that know nothing of each other, take places 1 to 40 once each', async () => {
     const chatId = newChat();
-    const processes = Array.from({ length: 4 }, () => createChatLine({ lines: stores.lines, workflows: recordingWorkflows().workflows }));
+    const processes = Array.from({ length: 4 }, () =>
+      createChatLine({ lines: stores.lines, workflows: recordingWorkflows().workflows }),
+    );
     const claimed = await Promise.all(Array.from({ length: 40 }, (_, n) => processes[n % 4]!.claim(chatId, owner(n))));
-    assert.deepEqual([...claimed].sort((a, b) => a - b), Array.from({ length: 40 }, (_, n) => n + 1));
+    assert.deepEqual(
+      [...claimed].sort((a, b) => a - b),
+      Array.from({ length: 40 }, (_, n) => n + 1),
+    );
     // Each place names the one owner that claimed it.
     for (let n = 0; n < 40; n++) assert.equal((await stores.lines.slot(chatId, claimed[n]!))?.message_id, `msg_${n}`);
   });
@@ -55,7 +60,10 @@ describe('chat line on the MongoDB-compatible server', () => {
     const second = createChatLine({ lines: stores.lines, workflows: recordingWorkflows().workflows });
     const places: number[] = [];
     for (let n = 0; n < 12; n++) places.push(await (n % 3 === 0 ? second : first).claim(chatId, owner(n)));
-    assert.deepEqual(places, Array.from({ length: 12 }, (_, n) => n + 1));
+    assert.deepEqual(
+      places,
+      Array.from({ length: 12 }, (_, n) => n + 1),
+    );
   });
 
   test('a message goes at once when the place before it has finished, and waits (registered) while it has not', async () => {
@@ -91,7 +99,11 @@ describe('chat line on the MongoDB-compatible server', () => {
     const chatId = newChat();
     const { workflows, woken } = recordingWorkflows();
     const line = createChatLine({ lines: stores.lines, workflows });
-    const [a, dup, c] = [await line.claim(chatId, owner(1)), await line.claim(chatId, owner(2)), await line.claim(chatId, owner(3))];
+    const [a, dup, c] = [
+      await line.claim(chatId, owner(1)),
+      await line.claim(chatId, owner(2)),
+      await line.claim(chatId, owner(3)),
+    ];
     await line.release(chatId, a);
     assert.deepEqual(await line.turn(chatId, c, 'wf-3'), { granted: false, waitingFor: dup });
     await line.abandon(chatId, dup);
@@ -133,7 +145,12 @@ describe('chat line on the MongoDB-compatible server', () => {
     let clock = Date.now();
     const { workflows, statuses } = recordingWorkflows({ 'wf-1': 'closed', 'wf-2': 'missing', 'wf-3': 'running' });
     const line = createChatLine({ lines: stores.lines, workflows, abandonedAfterMs: 30_000, now: () => clock });
-    const places = [await line.claim(chatId, owner(1)), await line.claim(chatId, owner(2)), await line.claim(chatId, owner(3)), await line.claim(chatId, owner(4))];
+    const places = [
+      await line.claim(chatId, owner(1)),
+      await line.claim(chatId, owner(2)),
+      await line.claim(chatId, owner(3)),
+      await line.claim(chatId, owner(4)),
+    ];
     // Place 3 runs: the fourth waits for it, however deep it looks.
     assert.deepEqual(await line.turn(chatId, places[3]!, 'wf-4', true), { granted: false, waitingFor: 3 });
     statuses['wf-3'] = 'closed';

@@ -15,7 +15,9 @@ interface Service {
   ports?: Array<string | { host_ip?: string; published?: string | number; target: number }>;
   environment?: Record<string, string>;
 }
-const compose = parse(readFileSync(join(projectRoot, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
+const compose = parse(readFileSync(join(projectRoot, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, Service>;
+};
 
 /** The host address a port is published on; '' for "every interface". */
 function hostAddress(port: string | { host_ip?: string }): string {
@@ -32,28 +34,39 @@ test('only the API is published on every interface; Temporal, its UI and the dat
       const address = hostAddress(port);
       published.push(`${name} on ${address || 'every interface'}`);
       if (name === 'api') continue;
-      assert.ok(['127.0.0.1', '[::1]', '::1'].includes(address), `${name} publishes ${JSON.stringify(port)} beyond loopback`);
+      assert.ok(
+        ['127.0.0.1', '[::1]', '::1'].includes(address),
+        `${name} publishes ${JSON.stringify(port)} beyond loopback`,
+      );
     }
   }
   assert.ok(published.includes('api on every interface'), published.join(', '));
-  for (const name of ['mongodb', 'postgresql', 'worker']) assert.equal(compose.services[name]?.ports, undefined, `${name} is not published`);
+  for (const name of ['mongodb', 'postgresql', 'worker'])
+    assert.equal(compose.services[name]?.ports, undefined, `${name} is not published`);
 });
 
 /** Compose's interpolation of `${NAME:?message}` (required) and `${NAME:-default}`. */
 function interpolate(value: string, env: Record<string, string>): string {
-  return value.replace(/\$\{(\w+)(?::([?-])([^}]*))?\}/g, (_match, name: string, kind: string | undefined, rest: string) => {
-    const given = env[name];
-    if (given !== undefined && given !== '') return given;
-    if (kind === '?') throw new Error(`${name} is required: ${rest}`);
-    return kind === '-' ? rest : '';
-  });
+  return value.replace(
+    /\$\{(\w+)(?::([?-])([^}]*))?\}/g,
+    (_match, name: string, kind: string | undefined, rest: string) => {
+      const given = env[name];
+      if (given !== undefined && given !== '') return given;
+      if (kind === '?') throw new Error(`${name} is required: ${rest}`);
+      return kind === '-' ? rest : '';
+    },
+  );
 }
 
 test('the API and workers get a secrets key, a metrics token and a public URL the operator must give (no localhost default)', () => {
   for (const name of ['api', 'worker']) {
     const environment = compose.services[name]?.environment ?? {};
     for (const variable of ['SECRETS_ENCRYPTION_KEY', 'METRICS_TOKEN', 'PUBLIC_BASE_URL', 'ADMIN_TOKEN']) {
-      assert.match(environment[variable] ?? '', new RegExp(`^\\$\\{${variable}:\\?`), `${name}: ${variable} is required from the operator`);
+      assert.match(
+        environment[variable] ?? '',
+        new RegExp(`^\\$\\{${variable}:\\?`),
+        `${name}: ${variable} is required from the operator`,
+      );
     }
     assert.doesNotMatch(JSON.stringify(environment), /localhost/, `${name}: nothing points at localhost`);
     assert.throws(() => interpolate(environment.PUBLIC_BASE_URL ?? '', {}), /PUBLIC_BASE_URL is required/);
@@ -66,7 +79,11 @@ test('the API and workers get a secrets key, a metrics token and a public URL th
       METRICS_TOKEN: 'operator-metrics-token-0123',
       PUBLIC_BASE_URL: 'https://chatrelay.example.com',
     };
-    const config = loadConfig(Object.fromEntries(Object.entries(environment).map(([key, value]) => [key, interpolate(String(value), operator)])));
+    const config = loadConfig(
+      Object.fromEntries(
+        Object.entries(environment).map(([key, value]) => [key, interpolate(String(value), operator)]),
+      ),
+    );
     assert.equal(config.PUBLIC_BASE_URL, 'https://chatrelay.example.com');
     assert.equal(config.METRICS_TOKEN, operator.METRICS_TOKEN);
     assert.equal(config.SECRETS_ENCRYPTION_KEY, operator.SECRETS_ENCRYPTION_KEY);

@@ -31,7 +31,11 @@ function composeCheck(file: string, args: string[] = [], env: Record<string, str
 
 describe('docker-compose.yml, loaded with compose-go', () => {
   test('is valid, publishes no port on every interface but the API’s, and the API and worker have health checks', () => {
-    const result = composeCheck(join(projectRoot, 'docker-compose.yml'), ['-public', 'api', '-healthchecks', 'api,worker'], requiredEnv);
+    const result = composeCheck(
+      join(projectRoot, 'docker-compose.yml'),
+      ['-public', 'api', '-healthchecks', 'api,worker'],
+      requiredEnv,
+    );
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /valid Compose file, project "chatrelay"/);
     assert.match(result.stdout, /api container port 8080\/tcp published on every interface, 8080/);
@@ -40,7 +44,10 @@ describe('docker-compose.yml, loaded with compose-go', () => {
   test('without its required variables it is refused, naming them', () => {
     const result = composeCheck(join(projectRoot, 'docker-compose.yml'));
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /not a valid Compose file.*required variable (OPENAI_API_KEY|ADMIN_TOKEN) is missing a value/s);
+    assert.match(
+      result.stderr,
+      /not a valid Compose file.*required variable (OPENAI_API_KEY|ADMIN_TOKEN) is missing a value/s,
+    );
   });
 });
 
@@ -74,7 +81,10 @@ services:
 `);
     const result = composeCheck(file, ['-public', 'api', '-healthchecks', 'api']);
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /project "demo", 4 services; published: api container port 8080\/tcp published on every interface, 8080, temporal container port 7233\/tcp published on 127\.0\.0\.1, 7233, ui container port 8080\/tcp published on 127\.0\.0\.1, 8233/);
+    assert.match(
+      result.stdout,
+      /project "demo", 4 services; published: api container port 8080\/tcp published on every interface, 8080, temporal container port 7233\/tcp published on 127\.0\.0\.1, 7233, ui container port 8080\/tcp published on 127\.0\.0\.1, 8233/,
+    );
   });
 
   test('every other way of listening on every interface is named: short syntax, a random port, 0.0.0.0, ::, host networking, a profile', () => {

@@ -18,7 +18,10 @@ const RETRY_AFTER_SECONDS = 2;
 describe('load shedding: the API refuses new messages while accepted work waits longer than OVERLOAD_MAX_BACKLOG_MS', () => {
   let s: E2EStack;
   before(async () => {
-    s = await startE2EStack({ OVERLOAD_MAX_BACKLOG_MS: String(MAX_BACKLOG_MS), OVERLOAD_RETRY_AFTER_SECONDS: String(RETRY_AFTER_SECONDS) }, { worker: false });
+    s = await startE2EStack(
+      { OVERLOAD_MAX_BACKLOG_MS: String(MAX_BACKLOG_MS), OVERLOAD_RETRY_AFTER_SECONDS: String(RETRY_AFTER_SECONDS) },
+      { worker: false },
+    );
   });
   after(async () => {
     await s?.close();
@@ -27,7 +30,8 @@ describe('load shedding: the API refuses new messages while accepted work waits 
   /** Documents per collection: a message accepted claims its place in MongoDB by an insert. */
   const documentCounts = async (): Promise<Record<string, number>> => {
     const counts: Record<string, number> = {};
-    for (const { name } of await s.mongo.db.listCollections({}, { nameOnly: true }).toArray()) counts[name] = await s.mongo.db.collection(name).countDocuments({});
+    for (const { name } of await s.mongo.db.listCollections({}, { nameOnly: true }).toArray())
+      counts[name] = await s.mongo.db.collection(name).countDocuments({});
     return counts;
   };
   const shedCount = async (): Promise<number> => (await s.api.metrics.messagesShed.get()).values[0]?.value ?? 0;
@@ -35,7 +39,13 @@ describe('load shedding: the API refuses new messages while accepted work waits 
   test('accepted below the bound; 503 with Retry-After past it, nothing recorded or started; accepted again once a worker drains the backlog', async () => {
     const reply = s.receiver.endpoint();
     const { channel, token } = await createChannelWithAgent(s.stores, { replyUrl: reply.url });
-    const message = (n: number) => ({ client_id: `client-${n % 3}`, page_id: channel.page_id, platform: 'CustomApp', text: `message ${n}`, message_id: `m-${n}` });
+    const message = (n: number) => ({
+      client_id: `client-${n % 3}`,
+      page_id: channel.page_id,
+      platform: 'CustomApp',
+      text: `message ${n}`,
+      message_id: `m-${n}`,
+    });
 
     // 1. No backlog yet: accepted.
     const first = await postMessage(s.baseUrl, token, message(1));
@@ -74,7 +84,10 @@ describe('load shedding: the API refuses new messages while accepted work waits 
     // 3. A worker works the backlog down: every accepted message answered, once.
     await s.startWorker();
     const delivered = await s.receiver.waitForDelivered(accepted.length, { path: reply.path, timeoutMs: 120_000 });
-    assert.deepEqual(delivered.map((post) => String(post.headers['webhook-id'])).sort(), accepted.map((id) => `${id}.0`).sort());
+    assert.deepEqual(
+      delivered.map((post) => String(post.headers['webhook-id'])).sort(),
+      accepted.map((id) => `${id}.0`).sort(),
+    );
 
     // 4. The backlog gone, the gate opens: the refused message, retried, is accepted as new, and answered once.
     const retried = await waitFor(
@@ -94,7 +107,9 @@ describe('load shedding: the API refuses new messages while accepted work waits 
   async function describeWorkflow(workflowId: string): Promise<unknown> {
     const connection = await Connection.connect({ address: s.config.TEMPORAL_ADDRESS });
     try {
-      return await new Client({ connection, namespace: s.config.TEMPORAL_NAMESPACE }).workflow.getHandle(workflowId).describe();
+      return await new Client({ connection, namespace: s.config.TEMPORAL_NAMESPACE }).workflow
+        .getHandle(workflowId)
+        .describe();
     } finally {
       await connection.close();
     }

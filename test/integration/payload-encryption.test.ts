@@ -57,7 +57,9 @@ function payloadsOf(value: unknown, path = ''): FoundPayload[] {
     return [{ path, payload: object as unknown as WirePayload }];
   }
   const sdkOwned = (key: string): boolean =>
-    key === 'header' || key === 'searchAttributes' || (path.endsWith('.markerRecordedEventAttributes.details') && key !== 'result');
+    key === 'header' ||
+    key === 'searchAttributes' ||
+    (path.endsWith('.markerRecordedEventAttributes.details') && key !== 'result');
   return Object.entries(object).flatMap(([key, inner]) => (sdkOwned(key) ? [] : payloadsOf(inner, `${path}.${key}`)));
 }
 
@@ -89,7 +91,11 @@ describe('encrypted payloads on the real stack (API, worker, Temporal dev server
   async function decodeThroughEndpoint(payloads: WirePayload[]): Promise<WirePayload[]> {
     const response = await fetch(`${s.baseUrl}/codec/decode`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${CODEC_TOKEN}`, 'x-namespace': s.config.TEMPORAL_NAMESPACE },
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${CODEC_TOKEN}`,
+        'x-namespace': s.config.TEMPORAL_NAMESPACE,
+      },
       body: JSON.stringify({ payloads }),
     });
     assert.equal(response.status, 200, await response.clone().text());
@@ -123,8 +129,14 @@ describe('encrypted payloads on the real stack (API, worker, Temporal dev server
     // Read raw: a client without the codec cannot decode the workflow's (encrypted) memo.
     await waitFor(
       async () => {
-        const described = await plainClient.workflowService.describeWorkflowExecution({ namespace: plainClient.options.namespace, execution: { workflowId: messageWorkflowId } });
-        return described.workflowExecutionInfo?.status === proto.temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_COMPLETED;
+        const described = await plainClient.workflowService.describeWorkflowExecution({
+          namespace: plainClient.options.namespace,
+          execution: { workflowId: messageWorkflowId },
+        });
+        return (
+          described.workflowExecutionInfo?.status ===
+          proto.temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_COMPLETED
+        );
       },
       { what: 'the message workflow to finish' },
     );
@@ -138,32 +150,58 @@ describe('encrypted payloads on the real stack (API, worker, Temporal dev server
         assert.ok(!bytes.includes(secret), `the ${what} is in the clear in the history of ${workflowId}`);
       }
       for (const { path, payload } of payloadsOf(json)) {
-        assert.equal(fromB64(payload.metadata.encoding), 'binary/encrypted', `${workflowId} ${path} is not encrypted: ${fromB64(payload.data)}`);
-        assert.equal(fromB64(payload.metadata['encryption-key-id']), keyNew.id, `${workflowId} ${path} is under the newest key`);
+        assert.equal(
+          fromB64(payload.metadata.encoding),
+          'binary/encrypted',
+          `${workflowId} ${path} is not encrypted: ${fromB64(payload.data)}`,
+        );
+        assert.equal(
+          fromB64(payload.metadata['encryption-key-id']),
+          keyNew.id,
+          `${workflowId} ${path} is under the newest key`,
+        );
         allPayloads.push(payload);
         encrypted += 1;
       }
     }
-    assert.ok(encrypted >= 4, `expected the envelope, the step's input and result and the workflow's result; found ${encrypted} payloads`);
+    assert.ok(
+      encrypted >= 4,
+      `expected the envelope, the step's input and result and the workflow's result; found ${encrypted} payloads`,
+    );
 
     // The codec endpoint, over real HTTP, gives every one of them back.
     const decoded = (await decodeThroughEndpoint(allPayloads)).map((payload) => fromB64(payload.data)).join('\n');
-    for (const [what, secret] of Object.entries(secrets)) assert.ok(decoded.includes(secret), `the ${what} is readable through /codec/decode`);
+    for (const [what, secret] of Object.entries(secrets))
+      assert.ok(decoded.includes(secret), `the ${what} is readable through /codec/decode`);
 
     // The real Temporal CLI: without the codec it shows ciphertext; through the endpoint, the message.
     // (Its JSON output keeps payload data in base64, decoded or not.)
     const show = async (...extra: string[]): Promise<string> => {
       const { stdout } = await run(
         tool('temporal'),
-        ['workflow', 'show', '--workflow-id', messageWorkflowId, '--address', s.temporal.address, '--output', 'json', ...extra],
+        [
+          'workflow',
+          'show',
+          '--workflow-id',
+          messageWorkflowId,
+          '--address',
+          s.temporal.address,
+          '--output',
+          'json',
+          ...extra,
+        ],
         { maxBuffer: 16 * 1024 * 1024 },
       );
-      return payloadsOf(JSON.parse(stdout)).map(({ payload }) => fromB64(payload.data)).join('\n');
+      return payloadsOf(JSON.parse(stdout))
+        .map(({ payload }) => fromB64(payload.data))
+        .join('\n');
     };
     const withoutCodec = await show();
-    for (const secret of Object.values(secrets)) assert.ok(!withoutCodec.includes(secret), `temporal workflow show without the codec shows ${secret}`);
+    for (const secret of Object.values(secrets))
+      assert.ok(!withoutCodec.includes(secret), `temporal workflow show without the codec shows ${secret}`);
     const withCodec = await show('--codec-endpoint', `${s.baseUrl}/codec`, '--codec-auth', `Bearer ${CODEC_TOKEN}`);
-    for (const secret of Object.values(secrets)) assert.ok(withCodec.includes(secret), `temporal workflow show --codec-endpoint shows ${secret}`);
+    for (const secret of Object.values(secrets))
+      assert.ok(withCodec.includes(secret), `temporal workflow show --codec-endpoint shows ${secret}`);
   });
 
   test('rotation: a workflow whose input was written under the old key runs on a worker whose newest key is another', async () => {
@@ -173,8 +211,15 @@ describe('encrypted payloads on the real stack (API, worker, Temporal dev server
     const note = 'Signal from the operator';
 
     // Before the rotation: only the old key.
-    const oldClient = new Client({ connection, dataConverter: temporalDataConverter(createEncryptionCodec({ keys: [keyOld], encrypt: true })) });
-    const handle = await oldClient.workflow.start('codecProbeWorkflow', { taskQueue, workflowId: `codec-probe-${randomBytes(4).toString('hex')}`, args: [input] });
+    const oldClient = new Client({
+      connection,
+      dataConverter: temporalDataConverter(createEncryptionCodec({ keys: [keyOld], encrypt: true })),
+    });
+    const handle = await oldClient.workflow.start('codecProbeWorkflow', {
+      taskQueue,
+      workflowId: `codec-probe-${randomBytes(4).toString('hex')}`,
+      args: [input],
+    });
 
     // After it: the new key first, the old one still readable, on the worker and the client.
     const rotated = temporalDataConverter(createEncryptionCodec({ keys: [keyNew, keyOld], encrypt: true }));
@@ -189,7 +234,13 @@ describe('encrypted payloads on the real stack (API, worker, Temporal dev server
     };
     const workerConnection = await NativeConnection.connect({ address: s.temporal.address });
     try {
-      const worker = await Worker.create({ connection: workerConnection, taskQueue, workflowBundle, activities, dataConverter: rotated });
+      const worker = await Worker.create({
+        connection: workerConnection,
+        taskQueue,
+        workflowBundle,
+        activities,
+        dataConverter: rotated,
+      });
       const result = await worker.runUntil(async () => {
         await newClient.workflow.getHandle(handle.workflowId).signal('note', note);
         return newClient.workflow.getHandle(handle.workflowId).result();
@@ -204,26 +255,49 @@ describe('encrypted payloads on the real stack (API, worker, Temporal dev server
       assert.ok(!bytes.includes(secret), `"${secret}" is in the clear in the history`);
     }
     const found = payloadsOf(json);
-    const keyIds = found.map(({ path, payload }): [string, string] => [path.replace(/^\.events\[\d+\]/, ''), fromB64(payload.metadata['encryption-key-id'])]);
+    const keyIds = found.map(({ path, payload }): [string, string] => [
+      path.replace(/^\.events\[\d+\]/, ''),
+      fromB64(payload.metadata['encryption-key-id']),
+    ]);
     const startInput = keyIds.filter(([path]) => path.startsWith('.workflowExecutionStartedEventAttributes.input'));
-    assert.deepEqual(startInput.map(([, id]) => id), [keyOld.id], 'the input was written under the old key');
+    assert.deepEqual(
+      startInput.map(([, id]) => id),
+      [keyOld.id],
+      'the input was written under the old key',
+    );
     const later = keyIds.filter(([path]) => !path.startsWith('.workflowExecutionStartedEventAttributes.input'));
     assert.ok(later.length >= 4, JSON.stringify(keyIds));
-    assert.ok(later.every(([, id]) => id === keyNew.id), `everything after the rotation is under the new key: ${JSON.stringify(keyIds)}`);
+    assert.ok(
+      later.every(([, id]) => id === keyNew.id),
+      `everything after the rotation is under the new key: ${JSON.stringify(keyIds)}`,
+    );
     // The activity's failure message went into an encrypted payload, not into the history's text.
-    assert.ok(keyIds.some(([path]) => /activityTaskFailedEventAttributes\.failure.*encodedAttributes/.test(path)), JSON.stringify(keyIds));
+    assert.ok(
+      keyIds.some(([path]) => /activityTaskFailedEventAttributes\.failure.*encodedAttributes/.test(path)),
+      JSON.stringify(keyIds),
+    );
 
     // The old key is what made the input readable: without it, the codec names the key it lacks.
-    const startPayload = found.find(({ path }) => path.includes('workflowExecutionStartedEventAttributes.input'))!.payload;
+    const startPayload = found.find(({ path }) =>
+      path.includes('workflowExecutionStartedEventAttributes.input'),
+    )!.payload;
     const asWire = {
-      metadata: Object.fromEntries(Object.entries(startPayload.metadata).map(([key, value]) => [key, Buffer.from(value, 'base64')])),
+      metadata: Object.fromEntries(
+        Object.entries(startPayload.metadata).map(([key, value]) => [key, Buffer.from(value, 'base64')]),
+      ),
       data: Buffer.from(startPayload.data ?? '', 'base64'),
     };
-    await assert.rejects(createEncryptionCodec({ keys: [keyNew], encrypt: true }).decode([asWire]), (error: unknown) => error instanceof PayloadKeyError && error.message.includes(keyOld.id));
+    await assert.rejects(
+      createEncryptionCodec({ keys: [keyNew], encrypt: true }).decode([asWire]),
+      (error: unknown) => error instanceof PayloadKeyError && error.message.includes(keyOld.id),
+    );
     // The API, configured with both keys, decodes it through its endpoint.
     const [viaEndpoint] = await decodeThroughEndpoint([startPayload]);
     assert.deepEqual(
-      defaultPayloadConverter.fromPayload({ metadata: { encoding: Buffer.from(viaEndpoint!.metadata.encoding ?? '', 'base64') }, data: Buffer.from(viaEndpoint!.data ?? '', 'base64') }),
+      defaultPayloadConverter.fromPayload({
+        metadata: { encoding: Buffer.from(viaEndpoint!.metadata.encoding ?? '', 'base64') },
+        data: Buffer.from(viaEndpoint!.data ?? '', 'base64'),
+      }),
       input,
     );
   });

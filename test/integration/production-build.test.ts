@@ -26,16 +26,35 @@ after(async () => {
 test('the production build (what the image runs: node dist/api/main.js, node dist/worker/main.js, prebuilt bundle) answers a message', async () => {
   mkdirSync(buildDir, { recursive: true });
   const dist = join(buildDir, 'dist');
-  const compile = spawnSync(process.execPath, [join(projectRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', dist], {
-    cwd: projectRoot,
-    encoding: 'utf8',
-  });
+  const compile = spawnSync(
+    process.execPath,
+    [join(projectRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', dist],
+    {
+      cwd: projectRoot,
+      encoding: 'utf8',
+    },
+  );
   assert.equal(compile.status, 0, compile.stdout + compile.stderr);
-  const bundle = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build-bundle.ts', join(dist, 'workflow-bundle.js')], { cwd: projectRoot, encoding: 'utf8' });
+  const bundle = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', 'scripts/build-bundle.ts', join(dist, 'workflow-bundle.js')],
+    { cwd: projectRoot, encoding: 'utf8' },
+  );
   assert.equal(bundle.status, 0, bundle.stdout + bundle.stderr);
 
-  const [temporal, mongo, fake, receiver, port] = await Promise.all([startTemporalDevServer(), startTestMongo(), startFakeOpenAI(), startReceiver(), freePort()]);
-  cleanups.push(() => temporal.stop(), () => mongo.close(), () => fake.close(), () => receiver.close());
+  const [temporal, mongo, fake, receiver, port] = await Promise.all([
+    startTemporalDevServer(),
+    startTestMongo(),
+    startFakeOpenAI(),
+    startReceiver(),
+    freePort(),
+  ]);
+  cleanups.push(
+    () => temporal.stop(),
+    () => mongo.close(),
+    () => fake.close(),
+    () => receiver.close(),
+  );
   const key = `build-test-${randomId(24)}`;
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,

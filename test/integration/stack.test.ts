@@ -22,7 +22,10 @@ test('the local stack starts with embedded defaults, is ready, and stops every c
     STACK_MONGODB_PORT: String(mongoPort),
     LOG_LEVEL: 'warn',
   };
-  const stack = spawn(process.execPath, ['--import', 'tsx', 'src/stack/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const stack = spawn(process.execPath, ['--import', 'tsx', 'src/stack/main.ts'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   stack.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   stack.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -31,7 +34,9 @@ test('the local stack starts with embedded defaults, is ready, and stops every c
       async () => {
         if (stack.exitCode !== null) throw new Error(`stack exited early:\n${output}`);
         const response = await fetch(`http://127.0.0.1:${port}/readyz`);
-        return response.status === 200 ? ((await response.json()) as { checks: Record<string, { ok: boolean }> }) : false;
+        return response.status === 200
+          ? ((await response.json()) as { checks: Record<string, { ok: boolean }> })
+          : false;
       },
       { timeoutMs: 180_000, intervalMs: 250, what: 'the stack to be ready' },
     );

@@ -9,7 +9,11 @@ import { after, before, describe, test } from 'node:test';
 import { createLogger } from '../../src/lib/logger.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../../src/observability/metrics.js';
 import { installTemporalRuntime } from '../../src/observability/temporal.js';
-import { activityInterceptors, observabilitySinks, workflowInterceptorModules } from '../../src/observability/worker.js';
+import {
+  activityInterceptors,
+  observabilitySinks,
+  workflowInterceptorModules,
+} from '../../src/observability/worker.js';
 import { createTimeSkippingEnv, testDataConverter } from '../helpers/temporal.js';
 import type { ProbeActivities } from './fixtures/workflows.js';
 import { LogCapture, sample } from './observed-stack.js';
@@ -38,7 +42,11 @@ describe('worker interceptors: message ids on workflow and activity log lines, r
     installTemporalRuntime({ logger });
     [env, workflowBundle] = await Promise.all([
       createTimeSkippingEnv(),
-      bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: { log() {}, info() {}, warn() {}, error() {}, debug() {}, trace() {} } }),
+      bundleWorkflowCode({
+        workflowsPath,
+        workflowInterceptorModules,
+        logger: { log() {}, info() {}, warn() {}, error() {}, debug() {}, trace() {} },
+      }),
     ]);
     metrics = createWorkerMetrics({ processMetrics: false });
     // Record what the sink reports, on top of the real tracker.
@@ -69,7 +77,11 @@ describe('worker interceptors: message ids on workflow and activity log lines, r
     });
     const envelope = { messageId: 'msg_observed1', pageId: 'page-observed', delayMs: 3_600_000 };
     const handle = await worker.runUntil(async () => {
-      const started = await env.client.workflow.start('observedWorkflow', { taskQueue: 'observed', workflowId: 'wf-observed-1', args: [envelope] });
+      const started = await env.client.workflow.start('observedWorkflow', {
+        taskQueue: 'observed',
+        workflowId: 'wf-observed-1',
+        args: [envelope],
+      });
       assert.equal(await started.result(), 'probed');
       return started;
     });
@@ -94,7 +106,11 @@ describe('worker interceptors: message ids on workflow and activity log lines, r
 
     // Replaying the finished history reports the wait's start and end again, which cancel out.
     events.length = 0;
-    await Worker.runReplayHistory({ workflowBundle, sinks: observabilitySinks(metrics) }, await handle.fetchHistory(), 'wf-observed-1');
+    await Worker.runReplayHistory(
+      { workflowBundle, sinks: observabilitySinks(metrics) },
+      await handle.fetchHistory(),
+      'wf-observed-1',
+    );
     assert.deepEqual(events, ['started wf-observed-1 3600000', 'ended wf-observed-1']);
     assert.equal(metrics.replyDelay.size(), 0);
   });
@@ -105,15 +121,26 @@ describe('worker interceptors: message ids on workflow and activity log lines, r
       workflowInterceptorModules,
       logger: { log() {}, info() {}, warn() {}, error() {}, debug() {}, trace() {} },
     });
-    const files = readdirSync(historiesDir).filter((name) => name.endsWith('.json')).sort();
+    const files = readdirSync(historiesDir)
+      .filter((name) => name.endsWith('.json'))
+      .sort();
     assert.ok(files.includes('happy-path-with-delay.json'), files.join(', '));
     for (const file of files) {
       events.length = 0;
       const workflowId = file.replace(/\.json$/, '');
       const history = historyFromJSON(JSON.parse(readFileSync(join(historiesDir, file), 'utf8')));
-      await Worker.runReplayHistory({ workflowBundle: bundled, sinks: observabilitySinks(metrics), dataConverter: testDataConverter }, history, workflowId);
+      await Worker.runReplayHistory(
+        { workflowBundle: bundled, sinks: observabilitySinks(metrics), dataConverter: testDataConverter },
+        history,
+        workflowId,
+      );
       // A wait that started and ended in the history cancels out; only the delayed one has a wait.
-      if (file.endsWith('happy-path-with-delay.json')) assert.deepEqual(events.map((event) => event.split(' ')[0]), ['started', 'ended'], file);
+      if (file.endsWith('happy-path-with-delay.json'))
+        assert.deepEqual(
+          events.map((event) => event.split(' ')[0]),
+          ['started', 'ended'],
+          file,
+        );
       else assert.deepEqual(events, [], file);
     }
     assert.equal(metrics.replyDelay.size(), 0);

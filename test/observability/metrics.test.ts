@@ -18,7 +18,10 @@ describe('metrics and logs of a real pipeline (API, worker, Temporal dev server,
 
   before(async () => {
     s = await startObservedStack({ METRICS_TOKEN: metricsToken, DELIVERY_RETRY_SCHEDULE: '1,1,1' });
-    secrets.push({ what: 'ADMIN_TOKEN', value: s.config.ADMIN_TOKEN }, { what: 'OPENAI_API_KEY', value: s.config.OPENAI_API_KEY });
+    secrets.push(
+      { what: 'ADMIN_TOKEN', value: s.config.ADMIN_TOKEN },
+      { what: 'OPENAI_API_KEY', value: s.config.OPENAI_API_KEY },
+    );
   });
   after(async () => {
     await s?.close();
@@ -37,9 +40,19 @@ describe('metrics and logs of a real pipeline (API, worker, Temporal dev server,
     });
     const text = `private words ${randomBytes(6).toString('hex')}`;
     secrets.push({ what: 'channel API token', value: token }, { what: 'message text', value: text });
-    const response = await postMessage(s.baseUrl, token, { client_id: 'u1', page_id: channel.page_id, platform: 'CustomApp', text });
+    const response = await postMessage(s.baseUrl, token, {
+      client_id: 'u1',
+      page_id: channel.page_id,
+      platform: 'CustomApp',
+      text,
+    });
     assert.equal(response.status, 200);
-    return { reply, channel, messageId: String(response.body.message_id), workflowId: String(response.body.workflow_id) };
+    return {
+      reply,
+      channel,
+      messageId: String(response.body.message_id),
+      workflowId: String(response.body.workflow_id),
+    };
   }
 
   async function finished(messageId: string, status = 'delivered') {
@@ -57,11 +70,13 @@ describe('metrics and logs of a real pipeline (API, worker, Temporal dev server,
     // The activity's completion (and so the counter) may land a moment after the receiver saw the POST.
     const after = await waitFor(async () => {
       const text = await workerMetrics();
-      return sample(text, 'chatrelay_messages_total', { outcome: 'delivered' }) > sample(before, 'chatrelay_messages_total', { outcome: 'delivered' })
+      return sample(text, 'chatrelay_messages_total', { outcome: 'delivered' }) >
+        sample(before, 'chatrelay_messages_total', { outcome: 'delivered' })
         ? text
         : undefined;
     });
-    const delta = (name: string, labels: Record<string, string>) => sample(after, name, labels) - sample(before, name, labels);
+    const delta = (name: string, labels: Record<string, string>) =>
+      sample(after, name, labels) - sample(before, name, labels);
     assert.equal(delta('chatrelay_messages_total', { outcome: 'delivered' }), 1);
     assert.equal(delta('chatrelay_delivery_attempts_total', { result: 'delivered' }), 1);
     assert.equal(delta('chatrelay_delivery_attempts_total', { result: 'retry' }), 0);
@@ -79,11 +94,13 @@ describe('metrics and logs of a real pipeline (API, worker, Temporal dev server,
     await finished(messageId);
     const after = await waitFor(async () => {
       const text = await workerMetrics();
-      return sample(text, 'chatrelay_messages_total', { outcome: 'delivered' }) > sample(before, 'chatrelay_messages_total', { outcome: 'delivered' })
+      return sample(text, 'chatrelay_messages_total', { outcome: 'delivered' }) >
+        sample(before, 'chatrelay_messages_total', { outcome: 'delivered' })
         ? text
         : undefined;
     });
-    const delta = (name: string, labels: Record<string, string>) => sample(after, name, labels) - sample(before, name, labels);
+    const delta = (name: string, labels: Record<string, string>) =>
+      sample(after, name, labels) - sample(before, name, labels);
     assert.deepEqual(
       s.receiver.posts.filter((post) => post.path === reply.path).map((post) => post.answered),
       [500, 200],
@@ -100,21 +117,28 @@ describe('metrics and logs of a real pipeline (API, worker, Temporal dev server,
     await finished(messageId);
     const after = await waitFor(async () => {
       const text = await workerMetrics();
-      return sample(text, 'chatrelay_messages_total', { outcome: 'delivered' }) > sample(before, 'chatrelay_messages_total', { outcome: 'delivered' })
+      return sample(text, 'chatrelay_messages_total', { outcome: 'delivered' }) >
+        sample(before, 'chatrelay_messages_total', { outcome: 'delivered' })
         ? text
         : undefined;
     });
-    const delta = (name: string, labels: Record<string, string>) => sample(after, name, labels) - sample(before, name, labels);
+    const delta = (name: string, labels: Record<string, string>) =>
+      sample(after, name, labels) - sample(before, name, labels);
     assert.equal(delta('chatrelay_model_call_errors_total', { call: 'chat', error_type: 'ModelUnavailable' }), 1);
     assert.equal(delta('chatrelay_model_call_duration_seconds_count', { call: 'chat', outcome: 'error' }), 1);
     assert.equal(delta('chatrelay_model_call_duration_seconds_count', { call: 'chat', outcome: 'ok' }), 1);
-    assert.equal(delta('chatrelay_activity_errors_total', { activity: 'answerMessage', error_type: 'ModelUnavailable' }), 1);
+    assert.equal(
+      delta('chatrelay_activity_errors_total', { activity: 'answerMessage', error_type: 'ModelUnavailable' }),
+      1,
+    );
   });
 
   test('a reply-delay wait shows in the in-progress gauge while it lasts, and leaves it when the reply goes out', async () => {
     const startedBefore = sample(await workerMetrics(), 'chatrelay_reply_delay_waits_started_total');
     const { reply, messageId } = await sendMessage({ replyDelaySeconds: 3 });
-    await waitFor(async () => sample(await workerMetrics(), 'chatrelay_reply_delay_waits_in_progress') === 1, { what: 'the wait to be counted' });
+    await waitFor(async () => sample(await workerMetrics(), 'chatrelay_reply_delay_waits_in_progress') === 1, {
+      what: 'the wait to be counted',
+    });
     assert.equal(s.receiver.delivered(reply.path).length, 0, 'nothing is delivered during the delay');
     await s.receiver.waitForDelivered(1, { path: reply.path });
     await finished(messageId);
@@ -138,21 +162,39 @@ describe('metrics and logs of a real pipeline (API, worker, Temporal dev server,
     await unauthorized.arrayBuffer();
     const before = await apiMetrics();
     const { reply, messageId } = await sendMessage();
-    const bad = await fetch(`${s.baseUrl}/webhook/mychatbot`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const bad = await fetch(`${s.baseUrl}/webhook/mychatbot`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     assert.equal(bad.status, 400);
     await bad.arrayBuffer();
     const after = await apiMetrics();
     const route = '/webhook/mychatbot';
-    const delta = (name: string, labels: Record<string, string>) => sample(after, name, labels) - sample(before, name, labels);
+    const delta = (name: string, labels: Record<string, string>) =>
+      sample(after, name, labels) - sample(before, name, labels);
     assert.equal(delta('chatrelay_http_requests_total', { route, method: 'POST', status: '200' }), 1);
     assert.equal(delta('chatrelay_http_requests_total', { route, method: 'POST', status: '400' }), 1);
     assert.equal(delta('chatrelay_http_request_duration_seconds_count', { route, method: 'POST', status: '200' }), 1);
-    assert.equal(sample(after, 'chatrelay_http_request_duration_seconds_bucket', { route, method: 'POST', status: '200', le: '+Inf' }) >= 1, true);
-    assert.ok(sample(after, 'chatrelay_http_request_duration_seconds_sum', { route, method: 'POST', status: '200' }) > 0);
+    assert.equal(
+      sample(after, 'chatrelay_http_request_duration_seconds_bucket', {
+        route,
+        method: 'POST',
+        status: '200',
+        le: '+Inf',
+      }) >= 1,
+      true,
+    );
+    assert.ok(
+      sample(after, 'chatrelay_http_request_duration_seconds_sum', { route, method: 'POST', status: '200' }) > 0,
+    );
     // Concrete paths never become labels: a media id is reported as its route pattern.
     await (await fetch(`${s.baseUrl}/media/${'x'.repeat(20)}`)).arrayBuffer();
     const withMedia = await apiMetrics();
-    assert.equal(sample(withMedia, 'chatrelay_http_requests_total', { route: '/media/:id', method: 'GET', status: '404' }), 1);
+    assert.equal(
+      sample(withMedia, 'chatrelay_http_requests_total', { route: '/media/:id', method: 'GET', status: '404' }),
+      1,
+    );
     assert.doesNotMatch(withMedia, /xxxxxxxxxxxxxxxxxxxx/);
     // Let the reply go out, so that it cannot take a scripted answer meant for the next test.
     await s.receiver.waitForDelivered(1, { path: reply.path });
@@ -170,7 +212,10 @@ describe('metrics and logs of a real pipeline (API, worker, Temporal dev server,
     });
     const messages = new Set(lines.map((line) => String(line.msg)));
     for (const expected of ['message accepted', 'reply generated', 'delivery attempt', 'message finished']) {
-      assert.ok(messages.has(expected), `"${expected}" is logged with the message id (found: ${[...messages].join(', ')})`);
+      assert.ok(
+        messages.has(expected),
+        `"${expected}" is logged with the message id (found: ${[...messages].join(', ')})`,
+      );
     }
     for (const line of lines) {
       assert.equal(line.pageId, channel.page_id, `pageId on "${String(line.msg)}"`);
@@ -188,18 +233,28 @@ describe('metrics and logs of a real pipeline (API, worker, Temporal dev server,
 
   test('Temporal SDK lines go through the same JSON logger', () => {
     const sdk = s.logs.lines().filter((line) => typeof line.sdkComponent === 'string');
-    assert.ok(sdk.some((line) => line.msg === 'Worker state changed' && line.state === 'RUNNING'), 'the worker state change is logged');
+    assert.ok(
+      sdk.some((line) => line.msg === 'Worker state changed' && line.state === 'RUNNING'),
+      'the worker state change is logged',
+    );
     for (const line of sdk) assert.equal(line.service, 'chatrelay-worker');
   });
 
   test('no token, key or message text in any log line at the default level', async () => {
     // An admin request with the admin token, and a webhook request with a wrong token, are logged too.
-    const admin = await fetch(`${s.baseUrl}/v1/agents`, { headers: { authorization: `Bearer ${s.config.ADMIN_TOKEN}` } });
+    const admin = await fetch(`${s.baseUrl}/v1/agents`, {
+      headers: { authorization: `Bearer ${s.config.ADMIN_TOKEN}` },
+    });
     assert.equal(admin.status, 200);
     await admin.arrayBuffer();
     const wrong = `wrong-token-${randomBytes(8).toString('hex')}`;
     secrets.push({ what: 'a wrong API token', value: wrong });
-    const rejected = await postMessage(s.baseUrl, wrong, { client_id: 'u9', page_id: 'nope', platform: 'CustomApp', text: 'hello' });
+    const rejected = await postMessage(s.baseUrl, wrong, {
+      client_id: 'u9',
+      page_id: 'nope',
+      platform: 'CustomApp',
+      text: 'hello',
+    });
     assert.equal(rejected.status, 401);
     await waitFor(() => s.logs.raw.some((line) => line.includes('"status":401')), { what: 'the 401 to be logged' });
 
@@ -208,7 +263,8 @@ describe('metrics and logs of a real pipeline (API, worker, Temporal dev server,
     assert.ok(s.logs.raw.length > 30, `a whole run was captured (${s.logs.raw.length} lines)`);
     assert.ok(secrets.filter((secret) => secret.what === 'message text').length >= 5);
     for (const line of s.logs.raw) {
-      for (const secret of secrets) assert.ok(!line.includes(secret.value), `a log line contains the ${secret.what}: ${line}`);
+      for (const secret of secrets)
+        assert.ok(!line.includes(secret.value), `a log line contains the ${secret.what}: ${line}`);
     }
   });
 });

@@ -62,13 +62,14 @@ export async function startObservedStack(env: Record<string, string> = {}): Prom
   installTemporalRuntime({ logger: workerLogger, sdkMetricsBindAddress: `127.0.0.1:${sdkMetricsPort}` });
 
   const dataDir = mkdtempSync(join(tmpdir(), 'chatrelay-obs-'));
-  const [temporal, mongo, fake, receiver, port]: [RunningServer, TestMongo, FakeOpenAI, Receiver, number] = await Promise.all([
-    startTemporalDevServer({ dbFile: join(dataDir, 'temporal.db') }),
-    startTestMongo(),
-    startFakeOpenAI(),
-    startReceiver(),
-    freePort(),
-  ]);
+  const [temporal, mongo, fake, receiver, port]: [RunningServer, TestMongo, FakeOpenAI, Receiver, number] =
+    await Promise.all([
+      startTemporalDevServer({ dbFile: join(dataDir, 'temporal.db') }),
+      startTestMongo(),
+      startFakeOpenAI(),
+      startReceiver(),
+      freePort(),
+    ]);
   const config = loadConfig({
     PORT: String(port),
     HOST: '127.0.0.1',
@@ -128,7 +129,9 @@ export function sample(text: string, name: string, labels: Record<string, string
   for (const line of text.split('\n')) {
     const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!match || match[1] !== name) continue;
-    const found = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
+    const found = Object.fromEntries(
+      [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]),
+    );
     if (Object.entries(labels).every(([key, value]) => found[key] === value)) return Number(match[3]);
   }
   return 0;

@@ -118,7 +118,10 @@ describe('metrics helpers', () => {
   test('error types for labels: the failure type, else the class name, label-safe', () => {
     assert.equal(errorType(ApplicationFailure.create({ type: 'ModelUnavailable', message: 'x' })), 'ModelUnavailable');
     assert.equal(errorType(new TypeError('x')), 'TypeError');
-    assert.equal(errorType(ApplicationFailure.create({ type: 'has spaces {and} "quotes"', message: 'x' })), 'has_spaces__and___quotes_');
+    assert.equal(
+      errorType(ApplicationFailure.create({ type: 'has spaces {and} "quotes"', message: 'x' })),
+      'has_spaces__and___quotes_',
+    );
     assert.equal(errorType('a string'), 'string');
   });
 });
@@ -145,14 +148,24 @@ describe('logging', () => {
   test('secrets are redacted by path as a second line of defence', () => {
     const capture = new LogCapture();
     const logger = createLogger({ level: 'info', name: 'test', destination: capture });
-    logger.info({ channel: { api_token: 'tok-1' }, config: { ADMIN_TOKEN: 'adm-1', OPENAI_API_KEY: 'sk-1' }, authorization: 'Bearer x' }, 'oops');
+    logger.info(
+      {
+        channel: { api_token: 'tok-1' },
+        config: { ADMIN_TOKEN: 'adm-1', OPENAI_API_KEY: 'sk-1' },
+        authorization: 'Bearer x',
+      },
+      'oops',
+    );
     const line = capture.raw[0] ?? '';
-    for (const secret of ['tok-1', 'adm-1', 'sk-1', 'Bearer x']) assert.ok(!line.includes(secret), `${secret} in ${line}`);
+    for (const secret of ['tok-1', 'adm-1', 'sk-1', 'Bearer x'])
+      assert.ok(!line.includes(secret), `${secret} in ${line}`);
   });
 
   test("the Temporal logger adapter: levels, fields, errors as err, the SDK's timestamp symbol left out", () => {
     const capture = new LogCapture();
-    const adapter = new PinoTemporalLogger(createLogger({ level: 'info', name: 'chatrelay-worker', destination: capture }));
+    const adapter = new PinoTemporalLogger(
+      createLogger({ level: 'info', name: 'chatrelay-worker', destination: capture }),
+    );
     adapter.debug('below the level');
     adapter.info('Worker state changed', { sdkComponent: 'worker', state: 'RUNNING', [LogTimestamp]: 123n });
     adapter.log('WARN', 'Activity failed', { activityType: 'deliverPart', error: new Error('boom') });

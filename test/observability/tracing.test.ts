@@ -43,7 +43,9 @@ describe('one trace per message, from the inbound POST to the reply POST', () =>
     const secretPath = `/replies/hook-${'Kq7'.repeat(8)}`;
     const secretQuery = 'token=reply-url-secret-0987';
     const replyPath = `${secretPath}?${secretQuery}`;
-    const { channel, token, signingSecret } = await createChannelWithAgent(s.stores, { replyUrl: `${s.receiver.baseUrl}${replyPath}` });
+    const { channel, token, signingSecret } = await createChannelWithAgent(s.stores, {
+      replyUrl: `${s.receiver.baseUrl}${replyPath}`,
+    });
     const secrets = {
       text: 'Please trace this private sentence',
       name: 'Odile Tracewell',
@@ -74,12 +76,14 @@ describe('one trace per message, from the inbound POST to the reply POST', () =>
     // Every span of the message, once the workflow's own has ended (workflow spans are exported at the end of its task).
     const spans = await waitFor(() => {
       const finished = exporter.getFinishedSpans().filter((span) => span.spanContext().traceId === traceId);
-      return finished.some((span) => span.name === 'RunWorkflow:messageWorkflowV2') && finished.some((span) => span.spanContext().spanId === replySpanId)
+      return finished.some((span) => span.name === 'RunWorkflow:messageWorkflowV2') &&
+        finished.some((span) => span.spanContext().spanId === replySpanId)
         ? finished
         : undefined;
     });
     const byId = new Map(spans.map((span) => [span.spanContext().spanId, span]));
-    const parentOf = (span: ReadableSpan): ReadableSpan | undefined => (span.parentSpanId ? byId.get(span.parentSpanId) : undefined);
+    const parentOf = (span: ReadableSpan): ReadableSpan | undefined =>
+      span.parentSpanId ? byId.get(span.parentSpanId) : undefined;
     const one = (name: string): ReadableSpan => {
       const found = spans.filter((span) => span.name === name);
       assert.equal(found.length, 1, `one ${name} span; spans: ${spans.map((span) => span.name).join(', ')}`);
@@ -124,7 +128,10 @@ describe('one trace per message, from the inbound POST to the reply POST', () =>
     const model = one('model chat');
     assert.match(parentOf(model)?.name ?? '', /^RunActivity:/);
     assert.equal(model.attributes['gen_ai.request.model'], 'gpt-4o-mini');
-    assert.ok(spans.some((span) => parentOf(span) === model && span.kind === SpanKind.CLIENT), 'the model API request is a child of the model call');
+    assert.ok(
+      spans.some((span) => parentOf(span) === model && span.kind === SpanKind.CLIENT),
+      'the model API request is a child of the model call',
+    );
 
     // The reply POST: a client span inside an activity of the workflow, that keeps only the receiver's origin.
     const replySpan = byId.get(replySpanId)!;
@@ -134,13 +141,20 @@ describe('one trace per message, from the inbound POST to the reply POST', () =>
     assert.equal(replySpan.attributes['url.full'], s.receiver.baseUrl);
 
     // One trace: every span about this message is in it.
-    const aboutMessage = exporter.getFinishedSpans().filter((span) => span.attributes['chatrelay.message_id'] === messageId);
+    const aboutMessage = exporter
+      .getFinishedSpans()
+      .filter((span) => span.attributes['chatrelay.message_id'] === messageId);
     assert.ok(aboutMessage.every((span) => span.spanContext().traceId === traceId));
 
     // No content and no secret in any attribute of any span (of any trace), nor in span names.
     for (const span of exporter.getFinishedSpans()) {
-      const text = JSON.stringify({ name: span.name, attributes: span.attributes, events: span.events.map((event) => event.attributes) });
-      for (const [what, secret] of Object.entries(secrets)) assert.ok(!text.includes(secret), `the ${what} is in span ${span.name}: ${text}`);
+      const text = JSON.stringify({
+        name: span.name,
+        attributes: span.attributes,
+        events: span.events.map((event) => event.attributes),
+      });
+      for (const [what, secret] of Object.entries(secrets))
+        assert.ok(!text.includes(secret), `the ${what} is in span ${span.name}: ${text}`);
     }
   });
 });

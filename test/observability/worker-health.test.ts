@@ -56,7 +56,10 @@ describe('worker health', () => {
         const readiness = await runHealthChecks(checks);
         return readiness.ready ? readiness : undefined;
       });
-      assert.deepEqual(ready.body, { status: 'ready', checks: { mongodb: { ok: true }, temporal: { ok: true }, worker: { ok: true } } });
+      assert.deepEqual(ready.body, {
+        status: 'ready',
+        checks: { mongodb: { ok: true }, temporal: { ok: true }, worker: { ok: true } },
+      });
 
       worker.shutdown();
       await running;
@@ -123,7 +126,10 @@ describe('worker health', () => {
         },
         { timeoutMs: 180_000, intervalMs: 250, what: `the worker to be ready\n${worker.recentOutput()}` },
       );
-      assert.deepEqual(ready.body, { status: 'ready', checks: { mongodb: { ok: true }, temporal: { ok: true }, worker: { ok: true } } });
+      assert.deepEqual(ready.body, {
+        status: 'ready',
+        checks: { mongodb: { ok: true }, temporal: { ok: true }, worker: { ok: true } },
+      });
 
       worker.process.kill('SIGTERM');
       assert.equal(await worker.exited, 0, worker.recentOutput());

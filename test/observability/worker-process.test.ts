@@ -29,8 +29,13 @@ test('the worker process: a taken metrics port costs the metrics, not the worker
     echo: (line) => lines.push(line),
   });
   try {
-    await waitFor(() => lines.some((line) => line.includes('Temporal not reachable yet')), { timeoutMs: 60_000, what: 'the worker to try Temporal' });
-    const portError = lines.map((line) => line.replace(/^\[worker\] /, '')).find((line) => line.includes('the metrics port cannot be served'));
+    await waitFor(() => lines.some((line) => line.includes('Temporal not reachable yet')), {
+      timeoutMs: 60_000,
+      what: 'the worker to try Temporal',
+    });
+    const portError = lines
+      .map((line) => line.replace(/^\[worker\] /, ''))
+      .find((line) => line.includes('the metrics port cannot be served'));
     assert.ok(portError, lines.join('\n'));
     assert.equal((JSON.parse(portError) as { level: string }).level, 'error');
     assert.equal(worker.process.exitCode, null, 'the worker runs on');

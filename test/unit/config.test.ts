@@ -40,7 +40,10 @@ describe('configuration', () => {
 
   test('old keys are a comma-separated list', () => {
     const old = ['an-old-secrets-key-of-32-characters-or-more-1', 'an-old-secrets-key-of-32-characters-or-more-2'];
-    assert.deepEqual(loadConfig({ ...valid, SECRETS_ENCRYPTION_OLD_KEYS: ` ${old[0]} , ${old[1]} ` }).SECRETS_ENCRYPTION_OLD_KEYS, old);
+    assert.deepEqual(
+      loadConfig({ ...valid, SECRETS_ENCRYPTION_OLD_KEYS: ` ${old[0]} , ${old[1]} ` }).SECRETS_ENCRYPTION_OLD_KEYS,
+      old,
+    );
   });
 
   for (const name of Object.keys(valid)) {
@@ -67,7 +70,11 @@ describe('configuration', () => {
     ['DELIVERY_RETRY_SCHEDULE', '5,x', /^DELIVERY_RETRY_SCHEDULE must be a comma-separated list of seconds/],
     ['FETCH_ALLOW_PRIVATE', 'maybe', /^FETCH_ALLOW_PRIVATE /],
     ['SECRETS_ENCRYPTION_KEY', 'too-short', /^SECRETS_ENCRYPTION_KEY must be at least 32 characters/],
-    ['SECRETS_ENCRYPTION_OLD_KEYS', 'a-good-old-key-of-32-characters-or-more,short', /^SECRETS_ENCRYPTION_OLD_KEYS must be comma-separated keys of at least 32 characters each/],
+    [
+      'SECRETS_ENCRYPTION_OLD_KEYS',
+      'a-good-old-key-of-32-characters-or-more,short',
+      /^SECRETS_ENCRYPTION_OLD_KEYS must be comma-separated keys of at least 32 characters each/,
+    ],
     ['CODEC_TOKEN', 'short', /^CODEC_TOKEN must be at least 16 characters/],
     ['CODEC_CORS_ORIGINS', 'http://127.0.0.1:8233/ui', /^CODEC_CORS_ORIGINS must be comma-separated origins/],
     ['CODEC_CORS_ORIGINS', 'https://ui.example, 127.0.0.1:8233', /^CODEC_CORS_ORIGINS must be comma-separated origins/],
@@ -99,7 +106,13 @@ describe('configuration', () => {
 
   test('every problem is reported at once', () => {
     const problems = problemsOf({ PORT: 'x' });
-    assert.deepEqual(problems.map((problem) => problem.split(' ')[0]).sort(), ['ADMIN_TOKEN', 'MONGODB_URI', 'OPENAI_API_KEY', 'PORT', 'SECRETS_ENCRYPTION_KEY']);
+    assert.deepEqual(problems.map((problem) => problem.split(' ')[0]).sort(), [
+      'ADMIN_TOKEN',
+      'MONGODB_URI',
+      'OPENAI_API_KEY',
+      'PORT',
+      'SECRETS_ENCRYPTION_KEY',
+    ]);
   });
 
   test('the process entry point exits naming the variable', async () => {

@@ -70,7 +70,10 @@ describe('fake OpenAI server with the real SDK', () => {
       assert.equal(completion.choices[0]?.finish_reason, 'stop');
       assert.equal(completion.object, 'chat.completion');
       assert.equal(completion.model, 'gpt-test-mini');
-      assert.ok(completion.usage && completion.usage.total_tokens === completion.usage.prompt_tokens + completion.usage.completion_tokens);
+      assert.ok(
+        completion.usage &&
+          completion.usage.total_tokens === completion.usage.prompt_tokens + completion.usage.completion_tokens,
+      );
       assert.ok(completion.usage.prompt_tokens > 0);
 
       assert.equal(fake.requests.length, 1);
@@ -93,7 +96,9 @@ describe('fake OpenAI server with the real SDK', () => {
     test('content parts: text parts are joined and image parts counted', async () => {
       const one = await ai.chat.completions.create({
         model: 'gpt-test',
-        messages: [{ role: 'user', content: [{ type: 'text', text: 'what is' }, IMAGE, { type: 'text', text: 'this?' }] }],
+        messages: [
+          { role: 'user', content: [{ type: 'text', text: 'what is' }, IMAGE, { type: 'text', text: 'this?' }] },
+        ],
       });
       assert.equal(one.choices[0]?.message.content, 'Echo: what is this? (+1 image)');
 
@@ -135,7 +140,9 @@ describe('fake OpenAI server with the real SDK', () => {
 
     test('scripted 500 surfaces as InternalServerError without retries, then the next call succeeds', async () => {
       fake.failNext('chat', 1, 500);
-      const error = await rejection(() => ai.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }] }));
+      const error = await rejection(() =>
+        ai.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }] }),
+      );
       assert.ok(error instanceof OpenAI.InternalServerError, `got ${String(error)}`);
       assert.equal(error.status, 500);
       assert.equal(error.type, 'server_error');
@@ -158,7 +165,9 @@ describe('fake OpenAI server with the real SDK', () => {
 
     test('429 carries retry-after to the SDK, which honours it when retrying', async () => {
       fake.failNext('chat', 1, 429, { headers: { 'retry-after': '7' } });
-      const error = await rejection(() => ai.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }] }));
+      const error = await rejection(() =>
+        ai.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }] }),
+      );
       assert.ok(error instanceof OpenAI.RateLimitError, `got ${String(error)}`);
       assert.equal(error.status, 429);
       assert.equal(error.code, 'rate_limit_exceeded');
@@ -166,18 +175,27 @@ describe('fake OpenAI server with the real SDK', () => {
 
       fake.reset();
       fake.failNext('chat', 1, 429, { headers: { 'retry-after': '0.2' } });
-      const ok = await client(fake, { maxRetries: 1 }).chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'y' }] });
+      const ok = await client(fake, { maxRetries: 1 }).chat.completions.create({
+        model: 'm',
+        messages: [{ role: 'user', content: 'y' }],
+      });
       assert.equal(ok.choices[0]?.message.content, 'Echo: y');
       const [first, second] = fake.requestsTo('chat');
       assert.ok(first && second, 'expected a retry');
       // Only a lower bound: the SDK must have waited out retry-after before the second attempt.
-      assert.ok(second.receivedAt - first.receivedAt >= 190, `retried after ${second.receivedAt - first.receivedAt} ms`);
+      assert.ok(
+        second.receivedAt - first.receivedAt >= 190,
+        `retried after ${second.receivedAt - first.receivedAt} ms`,
+      );
     });
 
     test('scripted 400 is not retried and keeps a custom message and code', async () => {
       fake.failNext('chat', 1, 400, { message: 'context too long', code: 'context_length_exceeded' });
       const error = await rejection(() =>
-        client(fake, { maxRetries: 3 }).chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }] }),
+        client(fake, { maxRetries: 3 }).chat.completions.create({
+          model: 'm',
+          messages: [{ role: 'user', content: 'x' }],
+        }),
       );
       assert.ok(error instanceof OpenAI.BadRequestError, `got ${String(error)}`);
       assert.equal(error.code, 'context_length_exceeded');
@@ -194,7 +212,9 @@ describe('fake OpenAI server with the real SDK', () => {
     test('a delayed answer can time the client out; latency delays every answer', async () => {
       fake.delayNext('chat', 5_000);
       const impatient = client(fake, { timeout: 100 });
-      const error = await rejection(() => impatient.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }] }));
+      const error = await rejection(() =>
+        impatient.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }] }),
+      );
       assert.ok(error instanceof OpenAI.APIConnectionTimeoutError, `got ${String(error)}`);
 
       fake.setLatency(150);
@@ -210,7 +230,10 @@ describe('fake OpenAI server with the real SDK', () => {
     test('a hanging request is visible to waitForRequests and can be cancelled by the client', async () => {
       fake.hangNext('chat');
       const controller = new AbortController();
-      const pending = ai.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'wait' }] }, { signal: controller.signal });
+      const pending = ai.chat.completions.create(
+        { model: 'm', messages: [{ role: 'user', content: 'wait' }] },
+        { signal: controller.signal },
+      );
       const arrived = await fake.waitForRequests(1, 'chat');
       assert.deepEqual(arrived[0]?.json?.['messages'], [{ role: 'user', content: 'wait' }]);
       assert.equal(fake.inFlight, 1);
@@ -257,7 +280,8 @@ describe('fake OpenAI server with the real SDK', () => {
       fake.failNext('transcriptions', 1, 503);
       fake.replyNext('scripted words', 'transcriptions');
       const upload = async (): Promise<string> =>
-        (await ai.audio.transcriptions.create({ model: 'whisper-1', file: await toFile(Buffer.from('x'), 'd.mp3') })).text;
+        (await ai.audio.transcriptions.create({ model: 'whisper-1', file: await toFile(Buffer.from('x'), 'd.mp3') }))
+          .text;
       const error = await rejection(upload);
       assert.ok(error instanceof OpenAI.APIError && error.status === 503, `got ${String(error)}`);
       assert.equal(await upload(), 'scripted words');
@@ -331,9 +355,17 @@ describe('fake OpenAI server lifecycle', () => {
   test('apiKey option rejects other keys with a 401', async () => {
     const fake = await startFakeOpenAI({ apiKey: 'sk-right' });
     try {
-      const error = await rejection(() => client(fake, { apiKey: 'sk-wrong' }).chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }] }));
+      const error = await rejection(() =>
+        client(fake, { apiKey: 'sk-wrong' }).chat.completions.create({
+          model: 'm',
+          messages: [{ role: 'user', content: 'x' }],
+        }),
+      );
       assert.ok(error instanceof OpenAI.AuthenticationError, `got ${String(error)}`);
-      const ok = await client(fake, { apiKey: 'sk-right' }).chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }] });
+      const ok = await client(fake, { apiKey: 'sk-right' }).chat.completions.create({
+        model: 'm',
+        messages: [{ role: 'user', content: 'x' }],
+      });
       assert.equal(ok.choices[0]?.message.content, 'Echo: x');
     } finally {
       await fake.close();

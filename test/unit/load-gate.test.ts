@@ -49,7 +49,13 @@ describe('backlog estimate: Temporal refreshes its figures only every few second
 describe('load gate', () => {
   /** A gate whose probe answers what the test sets, on a clock the test moves. */
   function gateUnderTest(options: { maxBacklogMs: number }) {
-    const state: { now: number; next: BacklogReading | Error; reads: number; shed: number; reported: Array<Record<string, number>> } = {
+    const state: {
+      now: number;
+      next: BacklogReading | Error;
+      reads: number;
+      shed: number;
+      reported: Array<Record<string, number>>;
+    } = {
       now: 0,
       next: empty,
       reads: 0,
@@ -73,7 +79,11 @@ describe('load gate', () => {
     /** Resolves after the gate has read the probe's current answer at least once more. */
     const readAgain = async (): Promise<void> => {
       const target = state.reads + 2;
-      await waitFor(() => state.reads >= target, { timeoutMs: 5_000, intervalMs: 1, what: 'the gate to read the backlog' });
+      await waitFor(() => state.reads >= target, {
+        timeoutMs: 5_000,
+        intervalMs: 1,
+        what: 'the gate to read the backlog',
+      });
     };
     return { gate, state, readAgain };
   }
@@ -121,7 +131,11 @@ describe('load gate', () => {
       await readAgain();
       assert.deepEqual(gate.admit(), { retryAfterSeconds: 7 }, 'a failed read keeps the last reading for a moment');
       state.now += 2_001;
-      assert.equal(gate.admit(), undefined, 'then the gate is open (the start itself answers 503 when Temporal is down)');
+      assert.equal(
+        gate.admit(),
+        undefined,
+        'then the gate is open (the start itself answers 503 when Temporal is down)',
+      );
       assert.equal(gate.backlog(), undefined);
     } finally {
       await gate.stop();

@@ -27,8 +27,31 @@ describe('isImageUrl', () => {
 describe('isFileUrl', () => {
   test('accepts every file extension, in any case, with a query string', () => {
     const extensions = [
-      'pdf', 'doc', 'docx', 'xls', 'xlsx', 'ppt', 'pptx', 'odt', 'ods', 'csv', 'zip', 'rar', '7z', 'tar', 'gz',
-      'mp3', 'wav', 'ogg', 'm4a', 'mp4', 'mov', 'webm', 'avi', 'PDF', 'Mp4',
+      'pdf',
+      'doc',
+      'docx',
+      'xls',
+      'xlsx',
+      'ppt',
+      'pptx',
+      'odt',
+      'ods',
+      'csv',
+      'zip',
+      'rar',
+      '7z',
+      'tar',
+      'gz',
+      'mp3',
+      'wav',
+      'ogg',
+      'm4a',
+      'mp4',
+      'mov',
+      'webm',
+      'avi',
+      'PDF',
+      'Mp4',
     ];
     for (const ext of extensions) assert.equal(isFileUrl(`https://x.test/f/thing.${ext}`), true, ext);
     assert.equal(isFileUrl('https://x.test/backup.tar.gz?sig=abc'), true);
@@ -59,11 +82,19 @@ describe('extractMedia', () => {
   });
 
   test('a markdown image with a title or angle brackets is recognised', () => {
-    assert.deepEqual(extractMedia('A ![c](<https://x.test/c.png> "Chart") B'), { text: 'A B', images: ['https://x.test/c.png'], files: [] });
+    assert.deepEqual(extractMedia('A ![c](<https://x.test/c.png> "Chart") B'), {
+      text: 'A B',
+      images: ['https://x.test/c.png'],
+      files: [],
+    });
   });
 
   test('a markdown image pointing at a file extension is a file, not a picture', () => {
-    assert.deepEqual(extractMedia('![doc](https://x.test/doc.pdf)'), { text: '', images: [], files: ['https://x.test/doc.pdf'] });
+    assert.deepEqual(extractMedia('![doc](https://x.test/doc.pdf)'), {
+      text: '',
+      images: [],
+      files: ['https://x.test/doc.pdf'],
+    });
   });
 
   test('a markdown link to an image keeps its label and the URL goes to images', () => {
@@ -99,7 +130,11 @@ describe('extractMedia', () => {
   });
 
   test('trailing punctuation after a bare URL stays in the text, not in the URL', () => {
-    assert.deepEqual(extractMedia('Here it is https://x.test/a.png.'), { text: 'Here it is.', images: ['https://x.test/a.png'], files: [] });
+    assert.deepEqual(extractMedia('Here it is https://x.test/a.png.'), {
+      text: 'Here it is.',
+      images: ['https://x.test/a.png'],
+      files: [],
+    });
     assert.deepEqual(extractMedia('One https://x.test/a.png, two https://x.test/b.pdf!').text, 'One, two!');
   });
 
@@ -112,7 +147,8 @@ describe('extractMedia', () => {
   });
 
   test('links to normal web pages stay in the text unchanged, bare or markdown', () => {
-    const text = 'Read https://example.com/article?id=1 or [the docs](https://example.com/docs) or https://x.test/notes.txt';
+    const text =
+      'Read https://example.com/article?id=1 or [the docs](https://example.com/docs) or https://x.test/notes.txt';
     assert.deepEqual(extractMedia(text), { text, images: [], files: [] });
   });
 
@@ -146,7 +182,8 @@ describe('extractMedia', () => {
   });
 
   test('whitespace left behind is tidied: no double spaces, no trailing spaces, one blank line at most, trimmed', () => {
-    const text = '  Intro ![a](https://x.test/a.png)   text  \n\n![b](https://x.test/b.png)\n\n\n\nhttps://x.test/c.png\nEnd  https://x.test/d.pdf  ';
+    const text =
+      '  Intro ![a](https://x.test/a.png)   text  \n\n![b](https://x.test/b.png)\n\n\n\nhttps://x.test/c.png\nEnd  https://x.test/d.pdf  ';
     const result = extractMedia(text);
     assert.equal(result.text, 'Intro text\n\nEnd');
     assert.doesNotMatch(result.text, / {2}/);
@@ -193,8 +230,16 @@ describe('extractMedia on 100 000-character adversarial replies', () => {
   const N = 100_000;
 
   test('a URL followed by 100 000 closing brackets keeps the brackets in the text', () => {
-    assert.deepEqual(extractMedia(`see https://x.test/a.png${')'.repeat(N)}`), { text: `see${')'.repeat(N)}`, images: ['https://x.test/a.png'], files: [] });
-    assert.deepEqual(extractMedia(`see https://x.test/a.png${']'.repeat(N)}`), { text: `see${']'.repeat(N)}`, images: ['https://x.test/a.png'], files: [] });
+    assert.deepEqual(extractMedia(`see https://x.test/a.png${')'.repeat(N)}`), {
+      text: `see${')'.repeat(N)}`,
+      images: ['https://x.test/a.png'],
+      files: [],
+    });
+    assert.deepEqual(extractMedia(`see https://x.test/a.png${']'.repeat(N)}`), {
+      text: `see${']'.repeat(N)}`,
+      images: ['https://x.test/a.png'],
+      files: [],
+    });
     // A bracket that balances one inside the URL still belongs to it.
     assert.deepEqual(extractMedia(`https://x.test/a_(b).pdf${')'.repeat(N)}`).files, ['https://x.test/a_(b).pdf']);
     // A page URL stays in the text, brackets and all.
@@ -230,11 +275,22 @@ describe('extractMedia on 100 000-character adversarial replies', () => {
   test('every private-use character in the text: the removal marker still never collides', () => {
     const privateUse = Array.from({ length: 0xf900 - 0xe000 }, (_, i) => String.fromCharCode(0xe000 + i)).join('');
     const text = privateUse.repeat(Math.ceil(N / privateUse.length));
-    assert.deepEqual(extractMedia(`${text} https://x.test/a.png end`), { text: `${text} end`, images: ['https://x.test/a.png'], files: [] });
+    assert.deepEqual(extractMedia(`${text} https://x.test/a.png end`), {
+      text: `${text} end`,
+      images: ['https://x.test/a.png'],
+      files: [],
+    });
   });
 
   test('100 000 unclosed brackets, parentheses and link openings are left as they are', () => {
-    for (const text of ['('.repeat(N), '['.repeat(N), '!['.repeat(N / 2), '[a]('.repeat(N / 4), `[a](https://x.test/page${' '.repeat(N)}`, `[a](https://x.test/page "${'t'.repeat(N)}`]) {
+    for (const text of [
+      '('.repeat(N),
+      '['.repeat(N),
+      '!['.repeat(N / 2),
+      '[a]('.repeat(N / 4),
+      `[a](https://x.test/page${' '.repeat(N)}`,
+      `[a](https://x.test/page "${'t'.repeat(N)}`,
+    ]) {
       const result = extractMedia(text);
       assert.deepEqual(result.images, [], text.slice(0, 30));
       assert.equal(result.text, text.trim());

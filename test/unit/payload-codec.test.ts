@@ -4,7 +4,12 @@ import { describe, test } from 'node:test';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { createPayloadCodec } from '../../src/temporal/data-converter.js';
-import { createEncryptionCodec, ENCRYPTED_ENCODING, KEY_ID_METADATA, PayloadKeyError } from '../../src/temporal/payload-codec.js';
+import {
+  createEncryptionCodec,
+  ENCRYPTED_ENCODING,
+  KEY_ID_METADATA,
+  PayloadKeyError,
+} from '../../src/temporal/payload-codec.js';
 import { derivePayloadKey, parsePayloadKeys, type PayloadKey } from '../../src/temporal/payload-keys.js';
 
 const base = {
@@ -15,14 +20,21 @@ const base = {
 };
 const key = (id: string): PayloadKey => ({ id, key: randomBytes(32) });
 const text = (bytes: Uint8Array | null | undefined): string => Buffer.from(bytes ?? []).toString('utf8');
-const envelope = { text: 'my secret question', client_name: 'Ada Lovelace', attachments: ['https://files.example/private.png'] };
+const envelope = {
+  text: 'my secret question',
+  client_name: 'Ada Lovelace',
+  attachments: ['https://files.example/private.png'],
+};
 
 describe('payload keys (PAYLOAD_ENCRYPTION_KEYS)', () => {
   test('parses id:base64 pairs, newest first, base64 or base64url', () => {
     const a = randomBytes(32);
     const b = randomBytes(32);
     const keys = parsePayloadKeys(` k2:${a.toString('base64')} , k1:${b.toString('base64url')}`);
-    assert.deepEqual(keys.map((entry) => entry.id), ['k2', 'k1']);
+    assert.deepEqual(
+      keys.map((entry) => entry.id),
+      ['k2', 'k1'],
+    );
     assert.ok(keys[0]?.key.equals(a));
     assert.ok(keys[1]?.key.equals(b));
   });
@@ -39,20 +51,28 @@ describe('payload keys (PAYLOAD_ENCRYPTION_KEYS)', () => {
       [`k1:${short}`, /entry 1 \("k1"\) is 16 bytes; an AES-256 key is 32/],
     ];
     for (const [value, expected] of cases) {
-      assert.throws(() => parsePayloadKeys(value), (error: Error) => {
-        assert.match(error.message, expected);
-        assert.ok(!error.message.includes(good) && !error.message.includes(short), 'the key is not in the message');
-        return true;
-      });
+      assert.throws(
+        () => parsePayloadKeys(value),
+        (error: Error) => {
+          assert.match(error.message, expected);
+          assert.ok(!error.message.includes(good) && !error.message.includes(short), 'the key is not in the message');
+          return true;
+        },
+      );
     }
   });
 
   test('configuration: a malformed value stops start-up naming PAYLOAD_ENCRYPTION_KEYS', () => {
     assert.throws(
       () => loadConfig({ ...base, PAYLOAD_ENCRYPTION_KEYS: 'k1:AAAA' }),
-      (error: unknown) => error instanceof ConfigError && /^PAYLOAD_ENCRYPTION_KEYS entry 1 \("k1"\) is 3 bytes/.test(error.problems[0] ?? ''),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        /^PAYLOAD_ENCRYPTION_KEYS entry 1 \("k1"\) is 3 bytes/.test(error.problems[0] ?? ''),
     );
-    assert.throws(() => loadConfig({ ...base, PAYLOAD_ENCRYPTION: 'maybe' }), (error: unknown) => error instanceof ConfigError && /^PAYLOAD_ENCRYPTION /.test(error.problems[0] ?? ''));
+    assert.throws(
+      () => loadConfig({ ...base, PAYLOAD_ENCRYPTION: 'maybe' }),
+      (error: unknown) => error instanceof ConfigError && /^PAYLOAD_ENCRYPTION /.test(error.problems[0] ?? ''),
+    );
     const config = loadConfig(base);
     assert.equal(config.PAYLOAD_ENCRYPTION, true, 'on by default');
     assert.equal(config.PAYLOAD_ENCRYPTION_KEYS, undefined);
@@ -78,8 +98,11 @@ describe('encryption codec', () => {
     assert.ok(first && second);
     assert.equal(text(first.metadata?.encoding), ENCRYPTED_ENCODING);
     assert.equal(text(first.metadata?.[KEY_ID_METADATA]), 'new');
-    const wire = Buffer.from(JSON.stringify({ first: text(first.data), metadata: Object.values(first.metadata ?? {}).map(text) }));
-    for (const secret of ['my secret question', 'Ada Lovelace', 'files.example', 'json/plain']) assert.ok(!wire.includes(secret), secret);
+    const wire = Buffer.from(
+      JSON.stringify({ first: text(first.data), metadata: Object.values(first.metadata ?? {}).map(text) }),
+    );
+    for (const secret of ['my secret question', 'Ada Lovelace', 'files.example', 'json/plain'])
+      assert.ok(!wire.includes(secret), secret);
     assert.ok(!Buffer.from(first.data!).equals(Buffer.from(second.data!)), 'two encryptions of one payload differ');
     const [decoded] = await codec.decode([first]);
     assert.deepEqual(defaultPayloadConverter.fromPayload(decoded!), envelope);
@@ -98,7 +121,11 @@ describe('encryption codec', () => {
   test('a payload under a key that is not configured, or altered, fails with an error naming the key id', async () => {
     const [written] = await createEncryptionCodec({ keys: [key('gone')], encrypt: true }).encode([plain()]);
     const other = createEncryptionCodec({ keys: [key('current')], encrypt: true });
-    await assert.rejects(other.decode([written!]), (error: unknown) => error instanceof PayloadKeyError && /key "gone", which is not configured.*"current"/.test(error.message));
+    await assert.rejects(
+      other.decode([written!]),
+      (error: unknown) =>
+        error instanceof PayloadKeyError && /key "gone", which is not configured.*"current"/.test(error.message),
+    );
     const sameIdOtherKey = createEncryptionCodec({ keys: [key('gone')], encrypt: true });
     await assert.rejects(sameIdOtherKey.decode([written!]), /key "gone" does not decrypt/);
     const owner = createEncryptionCodec({ keys: [key('mine')], encrypt: true });
@@ -121,7 +148,9 @@ describe('encryption codec', () => {
     const derivedOnly = createPayloadCodec(loadConfig(base));
     assert.equal(derivedOnly.writeKeyId, derivePayloadKey(base.SECRETS_ENCRYPTION_KEY).id);
     const [before] = await derivedOnly.encode([plain()]);
-    const configured = createPayloadCodec(loadConfig({ ...base, PAYLOAD_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}` }));
+    const configured = createPayloadCodec(
+      loadConfig({ ...base, PAYLOAD_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}` }),
+    );
     assert.equal(configured.writeKeyId, 'k1');
     const [read] = await configured.decode([before!]);
     assert.deepEqual(defaultPayloadConverter.fromPayload(read!), envelope);

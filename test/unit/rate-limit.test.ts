@@ -13,7 +13,11 @@ test('a key gets its burst, then waits for tokens at the configured rate', () =>
   assert.equal(limiter.take('a'), 0);
   assert.equal(limiter.take('a'), 1);
   now += 10_000;
-  assert.deepEqual([limiter.take('a'), limiter.take('a'), limiter.take('a'), limiter.take('a')], [0, 0, 0, 1], 'refill is capped at the burst');
+  assert.deepEqual(
+    [limiter.take('a'), limiter.take('a'), limiter.take('a'), limiter.take('a')],
+    [0, 0, 0, 1],
+    'refill is capped at the burst',
+  );
 });
 
 test('the wait grows with the deficit at slow rates, and 0 disables the limit', () => {

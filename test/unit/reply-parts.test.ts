@@ -53,9 +53,14 @@ describe('buildReplyParts', () => {
   });
 
   test('a part keeps many images but only one file; extra files follow as file-only parts', () => {
-    const reply = 'Files https://x.test/1.pdf https://x.test/2.zip https://x.test/3.mp4 and pics https://x.test/a.png https://x.test/b.gif';
+    const reply =
+      'Files https://x.test/1.pdf https://x.test/2.zip https://x.test/3.mp4 and pics https://x.test/a.png https://x.test/b.gif';
     assert.deepEqual(buildReplyParts(reply, 2000), [
-      { text: 'Files and pics', images: ['https://x.test/a.png', 'https://x.test/b.gif'], file: 'https://x.test/1.pdf' },
+      {
+        text: 'Files and pics',
+        images: ['https://x.test/a.png', 'https://x.test/b.gif'],
+        file: 'https://x.test/1.pdf',
+      },
       { text: '', images: [], file: 'https://x.test/2.zip' },
       { text: '', images: [], file: 'https://x.test/3.mp4' },
     ]);
@@ -71,12 +76,17 @@ describe('buildReplyParts', () => {
   });
 
   test('a part that was only media keeps its media with empty text', () => {
-    assert.deepEqual(buildReplyParts('![x](https://x.test/x.png)', 100), [{ text: '', images: ['https://x.test/x.png'] }]);
-    assert.deepEqual(buildReplyParts('https://x.test/doc.pdf', 100), [{ text: '', images: [], file: 'https://x.test/doc.pdf' }]);
+    assert.deepEqual(buildReplyParts('![x](https://x.test/x.png)', 100), [
+      { text: '', images: ['https://x.test/x.png'] },
+    ]);
+    assert.deepEqual(buildReplyParts('https://x.test/doc.pdf', 100), [
+      { text: '', images: [], file: 'https://x.test/doc.pdf' },
+    ]);
   });
 
   test('a URL already delivered by an earlier part is not sent again, and a part left empty is dropped', () => {
-    const reply = 'Here: https://x.test/a.png\n\nhttps://x.test/a.png\n\nAgain https://x.test/a.png https://x.test/f.pdf';
+    const reply =
+      'Here: https://x.test/a.png\n\nhttps://x.test/a.png\n\nAgain https://x.test/a.png https://x.test/f.pdf';
     // Limit 47: each paragraph is its own part (the last one is exactly 47 long).
     assert.deepEqual(buildReplyParts(reply, 47), [
       { text: 'Here:', images: ['https://x.test/a.png'] },
@@ -85,7 +95,9 @@ describe('buildReplyParts', () => {
   });
 
   test('other links stay in the text', () => {
-    assert.deepEqual(buildReplyParts('Read https://example.com/docs now', 100), [{ text: 'Read https://example.com/docs now', images: [] }]);
+    assert.deepEqual(buildReplyParts('Read https://example.com/docs now', 100), [
+      { text: 'Read https://example.com/docs now', images: [] },
+    ]);
   });
 
   test('a limit below 1 is a RangeError', () => {
@@ -101,7 +113,12 @@ describe('buildReplyParts', () => {
       fc.stringMatching(/^[a-z]{1,6}$/).map((n) => `https://x.test/${n}.zip`),
     );
     const reply = fc
-      .array(fc.tuple(fc.oneof({ weight: 4, arbitrary: word }, { weight: 1, arbitrary: media }), fc.constantFrom(' ', '\n', '\n\n')))
+      .array(
+        fc.tuple(
+          fc.oneof({ weight: 4, arbitrary: word }, { weight: 1, arbitrary: media }),
+          fc.constantFrom(' ', '\n', '\n\n'),
+        ),
+      )
       .map((pieces) => pieces.map(([t, s]) => t + s).join(''));
     fc.assert(
       fc.property(reply, fc.integer({ min: 45, max: 300 }), (text, max) => {

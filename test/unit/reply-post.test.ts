@@ -69,11 +69,21 @@ describe('postForm: where a reply may go, and how much of the answer is read', (
   });
 
   test('a loopback, private or metadata address is refused without a connection, and the refusal says how to allow it', async () => {
-    for (const url of [`http://127.0.0.1:${receiver.port}/ok`, `http://[::1]:${receiver.port}/ok`, 'http://169.254.169.254/latest/meta-data', 'http://10.1.2.3/hook', 'http://2130706433/ok']) {
+    for (const url of [
+      `http://127.0.0.1:${receiver.port}/ok`,
+      `http://[::1]:${receiver.port}/ok`,
+      'http://169.254.169.254/latest/meta-data',
+      'http://10.1.2.3/hook',
+      'http://2130706433/ok',
+    ]) {
       const outcome = await postForm(url, form, {}, 5_000, strict);
       assert.equal(outcome.result, 'rejected', url);
       assert.equal(outcome.status, undefined);
-      assert.match('error' in outcome ? outcome.error : '', /Refusing .*loopback, private, link-local or reserved.*DELIVERY_ALLOW_PRIVATE or DELIVERY_ALLOW_HOSTS/, url);
+      assert.match(
+        'error' in outcome ? outcome.error : '',
+        /Refusing .*loopback, private, link-local or reserved.*DELIVERY_ALLOW_PRIVATE or DELIVERY_ALLOW_HOSTS/,
+        url,
+      );
     }
     assert.deepEqual(receiver.hits, []);
   });
@@ -86,24 +96,49 @@ describe('postForm: where a reply may go, and how much of the answer is read', (
   });
 
   test('private receivers are allowed explicitly: all of them, or by host name', async () => {
-    assert.deepEqual(await postForm(`http://127.0.0.1:${receiver.port}/ok`, form, {}, 5_000, { allowPrivate: true, allowHosts: [] }), { result: 'delivered', status: 204 });
-    assert.deepEqual(await postForm(`http://localhost:${receiver.port}/ok`, form, {}, 5_000, { allowPrivate: false, allowHosts: ['LocalHost'] }), { result: 'delivered', status: 204 });
+    assert.deepEqual(
+      await postForm(`http://127.0.0.1:${receiver.port}/ok`, form, {}, 5_000, { allowPrivate: true, allowHosts: [] }),
+      { result: 'delivered', status: 204 },
+    );
+    assert.deepEqual(
+      await postForm(`http://localhost:${receiver.port}/ok`, form, {}, 5_000, {
+        allowPrivate: false,
+        allowHosts: ['LocalHost'],
+      }),
+      { result: 'delivered', status: 204 },
+    );
     // Callers that pass no policy yet keep today's behaviour.
-    assert.deepEqual(await postForm(`http://127.0.0.1:${receiver.port}/ok`, form, {}, 5_000), { result: 'delivered', status: 204 });
+    assert.deepEqual(await postForm(`http://127.0.0.1:${receiver.port}/ok`, form, {}, 5_000), {
+      result: 'delivered',
+      status: 204,
+    });
   });
 
   test('a redirect is not followed: it is the final answer', async () => {
     receiver.hits.length = 0;
-    const outcome = await postForm(`http://127.0.0.1:${receiver.port}/moved`, form, {}, 5_000, { allowPrivate: true, allowHosts: [] });
+    const outcome = await postForm(`http://127.0.0.1:${receiver.port}/moved`, form, {}, 5_000, {
+      allowPrivate: true,
+      allowHosts: [],
+    });
     assert.deepEqual(outcome, { result: 'rejected', status: 302, error: 'receiver answered 302' });
     assert.deepEqual(receiver.hits, ['/moved']);
   });
 
   test('the status decides, a few KiB of the answer are read, and the connection is dropped', async () => {
-    const outcome = await postForm(`http://127.0.0.1:${receiver.port}/flood`, form, {}, 3_000, { allowPrivate: true, allowHosts: [], maxResponseBytes: 4096 });
+    const outcome = await postForm(`http://127.0.0.1:${receiver.port}/flood`, form, {}, 3_000, {
+      allowPrivate: true,
+      allowHosts: [],
+      maxResponseBytes: 4096,
+    });
     assert.deepEqual(outcome, { result: 'delivered', status: 200 });
-    await waitFor(() => receiver.flood.clientClosed, { timeoutMs: 10_000, what: 'chatrelay to hang up on the endless answer' });
+    await waitFor(() => receiver.flood.clientClosed, {
+      timeoutMs: 10_000,
+      what: 'chatrelay to hang up on the endless answer',
+    });
     // What the receiver got out before the hang-up is bounded by the sockets' buffers, not by its will.
-    assert.ok(receiver.flood.bytesSent < 16 * 1024 * 1024, `the receiver sent ${receiver.flood.bytesSent} bytes before chatrelay hung up`);
+    assert.ok(
+      receiver.flood.bytesSent < 16 * 1024 * 1024,
+      `the receiver sent ${receiver.flood.bytesSent} bytes before chatrelay hung up`,
+    );
   });
 });

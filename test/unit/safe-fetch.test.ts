@@ -221,7 +221,10 @@ describe('safeFetch', () => {
     });
 
     it('allows a host listed in allowHosts, case-insensitively', async () => {
-      const result = await safeFetch(`http://LOCALHOST:${server.port}/ok`, { ...basePolicy, allowHosts: ['LocalHost'] });
+      const result = await safeFetch(`http://LOCALHOST:${server.port}/ok`, {
+        ...basePolicy,
+        allowHosts: ['LocalHost'],
+      });
       assert.equal(result.data.toString(), 'voice note');
     });
 
@@ -245,7 +248,12 @@ describe('safeFetch', () => {
 
   describe('schemes and URLs', () => {
     it('refuses ftp: and file:', async () => {
-      for (const url of ['ftp://example.com/a.ogg', 'file:///etc/passwd', 'data:text/plain,hi', 'javascript:alert(1)']) {
+      for (const url of [
+        'ftp://example.com/a.ogg',
+        'file:///etc/passwd',
+        'data:text/plain,hi',
+        'javascript:alert(1)',
+      ]) {
         const error = await rejection(safeFetch(url, localPolicy), 'scheme');
         assert.equal(error.retryable, false);
       }
@@ -258,9 +266,15 @@ describe('safeFetch', () => {
     });
 
     it('keeps credentials out of error messages and finalUrl', async () => {
-      const refused = await rejection(safeFetch(`http://alice:s3cret@127.0.0.1:${server.port}/ok?sig=tok3n`, basePolicy), 'address');
+      const refused = await rejection(
+        safeFetch(`http://alice:s3cret@127.0.0.1:${server.port}/ok?sig=tok3n`, basePolicy),
+        'address',
+      );
       assert.doesNotMatch(refused.message, /alice|s3cret|tok3n/);
-      const status = await rejection(safeFetch(`http://alice:s3cret@127.0.0.1:${server.port}/404`, localPolicy), 'http_status');
+      const status = await rejection(
+        safeFetch(`http://alice:s3cret@127.0.0.1:${server.port}/404`, localPolicy),
+        'http_status',
+      );
       assert.doesNotMatch(status.message, /alice|s3cret/);
       const ok = await safeFetch(`http://alice:s3cret@127.0.0.1:${server.port}/ok`, localPolicy);
       assert.doesNotMatch(ok.finalUrl, /alice|s3cret/);
@@ -370,7 +384,10 @@ describe('safeFetch', () => {
     });
 
     it('refuses a type the filter rejects', async () => {
-      const error = await rejection(safeFetch(server.url('/html'), { ...localPolicy, allowedContentTypes: audioOnly }), 'content_type');
+      const error = await rejection(
+        safeFetch(server.url('/html'), { ...localPolicy, allowedContentTypes: audioOnly }),
+        'content_type',
+      );
       assert.equal(error.retryable, false);
       assert.match(error.message, /text\/html/);
     });

@@ -66,7 +66,11 @@ const markdownLink = fc
   .map(([image, label, target]) => `${image ? '!' : ''}[${label.join(' ')}](${target})`);
 const separator = fc.constantFrom(' ', ' ', ' ', '  ', '\n', '\n\n', ' \n \n ', '\t', '\r\n\r\n', '');
 
-const plainToken = fc.oneof({ weight: 5, arbitrary: word }, { weight: 2, arbitrary: sentenceWord }, { weight: 2, arbitrary: url });
+const plainToken = fc.oneof(
+  { weight: 5, arbitrary: word },
+  { weight: 2, arbitrary: sentenceWord },
+  { weight: 2, arbitrary: url },
+);
 const anyToken = fc.oneof({ weight: 6, arbitrary: plainToken }, { weight: 2, arbitrary: markdownLink });
 
 const textOf = (token: fc.Arbitrary<string>) =>
@@ -85,7 +89,8 @@ describe('splitMessage properties', () => {
   test('every part is within the limit', () => {
     fc.assert(
       fc.property(anyText, limit, (text, max) => {
-        for (const part of splitMessage(text, max)) assert.ok(withinLimit(part, max), `${JSON.stringify(part)} > ${max}`);
+        for (const part of splitMessage(text, max))
+          assert.ok(withinLimit(part, max), `${JSON.stringify(part)} > ${max}`);
       }),
       { numRuns: 500 },
     );
@@ -129,16 +134,26 @@ describe('splitMessage properties', () => {
   test('a markdown link that fits in a part is never cut', () => {
     fc.assert(
       // Separated by whitespace: a link glued to a URL shares a URL run with it, and URLs win.
-      fc.property(fc.array(fc.tuple(markdownLink, separator.filter((s) => s !== '')), { maxLength: 20 }), limit, (pieces, max) => {
-        const text = pieces.map(([t, s]) => t + s).join('');
-        const parts = splitMessage(text, max);
-        for (const [link] of pieces) {
-          if (link.length > max) continue;
-          const inInput = text.split(link).length - 1;
-          const inParts = parts.reduce((sum, part) => sum + part.split(link).length - 1, 0);
-          assert.equal(inParts, inInput, `${link} was cut (limit ${max}): ${JSON.stringify(parts)}`);
-        }
-      }),
+      fc.property(
+        fc.array(
+          fc.tuple(
+            markdownLink,
+            separator.filter((s) => s !== ''),
+          ),
+          { maxLength: 20 },
+        ),
+        limit,
+        (pieces, max) => {
+          const text = pieces.map(([t, s]) => t + s).join('');
+          const parts = splitMessage(text, max);
+          for (const [link] of pieces) {
+            if (link.length > max) continue;
+            const inInput = text.split(link).length - 1;
+            const inParts = parts.reduce((sum, part) => sum + part.split(link).length - 1, 0);
+            assert.equal(inParts, inInput, `${link} was cut (limit ${max}): ${JSON.stringify(parts)}`);
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -191,14 +206,21 @@ describe('splitMessage properties', () => {
       .array(fc.stringMatching(/^[a-z]{1,6}[.!?]?$/), { minLength: 1, maxLength: 6 })
       .map((ws) => ws.join(' '));
     fc.assert(
-      fc.property(fc.array(paragraph, { minLength: 1, maxLength: 15 }), fc.integer({ min: 45, max: 120 }), (paragraphs, max) => {
-        const parts = splitMessage(paragraphs.join('\n\n'), max);
-        assert.deepEqual(parts.flatMap((part) => part.split('\n\n')), paragraphs);
-        for (let i = 0; i + 1 < parts.length; i += 1) {
-          const nextParagraph = (parts[i + 1] ?? '').split('\n\n')[0] ?? '';
-          assert.ok((parts[i] ?? '').length + 2 + nextParagraph.length > max);
-        }
-      }),
+      fc.property(
+        fc.array(paragraph, { minLength: 1, maxLength: 15 }),
+        fc.integer({ min: 45, max: 120 }),
+        (paragraphs, max) => {
+          const parts = splitMessage(paragraphs.join('\n\n'), max);
+          assert.deepEqual(
+            parts.flatMap((part) => part.split('\n\n')),
+            paragraphs,
+          );
+          for (let i = 0; i + 1 < parts.length; i += 1) {
+            const nextParagraph = (parts[i + 1] ?? '').split('\n\n')[0] ?? '';
+            assert.ok((parts[i] ?? '').length + 2 + nextParagraph.length > max);
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -242,7 +264,10 @@ describe('splitMessage examples', () => {
 
   test('a blank line holding spaces or CRLFs is still a paragraph break', () => {
     assert.deepEqual(splitMessage('Alpha beta.\n   \nGamma delta epsilon', 25), ['Alpha beta.', 'Gamma delta epsilon']);
-    assert.deepEqual(splitMessage('Alpha beta.\r\n\r\nGamma delta. Epsilon', 25), ['Alpha beta.', 'Gamma delta. Epsilon']);
+    assert.deepEqual(splitMessage('Alpha beta.\r\n\r\nGamma delta. Epsilon', 25), [
+      'Alpha beta.',
+      'Gamma delta. Epsilon',
+    ]);
   });
 
   test('line breaks win over sentence ends and spaces', () => {
@@ -300,7 +325,11 @@ describe('splitMessage examples', () => {
   test('a markdown link longer than the limit may be cut at the spaces of its label', () => {
     // The 33-unit link cannot stay whole, so its label spaces are ordinary cuts; its URL still fits
     // and so is kept whole by backing the forced cut off to where the URL starts.
-    assert.deepEqual(splitMessage('[one two three](https://x.test/p)', 20), ['[one two', 'three](', 'https://x.test/p)']);
+    assert.deepEqual(splitMessage('[one two three](https://x.test/p)', 20), [
+      '[one two',
+      'three](',
+      'https://x.test/p)',
+    ]);
   });
 
   test('never splits a surrogate pair', () => {
@@ -335,7 +364,8 @@ describe('splitMessage on 100 000-character adversarial replies', () => {
   test('thousands of markdown links next to URLs: every link stays whole', () => {
     const text = '[a](https://x.test/y) '.repeat(N / 22);
     for (const maxLength of [100, 2000]) {
-      for (const part of check(text, maxLength)) assert.deepEqual(new Set(part.split(' ')), new Set(['[a](https://x.test/y)']));
+      for (const part of check(text, maxLength))
+        assert.deepEqual(new Set(part.split(' ')), new Set(['[a](https://x.test/y)']));
     }
   });
 
@@ -344,7 +374,8 @@ describe('splitMessage on 100 000-character adversarial replies', () => {
     const parts = check(`${urls}${'x'.repeat(N / 2)}`, 100);
     const wordParts = parts.filter((part) => part.startsWith('x'));
     assert.equal(wordParts.length, N / 2 / 100);
-    for (const part of parts.filter((part) => !part.startsWith('x'))) assert.match(part, /^https:\/\/a\.test( https:\/\/a\.test)*$/);
+    for (const part of parts.filter((part) => !part.startsWith('x')))
+      assert.match(part, /^https:\/\/a\.test( https:\/\/a\.test)*$/);
   });
 
   test('a URL followed by 100 000 closing brackets is cut like a long word', () => {

@@ -7,7 +7,8 @@ import { stableId } from '../../src/lib/secrets.js';
 import { chatIdFor } from '../../src/stores/chats.js';
 
 /** How ids were made before the encoding became unambiguous: parts joined with NUL. */
-const joinedId = (...parts: string[]) => createHash('sha256').update(parts.join('\u0000'), 'utf8').digest('base64url').slice(0, 27);
+const joinedId = (...parts: string[]) =>
+  createHash('sha256').update(parts.join('\u0000'), 'utf8').digest('base64url').slice(0, 27);
 
 describe('stableId', () => {
   test('parts that hold NUL no longer collide with parts split elsewhere', () => {
@@ -27,10 +28,14 @@ describe('stableId', () => {
   test('different lists of parts give different ids', () => {
     const part = fc.string({ unit: fc.constantFrom('a', 'b', '\u0000', '"', '[', ','), maxLength: 4 });
     fc.assert(
-      fc.property(fc.array(part, { minLength: 1, maxLength: 4 }), fc.array(part, { minLength: 1, maxLength: 4 }), (a, b) => {
-        fc.pre(JSON.stringify(a) !== JSON.stringify(b));
-        return stableId(...a) !== stableId(...b);
-      }),
+      fc.property(
+        fc.array(part, { minLength: 1, maxLength: 4 }),
+        fc.array(part, { minLength: 1, maxLength: 4 }),
+        (a, b) => {
+          fc.pre(JSON.stringify(a) !== JSON.stringify(b));
+          return stableId(...a) !== stableId(...b);
+        },
+      ),
       { numRuns: 2000 },
     );
   });

@@ -5,7 +5,10 @@ import { applyVoicePrefix, DEFAULT_VOICE_PREFIX } from '../../src/domain/voice.j
 describe('applyVoicePrefix', () => {
   test('the default prefix marks the transcript as a voice message', () => {
     assert.equal(DEFAULT_VOICE_PREFIX, '[Voice message] ');
-    assert.equal(applyVoicePrefix('what is the weather', undefined, DEFAULT_VOICE_PREFIX), '[Voice message] what is the weather');
+    assert.equal(
+      applyVoicePrefix('what is the weather', undefined, DEFAULT_VOICE_PREFIX),
+      '[Voice message] what is the weather',
+    );
   });
 
   test('typed text follows the transcript as its own paragraph', () => {

@@ -15,7 +15,13 @@ describe('delivery: retry schedule, pause on 410, redelivery, status (time-skipp
   let admin: MessageAdmin;
   before(async () => {
     h = await startWorkflowHarness({ retryScheduleSeconds: SCHEDULE });
-    admin = createMessageAdmin({ stores: h.stores, client: h.env.client, line: h.line, taskQueue: h.taskQueue, publicBaseUrl: h.mediaBaseUrl });
+    admin = createMessageAdmin({
+      stores: h.stores,
+      client: h.env.client,
+      line: h.line,
+      taskQueue: h.taskQueue,
+      publicBaseUrl: h.mediaBaseUrl,
+    });
   });
   after(async () => {
     await h?.close();
@@ -64,14 +70,20 @@ describe('delivery: retry schedule, pause on 410, redelivery, status (time-skipp
 
   test('Retry-After longer than the schedule step is honoured', async () => {
     const { channel } = await createChannelWithAgent(h.stores, { replyUrl: h.receiver.endpoint().url });
-    h.receiver.answerNext({ status: 429, headers: { 'retry-after': '600' } }, { status: 503, headers: { 'retry-after': '1' } });
+    h.receiver.answerNext(
+      { status: 429, headers: { 'retry-after': '600' } },
+      { status: 503, headers: { 'retry-after': '1' } },
+    );
     const handle = await start(envelope(channel));
     assert.equal((await handle.result()).status, 'delivered');
     assert.deepEqual(await timersOf(handle), [600, 300], 'max(schedule step, Retry-After) for each retry');
   });
 
   test('status at each stage: waiting for the reply delay, then a pending retry with its time, then delivered', async () => {
-    const { channel } = await createChannelWithAgent(h.stores, { replyUrl: h.receiver.endpoint().url, channel: { reply_delay_seconds: 3600 } });
+    const { channel } = await createChannelWithAgent(h.stores, {
+      replyUrl: h.receiver.endpoint().url,
+      channel: { reply_delay_seconds: 3600 },
+    });
     const input = envelope(channel);
     h.receiver.answerNext({ status: 500 });
     const handle = await start(input);
@@ -92,7 +104,10 @@ describe('delivery: retry schedule, pause on 410, redelivery, status (time-skipp
     assert.equal(pending.current_part, 1);
     assert.equal(pending.last_error, 'receiver answered 500');
     assert.ok(pending.next_retry_at !== null && Date.parse(pending.next_retry_at) > 0, 'the next retry time is shown');
-    assert.deepEqual(pending.attempts.map((a) => [a.part, a.attempt, a.result, a.http_status]), [[1, 1, 'retry', 500]]);
+    assert.deepEqual(
+      pending.attempts.map((a) => [a.part, a.attempt, a.result, a.http_status]),
+      [[1, 1, 'retry', 500]],
+    );
     assert.equal((await handle.result()).status, 'delivered');
     const done = await admin.status(input.messageId);
     assert.equal(done.stage, 'delivered');
@@ -120,16 +135,23 @@ describe('delivery: retry schedule, pause on 410, redelivery, status (time-skipp
 
     const resumed = await admin.resumeChannel(channel.id);
     assert.equal(resumed.resumed_messages, 2);
-    for (const handle of [firstHandle, secondHandle, otherHandle]) assert.equal((await handle.result()).status, 'delivered');
+    for (const handle of [firstHandle, secondHandle, otherHandle])
+      assert.equal((await handle.result()).status, 'delivered');
     const delivered = h.receiver.delivered(endpoint.path).map((post) => post.fields.text);
     assert.equal(delivered.length, 3);
-    assert.ok(delivered.indexOf('Echo: first') < delivered.indexOf('Echo: second'), `alice's replies stay in order: ${delivered.join(' | ')}`);
+    assert.ok(
+      delivered.indexOf('Echo: first') < delivered.indexOf('Echo: second'),
+      `alice's replies stay in order: ${delivered.join(' | ')}`,
+    );
     await h.record('v2-paused-then-resumed', firstHandle);
   });
 
   test('redelivery from part 2 sends the stored parts again, same delivery ids, without a new reply', async () => {
     const endpoint = h.receiver.endpoint();
-    const { channel } = await createChannelWithAgent(h.stores, { replyUrl: endpoint.url, channel: { max_message_length: 30 } });
+    const { channel } = await createChannelWithAgent(h.stores, {
+      replyUrl: endpoint.url,
+      channel: { max_message_length: 30 },
+    });
     h.fake.replyNext('Part one is here.\n\nPart two is here.\n\nPart three is here.');
     const input = envelope(channel);
     const handle = await start(input);
@@ -145,11 +167,20 @@ describe('delivery: retry schedule, pause on 410, redelivery, status (time-skipp
     await redeliveryHandle.result();
     await h.record('v2-redelivery-from-part-2', redeliveryHandle);
     const again = h.receiver.delivered(moved.path);
-    assert.deepEqual(again.map((post) => post.fields.text), ['Part two is here.', 'Part three is here.']);
-    assert.deepEqual(again.map((post) => post.headers['webhook-id']), firstRound.slice(1).map((post) => post.headers['webhook-id']));
+    assert.deepEqual(
+      again.map((post) => post.fields.text),
+      ['Part two is here.', 'Part three is here.'],
+    );
+    assert.deepEqual(
+      again.map((post) => post.headers['webhook-id']),
+      firstRound.slice(1).map((post) => post.headers['webhook-id']),
+    );
     assert.equal(h.fake.requestsTo('chat').length, 1, 'no new reply was generated');
     const status = await admin.status(input.messageId);
     assert.equal(status.status, 'delivered');
-    assert.deepEqual(status.attempts.filter((a) => a.redelivery === 1).map((a) => a.part), [2, 3]);
+    assert.deepEqual(
+      status.attempts.filter((a) => a.redelivery === 1).map((a) => a.part),
+      [2, 3],
+    );
   });
 });

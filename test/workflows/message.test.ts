@@ -30,7 +30,10 @@ describe('message workflow (time-skipping server)', () => {
   }
 
   test('happy path: a 60-second reply delay passes without waiting a minute and the reply is form-encoded', async () => {
-    const { channel } = await createChannelWithAgent(h.stores, { replyUrl: h.receiver.url, channel: { reply_delay_seconds: 60 } });
+    const { channel } = await createChannelWithAgent(h.stores, {
+      replyUrl: h.receiver.url,
+      channel: { reply_delay_seconds: 60 },
+    });
     const input = envelope(channel, { text: 'What time is it?' });
     const startedAt = Date.now();
     const { handle, result } = await run(input);
@@ -44,35 +47,57 @@ describe('message workflow (time-skipping server)', () => {
     assert.equal(outcome?.status, 'delivered');
     assert.equal(outcome?.parts_delivered, 1);
     const history = (await h.stores.chats.get(input.chatId))?.recent ?? [];
-    assert.deepEqual(history.map((entry) => [entry.role, entry.content]), [
-      ['user', 'What time is it?'],
-      ['assistant', 'Echo: What time is it?'],
-    ]);
+    assert.deepEqual(
+      history.map((entry) => [entry.role, entry.content]),
+      [
+        ['user', 'What time is it?'],
+        ['assistant', 'Echo: What time is it?'],
+      ],
+    );
     await h.record('v2-happy-path-with-delay', handle);
   });
 
   test('a receiver that fails three times then accepts gets each part exactly once, in order', async () => {
-    const { channel } = await createChannelWithAgent(h.stores, { replyUrl: h.receiver.url, channel: { max_message_length: 40 } });
-    const paragraphs = ['First paragraph of the reply.', 'Second paragraph of the reply.', 'Third paragraph of the reply.'];
+    const { channel } = await createChannelWithAgent(h.stores, {
+      replyUrl: h.receiver.url,
+      channel: { max_message_length: 40 },
+    });
+    const paragraphs = [
+      'First paragraph of the reply.',
+      'Second paragraph of the reply.',
+      'Third paragraph of the reply.',
+    ];
     h.fake.replyNext(paragraphs.join('\n\n'));
     h.receiver.answerNext({ status: 503 }, { status: 500 }, { status: 429, headers: { 'retry-after': '7' } });
     const input = envelope(channel);
     const { handle, result } = await run(input);
     assert.equal(result.status, 'delivered');
     assert.equal(result.partsDelivered, 3);
-    assert.deepEqual(h.receiver.posts.map((post) => post.answered), [503, 500, 429, 200, 200, 200]);
-    assert.deepEqual(h.receiver.delivered().map((post) => post.fields.text), paragraphs);
+    assert.deepEqual(
+      h.receiver.posts.map((post) => post.answered),
+      [503, 500, 429, 200, 200, 200],
+    );
+    assert.deepEqual(
+      h.receiver.delivered().map((post) => post.fields.text),
+      paragraphs,
+    );
     // Every attempt for a part carries the same delivery id, so a receiver can drop duplicates.
-    assert.deepEqual(new Set(h.receiver.posts.slice(0, 4).map((post) => post.headers['webhook-id'])), new Set([`${input.messageId}.0`]));
+    assert.deepEqual(
+      new Set(h.receiver.posts.slice(0, 4).map((post) => post.headers['webhook-id'])),
+      new Set([`${input.messageId}.0`]),
+    );
     const attempts = await h.stores.messages.attempts(input.messageId);
-    assert.deepEqual(attempts.map((a) => [a.part_index, a.attempt, a.result, a.http_status]), [
-      [0, 1, 'retry', 503],
-      [0, 2, 'retry', 500],
-      [0, 3, 'retry', 429],
-      [0, 4, 'delivered', 200],
-      [1, 1, 'delivered', 200],
-      [2, 1, 'delivered', 200],
-    ]);
+    assert.deepEqual(
+      attempts.map((a) => [a.part_index, a.attempt, a.result, a.http_status]),
+      [
+        [0, 1, 'retry', 503],
+        [0, 2, 'retry', 500],
+        [0, 3, 'retry', 429],
+        [0, 4, 'delivered', 200],
+        [1, 1, 'delivered', 200],
+        [2, 1, 'delivered', 200],
+      ],
+    );
     await h.record('v2-receiver-fails-three-times', handle);
   });
 
@@ -96,7 +121,10 @@ describe('message workflow (time-skipping server)', () => {
     const { handle, result } = await run(envelope(channel, { text: 'retry me' }));
     assert.equal(result.status, 'delivered');
     assert.equal(h.fake.requestsTo('chat').length, 2);
-    assert.deepEqual(h.receiver.delivered().map((post) => post.fields.text), ['Echo: retry me']);
+    assert.deepEqual(
+      h.receiver.delivered().map((post) => post.fields.text),
+      ['Echo: retry me'],
+    );
     await h.record('v2-model-fails-once', handle);
   });
 
@@ -111,7 +139,10 @@ describe('message workflow (time-skipping server)', () => {
     assert.equal(result.status, 'failed');
     assert.match(result.reason ?? '', /HTTP 400/);
     assert.equal(h.fake.requestsTo('chat').length, 1, 'a permanent model error is not retried');
-    assert.deepEqual(h.receiver.delivered().map((post) => post.fields.text), ['We will get back to you shortly.']);
+    assert.deepEqual(
+      h.receiver.delivered().map((post) => post.fields.text),
+      ['We will get back to you shortly.'],
+    );
     const stored = await h.stores.messages.outcome(input.messageId);
     assert.equal(stored?.status, 'failed');
     assert.match(stored?.reason ?? '', /chat completion failed with HTTP 400/);
@@ -119,8 +150,15 @@ describe('message workflow (time-skipping server)', () => {
   });
 
   test('voice in: the prefixed transcript is what the model sees', async () => {
-    const { channel } = await createChannelWithAgent(h.stores, { replyUrl: h.receiver.url, agent: { voice_prefix: '[Voice] ' } });
-    const audioUrl = h.receiver.serve(`/voice-${randomId(4)}.mp3`, 'audio/mpeg', Buffer.from(`${TRANSCRIPT_PREFIX}Where is my order?`));
+    const { channel } = await createChannelWithAgent(h.stores, {
+      replyUrl: h.receiver.url,
+      agent: { voice_prefix: '[Voice] ' },
+    });
+    const audioUrl = h.receiver.serve(
+      `/voice-${randomId(4)}.mp3`,
+      'audio/mpeg',
+      Buffer.from(`${TRANSCRIPT_PREFIX}Where is my order?`),
+    );
     const input = envelope(channel, { text: undefined, audio: audioUrl });
     delete input.message.text;
     const { handle, result } = await run(input);
@@ -129,12 +167,18 @@ describe('message workflow (time-skipping server)', () => {
     const messages = (chat?.json as { messages: Array<{ role: string; content: unknown }> }).messages;
     assert.deepEqual(messages.at(-1), { role: 'user', content: '[Voice] Where is my order?' });
     assert.equal(h.fake.requestsTo('transcriptions').length, 1);
-    assert.deepEqual(h.receiver.delivered().map((post) => post.fields.text), ['Echo: [Voice] Where is my order?']);
+    assert.deepEqual(
+      h.receiver.delivered().map((post) => post.fields.text),
+      ['Echo: [Voice] Where is my order?'],
+    );
     await h.record('v2-voice-in', handle);
   });
 
   test('voice out: the reply carries an audio URL that serves the stored speech', async () => {
-    const { channel } = await createChannelWithAgent(h.stores, { replyUrl: h.receiver.url, channel: { voice_replies: 'always' } });
+    const { channel } = await createChannelWithAgent(h.stores, {
+      replyUrl: h.receiver.url,
+      channel: { voice_replies: 'always' },
+    });
     const { handle, result } = await run(envelope(channel, { text: 'say it' }));
     assert.equal(result.status, 'delivered');
     const [post] = h.receiver.delivered();
@@ -149,7 +193,10 @@ describe('message workflow (time-skipping server)', () => {
   });
 
   test('a disconnected assistant stores the message in the history and sends nothing', async () => {
-    const { channel } = await createChannelWithAgent(h.stores, { replyUrl: h.receiver.url, channel: { assistant_connected: false } });
+    const { channel } = await createChannelWithAgent(h.stores, {
+      replyUrl: h.receiver.url,
+      channel: { assistant_connected: false },
+    });
     const input = envelope(channel, { text: 'anyone there?' });
     const { handle, result } = await run(input);
     assert.equal(result.status, 'not_answered');
@@ -158,7 +205,10 @@ describe('message workflow (time-skipping server)', () => {
     const stored = await h.stores.messages.outcome(input.messageId);
     assert.equal(stored?.status, 'not_answered');
     const history = (await h.stores.chats.get(input.chatId))?.recent ?? [];
-    assert.deepEqual(history.map((entry) => [entry.id, entry.content]), [[historyEntryId(input.messageId, 'user'), 'anyone there?']]);
+    assert.deepEqual(
+      history.map((entry) => [entry.id, entry.content]),
+      [[historyEntryId(input.messageId, 'user'), 'anyone there?']],
+    );
     await h.record('v2-assistant-disconnected', handle);
   });
 

@@ -10,11 +10,16 @@ import { historiesDir, workflowsPath } from '../helpers/workflow-harness.js';
 // grows. Replaying them against today's workflow code fails when a change would break running
 // workflows: such a change needs patched() or a new workflow type. Histories recorded since the
 // payloads are encrypted replay through the test codec (older ones are plain, which it passes).
-const files = readdirSync(historiesDir).filter((name) => name.endsWith('.json')).sort();
+const files = readdirSync(historiesDir)
+  .filter((name) => name.endsWith('.json'))
+  .sort();
 const workflowTypeOf = (file: string): string =>
   String(
-    (JSON.parse(readFileSync(`${historiesDir}${file}`, 'utf8')) as { events: Array<{ workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } }> }).events[0]
-      ?.workflowExecutionStartedEventAttributes?.workflowType?.name,
+    (
+      JSON.parse(readFileSync(`${historiesDir}${file}`, 'utf8')) as {
+        events: Array<{ workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } }>;
+      }
+    ).events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name,
   );
 
 let workflowBundle: WorkflowBundleWithSourceMap;
@@ -34,6 +39,10 @@ test('the archive holds histories of every workflow type that can still be runni
 for (const file of files) {
   test(`replays ${file} (${workflowTypeOf(file)}) deterministically`, async () => {
     const history = historyFromJSON(JSON.parse(readFileSync(`${historiesDir}${file}`, 'utf8')));
-    await Worker.runReplayHistory({ workflowBundle, dataConverter: testDataConverter }, history, file.replace(/\.json$/, ''));
+    await Worker.runReplayHistory(
+      { workflowBundle, dataConverter: testDataConverter },
+      history,
+      file.replace(/\.json$/, ''),
+    );
   });
 }

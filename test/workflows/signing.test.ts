@@ -42,7 +42,9 @@ describe('signed replies (Standard Webhooks)', () => {
     const tampered = post.rawBody.replace('sign', 'sigm');
     assert.notEqual(tampered, post.rawBody);
     assert.throws(() => verifier.verify(tampered, headers, { jsonParse: false }), /No matching signature found/);
-    assert.throws(() => verifier.verify(post.rawBody, { ...headers, 'webhook-id': `${headers['webhook-id']}x` }, { jsonParse: false }));
+    assert.throws(() =>
+      verifier.verify(post.rawBody, { ...headers, 'webhook-id': `${headers['webhook-id']}x` }, { jsonParse: false }),
+    );
   });
 
   test('during a rotation both the old and the new secret verify; after the grace period only the new one', async () => {
@@ -58,8 +60,12 @@ describe('signed replies (Standard Webhooks)', () => {
     const newest = await h.stores.signingSecrets.rotate(channel.id, 0);
     const afterRotation = await deliverOne(channel, endpoint.path);
     assert.equal(String(afterRotation.headers['webhook-signature']).split(' ').length, 1);
-    assert.doesNotThrow(() => new Webhook(newest).verify(afterRotation.rawBody, headersOf(afterRotation), { jsonParse: false }));
-    assert.throws(() => new Webhook(oldSecret).verify(afterRotation.rawBody, headersOf(afterRotation), { jsonParse: false }));
+    assert.doesNotThrow(() =>
+      new Webhook(newest).verify(afterRotation.rawBody, headersOf(afterRotation), { jsonParse: false }),
+    );
+    assert.throws(() =>
+      new Webhook(oldSecret).verify(afterRotation.rawBody, headersOf(afterRotation), { jsonParse: false }),
+    );
   });
 
   test('a channel left without a signing secret gets no unsigned reply: the part waits on the retry schedule and goes out signed once it has one', async () => {
@@ -73,7 +79,10 @@ describe('signed replies (Standard Webhooks)', () => {
       const attempts = await h.stores.messages.attempts(input.messageId);
       return attempts.length > 0 ? attempts : undefined;
     });
-    assert.deepEqual(held.map((attempt) => [attempt.result, attempt.http_status]), [['retry', undefined]]);
+    assert.deepEqual(
+      held.map((attempt) => [attempt.result, attempt.http_status]),
+      [['retry', undefined]],
+    );
     assert.match(held[0]?.error ?? '', /no signing secret/);
     assert.equal(h.receiver.delivered(endpoint.path).length, 0, 'nothing went out unsigned');
     const secret = await h.stores.signingSecrets.create(channel.id);

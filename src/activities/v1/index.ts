@@ -26,7 +26,10 @@ import { channelSnapshot } from '../../domain/snapshot.js';
 export type { ActivitySettings };
 
 export interface ActivityDeps {
-  stores: Pick<Stores, 'agents' | 'channels' | 'chats' | 'blobs' | 'signingSecrets'> & { history: LegacyHistoryStore; messages: LegacyMessageStore };
+  stores: Pick<Stores, 'agents' | 'channels' | 'chats' | 'blobs' | 'signingSecrets'> & {
+    history: LegacyHistoryStore;
+    messages: LegacyMessageStore;
+  };
   model: ModelClient;
   turns: TurnsClient;
   settings: ActivitySettings;
@@ -87,13 +90,23 @@ export function createV1Activities(deps: ActivityDeps) {
 
   async function requireMessage(messageId: string) {
     const message = await stores.messages.get(messageId);
-    if (!message) throw ApplicationFailure.create({ type: ErrorType.ChannelGone, message: `message ${messageId} is not stored`, nonRetryable: true });
+    if (!message)
+      throw ApplicationFailure.create({
+        type: ErrorType.ChannelGone,
+        message: `message ${messageId} is not stored`,
+        nonRetryable: true,
+      });
     return message;
   }
 
   async function requireAgent(agentId: string) {
     const agent = await stores.agents.get(agentId);
-    if (!agent) throw ApplicationFailure.create({ type: ErrorType.ChannelGone, message: `agent ${agentId} no longer exists`, nonRetryable: true });
+    if (!agent)
+      throw ApplicationFailure.create({
+        type: ErrorType.ChannelGone,
+        message: `agent ${agentId} no longer exists`,
+        nonRetryable: true,
+      });
     return agent;
   }
 
@@ -116,9 +129,19 @@ export function createV1Activities(deps: ActivityDeps) {
   }
 
   /** Adds the user's message and the reply to the chat's history (once) and saves the reply's parts. */
-  async function recordReply(input: ReplyInput, message: MessageDoc, state: { seq: number; recent: HistoryEntry[] }, reply: string): Promise<number> {
+  async function recordReply(
+    input: ReplyInput,
+    message: MessageDoc,
+    state: { seq: number; recent: HistoryEntry[] },
+    reply: string,
+  ): Promise<number> {
     await stores.history.append(message.chat_id, state, [
-      { messageId: message._id, role: 'user', content: userContent(message, input.voicePrefix), attachments: message.inbound.attachments ?? [] },
+      {
+        messageId: message._id,
+        role: 'user',
+        content: userContent(message, input.voicePrefix),
+        attachments: message.inbound.attachments ?? [],
+      },
       { messageId: message._id, role: 'assistant', content: reply },
     ]);
     return saveParts(message._id, reply, input.maxMessageLength);
@@ -144,11 +167,24 @@ export function createV1Activities(deps: ActivityDeps) {
       const channel = await stores.channels.get(envelope.channelId);
       const agent = channel ? await stores.agents.get(channel.agent_id) : undefined;
       let result: ValidationResult;
-      if (!channel || channel.page_id !== envelope.pageId) result = { ok: false, outcome: 'failed', reason: 'the channel no longer exists', chatId };
+      if (!channel || channel.page_id !== envelope.pageId)
+        result = { ok: false, outcome: 'failed', reason: 'the channel no longer exists', chatId };
       else if (channel.token_version !== envelope.tokenVersion) {
-        result = { ok: false, outcome: 'failed', reason: 'the API token the message was sent with has been rotated', chatId };
-      } else if (!channel.assistant_connected) result = { ok: false, outcome: 'not_answered', reason: 'the assistant is not connected to this channel', chatId };
-      else if (!agent) result = { ok: false, outcome: 'failed', reason: "the channel's agent no longer exists", chatId };
+        result = {
+          ok: false,
+          outcome: 'failed',
+          reason: 'the API token the message was sent with has been rotated',
+          chatId,
+        };
+      } else if (!channel.assistant_connected)
+        result = {
+          ok: false,
+          outcome: 'not_answered',
+          reason: 'the assistant is not connected to this channel',
+          chatId,
+        };
+      else if (!agent)
+        result = { ok: false, outcome: 'failed', reason: "the channel's agent no longer exists", chatId };
       else {
         result = {
           ok: true,
@@ -156,7 +192,12 @@ export function createV1Activities(deps: ActivityDeps) {
           snapshot: channelSnapshot(channel, agent, settings.retryScheduleSeconds),
         };
       }
-      await stores.messages.recordAccepted(envelope, workflowId, chatId, result.ok ? { snapshot: result.snapshot } : {});
+      await stores.messages.recordAccepted(
+        envelope,
+        workflowId,
+        chatId,
+        result.ok ? { snapshot: result.snapshot } : {},
+      );
       await stores.chats.upsert({
         pageId: envelope.pageId,
         clientId: envelope.message.client_id,
@@ -189,7 +230,12 @@ export function createV1Activities(deps: ActivityDeps) {
         throw error;
       }
       const filename = new URL(audio.finalUrl).pathname.split('/').pop() || 'voice.mp3';
-      const transcript = await model.transcribe({ model: agent.transcription_model, audio: audio.data, filename, contentType: audio.contentType });
+      const transcript = await model.transcribe({
+        model: agent.transcription_model,
+        audio: audio.data,
+        filename,
+        contentType: audio.contentType,
+      });
       await stores.messages.update(input.messageId, { transcript, stage: 'transcribing' });
       log().info({ messageId: input.messageId, bytes: audio.data.length }, 'voice message transcribed');
       return { characters: transcript.length };
@@ -200,7 +246,12 @@ export function createV1Activities(deps: ActivityDeps) {
       const message = await requireMessage(input.messageId);
       const state = await stores.history.state(message.chat_id);
       await stores.history.append(message.chat_id, state, [
-        { messageId: message._id, role: 'user', content: userContent(message, input.voicePrefix ?? DEFAULT_VOICE_PREFIX), attachments: message.inbound.attachments ?? [] },
+        {
+          messageId: message._id,
+          role: 'user',
+          content: userContent(message, input.voicePrefix ?? DEFAULT_VOICE_PREFIX),
+          attachments: message.inbound.attachments ?? [],
+        },
       ]);
     },
 
@@ -265,9 +316,13 @@ export function createV1Activities(deps: ActivityDeps) {
       if (input.redelivery !== undefined) channelCache.invalidate(input.channelId);
       const channel = await channelCache.get(input.channelId);
       if (!channel) return { outcome: 'rejected', error: 'the channel no longer exists' };
-      if (channel.delivery_paused) return { outcome: 'paused', error: channel.paused_reason ?? 'delivery is paused for this channel' };
+      if (channel.delivery_paused)
+        return { outcome: 'paused', error: channel.paused_reason ?? 'delivery is paused for this channel' };
       const url = input.redelivery === undefined && input.url !== undefined ? input.url : channel.reply_webhook_url;
-      const body = replyForm(part, part.audio_blob_id ? mediaUrl(settings.publicBaseUrl, part.audio_blob_id) : undefined);
+      const body = replyForm(
+        part,
+        part.audio_blob_id ? mediaUrl(settings.publicBaseUrl, part.audio_blob_id) : undefined,
+      );
       const started = new Date();
       const headers = {
         ...signatureHeaders(await secretsCache.get(channel.id), part.delivery_id, started, body),
@@ -287,17 +342,34 @@ export function createV1Activities(deps: ActivityDeps) {
         ...(outcome.status !== undefined ? { http_status: outcome.status } : {}),
         ...('error' in outcome ? { error: outcome.error } : {}),
       });
-      if (outcome.result === 'delivered') await stores.messages.markPartDelivered(input.messageId, input.partIndex, new Date());
+      if (outcome.result === 'delivered')
+        await stores.messages.markPartDelivered(input.messageId, input.partIndex, new Date());
       if (outcome.result === 'gone') {
         // 410: the receiver says this URL is gone for good. Park the channel's replies until an admin resumes it.
-        await stores.channels.update(channel.id, { delivery_paused: true, paused_reason: `the reply URL answered 410 Gone (${new Date().toISOString()})` });
+        await stores.channels.update(channel.id, {
+          delivery_paused: true,
+          paused_reason: `the reply URL answered 410 Gone (${new Date().toISOString()})`,
+        });
         channelCache.invalidate(channel.id);
       }
-      log().info({ messageId: input.messageId, pageId: channel.page_id, part: input.partIndex, attempt: input.attempt, result: outcome.result, status: outcome.status, ms: durationMs }, 'delivery attempt');
+      log().info(
+        {
+          messageId: input.messageId,
+          pageId: channel.page_id,
+          part: input.partIndex,
+          attempt: input.attempt,
+          result: outcome.result,
+          status: outcome.status,
+          ms: durationMs,
+        },
+        'delivery attempt',
+      );
       return {
         outcome: outcome.result,
         ...(outcome.status !== undefined ? { status: outcome.status } : {}),
-        ...('retryAfterSeconds' in outcome && outcome.retryAfterSeconds !== undefined ? { retryAfterSeconds: outcome.retryAfterSeconds } : {}),
+        ...('retryAfterSeconds' in outcome && outcome.retryAfterSeconds !== undefined
+          ? { retryAfterSeconds: outcome.retryAfterSeconds }
+          : {}),
         ...('error' in outcome ? { error: outcome.error } : {}),
       };
     },
@@ -310,10 +382,17 @@ export function createV1Activities(deps: ActivityDeps) {
     },
 
     /** Records where the message is, for the status API and for operators. */
-    async setStage(input: { messageId: string; stage: MessageStage; nextRetryAt?: string | null; lastError?: string | null }): Promise<void> {
+    async setStage(input: {
+      messageId: string;
+      stage: MessageStage;
+      nextRetryAt?: string | null;
+      lastError?: string | null;
+    }): Promise<void> {
       await stores.messages.update(input.messageId, {
         stage: input.stage,
-        ...(input.nextRetryAt !== undefined ? { next_retry_at: input.nextRetryAt === null ? null : new Date(input.nextRetryAt) } : {}),
+        ...(input.nextRetryAt !== undefined
+          ? { next_retry_at: input.nextRetryAt === null ? null : new Date(input.nextRetryAt) }
+          : {}),
         ...(input.lastError !== undefined ? { last_error: input.lastError } : {}),
       });
     },

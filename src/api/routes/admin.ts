@@ -92,7 +92,11 @@ export const adminRoutes = [
     tag: 'Channels',
     summary: 'List channels',
     query: listChannelsQuerySchema,
-    success: { status: 200, description: 'A page of channels, ordered by id. Tokens are never included.', schema: channelListResponseSchema },
+    success: {
+      status: 200,
+      description: 'A page of channels, ordered by id. Tokens are never included.',
+      schema: channelListResponseSchema,
+    },
     errors: [400, 401],
   },
   {
@@ -104,7 +108,11 @@ export const adminRoutes = [
     description:
       'The answer carries the API token (given or generated) and the signing secret of reply POSTs, this once. The webhook accepts the token at once in this API process and within CHANNEL_CACHE_TTL_MS in the others.',
     body: createChannelSchema,
-    success: { status: 201, description: 'The channel, with its API token and signing secret (shown this once).', schema: createdChannelResponseSchema },
+    success: {
+      status: 201,
+      description: 'The channel, with its API token and signing secret (shown this once).',
+      schema: createdChannelResponseSchema,
+    },
     errors: [400, 401, 404, 409, 413, 415],
   },
   {
@@ -148,7 +156,11 @@ export const adminRoutes = [
       'The old token is refused at once by this API process and within CHANNEL_CACHE_TTL_MS by the others; a message accepted with the old token in that window is not answered (its workflow sees the token version changed).',
     body: rotateTokenSchema,
     bodyRequired: false,
-    success: { status: 200, description: 'The channel, with its new API token (shown this once).', schema: channelWithTokenResponseSchema },
+    success: {
+      status: 200,
+      description: 'The channel, with its new API token (shown this once).',
+      schema: channelWithTokenResponseSchema,
+    },
     errors: [400, 401, 404, 413, 415],
   },
   {
@@ -159,7 +171,11 @@ export const adminRoutes = [
     summary: "Replace the secret that signs a channel's reply POSTs",
     description:
       'Replies are signed with the new secret from now on, and also with the previous one for SIGNING_SECRET_GRACE_SECONDS, so the receiver can switch without rejecting any.',
-    success: { status: 200, description: 'The channel, with its new signing secret (shown this once).', schema: channelWithSigningSecretResponseSchema },
+    success: {
+      status: 200,
+      description: 'The channel, with its new signing secret (shown this once).',
+      schema: channelWithSigningSecretResponseSchema,
+    },
     errors: [401, 404],
   },
   {
@@ -170,7 +186,11 @@ export const adminRoutes = [
     summary: 'Re-encrypt every signing secret under the current key',
     description:
       'Step 3 of a key change (README, "Changing SECRETS_ENCRYPTION_KEY"): run on an API process whose SECRETS_ENCRYPTION_KEY is the new key and whose SECRETS_ENCRYPTION_OLD_KEYS lists the old one. Idempotent: run it again to finish an interrupted run. Also lists the channels whose API token hash still needs an old key.',
-    success: { status: 200, description: 'What was re-encrypted, and what needs a token rotation.', schema: reencryptSecretsResponseSchema },
+    success: {
+      status: 200,
+      description: 'What was re-encrypted, and what needs a token rotation.',
+      schema: reencryptSecretsResponseSchema,
+    },
     errors: [401],
   },
 ] as const satisfies readonly RouteSpec[];
@@ -178,7 +198,18 @@ export const adminRoutes = [
 export interface AdminDeps {
   adminToken: string;
   agents: Pick<AgentStore, 'create' | 'get' | 'list' | 'update' | 'delete'>;
-  channels: Pick<ChannelStore, 'create' | 'get' | 'getByPageId' | 'list' | 'countByAgent' | 'update' | 'rotateToken' | 'delete' | 'tokenHashesNotCurrent'>;
+  channels: Pick<
+    ChannelStore,
+    | 'create'
+    | 'get'
+    | 'getByPageId'
+    | 'list'
+    | 'countByAgent'
+    | 'update'
+    | 'rotateToken'
+    | 'delete'
+    | 'tokenHashesNotCurrent'
+  >;
   signingSecrets: Pick<SigningSecretStore, 'create' | 'rotate' | 'deleteForChannel' | 'reencryptAll'>;
   /** How long a rotated-out signing secret still signs (SIGNING_SECRET_GRACE_SECONDS). */
   signingSecretGraceSeconds: number;
@@ -228,7 +259,9 @@ export function adminRouter(deps: AdminDeps): Router {
   const requireAgentFor = async (agentId: string): Promise<void> => {
     // A well-formed reference to something that does not exist: 404 (the body itself is valid).
     if (!(await agents.get(agentId))) {
-      throw new HttpError(404, 'not_found', 'Agent not found.', [{ path: 'agent_id', message: `no agent has the id "${agentId}"` }]);
+      throw new HttpError(404, 'not_found', 'Agent not found.', [
+        { path: 'agent_id', message: `no agent has the id "${agentId}"` },
+      ]);
     }
   };
 
@@ -243,7 +276,10 @@ export function adminRouter(deps: AdminDeps): Router {
     const problem = url === undefined ? undefined : literalAddressProblem(url, deps.deliveryPolicy);
     if (problem !== undefined) {
       throw invalidRequest([
-        { path: 'reply_webhook_url', message: `${problem}: replies are not delivered there unless DELIVERY_ALLOW_PRIVATE=true or the host is in DELIVERY_ALLOW_HOSTS` },
+        {
+          path: 'reply_webhook_url',
+          message: `${problem}: replies are not delivered there unless DELIVERY_ALLOW_PRIVATE=true or the host is in DELIVERY_ALLOW_HOSTS`,
+        },
       ]);
     }
   };
@@ -256,7 +292,10 @@ export function adminRouter(deps: AdminDeps): Router {
 
   const handlers: HandlersFor<typeof adminRoutes> = {
     async listAgents({ query }) {
-      const { items, next_after } = page(await agents.list({ limit: query.limit + 1, after: query.after }), query.limit);
+      const { items, next_after } = page(
+        await agents.list({ limit: query.limit + 1, after: query.after }),
+        query.limit,
+      );
       return { status: 200, body: { data: items.map(toAgentResponse), next_after } };
     },
     async createAgent({ body, requestId }) {
@@ -319,8 +358,14 @@ export function adminRouter(deps: AdminDeps): Router {
         auth.invalidate(settings.page_id);
         throw error;
       }
-      logger.info({ requestId, channelId: channel.id, pageId: channel.page_id, generatedToken: given === undefined }, 'admin: channel created');
-      return { status: 201, body: { ...toChannelResponse(channel), api_token: apiToken, signing_secret: signingSecret } };
+      logger.info(
+        { requestId, channelId: channel.id, pageId: channel.page_id, generatedToken: given === undefined },
+        'admin: channel created',
+      );
+      return {
+        status: 201,
+        body: { ...toChannelResponse(channel), api_token: apiToken, signing_secret: signingSecret },
+      };
     },
     async getChannel({ params }) {
       const channel = await channels.get(params.id ?? '');
@@ -385,15 +430,38 @@ export function adminRouter(deps: AdminDeps): Router {
       const signingSecret = await signingSecrets.rotate(channelId, deps.signingSecretGraceSeconds, now);
       const validUntil = new Date(now.getTime() + deps.signingSecretGraceSeconds * 1000).toISOString();
       logger.info({ requestId, channelId, previousValidUntil: validUntil }, 'admin: channel signing secret rotated');
-      return { status: 200, body: { ...toChannelResponse(channel), signing_secret: signingSecret, previous_secrets_valid_until: validUntil } };
+      return {
+        status: 200,
+        body: {
+          ...toChannelResponse(channel),
+          signing_secret: signingSecret,
+          previous_secrets_valid_until: validUntil,
+        },
+      };
     },
     async reencryptSecrets({ requestId }) {
       const signing = await signingSecrets.reencryptAll();
       const tokens = await channels.tokenHashesNotCurrent();
-      logger.info({ requestId, ...signing, tokensUnderOldKey: tokens.old_key.length, tokensUnderUnknownKey: tokens.unknown_key.length, plainSha256Tokens: tokens.sha256.length }, 'admin: secrets re-encrypted');
+      logger.info(
+        {
+          requestId,
+          ...signing,
+          tokensUnderOldKey: tokens.old_key.length,
+          tokensUnderUnknownKey: tokens.unknown_key.length,
+          plainSha256Tokens: tokens.sha256.length,
+        },
+        'admin: secrets re-encrypted',
+      );
       return {
         status: 200,
-        body: { signing_secrets: signing, api_tokens: { under_old_key: tokens.old_key, under_unknown_key: tokens.unknown_key, plain_sha256: tokens.sha256 } },
+        body: {
+          signing_secrets: signing,
+          api_tokens: {
+            under_old_key: tokens.old_key,
+            under_unknown_key: tokens.unknown_key,
+            plain_sha256: tokens.sha256,
+          },
+        },
       };
     },
   };

@@ -43,7 +43,8 @@ export const codecRoutes = [
     path: '/codec/encode',
     operationId: 'encodePayloads',
     summary: 'Encrypt Temporal payloads (codec server protocol)',
-    description: 'Encrypts each payload under the newest key, as chatrelay writes them (unchanged when PAYLOAD_ENCRYPTION is false).',
+    description:
+      'Encrypts each payload under the newest key, as chatrelay writes them (unchanged when PAYLOAD_ENCRYPTION is false).',
     success: { status: 200, description: 'The payloads, encoded, in the same order.', schema: codecPayloadsSchema },
   },
 ] as const satisfies readonly RouteSpec[];
@@ -57,11 +58,14 @@ export interface CodecDeps {
 }
 
 const toPayload = (input: CodecPayload): Payload => ({
-  metadata: Object.fromEntries(Object.entries(input.metadata ?? {}).map(([key, value]) => [key, Buffer.from(value, 'base64')])),
+  metadata: Object.fromEntries(
+    Object.entries(input.metadata ?? {}).map(([key, value]) => [key, Buffer.from(value, 'base64')]),
+  ),
   ...(input.data !== undefined ? { data: Buffer.from(input.data, 'base64') } : {}),
 });
 
-const base64 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+const base64 = (bytes: Uint8Array): string =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 
 const toJson = (payload: Payload): CodecPayload => ({
   metadata: Object.fromEntries(Object.entries(payload.metadata ?? {}).map(([key, value]) => [key, base64(value)])),
@@ -84,7 +88,13 @@ function codecCors(origins: readonly string[]): RequestHandler {
     }
     res.vary('Origin');
     if (!allowed.has(origin)) {
-      next(new HttpError(403, 'forbidden_origin', `Origin ${origin} may not call the codec endpoint; list it in CODEC_CORS_ORIGINS.`));
+      next(
+        new HttpError(
+          403,
+          'forbidden_origin',
+          `Origin ${origin} may not call the codec endpoint; list it in CODEC_CORS_ORIGINS.`,
+        ),
+      );
       return;
     }
     res.setHeader('access-control-allow-origin', origin);
@@ -103,7 +113,13 @@ function codecCors(origins: readonly string[]): RequestHandler {
 export function codecRouter(deps: CodecDeps): Router {
   const router = Router();
   router.use('/codec', codecCors(deps.corsOrigins));
-  router.use('/codec', requireBearerToken(deps.token, { realm: 'chatrelay-codec', expected: 'codec token (Authorization: Bearer <CODEC_TOKEN>, else ADMIN_TOKEN)' }));
+  router.use(
+    '/codec',
+    requireBearerToken(deps.token, {
+      realm: 'chatrelay-codec',
+      expected: 'codec token (Authorization: Bearer <CODEC_TOKEN>, else ADMIN_TOKEN)',
+    }),
+  );
 
   /** Runs the codec one payload at a time, so that an error names the payload it is about. */
   const run = async (payloads: CodecPayload[], step: (payload: Payload) => Promise<Payload>) => {
@@ -116,14 +132,17 @@ export function codecRouter(deps: CodecDeps): Router {
         problems.push({ path: `payloads.${index}`, message: error instanceof Error ? error.message : String(error) });
       }
     }
-    if (problems.length > 0) throw new HttpError(400, 'undecodable_payload', 'Some payloads could not be processed; see details.', problems);
+    if (problems.length > 0)
+      throw new HttpError(400, 'undecodable_payload', 'Some payloads could not be processed; see details.', problems);
     return { status: 200, body: { payloads: out } };
   };
-  const single = (method: 'encode' | 'decode') => async (payload: Payload): Promise<Payload> => {
-    const [result] = await deps.codec[method]([payload]);
-    if (!result) throw new Error(`the codec returned no payload to ${method}`);
-    return result;
-  };
+  const single =
+    (method: 'encode' | 'decode') =>
+    async (payload: Payload): Promise<Payload> => {
+      const [result] = await deps.codec[method]([payload]);
+      if (!result) throw new Error(`the codec returned no payload to ${method}`);
+      return result;
+    };
 
   mountRoutes(router, codecRoutes, {
     decodePayloads: ({ body }) => run(body.payloads, single('decode')),

@@ -2,7 +2,11 @@ import { Router } from 'express';
 import type { Stores } from '../../stores/index.js';
 import { notFound } from '../errors.js';
 
-export type MediaStores = { blobs: Pick<Stores['blobs'], 'get'>; messages: Pick<Stores['messages'], 'get'>; channels: Pick<Stores['channels'], 'get'> };
+export type MediaStores = {
+  blobs: Pick<Stores['blobs'], 'get'>;
+  messages: Pick<Stores['messages'], 'get'>;
+  channels: Pick<Stores['channels'], 'get'>;
+};
 
 /**
  * Serves stored speech at unguessable URLs; the id is the only key, so it is long and random.

@@ -63,10 +63,16 @@ export function messagesRouter(deps: { adminToken: string; messages: MessageAdmi
   router.use('/v1', requireAdminToken(deps.adminToken));
   mountRoutes(router, messageRoutes, {
     getMessage: async ({ params }) => ({ status: 200, body: await deps.messages.status(params.id ?? '') }),
-    redeliverMessage: async ({ params, body }) => ({ status: 202, body: await deps.messages.redeliver(params.id ?? '', body.from_part) }),
+    redeliverMessage: async ({ params, body }) => ({
+      status: 202,
+      body: await deps.messages.redeliver(params.id ?? '', body.from_part),
+    }),
     listChannelMessages: async ({ params, query }) => ({
       status: 200,
-      body: await deps.messages.listForChannel(params.id ?? '', { limit: query.limit, ...(query.before ? { before: query.before } : {}) }),
+      body: await deps.messages.listForChannel(params.id ?? '', {
+        limit: query.limit,
+        ...(query.before ? { before: query.before } : {}),
+      }),
     }),
     resumeChannel: async ({ params }) => ({ status: 200, body: await deps.messages.resumeChannel(params.id ?? '') }),
   });

@@ -34,7 +34,10 @@ export interface WebhookDeps {
 }
 
 /** The token from `Authorization: Bearer <token>`, or from `X-Api-Token` for platforms that cannot set Authorization. */
-export function presentedToken(authorization: string | undefined, apiTokenHeader: string | undefined): string | undefined {
+export function presentedToken(
+  authorization: string | undefined,
+  apiTokenHeader: string | undefined,
+): string | undefined {
   const bearer = authorization?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
   return bearer ?? (apiTokenHeader?.trim() || undefined);
 }
@@ -44,10 +47,13 @@ export function presentedToken(authorization: string | undefined, apiTokenHeader
  * same workflow and is answered once; random otherwise, so every POST is a new message.
  */
 export function messageIdFor(channelId: string, clientId: string, clientMessageId: string | undefined): string {
-  return clientMessageId === undefined ? `msg_${randomId(16)}` : `msg_${stableId(channelId, clientId, clientMessageId)}`;
+  return clientMessageId === undefined
+    ? `msg_${randomId(16)}`
+    : `msg_${stableId(channelId, clientId, clientMessageId)}`;
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 export function webhookRouter(deps: WebhookDeps): Router {
   const router = Router();
@@ -62,7 +68,9 @@ export function webhookRouter(deps: WebhookDeps): Router {
   router.post('/webhook/mychatbot', (req, res, next) => {
     if (!req.is('application/json') && !req.is('+json')) {
       failed(req);
-      next(new HttpError(415, 'unsupported_media_type', 'The request body must be JSON (Content-Type: application/json).'));
+      next(
+        new HttpError(415, 'unsupported_media_type', 'The request body must be JSON (Content-Type: application/json).'),
+      );
       return;
     }
     json(req, res, (error?: unknown) => {
@@ -79,13 +87,21 @@ export function webhookRouter(deps: WebhookDeps): Router {
     const pageId = isRecord(body) && pageIdRule.safeParse(body.page_id).success ? (body.page_id as string) : undefined;
     const wait = deps.failureLimit?.wait(source(req)) ?? 0;
     if (wait > 0 && (pageId === undefined || !deps.auth.knowsPage(pageId))) {
-      throw new HttpError(429, 'rate_limited', `Too many failed requests from this address; retry after ${wait} s.`, undefined, { 'retry-after': String(wait) });
+      throw new HttpError(
+        429,
+        'rate_limited',
+        `Too many failed requests from this address; retry after ${wait} s.`,
+        undefined,
+        { 'retry-after': String(wait) },
+      );
     }
     if (pageId === undefined) {
       // Nothing to authenticate against: the body is malformed, and its errors help the integrator.
       failed(req);
       const parsed = schema.safeParse(body);
-      throw invalidRequest(parsed.success ? [{ path: 'page_id', message: 'is required' }] : fieldErrors(parsed.error, body));
+      throw invalidRequest(
+        parsed.success ? [{ path: 'page_id', message: 'is required' }] : fieldErrors(parsed.error, body),
+      );
     }
     const token = presentedToken(req.get('authorization'), req.get('x-api-token'));
     const channel = token ? await deps.auth.authenticate(pageId, token) : undefined;
@@ -106,9 +122,15 @@ export function webhookRouter(deps: WebhookDeps): Router {
       const clientWait = channelWait > 0 ? 0 : deps.rateLimits.client.take(`${channel.id}\u0000${message.client_id}`);
       if (channelWait > 0 || clientWait > 0) {
         const wait = Math.max(channelWait, clientWait);
-        throw new HttpError(429, 'rate_limited', `Too many messages ${channelWait > 0 ? 'for this channel' : 'from this client'}; retry after ${wait} s.`, undefined, {
-          'retry-after': String(wait),
-        });
+        throw new HttpError(
+          429,
+          'rate_limited',
+          `Too many messages ${channelWait > 0 ? 'for this channel' : 'from this client'}; retry after ${wait} s.`,
+          undefined,
+          {
+            'retry-after': String(wait),
+          },
+        );
       }
     }
 
@@ -125,10 +147,21 @@ export function webhookRouter(deps: WebhookDeps): Router {
     };
     const started = await deps.starter.start(envelope);
     deps.logger.info(
-      { requestId: req.requestId, pageId: channel.page_id, messageId, workflowId: started.workflowId, duplicate: started.duplicate },
+      {
+        requestId: req.requestId,
+        pageId: channel.page_id,
+        messageId,
+        workflowId: started.workflowId,
+        duplicate: started.duplicate,
+      },
       'message accepted',
     );
-    res.status(200).json({ status: 'accepted', message_id: messageId, workflow_id: started.workflowId, duplicate: started.duplicate });
+    res.status(200).json({
+      status: 'accepted',
+      message_id: messageId,
+      workflow_id: started.workflowId,
+      duplicate: started.duplicate,
+    });
   });
   return router;
 }

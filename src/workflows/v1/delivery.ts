@@ -43,7 +43,10 @@ export interface DeliveryPlan {
  * stretched by Retry-After; a final answer or an exhausted schedule stops the reply there. When the
  * channel is paused (a 410 Gone), the part waits, in order, until an admin resumes the channel.
  */
-export async function deliverParts(plan: DeliveryPlan, progress: MessageProgress): Promise<{ delivered: number; error?: string }> {
+export async function deliverParts(
+  plan: DeliveryPlan,
+  progress: MessageProgress,
+): Promise<{ delivered: number; error?: string }> {
   let resumed = false;
   setHandler(resumeDeliverySignal, () => {
     resumed = true;
@@ -87,10 +90,14 @@ export async function deliverParts(plan: DeliveryPlan, progress: MessageProgress
         retriesUsed = 0;
         continue;
       }
-      if (result.outcome !== 'retry') return { delivered, error: `part ${partIndex + 1} of ${partCount}: ${progress.lastError}` };
+      if (result.outcome !== 'retry')
+        return { delivered, error: `part ${partIndex + 1} of ${partCount}: ${progress.lastError}` };
       const wait = schedule[retriesUsed];
       if (wait === undefined) {
-        return { delivered, error: `part ${partIndex + 1} of ${partCount}: retries exhausted after ${retriesUsed + 1} attempts (${progress.lastError})` };
+        return {
+          delivered,
+          error: `part ${partIndex + 1} of ${partCount}: retries exhausted after ${retriesUsed + 1} attempts (${progress.lastError})`,
+        };
       }
       retriesUsed += 1;
       const waitMs = Math.max(wait, result.retryAfterSeconds ?? 0) * 1000;

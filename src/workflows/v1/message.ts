@@ -15,7 +15,13 @@ const model = proxyActivities<Activities>({
   // Heartbeats (src/activities/heartbeat.ts): a call whose worker died, or whose result was lost
   // while Temporal was away, is retried after this rather than after the start-to-close timeout.
   heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes },
+  retry: {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes,
+  },
 });
 
 export interface MessageResult {
@@ -27,7 +33,12 @@ export interface MessageResult {
 /** A failure of the model or of the user's input, as opposed to one of our own infrastructure. */
 function isModelFailure(error: unknown): boolean {
   const cause = error instanceof ActivityFailure ? error.cause : undefined;
-  return cause instanceof ApplicationFailure && cause.type !== null && cause.type !== undefined && modelFailureTypes.includes(cause.type);
+  return (
+    cause instanceof ApplicationFailure &&
+    cause.type !== null &&
+    cause.type !== undefined &&
+    modelFailureTypes.includes(cause.type)
+  );
 }
 
 /** Why an activity failed, in words fit for the message record. */
@@ -53,7 +64,11 @@ export async function messageWorkflow(envelope: InboundEnvelope): Promise<Messag
   }
 }
 
-async function handleMessage(envelope: InboundEnvelope, progress: MessageProgress, turn: ReturnType<typeof chatTurn>): Promise<MessageResult> {
+async function handleMessage(
+  envelope: InboundEnvelope,
+  progress: MessageProgress,
+  turn: ReturnType<typeof chatTurn>,
+): Promise<MessageResult> {
   const { messageId } = envelope;
   const enter = (stage: MessageStage): void => {
     progress.stage = stage;
@@ -90,7 +105,12 @@ async function handleMessage(envelope: InboundEnvelope, progress: MessageProgres
   enter('waiting_turn');
   await turn.wait();
 
-  const replyInput = { messageId, agentId: snapshot.agentId, voicePrefix: snapshot.voicePrefix, maxMessageLength: snapshot.maxMessageLength };
+  const replyInput = {
+    messageId,
+    agentId: snapshot.agentId,
+    voicePrefix: snapshot.voicePrefix,
+    maxMessageLength: snapshot.maxMessageLength,
+  };
   let partCount: number | undefined;
   if (failure === undefined) {
     enter('generating');
@@ -144,10 +164,18 @@ async function handleMessage(envelope: InboundEnvelope, progress: MessageProgres
   const status = failure === undefined && delivered.delivered === partCount ? 'delivered' : 'failed';
   enter(status);
   if (failure !== undefined) progress.reason = failure;
-  await store.finishMessage({ messageId, status, partsDelivered: delivered.delivered, ...(failure !== undefined ? { reason: failure } : {}) });
+  await store.finishMessage({
+    messageId,
+    status,
+    partsDelivered: delivered.delivered,
+    ...(failure !== undefined ? { reason: failure } : {}),
+  });
   return { status, partsDelivered: delivered.delivered, ...(failure !== undefined ? { reason: failure } : {}) };
 }
 
 function wantsVoice(snapshot: ChannelSnapshot, envelope: InboundEnvelope): boolean {
-  return snapshot.voiceReplies === 'always' || (snapshot.voiceReplies === 'when_user_sent_voice' && envelope.message.audio !== undefined);
+  return (
+    snapshot.voiceReplies === 'always' ||
+    (snapshot.voiceReplies === 'when_user_sent_voice' && envelope.message.audio !== undefined)
+  );
 }

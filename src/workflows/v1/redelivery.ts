@@ -18,7 +18,9 @@ export interface RedeliveryInput {
  * without generating a new reply. It takes its turn in the chat like any message, so it never
  * interleaves with another reply of the same chat.
  */
-export async function redeliveryWorkflow(input: RedeliveryInput): Promise<{ status: 'delivered' | 'failed'; reason?: string }> {
+export async function redeliveryWorkflow(
+  input: RedeliveryInput,
+): Promise<{ status: 'delivered' | 'failed'; reason?: string }> {
   const progress: MessageProgress = { messageId: input.messageId, stage: 'waiting_turn', partCount: input.partCount };
   setHandler(progressQuery, () => progress);
   const turn = chatTurn(input.chatId, `${input.messageId}:redelivery:${input.redelivery}`);

@@ -1,4 +1,10 @@
-import { condition, getExternalWorkflowHandle, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  condition,
+  getExternalWorkflowHandle,
+  proxyLocalActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../../activities/v1/index.js';
 import { chatTurnsWorkflowId } from '../../domain/ids.js';
 import { releaseTurnSignal, turnGrantedSignal } from './definitions.js';
