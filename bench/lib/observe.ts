@@ -206,8 +206,7 @@ export async function commandCounters(db: Db): Promise<CommandCounters | undefin
     if (!commands || typeof commands !== 'object') return undefined;
     const counts: Record<string, number> = {};
     for (const [name, value] of Object.entries(commands)) {
-      if (value && typeof value === 'object' && 'total' in value)
-        counts[name] = Number((value as { total: unknown }).total);
+      if (value && typeof value === 'object' && 'total' in value) counts[name] = Number(value.total);
     }
     const server =
       typeof status.ferretdbVersion === 'string'

@@ -124,7 +124,7 @@ function parseInput(spec: RouteSpec, req: Request): HandlerInput<RouteSpec> {
       );
     query = parsed.data;
   }
-  let headers: unknown;
+  let headers: Record<string, unknown> | undefined;
   if (spec.headers) {
     const parsed = spec.headers.safeParse(pickHeaders(spec.headers, req));
     if (!parsed.success)
@@ -146,8 +146,8 @@ function parseInput(spec: RouteSpec, req: Request): HandlerInput<RouteSpec> {
   return {
     params: req.params as Record<string, string>,
     query: query as never,
-    headers: headers as never,
-    body: body as never,
+    headers,
+    body,
     requestId: req.requestId,
   };
 }

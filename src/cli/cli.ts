@@ -504,7 +504,8 @@ export function mainUsage(): string {
 /** Every option any command knows, so that options may come before or after the command words. */
 function allOptions(): NonNullable<ParseArgsConfig['options']> {
   const all: NonNullable<ParseArgsConfig['options']> = {};
-  for (const options of [globalOptions, ...commands.map((command) => command.options)]) {
+  const groups: Array<Record<string, OptionSpec>> = [globalOptions, ...commands.map((command) => command.options)];
+  for (const options of groups) {
     for (const [name, spec] of Object.entries(options))
       all[name] = { type: spec.type, ...('short' in spec ? { short: spec.short } : {}) };
   }
@@ -609,7 +610,7 @@ export async function runCli(argv: string[], io: CliEnvironment): Promise<number
       baseUrl: resolveUrl(typeof values.url === 'string' ? values.url : undefined, io),
       adminToken: resolveAdminToken(typeof values['admin-token'] === 'string' ? values['admin-token'] : undefined, io),
     });
-    await command.run({ client, values, id: rest[0] ?? '', json, out: io.stdout, io });
+    await command.run({ client, values, id: rest[0] ?? '', json, out: (text) => io.stdout(text), io });
     return 0;
   } catch (error) {
     if (error instanceof UsageError) {

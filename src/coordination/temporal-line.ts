@@ -17,7 +17,7 @@ export function temporalLineWorkflows(client: Client): LineWorkflows {
       try {
         const description = await client.workflow.getHandle(workflowId).describe();
         if (description.status.name !== 'RUNNING') return { state: 'closed' };
-        const lineSeq = (await description.memo)?.lineSeq;
+        const lineSeq = description.memo?.lineSeq;
         return { state: 'running', ...(typeof lineSeq === 'number' ? { lineSeq } : {}) };
       } catch (error) {
         if (error instanceof WorkflowNotFoundError) return { state: 'missing' };

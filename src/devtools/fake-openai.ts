@@ -586,7 +586,7 @@ function answerSpeech(res: ServerResponse, request: RecordedRequest, override: s
   if (typeof input !== 'string' || input.length === 0)
     throw new BadRequest("Missing required parameter: 'input'.", 'input');
   const contentType = typeof format === 'string' ? SPEECH_CONTENT_TYPES[format] : undefined;
-  if (!contentType) throw new BadRequest(`Unsupported response_format: ${String(format)}.`, 'response_format');
+  if (!contentType) throw new BadRequest(`Unsupported response_format: ${JSON.stringify(format)}.`, 'response_format');
   const audio = override === undefined ? fakeSpeechBytes(input) : Buffer.from(override, 'utf8');
   res.writeHead(200, {
     'content-type': contentType,

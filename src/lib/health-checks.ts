@@ -33,14 +33,14 @@ export async function runHealthChecks(
   options: { timeoutMs?: number; observe?: HealthObserver } = {},
 ): Promise<Readiness> {
   const results = await Promise.all(
-    Object.entries(checks).map(async ([name, check]) => {
+    Object.entries(checks).map(async ([name, check]): Promise<[string, { ok: boolean; error?: string }]> => {
       try {
         await withTimeout(check, options.timeoutMs ?? 3_000);
         options.observe?.(name, undefined);
-        return [name, { ok: true }] as const;
+        return [name, { ok: true }];
       } catch (error) {
         options.observe?.(name, error instanceof Error ? error.message : String(error));
-        return [name, { ok: false, error: 'unavailable' }] as const;
+        return [name, { ok: false, error: 'unavailable' }];
       }
     }),
   );

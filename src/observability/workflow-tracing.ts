@@ -72,7 +72,8 @@ export const interceptors: WorkflowInterceptorsFactory = () => {
   };
 
   const internals: WorkflowInternalsInterceptor = {
-    dispose: (input, next) => (tracers ? tracers.internals.dispose(input, next) : next(input)),
+    // The OpenTelemetry interceptor's dispose is async (it ends spans); the SDK does not await it.
+    dispose: (input, next) => (tracers ? void tracers.internals.dispose(input, next) : next(input)),
   };
 
   return { inbound: [inbound], outbound: [outbound], internals: [internals] };

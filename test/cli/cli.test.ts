@@ -54,7 +54,7 @@ function run(
 
 const parseJson = <T extends z.ZodType>(schema: T, result: Run): z.infer<T> => {
   assert.equal(result.code, 0, `exit ${result.code}\n${result.stderr}`);
-  return schema.parse(JSON.parse(result.stdout)) as z.infer<T>;
+  return schema.parse(JSON.parse(result.stdout));
 };
 
 describe('chatrelay CLI against a real listening API', () => {

@@ -224,7 +224,8 @@ function startTraffic(token: string, pageId: string, options: { senders: number;
           ...(body.message_id ? { messageId: body.message_id } : {}),
         };
       } catch (error) {
-        const code = String((error as { cause?: { code?: unknown } }).cause?.code ?? (error as Error).message);
+        const cause = (error as { cause?: { code?: unknown } }).cause?.code;
+        const code = typeof cause === 'string' ? cause : (error as Error).message;
         record.outcome = code === 'ECONNREFUSED' ? { kind: 'refused' } : { kind: 'reset', detail: code };
       }
       // Pacing of the load, not synchronisation: a steady stream rather than a flood.

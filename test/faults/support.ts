@@ -142,7 +142,7 @@ export async function assertAnsweredOnce(
     );
     assert.equal(seen.length, 1, `${item.messageId} ("${item.text}") was delivered once, not ${seen.length} times`);
     assert.equal(seen[0]?.fields.text, `Echo: ${item.text}`, "the reply is the model's, not the fallback");
-    assertSigned(seen[0] as ReceiverPost, channel.signingSecret);
+    assertSigned(seen[0], channel.signingSecret);
     for (const post of forMessage) {
       if (post === seen[0]) continue;
       // Every attempt of a part carries the same webhook-id (grouped by it here) and the same body.

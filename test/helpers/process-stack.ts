@@ -613,7 +613,8 @@ async function build(
       return { status: response.status, body: parsed, ms: Date.now() - started };
     } catch (error) {
       const cause = (error as { cause?: { code?: unknown } }).cause;
-      return { status: 0, body: {}, error: String(cause?.code ?? (error as Error).message), ms: Date.now() - started };
+      const code = typeof cause?.code === 'string' ? cause.code : (error as Error).message;
+      return { status: 0, body: {}, error: code, ms: Date.now() - started };
     }
   };
 

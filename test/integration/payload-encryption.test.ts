@@ -241,9 +241,9 @@ describe('encrypted payloads on the real stack (API, worker, Temporal dev server
         activities,
         dataConverter: rotated,
       });
-      const result = await worker.runUntil(async () => {
+      const result = await worker.runUntil(async (): Promise<string> => {
         await newClient.workflow.getHandle(handle.workflowId).signal('note', note);
-        return newClient.workflow.getHandle(handle.workflowId).result();
+        return (await newClient.workflow.getHandle(handle.workflowId).result()) as string;
       });
       assert.equal(result, `QUARTZ WHISPER SEVEN | could not fetch ${input.url} | ${note}`);
     } finally {

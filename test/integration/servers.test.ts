@@ -21,7 +21,7 @@ describe('provisioned servers', () => {
     const workflowBundle = await bundle(fileURLToPath(new URL('../fixtures/workflows/timer.ts', import.meta.url)));
     const worker = await Worker.create({ connection: env.nativeConnection, taskQueue: 'timer', workflowBundle });
     const startedAt = Date.now();
-    const result = await worker.runUntil(
+    const result: unknown = await worker.runUntil(
       env.client.workflow.execute('hourTimerWorkflow', { taskQueue: 'timer', workflowId: 'timer-1' }),
     );
     assert.equal(result, 'woke up');

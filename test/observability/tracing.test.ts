@@ -119,7 +119,7 @@ describe('one trace per message, from the inbound POST to the reply POST', () =>
     for (const activity of activityRuns) {
       const scheduled = parentOf(activity);
       assert.equal(scheduled?.name, activity.name.replace('RunActivity:', 'StartActivity:'), activity.name);
-      assert.equal(parentOf(scheduled!), run, `${scheduled?.name} is a child of the workflow's run`);
+      assert.equal(parentOf(scheduled), run, `${scheduled?.name} is a child of the workflow's run`);
       assert.equal(activity.attributes['chatrelay.message_id'], messageId, activity.name);
       assert.equal(activity.attributes['chatrelay.page_id'], channel.page_id, activity.name);
     }
