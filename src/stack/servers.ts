@@ -73,6 +73,11 @@ export const temporalDevServerTuning = [
   // 500 ms instead of every 5 s, so the gate closes and opens in time.
   '--dynamic-config-value',
   'matching.TaskQueueInfoByBuildIdTTL="500ms"',
+  // Eager activity dispatch: the activity a workflow task schedules goes back to the same worker in
+  // the answer to that task's completion, instead of through the task queue and a poll. The server
+  // default is off; on, the dev server spent 10-15% less CPU per message (docs/benchmarks.md).
+  '--dynamic-config-value',
+  'system.enableActivityEagerExecution=true',
 ] as const;
 
 /** Tries on fresh ports when a port we picked was taken by someone else before the server bound it. */
