@@ -2,9 +2,15 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { ErrorType } from '../../domain/errors.js';
-import type { ChannelSnapshot, InboundEnvelope, MessageStage, MessageStatus } from '../../domain/models.js';
+import {
+  agentDefaults,
+  type ChannelSnapshot,
+  type InboundEnvelope,
+  type MessageStage,
+  type MessageStatus,
+} from '../../domain/models.js';
 import { buildReplyParts } from '../../domain/reply-parts.js';
-import { DEFAULT_VOICE_PREFIX, isAudioContentType } from '../../domain/voice.js';
+import { isAudioContentType } from '../../domain/voice.js';
 import { toModelMessage, userContent } from '../../domain/prompt.js';
 import type { Logger } from '../../lib/logger.js';
 import { safeFetch, UnsafeUrlError } from '../../lib/safe-fetch.js';
@@ -249,7 +255,7 @@ export function createV1Activities(deps: ActivityDeps) {
         {
           messageId: message._id,
           role: 'user',
-          content: userContent(message, input.voicePrefix ?? DEFAULT_VOICE_PREFIX),
+          content: userContent(message, input.voicePrefix ?? agentDefaults.voice_prefix),
           attachments: message.inbound.attachments ?? [],
         },
       ]);
@@ -289,7 +295,7 @@ export function createV1Activities(deps: ActivityDeps) {
       const message = await requireMessage(input.messageId);
       const state = await stores.history.state(message.chat_id);
       const agent = await stores.agents.get(input.agentId);
-      const text = agent?.fallback_reply ?? "Sorry, I can't answer right now.";
+      const text = agent?.fallback_reply ?? agentDefaults.fallback_reply;
       await stores.messages.update(input.messageId, { reason: input.reason });
       return { partCount: await recordReply(input, message, state, text) };
     },
