@@ -43,8 +43,7 @@ export interface ActivityDeps {
 }
 
 export type ValidationResult =
-  | { ok: true; snapshot: ChannelSnapshot; chatId: string }
-  | { ok: false; outcome: 'not_answered' | 'failed'; reason: string; chatId: string };
+  { ok: true; snapshot: ChannelSnapshot } | { ok: false; outcome: 'not_answered' | 'failed'; reason: string };
 
 export interface ReplyInput {
   messageId: string;
@@ -174,27 +173,23 @@ export function createV1Activities(deps: ActivityDeps) {
       const agent = channel ? await stores.agents.get(channel.agent_id) : undefined;
       let result: ValidationResult;
       if (!channel || channel.page_id !== envelope.pageId)
-        result = { ok: false, outcome: 'failed', reason: 'the channel no longer exists', chatId };
+        result = { ok: false, outcome: 'failed', reason: 'the channel no longer exists' };
       else if (channel.token_version !== envelope.tokenVersion) {
         result = {
           ok: false,
           outcome: 'failed',
           reason: 'the API token the message was sent with has been rotated',
-          chatId,
         };
       } else if (!channel.assistant_connected)
         result = {
           ok: false,
           outcome: 'not_answered',
           reason: 'the assistant is not connected to this channel',
-          chatId,
         };
-      else if (!agent)
-        result = { ok: false, outcome: 'failed', reason: "the channel's agent no longer exists", chatId };
+      else if (!agent) result = { ok: false, outcome: 'failed', reason: "the channel's agent no longer exists" };
       else {
         result = {
           ok: true,
-          chatId,
           snapshot: channelSnapshot(channel, agent, settings.retryScheduleSeconds),
         };
       }
