@@ -37,10 +37,10 @@ function baseEnv(): NodeJS.ProcessEnv {
 
 export async function startFakeModel(cleanup: Cleanup, latencyMs: number): Promise<{ baseURL: string; pid: number }> {
   const child = cleanup.track(
-    startNodeChild('model', 'src/devtools/fake-openai-main.ts', {
+    startNodeChild('model', 'src/demo-model/main.ts', {
       ...baseEnv(),
       PORT: '0',
-      FAKE_OPENAI_LATENCY_MS: String(latencyMs),
+      DEMO_MODEL_LATENCY_MS: String(latencyMs),
     }),
     5_000,
   );

@@ -25,6 +25,7 @@ import {
 import { progressQuery, type MessageProgress } from './definitions.js';
 import { deliverParts } from './delivery.js';
 import { chatLineTurn } from './line.js';
+import { enterStage, startProgress } from './progress.js';
 
 export interface MessageResult {
   status: FinalStatus;
@@ -64,11 +65,11 @@ function failureReason(error: unknown): string {
  */
 export async function messageWorkflowV2(input: MessageWorkflowInput): Promise<MessageResult> {
   const { messageId, chatId, lineSeq } = input;
-  const progress: MessageProgress = { messageId, stage: 'accepted' };
+  const progress = startProgress(messageId, 'accepted');
   setHandler(progressQuery, () => progress);
   const turn = chatLineTurn(chatId, lineSeq);
   const close = async (status: FinalStatus, partsDelivered: number, reason?: string): Promise<MessageResult> => {
-    progress.stage = status;
+    enterStage(progress, status);
     if (reason !== undefined) progress.reason = reason;
     await closeMessage({
       messageId,
@@ -98,9 +99,7 @@ async function answer(
   close: (status: FinalStatus, partsDelivered: number, reason?: string) => Promise<MessageResult>,
 ): Promise<MessageResult> {
   const { messageId, chatId, lineSeq } = input;
-  const enter = (stage: MessageStage): void => {
-    progress.stage = stage;
-  };
+  const enter = (stage: MessageStage): void => enterStage(progress, stage);
   /** Nothing is answered, but the message is kept: in the chat history when the assistant is off. */
   const refuse = async (refusal: {
     outcome: 'not_answered' | 'failed';

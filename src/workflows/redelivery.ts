@@ -1,8 +1,9 @@
 import { isCancellation, setHandler } from '@temporalio/workflow';
 import { checkChatTurn, closeMessage } from './activities.js';
-import { progressQuery, type MessageProgress } from './definitions.js';
+import { progressQuery } from './definitions.js';
 import { deliverParts } from './delivery.js';
 import { chatLineTurn } from './line.js';
+import { enterStage, startProgress } from './progress.js';
 
 export interface RedeliveryInput {
   messageId: string;
@@ -25,11 +26,11 @@ export async function redeliveryWorkflowV2(
   input: RedeliveryInput,
 ): Promise<{ status: 'delivered' | 'failed'; reason?: string }> {
   const { messageId, chatId, lineSeq } = input;
-  const progress: MessageProgress = { messageId, stage: 'waiting_turn', partCount: input.partCount };
+  const progress = startProgress(messageId, 'waiting_turn', { partCount: input.partCount });
   setHandler(progressQuery, () => progress);
   const turn = chatLineTurn(chatId, lineSeq);
   const end = async (status: 'delivered' | 'failed', partsDelivered: number, reason?: string) => {
-    progress.stage = status;
+    enterStage(progress, status);
     await closeMessage({
       messageId,
       chatId,
@@ -60,7 +61,7 @@ export async function redeliveryWorkflowV2(
       progress,
     );
     if (result.finished) {
-      progress.stage = 'delivered';
+      enterStage(progress, 'delivered');
       return { status: 'delivered' };
     }
     return await end('failed', input.fromPart + result.delivered, result.error ?? 'not every part was delivered');

@@ -1,7 +1,7 @@
 import { messageWorkflowId } from '../../src/domain/ids.js';
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { FAKE_AUDIO_PREFIX, TRANSCRIPT_PREFIX } from '../../src/devtools/fake-openai.js';
+import { FAKE_AUDIO_PREFIX, TRANSCRIPT_PREFIX } from '../../src/demo-model/server.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
 import { postMessage, startE2EStack, type E2EStack } from '../helpers/e2e-stack.js';
