@@ -56,7 +56,7 @@ export function createDelivery(deps: ActivityDeps) {
   // Delivery reads the channel (paused? current URL?) and its signing secrets for every part; a
   // short cache spares those reads. A pause set here is seen at once (invalidated below); one set
   // by another worker or an admin within the TTL: a receiver's own 410 answers cover that.
-  const ttlMs = settings.channelCacheTtlMs ?? 1_000;
+  const ttlMs = settings.channelCacheTtlMs;
   const channels = ttlCache((id) => stores.channels.get(id), { ttlMs });
   const secrets = ttlCache((channelId) => stores.signingSecrets.active(channelId), { ttlMs });
 

@@ -47,7 +47,7 @@ function isRetry(): boolean {
 /** Writing a reply: the model call, the chat's history and the reply's parts. */
 export function createReplies(deps: ActivityDeps, delivery: Delivery) {
   const { stores, model } = deps;
-  const agents = ttlCache((id) => stores.agents.get(id), { ttlMs: deps.settings.channelCacheTtlMs ?? 1_000 });
+  const agents = ttlCache((id) => stores.agents.get(id), { ttlMs: deps.settings.channelCacheTtlMs });
 
   async function requireMessage(messageId: string): Promise<MessageDoc> {
     const message = await stores.messages.get(messageId);

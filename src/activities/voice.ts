@@ -10,7 +10,7 @@ import { agentGone, messageNotStored, replyPartMissing } from './failures.js';
 /** Voice in (transcription of voice notes) and voice out (speech for reply parts). */
 export function createVoiceActivities(deps: ActivityDeps) {
   const { stores, model, settings } = deps;
-  const agents = ttlCache((id) => stores.agents.get(id), { ttlMs: settings.channelCacheTtlMs ?? 1_000 });
+  const agents = ttlCache((id) => stores.agents.get(id), { ttlMs: settings.channelCacheTtlMs });
 
   async function requireAgent(agentId: string) {
     const agent = await agents.get(agentId);

@@ -55,6 +55,8 @@ export interface Command {
   /** Positional argument, if any. */
   argument?: string;
   options: Options;
+  /** The API fields its options set (body or query), so that API field errors name the flag to fix. */
+  fields?: readonly Field[];
   run(ctx: Context): Promise<void>;
 }
 
@@ -207,6 +209,7 @@ export function endpointCommand<T>(spec: {
     summary: spec.summary,
     ...(spec.argument !== undefined ? { argument: spec.argument } : {}),
     options: fieldOptions(spec.fields ?? []),
+    ...(spec.fields !== undefined ? { fields: spec.fields } : {}),
     async run(ctx) {
       requireFlags(ctx.values, spec.required ?? []);
       const body = spec.fields === undefined ? undefined : readFields(ctx, spec.fields);
@@ -244,17 +247,17 @@ export function listCommand<T>(spec: {
 }): Command {
   const { cursor, next } = spec.paging;
   const filters = spec.filters ?? [];
+  const paging = [
+    field.number('limit', 'limit', 'items per page, 1 to 100 (default 20)', 'N'),
+    field.string(cursor, cursor, spec.paging.cursorDescription, cursor === 'after' ? 'ID' : 'TIME'),
+  ];
   return {
     group: spec.group,
     name: spec.name ?? 'list',
     summary: spec.summary,
     ...(spec.argument !== undefined ? { argument: spec.argument } : {}),
-    options: {
-      limit: str('items per page, 1 to 100 (default 20)', 'N'),
-      [cursor]: str(spec.paging.cursorDescription, cursor === 'after' ? 'ID' : 'TIME'),
-      all: flag('follow every page'),
-      ...fieldOptions(filters),
-    },
+    options: { ...fieldOptions(paging), all: flag('follow every page'), ...fieldOptions(filters) },
+    fields: [...paging, ...filters],
     async run(ctx) {
       const limit = numberValue(ctx.values, 'limit');
       const query = readFields(ctx, filters);

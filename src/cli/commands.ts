@@ -247,14 +247,6 @@ export const commands: Command[] = [
 ];
 
 /** Which flag sets which API field, so that API field errors can name the flag the user typed. */
-export const flagOfApiField: Record<string, string> = {
-  ...Object.fromEntries(
-    [...agentFields, ...channelFields, apiToken, fromPart].map((item): [string, string] => [
-      item.api,
-      flagOfField(item),
-    ]),
-  ),
-  limit: '--limit',
-  after: '--after',
-  before: '--before',
-};
+export const flagOfApiField: Record<string, string> = Object.fromEntries(
+  commands.flatMap((command) => command.fields ?? []).map((item): [string, string] => [item.api, flagOfField(item)]),
+);

@@ -55,6 +55,7 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
     publicBaseUrl: config.PUBLIC_BASE_URL,
     retryScheduleSeconds: config.DELIVERY_RETRY_SCHEDULE,
     deliveryTimeoutMs: config.DELIVERY_TIMEOUT_MS,
+    channelCacheTtlMs: config.CHANNEL_CACHE_TTL_MS,
     // The reply POST's address guard (src/activities/reply-post.ts).
     deliveryPolicy: { allowPrivate: config.DELIVERY_ALLOW_PRIVATE, allowHosts: config.DELIVERY_ALLOW_HOSTS },
     audioFetch: {

@@ -80,7 +80,7 @@ export function createV1Activities(deps: ActivityDeps) {
   // Delivery reads the channel (paused? current URL?) and its signing secrets for every part; a
   // short cache spares those reads. A pause set here is seen at once (invalidated below); one set
   // by another worker or an admin within the TTL: a receiver's own 410 answers cover that.
-  const ttlMs = settings.channelCacheTtlMs ?? 1_000;
+  const ttlMs = settings.channelCacheTtlMs;
   const channelCache = ttlCache((id) => stores.channels.get(id), { ttlMs });
   const secretsCache = ttlCache((channelId) => stores.signingSecrets.active(channelId), { ttlMs });
 
