@@ -4,6 +4,7 @@ import { messageWorkflowId } from '../domain/ids.js';
 import type { InboundEnvelope, MessageWorkflowInput } from '../domain/models.js';
 import type { Logger } from '../lib/logger.js';
 import type { messageWorkflowV2 } from '../workflows/message.js';
+import { startSearchAttributes } from '../workflows/search-attributes.js';
 import { unavailable } from './errors.js';
 import type { MessageStarter } from './routes/webhook.js';
 
@@ -44,6 +45,8 @@ export function createMessageStarter(
             args: [input],
             // Its place, for whoever looks into a stuck line (src/coordination/chat-line.ts).
             memo: { lineSeq },
+            // Its channel, chat and status, for `temporal workflow list --query` (README, Operations).
+            typedSearchAttributes: startSearchAttributes(envelope),
             // A message id is answered once, even after its workflow has finished.
             workflowIdReusePolicy: 'REJECT_DUPLICATE',
           }),
