@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import proto from '@temporalio/proto';
+import { createMessageAdmin } from '../../src/api/message-admin.js';
 import { messageWorkflowId } from '../../src/domain/ids.js';
 import { channelIdAttribute, chatIdAttribute, statusAttribute } from '../../src/workflows/search-attributes.js';
 import { createChannelWithAgent, envelopeFor } from '../helpers/fixtures.js';
@@ -73,6 +74,32 @@ describe('search attributes of a message workflow (time-skipping server)', () =>
     assert.equal((await handle.result()).status, 'failed');
     assert.equal((await handle.describe()).typedSearchAttributes.get(statusAttribute), 'failed');
     await h.record('v2-search-attributes-failed', handle);
+  });
+
+  test('a redelivery carries them too: the chat, the channel, and its own outcome', async () => {
+    const endpoint = h.receiver.endpoint();
+    const { channel } = await createChannelWithAgent(h.stores, {
+      replyUrl: endpoint.url,
+      channel: { max_message_length: 30 },
+    });
+    h.fake.replyNext('Part one is here.\n\nPart two is here.');
+    const input = envelopeFor(channel);
+    assert.equal((await (await h.startMessage(input)).result()).status, 'delivered');
+    const admin = createMessageAdmin({
+      stores: h.stores,
+      client: h.env.client,
+      line: h.line,
+      taskQueue: h.taskQueue,
+      publicBaseUrl: h.mediaBaseUrl,
+    });
+    const handle = h.env.client.workflow.getHandle((await admin.redeliver(input.messageId, 2)).workflow_id);
+    await handle.result();
+    const attributes = (await handle.describe()).typedSearchAttributes;
+    assert.equal(attributes.get(chatIdAttribute), input.chatId);
+    assert.equal(attributes.get(channelIdAttribute), channel.id);
+    assert.equal(attributes.get(statusAttribute), 'delivered');
+    assert.equal((await eventTypes(handle)).at(-2), 'EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES');
+    await h.record('v2-redelivery-search-attributes', handle);
   });
 
   test('a workflow started without them (before the feature) ends without an upsert, as its history was recorded', async () => {
