@@ -12,7 +12,12 @@ import { tool } from '../../src/stack/tools.js';
 import { chatIdFor } from '../../src/stores/chats.js';
 import { createPayloadCodec, temporalDataConverter } from '../../src/temporal/data-converter.js';
 import { requireSearchAttributes, searchAttributeCreateCommand } from '../../src/temporal/search-attribute-registry.js';
-import { createChannelWithAgent } from '../helpers/fixtures.js';
+import { createMessageStarter } from '../../src/api/message-starter.js';
+import { chatLineFor } from '../../src/coordination/index.js';
+import { createStores } from '../../src/stores/index.js';
+import { connectWithRetry } from '../../src/worker/worker.js';
+import { createChannelWithAgent, envelopeFor } from '../helpers/fixtures.js';
+import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
 import { postMessage, startE2EStack, type E2EStack } from '../helpers/e2e-stack.js';
 
 const run = promisify(execFile);
@@ -88,10 +93,30 @@ describe('search attributes on the Temporal dev server', () => {
 describe('a namespace without the search attributes', () => {
   const logger = createLogger({ level: 'silent', name: 'test' });
 
-  test('the worker check names each missing one, and the README command creates them', async () => {
+  test('the API answers 503 and logs the attribute; the worker check names each; the README command creates them', async () => {
     const temporal = await startTemporalDevServer({ searchAttributes: false });
-    const connection = await NativeConnection.connect({ address: temporal.address });
+    let mongo: TestMongo | undefined;
+    let connection: NativeConnection | undefined;
     try {
+      mongo = await startTestMongo();
+      // The worker's own way in: it waits while the server's frontend is not healthy yet.
+      connection = await connectWithRetry(temporal.address, logger, 60_000);
+      const stores = createStores(mongo.db);
+      await stores.ensureIndexes();
+      const client = new Client({ connection });
+      const lines: string[] = [];
+      const apiLogger = createLogger({
+        level: 'warn',
+        name: 'api',
+        destination: { write: (line) => lines.push(line) },
+      });
+      const starter = createMessageStarter(client, 'bare', chatLineFor(stores, client), { logger: apiLogger });
+      const { channel } = await createChannelWithAgent(stores, { replyUrl: 'http://127.0.0.1:9/never' });
+      const envelope = envelopeFor(channel);
+      await assert.rejects(starter.start(envelope), (error: Error) => /Temporal is unavailable/.test(error.message));
+      const logged = lines.find((line) => line.includes('workflow start failed'));
+      assert.match(logged ?? lines.join('\n'), /search attribute ChatRelay(ChannelId|ChatId|Status)/);
+
       await assert.rejects(
         requireSearchAttributes(connection.operatorService, 'default', logger),
         (error: Error) =>
@@ -105,7 +130,8 @@ describe('a namespace without the search attributes', () => {
       }
       await requireSearchAttributes(connection.operatorService, 'default', logger);
     } finally {
-      await connection.close();
+      await connection?.close();
+      await mongo?.close();
       await temporal.stop();
     }
   });
