@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { startChild, type ManagedChild } from '../lib/child.js';
 import { freePort } from '../lib/ports.js';
 import { waitFor } from '../lib/wait.js';
+import { devServerSearchAttributeArgs } from '../temporal/search-attribute-registry.js';
 import { onPath, tool } from './tools.js';
 
 export interface RunningServer {
@@ -53,6 +54,8 @@ export interface TemporalDevServerOptions {
   /** File for persistent state; omit for an in-memory server. */
   dbFile?: string;
   headless?: boolean;
+  /** Register chatrelay's search attributes at start (default); off only to test a namespace without them. */
+  searchAttributes?: boolean;
   echo?: (line: string) => void;
 }
 
@@ -98,6 +101,9 @@ export async function startTemporalDevServer(
     const metricsPort = options.metricsPort ?? (await freePort());
     const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--http-port', String(httpPort)];
     args.push('--metrics-port', String(metricsPort), '--log-level', 'warn', ...temporalDevServerTuning);
+    // chatrelay's search attributes (src/workflows/search-attributes.ts), registered at every start
+    // (a persistent server keeps them; registering one it has is a no-op).
+    if (options.searchAttributes ?? true) args.push(...devServerSearchAttributeArgs());
     let uiPort: number | undefined;
     if (options.headless ?? true) args.push('--headless');
     else {

@@ -25,6 +25,7 @@ import {
 import { progressQuery, type MessageProgress } from './definitions.js';
 import { deliverParts } from './delivery.js';
 import { chatLineTurn } from './line.js';
+import { recordFinalStatus } from './final-status.js';
 import { enterStage, startProgress } from './progress.js';
 
 export interface MessageResult {
@@ -82,14 +83,17 @@ export async function messageWorkflowV2(input: MessageWorkflowInput): Promise<Me
     return { status, partsDelivered, ...(reason !== undefined ? { reason } : {}) };
   };
 
+  let result: MessageResult;
   try {
-    return await answer(input, progress, turn, close);
+    result = await answer(input, progress, turn, close);
   } catch (error) {
     // A failure no retry can heal (a record deleted under us): the message ends as failed, and the
     // chat's turn is handed on, instead of the chat waiting behind a failed workflow.
     if (isCancellation(error)) throw error;
-    return close('failed', 0, failureReason(error));
+    result = await close('failed', 0, failureReason(error));
   }
+  recordFinalStatus(result.status);
+  return result;
 }
 
 async function answer(

@@ -1,8 +1,9 @@
 import { isCancellation, setHandler } from '@temporalio/workflow';
 import { checkChatTurn, closeMessage } from './activities.js';
-import { progressQuery } from './definitions.js';
+import { progressQuery, type MessageProgress } from './definitions.js';
 import { deliverParts } from './delivery.js';
 import { chatLineTurn } from './line.js';
+import { recordFinalStatus } from './final-status.js';
 import { enterStage, startProgress } from './progress.js';
 
 export interface RedeliveryInput {
@@ -17,19 +18,26 @@ export interface RedeliveryInput {
   lineSeq: number;
 }
 
+export interface RedeliveryResult {
+  status: 'delivered' | 'failed';
+  reason?: string;
+}
+
 /**
  * Sends a message's stored parts again, from one part on, to the channel's current reply URL,
  * without generating a new reply. It takes a place in the chat's line like any message, so it
  * never interleaves with another reply of the same chat.
  */
-export async function redeliveryWorkflowV2(
-  input: RedeliveryInput,
-): Promise<{ status: 'delivered' | 'failed'; reason?: string }> {
+export async function redeliveryWorkflowV2(input: RedeliveryInput): Promise<RedeliveryResult> {
   const { messageId, chatId, lineSeq } = input;
   const progress = startProgress(messageId, 'waiting_turn', { partCount: input.partCount });
   setHandler(progressQuery, () => progress);
   const turn = chatLineTurn(chatId, lineSeq);
-  const end = async (status: 'delivered' | 'failed', partsDelivered: number, reason?: string) => {
+  const end = async (
+    status: 'delivered' | 'failed',
+    partsDelivered: number,
+    reason?: string,
+  ): Promise<RedeliveryResult> => {
     enterStage(progress, status);
     await closeMessage({
       messageId,
@@ -42,6 +50,18 @@ export async function redeliveryWorkflowV2(
     });
     return { status, ...(reason !== undefined ? { reason } : {}) };
   };
+  const result = await redeliver(input, progress, turn, end);
+  recordFinalStatus(result.status);
+  return result;
+}
+
+async function redeliver(
+  input: RedeliveryInput,
+  progress: MessageProgress,
+  turn: ReturnType<typeof chatLineTurn>,
+  end: (status: 'delivered' | 'failed', partsDelivered: number, reason?: string) => Promise<RedeliveryResult>,
+): Promise<RedeliveryResult> {
+  const { messageId, chatId, lineSeq } = input;
   try {
     if ((await checkChatTurn({ chatId, lineSeq })).granted) turn.grant();
     await turn.wait();
