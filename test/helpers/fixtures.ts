@@ -8,6 +8,8 @@ import {
 import { chatIdFor } from '../../src/stores/chats.js';
 import { generateApiToken, randomId } from '../../src/lib/secrets.js';
 import type { Stores } from '../../src/stores/index.js';
+import type { NewMessage } from '../../src/stores/messages.js';
+import type { ActivitySettings } from '../../src/activities/deps.js';
 
 let counter = 0;
 
@@ -47,5 +49,43 @@ export function envelopeFor(channel: Channel, message: Partial<InboundEnvelope['
     tokenVersion: channel.token_version,
     receivedAt: new Date().toISOString(),
     message: { platform: 'TestApp', text: 'Hello there', ...message, client_id: clientId },
+  };
+}
+
+/** The message record admission writes for `envelope` (accepted, at place 1 of its chat's line). */
+export function messageRecordFor(envelope: InboundEnvelope, channel: Channel): NewMessage {
+  return {
+    _id: envelope.messageId,
+    workflow_id: `wf-${envelope.messageId}`,
+    channel_id: channel.id,
+    page_id: channel.page_id,
+    client_id: envelope.message.client_id,
+    chat_id: envelope.chatId,
+    platform: envelope.message.platform,
+    status: 'processing',
+    stage: 'accepted',
+    inbound: envelope.message,
+    received_at: new Date(envelope.receivedAt),
+    line_seq: 1,
+  };
+}
+
+/** Worker settings for tests: receivers and voice notes on loopback allowed, no caching (tests change channels and deliver right after). */
+export function testActivitySettings(overrides: Partial<ActivitySettings> = {}): ActivitySettings {
+  return {
+    publicBaseUrl: 'http://127.0.0.1:9',
+    retryScheduleSeconds: [5, 300, 1800, 7200, 18000, 36000, 36000],
+    deliveryTimeoutMs: 5_000,
+    channelCacheTtlMs: 0,
+    audioFetch: {
+      allowPrivate: true,
+      allowHosts: [],
+      maxBytes: 1_000_000,
+      connectTimeoutMs: 2_000,
+      totalTimeoutMs: 5_000,
+      maxRedirects: 3,
+    },
+    deliveryPolicy: { allowPrivate: true, allowHosts: [] },
+    ...overrides,
   };
 }
