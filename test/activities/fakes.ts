@@ -7,15 +7,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Info } from '@temporalio/activity';
 import { appendRecent, trimWindow } from '../../src/domain/history.js';
 import { outcomeId } from '../../src/domain/ids.js';
-import {
-  agentDefaults,
-  channelDefaults,
-  type Agent,
-  type Channel,
-  type FinalStatus,
-  type MessageWorkflowInput,
-} from '../../src/domain/models.js';
-import { envelopeFor, testActivitySettings } from '../helpers/fixtures.js';
+import { type Agent, type Channel, type FinalStatus, type MessageWorkflowInput } from '../../src/domain/models.js';
+import { agentRecord, channelRecord, envelopeFor, testActivitySettings } from '../helpers/fixtures.js';
 import type { ActivityDeps, ActivityReporter } from '../../src/activities/deps.js';
 import type { ModelClient } from '../../src/activities/model.js';
 import type { TurnState } from '../../src/coordination/chat-line.js';
@@ -38,9 +31,7 @@ export function partialFake<T extends object>(name: string, impl: Partial<T>): T
 
 type Stores = ActivityDeps['stores'];
 
-let counter = 0;
-const nextId = (prefix: string): string => `${prefix}_${(counter += 1)}`;
-
+let attempts = 0;
 /** Everything the fake stores hold, open to the tests to arrange and to inspect. */
 export class FakeWorld {
   readonly agents = new Map<string, Agent>();
@@ -62,16 +53,7 @@ export class FakeWorld {
   readonly deliveryResults: string[] = [];
 
   addAgent(patch: Partial<Agent> = {}): Agent {
-    const now = new Date();
-    const agent: Agent = {
-      ...agentDefaults,
-      id: nextId('agt'),
-      name: 'test agent',
-      system_prompt: 'You are a helpful test assistant.',
-      created_at: now,
-      updated_at: now,
-      ...patch,
-    };
+    const agent = agentRecord(patch);
     this.agents.set(agent.id, agent);
     return agent;
   }
@@ -81,20 +63,10 @@ export class FakeWorld {
     options: { agent?: Agent; channel?: Partial<Channel>; replyUrl?: string; signed?: boolean } = {},
   ): Channel {
     const agent = options.agent ?? this.addAgent();
-    const now = new Date();
-    const channel: Channel = {
-      ...channelDefaults,
-      id: nextId('chn'),
-      agent_id: agent.id,
-      page_id: nextId('page'),
-      token_hash: 'not-a-real-hash',
-      token_last4: 'abcd',
-      token_version: 1,
-      reply_webhook_url: options.replyUrl ?? 'http://127.0.0.1:9/replies',
-      created_at: now,
-      updated_at: now,
+    const channel = channelRecord(agent.id, {
+      ...(options.replyUrl !== undefined ? { reply_webhook_url: options.replyUrl } : {}),
       ...options.channel,
-    };
+    });
     this.channels.set(channel.id, channel);
     if (options.signed ?? true) this.secrets.set(channel.id, [`whsec_${Buffer.from(channel.id).toString('base64')}`]);
     return channel;
@@ -156,7 +128,7 @@ export class FakeWorld {
         reply: (messageId) => Promise.resolve(this.replies.get(messageId) ?? null),
         speech: (messageId, partIndex) => Promise.resolve(this.speech.get(`${messageId}:${partIndex}`)),
         recordAttempt: (messageId, attempt) => {
-          this.attempts.push({ _id: nextId('att'), message_id: messageId, ...attempt });
+          this.attempts.push({ _id: `att_${(attempts += 1)}`, message_id: messageId, ...attempt });
           return Promise.resolve();
         },
         attempt: (key) =>

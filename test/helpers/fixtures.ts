@@ -38,6 +38,40 @@ export async function createChannelWithAgent(
   return { agent, channel, token, signingSecret };
 }
 
+/** An agent as the store hands it out, with defaults; for tests whose stores are fakes. */
+export function agentRecord(patch: Partial<Agent> = {}): Agent {
+  counter += 1;
+  const now = new Date();
+  return {
+    ...agentDefaults,
+    id: `agt_test${counter}`,
+    name: `agent ${counter}`,
+    system_prompt: 'You are a helpful test assistant.',
+    created_at: now,
+    updated_at: now,
+    ...patch,
+  };
+}
+
+/** A channel of `agentId` as the store hands it out, with defaults; for tests whose stores are fakes. */
+export function channelRecord(agentId: string, patch: Partial<Channel> = {}): Channel {
+  counter += 1;
+  const now = new Date();
+  return {
+    ...channelDefaults,
+    id: `chn_test${counter}`,
+    agent_id: agentId,
+    page_id: `page-${counter}-${randomId(4)}`,
+    token_hash: 'not-a-real-hash',
+    token_last4: 'abcd',
+    token_version: 1,
+    reply_webhook_url: 'http://127.0.0.1:9/replies',
+    created_at: now,
+    updated_at: now,
+    ...patch,
+  };
+}
+
 /** What the API would hand a message workflow for `message` posted to `channel`. */
 export function envelopeFor(channel: Channel, message: Partial<InboundEnvelope['message']> = {}): InboundEnvelope {
   const clientId = message.client_id ?? `client-${randomId(4)}`;
