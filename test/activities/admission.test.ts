@@ -3,7 +3,8 @@ import { describe, test } from 'node:test';
 import { createAdmission, createAdmissionActivities } from '../../src/activities/admission.js';
 import { messageWorkflowId } from '../../src/domain/ids.js';
 import type { Channel, MessageWorkflowInput } from '../../src/domain/models.js';
-import { FakeWorld, inputFor, runActivity } from './fakes.js';
+import { workflowInputFor as inputFor } from '../helpers/fixtures.js';
+import { FakeWorld, runActivity } from './fakes.js';
 
 describe('admission: what the channel says about a message', () => {
   const admit = (world: FakeWorld, input: MessageWorkflowInput) => {

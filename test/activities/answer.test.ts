@@ -10,7 +10,8 @@ import { ErrorType } from '../../src/domain/errors.js';
 import { messageWorkflowId } from '../../src/domain/ids.js';
 import type { Channel, MessageWorkflowInput } from '../../src/domain/models.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
-import { FakeWorld, inputFor, runActivity } from './fakes.js';
+import { workflowInputFor as inputFor } from '../helpers/fixtures.js';
+import { FakeWorld, runActivity } from './fakes.js';
 
 describe('answering a text message in one step', () => {
   let receiver: Receiver;

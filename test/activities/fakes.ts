@@ -7,8 +7,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Info } from '@temporalio/activity';
 import { appendRecent, trimWindow } from '../../src/domain/history.js';
 import { outcomeId } from '../../src/domain/ids.js';
-import { type Agent, type Channel, type FinalStatus, type MessageWorkflowInput } from '../../src/domain/models.js';
-import { agentRecord, channelRecord, envelopeFor, testActivitySettings } from '../helpers/fixtures.js';
+import type { Agent, Channel, FinalStatus } from '../../src/domain/models.js';
+import { agentRecord, channelRecord, testActivitySettings } from '../helpers/fixtures.js';
 import type { ActivityDeps, ActivityReporter } from '../../src/activities/deps.js';
 import type { ModelClient } from '../../src/activities/model.js';
 import type { TurnState } from '../../src/coordination/chat-line.js';
@@ -201,9 +201,3 @@ export function runActivity<R>(
   // The SDK's own log lines (a failed step is logged) stay out of the test output.
   return new MockActivityEnvironment(partial, { logger: quietSdkLogger }).run(step);
 }
-
-/** What the message workflow hands its first step for `message` posted to `channel`, at place 3 of its chat's line. */
-export const inputFor = (
-  channel: Channel,
-  message: Partial<MessageWorkflowInput['message']> = {},
-): MessageWorkflowInput => ({ ...envelopeFor(channel, message), lineSeq: 3 });

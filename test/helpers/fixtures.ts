@@ -4,6 +4,7 @@ import {
   type Agent,
   type Channel,
   type InboundEnvelope,
+  type MessageWorkflowInput,
 } from '../../src/domain/models.js';
 import { chatIdFor } from '../../src/stores/chats.js';
 import { generateApiToken, randomId } from '../../src/lib/secrets.js';
@@ -122,4 +123,13 @@ export function testActivitySettings(overrides: Partial<ActivitySettings> = {}):
     deliveryPolicy: { allowPrivate: true, allowHosts: [] },
     ...overrides,
   };
+}
+
+/** What the message workflow starts with for `message` posted to `channel`: its envelope, at place `lineSeq` of its chat's line. */
+export function workflowInputFor(
+  channel: Channel,
+  message: Partial<InboundEnvelope['message']> = {},
+  lineSeq = 3,
+): MessageWorkflowInput {
+  return { ...envelopeFor(channel, message), lineSeq };
 }

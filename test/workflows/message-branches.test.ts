@@ -8,11 +8,11 @@ import type { Activities, Answer } from '../../src/activities/index.js';
 import type { TurnState } from '../../src/coordination/chat-line.js';
 import { ErrorType } from '../../src/domain/errors.js';
 import { messageWorkflowId } from '../../src/domain/ids.js';
-import type { InboundEnvelope, MessageWorkflowInput } from '../../src/domain/models.js';
+import type { MessageWorkflowInput } from '../../src/domain/models.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { lineTurnSignal } from '../../src/workflows/definitions.js';
 import type { MessageResult } from '../../src/workflows/message.js';
-import { agentRecord, channelRecord, envelopeFor } from '../helpers/fixtures.js';
+import { agentRecord, channelRecord, workflowInputFor } from '../helpers/fixtures.js';
 import {
   activitiesByWorkflow,
   inSequence,
@@ -57,12 +57,12 @@ describe('message workflow branches (stubbed activities, time-skipping server)',
   });
 
   const channel = channelRecord(agentRecord().id);
-  const textMessage = (): MessageWorkflowInput => ({ ...envelopeFor(channel, { text: 'Hello' }), lineSeq: 2 });
+  const textMessage = (): MessageWorkflowInput => workflowInputFor(channel, { text: 'Hello' }, 2);
   const voiceMessage = (text?: string): MessageWorkflowInput => {
-    const envelope: InboundEnvelope = envelopeFor(channel, { audio: 'http://127.0.0.1:9/voice.mp3' });
-    if (text === undefined) delete envelope.message.text;
-    else envelope.message.text = text;
-    return { ...envelope, lineSeq: 2 };
+    const input = workflowInputFor(channel, { audio: 'http://127.0.0.1:9/voice.mp3' }, 2);
+    if (text === undefined) delete input.message.text;
+    else input.message.text = text;
+    return input;
   };
 
   /**
