@@ -75,7 +75,7 @@ describe('activities: a missing record is a typed, non-retryable failure', () =>
   async function messageOfDeletedAgent(audio?: string) {
     const { channel, agent } = await createChannelWithAgent(stores, { replyUrl: 'http://127.0.0.1:9/r' });
     const envelope = envelopeFor(channel, audio === undefined ? {} : { audio });
-    await stores.messages.insert(messageRecordFor(envelope));
+    await stores.messages.insert(messageRecordFor(envelope, channel));
     await stores.channels.delete(channel.id);
     await stores.agents.delete(agent.id);
     return { messageId: envelope.messageId, chatId: envelope.chatId, agentId: agent.id };

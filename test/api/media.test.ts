@@ -23,7 +23,7 @@ after(async () => {
 async function storedSpeech(bytes: Buffer): Promise<{ channelId: string; mediaId: string }> {
   const { channel } = await createChannelWithAgent(stores, { replyUrl: 'http://127.0.0.1:9/r' });
   const envelope = envelopeFor(channel);
-  await stores.messages.insert(messageRecordFor(envelope));
+  await stores.messages.insert(messageRecordFor(envelope, channel));
   return { channelId: channel.id, mediaId: await stores.blobs.put(envelope.messageId, 'audio/mpeg', bytes) };
 }
 

@@ -17,7 +17,7 @@ import { createStores, type Stores } from '../../src/stores/index.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
 import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
-import { sample } from '../observability/observed-stack.js';
+import { sample } from '../helpers/metrics-text.js';
 
 /**
  * Graceful shutdown, with the real entry points as child processes (node --import tsx

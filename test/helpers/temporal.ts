@@ -1,3 +1,4 @@
+import type { WorkflowHandle } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -44,5 +45,19 @@ export function bundle(workflowsPath: string): Promise<WorkflowBundleWithSourceM
     workflowsPath,
     failureConverterPath,
     logger: { log() {}, info() {}, warn() {}, error() {}, debug() {}, trace() {} },
+  });
+}
+
+/** The durations, in seconds, of the timers that fired in a workflow's history, in order (a cancelled timer is left out). */
+export async function firedTimers(handle: WorkflowHandle): Promise<number[]> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const started = new Map<string, number>();
+  for (const event of events) {
+    const attributes = event.timerStartedEventAttributes;
+    if (attributes?.timerId) started.set(attributes.timerId, Number(attributes.startToFireTimeout?.seconds ?? 0));
+  }
+  return events.flatMap((event) => {
+    const id = event.timerFiredEventAttributes?.timerId;
+    return id ? [started.get(id) ?? -1] : [];
   });
 }

@@ -18,15 +18,15 @@ import { createStores } from '../../src/stores/index.js';
 import { connectWithRetry } from '../../src/worker/worker.js';
 import { createChannelWithAgent, envelopeFor } from '../helpers/fixtures.js';
 import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
-import { postMessage, startE2EStack, type E2EStack } from '../helpers/e2e-stack.js';
+import { postMessage, startStack, type Stack } from '../helpers/stack.js';
 
 const run = promisify(execFile);
 
 describe('search attributes on the Temporal dev server', () => {
-  let s: E2EStack;
+  let s: Stack;
   let client: Client;
   before(async () => {
-    s = await startE2EStack();
+    s = await startStack();
     client = new Client({
       connection: await Connection.connect({ address: s.temporal.address }),
       dataConverter: temporalDataConverter(createPayloadCodec(s.config)),

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { waitFor } from '../../src/lib/wait.js';
-import { postMessage } from '../helpers/e2e-stack.js';
+import { sample, scrape } from '../helpers/metrics-text.js';
+import { postMessage, startStack, type ObservedStack } from '../helpers/stack.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
-import { sample, scrape, startObservedStack, type ObservedStack } from './observed-stack.js';
 
 const metricsToken = 'metrics-token-0123456789abcdef';
 
@@ -17,7 +17,7 @@ describe('metrics and logs of a real pipeline (API, worker, Temporal dev server,
   const apiMetrics = () => scrape(`${s.baseUrl}/metrics`, auth);
 
   before(async () => {
-    s = await startObservedStack({ METRICS_TOKEN: metricsToken, DELIVERY_RETRY_SCHEDULE: '1,1,1' });
+    s = await startStack({ observe: true, env: { METRICS_TOKEN: metricsToken, DELIVERY_RETRY_SCHEDULE: '1,1,1' } });
     secrets.push(
       { what: 'ADMIN_TOKEN', value: s.config.ADMIN_TOKEN },
       { what: 'OPENAI_API_KEY', value: s.config.OPENAI_API_KEY },

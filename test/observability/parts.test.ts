@@ -9,7 +9,7 @@ import { runWithLogContext } from '../../src/observability/log-context.js';
 import { errorType, metricsAuthorized, ReplyDelayTracker, StageTracker } from '../../src/observability/metrics.js';
 import { gracefulServer } from '../../src/observability/shutdown.js';
 import { PinoTemporalLogger } from '../../src/observability/temporal.js';
-import { LogCapture } from './observed-stack.js';
+import { LogCapture } from '../helpers/stack.js';
 
 /** A POST over a keep-alive agent; resolves with the status and the Connection header. */
 function post(port: number, agent: Agent): Promise<{ status: number; connection: string | undefined }> {
