@@ -63,6 +63,9 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
       totalTimeoutMs: config.FETCH_TIMEOUT_MS,
       maxRedirects: 3,
     },
+    voiceDownloads: config.VOICE_MAX_CONCURRENT_DOWNLOADS,
+    maxTextLength: config.MAX_TEXT_LENGTH,
+    promptMaxChars: config.PROMPT_MAX_CHARS,
   };
   const activities = {
     // Version 1's activities finish the workflows that were in flight at the upgrade.

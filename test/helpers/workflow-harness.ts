@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { WorkflowHandle } from '@temporalio/client';
-import { createActivities } from '../../src/activities/index.js';
+import { createActivities, type ActivitySettings } from '../../src/activities/index.js';
 import { createOpenAIModelClient } from '../../src/activities/model.js';
 import { chatLineFor, type ChatLine } from '../../src/coordination/index.js';
 import { createApp } from '../../src/api/app.js';
@@ -50,7 +50,7 @@ export interface WorkflowHarness {
 }
 
 export async function startWorkflowHarness(
-  options: { retryScheduleSeconds?: number[] } = {},
+  options: { retryScheduleSeconds?: number[]; settings?: Partial<ActivitySettings> } = {},
 ): Promise<WorkflowHarness> {
   const [env, mongo, fake, receiver, workflowBundle] = await Promise.all([
     // Every payload through the production codec (encrypted), as on a real deployment.
@@ -91,6 +91,7 @@ export async function startWorkflowHarness(
       },
       // Receivers here are on loopback: allowed explicitly.
       deliveryPolicy: { allowPrivate: true, allowHosts: [] },
+      ...options.settings,
     },
   });
   const worker = await Worker.create({
