@@ -96,6 +96,11 @@ export const configSchema = z.object({
     .default([5, 300, 1800, 7200, 18000, 36000, 36000]),
   WORKER_SHUTDOWN_GRACE_MS: positiveInt.default(30_000),
   /**
+   * Messages (with every record of theirs) and chats older than this many days are deleted by a
+   * daily job (a Temporal Schedule the workers keep in line with this value); 0 keeps everything.
+   */
+  RETENTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(0),
+  /**
    * Encrypts webhook signing secrets at rest and keys the hash of API tokens; API and workers must
    * share it. Required: the local stack generates one (.data/secrets-encryption-key).
    */

@@ -34,7 +34,7 @@ export interface ActivityReporter {
 }
 
 export interface ActivityDeps {
-  stores: Pick<Stores, 'agents' | 'channels' | 'chats' | 'messages' | 'lines' | 'blobs' | 'signingSecrets'>;
+  stores: Pick<Stores, 'agents' | 'channels' | 'chats' | 'messages' | 'lines' | 'blobs' | 'signingSecrets' | 'erasure'>;
   model: ModelClient;
   /** The chats' lines (src/coordination/chat-line.ts), with its Temporal side. */
   line: ChatLine;

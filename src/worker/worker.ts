@@ -20,6 +20,7 @@ import {
 import type { Database } from '../stores/db.js';
 import { createStores } from '../stores/index.js';
 import { createPayloadCodec, temporalDataConverter } from '../temporal/data-converter.js';
+import { ensureRetentionSchedule } from '../temporal/retention-schedule.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -49,6 +50,13 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
   const model = instrumentModelClient(rawModel, deps.metrics);
   const dataConverter = temporalDataConverter(createPayloadCodec(config)); // payloads encrypted (src/temporal)
   const client = new Client({ connection: deps.connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
+  // The daily retention job follows RETENTION_DAYS (created, updated, or removed when 0).
+  const retention = await ensureRetentionSchedule(client, {
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    retentionDays: config.RETENTION_DAYS,
+  });
+  if (retention !== 'absent')
+    deps.logger.info({ retentionDays: config.RETENTION_DAYS, schedule: retention }, 'retention schedule');
   const settings: ActivitySettings = {
     publicBaseUrl: config.PUBLIC_BASE_URL,
     retryScheduleSeconds: config.DELIVERY_RETRY_SCHEDULE,
