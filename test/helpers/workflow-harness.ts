@@ -10,6 +10,7 @@ import { createActivities, type ActivitySettings } from '../../src/activities/in
 import { createOpenAIModelClient } from '../../src/activities/model.js';
 import { chatLineFor, type ChatLine } from '../../src/coordination/index.js';
 import { createApp } from '../../src/api/app.js';
+import { createMessageAdmin, type MessageAdmin } from '../../src/api/message-admin.js';
 import { createMessageStarter } from '../../src/api/message-starter.js';
 import type { InboundEnvelope } from '../../src/domain/models.js';
 import type { messageWorkflowV2 } from '../../src/workflows/message.js';
@@ -132,4 +133,15 @@ export async function startWorkflowHarness(
       await Promise.all([env.teardown(), mongo.close(), fake.close(), receiver.close()]);
     },
   };
+}
+
+/** The message admin (status, redelivery, resume) the API would use, on the harness's server and stores. */
+export function messageAdminFor(h: WorkflowHarness): MessageAdmin {
+  return createMessageAdmin({
+    stores: h.stores,
+    client: h.env.client,
+    line: h.line,
+    taskQueue: h.taskQueue,
+    publicBaseUrl: h.mediaBaseUrl,
+  });
 }
