@@ -16,7 +16,7 @@ export type Admission = Verdict & { turn: boolean };
 /** The first step of every message: check its channel, take the settings it will use, record it. */
 export function createAdmission(deps: ActivityDeps) {
   const { stores, settings } = deps;
-  const agents = ttlCache((id) => stores.agents.get(id), { ttlMs: settings.channelCacheTtlMs ?? 1_000 });
+  const agents = ttlCache((id) => stores.agents.get(id), { ttlMs: settings.channelCacheTtlMs });
 
   async function judge(input: MessageWorkflowInput): Promise<Verdict> {
     // The channel is read fresh, once per message: a token rotated or an assistant disconnected

@@ -6,11 +6,12 @@ import { safeFetch, UnsafeUrlError } from '../lib/safe-fetch.js';
 import { createSemaphore } from '../lib/semaphore.js';
 import { ttlCache } from '../lib/ttl-cache.js';
 import { activityLogger, type ActivityDeps } from './deps.js';
+import { agentGone, messageNotStored, replyPartMissing } from './failures.js';
 
 /** Voice in (transcription of voice notes) and voice out (speech for reply parts). */
 export function createVoiceActivities(deps: ActivityDeps) {
   const { stores, model, settings } = deps;
-  const agents = ttlCache((id) => stores.agents.get(id), { ttlMs: settings.channelCacheTtlMs ?? 1_000 });
+  const agents = ttlCache((id) => stores.agents.get(id), { ttlMs: settings.channelCacheTtlMs });
   // A voice note is in memory from its download until its transcript comes back, up to AUDIO_MAX_BYTES
   // each: one semaphore per worker process bounds how many are (the activity slots alone allow 200).
   const downloads = createSemaphore(settings.voiceDownloads ?? 4);
@@ -18,12 +19,7 @@ export function createVoiceActivities(deps: ActivityDeps) {
 
   async function requireAgent(agentId: string) {
     const agent = await agents.get(agentId);
-    if (!agent)
-      throw ApplicationFailure.create({
-        type: ErrorType.AgentGone,
-        message: `agent ${agentId} no longer exists`,
-        nonRetryable: true,
-      });
+    if (!agent) throw agentGone(agentId);
     return agent;
   }
 
@@ -52,12 +48,7 @@ export function createVoiceActivities(deps: ActivityDeps) {
     /** Downloads the voice note and turns it into text, kept on the message record (once). */
     async transcribeVoiceMessage(input: { messageId: string; agentId: string }): Promise<{ characters: number }> {
       const message = await stores.messages.get(input.messageId);
-      if (!message)
-        throw ApplicationFailure.create({
-          type: ErrorType.MessageNotStored,
-          message: `message ${input.messageId} is not stored`,
-          nonRetryable: true,
-        });
+      if (!message) throw messageNotStored(input.messageId);
       if (Context.current().info.attempt > 1) {
         const earlier = await stores.messages.transcript(message);
         if (earlier !== undefined) return { characters: earlier.length };
@@ -93,12 +84,7 @@ export function createVoiceActivities(deps: ActivityDeps) {
      */
     async speakReply(input: { messageId: string; agentId: string }): Promise<{ spoken: number }> {
       const reply = await stores.messages.reply(input.messageId);
-      if (!reply)
-        throw ApplicationFailure.create({
-          type: ErrorType.MessageNotStored,
-          message: `the reply of ${input.messageId} is not stored`,
-          nonRetryable: true,
-        });
+      if (!reply) throw replyPartMissing(input.messageId);
       const agent = await requireAgent(input.agentId);
       const retry = Context.current().info.attempt > 1;
       let spoken = 0;

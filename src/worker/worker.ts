@@ -10,17 +10,20 @@ import { createOpenAIModelClient, type ModelClient } from '../activities/model.j
 import { checkSecretsKey, secretBoxFromConfig, type Config } from '../config.js';
 import type { Logger } from '../lib/logger.js';
 import type { WorkerMetrics } from '../observability/metrics.js';
+import { activeTracing } from '../observability/tracing.js';
 import {
   activityInterceptors,
   activityReporter,
   instrumentModelClient,
   observabilitySinks,
+  tracedBundlePath,
   workflowInterceptorModules,
 } from '../observability/worker.js';
 import type { Database } from '../stores/db.js';
 import { createStores } from '../stores/index.js';
 import { createPayloadCodec, temporalDataConverter } from '../temporal/data-converter.js';
 import { ensureRetentionSchedule } from '../temporal/retention-schedule.js';
+import { requireSearchAttributes } from '../temporal/search-attribute-registry.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -50,6 +53,8 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
   const model = instrumentModelClient(rawModel, deps.metrics);
   const dataConverter = temporalDataConverter(createPayloadCodec(config)); // payloads encrypted (src/temporal)
   const client = new Client({ connection: deps.connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
+  // Without them Temporal refuses every message's start (the API answers 503): refuse to start, naming them.
+  await requireSearchAttributes(deps.connection.operatorService, config.TEMPORAL_NAMESPACE, deps.logger);
   // The daily retention job follows RETENTION_DAYS (created, updated, or removed when 0).
   const retention = await ensureRetentionSchedule(client, {
     taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -61,6 +66,7 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
     publicBaseUrl: config.PUBLIC_BASE_URL,
     retryScheduleSeconds: config.DELIVERY_RETRY_SCHEDULE,
     deliveryTimeoutMs: config.DELIVERY_TIMEOUT_MS,
+    channelCacheTtlMs: config.CHANNEL_CACHE_TTL_MS,
     // The reply POST's address guard (src/activities/reply-post.ts).
     deliveryPolicy: { allowPrivate: config.DELIVERY_ALLOW_PRIVATE, allowHosts: config.DELIVERY_ALLOW_HOSTS },
     audioFetch: {
@@ -93,8 +99,15 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
       ...(deps.metrics ? { report: activityReporter(deps.metrics) } : {}),
     }),
   };
+  // Tracing (OTEL_* variables, started before the worker is built) needs the tracing interceptor
+  // in the workflow bundle; without it the bundle is much lighter (see workflowInterceptorModules).
+  const tracing = activeTracing() !== undefined;
   const workflowSource = config.WORKFLOW_BUNDLE_PATH
-    ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } }
+    ? {
+        workflowBundle: {
+          codePath: tracing ? tracedBundlePath(config.WORKFLOW_BUNDLE_PATH) : config.WORKFLOW_BUNDLE_PATH,
+        },
+      }
     : { workflowsPath };
   return Worker.create({
     connection: deps.connection,
@@ -121,7 +134,7 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
     // built with the same workflow interceptor modules (scripts/build-bundle.ts).
     interceptors: {
       activity: [heartbeatInterceptor(), activityInterceptors(deps.metrics)],
-      ...(config.WORKFLOW_BUNDLE_PATH ? {} : { workflowModules: workflowInterceptorModules }),
+      ...(config.WORKFLOW_BUNDLE_PATH ? {} : { workflowModules: workflowInterceptorModules({ tracing }) }),
     },
     sinks: observabilitySinks(deps.metrics),
     ...overrides,

@@ -4,6 +4,7 @@ import { checkChannelPaused, sendReplyPart } from './activities.js';
 import { workflowNow } from './clock.js';
 import { timeToContinue } from './line.js';
 import { resumeDeliverySignal, type MessageProgress } from './definitions.js';
+import { enterStage } from './progress.js';
 
 /** While paused, how often the channel is looked at again even without a resume signal. */
 const PAUSED_RECHECK = '1 hour';
@@ -65,7 +66,7 @@ export async function deliverParts(plan: DeliveryPlan, progress: MessageProgress
 
   /** Waits for the admin's resume; re-checks now and then in case the signal raced with parking. */
   async function waitForResume(partIndex: number, attempt: number): Promise<void> {
-    progress.stage = 'paused';
+    enterStage(progress, 'paused');
     delete progress.nextRetryAt;
     resumed = false;
     for (let check = 0; await checkChannelPaused({ channelId: plan.channelId }); check++) {
@@ -96,7 +97,7 @@ export async function deliverParts(plan: DeliveryPlan, progress: MessageProgress
         await waitForResume(partIndex, attempt);
       }
       attempt += 1;
-      progress.stage = 'delivering';
+      enterStage(progress, 'delivering');
       progress.attempt = attempt;
       const retryWaitSeconds = schedule[retriesUsed];
       const { partsBefore, ...finish } = plan.finish;
@@ -139,7 +140,7 @@ export async function deliverParts(plan: DeliveryPlan, progress: MessageProgress
         };
       }
       retriesUsed += 1;
-      progress.stage = 'retry_pending';
+      enterStage(progress, 'retry_pending');
       progress.nextRetryAt = new Date(workflowNow() + result.retryInSeconds * 1000).toISOString();
       await sleep(result.retryInSeconds * 1000);
     }

@@ -49,8 +49,9 @@ export function timeToContinue(rounds: number, limit: number): boolean {
  * src/coordination/temporal-line.ts to tell a live owner from a stuck one).
  */
 export function continueWithMemo<W extends Workflow>(...args: Parameters<W>): Promise<never> {
-  const memo = workflowInfo().memo;
-  return makeContinueAsNewFunc<W>(memo ? { memo } : {})(...args);
+  // Search attributes (chat, channel, stage) go along too, so the fresh run is found as the old one was.
+  const { memo, typedSearchAttributes } = workflowInfo();
+  return makeContinueAsNewFunc<W>({ ...(memo ? { memo } : {}), typedSearchAttributes })(...args);
 }
 
 /** This workflow's place in its chat's line (see src/coordination/chat-line.ts). */

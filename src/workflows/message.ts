@@ -26,6 +26,8 @@ import {
 import { progressQuery, type MessageProgress } from './definitions.js';
 import { deliverParts, type CarriedPlan, type DeliveryPlan } from './delivery.js';
 import { chatLineTurn, continueWithMemo } from './line.js';
+import { recordFinalStatus } from './final-status.js';
+import { enterStage, startProgress } from './progress.js';
 
 export interface MessageResult {
   status: FinalStatus;
@@ -80,7 +82,7 @@ function failureReason(error: unknown): string {
  */
 export async function messageWorkflowV2(input: MessageRunInput): Promise<MessageResult> {
   const { messageId, chatId, lineSeq } = input;
-  const progress: MessageProgress = { messageId, stage: 'accepted' };
+  const progress = startProgress(messageId, 'accepted');
   setHandler(progressQuery, () => progress);
   // What this run has done that a fresh run must not do again, should a long wait for the turn
   // continue the workflow as new (src/workflows/line.ts); the memo (its place) goes along.
@@ -99,7 +101,7 @@ export async function messageWorkflowV2(input: MessageRunInput): Promise<Message
     checksBeforeContinue: input.checksBeforeContinue,
   };
   const close = async (status: FinalStatus, partsDelivered: number, reason?: string): Promise<MessageResult> => {
-    progress.stage = status;
+    enterStage(progress, status);
     if (reason !== undefined) progress.reason = reason;
     await closeMessage({
       messageId,
@@ -112,15 +114,19 @@ export async function messageWorkflowV2(input: MessageRunInput): Promise<Message
     return { status, partsDelivered, ...(reason !== undefined ? { reason } : {}) };
   };
 
+  let result: MessageResult;
   try {
-    if (done.delivery) return await deliverRest(done.delivery, progress, close, pausedWait);
-    return await answer(input, progress, turn, close, done, pausedWait);
+    result = done.delivery
+      ? await deliverRest(done.delivery, progress, close, pausedWait)
+      : await answer(input, progress, turn, close, done, pausedWait);
   } catch (error) {
     // A failure no retry can heal (a record deleted under us): the message ends as failed, and the
     // chat's turn is handed on, instead of the chat waiting behind a failed workflow.
     if (isCancellation(error) || error instanceof ContinueAsNew) throw error;
-    return close('failed', 0, failureReason(error));
+    result = await close('failed', 0, failureReason(error));
   }
+  recordFinalStatus(result.status);
+  return result;
 }
 
 async function answer(
@@ -132,9 +138,7 @@ async function answer(
   pausedWait: PausedWait,
 ): Promise<MessageResult> {
   const { messageId, chatId, lineSeq } = input;
-  const enter = (stage: MessageStage): void => {
-    progress.stage = stage;
-  };
+  const enter = (stage: MessageStage): void => enterStage(progress, stage);
   /** Nothing is answered, but the message is kept: in the chat history when the assistant is off. */
   const refuse = async (refusal: {
     outcome: 'not_answered' | 'failed';
@@ -311,7 +315,7 @@ async function deliverRest(
   const { status, reason } = plan.finish;
   if (!delivered.finished)
     return close('failed', partsDelivered, reason ?? delivered.error ?? 'not every part was delivered');
-  progress.stage = status;
+  enterStage(progress, status);
   return { status, partsDelivered, ...(reason !== undefined ? { reason } : {}) };
 }
 

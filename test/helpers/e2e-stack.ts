@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { loadConfig, secretBoxPassphrase, type Config } from '../../src/config.js';
 import { createSecretBox } from '../../src/lib/secret-box.js';
 import { startApi, type RunningApi } from '../../src/api/server.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../../src/devtools/fake-openai.js';
+import { startDemoModel, type DemoModel } from '../../src/demo-model/server.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { freePort } from '../../src/lib/ports.js';
 import { startTemporalDevServer, type RunningServer } from '../../src/stack/servers.js';
@@ -25,7 +25,7 @@ export interface E2EStack {
   temporal: RunningServer;
   mongo: TestMongo;
   stores: Stores;
-  fake: FakeOpenAI;
+  fake: DemoModel;
   receiver: Receiver;
   api: RunningApi;
   /** Starts the worker, when the stack was started without one (a second call does nothing). */
@@ -42,7 +42,7 @@ export async function startE2EStack(
   const [temporal, mongo, fake, receiver, port] = await Promise.all([
     startTemporalDevServer({ dbFile: join(dataDir, 'temporal.db') }),
     startTestMongo(),
-    startFakeOpenAI(),
+    startDemoModel(),
     startReceiver(),
     freePort(),
   ]);

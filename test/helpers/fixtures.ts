@@ -8,6 +8,7 @@ import {
 import { chatIdFor } from '../../src/stores/chats.js';
 import { generateApiToken, randomId } from '../../src/lib/secrets.js';
 import type { Stores } from '../../src/stores/index.js';
+import type { NewMessage } from '../../src/stores/messages.js';
 
 let counter = 0;
 
@@ -47,5 +48,23 @@ export function envelopeFor(channel: Channel, message: Partial<InboundEnvelope['
     tokenVersion: channel.token_version,
     receivedAt: new Date().toISOString(),
     message: { platform: 'TestApp', text: 'Hello there', ...message, client_id: clientId },
+  };
+}
+
+/** The record admission stores for `envelope` (status processing, first in its chat's line). */
+export function messageRecordFor(envelope: InboundEnvelope): NewMessage {
+  return {
+    _id: envelope.messageId,
+    workflow_id: `message-${envelope.messageId}`,
+    channel_id: envelope.channelId,
+    page_id: envelope.pageId,
+    client_id: envelope.message.client_id,
+    chat_id: envelope.chatId,
+    platform: envelope.message.platform,
+    status: 'processing',
+    stage: 'accepted',
+    inbound: envelope.message,
+    received_at: new Date(envelope.receivedAt),
+    line_seq: 1,
   };
 }

@@ -15,7 +15,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, secretBoxPassphrase, type Config } from '../../src/config.js';
-import { startFakeOpenAI, type FakeOpenAI, type FakeOpenAIOptions } from '../../src/devtools/fake-openai.js';
+import { startDemoModel, type DemoModel, type DemoModelOptions } from '../../src/demo-model/server.js';
 import { startChild, type ManagedChild } from '../../src/lib/child.js';
 import { freePort } from '../../src/lib/ports.js';
 import { createSecretBox } from '../../src/lib/secret-box.js';
@@ -326,7 +326,7 @@ export interface PostResult {
 export interface ProcessStackOptions {
   /** Extra environment for the API and the worker (e.g. DELIVERY_RETRY_SCHEDULE). */
   env?: Record<string, string>;
-  fake?: FakeOpenAIOptions;
+  fake?: DemoModelOptions;
   /** Build the workflow bundle once ahead, as the production image does (default), instead of at every worker start. */
   prebuiltBundle?: boolean;
 }
@@ -349,7 +349,7 @@ export interface ProcessStack {
   /** The stores on a connection of the test process's own, with the children's secret box. */
   readonly stores: Stores;
   readonly database: Database;
-  readonly fake: FakeOpenAI;
+  readonly fake: DemoModel;
   readonly receiver: FaultReceiver;
   readonly temporal: RestartableServer;
   readonly mongo: RestartableServer;
@@ -480,7 +480,7 @@ async function build(
   cleanups.push(() => temporal.stop());
   cleanups.push(() => mongo.stop());
   const [fake, receiver] = await Promise.all([
-    startFakeOpenAI(options.fake ?? {}),
+    startDemoModel(options.fake ?? {}),
     startFaultReceiver(),
     temporal.first(),
     mongo.first(),

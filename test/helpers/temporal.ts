@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { tool } from '../../src/stack/tools.js';
 import { failureConverterPath, temporalDataConverter } from '../../src/temporal/data-converter.js';
 import { createEncryptionCodec } from '../../src/temporal/payload-codec.js';
+import { registerSearchAttributes } from '../../src/temporal/search-attribute-registry.js';
 
 /**
  * The payload codec of the workflow tests, as production configures it (src/temporal), with a
@@ -16,14 +17,25 @@ export const testPayloadCodec = createEncryptionCodec({
 });
 export const testDataConverter: DataConverter = temporalDataConverter(testPayloadCodec);
 
-/** The time-skipping test server, from the binary scripts/provision.sh installed; its client uses `dataConverter` when given. */
-export function createTimeSkippingEnv(
+/**
+ * The time-skipping test server, from the binary scripts/provision.sh installed; its client uses
+ * `dataConverter` when given. chatrelay's search attributes are registered on it (it has no start-up
+ * flag for them, and refuses a start or an upsert naming one it does not know).
+ */
+export async function createTimeSkippingEnv(
   options: { dataConverter?: DataConverter } = {},
 ): Promise<TestWorkflowEnvironment> {
-  return TestWorkflowEnvironment.createTimeSkipping({
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: tool('temporal-test-server') } },
     ...(options.dataConverter ? { client: { dataConverter: options.dataConverter } } : {}),
   });
+  try {
+    await registerSearchAttributes(env.connection.operatorService, env.namespace ?? 'default');
+  } catch (error) {
+    await env.teardown();
+    throw error;
+  }
+  return env;
 }
 
 /** Bundles workflow code once per test file, with production's failure converter; every worker of the file reuses it. */

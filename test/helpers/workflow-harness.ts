@@ -15,7 +15,7 @@ import { createMessageStarter } from '../../src/api/message-starter.js';
 import type { InboundEnvelope } from '../../src/domain/models.js';
 import type { messageWorkflowV2 } from '../../src/workflows/message.js';
 import { mediaRouter } from '../../src/api/routes/media.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../../src/devtools/fake-openai.js';
+import { startDemoModel, type DemoModel } from '../../src/demo-model/server.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
 import { startTestMongo, type TestMongo } from './mongo.js';
@@ -36,7 +36,7 @@ export interface WorkflowHarness {
   env: TestWorkflowEnvironment;
   mongo: TestMongo;
   stores: Stores;
-  fake: FakeOpenAI;
+  fake: DemoModel;
   receiver: Receiver;
   mediaBaseUrl: string;
   taskQueue: string;
@@ -57,7 +57,7 @@ export async function startWorkflowHarness(
     // Every payload through the production codec (encrypted), as on a real deployment.
     createTimeSkippingEnv({ dataConverter: testDataConverter }),
     startTestMongo(),
-    startFakeOpenAI(),
+    startDemoModel(),
     startReceiver(),
     bundle(workflowsPath),
   ]);

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { startFakeOpenAI } from '../../src/devtools/fake-openai.js';
+import { startDemoModel } from '../../src/demo-model/server.js';
 import { startChild, type ManagedChild } from '../../src/lib/child.js';
 import { freePort } from '../../src/lib/ports.js';
 import { createSecretBox } from '../../src/lib/secret-box.js';
@@ -35,17 +35,27 @@ test('the production build (what the image runs: node dist/api/main.js, node dis
     },
   );
   assert.equal(compile.status, 0, compile.stdout + compile.stderr);
+  assert.equal(existsSync(join(dist, 'demo-model')), false, 'the demo model is not built into the image');
+  const testing = spawnSync('grep', ['-rl', '--include=*.js', '@temporalio/testing', dist], { encoding: 'utf8' });
+  assert.equal(testing.stdout, '', 'nothing the image runs imports @temporalio/testing (a devDependency)');
   const bundle = spawnSync(
     process.execPath,
     ['--import', 'tsx', 'scripts/build-bundle.ts', join(dist, 'workflow-bundle.js')],
     { cwd: projectRoot, encoding: 'utf8' },
   );
   assert.equal(bundle.status, 0, bundle.stdout + bundle.stderr);
+  // Two bundles: the one the worker loads, and its traced twin for OTEL_* configurations. Only the
+  // traced one carries the OpenTelemetry SDK, which every workflow start would otherwise evaluate.
+  const plain = readFileSync(join(dist, 'workflow-bundle.js'), 'utf8');
+  const traced = readFileSync(join(dist, 'workflow-bundle.traced.js'), 'utf8');
+  assert.ok(traced.includes('@opentelemetry/sdk-trace-base'), 'the traced bundle has the tracing interceptor');
+  assert.ok(!plain.includes('@opentelemetry/sdk-trace-base'), 'the plain bundle leaves OpenTelemetry out');
+  assert.ok(plain.length < traced.length, `plain ${plain.length} bytes, traced ${traced.length} bytes`);
 
   const [temporal, mongo, fake, receiver, port] = await Promise.all([
     startTemporalDevServer(),
     startTestMongo(),
-    startFakeOpenAI(),
+    startDemoModel(),
     startReceiver(),
     freePort(),
   ]);

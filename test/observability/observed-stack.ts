@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { startApi, type RunningApi } from '../../src/api/server.js';
 import { loadConfig, secretBoxPassphrase, type Config } from '../../src/config.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../../src/devtools/fake-openai.js';
+import { startDemoModel, type DemoModel } from '../../src/demo-model/server.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { freePort } from '../../src/lib/ports.js';
 import { createSecretBox } from '../../src/lib/secret-box.js';
@@ -39,7 +39,7 @@ export interface ObservedStack {
   config: Config;
   baseUrl: string;
   stores: Stores;
-  fake: FakeOpenAI;
+  fake: DemoModel;
   receiver: Receiver;
   api: RunningApi;
   worker: Worker;
@@ -62,11 +62,11 @@ export async function startObservedStack(env: Record<string, string> = {}): Prom
   installTemporalRuntime({ logger: workerLogger, sdkMetricsBindAddress: `127.0.0.1:${sdkMetricsPort}` });
 
   const dataDir = mkdtempSync(join(tmpdir(), 'chatrelay-obs-'));
-  const [temporal, mongo, fake, receiver, port]: [RunningServer, TestMongo, FakeOpenAI, Receiver, number] =
+  const [temporal, mongo, fake, receiver, port]: [RunningServer, TestMongo, DemoModel, Receiver, number] =
     await Promise.all([
       startTemporalDevServer({ dbFile: join(dataDir, 'temporal.db') }),
       startTestMongo(),
-      startFakeOpenAI(),
+      startDemoModel(),
       startReceiver(),
       freePort(),
     ]);
