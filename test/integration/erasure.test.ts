@@ -14,6 +14,7 @@ import { collections, type Collections } from '../../src/stores/collections.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
 import { ADMIN_TOKEN, call } from '../helpers/admin-app.js';
 import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
+import { run } from '../cli/run-cli.js';
 import { countRecords, PER_CHAT_COLLECTIONS, PER_MESSAGE_COLLECTIONS, seedChat } from '../helpers/seed-records.js';
 
 const everyCollection = [...PER_MESSAGE_COLLECTIONS, ...PER_CHAT_COLLECTIONS];
@@ -101,5 +102,31 @@ describe('erasure of one end user', () => {
     const blank = await call(base, 'POST', '/v1/erasures', { body: { page_id: ' ', client_id: 'x' } });
     assert.equal(blank.status, 400);
     assert.match(blank.text, /page_id/);
+  });
+
+  test('chatrelay users erase: erases through the API, says what, and names a missing flag', async () => {
+    const { chatId, messageIds } = await seedChat(c, {
+      pageId: 'page-cli',
+      clientId: 'dana',
+      receivedAt: new Date(),
+      messages: 3,
+      tag: 'e',
+    });
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, CHATRELAY_URL: base, ADMIN_TOKEN };
+    const erased = await run(['users', 'erase', '--page-id', 'page-cli', '--client-id', 'dana'], { env });
+    assert.equal(erased.code, 0, erased.stderr);
+    assert.match(erased.stdout, new RegExp(`^Erased chat ${chatId}: \\d+ documents\\.`));
+    assert.match(erased.stdout, /^ {2}messages: 3$/m);
+    assert.deepEqual(await countRecords(c, chatId, messageIds), zeroes);
+
+    const again = await run(['users', 'erase', '--page-id', 'page-cli', '--client-id', 'dana', '--json'], { env });
+    assert.equal(again.code, 0, again.stderr);
+    const body = JSON.parse(again.stdout) as { chat_id: string; erased: Record<string, number> };
+    assert.equal(body.chat_id, chatId);
+    assert.ok(Object.values(body.erased).every((count) => count === 0));
+
+    const missing = await run(['users', 'erase', '--page-id', 'page-cli'], { env });
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--client-id/);
   });
 });
