@@ -18,6 +18,7 @@ import { createRateLimiter } from './rate-limit.js';
 import { methodNotAllowedRouter, openapiRouter } from './openapi.js';
 import { adminRouter } from './routes/admin.js';
 import { codecRouter, codecRoutes } from './routes/codec.js';
+import { erasureRouter, erasureRoutes } from './routes/erasure.js';
 import { mediaRouter } from './routes/media.js';
 import { messageRoutes, messagesRouter } from './routes/messages.js';
 import { createMessageAdmin } from './message-admin.js';
@@ -83,7 +84,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
           },
         })
       : undefined;
-  const extraRoutes = [...messageRoutes, ...codecRoutes];
+  const extraRoutes = [...messageRoutes, ...erasureRoutes, ...codecRoutes];
   const app = createApp({
     logger,
     metrics,
@@ -130,6 +131,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
           publicBaseUrl: config.PUBLIC_BASE_URL,
         }),
       }),
+      erasureRouter({ adminToken: config.ADMIN_TOKEN, erasure: stores.erasure, logger }),
       codecRouter({
         codec: payloadCodec,
         token: config.CODEC_TOKEN ?? config.ADMIN_TOKEN,

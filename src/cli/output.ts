@@ -1,3 +1,4 @@
+import type { ErasureResponse } from '../domain/erasure-schemas.js';
 import type { AgentResponse, ChannelResponse, ReencryptSecretsResponse } from '../domain/admin-schemas.js';
 import type { MessageStatusResponse, MessageSummary } from '../domain/message-schemas.js';
 
@@ -216,5 +217,16 @@ export function firstMessageCurl(baseUrl: string, pageId: string, apiToken: stri
     `  -H ${shellQuote(`Authorization: Bearer ${apiToken}`)} \\`,
     `  -H ${shellQuote('Content-Type: application/json')} \\`,
     `  -d ${shellQuote(body)}`,
+  ].join('\n');
+}
+
+/** What an erasure deleted: the total, then each collection that lost documents. */
+export function erasureReport(result: ErasureResponse): string {
+  const counted = Object.entries(result.erased).filter(([, count]) => count > 0);
+  const total = counted.reduce((sum, [, count]) => sum + count, 0);
+  if (total === 0) return `Nothing stored for chat ${result.chat_id}: nothing to erase.`;
+  return [
+    `Erased chat ${result.chat_id}: ${total} documents.`,
+    ...counted.map(([collection, count]) => `  ${collection}: ${count}`),
   ].join('\n');
 }

@@ -5,6 +5,7 @@ import { createChannelStore } from './channels.js';
 import { createChatStore } from './chats.js';
 import { collections, ensureIndexes } from './collections.js';
 import { createChatLineStore } from './chat-lines.js';
+import { createErasureStore } from './erasure.js';
 import { createLegacyHistoryStore } from './legacy-history.js';
 import { createLegacyMessageStore } from './legacy-messages.js';
 import { createMessageStore } from './messages.js';
@@ -30,6 +31,8 @@ export function createStores(db: Db, options: { secretBox?: SecretBox; messageCa
     legacyHistory: createLegacyHistoryStore(c),
     legacyMessages: createLegacyMessageStore(c),
     blobs: createBlobStore(c),
+    /** Retention and end users' erasure requests: deleting a chat or old messages with all their records. */
+    erasure: createErasureStore(c),
     ensureIndexes: async () => {
       await Promise.all([ensureIndexes(c), signingSecrets.ensureIndexes()]);
     },

@@ -9,6 +9,7 @@ import { createApp } from '../../src/api/app.js';
 import { mountRoutes, type RouteSpec } from '../../src/api/route-table.js';
 import { adminRoutes } from '../../src/api/routes/admin.js';
 import { codecRoutes } from '../../src/api/routes/codec.js';
+import { erasureRoutes } from '../../src/api/routes/erasure.js';
 import { messageRoutes } from '../../src/api/routes/messages.js';
 import { startApi, type RunningApi } from '../../src/api/server.js';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -350,7 +351,7 @@ describe('OpenAPI document', () => {
           buildOpenApiDocument({
             limits,
             publicBaseUrl: config.PUBLIC_BASE_URL,
-            extraRoutes: [...messageRoutes, ...codecRoutes],
+            extraRoutes: [...messageRoutes, ...erasureRoutes, ...codecRoutes],
           }),
         ),
       ),
