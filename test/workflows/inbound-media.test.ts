@@ -136,6 +136,13 @@ describe('inbound media: attachments and voice notes (time-skipping server)', ()
         },
         { what: 'three outcomes' },
       );
+      // The outcome is written just before the workflow's last task completes: wait for that too
+      // (describe, unlike result, lets no time skip while a task is still running).
+      await waitFor(
+        async () =>
+          (await Promise.all(handles.map((handle) => handle.describe()))).every((d) => d.status.name !== 'RUNNING'),
+        { what: 'three closed workflows' },
+      );
       const results = await Promise.all(handles.map((handle) => handle.result()));
       assert.deepEqual(
         results.map((result) => result.status),
