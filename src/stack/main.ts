@@ -150,6 +150,9 @@ async function main(): Promise<void> {
     what: 'the API to be ready',
   });
   console.log(`[stack] ready: API at ${base} (POST /webhook/mychatbot, GET /readyz). Ctrl-C stops everything.`);
+  // The first thing a new user opens. The token itself is not printed: terminals end up in logs.
+  const tokenHint = env.ADMIN_TOKEN ? 'your ADMIN_TOKEN' : `the admin token in ${join(dataDir, 'admin-token')}`;
+  console.log(`[stack] dashboard: ${base}/dashboard/ (sign in with ${tokenHint})`);
 }
 
 main().catch((error: unknown) => {
