@@ -50,6 +50,7 @@ export function createChatLine(options: ChatLineOptions) {
 
   /** The nearest place before `seq` that is neither finished nor void, or 0 when there is none. */
   async function blockingPlace(chatId: string, seq: number): Promise<number> {
+    if (seq === 1) return 0; // a chat's first place: nothing before it, and no need to read the head
     const done = await lines.done(chatId);
     for (let previous = seq - 1; previous > done; previous--) {
       if (!(await lines.isVoid(chatId, previous))) return previous;

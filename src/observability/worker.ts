@@ -31,13 +31,26 @@ import {
 
 /**
  * The workflow interceptor modules, for WorkerOptions.interceptors.workflowModules and prebuilt
- * bundles: tracing first (outermost, so the others run inside the workflow's span), then log
- * context and the reply-delay gauge. Both are always bundled; tracing acts only on traced workflows.
+ * bundles: with tracing, its module first (outermost, so the others run inside the workflow's
+ * span); then log context and the reply-delay gauge.
+ *
+ * The tracing module is bundled only when tracing is on: it brings the OpenTelemetry SDK (about
+ * 400 modules) into the bundle, and the reusable V8 context evaluates every module of the bundle
+ * again for each workflow it starts, so it alone was most of a message's workflow-thread CPU
+ * (docs/benchmarks.md). Nothing the interceptors do is recorded in a history, so workers with
+ * and without tracing replay each other's workflows.
  */
-export const workflowInterceptorModules = [
-  fileURLToPath(new URL('./workflow-tracing.ts', import.meta.url)),
-  fileURLToPath(new URL('./workflow-interceptors.ts', import.meta.url)),
-];
+export function workflowInterceptorModules(options: { tracing: boolean }): string[] {
+  return [
+    ...(options.tracing ? [fileURLToPath(new URL('./workflow-tracing.ts', import.meta.url))] : []),
+    fileURLToPath(new URL('./workflow-interceptors.ts', import.meta.url)),
+  ];
+}
+
+/** A prebuilt bundle's traced twin (scripts/build-bundle.ts writes both): `x.js` -> `x.traced.js`. */
+export function tracedBundlePath(path: string): string {
+  return `${path.replace(/\.js$/, '')}.traced.js`;
+}
 
 function headerContext(payload: Payload | undefined): MessageLogContext {
   if (!payload) return {};

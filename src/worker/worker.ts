@@ -10,11 +10,13 @@ import { createOpenAIModelClient, type ModelClient } from '../activities/model.j
 import { checkSecretsKey, secretBoxFromConfig, type Config } from '../config.js';
 import type { Logger } from '../lib/logger.js';
 import type { WorkerMetrics } from '../observability/metrics.js';
+import { activeTracing } from '../observability/tracing.js';
 import {
   activityInterceptors,
   activityReporter,
   instrumentModelClient,
   observabilitySinks,
+  tracedBundlePath,
   workflowInterceptorModules,
 } from '../observability/worker.js';
 import type { Database } from '../stores/db.js';
@@ -82,8 +84,15 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
       ...(deps.metrics ? { report: activityReporter(deps.metrics) } : {}),
     }),
   };
+  // Tracing (OTEL_* variables, started before the worker is built) needs the tracing interceptor
+  // in the workflow bundle; without it the bundle is much lighter (see workflowInterceptorModules).
+  const tracing = activeTracing() !== undefined;
   const workflowSource = config.WORKFLOW_BUNDLE_PATH
-    ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } }
+    ? {
+        workflowBundle: {
+          codePath: tracing ? tracedBundlePath(config.WORKFLOW_BUNDLE_PATH) : config.WORKFLOW_BUNDLE_PATH,
+        },
+      }
     : { workflowsPath };
   return Worker.create({
     connection: deps.connection,
@@ -110,7 +119,7 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
     // built with the same workflow interceptor modules (scripts/build-bundle.ts).
     interceptors: {
       activity: [heartbeatInterceptor(), activityInterceptors(deps.metrics)],
-      ...(config.WORKFLOW_BUNDLE_PATH ? {} : { workflowModules: workflowInterceptorModules }),
+      ...(config.WORKFLOW_BUNDLE_PATH ? {} : { workflowModules: workflowInterceptorModules({ tracing }) }),
     },
     sinks: observabilitySinks(deps.metrics),
     ...overrides,

@@ -46,6 +46,32 @@ describe('end to end: API, worker, Temporal dev server, MongoDB-compatible serve
     assert.equal(chat?.platform, 'CustomApp');
   });
 
+  test('a message accepted right after the assistant is disconnected through the API is not answered', async () => {
+    const reply = s.receiver.endpoint();
+    const { channel, token } = await createChannelWithAgent(s.stores, { replyUrl: reply.url });
+    const admin = { authorization: `Bearer ${s.config.ADMIN_TOKEN}`, 'content-type': 'application/json' };
+    const send = (text: string) =>
+      postMessage(s.baseUrl, token, { client_id: 'u-off', page_id: channel.page_id, platform: 'CustomApp', text });
+    // The first message puts the connected channel in the worker's cache...
+    const first = await send('Are you there?');
+    await s.receiver.waitForDelivered(1, { path: reply.path });
+    // ...and the next, accepted at once after the disconnect, must not be answered from that cache.
+    const patched = await fetch(`${s.baseUrl}/v1/channels/${channel.id}`, {
+      method: 'PATCH',
+      headers: admin,
+      body: JSON.stringify({ assistant_connected: false }),
+    });
+    assert.equal(patched.status, 200);
+    const second = await send('Still there?');
+    assert.equal(second.status, 200);
+    const outcome = await waitFor(
+      async () => (await s.stores.messages.outcome(String(second.body.message_id))) ?? undefined,
+    );
+    assert.equal(outcome.status, 'not_answered');
+    assert.equal((await s.stores.messages.outcome(String(first.body.message_id)))?.status, 'delivered');
+    assert.equal(s.receiver.delivered(reply.path).length, 1, 'no reply to the second message');
+  });
+
   test('a long reply arrives as several parts, in order, with its media', async () => {
     const reply = s.receiver.endpoint();
     const { channel, token } = await createChannelWithAgent(s.stores, {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { startFakeOpenAI } from '../../src/devtools/fake-openai.js';
@@ -41,6 +41,13 @@ test('the production build (what the image runs: node dist/api/main.js, node dis
     { cwd: projectRoot, encoding: 'utf8' },
   );
   assert.equal(bundle.status, 0, bundle.stdout + bundle.stderr);
+  // Two bundles: the one the worker loads, and its traced twin for OTEL_* configurations. Only the
+  // traced one carries the OpenTelemetry SDK, which every workflow start would otherwise evaluate.
+  const plain = readFileSync(join(dist, 'workflow-bundle.js'), 'utf8');
+  const traced = readFileSync(join(dist, 'workflow-bundle.traced.js'), 'utf8');
+  assert.ok(traced.includes('@opentelemetry/sdk-trace-base'), 'the traced bundle has the tracing interceptor');
+  assert.ok(!plain.includes('@opentelemetry/sdk-trace-base'), 'the plain bundle leaves OpenTelemetry out');
+  assert.ok(plain.length < traced.length, `plain ${plain.length} bytes, traced ${traced.length} bytes`);
 
   const [temporal, mongo, fake, receiver, port] = await Promise.all([
     startTemporalDevServer(),

@@ -44,7 +44,7 @@ describe('worker interceptors: message ids on workflow and activity log lines, r
       createTimeSkippingEnv(),
       bundleWorkflowCode({
         workflowsPath,
-        workflowInterceptorModules,
+        workflowInterceptorModules: workflowInterceptorModules({ tracing: true }),
         logger: { log() {}, info() {}, warn() {}, error() {}, debug() {}, trace() {} },
       }),
     ]);
@@ -118,7 +118,7 @@ describe('worker interceptors: message ids on workflow and activity log lines, r
   test('the real workflows with the interceptors replay every recorded history (recorded without them)', async () => {
     const bundled = await bundleWorkflowCode({
       workflowsPath: realWorkflowsPath,
-      workflowInterceptorModules,
+      workflowInterceptorModules: workflowInterceptorModules({ tracing: true }),
       logger: { log() {}, info() {}, warn() {}, error() {}, debug() {}, trace() {} },
     });
     const files = readdirSync(historiesDir)

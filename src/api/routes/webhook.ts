@@ -142,6 +142,7 @@ export function webhookRouter(deps: WebhookDeps): Router {
       channelId: channel.id,
       pageId: channel.page_id,
       tokenVersion: channel.token_version,
+      channelUpdatedAt: channel.updated_at.getTime(),
       receivedAt: new Date().toISOString(),
       message: rest,
     };
