@@ -230,6 +230,7 @@ describe('the dashboard admin routes: chats, chat history, test message, pause, 
     assert.equal(started?.chatId, chatIdFor(channel.page_id, 'dashboard-tester'));
     assert.equal(started?.channelId, channel.id);
     assert.equal(started?.tokenVersion, channel.token_version);
+    assert.equal(started?.channelUpdatedAt, channel.updated_at.getTime());
     assert.deepEqual(started?.message, {
       client_id: 'dashboard-tester',
       client_name: 'Dashboard test user',

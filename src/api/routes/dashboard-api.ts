@@ -9,16 +9,14 @@ import {
   testMessageResponseSchema,
   testMessageSchema,
 } from '../../domain/dashboard-schemas.js';
-import type { InboundEnvelope } from '../../domain/models.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ChannelStore } from '../../stores/channels.js';
-import { chatIdFor } from '../../stores/chats.js';
 import type { ChannelAuthenticator } from '../channel-auth.js';
 import type { Conversations } from '../conversations.js';
 import { notFound } from '../errors.js';
 import type { Overview } from '../overview.js';
 import { mountRoutes, requireAdminToken, type RouteSpec } from '../route-table.js';
-import { messageIdFor, type MessageStarter } from './webhook.js';
+import { inboundEnvelope, type MessageStarter } from './webhook.js';
 import { toChannelResponse } from './admin.js';
 
 /** The platform name test messages carry, so they stand out in a channel's chats. */
@@ -115,15 +113,12 @@ export function dashboardApiRouter(deps: DashboardApiDeps): Router {
     async sendTestMessage({ params, body, requestId }) {
       const channel = await deps.channels.get(params.id ?? '');
       if (!channel) throw notFound('Channel');
-      const envelope: InboundEnvelope = {
-        messageId: messageIdFor(channel.id, body.client_id, undefined),
-        chatId: chatIdFor(channel.page_id, body.client_id),
-        channelId: channel.id,
-        pageId: channel.page_id,
-        tokenVersion: channel.token_version,
-        receivedAt: new Date().toISOString(),
-        message: { client_id: body.client_id, client_name: body.client_name, platform: TEST_PLATFORM, text: body.text },
-      };
+      const envelope = inboundEnvelope(channel, {
+        client_id: body.client_id,
+        client_name: body.client_name,
+        platform: TEST_PLATFORM,
+        text: body.text,
+      });
       const started = await deps.starter.start(envelope);
       deps.logger.info(
         { requestId, channelId: channel.id, messageId: envelope.messageId },
