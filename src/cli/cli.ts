@@ -10,8 +10,17 @@ import type {
   CreatedChannelResponse,
   ReencryptSecretsResponse,
 } from '../domain/admin-schemas.js';
+import type { ChatHistoryResponse, ChatListResponse } from '../domain/dashboard-schemas.js';
 import { ApiError, ConnectionError, createAdminClient, type AdminClient } from './api-client.js';
-import { agentTable, channelTable, firstMessageCurl, formatAgent, formatChannel } from './output.js';
+import {
+  agentTable,
+  channelTable,
+  chatTable,
+  firstMessageCurl,
+  formatAgent,
+  formatChannel,
+  formatChatHistory,
+} from './output.js';
 
 /**
  * The `chatrelay` command line: agents and channels administration over the admin API.
@@ -80,7 +89,7 @@ const listOptions = {
 };
 
 interface Command {
-  group: 'agents' | 'channels' | 'secrets';
+  group: 'agents' | 'channels' | 'chats' | 'secrets';
   name: string;
   summary: string;
   /** Positional argument, if any. */
@@ -418,6 +427,56 @@ const commands: Command[] = [
     },
   },
   {
+    group: 'channels',
+    name: 'pause',
+    summary: "Pause delivery of a channel's replies; messages are still answered and their replies wait, in order",
+    argument: 'CHANNEL_ID',
+    options: {},
+    async run(ctx) {
+      const channel = (await ctx.client.request<ChannelResponse>('POST', path('channels', ctx.id, '/pause')))!;
+      if (ctx.json) return printJson(ctx, channel);
+      ctx.out(
+        `Paused delivery of channel ${channel.id} (page ${JSON.stringify(channel.page_id)}): replies wait until it is resumed (POST /v1/channels/${channel.id}/resume).`,
+      );
+    },
+  },
+  {
+    group: 'chats',
+    name: 'list',
+    summary: "List a channel's chats (its end users), most recently active first",
+    argument: 'CHANNEL_ID',
+    options: { limit: str('chats to show, 1 to 100 (default 20)', 'N') },
+    async run(ctx) {
+      const limit = numberValue(ctx.values, 'limit');
+      const query = limit === undefined ? '' : `?limit=${limit}`;
+      const page = (await ctx.client.request<ChatListResponse>('GET', path('channels', ctx.id, `/chats${query}`)))!;
+      if (ctx.json) return printJson(ctx, page);
+      ctx.out(
+        chatTable(page.data) +
+          (page.next_before ? '\n\nMore chats: raise --limit, or page with the API (before).' : ''),
+      );
+    },
+  },
+  {
+    group: 'chats',
+    name: 'show',
+    summary: "Show one chat's history: each user message and the assistant's reply parts",
+    argument: 'CHAT_ID',
+    options: {
+      channel: str('the channel the chat belongs to (required)', 'CHANNEL_ID'),
+      limit: str('latest messages to show, 1 to 200 (default 50)', 'N'),
+    },
+    async run(ctx) {
+      requireFlags(ctx.values, ['channel']);
+      const limit = numberValue(ctx.values, 'limit');
+      const suffix = `/chats/${encodeURIComponent(ctx.id)}${limit === undefined ? '' : `?limit=${limit}`}`;
+      const channelId = stringValue(ctx.values, 'channel') ?? '';
+      const history = (await ctx.client.request<ChatHistoryResponse>('GET', path('channels', channelId, suffix)))!;
+      if (ctx.json) return printJson(ctx, history);
+      ctx.out(formatChatHistory(history));
+    },
+  },
+  {
     group: 'secrets',
     name: 'reencrypt',
     summary: "Re-encrypt every signing secret under the API's current SECRETS_ENCRYPTION_KEY (step 3 of a key change)",
@@ -483,7 +542,7 @@ export function mainUsage(): string {
     ),
   );
   return [
-    'Usage: chatrelay <agents|channels|secrets> <command> [arguments] [options]',
+    'Usage: chatrelay <agents|channels|chats|secrets> <command> [arguments] [options]',
     '',
     'Administers chatrelay agents, channels and stored secrets through the admin API.',
     '',
@@ -569,7 +628,7 @@ export async function runCli(argv: string[], io: CliEnvironment): Promise<number
     const values = parsed.values as Context['values'];
     json = values.json === true;
     const [group, name, ...rest] = positionals;
-    const groups = ['agents', 'channels', 'secrets'];
+    const groups = ['agents', 'channels', 'chats', 'secrets'];
     if (group === undefined || (values.help === true && name === undefined && groups.includes(group))) {
       if (values.help === true) {
         io.stdout(mainUsage());
@@ -579,7 +638,7 @@ export async function runCli(argv: string[], io: CliEnvironment): Promise<number
       return 2;
     }
     if (!groups.includes(group))
-      throw new UsageError(`unknown command group ${JSON.stringify(group)}: use agents, channels or secrets`);
+      throw new UsageError(`unknown command group ${JSON.stringify(group)}: use agents, channels, chats or secrets`);
     const command = commands.find((candidate) => candidate.group === group && candidate.name === name);
     if (!command) {
       const known = commands

@@ -130,3 +130,5 @@ export const overviewResponseSchema = z
   })
   .describe('The last hour across every channel.');
 export type OverviewResponse = z.infer<typeof overviewResponseSchema>;
+export type ChatListResponse = z.infer<typeof chatListResponseSchema>;
+export type ChatHistoryResponse = z.infer<typeof chatHistoryResponseSchema>;

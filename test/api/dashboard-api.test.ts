@@ -1,13 +1,8 @@
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { createApp } from '../../src/api/app.js';
-import { createChannelAuthenticator } from '../../src/api/channel-auth.js';
-import { createConversations } from '../../src/api/conversations.js';
-import { createOverview, percentile } from '../../src/api/overview.js';
-import { dashboardApiRouter, TEST_PLATFORM } from '../../src/api/routes/dashboard-api.js';
-import { DASHBOARD_CSP, dashboardRouter } from '../../src/api/routes/dashboard.js';
+import { percentile } from '../../src/api/overview.js';
+import { TEST_PLATFORM } from '../../src/api/routes/dashboard-api.js';
+import { DASHBOARD_CSP } from '../../src/api/routes/dashboard.js';
 import {
   chatHistoryResponseSchema,
   chatListResponseSchema,
@@ -15,87 +10,20 @@ import {
   testMessageResponseSchema,
 } from '../../src/domain/dashboard-schemas.js';
 import { channelResponseSchema } from '../../src/domain/admin-schemas.js';
-import type { Channel } from '../../src/domain/models.js';
-import { createLogger } from '../../src/lib/logger.js';
 import { chatIdFor } from '../../src/stores/chats.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
-import { ADMIN_TOKEN, call, RecordingStarter } from '../helpers/admin-app.js';
+import { call, type RecordingStarter } from '../helpers/admin-app.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
 import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
+import { startDashboardApiApp, storeAnsweredMessage } from '../helpers/dashboard-data.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const quiet = createLogger({ level: 'silent', name: 'test' });
-
-/** Stores one answered message of `clientId` on `channel`, as a version 2 workflow records it. */
-async function storeAnsweredMessage(
-  stores: Stores,
-  channel: Channel,
-  clientId: string,
-  options: { text: string; reply: string[]; status: 'delivered' | 'failed'; ackMs?: number; at?: Date },
-): Promise<string> {
-  const at = options.at ?? new Date();
-  const id = `msg_${clientId}_${Math.random().toString(36).slice(2, 10)}`;
-  const chatId = chatIdFor(channel.page_id, clientId);
-  await stores.messages.insert(
-    {
-      _id: id,
-      workflow_id: `chatrelay-message-${id}`,
-      channel_id: channel.id,
-      page_id: channel.page_id,
-      client_id: clientId,
-      chat_id: chatId,
-      platform: 'CustomApp',
-      status: 'accepted',
-      stage: 'accepted',
-      inbound: {
-        client_id: clientId,
-        platform: 'CustomApp',
-        text: options.text,
-        attachments: ['https://example.com/a.png'],
-      },
-      received_at: at,
-      line_seq: 1,
-    },
-    at,
-  );
-  const chat = await stores.chats.get(chatId);
-  await stores.chats.recordTurn(
-    chatId,
-    chat,
-    { pageId: channel.page_id, clientId, platform: 'CustomApp', clientName: `Name of ${clientId}`, seenAt: at },
-    [
-      { id: `${id}:u`, role: 'user', content: options.text, attachments: [] },
-      { id: `${id}:a`, role: 'assistant', content: options.reply.join('\n'), attachments: [] },
-    ],
-    20,
-  );
-  await stores.messages.saveReply(
-    id,
-    options.reply.map((text, index) => ({ index, text, images: [], delivery_id: `${id}.${index}` })),
-  );
-  if (options.ackMs !== undefined) {
-    await stores.messages.recordAttempt(id, {
-      part_index: 0,
-      attempt: 1,
-      at,
-      duration_ms: options.ackMs,
-      result: 'delivered',
-      http_status: 200,
-    });
-  }
-  await stores.messages.saveOutcome(id, {
-    status: options.status,
-    partsDelivered: options.status === 'delivered' ? options.reply.length : 0,
-  });
-  return id;
-}
-
 describe('the dashboard admin routes: chats, chat history, test message, pause, overview', () => {
   let mongo: TestMongo;
   let stores: Stores;
-  let server: Server;
+  let app: Awaited<ReturnType<typeof startDashboardApiApp>>;
   let base: string;
   let starter: RecordingStarter;
   let dashboardDir: string;
@@ -103,32 +31,13 @@ describe('the dashboard admin routes: chats, chat history, test message, pause, 
   before(async () => {
     mongo = await startTestMongo();
     stores = createStores(mongo.db);
-    starter = new RecordingStarter();
     dashboardDir = mkdtempSync(join(tmpdir(), 'chatrelay-dashboard-'));
     writeFileSync(join(dashboardDir, 'index.html'), '<!doctype html><title>t</title>');
-    const app = createApp({
-      logger: quiet,
-      health: {},
-      routers: [
-        dashboardApiRouter({
-          adminToken: ADMIN_TOKEN,
-          channels: stores.channels,
-          starter,
-          auth: createChannelAuthenticator(stores.channels, { ttlMs: 60_000 }),
-          conversations: createConversations({ stores, publicBaseUrl: 'http://chatrelay.test' }),
-          overview: createOverview({ stores }),
-          logger: quiet,
-        }),
-        dashboardRouter({ dir: dashboardDir }),
-      ],
-    });
-    server = app.listen(0, '127.0.0.1');
-    await new Promise<void>((resolve) => server.once('listening', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    app = await startDashboardApiApp(stores, { dashboardDir });
+    ({ base, starter } = app);
   });
   after(async () => {
-    server?.closeAllConnections();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await app?.close();
     await mongo?.close();
     rmSync(dashboardDir, { recursive: true, force: true });
   });
