@@ -152,7 +152,12 @@ async function main(): Promise<void> {
   console.log(`[stack] ready: API at ${base} (POST /webhook/mychatbot, GET /readyz). Ctrl-C stops everything.`);
   // The first thing a new user opens. The token itself is not printed: terminals end up in logs.
   const tokenHint = env.ADMIN_TOKEN ? 'your ADMIN_TOKEN' : `the admin token in ${join(dataDir, 'admin-token')}`;
-  console.log(`[stack] dashboard: ${base}/dashboard/ (sign in with ${tokenHint})`);
+  const built = existsSync(join(projectRoot, 'dist', 'dashboard', 'index.html'));
+  console.log(
+    built
+      ? `[stack] dashboard: ${base}/dashboard/ (sign in with ${tokenHint})`
+      : `[stack] the dashboard is not built: run \`npm run build:dashboard\` (./scripts/stack.sh builds it), then open ${base}/dashboard/`,
+  );
 }
 
 main().catch((error: unknown) => {
