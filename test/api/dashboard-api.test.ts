@@ -116,6 +116,27 @@ describe('the dashboard admin routes: chats, chat history, test message, pause, 
     );
   });
 
+  test('a voice message shows its audio URL and transcript', async () => {
+    const { channel } = await createChannelWithAgent(stores, { replyUrl: 'http://127.0.0.1:9/r' });
+    const id = await storeAnsweredMessage(stores, channel, 'dan', {
+      text: '',
+      audio: 'https://example.com/voice.ogg',
+      reply: ['Heard you.'],
+      status: 'delivered',
+    });
+    await stores.messages.saveTranscript(id, 'what time do you open');
+    const chatId = chatIdFor(channel.page_id, 'dan');
+    const history = chatHistoryResponseSchema.parse(
+      (await call(base, 'GET', `/v1/channels/${channel.id}/chats/${chatId}`)).body,
+    );
+    assert.deepEqual(history.turns[0]?.user, {
+      text: null,
+      audio: 'https://example.com/voice.ogg',
+      transcript: 'what time do you open',
+      attachments: ['https://example.com/a.png'],
+    });
+  });
+
   test('a chat of another channel, or an unknown channel, is a 404; a bad query a 400 naming it', async () => {
     const one = await createChannelWithAgent(stores, { replyUrl: 'http://127.0.0.1:9/r' });
     const other = await createChannelWithAgent(stores, { replyUrl: 'http://127.0.0.1:9/r' });

@@ -81,8 +81,11 @@ describe('dashboard in Chromium, on the real stack', () => {
     await page.getByLabel('Admin token').fill('not-the-admin-token');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await waitForText('[role=alert]', /admin token was refused/, 'the refusal');
-    await page.getByLabel('Admin token').fill(s.config.ADMIN_TOKEN);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    // By keyboard alone: the field keeps focus order, Enter submits.
+    await page.getByLabel('Admin token').clear();
+    await page.getByLabel('Admin token').focus();
+    await page.keyboard.type(s.config.ADMIN_TOKEN);
+    await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
     // Kept for the tab only: session storage, no cookie.
     assert.deepEqual(await context.cookies(), []);
@@ -111,7 +114,10 @@ describe('dashboard in Chromium, on the real stack', () => {
     await page.getByLabel('Unique page ID').fill('browser-page');
     await page.getByLabel('Reply Webhook URL').fill(reply.url);
     assert.equal(await page.getByLabel('Connect assistant to this channel').isChecked(), true);
-    await page.locator('#reply-delay').fill('2');
+    // The slider by keyboard: two steps right of 0.
+    await page.getByRole('slider', { name: /Reply delay/ }).focus();
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
     await waitForText('output', /^2 s$/, 'the slider value shown');
     await check('connect-channel');
     await page.getByRole('button', { name: 'Connect' }).click();

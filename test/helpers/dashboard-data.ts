@@ -19,7 +19,15 @@ export async function storeAnsweredMessage(
   stores: Stores,
   channel: Channel,
   clientId: string,
-  options: { text: string; reply: string[]; status: 'delivered' | 'failed'; ackMs?: number; at?: Date },
+  options: {
+    /** Empty: a voice message (give `audio`). */
+    text: string;
+    audio?: string;
+    reply: string[];
+    status: 'delivered' | 'failed';
+    ackMs?: number;
+    at?: Date;
+  },
 ): Promise<string> {
   const at = options.at ?? new Date();
   const id = `msg_${clientId}_${Math.random().toString(36).slice(2, 10)}`;
@@ -38,7 +46,8 @@ export async function storeAnsweredMessage(
       inbound: {
         client_id: clientId,
         platform: 'CustomApp',
-        text: options.text,
+        ...(options.text !== '' ? { text: options.text } : {}),
+        ...(options.audio !== undefined ? { audio: options.audio } : {}),
         attachments: ['https://example.com/a.png'],
       },
       received_at: at,
