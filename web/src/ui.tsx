@@ -79,3 +79,27 @@ export const time = (iso: string | null | undefined): string => (iso ? new Date(
 
 /** A confirmation for what cannot be undone. */
 export const confirmed = (question: string): boolean => window.confirm(question);
+
+/** A labelled number input; `onValue` gets the number typed (NaN while the field is empty). */
+export function NumberField(props: {
+  label: string;
+  hint?: string;
+  min: number;
+  max: number;
+  step?: number;
+  value: number;
+  onValue: (value: number) => void;
+}) {
+  return (
+    <Field label={props.label} {...(props.hint !== undefined ? { hint: props.hint } : {})}>
+      <input
+        type="number"
+        min={props.min}
+        max={props.max}
+        step={props.step ?? 1}
+        value={props.value}
+        onInput={(e) => props.onValue(e.currentTarget.valueAsNumber)}
+      />
+    </Field>
+  );
+}

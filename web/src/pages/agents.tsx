@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { agentDefaults, api, listAll, unwrap, type Agent, type Schemas } from '../api.js';
 import { useAction, useLoad } from '../hooks.js';
 import { useTitle } from '../title.js';
-import { confirmed, ErrorLine, Field } from '../ui.js';
+import { confirmed, ErrorLine, Field, NumberField } from '../ui.js';
 
 type AgentFields = Schemas['UpdateAgentRequest'];
 
@@ -75,25 +75,23 @@ function AgentEditor({
         <Field label="Model">
           <input required value={form.model} onInput={(e) => set('model', e.currentTarget.value)} />
         </Field>
-        <Field label="Temperature" hint="0 to 2">
-          <input
-            type="number"
-            min={0}
-            max={2}
-            step={0.1}
-            value={form.temperature}
-            onInput={(e) => set('temperature', e.currentTarget.valueAsNumber)}
-          />
-        </Field>
-        <Field label="History length" hint="Earlier messages the model sees, 0 to 200">
-          <input
-            type="number"
-            min={0}
-            max={200}
-            value={form.max_history_messages}
-            onInput={(e) => set('max_history_messages', e.currentTarget.valueAsNumber)}
-          />
-        </Field>
+        <NumberField
+          label="Temperature"
+          hint="0 to 2"
+          min={0}
+          max={2}
+          step={0.1}
+          value={form.temperature}
+          onValue={(value) => set('temperature', value)}
+        />
+        <NumberField
+          label="History length"
+          hint="Earlier messages the model sees, 0 to 200"
+          min={0}
+          max={200}
+          value={form.max_history_messages}
+          onValue={(value) => set('max_history_messages', value)}
+        />
         <label class="check">
           <input type="checkbox" checked={form.vision} onChange={(e) => set('vision', e.currentTarget.checked)} />
           Vision: images go to the model as images

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import type { Agent, Channel } from '../api.js';
 import { useAction } from '../hooks.js';
-import { ErrorLine, Field } from '../ui.js';
+import { ErrorLine, Field, NumberField } from '../ui.js';
 
 export interface ChannelForm {
   agent_id: string;
@@ -138,15 +138,14 @@ export function ChannelEditor({
             <option value="when_user_sent_voice">When the user sent a voice message</option>
           </select>
         </Field>
-        <Field label="Maximum message length" hint="Characters per reply part, 100 to 10000.">
-          <input
-            type="number"
-            min={100}
-            max={10000}
-            value={form.max_message_length}
-            onInput={(e) => set('max_message_length', e.currentTarget.valueAsNumber)}
-          />
-        </Field>
+        <NumberField
+          label="Maximum message length"
+          hint="Characters per reply part, 100 to 10000."
+          min={100}
+          max={10000}
+          value={form.max_message_length}
+          onValue={(value) => set('max_message_length', value)}
+        />
       </div>
       <ErrorLine message={action.error} />
       <div class="actions">
