@@ -6,6 +6,7 @@
  *                    [--reply-delay-s 0] [--long-ratio 0.2] [--out bench-results/x.json]
  *   npm run bench -- --overload-rate 15 --overload-duration 60   then an overload phase
  *   npm run bench -- --smoke            20 messages at 10/s, for tests and a quick look
+ *   npm run bench -- --compare-ops      payload encryption and tracing, on and off, back to back
  *   npm run bench -- --help             every option
  *
  * See docs/benchmarks.md for what is measured, how, and the figures on the reference machine.
@@ -37,7 +38,18 @@ import { machineBusyCores, ProcessSampler } from './lib/procstat.js';
 import { startBenchReceiver, type BenchReceiver } from './lib/receiver.js';
 import { computeRatios, formatTable, type BenchConfig, type BenchResult, type SystemResult } from './lib/report.js';
 import { overloadResult, type OverloadResult } from './lib/overload.js';
-import { createBenchChannel, startBaseline, startFakeModel, startLocalStack, type LocalStack } from './lib/stack.js';
+import { cpuMsPerMessage, formatOpsComparison, type OpsVariantResult } from './lib/ops-report.js';
+import { onOff, opsEnv, opsVariants, type OpsSettings } from './lib/ops-variants.js';
+import { startOtlpSink } from './lib/otlp-sink.js';
+import {
+  createBenchChannel,
+  startBaseline,
+  startChatrelay,
+  startFakeModel,
+  startLocalServers,
+  type LocalServers,
+  type LocalStack,
+} from './lib/stack.js';
 import { formatProfileSummary, summarizeProfile, type ProfileSummary } from './profile-summary.js';
 
 const HELP = `Usage: npm run bench -- [options]
@@ -59,6 +71,15 @@ Overload (chatrelay only, after the main phase; off unless --overload-rate is gi
   --overload-duration S  seconds of overload (default 60)
   Reported: offered, accepted, shed (503 overloaded / 429; not retried), completed msg/s of the
   accepted ones, lost and duplicated parts, ack p99.
+
+Operations settings (the API's and worker's; the local stack only)
+  --payload-encryption on|off  encrypt payloads written to Temporal (default on, as in production)
+  --tracing on|off       OpenTelemetry traces of every message, exported over OTLP/HTTP to a sink
+                         in the benchmark process on 127.0.0.1 (default off, as in production)
+  --compare-ops          the chatrelay phase once per setting, back to back on the same Temporal and
+                         MongoDB: plain, encryption, tracing, both (API and worker restarted for each,
+                         on a task queue of their own, each with its warm-up); a table of the
+                         differences per message. The main figures are then encryption on, tracing off.
 
 Run
   --out FILE             where to write the JSON (default bench-results/bench-<time>.json)
@@ -128,6 +149,9 @@ function parseOptions(argv: string[]): Options {
       'temporal-address': { type: 'string' },
       namespace: { type: 'string' },
       'task-queue': { type: 'string' },
+      'payload-encryption': { type: 'string' },
+      tracing: { type: 'string' },
+      'compare-ops': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -161,6 +185,19 @@ function parseOptions(argv: string[]): Options {
     values['overload-rate'] === undefined
       ? undefined
       : { rate: num('overload-rate', 0, (n) => n > 0), durationSeconds: num('overload-duration', 60, (n) => n > 0) };
+  const payloadEncryption = onOff('payload-encryption', values['payload-encryption']);
+  const tracing = onOff('tracing', values.tracing);
+  const compareOps = values['compare-ops'] === true;
+  const ops =
+    payloadEncryption === undefined && tracing === undefined
+      ? undefined
+      : { payloadEncryption: payloadEncryption ?? true, tracing: tracing ?? false };
+  if ((ops || compareOps) && url)
+    throw new Error('--payload-encryption, --tracing and --compare-ops need the local stack (no --url)');
+  if (compareOps && ops)
+    throw new Error('--compare-ops measures every setting: drop --payload-encryption and --tracing');
+  if (compareOps && (overload || values.profile || values.preload !== undefined))
+    throw new Error('--compare-ops does not combine with --overload-rate, --profile or --preload');
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   return {
     mode: url ? 'url' : 'local',
@@ -183,6 +220,8 @@ function parseOptions(argv: string[]): Options {
     profile: values.profile === true,
     extraEnv,
     ...(overload ? { overload } : {}),
+    ...(ops ? { ops } : {}),
+    ...(compareOps ? { compareOps } : {}),
     out: resolve(values.out ?? join(projectRoot, 'bench-results', `bench-${stamp}.json`)),
     baseline: values['no-baseline'] !== true,
     historySamples: num('history-samples', 20, (n) => Number.isInteger(n) && n >= 1),
@@ -413,18 +452,29 @@ async function main(): Promise<number> {
 
     // Tags this run's chats and message ids, so that runs against one database never meet.
     const runTag = `${Date.now().toString(36)}`;
+    // Tracing on exports to a sink of ours on loopback.
+    const otlpSink = options.compareOps || options.ops?.tracing ? await startOtlpSink() : undefined;
+    if (otlpSink) cleanup.add('otlp sink', () => otlpSink.close());
+    /** The API and worker with these operations settings (none: the defaults), on the servers. */
+    const startApps = (servers: LocalServers, ops: OpsSettings | undefined, taskQueue?: string): Promise<LocalStack> =>
+      startChatrelay(cleanup, servers, {
+        modelBaseUrl: model.baseURL,
+        nodeArgs,
+        extraEnv: { ...(ops ? opsEnv(ops, otlpSink?.endpoint) : {}), ...options.extraEnv },
+        ...(taskQueue ? { taskQueue } : {}),
+      });
+    const variantQueue = (name: string): string => `chatrelay-bench-${name}`;
+
     // The system under test.
+    let servers: LocalServers | undefined;
     let stack: LocalStack | undefined;
     let chatrelayTarget: Target;
     let temporal: { address: string; namespace: string; taskQueue: string } | undefined;
     if (options.mode === 'local') {
       log(`starting Temporal dev server (${options.temporalDb}), MongoDB-compatible server, API and worker`);
-      stack = await startLocalStack(cleanup, {
-        temporalDb: options.temporalDb ?? 'file',
-        modelBaseUrl: model.baseURL,
-        nodeArgs,
-        extraEnv: options.extraEnv,
-      });
+      servers = await startLocalServers(cleanup, { temporalDb: options.temporalDb ?? 'file' });
+      const first = options.compareOps ? opsVariants[0] : undefined;
+      stack = await startApps(servers, first ?? options.ops, first ? variantQueue(first.name) : undefined);
       database = openDatabase(stack.mongoUri, stack.mongoDb);
       temporal = { address: stack.temporalAddress, namespace: stack.namespace, taskQueue: stack.taskQueue };
       log(
@@ -507,42 +557,101 @@ async function main(): Promise<number> {
     }
 
     if (interrupted) return 130;
-    await warmUp('chatrelay', chatrelayTarget, receiver, '/chatrelay', options, `warm-chatrelay-${runTag}`);
-    const countersBefore = await commandCounters(database_.db);
-    const pids: Record<string, number> = stack ? { ...stack.pids, ...benchPid } : { ...benchPid };
-    const output = await runPhase(
-      'chatrelay',
-      chatrelayTarget,
-      receiver,
-      '/chatrelay',
-      workload('chatrelay'),
-      options,
-      pids,
-      stack ? ['api', 'worker'] : [],
-    );
-    const countersAfter = await commandCounters(database_.db);
-    const chatrelay = systemResult(
-      output,
-      receiver,
-      '/chatrelay',
-      options,
-      stack ? ['api', 'worker', 'temporal', 'mongodb'] : [],
-    );
-    chatrelay.mongodb = mongoFigures(countersBefore, countersAfter, chatrelay.replies.accepted);
-    if (temporal && !interrupted) {
-      chatrelay.stillRunningAtEnd = await runningMessageWorkflows({ ...temporal, since: output.startedAt });
-      try {
-        chatrelay.temporal = await temporalFigures({
-          ...temporal,
-          since: output.startedAt,
-          acceptedMessages: chatrelay.replies.accepted,
-          acknowledgedWorkflowIds: output.sends.flatMap((send) => (send.workflowId ? [send.workflowId] : [])),
-          samplePerType: options.historySamples,
-        });
-      } catch (error) {
-        chatrelay.temporal = { error: (error as Error).message };
-        errors.push(`Temporal histories: ${(error as Error).message}`);
+    /** The chatrelay phase against the running API and worker: warm-up, load, then Temporal's and MongoDB's counts. */
+    const measureChatrelay = async (name: string): Promise<{ result: SystemResult; pids: Record<string, number> }> => {
+      await warmUp(name, chatrelayTarget, receiver, '/chatrelay', options, `warm-${name}-${runTag}`);
+      const countersBefore = await commandCounters(database_.db);
+      const pids: Record<string, number> = stack ? { ...stack.pids, ...benchPid } : { ...benchPid };
+      const output = await runPhase(
+        name,
+        chatrelayTarget,
+        receiver,
+        '/chatrelay',
+        workload(name),
+        options,
+        pids,
+        stack ? ['api', 'worker'] : [],
+      );
+      const countersAfter = await commandCounters(database_.db);
+      const result = systemResult(
+        output,
+        receiver,
+        '/chatrelay',
+        options,
+        stack ? ['api', 'worker', 'temporal', 'mongodb'] : [],
+      );
+      result.mongodb = mongoFigures(countersBefore, countersAfter, result.replies.accepted);
+      if (temporal && !interrupted) {
+        result.stillRunningAtEnd = await runningMessageWorkflows({ ...temporal, since: output.startedAt });
+        try {
+          result.temporal = await temporalFigures({
+            ...temporal,
+            since: output.startedAt,
+            acceptedMessages: result.replies.accepted,
+            acknowledgedWorkflowIds: output.sends.flatMap((send) => (send.workflowId ? [send.workflowId] : [])),
+            samplePerType: options.historySamples,
+          });
+        } catch (error) {
+          result.temporal = { error: (error as Error).message };
+          errors.push(`Temporal histories (${name}): ${(error as Error).message}`);
+        }
       }
+      return { result, pids };
+    };
+
+    let chatrelay: SystemResult;
+    let pids: Record<string, number>;
+    let opsComparison: OpsVariantResult[] | undefined;
+    if (options.compareOps && servers && stack) {
+      opsComparison = [];
+      for (const [index, variant] of opsVariants.entries()) {
+        if (interrupted) return 130;
+        if (index > 0) {
+          // The next setting: the same servers and channel, a fresh API and worker on a queue of their own.
+          await cleanup.stopNow('worker');
+          await cleanup.stopNow('api');
+          stack = await startApps(servers, variant, variantQueue(variant.name));
+          chatrelayTarget = { ...chatrelayTarget, url: stack.apiUrl };
+          temporal = { address: stack.temporalAddress, namespace: stack.namespace, taskQueue: stack.taskQueue };
+        }
+        log(
+          `${variant.name}: payload encryption ${variant.payloadEncryption ? 'on' : 'off'}, tracing ${variant.tracing ? 'on' : 'off'}`,
+        );
+        const sentBefore = otlpSink?.received();
+        const measured = await measureChatrelay(`chatrelay-${variant.name}`);
+        // Spans still buffered go out when the processes stop: count them with their setting.
+        if (variant.tracing) {
+          await cleanup.stopNow('worker');
+          await cleanup.stopNow('api');
+        }
+        const sentAfter = otlpSink?.received();
+        const otlp =
+          variant.tracing && sentBefore && sentAfter
+            ? {
+                exports: sentAfter.exports - sentBefore.exports,
+                bytes: sentAfter.bytes - sentBefore.bytes,
+                bytesPerMessage:
+                  measured.result.replies.accepted > 0
+                    ? Math.round((sentAfter.bytes - sentBefore.bytes) / measured.result.replies.accepted)
+                    : null,
+              }
+            : null;
+        opsComparison.push({
+          ...variant,
+          taskQueue: stack.taskQueue,
+          result: measured.result,
+          appCpuMsPerMessage: cpuMsPerMessage(measured.result, ['api', 'worker']),
+          otlp,
+        });
+        pids = measured.pids;
+      }
+      // The main figures: production's defaults (encryption on, tracing off).
+      const production = opsComparison.find((variant) => variant.payloadEncryption && !variant.tracing);
+      if (!production) throw new Error('--compare-ops: no setting with encryption on and tracing off');
+      chatrelay = production.result;
+      pids = { ...benchPid };
+    } else {
+      ({ result: chatrelay, pids } = await measureChatrelay('chatrelay'));
     }
     if (interrupted) return 130;
 
@@ -625,6 +734,8 @@ async function main(): Promise<number> {
         profile: options.profile,
         extraEnv: options.extraEnv,
         ...(options.overload ? { overload: options.overload } : {}),
+        ...(options.ops ? { ops: options.ops } : {}),
+        ...(options.compareOps ? { compareOps: true } : {}),
       },
       machine: machineInfo(stack?.mongoServer ?? null),
       code: {
@@ -647,11 +758,13 @@ async function main(): Promise<number> {
       },
       ...(profiles ? { profiles } : {}),
       ...(overload ? { overload } : {}),
+      ...(opsComparison ? { opsComparison } : {}),
       errors,
     };
     mkdirSync(dirname(options.out), { recursive: true });
     writeFileSync(options.out, `${JSON.stringify(result, null, 2)}\n`);
     console.log(formatTable(result));
+    if (opsComparison) console.log(`\n${formatOpsComparison(opsComparison)}`);
     if (profiles)
       for (const list of Object.values(profiles))
         for (const summary of list) console.log(`\n${formatProfileSummary(summary, 12)}`);

@@ -1,6 +1,8 @@
 /** The benchmark's result document (written as JSON) and its table for the terminal. */
 import type { SystemFigures } from './analyze.js';
 import type { MongoFigures, TemporalFigures } from './observe.js';
+import type { OpsVariantResult } from './ops-report.js';
+import type { OpsSettings } from './ops-variants.js';
 import { formatOverload, type OverloadResult } from './overload.js';
 import type { ProcessReport, ProcessTimelinePoint } from './procstat.js';
 import type { ProfileSummary } from '../profile-summary.js';
@@ -46,6 +48,10 @@ export interface BenchConfig {
   extraEnv: Record<string, string>;
   /** With --overload-rate: the overload phase after the main one. */
   overload?: { rate: number; durationSeconds: number };
+  /** With --payload-encryption or --tracing: the settings of the run (otherwise the defaults: encryption on, tracing off). */
+  ops?: OpsSettings;
+  /** With --compare-ops: every setting measured back to back (see opsComparison). */
+  compareOps?: boolean;
 }
 
 export interface BenchResult {
@@ -70,6 +76,8 @@ export interface BenchResult {
   profiles?: Record<string, ProfileSummary[]>;
   /** With --overload-rate: chatrelay offered that rate after the main phase (bench/lib/overload.ts). */
   overload?: OverloadResult;
+  /** With --compare-ops: one result per operations setting, plain first; `chatrelay` is then the production default (encryption on, tracing off). */
+  opsComparison?: OpsVariantResult[];
   errors: string[];
 }
 

@@ -37,10 +37,10 @@ function baseEnv(): NodeJS.ProcessEnv {
 
 export async function startFakeModel(cleanup: Cleanup, latencyMs: number): Promise<{ baseURL: string; pid: number }> {
   const child = cleanup.track(
-    startNodeChild('model', 'src/devtools/fake-openai-main.ts', {
+    startNodeChild('model', 'src/demo-model/main.ts', {
       ...baseEnv(),
       PORT: '0',
-      FAKE_OPENAI_LATENCY_MS: String(latencyMs),
+      DEMO_MODEL_LATENCY_MS: String(latencyMs),
     }),
     5_000,
   );
@@ -120,14 +120,28 @@ export async function createBenchChannel(
   return { token, pageId };
 }
 
-export interface LocalStackOptions {
+export interface LocalServersOptions {
   temporalDb: 'memory' | 'file';
+}
+
+/** What the API and worker run on: Temporal, MongoDB, and the workflow bundle built ahead. */
+export interface LocalServers {
+  temporal: RunningServer;
+  mongo: RunningServer;
+  bundlePath: string;
+}
+
+export interface ChatrelayOptions {
   modelBaseUrl: string;
   /** Extra node flags for the API and worker (e.g. --cpu-prof). */
   nodeArgs: (name: 'api' | 'worker') => string[];
   /** Extra environment for the API and worker. */
   extraEnv: Record<string, string>;
+  /** Their task queue (default chatrelay-bench): one per configuration, when several run one after another. */
+  taskQueue?: string;
 }
+
+export type LocalStackOptions = LocalServersOptions & ChatrelayOptions;
 
 export interface LocalStack {
   apiUrl: string;
@@ -140,7 +154,7 @@ export interface LocalStack {
   pids: { api: number; worker: number; temporal: number; mongodb: number };
 }
 
-export async function startLocalStack(cleanup: Cleanup, options: LocalStackOptions): Promise<LocalStack> {
+export async function startLocalServers(cleanup: Cleanup, options: LocalServersOptions): Promise<LocalServers> {
   const dataDir = mkdtempSync(join(tmpdir(), 'chatrelay-bench-'));
   cleanup.add('temp data', async () => rmSync(dataDir, { recursive: true, force: true }));
   mkdirSync(join(dataDir, 'mongodb'), { recursive: true });
@@ -158,11 +172,26 @@ export async function startLocalStack(cleanup: Cleanup, options: LocalStackOptio
   for (const result of [temporalStart, mongoStart, bundled]) if (result.status === 'rejected') throw result.reason;
   const temporal = (temporalStart as PromiseFulfilledResult<RunningServer>).value;
   const mongo = (mongoStart as PromiseFulfilledResult<RunningServer>).value;
+  return { temporal, mongo, bundlePath };
+}
 
+/** The API's admin token and every setting the API and worker share, for the life of the benchmark. */
+const adminToken = randomBytes(24).toString('base64url');
+
+/**
+ * Starts the API and the worker (registered with the Cleanup as `api` and `worker`: stop both
+ * with stopNow before starting them again with other settings) and waits until the API is ready.
+ */
+export async function startChatrelay(
+  cleanup: Cleanup,
+  servers: LocalServers,
+  options: ChatrelayOptions,
+): Promise<LocalStack> {
+  const { temporal, mongo } = servers;
   const [apiPort, metricsPort] = await Promise.all([freePort(), freePort()]);
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const mongoDb = 'chatrelay_bench';
-  const taskQueue = 'chatrelay-bench';
+  const taskQueue = options.taskQueue ?? 'chatrelay-bench';
   const env: NodeJS.ProcessEnv = {
     ...baseEnv(),
     PORT: String(apiPort),
@@ -174,13 +203,13 @@ export async function startLocalStack(cleanup: Cleanup, options: LocalStackOptio
     TEMPORAL_TASK_QUEUE: taskQueue,
     OPENAI_BASE_URL: options.modelBaseUrl,
     OPENAI_API_KEY: 'bench',
-    ADMIN_TOKEN: randomBytes(24).toString('base64url'),
+    ADMIN_TOKEN: adminToken,
     SECRETS_ENCRYPTION_KEY: secretsKey,
     LOG_LEVEL: 'warn',
     FETCH_ALLOW_PRIVATE: 'true',
     DELIVERY_ALLOW_PRIVATE: 'true',
     METRICS_PORT: String(metricsPort),
-    WORKFLOW_BUNDLE_PATH: bundlePath,
+    WORKFLOW_BUNDLE_PATH: servers.bundlePath,
     WORKER_SHUTDOWN_GRACE_MS: '5000',
     ...options.extraEnv,
   };
@@ -219,4 +248,9 @@ export async function startLocalStack(cleanup: Cleanup, options: LocalStackOptio
       mongodb: mongo.child.targetPid() ?? (mongo.child.process.pid as number),
     },
   };
+}
+
+/** The servers, then the API and worker on them. */
+export async function startLocalStack(cleanup: Cleanup, options: LocalStackOptions): Promise<LocalStack> {
+  return startChatrelay(cleanup, await startLocalServers(cleanup, options), options);
 }

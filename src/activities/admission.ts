@@ -16,22 +16,12 @@ export type Admission = Verdict & { turn: boolean };
 /** The first step of every message: check its channel, take the settings it will use, record it. */
 export function createAdmission(deps: ActivityDeps) {
   const { stores, settings } = deps;
-  const ttlMs = settings.channelCacheTtlMs ?? 1_000;
-  const agents = ttlCache((id) => stores.agents.get(id), { ttlMs });
-  const channels = ttlCache((id) => stores.channels.get(id), { ttlMs });
+  const agents = ttlCache((id) => stores.agents.get(id), { ttlMs: settings.channelCacheTtlMs });
 
   async function judge(input: MessageWorkflowInput): Promise<Verdict> {
-    // The channel as fresh as the API's when it accepted the message (a token rotated or an
-    // assistant disconnected through the API a moment before counts), read again only when the
-    // cached one is older than that or a second old: busy channels cost no read per message.
-    const seenByApi = input.channelUpdatedAt;
-    const channel =
-      seenByApi === undefined
-        ? await stores.channels.get(input.channelId)
-        : await channels.get(
-            input.channelId,
-            (cached) => cached !== null && cached !== undefined && cached.updated_at.getTime() >= seenByApi,
-          );
+    // The channel is read fresh, once per message: a token rotated or an assistant disconnected
+    // a moment ago must count. Agents change rarely and are only read for their settings.
+    const channel = await stores.channels.get(input.channelId);
     if (!channel || channel.page_id !== input.pageId)
       return { outcome: 'failed', reason: 'the channel no longer exists' };
     if (channel.token_version !== input.tokenVersion)

@@ -1,10 +1,9 @@
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
-import { ErrorType } from '../domain/errors.js';
 import { mediaUrl, messageWorkflowId } from '../domain/ids.js';
 import { replyForm } from '../domain/reply-form.js';
 import { ttlCache } from '../lib/ttl-cache.js';
 import { activityLogger, type ActivityDeps } from './deps.js';
+import { replyPartMissing } from './failures.js';
 import { createFinisher, type Finish } from './finish.js';
 import { postForm, type PostOutcome } from './reply-post.js';
 import { signatureHeaders } from './signing.js';
@@ -57,7 +56,7 @@ export function createDelivery(deps: ActivityDeps) {
   // Delivery reads the channel (paused? current URL?) and its signing secrets for every part; a
   // short cache spares those reads. A pause set here is seen at once (invalidated below); one set
   // by another worker or an admin within the TTL: a receiver's own 410 answers cover that.
-  const ttlMs = settings.channelCacheTtlMs ?? 1_000;
+  const ttlMs = settings.channelCacheTtlMs;
   const channels = ttlCache((id) => stores.channels.get(id), { ttlMs });
   const secrets = ttlCache((channelId) => stores.signingSecrets.active(channelId), { ttlMs });
 
@@ -73,11 +72,7 @@ export function createDelivery(deps: ActivityDeps) {
     const reply = await stores.messages.reply(input.messageId);
     const part = reply?.parts[input.partIndex];
     if (!part) {
-      throw ApplicationFailure.create({
-        type: ErrorType.ReplyPartMissing,
-        message: `part ${input.partIndex + 1} of the reply to ${input.messageId} is not stored`,
-        nonRetryable: true,
-      });
+      throw replyPartMissing(input.messageId, input.partIndex);
     }
     if (Context.current().info.attempt > 1) {
       // A retry of this step: an earlier run may have delivered the part and lost its result.

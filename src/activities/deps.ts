@@ -13,8 +13,8 @@ export interface ActivitySettings {
   deliveryTimeoutMs: number;
   /** Which reply URLs may be POSTed to: the address guard (private addresses refused unless allowed). */
   deliveryPolicy?: DeliveryPolicy;
-  /** How long channels, agents and signing secrets read from MongoDB may be reused (default 1 s). */
-  channelCacheTtlMs?: number;
+  /** How long channels, agents and signing secrets read from MongoDB may be reused (CHANNEL_CACHE_TTL_MS). */
+  channelCacheTtlMs: number;
   audioFetch: Omit<SafeFetchPolicy, 'allowedContentTypes'>;
 }
 

@@ -1,6 +1,4 @@
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
-import { ErrorType } from '../domain/errors.js';
 import type { HistoryEntry } from '../domain/history.js';
 import { deliveryId, historyEntryId } from '../domain/ids.js';
 import { agentDefaults } from '../domain/models.js';
@@ -11,6 +9,7 @@ import type { ChatSighting } from '../stores/chats.js';
 import type { ChatDoc, MessageDoc, StoredPart } from '../stores/collections.js';
 import { activityLogger, type ActivityDeps } from './deps.js';
 import type { Delivery, InlineDelivery } from './delivery.js';
+import { agentGone, messageNotStored } from './failures.js';
 
 export interface ReplyInput {
   messageId: string;
@@ -48,16 +47,11 @@ function isRetry(): boolean {
 /** Writing a reply: the model call, the chat's history and the reply's parts. */
 export function createReplies(deps: ActivityDeps, delivery: Delivery) {
   const { stores, model } = deps;
-  const agents = ttlCache((id) => stores.agents.get(id), { ttlMs: deps.settings.channelCacheTtlMs ?? 1_000 });
+  const agents = ttlCache((id) => stores.agents.get(id), { ttlMs: deps.settings.channelCacheTtlMs });
 
   async function requireMessage(messageId: string): Promise<MessageDoc> {
     const message = await stores.messages.get(messageId);
-    if (!message)
-      throw ApplicationFailure.create({
-        type: ErrorType.MessageNotStored,
-        message: `message ${messageId} is not stored`,
-        nonRetryable: true,
-      });
+    if (!message) throw messageNotStored(messageId);
     return message;
   }
 
@@ -121,12 +115,7 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
       if (saved) return saved.parts.length;
     }
     const agent = await agents.get(input.agentId);
-    if (!agent)
-      throw ApplicationFailure.create({
-        type: ErrorType.AgentGone,
-        message: `agent ${input.agentId} no longer exists`,
-        nonRetryable: true,
-      });
+    if (!agent) throw agentGone(input.agentId);
     const [chat, user] = await Promise.all([stores.chats.get(input.chatId), userEntry(message, input.voicePrefix)]);
     const windowEntries = Math.max(agent.max_history_messages, agentDefaults.max_history_messages);
     const earlier = replyWrittenBefore(chat, message._id);

@@ -5,20 +5,16 @@ import { isAudioContentType } from '../domain/voice.js';
 import { safeFetch, UnsafeUrlError } from '../lib/safe-fetch.js';
 import { ttlCache } from '../lib/ttl-cache.js';
 import { activityLogger, type ActivityDeps } from './deps.js';
+import { agentGone, messageNotStored, replyPartMissing } from './failures.js';
 
 /** Voice in (transcription of voice notes) and voice out (speech for reply parts). */
 export function createVoiceActivities(deps: ActivityDeps) {
   const { stores, model, settings } = deps;
-  const agents = ttlCache((id) => stores.agents.get(id), { ttlMs: settings.channelCacheTtlMs ?? 1_000 });
+  const agents = ttlCache((id) => stores.agents.get(id), { ttlMs: settings.channelCacheTtlMs });
 
   async function requireAgent(agentId: string) {
     const agent = await agents.get(agentId);
-    if (!agent)
-      throw ApplicationFailure.create({
-        type: ErrorType.AgentGone,
-        message: `agent ${agentId} no longer exists`,
-        nonRetryable: true,
-      });
+    if (!agent) throw agentGone(agentId);
     return agent;
   }
 
@@ -39,12 +35,7 @@ export function createVoiceActivities(deps: ActivityDeps) {
     /** Downloads the voice note and turns it into text, kept on the message record (once). */
     async transcribeVoiceMessage(input: { messageId: string; agentId: string }): Promise<{ characters: number }> {
       const message = await stores.messages.get(input.messageId);
-      if (!message)
-        throw ApplicationFailure.create({
-          type: ErrorType.MessageNotStored,
-          message: `message ${input.messageId} is not stored`,
-          nonRetryable: true,
-        });
+      if (!message) throw messageNotStored(input.messageId);
       if (Context.current().info.attempt > 1) {
         const earlier = await stores.messages.transcript(message);
         if (earlier !== undefined) return { characters: earlier.length };
@@ -75,12 +66,7 @@ export function createVoiceActivities(deps: ActivityDeps) {
      */
     async speakReply(input: { messageId: string; agentId: string }): Promise<{ spoken: number }> {
       const reply = await stores.messages.reply(input.messageId);
-      if (!reply)
-        throw ApplicationFailure.create({
-          type: ErrorType.MessageNotStored,
-          message: `the reply of ${input.messageId} is not stored`,
-          nonRetryable: true,
-        });
+      if (!reply) throw replyPartMissing(input.messageId);
       const agent = await requireAgent(input.agentId);
       const retry = Context.current().info.attempt > 1;
       let spoken = 0;

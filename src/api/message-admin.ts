@@ -7,6 +7,7 @@ import type { MessageDoc } from '../stores/collections.js';
 import type { Stores } from '../stores/index.js';
 import { progressQuery, resumeDeliverySignal, type MessageProgress } from '../workflows/definitions.js';
 import type { RedeliveryInput, redeliveryWorkflowV2 } from '../workflows/redelivery.js';
+import { startSearchAttributes } from '../workflows/search-attributes.js';
 import { conflict, notFound } from './errors.js';
 
 const iso = (date: Date | null | undefined): string | null => (date ? date.toISOString() : null);
@@ -247,6 +248,7 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
           workflowId,
           args: [input],
           memo: { lineSeq },
+          typedSearchAttributes: startSearchAttributes(input),
         });
       } catch (error) {
         if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;

@@ -4,6 +4,7 @@ import { messageWorkflowId } from '../domain/ids.js';
 import type { InboundEnvelope, MessageWorkflowInput } from '../domain/models.js';
 import type { Logger } from '../lib/logger.js';
 import type { messageWorkflowV2 } from '../workflows/message.js';
+import { startSearchAttributes } from '../workflows/search-attributes.js';
 import { unavailable } from './errors.js';
 import type { MessageStarter } from './routes/webhook.js';
 
@@ -44,6 +45,8 @@ export function createMessageStarter(
             args: [input],
             // Its place, for whoever looks into a stuck line (src/coordination/chat-line.ts).
             memo: { lineSeq },
+            // Its channel, chat and status, for `temporal workflow list --query` (README, Operations).
+            typedSearchAttributes: startSearchAttributes(envelope),
             // A message id is answered once, even after its workflow has finished.
             workflowIdReusePolicy: 'REJECT_DUPLICATE',
           }),
@@ -63,7 +66,7 @@ export function createMessageStarter(
         // then the message is accepted, and a 503 would invite a retry that becomes a second message.
         if (!(await startedAnyway(client, workflowId))) {
           options.logger?.warn(
-            { messageId: envelope.messageId, err: String((error as Error).message).slice(0, 300) },
+            { messageId: envelope.messageId, err: withCause(error).slice(0, 300) },
             'workflow start failed; answering 503',
           );
           // Refused, so the place claimed is given up: later messages of the chat need not wait
@@ -76,6 +79,15 @@ export function createMessageStarter(
       return { workflowId, duplicate: false };
     },
   };
+}
+
+/**
+ * The error and the server's reason under it: the client's "Failed to start Workflow" wraps what
+ * Temporal said (e.g. "no mapping defined for search attribute ChatRelayChatId").
+ */
+function withCause(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  return error.cause instanceof Error ? `${error.message}: ${error.cause.message}` : error.message;
 }
 
 async function startedAnyway(client: Client, workflowId: string): Promise<boolean> {

@@ -1,5 +1,6 @@
-import type { AgentResponse, ChannelResponse } from '../domain/admin-schemas.js';
 import type { ChatHistoryResponse, ChatSummary } from '../domain/dashboard-schemas.js';
+import type { AgentResponse, ChannelResponse, ReencryptSecretsResponse } from '../domain/admin-schemas.js';
+import type { MessageStatusResponse, MessageSummary } from '../domain/message-schemas.js';
 
 /** Human-readable output of the CLI. Pure: strings in, strings out. */
 
@@ -99,6 +100,108 @@ export function channelTable(channels: ChannelResponse[]): string {
     ]),
     'No channels.',
   );
+}
+
+/** Where a message is, in words: "delivering part 2 of 3", "retry_pending (next at …)". */
+function stageOf(message: MessageStatusResponse): string {
+  if (message.stage === 'delivering' && message.current_part !== null)
+    return `delivering part ${message.current_part} of ${message.part_count ?? '?'}`;
+  if (message.stage === 'retry_pending' && message.next_retry_at !== null)
+    return `retry_pending (part ${message.current_part ?? '?'}, next attempt at ${message.next_retry_at})`;
+  return message.stage;
+}
+
+const orNone = (value: string | null) => value ?? '-';
+
+export function formatMessage(message: MessageStatusResponse): string {
+  const summary = keyValues([
+    ['id', message.id],
+    ['channel_id', message.channel_id],
+    ['page_id', message.page_id],
+    ['client_id', message.client_id],
+    ['status', message.status],
+    ['stage', stageOf(message)],
+    ['parts_delivered', `${message.parts_delivered} of ${message.part_count ?? 0}`],
+    ['last_error', orNone(message.last_error)],
+    ['reason', orNone(message.reason)],
+    ['received_at', message.received_at],
+    ['updated_at', message.updated_at],
+    ['completed_at', orNone(message.completed_at)],
+  ]);
+  const parts = table(
+    ['PART', 'DELIVERY ID', 'CHARACTERS', 'MEDIA', 'DELIVERED AT'],
+    message.parts.map((part) => [
+      String(part.part),
+      part.delivery_id,
+      String(part.characters),
+      String(part.images.length + (part.file === null ? 0 : 1) + (part.audio_url === null ? 0 : 1)),
+      orNone(part.delivered_at),
+    ]),
+    '  (no reply parts)',
+  );
+  const attempts = table(
+    ['PART', 'ATTEMPT', 'AT', 'RESULT', 'HTTP', 'MS', 'ERROR'],
+    message.attempts.map((attempt) => [
+      String(attempt.part),
+      `${attempt.attempt}${attempt.redelivery === undefined ? '' : ` (redelivery ${attempt.redelivery})`}`,
+      attempt.at,
+      attempt.result,
+      attempt.http_status === undefined ? '-' : String(attempt.http_status),
+      String(Math.round(attempt.duration_ms)),
+      attempt.error ?? '',
+    ]),
+    '  (no delivery attempts)',
+  );
+  return `${summary}\n\nParts:\n${parts}\n\nDelivery attempts:\n${attempts}`;
+}
+
+export function messageTable(messages: MessageSummary[]): string {
+  return table(
+    ['ID', 'CLIENT', 'STATUS', 'STAGE', 'PARTS', 'RECEIVED', 'REASON'],
+    messages.map((message) => [
+      message.id,
+      oneLine(message.client_id, 30),
+      message.status,
+      message.stage,
+      `${message.parts_delivered}/${message.part_count ?? 0}`,
+      message.received_at,
+      oneLine(message.reason ?? '', 60),
+    ]),
+    'No messages.',
+  );
+}
+
+/** What `secrets reencrypt` did, and whether the old keys are still needed. */
+export function reencryptReport(result: ReencryptSecretsResponse): string {
+  const { signing_secrets: secrets, api_tokens: tokens } = result;
+  const lines = [
+    `Signing secrets: ${secrets.reencrypted} re-encrypted, ${secrets.already_current} already under the current key, ${secrets.unreadable} unreadable.`,
+  ];
+  if (secrets.unreadable > 0)
+    lines.push(
+      "  Unreadable secrets need a key that is not configured: add it to SECRETS_ENCRYPTION_OLD_KEYS and run again, or rotate those channels' signing secrets.",
+    );
+  const list = (ids: string[]) =>
+    ids.slice(0, 20).join(', ') + (ids.length > 20 ? `, … (${ids.length - 20} more; --json lists all)` : '');
+  if (tokens.under_old_key.length > 0)
+    lines.push(
+      `API tokens hashed under an old key (keep it in SECRETS_ENCRYPTION_OLD_KEYS until they are rotated): ${list(tokens.under_old_key)}`,
+    );
+  if (tokens.under_unknown_key.length > 0)
+    lines.push(
+      `API tokens hashed under a key no longer configured (they no longer work; rotate them): ${list(tokens.under_unknown_key)}`,
+    );
+  if (tokens.plain_sha256.length > 0)
+    lines.push(
+      `API tokens stored as plain SHA-256 (they work; rotate them for the keyed hash): ${list(tokens.plain_sha256)}`,
+    );
+  const done = secrets.unreadable === 0 && tokens.under_old_key.length === 0 && tokens.under_unknown_key.length === 0;
+  lines.push(
+    done
+      ? 'Nothing needs the old keys any more: SECRETS_ENCRYPTION_OLD_KEYS can be emptied.'
+      : 'Keep SECRETS_ENCRYPTION_OLD_KEYS for now.',
+  );
+  return lines.join('\n');
 }
 
 /** A word quoted for POSIX shells. */

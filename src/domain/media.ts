@@ -2,8 +2,8 @@
  * Pulls image and file URLs out of a model reply so they can be delivered as attachments, leaving
  * readable text behind.
  *
- * Pure: no I/O and no Node built-ins (the URL global is fine), because Temporal workflow code
- * imports it.
+ * Pure (no I/O), like all of src/domain. Activities use it, through domain/reply-parts.ts and
+ * domain/prompt.ts; no workflow does.
  */
 
 export interface ExtractedMedia {

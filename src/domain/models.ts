@@ -72,11 +72,6 @@ export interface InboundEnvelope {
   channelId: string;
   pageId: string;
   tokenVersion: number;
-  /**
-   * The channel's `updated_at` (epoch ms) as the API saw it when accepting the message: the worker
-   * may answer from a cached channel no older than this (absent in messages accepted before it existed).
-   */
-  channelUpdatedAt?: number;
   receivedAt: string;
   message: {
     client_id: string;

@@ -1,8 +1,9 @@
 /**
  * Splits a long reply into parts that fit a chat platform's message-length limit.
  *
- * Pure: no I/O, no clock, no randomness and no Node built-ins, because Temporal workflow code
- * imports it and must stay deterministic.
+ * Pure (no I/O, no clock, no randomness), like all of src/domain: the same reply always splits into
+ * the same parts, so a retried activity stores the parts an earlier attempt would have. Activities
+ * use it, through domain/reply-parts.ts; no workflow does.
  *
  * How a part ends. Each part is the longest stretch from the current position, up to
  * `maxLength` UTF-16 code units, that ends at the best kind of boundary found within that limit:

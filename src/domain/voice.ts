@@ -1,10 +1,6 @@
-import { agentDefaults } from './models.js';
-
-/** Marks transcribed speech so the model (and anyone reading history) knows it was spoken, not typed. */
-export const DEFAULT_VOICE_PREFIX = agentDefaults.voice_prefix;
-
 /**
- * The text the model and the conversation history see for a voice message: the prefix and the
+ * The text the model and the conversation history see for a voice message: the prefix (the agent's
+ * `voice_prefix`, which marks speech so the model knows it was spoken, not typed) and the
  * transcript, then, when the user also typed something, that text after a blank line, as a separate
  * paragraph so the two are not read as one sentence:
  *

@@ -7,19 +7,9 @@ export function ttlCache<V>(
   const maxEntries = options.maxEntries ?? 10_000;
   const entries = new Map<string, { value: Promise<V>; expiresAt: number }>();
   return {
-    /**
-     * The value, from the cache while it lasts; with `fresh`, a cached value it rejects is loaded
-     * again (for a caller that knows the value changed since it was cached).
-     */
-    async get(key: string, fresh?: (value: V) => boolean): Promise<V> {
+    get(key: string): Promise<V> {
       const hit = entries.get(key);
-      if (hit && hit.expiresAt > now()) {
-        if (!fresh) return hit.value;
-        const value = await hit.value;
-        if (fresh(value)) return value;
-        if (entries.get(key) === hit) entries.delete(key);
-        return this.get(key);
-      }
+      if (hit && hit.expiresAt > now()) return hit.value;
       if (entries.size >= maxEntries) entries.clear();
       const value = load(key);
       entries.set(key, { value, expiresAt: now() + options.ttlMs });

@@ -1,5 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { MessageStage } from '../domain/models.js';
+import { LruMap } from '../lib/lru.js';
 
 /**
  * The Prometheus metrics of chatrelay, one registry per process (or per test), built with prom-client.
@@ -10,6 +12,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 
 const httpBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const callBuckets = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+// Stages last from milliseconds (validating) to hours (a retry schedule's later steps, a pause).
+const stageBuckets = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200, 36000];
 
 export interface ApiMetrics {
   readonly registry: Registry;
@@ -70,6 +74,8 @@ export interface WorkerMetrics {
   readonly replyDelayWaitsStarted: Counter;
   /** Reply-delay waits in progress on this worker; see ReplyDelayTracker. */
   readonly replyDelay: ReplyDelayTracker;
+  /** Time spent in each stage, as the workflows report entering them; see StageTracker. */
+  readonly stages: StageTracker;
   readonly sdkMetricsUp: Gauge;
 }
 
@@ -78,6 +84,13 @@ export function createWorkerMetrics(options: { processMetrics?: boolean } = {}):
   const registry = new Registry();
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
   const replyDelay = new ReplyDelayTracker();
+  const stageDuration = new Histogram({
+    name: 'chatrelay_message_stage_duration_seconds',
+    help: 'Time messages (and redeliveries) spent in a stage (validating, generating, waiting_turn, retry_pending, ...), observed when they leave it.',
+    labelNames: ['stage'] as const,
+    buckets: stageBuckets,
+    registers: [registry],
+  });
   new Gauge({
     name: 'chatrelay_reply_delay_waits_in_progress',
     help: "Messages whose workflow, cached on this worker, is waiting out its channel's reply delay.",
@@ -89,6 +102,7 @@ export function createWorkerMetrics(options: { processMetrics?: boolean } = {}):
   return {
     registry,
     replyDelay,
+    stages: new StageTracker((stage, seconds) => stageDuration.observe({ stage }, seconds)),
     messages: new Counter({
       name: 'chatrelay_messages_total',
       help: 'Messages finished, by outcome (delivered, failed, not_answered).',
@@ -164,6 +178,40 @@ export class ReplyDelayTracker {
     const now = this.now();
     for (const [workflowId, expiresAt] of this.waits) if (expiresAt < now) this.waits.delete(workflowId);
     return this.waits.size;
+  }
+}
+
+const finalStages: ReadonlySet<MessageStage> = new Set(['delivered', 'failed', 'not_answered']);
+
+/**
+ * How long each workflow stays in a stage: the workflow reports every stage it enters (by name,
+ * not inferred from its activities or timers); when it enters the next, the time since is observed
+ * for the one it left. A final stage ends the tracking. Only what this worker saw is timed: a
+ * workflow taken over from another worker is timed from its next stage on. At most `maxTracked`
+ * workflows are tracked; past that the least recently moved is forgotten (evicted elsewhere, say).
+ */
+export class StageTracker {
+  private readonly current: LruMap<string, { stage: MessageStage; since: number }>;
+
+  constructor(
+    private readonly observe: (stage: MessageStage, seconds: number) => void,
+    private readonly now: () => number = Date.now,
+    maxTracked = 10_000,
+  ) {
+    this.current = new LruMap(maxTracked);
+  }
+
+  entered(workflowId: string, stage: MessageStage): void {
+    const at = this.now();
+    const left = this.current.get(workflowId);
+    if (left) this.observe(left.stage, (at - left.since) / 1000);
+    if (finalStages.has(stage)) this.current.delete(workflowId);
+    else this.current.set(workflowId, { stage, since: at });
+  }
+
+  /** Workflows whose stage is being timed. */
+  get size(): number {
+    return this.current.size;
   }
 }
 

@@ -160,7 +160,7 @@ export function activityReporter(metrics: WorkerMetrics): ActivityReporter {
   };
 }
 
-/** The sinks the workflow interceptors report reply-delay waits (a no-op without metrics) and spans (a no-op without tracing) through. */
+/** The sinks workflows report reply-delay waits and stages (no-ops without metrics) and spans (a no-op without tracing) through. */
 export function observabilitySinks(
   metrics: WorkerMetrics | undefined,
 ): InjectedSinks<ObservabilitySinks & OpenTelemetrySinks> {
@@ -178,6 +178,11 @@ export function observabilitySinks(
       replyDelayEnded: {
         fn: (info) => metrics?.replyDelay.ended(info.workflowId),
         callDuringReplay: true,
+      },
+      // Not during replay: a stage is timed from when this worker saw it entered, once.
+      stageEntered: {
+        fn: (info, stage) => metrics?.stages.entered(info.workflowId, stage),
+        callDuringReplay: false,
       },
     },
   };

@@ -15,7 +15,7 @@ export interface MessageLogContext {
 /** Name of the sink through which workflows report reply-delay waits to the worker's metrics. */
 export const observabilitySinkName = 'chatrelayObservability';
 
-/** Activity type and stage that mark the start of a reply-delay wait in the message workflow. */
+/** Version 1 only: the activity type and stage that mark the start of a reply-delay wait in its message workflow. */
 export const replyDelayMarker = { activityType: 'setStage', stage: 'waiting_reply_delay' } as const;
 
 /** Picks `messageId` and `pageId` from a value when they are strings. */

@@ -7,11 +7,12 @@
  * - Log context: the message's `messageId` and `pageId` (from the workflow's first argument) go on
  *   every workflow log line (getLogAttributes) and, as an activity header, to every activity, whose
  *   interceptor puts them on every log line the activity writes.
- * - Reply-delay waits: the timer that follows `setStage({ stage: 'waiting_reply_delay' })` is the
- *   reply delay; its start and end are reported to the worker through a sink, for the
- *   `chatrelay_reply_delay_waits_in_progress` gauge. The sink also runs during replay, so a worker
- *   that picks up a waiting workflow counts it; waits that started and ended in the replayed part
- *   of the history cancel out.
+ * - Reply-delay waits of version 1 workflows (frozen: they cannot be changed to report it): the
+ *   timer that follows `setStage({ stage: 'waiting_reply_delay' })` is the reply delay; its start
+ *   and end are reported to the worker through the sink that version 2 calls explicitly (message.ts),
+ *   for the `chatrelay_reply_delay_waits_in_progress` gauge. The sink also runs during replay, so a
+ *   worker that picks up a waiting workflow counts it; waits that started and ended in the replayed
+ *   part of the history cancel out. Version 2 never calls `setStage`, so nothing here fires for it.
  */
 import {
   defaultPayloadConverter,
@@ -31,11 +32,15 @@ import {
   replyDelayMarker,
   type MessageLogContext,
 } from './workflow-context.js';
+import type { MessageStage } from '../domain/models.js';
 
+/** What workflows report to the worker's metrics, explicitly (src/workflows/progress.ts, message.ts). */
 export interface ObservabilitySinks extends Sinks {
   [observabilitySinkName]: {
     replyDelayStarted(delayMs: number): void;
     replyDelayEnded(): void;
+    /** The message (or redelivery) entered this stage. */
+    stageEntered(stage: MessageStage): void;
   };
 }
 
@@ -46,7 +51,7 @@ export const interceptors: WorkflowInterceptorsFactory = () => {
   let context: MessageLogContext = {};
   let replyDelayNext = false;
 
-  // setStage may run as a local or a regular activity: either way, the timer after it is the delay.
+  // Version 1: setStage may run as a local or a regular activity; either way the timer after it is the delay.
   const noteReplyDelay = (input: ActivityInput | LocalActivityInput): void => {
     const stage = (input.args[0] as { stage?: unknown } | undefined)?.stage;
     if (input.activityType === replyDelayMarker.activityType && stage === replyDelayMarker.stage) replyDelayNext = true;

@@ -71,7 +71,7 @@ async function startDemoModel(): Promise<string> {
   const child = startChild(
     'demo-model',
     process.execPath,
-    ['--import', 'tsx', join(projectRoot, 'src/devtools/fake-openai-main.ts')],
+    ['--import', 'tsx', join(projectRoot, 'src/demo-model/main.ts')],
     {
       env: { ...env, PORT: env.STACK_DEMO_MODEL_PORT ?? '0' },
       cwd: projectRoot,

@@ -19,10 +19,6 @@ export { historyEntryId };
  */
 export function createLegacyHistoryStore(c: Collections) {
   return {
-    get(messageId: string, role: HistoryDoc['role']): Promise<HistoryDoc | null> {
-      return c.history.findOne({ _id: historyEntryId(messageId, role) });
-    },
-
     /** The chat's recent history and its version; throws when the chat does not exist. */
     async state(chatId: string): Promise<{ seq: number; recent: HistoryEntry[] }> {
       const chat: ChatDoc | null = await c.chats.findOne({ _id: chatId });
@@ -76,13 +72,6 @@ export function createLegacyHistoryStore(c: Collections) {
       } catch (error) {
         if (!isDuplicateKey(error) && !(error as { writeErrors?: unknown }).writeErrors) throw error;
       }
-    },
-
-    /** The last `limit` entries of a chat's full record, oldest first (for operators and tests). */
-    async recent(chatId: string, limit: number): Promise<HistoryDoc[]> {
-      if (limit <= 0) return [];
-      const docs = await c.history.find({ chat_id: chatId }).sort({ seq: -1 }).limit(limit).toArray();
-      return docs.reverse();
     },
   };
 }

@@ -48,24 +48,6 @@ export function createLegacyMessageStore(c: Collections) {
     async update(id: string, fields: MessageUpdate, now = new Date()): Promise<void> {
       await c.messages.updateOne({ _id: id }, { $set: { ...fields, updated_at: now } });
     },
-    /** The number of a new redelivery of this message (1, 2, ...). */
-    async nextRedelivery(id: string): Promise<number> {
-      const doc = await c.messages.findOneAndUpdate(
-        { _id: id },
-        { $inc: { redeliveries: 1 } },
-        { returnDocument: 'after' },
-      );
-      if (!doc) throw new Error(`message ${id} is not stored`);
-      return doc.redeliveries ?? 1;
-    },
-    findByStage(channelId: string, stage: MessageDoc['stage']): Promise<MessageDoc[]> {
-      return c.messages.find({ channel_id: channelId, stage }).toArray();
-    },
-    async listByChannel(channelId: string, options: { limit: number; before?: Date }): Promise<MessageDoc[]> {
-      const filter: Record<string, unknown> = { channel_id: channelId };
-      if (options.before) filter.created_at = { $lt: options.before };
-      return c.messages.find(filter).sort({ created_at: -1 }).limit(options.limit).toArray();
-    },
 
     /** Saves the reply's parts once; a retry keeps the parts (and delivery ids) first saved. */
     async saveParts(parts: ReplyPartDoc[]): Promise<void> {
@@ -76,9 +58,6 @@ export function createLegacyMessageStore(c: Collections) {
       } catch (error) {
         if (!isDuplicateKey(error) && !allDuplicates(error)) throw error;
       }
-    },
-    parts(messageId: string): Promise<ReplyPartDoc[]> {
-      return c.parts.find({ message_id: messageId }).sort({ index: 1 }).toArray();
     },
     part(messageId: string, index: number): Promise<ReplyPartDoc | null> {
       return c.parts.findOne({ _id: `${messageId}:${index}` });
@@ -94,9 +73,6 @@ export function createLegacyMessageStore(c: Collections) {
     async recordAttempt(attempt: Omit<DeliveryAttemptDoc, '_id'>): Promise<void> {
       const _id = `${attempt.message_id}:${attempt.part_index}:${attempt.attempt}${attempt.redelivery !== undefined ? `:r${attempt.redelivery}` : ''}`;
       await c.attempts.replaceOne({ _id }, attempt, { upsert: true });
-    },
-    attempts(messageId: string): Promise<DeliveryAttemptDoc[]> {
-      return c.attempts.find({ message_id: messageId }).sort({ at: 1 }).toArray();
     },
   };
 }

@@ -22,6 +22,7 @@ import {
 import type { Database } from '../stores/db.js';
 import { createStores } from '../stores/index.js';
 import { createPayloadCodec, temporalDataConverter } from '../temporal/data-converter.js';
+import { requireSearchAttributes } from '../temporal/search-attribute-registry.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -51,10 +52,13 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
   const model = instrumentModelClient(rawModel, deps.metrics);
   const dataConverter = temporalDataConverter(createPayloadCodec(config)); // payloads encrypted (src/temporal)
   const client = new Client({ connection: deps.connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
+  // Without them Temporal refuses every message's start (the API answers 503): refuse to start, naming them.
+  await requireSearchAttributes(deps.connection.operatorService, config.TEMPORAL_NAMESPACE, deps.logger);
   const settings: ActivitySettings = {
     publicBaseUrl: config.PUBLIC_BASE_URL,
     retryScheduleSeconds: config.DELIVERY_RETRY_SCHEDULE,
     deliveryTimeoutMs: config.DELIVERY_TIMEOUT_MS,
+    channelCacheTtlMs: config.CHANNEL_CACHE_TTL_MS,
     // The reply POST's address guard (src/activities/reply-post.ts).
     deliveryPolicy: { allowPrivate: config.DELIVERY_ALLOW_PRIVATE, allowHosts: config.DELIVERY_ALLOW_HOSTS },
     audioFetch: {

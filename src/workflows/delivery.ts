@@ -3,6 +3,7 @@ import type { Finish, SendPartResult } from '../activities/index.js';
 import { checkChannelPaused, sendReplyPart } from './activities.js';
 import { workflowNow } from './clock.js';
 import { resumeDeliverySignal, type MessageProgress } from './definitions.js';
+import { enterStage } from './progress.js';
 
 /** While paused, how often the channel is looked at again even without a resume signal. */
 const PAUSED_RECHECK = '1 hour';
@@ -53,7 +54,7 @@ export async function deliverParts(plan: DeliveryPlan, progress: MessageProgress
     let retriesUsed = 0;
     for (;;) {
       attempt += 1;
-      progress.stage = 'delivering';
+      enterStage(progress, 'delivering');
       progress.attempt = attempt;
       const retryWaitSeconds = schedule[retriesUsed];
       const { partsBefore, ...finish } = plan.finish;
@@ -82,7 +83,7 @@ export async function deliverParts(plan: DeliveryPlan, progress: MessageProgress
       }
       progress.lastError = result.error ?? result.outcome;
       if (result.outcome === 'gone' || result.outcome === 'paused') {
-        progress.stage = 'paused';
+        enterStage(progress, 'paused');
         delete progress.nextRetryAt;
         resumed = false;
         // Wait for the admin's resume; re-check now and then in case the signal raced with parking.
@@ -103,7 +104,7 @@ export async function deliverParts(plan: DeliveryPlan, progress: MessageProgress
         };
       }
       retriesUsed += 1;
-      progress.stage = 'retry_pending';
+      enterStage(progress, 'retry_pending');
       progress.nextRetryAt = new Date(workflowNow() + result.retryInSeconds * 1000).toISOString();
       await sleep(result.retryInSeconds * 1000);
     }

@@ -25,6 +25,8 @@ import {
 import { progressQuery, type MessageProgress } from './definitions.js';
 import { deliverParts } from './delivery.js';
 import { chatLineTurn } from './line.js';
+import { recordFinalStatus } from './final-status.js';
+import { enterStage, startProgress } from './progress.js';
 
 export interface MessageResult {
   status: FinalStatus;
@@ -64,11 +66,11 @@ function failureReason(error: unknown): string {
  */
 export async function messageWorkflowV2(input: MessageWorkflowInput): Promise<MessageResult> {
   const { messageId, chatId, lineSeq } = input;
-  const progress: MessageProgress = { messageId, stage: 'accepted' };
+  const progress = startProgress(messageId, 'accepted');
   setHandler(progressQuery, () => progress);
   const turn = chatLineTurn(chatId, lineSeq);
   const close = async (status: FinalStatus, partsDelivered: number, reason?: string): Promise<MessageResult> => {
-    progress.stage = status;
+    enterStage(progress, status);
     if (reason !== undefined) progress.reason = reason;
     await closeMessage({
       messageId,
@@ -81,14 +83,17 @@ export async function messageWorkflowV2(input: MessageWorkflowInput): Promise<Me
     return { status, partsDelivered, ...(reason !== undefined ? { reason } : {}) };
   };
 
+  let result: MessageResult;
   try {
-    return await answer(input, progress, turn, close);
+    result = await answer(input, progress, turn, close);
   } catch (error) {
     // A failure no retry can heal (a record deleted under us): the message ends as failed, and the
     // chat's turn is handed on, instead of the chat waiting behind a failed workflow.
     if (isCancellation(error)) throw error;
-    return close('failed', 0, failureReason(error));
+    result = await close('failed', 0, failureReason(error));
   }
+  recordFinalStatus(result.status);
+  return result;
 }
 
 async function answer(
@@ -98,9 +103,7 @@ async function answer(
   close: (status: FinalStatus, partsDelivered: number, reason?: string) => Promise<MessageResult>,
 ): Promise<MessageResult> {
   const { messageId, chatId, lineSeq } = input;
-  const enter = (stage: MessageStage): void => {
-    progress.stage = stage;
-  };
+  const enter = (stage: MessageStage): void => enterStage(progress, stage);
   /** Nothing is answered, but the message is kept: in the chat history when the assistant is off. */
   const refuse = async (refusal: {
     outcome: 'not_answered' | 'failed';

@@ -3,6 +3,8 @@ import { checkChatTurn, closeMessage } from './activities.js';
 import { progressQuery, type MessageProgress } from './definitions.js';
 import { deliverParts } from './delivery.js';
 import { chatLineTurn } from './line.js';
+import { recordFinalStatus } from './final-status.js';
+import { enterStage, startProgress } from './progress.js';
 
 export interface RedeliveryInput {
   messageId: string;
@@ -16,20 +18,27 @@ export interface RedeliveryInput {
   lineSeq: number;
 }
 
+export interface RedeliveryResult {
+  status: 'delivered' | 'failed';
+  reason?: string;
+}
+
 /**
  * Sends a message's stored parts again, from one part on, to the channel's current reply URL,
  * without generating a new reply. It takes a place in the chat's line like any message, so it
  * never interleaves with another reply of the same chat.
  */
-export async function redeliveryWorkflowV2(
-  input: RedeliveryInput,
-): Promise<{ status: 'delivered' | 'failed'; reason?: string }> {
+export async function redeliveryWorkflowV2(input: RedeliveryInput): Promise<RedeliveryResult> {
   const { messageId, chatId, lineSeq } = input;
-  const progress: MessageProgress = { messageId, stage: 'waiting_turn', partCount: input.partCount };
+  const progress = startProgress(messageId, 'waiting_turn', { partCount: input.partCount });
   setHandler(progressQuery, () => progress);
   const turn = chatLineTurn(chatId, lineSeq);
-  const end = async (status: 'delivered' | 'failed', partsDelivered: number, reason?: string) => {
-    progress.stage = status;
+  const end = async (
+    status: 'delivered' | 'failed',
+    partsDelivered: number,
+    reason?: string,
+  ): Promise<RedeliveryResult> => {
+    enterStage(progress, status);
     await closeMessage({
       messageId,
       chatId,
@@ -41,6 +50,18 @@ export async function redeliveryWorkflowV2(
     });
     return { status, ...(reason !== undefined ? { reason } : {}) };
   };
+  const result = await redeliver(input, progress, turn, end);
+  recordFinalStatus(result.status);
+  return result;
+}
+
+async function redeliver(
+  input: RedeliveryInput,
+  progress: MessageProgress,
+  turn: ReturnType<typeof chatLineTurn>,
+  end: (status: 'delivered' | 'failed', partsDelivered: number, reason?: string) => Promise<RedeliveryResult>,
+): Promise<RedeliveryResult> {
+  const { messageId, chatId, lineSeq } = input;
   try {
     if ((await checkChatTurn({ chatId, lineSeq })).granted) turn.grant();
     await turn.wait();
@@ -60,7 +81,7 @@ export async function redeliveryWorkflowV2(
       progress,
     );
     if (result.finished) {
-      progress.stage = 'delivered';
+      enterStage(progress, 'delivered');
       return { status: 'delivered' };
     }
     return await end('failed', input.fromPart + result.delivered, result.error ?? 'not every part was delivered');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createStores, type Stores } from '../../src/stores/index.js';
 import { call, startAdminApp, type AdminApp } from '../helpers/admin-app.js';
-import { createChannelWithAgent, envelopeFor } from '../helpers/fixtures.js';
+import { createChannelWithAgent, envelopeFor, messageRecordFor } from '../helpers/fixtures.js';
 import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
 
 let mongo: TestMongo;
@@ -23,20 +23,7 @@ after(async () => {
 async function storedSpeech(bytes: Buffer): Promise<{ channelId: string; mediaId: string }> {
   const { channel } = await createChannelWithAgent(stores, { replyUrl: 'http://127.0.0.1:9/r' });
   const envelope = envelopeFor(channel);
-  await stores.messages.insert({
-    _id: envelope.messageId,
-    workflow_id: `wf-${envelope.messageId}`,
-    channel_id: channel.id,
-    page_id: channel.page_id,
-    client_id: envelope.message.client_id,
-    chat_id: envelope.chatId,
-    platform: envelope.message.platform,
-    status: 'processing',
-    stage: 'accepted',
-    inbound: envelope.message,
-    received_at: new Date(envelope.receivedAt),
-    line_seq: 1,
-  });
+  await stores.messages.insert(messageRecordFor(envelope, channel));
   return { channelId: channel.id, mediaId: await stores.blobs.put(envelope.messageId, 'audio/mpeg', bytes) };
 }
 

@@ -8,27 +8,17 @@ import { after, before, describe, test } from 'node:test';
 import { createApp } from '../../src/api/app.js';
 import { createChannelAuthenticator } from '../../src/api/channel-auth.js';
 import { createRateLimiter } from '../../src/api/rate-limit.js';
-import { webhookRouter, type MessageStarter } from '../../src/api/routes/webhook.js';
+import { webhookRouter } from '../../src/api/routes/webhook.js';
 import { startApi, type RunningApi } from '../../src/api/server.js';
 import { loadConfig, secretBoxPassphrase } from '../../src/config.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { createSecretBox } from '../../src/lib/secret-box.js';
-import type { InboundEnvelope } from '../../src/domain/models.js';
 import { freePort } from '../../src/lib/ports.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
 import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
+import { RecordingStarter } from '../helpers/recording-starter.js';
 import { quietLogger } from '../helpers/workflow-harness.js';
-
-/** Records what would be started; the seam between the HTTP contract and Temporal. */
-class RecordingStarter implements MessageStarter {
-  started: InboundEnvelope[] = [];
-  async start(envelope: InboundEnvelope) {
-    const duplicate = this.started.some((item) => item.messageId === envelope.messageId);
-    this.started.push(envelope);
-    return { workflowId: messageWorkflowId(envelope.messageId), duplicate };
-  }
-}
 
 async function listen(server: Server): Promise<string> {
   await new Promise<void>((resolve) => server.once('listening', resolve));

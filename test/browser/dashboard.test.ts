@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { waitFor } from '../../src/lib/wait.js';
-import { postMessage, startE2EStack, type E2EStack } from '../helpers/e2e-stack.js';
+import { postMessage, startStack, type Stack } from '../helpers/stack.js';
 import { captureAndCheck, launchChromium, widths, type AxeViolation } from './browser.js';
 
 /**
@@ -11,7 +11,7 @@ import { captureAndCheck, launchChromium, widths, type AxeViolation } from './br
  * One operator's day, in order: each step needs the one before.
  */
 describe('dashboard in Chromium, on the real stack', () => {
-  let s: E2EStack;
+  let s: Stack;
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
@@ -39,7 +39,7 @@ describe('dashboard in Chromium, on the real stack', () => {
   const check = async (name: string) => violations.push(...(await captureAndCheck(page, name)));
 
   before(async () => {
-    s = await startE2EStack();
+    s = await startStack();
     Object.assign(reply, s.receiver.endpoint());
     browser = await launchChromium();
     context = await browser.newContext({ viewport: widths.desktop });

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { runCli } from '../../src/cli/cli.js';
 import { channelResponseSchema } from '../../src/domain/admin-schemas.js';
 import { chatHistoryResponseSchema, chatListResponseSchema } from '../../src/domain/dashboard-schemas.js';
 import { chatIdFor } from '../../src/stores/chats.js';
@@ -9,25 +8,16 @@ import { ADMIN_TOKEN } from '../helpers/admin-app.js';
 import { startDashboardApiApp, storeAnsweredMessage } from '../helpers/dashboard-data.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
 import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
+import { run } from './run-cli.js';
 
-/** `chatrelay chats list/show` and `channels pause`, run in-process against a real listening API. */
+/** `chatrelay chats list/show` and `channels pause`: the real CLI (bin/chatrelay.js) against a real listening API. */
 describe('chatrelay chats list / show, channels pause', () => {
   let mongo: TestMongo;
   let stores: Stores;
   let app: Awaited<ReturnType<typeof startDashboardApiApp>>;
 
-  const cli = async (...args: string[]) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(args, {
-      env: { CHATRELAY_URL: app.base, ADMIN_TOKEN },
-      cwd: process.cwd(),
-      stdout: (text) => out.push(text),
-      stderr: (text) => err.push(text),
-      readStdin: () => '',
-    });
-    return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-  };
+  const cli = (...args: string[]) =>
+    run(args, { env: { PATH: process.env.PATH, HOME: process.env.HOME, CHATRELAY_URL: app.base, ADMIN_TOKEN } });
 
   before(async () => {
     mongo = await startTestMongo();

@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { z } from 'zod';
 import {
   agentListResponseSchema,
   agentResponseSchema,
@@ -20,42 +17,7 @@ import { freePort } from '../../src/lib/ports.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
 import { ADMIN_TOKEN, sendMessage, startAdminApp, type AdminApp } from '../helpers/admin-app.js';
 import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const launcher = join(root, 'bin', 'chatrelay.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real CLI (bin/chatrelay.js) as a child process; never blocks this process's event loop, which serves the API. */
-function run(
-  args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; command?: string[] } = {},
-): Promise<Run> {
-  const [executable, ...prefix] = options.command ?? [process.execPath, launcher];
-  return new Promise((resolve, reject) => {
-    const child = spawn(executable!, [...prefix, ...args], {
-      cwd: options.cwd ?? root,
-      env: options.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.input ?? '');
-  });
-}
-
-const parseJson = <T extends z.ZodType>(schema: T, result: Run): z.infer<T> => {
-  assert.equal(result.code, 0, `exit ${result.code}\n${result.stderr}`);
-  return schema.parse(JSON.parse(result.stdout));
-};
+import { parseJson, run } from './run-cli.js';
 
 describe('chatrelay CLI against a real listening API', () => {
   let mongo: TestMongo;
@@ -95,6 +57,10 @@ describe('chatrelay CLI against a real listening API', () => {
       'channels delete',
       'channels rotate-token',
       'channels rotate-signing-secret',
+      'channels resume',
+      'messages list',
+      'messages get',
+      'messages redeliver',
       'secrets reencrypt',
     );
     for (const command of commands) {
@@ -115,6 +81,10 @@ describe('chatrelay CLI against a real listening API', () => {
     ]) {
       assert.ok(commandHelp.stdout.includes(option), option);
     }
+    const redeliverHelp = await cli('messages', 'redeliver', '--help');
+    assert.equal(redeliverHelp.code, 0);
+    assert.match(redeliverHelp.stdout, /Usage: chatrelay messages redeliver <MESSAGE_ID> \[options\]/);
+    assert.match(redeliverHelp.stdout, /--from-part N/);
     const bare = await cli();
     assert.equal(bare.code, 2);
     assert.match(bare.stderr, /Usage: chatrelay/);
@@ -168,6 +138,12 @@ describe('chatrelay CLI against a real listening API', () => {
       [['channels', 'update', 'chn_x', '--delay', 'soon'], /--delay must be a number/],
       [['channels', 'update', 'chn_x', '--connected', '--disconnected'], /cannot be used together/],
       [['channels', 'list', '--url', 'ftp://example.com'], /--url must be an http\(s\) URL/],
+      [['channels', 'resume'], /<CHANNEL_ID> is required/],
+      [['messages', 'list'], /<CHANNEL_ID> is required/],
+      [['messages', 'list', 'chn_x', '--after', 'x'], /--after is not an option of "messages list"/],
+      [['messages', 'get', 'msg_x', '--from-part', '2'], /--from-part is not an option of "messages get"/],
+      [['messages', 'redeliver', 'msg_x', '--from-part', 'second'], /--from-part must be a number/],
+      [['messages', 'delete', 'msg_x'], /unknown command "messages delete" \(known: list, get, redeliver\)/],
     ];
     const results = await Promise.all(cases.map(([args]) => cli(...args)));
     results.forEach((result, index) => {

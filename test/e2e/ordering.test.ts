@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
-import { postMessage, startE2EStack, type E2EStack } from '../helpers/e2e-stack.js';
+import { postMessage, startStack, type Stack } from '../helpers/stack.js';
 
-let s: E2EStack;
+let s: Stack;
 before(async () => {
-  s = await startE2EStack();
+  s = await startStack();
 });
 after(async () => {
   await s?.close();

@@ -1,15 +1,15 @@
 import { messageWorkflowId } from '../../src/domain/ids.js';
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { FAKE_AUDIO_PREFIX, TRANSCRIPT_PREFIX } from '../../src/devtools/fake-openai.js';
+import { FAKE_AUDIO_PREFIX, TRANSCRIPT_PREFIX } from '../../src/demo-model/server.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
-import { postMessage, startE2EStack, type E2EStack } from '../helpers/e2e-stack.js';
+import { postMessage, startStack, type Stack } from '../helpers/stack.js';
 
 describe('end to end: API, worker, Temporal dev server, MongoDB-compatible server, model API, receiver', () => {
-  let s: E2EStack;
+  let s: Stack;
   before(async () => {
-    s = await startE2EStack();
+    s = await startStack();
   });
   after(async () => {
     await s?.close();

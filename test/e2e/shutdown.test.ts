@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, secretBoxPassphrase } from '../../src/config.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../../src/devtools/fake-openai.js';
+import { startDemoModel, type DemoModel } from '../../src/demo-model/server.js';
 import { startChild, type ManagedChild } from '../../src/lib/child.js';
 import { freePort } from '../../src/lib/ports.js';
 import { createSecretBox } from '../../src/lib/secret-box.js';
@@ -17,7 +17,7 @@ import { createStores, type Stores } from '../../src/stores/index.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
 import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
-import { sample } from '../observability/observed-stack.js';
+import { sample } from '../helpers/metrics-text.js';
 
 /**
  * Graceful shutdown, with the real entry points as child processes (node --import tsx
@@ -42,7 +42,7 @@ interface Sent {
 let dataDir: string;
 let temporal: RunningServer;
 let mongo: TestMongo;
-let fake: FakeOpenAI;
+let fake: DemoModel;
 let receiver: Receiver;
 let stores: Stores;
 let env: NodeJS.ProcessEnv;
@@ -58,7 +58,7 @@ before(async () => {
     startTemporalDevServer({ dbFile: join(dataDir, 'temporal.db') }),
     startTestMongo(),
     // Model calls take a while, so that work is in flight whenever a signal arrives.
-    startFakeOpenAI({ latencyMs: MODEL_LATENCY_MS }),
+    startDemoModel({ latencyMs: MODEL_LATENCY_MS }),
     startReceiver(),
     freePort(),
     freePort(),

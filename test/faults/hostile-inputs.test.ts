@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { agentDefaults } from '../../src/domain/models.js';
 import { waitFor } from '../../src/lib/wait.js';
-import { startProcessStack, type ProcessStack } from '../helpers/process-stack.js';
+import { type ProcessStack } from '../helpers/process-stack.js';
+import { startStack } from '../helpers/stack.js';
 import {
   accepted,
   assertAnsweredOnce,
@@ -60,7 +61,7 @@ describe('faults: hostile and malformed inputs on the real stack', () => {
   }
 
   before(async () => {
-    stack = await startProcessStack({ env: { FETCH_ALLOW_PRIVATE: 'false' } });
+    stack = await startStack({ processes: true, env: { FETCH_ALLOW_PRIVATE: 'false' } });
     channel = await newChannel(stack);
   });
   after(async () => {

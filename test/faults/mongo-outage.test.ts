@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '../../src/lib/wait.js';
-import { startProcessStack, type ProcessStack } from '../helpers/process-stack.js';
+import { type ProcessStack } from '../helpers/process-stack.js';
+import { startStack } from '../helpers/stack.js';
 import { accepted, assertAnsweredOnce, newChannel, report, sendMessages, type SentMessage } from './support.js';
 
 /** How long the database stays away. */
@@ -17,7 +18,7 @@ const OUTAGE_MS = Number(process.env.FAULTS_OUTAGE_MS ?? 10_000);
 describe('faults: the MongoDB-compatible server is stopped and started again', () => {
   let stack: ProcessStack;
   before(async () => {
-    stack = await startProcessStack();
+    stack = await startStack({ processes: true });
   });
   after(async () => {
     await stack?.close();

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from '../../src/lib/wait.js';
 import { isAlive } from '../helpers/procs.js';
-import { startProcessStack, type PostResult, type ProcessStack } from '../helpers/process-stack.js';
+import { type PostResult, type ProcessStack } from '../helpers/process-stack.js';
+import { startStack } from '../helpers/stack.js';
 import { accepted, assertAnsweredOnce, lastUserText, newChannel, report, sendMessages } from './support.js';
 
 /**
@@ -32,7 +33,7 @@ describe('faults: the worker or the API is killed (SIGKILL) and restarted', () =
   let recoveredAfterKillMs: number | undefined;
   before(async () => {
     // Held deliveries must still be in flight at the kill, however slow the machine: no 10 s timeout.
-    stack = await startProcessStack({ env: { DELIVERY_TIMEOUT_MS: '30000' } });
+    stack = await startStack({ processes: true, env: { DELIVERY_TIMEOUT_MS: '30000' } });
   });
   after(async () => {
     await stack?.close();

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { waitFor } from '../../src/lib/wait.js';
-import { startProcessStack, type ProcessStack } from '../helpers/process-stack.js';
+import { type ProcessStack } from '../helpers/process-stack.js';
+import { startStack } from '../helpers/stack.js';
 import { accepted, assertAnsweredOnce, newChannel, report, sendMessages } from './support.js';
 
 /**
@@ -12,7 +13,7 @@ import { accepted, assertAnsweredOnce, newChannel, report, sendMessages } from '
 describe('faults: the receiver and the model API fail for a while', () => {
   let stack: ProcessStack;
   before(async () => {
-    stack = await startProcessStack({ env: { DELIVERY_RETRY_SCHEDULE: '1,1,2,2,5' } });
+    stack = await startStack({ processes: true, env: { DELIVERY_RETRY_SCHEDULE: '1,1,2,2,5' } });
   });
   after(async () => {
     await stack?.close();

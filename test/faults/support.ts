@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { Webhook } from 'standardwebhooks';
-import type { RecordedRequest } from '../../src/devtools/fake-openai.js';
+import type { RecordedRequest } from '../../src/demo-model/server.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
 import type { PostResult, ProcessStack, ReceiverPost, SettledMessage } from '../helpers/process-stack.js';
 

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '../../src/lib/wait.js';
-import { startProcessStack, type ProcessStack } from '../helpers/process-stack.js';
+import { type ProcessStack } from '../helpers/process-stack.js';
+import { startStack } from '../helpers/stack.js';
 import { accepted, assertAnsweredOnce, newChannel, report, sendMessages, type SentMessage } from './support.js';
 
 /**
@@ -26,7 +27,7 @@ describe('faults: the Temporal server is stopped and started again', () => {
   let stack: ProcessStack;
   let recoveredAfterRestartMs: number | undefined;
   before(async () => {
-    stack = await startProcessStack();
+    stack = await startStack({ processes: true });
   });
   after(async () => {
     await stack?.close();

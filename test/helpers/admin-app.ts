@@ -1,4 +1,3 @@
-import { messageWorkflowId } from '../../src/domain/ids.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../src/api/app.js';
@@ -6,24 +5,14 @@ import { createChannelAuthenticator, type ChannelAuthenticator } from '../../src
 import { openapiRouter } from '../../src/api/openapi.js';
 import { adminRouter } from '../../src/api/routes/admin.js';
 import { mediaRouter } from '../../src/api/routes/media.js';
-import { webhookRouter, type MessageStarter } from '../../src/api/routes/webhook.js';
-import type { InboundEnvelope } from '../../src/domain/models.js';
+import { webhookRouter } from '../../src/api/routes/webhook.js';
 import { createLogger } from '../../src/lib/logger.js';
 import type { AddressPolicy } from '../../src/lib/safe-fetch.js';
 import type { Stores } from '../../src/stores/index.js';
+import { RecordingStarter } from './recording-starter.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 const quiet = createLogger({ level: 'silent', name: 'test' });
-
-/** Records what would be started: the seam between the HTTP API and Temporal. */
-export class RecordingStarter implements MessageStarter {
-  started: InboundEnvelope[] = [];
-  async start(envelope: InboundEnvelope) {
-    const duplicate = this.started.some((item) => item.messageId === envelope.messageId);
-    this.started.push(envelope);
-    return { workflowId: messageWorkflowId(envelope.messageId), duplicate };
-  }
-}
 
 export interface AdminApp {
   base: string;

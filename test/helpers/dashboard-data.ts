@@ -10,7 +10,8 @@ import type { Channel } from '../../src/domain/models.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { chatIdFor } from '../../src/stores/chats.js';
 import type { Stores } from '../../src/stores/index.js';
-import { ADMIN_TOKEN, RecordingStarter } from './admin-app.js';
+import { ADMIN_TOKEN } from './admin-app.js';
+import { RecordingStarter } from './recording-starter.js';
 
 const quiet = createLogger({ level: 'silent', name: 'test' });
 

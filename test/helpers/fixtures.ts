@@ -4,10 +4,13 @@ import {
   type Agent,
   type Channel,
   type InboundEnvelope,
+  type MessageWorkflowInput,
 } from '../../src/domain/models.js';
 import { chatIdFor } from '../../src/stores/chats.js';
 import { generateApiToken, randomId } from '../../src/lib/secrets.js';
 import type { Stores } from '../../src/stores/index.js';
+import type { NewMessage } from '../../src/stores/messages.js';
+import type { ActivitySettings } from '../../src/activities/deps.js';
 
 let counter = 0;
 
@@ -36,6 +39,40 @@ export async function createChannelWithAgent(
   return { agent, channel, token, signingSecret };
 }
 
+/** An agent as the store hands it out, with defaults; for tests whose stores are fakes. */
+export function agentRecord(patch: Partial<Agent> = {}): Agent {
+  counter += 1;
+  const now = new Date();
+  return {
+    ...agentDefaults,
+    id: `agt_test${counter}`,
+    name: `agent ${counter}`,
+    system_prompt: 'You are a helpful test assistant.',
+    created_at: now,
+    updated_at: now,
+    ...patch,
+  };
+}
+
+/** A channel of `agentId` as the store hands it out, with defaults; for tests whose stores are fakes. */
+export function channelRecord(agentId: string, patch: Partial<Channel> = {}): Channel {
+  counter += 1;
+  const now = new Date();
+  return {
+    ...channelDefaults,
+    id: `chn_test${counter}`,
+    agent_id: agentId,
+    page_id: `page-${counter}-${randomId(4)}`,
+    token_hash: 'not-a-real-hash',
+    token_last4: 'abcd',
+    token_version: 1,
+    reply_webhook_url: 'http://127.0.0.1:9/replies',
+    created_at: now,
+    updated_at: now,
+    ...patch,
+  };
+}
+
 /** What the API would hand a message workflow for `message` posted to `channel`. */
 export function envelopeFor(channel: Channel, message: Partial<InboundEnvelope['message']> = {}): InboundEnvelope {
   const clientId = message.client_id ?? `client-${randomId(4)}`;
@@ -48,4 +85,51 @@ export function envelopeFor(channel: Channel, message: Partial<InboundEnvelope['
     receivedAt: new Date().toISOString(),
     message: { platform: 'TestApp', text: 'Hello there', ...message, client_id: clientId },
   };
+}
+
+/** The message record admission writes for `envelope` (accepted, at place 1 of its chat's line). */
+export function messageRecordFor(envelope: InboundEnvelope, channel: Channel): NewMessage {
+  return {
+    _id: envelope.messageId,
+    workflow_id: `wf-${envelope.messageId}`,
+    channel_id: channel.id,
+    page_id: channel.page_id,
+    client_id: envelope.message.client_id,
+    chat_id: envelope.chatId,
+    platform: envelope.message.platform,
+    status: 'processing',
+    stage: 'accepted',
+    inbound: envelope.message,
+    received_at: new Date(envelope.receivedAt),
+    line_seq: 1,
+  };
+}
+
+/** Worker settings for tests: receivers and voice notes on loopback allowed, no caching (tests change channels and deliver right after). */
+export function testActivitySettings(overrides: Partial<ActivitySettings> = {}): ActivitySettings {
+  return {
+    publicBaseUrl: 'http://127.0.0.1:9',
+    retryScheduleSeconds: [5, 300, 1800, 7200, 18000, 36000, 36000],
+    deliveryTimeoutMs: 5_000,
+    channelCacheTtlMs: 0,
+    audioFetch: {
+      allowPrivate: true,
+      allowHosts: [],
+      maxBytes: 1_000_000,
+      connectTimeoutMs: 2_000,
+      totalTimeoutMs: 5_000,
+      maxRedirects: 3,
+    },
+    deliveryPolicy: { allowPrivate: true, allowHosts: [] },
+    ...overrides,
+  };
+}
+
+/** What the message workflow starts with for `message` posted to `channel`: its envelope, at place `lineSeq` of its chat's line. */
+export function workflowInputFor(
+  channel: Channel,
+  message: Partial<InboundEnvelope['message']> = {},
+  lineSeq = 3,
+): MessageWorkflowInput {
+  return { ...envelopeFor(channel, message), lineSeq };
 }

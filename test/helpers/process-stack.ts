@@ -1,5 +1,6 @@
 /**
- * The real stack with every piece in a process of its own, for fault tests: the API and the worker
+ * The child-process mode of the test stack (`startStack({ processes: true })`, test/helpers/stack.ts),
+ * with the same environment as the in-process one (stackEnv), for fault tests: the API and the worker
  * run as CHILD PROCESSES from their entry points (`node --import tsx src/api/main.ts`,
  * `src/worker/main.ts`), the Temporal dev server keeps its state in a file and FerretDB (or mongod)
  * in a data folder on fixed ports, so each can be killed or stopped and started again with the same
@@ -8,14 +9,13 @@
  * Nothing outlives the test file: close() stops everything (call it in an `after` hook; it is safe
  * after a failure), and an exit hook SIGKILLs any child still alive should the runner cut us off.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readlinkSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, secretBoxPassphrase, type Config } from '../../src/config.js';
-import { startFakeOpenAI, type FakeOpenAI, type FakeOpenAIOptions } from '../../src/devtools/fake-openai.js';
+import { startDemoModel, type DemoModel, type DemoModelOptions } from '../../src/demo-model/server.js';
 import { startChild, type ManagedChild } from '../../src/lib/child.js';
 import { freePort } from '../../src/lib/ports.js';
 import { createSecretBox } from '../../src/lib/secret-box.js';
@@ -26,6 +26,7 @@ import { collections } from '../../src/stores/collections.js';
 import { openDatabase, type Database } from '../../src/stores/db.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
 import { descendants, isAlive } from './procs.js';
+import { stackEnv } from './stack-env.js';
 
 /** Copy the children's output to stderr (all of it with FAULTS_ECHO=all, else warnings and errors only with FAULTS_ECHO=1). */
 const echoSetting = process.env.FAULTS_ECHO ?? '';
@@ -326,7 +327,7 @@ export interface PostResult {
 export interface ProcessStackOptions {
   /** Extra environment for the API and the worker (e.g. DELIVERY_RETRY_SCHEDULE). */
   env?: Record<string, string>;
-  fake?: FakeOpenAIOptions;
+  fake?: DemoModelOptions;
   /** Build the workflow bundle once ahead, as the production image does (default), instead of at every worker start. */
   prebuiltBundle?: boolean;
 }
@@ -349,7 +350,7 @@ export interface ProcessStack {
   /** The stores on a connection of the test process's own, with the children's secret box. */
   readonly stores: Stores;
   readonly database: Database;
-  readonly fake: FakeOpenAI;
+  readonly fake: DemoModel;
   readonly receiver: FaultReceiver;
   readonly temporal: RestartableServer;
   readonly mongo: RestartableServer;
@@ -480,7 +481,7 @@ async function build(
   cleanups.push(() => temporal.stop());
   cleanups.push(() => mongo.stop());
   const [fake, receiver] = await Promise.all([
-    startFakeOpenAI(options.fake ?? {}),
+    startDemoModel(options.fake ?? {}),
     startFaultReceiver(),
     temporal.first(),
     mongo.first(),
@@ -492,19 +493,13 @@ async function build(
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const env: Record<string, string> = {
     ...baseEnv(),
-    PORT: String(apiPort),
-    HOST: '127.0.0.1',
-    PUBLIC_BASE_URL: apiUrl,
-    MONGODB_URI: mongo.address,
-    MONGODB_DB: 'chatrelay_faults',
-    TEMPORAL_ADDRESS: temporal.address,
-    TEMPORAL_TASK_QUEUE: `faults-${apiPort}`,
-    OPENAI_API_KEY: `sk-faults-${randomBytes(18).toString('base64url')}`,
-    OPENAI_BASE_URL: fake.baseURL,
-    ADMIN_TOKEN: randomBytes(18).toString('base64url'),
-    SECRETS_ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
-    FETCH_ALLOW_PRIVATE: 'true',
-    DELIVERY_ALLOW_PRIVATE: 'true',
+    ...stackEnv({
+      port: apiPort,
+      mongoUri: mongo.address,
+      mongoDb: 'chatrelay_faults',
+      temporalAddress: temporal.address,
+      modelBaseUrl: fake.baseURL,
+    }),
     // The hostile-input tests send dozens of refused requests from this one address on purpose.
     RATE_LIMIT_FAILURES_PER_MINUTE: '0',
     // info, not warn: the worker's "worker started" line tells when it polls; every line is kept for diagnostics.

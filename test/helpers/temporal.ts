@@ -1,3 +1,4 @@
+import type { WorkflowHandle } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -5,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { tool } from '../../src/stack/tools.js';
 import { failureConverterPath, temporalDataConverter } from '../../src/temporal/data-converter.js';
 import { createEncryptionCodec } from '../../src/temporal/payload-codec.js';
+import { registerSearchAttributes } from '../../src/temporal/search-attribute-registry.js';
 
 /**
  * The payload codec of the workflow tests, as production configures it (src/temporal), with a
@@ -16,14 +18,25 @@ export const testPayloadCodec = createEncryptionCodec({
 });
 export const testDataConverter: DataConverter = temporalDataConverter(testPayloadCodec);
 
-/** The time-skipping test server, from the binary scripts/provision.sh installed; its client uses `dataConverter` when given. */
-export function createTimeSkippingEnv(
+/**
+ * The time-skipping test server, from the binary scripts/provision.sh installed; its client uses
+ * `dataConverter` when given. chatrelay's search attributes are registered on it (it has no start-up
+ * flag for them, and refuses a start or an upsert naming one it does not know).
+ */
+export async function createTimeSkippingEnv(
   options: { dataConverter?: DataConverter } = {},
 ): Promise<TestWorkflowEnvironment> {
-  return TestWorkflowEnvironment.createTimeSkipping({
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: tool('temporal-test-server') } },
     ...(options.dataConverter ? { client: { dataConverter: options.dataConverter } } : {}),
   });
+  try {
+    await registerSearchAttributes(env.connection.operatorService, env.namespace ?? 'default');
+  } catch (error) {
+    await env.teardown();
+    throw error;
+  }
+  return env;
 }
 
 /** Bundles workflow code once per test file, with production's failure converter; every worker of the file reuses it. */
@@ -32,5 +45,19 @@ export function bundle(workflowsPath: string): Promise<WorkflowBundleWithSourceM
     workflowsPath,
     failureConverterPath,
     logger: { log() {}, info() {}, warn() {}, error() {}, debug() {}, trace() {} },
+  });
+}
+
+/** The durations, in seconds, of the timers that fired in a workflow's history, in order (a cancelled timer is left out). */
+export async function firedTimers(handle: WorkflowHandle): Promise<number[]> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const started = new Map<string, number>();
+  for (const event of events) {
+    const attributes = event.timerStartedEventAttributes;
+    if (attributes?.timerId) started.set(attributes.timerId, Number(attributes.startToFireTimeout?.seconds ?? 0));
+  }
+  return events.flatMap((event) => {
+    const id = event.timerFiredEventAttributes?.timerId;
+    return id ? [started.get(id) ?? -1] : [];
   });
 }

@@ -14,9 +14,10 @@ import { createMessageStarter } from '../../src/api/message-starter.js';
 import type { InboundEnvelope } from '../../src/domain/models.js';
 import type { messageWorkflowV2 } from '../../src/workflows/message.js';
 import { mediaRouter } from '../../src/api/routes/media.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../../src/devtools/fake-openai.js';
+import { startDemoModel, type DemoModel } from '../../src/demo-model/server.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
+import { testActivitySettings } from './fixtures.js';
 import { startTestMongo, type TestMongo } from './mongo.js';
 import { startReceiver, type Receiver } from './receiver.js';
 import { bundle, createTimeSkippingEnv, testDataConverter } from './temporal.js';
@@ -35,7 +36,7 @@ export interface WorkflowHarness {
   env: TestWorkflowEnvironment;
   mongo: TestMongo;
   stores: Stores;
-  fake: FakeOpenAI;
+  fake: DemoModel;
   receiver: Receiver;
   mediaBaseUrl: string;
   taskQueue: string;
@@ -56,7 +57,7 @@ export async function startWorkflowHarness(
     // Every payload through the production codec (encrypted), as on a real deployment.
     createTimeSkippingEnv({ dataConverter: testDataConverter }),
     startTestMongo(),
-    startFakeOpenAI(),
+    startDemoModel(),
     startReceiver(),
     bundle(workflowsPath),
   ]);
@@ -75,23 +76,10 @@ export async function startWorkflowHarness(
     line,
     model: createOpenAIModelClient({ apiKey: 'test', baseURL: fake.baseURL, timeoutMs: 10_000 }),
     logger: quietLogger,
-    settings: {
+    settings: testActivitySettings({
       publicBaseUrl: mediaBaseUrl,
-      retryScheduleSeconds: options.retryScheduleSeconds ?? [5, 300, 1800, 7200, 18000, 36000, 36000],
-      deliveryTimeoutMs: 5_000,
-      // Tests change channels and secrets and deliver right after: no caching.
-      channelCacheTtlMs: 0,
-      audioFetch: {
-        allowPrivate: true,
-        allowHosts: [],
-        maxBytes: 1_000_000,
-        connectTimeoutMs: 2_000,
-        totalTimeoutMs: 5_000,
-        maxRedirects: 3,
-      },
-      // Receivers here are on loopback: allowed explicitly.
-      deliveryPolicy: { allowPrivate: true, allowHosts: [] },
-    },
+      ...(options.retryScheduleSeconds ? { retryScheduleSeconds: options.retryScheduleSeconds } : {}),
+    }),
   });
   const worker = await Worker.create({
     connection: env.nativeConnection,

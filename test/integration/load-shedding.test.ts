@@ -10,18 +10,21 @@ import { messageIdFor } from '../../src/api/routes/webhook.js';
 import { messageWorkflowId } from '../../src/domain/ids.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
-import { postMessage, startE2EStack, type E2EStack } from '../helpers/e2e-stack.js';
+import { postMessage, startStack, type Stack } from '../helpers/stack.js';
 
 const MAX_BACKLOG_MS = 1_500;
 const RETRY_AFTER_SECONDS = 2;
 
 describe('load shedding: the API refuses new messages while accepted work waits longer than OVERLOAD_MAX_BACKLOG_MS', () => {
-  let s: E2EStack;
+  let s: Stack;
   before(async () => {
-    s = await startE2EStack(
-      { OVERLOAD_MAX_BACKLOG_MS: String(MAX_BACKLOG_MS), OVERLOAD_RETRY_AFTER_SECONDS: String(RETRY_AFTER_SECONDS) },
-      { worker: false },
-    );
+    s = await startStack({
+      env: {
+        OVERLOAD_MAX_BACKLOG_MS: String(MAX_BACKLOG_MS),
+        OVERLOAD_RETRY_AFTER_SECONDS: String(RETRY_AFTER_SECONDS),
+      },
+      worker: false,
+    });
   });
   after(async () => {
     await s?.close();

@@ -19,7 +19,7 @@ import { waitFor } from '../../src/lib/wait.js';
 import { tool } from '../../src/stack/tools.js';
 import { temporalDataConverter } from '../../src/temporal/data-converter.js';
 import { createEncryptionCodec, PayloadKeyError } from '../../src/temporal/payload-codec.js';
-import { postMessage, startE2EStack, type E2EStack } from '../helpers/e2e-stack.js';
+import { postMessage, startStack, type Stack } from '../helpers/stack.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
 import { bundle } from '../helpers/temporal.js';
 import type { CodecProbeActivities } from './fixtures/codec-workflows.js';
@@ -64,13 +64,13 @@ function payloadsOf(value: unknown, path = ''): FoundPayload[] {
 }
 
 describe('encrypted payloads on the real stack (API, worker, Temporal dev server)', () => {
-  let s: E2EStack;
+  let s: Stack;
   let connection: Connection;
   /** A client WITHOUT the codec: what anyone with access to the cluster (or its database) sees. */
   let plainClient: Client;
 
   before(async () => {
-    s = await startE2EStack({ CODEC_TOKEN, PAYLOAD_ENCRYPTION_KEYS: keysEnv });
+    s = await startStack({ env: { CODEC_TOKEN, PAYLOAD_ENCRYPTION_KEYS: keysEnv } });
     connection = await Connection.connect({ address: s.temporal.address });
     plainClient = new Client({ connection, namespace: s.config.TEMPORAL_NAMESPACE });
   });

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { startFakeOpenAI } from '../../src/devtools/fake-openai.js';
+import { startDemoModel } from '../../src/demo-model/server.js';
 import { startChild, type ManagedChild } from '../../src/lib/child.js';
 import { freePort } from '../../src/lib/ports.js';
 import { createSecretBox } from '../../src/lib/secret-box.js';
@@ -35,6 +35,9 @@ test('the production build (what the image runs: node dist/api/main.js, node dis
     },
   );
   assert.equal(compile.status, 0, compile.stdout + compile.stderr);
+  assert.equal(existsSync(join(dist, 'demo-model')), false, 'the demo model is not built into the image');
+  const testing = spawnSync('grep', ['-rl', '--include=*.js', '@temporalio/testing', dist], { encoding: 'utf8' });
+  assert.equal(testing.stdout, '', 'nothing the image runs imports @temporalio/testing (a devDependency)');
   const bundle = spawnSync(
     process.execPath,
     ['--import', 'tsx', 'scripts/build-bundle.ts', join(dist, 'workflow-bundle.js')],
@@ -52,7 +55,7 @@ test('the production build (what the image runs: node dist/api/main.js, node dis
   const [temporal, mongo, fake, receiver, port] = await Promise.all([
     startTemporalDevServer(),
     startTestMongo(),
-    startFakeOpenAI(),
+    startDemoModel(),
     startReceiver(),
     freePort(),
   ]);

@@ -16,7 +16,8 @@ import {
 } from '../../src/observability/worker.js';
 import { createTimeSkippingEnv, testDataConverter } from '../helpers/temporal.js';
 import type { ProbeActivities } from './fixtures/workflows.js';
-import { LogCapture, sample } from './observed-stack.js';
+import { sample } from '../helpers/metrics-text.js';
+import { LogCapture } from '../helpers/stack.js';
 
 const workflowsPath = fileURLToPath(new URL('./fixtures/workflows.ts', import.meta.url));
 const realWorkflowsPath = fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url));

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { waitFor } from '../../src/lib/wait.js';
-import { postMessage } from '../helpers/e2e-stack.js';
+import { sample, scrape } from '../helpers/metrics-text.js';
+import { postMessage, startStack, type ObservedStack } from '../helpers/stack.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
-import { sample, scrape, startObservedStack, type ObservedStack } from './observed-stack.js';
 
 const metricsToken = 'metrics-token-0123456789abcdef';
 
@@ -17,7 +17,7 @@ describe('metrics and logs of a real pipeline (API, worker, Temporal dev server,
   const apiMetrics = () => scrape(`${s.baseUrl}/metrics`, auth);
 
   before(async () => {
-    s = await startObservedStack({ METRICS_TOKEN: metricsToken, DELIVERY_RETRY_SCHEDULE: '1,1,1' });
+    s = await startStack({ observe: true, env: { METRICS_TOKEN: metricsToken, DELIVERY_RETRY_SCHEDULE: '1,1,1' } });
     secrets.push(
       { what: 'ADMIN_TOKEN', value: s.config.ADMIN_TOKEN },
       { what: 'OPENAI_API_KEY', value: s.config.OPENAI_API_KEY },
@@ -134,7 +134,8 @@ describe('metrics and logs of a real pipeline (API, worker, Temporal dev server,
   });
 
   test('a reply-delay wait shows in the in-progress gauge while it lasts, and leaves it when the reply goes out', async () => {
-    const startedBefore = sample(await workerMetrics(), 'chatrelay_reply_delay_waits_started_total');
+    const before = await workerMetrics();
+    const startedBefore = sample(before, 'chatrelay_reply_delay_waits_started_total');
     const { reply, messageId } = await sendMessage({ replyDelaySeconds: 3 });
     await waitFor(async () => sample(await workerMetrics(), 'chatrelay_reply_delay_waits_in_progress') === 1, {
       what: 'the wait to be counted',
@@ -147,6 +148,17 @@ describe('metrics and logs of a real pipeline (API, worker, Temporal dev server,
       return sample(text, 'chatrelay_reply_delay_waits_in_progress') === 0 ? text : undefined;
     });
     assert.equal(sample(after, 'chatrelay_reply_delay_waits_started_total') - startedBefore, 1);
+    // The workflow reports its stages by name: the wait is timed as its own stage, whatever step runs it.
+    const stage = (text: string, name: string, stageName: string) =>
+      sample(text, `chatrelay_message_stage_duration_seconds_${name}`, { stage: stageName });
+    const timed = await waitFor(async () => {
+      const text = await workerMetrics();
+      return stage(text, 'count', 'delivering') > stage(before, 'count', 'delivering') ? text : undefined;
+    });
+    assert.equal(stage(timed, 'count', 'generating') - stage(before, 'count', 'generating'), 1);
+    assert.equal(stage(timed, 'count', 'waiting_reply_delay') - stage(before, 'count', 'waiting_reply_delay'), 1);
+    const waited = stage(timed, 'sum', 'waiting_reply_delay') - stage(before, 'sum', 'waiting_reply_delay');
+    assert.ok(waited > 2, `the 3-second reply delay is the time spent in its stage, got ${waited} s`);
   });
 
   test("the worker's scrape carries the Temporal SDK's own metrics too", async () => {

@@ -6,10 +6,10 @@ import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { createLogger } from '../../src/lib/logger.js';
 import { runWithLogContext } from '../../src/observability/log-context.js';
-import { errorType, metricsAuthorized, ReplyDelayTracker } from '../../src/observability/metrics.js';
+import { errorType, metricsAuthorized, ReplyDelayTracker, StageTracker } from '../../src/observability/metrics.js';
 import { gracefulServer } from '../../src/observability/shutdown.js';
 import { PinoTemporalLogger } from '../../src/observability/temporal.js';
-import { LogCapture } from './observed-stack.js';
+import { LogCapture } from '../helpers/stack.js';
 
 /** A POST over a keep-alive agent; resolves with the status and the Connection header. */
 function post(port: number, agent: Agent): Promise<{ status: number; connection: string | undefined }> {
@@ -103,6 +103,31 @@ describe('metrics helpers', () => {
     assert.equal(tracker.size(), 1, 'still within the margin');
     now += 2_000;
     assert.equal(tracker.size(), 0, 'a wait that ended on another worker is dropped');
+  });
+
+  test('stage tracker: each stage timed from its entry to the next, once; a final stage ends the tracking', () => {
+    let now = 1_000_000;
+    const observed: string[] = [];
+    const tracker = new StageTracker(
+      (stage, seconds) => observed.push(`${stage} ${seconds}`),
+      () => now,
+      2,
+    );
+    tracker.entered('a', 'accepted');
+    now += 500;
+    tracker.entered('a', 'generating');
+    tracker.entered('b', 'waiting_turn');
+    now += 3_000;
+    tracker.entered('a', 'waiting_reply_delay');
+    now += 60_000;
+    tracker.entered('a', 'delivered');
+    assert.deepEqual(observed, ['accepted 0.5', 'generating 3', 'waiting_reply_delay 60']);
+    assert.equal(tracker.size, 1, 'a delivered message is no longer tracked');
+    tracker.entered('c', 'delivering');
+    tracker.entered('d', 'delivering');
+    assert.equal(tracker.size, 2, 'at most maxTracked: the least recently moved (b) is forgotten');
+    tracker.entered('b', 'generating');
+    assert.equal(observed.length, 3, 'a workflow seen first mid-way is timed from there on');
   });
 
   test('metrics token: open without one; with one, only the exact bearer token', () => {

@@ -11,7 +11,7 @@ import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { waitFor } from '../../src/lib/wait.js';
 import { startTracing, tracingRequested, type Tracing } from '../../src/observability/tracing.js';
-import { postMessage, startE2EStack, type E2EStack } from '../helpers/e2e-stack.js';
+import { postMessage, startStack, type Stack } from '../helpers/stack.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
 
 describe('tracing is configured by the OTEL_* variables', () => {
@@ -28,11 +28,11 @@ describe('tracing is configured by the OTEL_* variables', () => {
 describe('one trace per message, from the inbound POST to the reply POST', () => {
   const exporter = new InMemorySpanExporter();
   let tracing: Tracing | undefined;
-  let s: E2EStack;
+  let s: Stack;
 
   before(async () => {
     tracing = await startTracing({ serviceName: 'chatrelay-test', spanProcessor: new SimpleSpanProcessor(exporter) });
-    s = await startE2EStack();
+    s = await startStack();
   });
   after(async () => {
     await s?.close();

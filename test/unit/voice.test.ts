@@ -1,19 +1,20 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyVoicePrefix, DEFAULT_VOICE_PREFIX } from '../../src/domain/voice.js';
+import { agentDefaults } from '../../src/domain/models.js';
+import { applyVoicePrefix } from '../../src/domain/voice.js';
 
 describe('applyVoicePrefix', () => {
   test('the default prefix marks the transcript as a voice message', () => {
-    assert.equal(DEFAULT_VOICE_PREFIX, '[Voice message] ');
+    assert.equal(agentDefaults.voice_prefix, '[Voice message] ');
     assert.equal(
-      applyVoicePrefix('what is the weather', undefined, DEFAULT_VOICE_PREFIX),
+      applyVoicePrefix('what is the weather', undefined, agentDefaults.voice_prefix),
       '[Voice message] what is the weather',
     );
   });
 
   test('typed text follows the transcript as its own paragraph', () => {
     assert.equal(
-      applyVoicePrefix('what is the weather tomorrow', 'in Lisbon please', DEFAULT_VOICE_PREFIX),
+      applyVoicePrefix('what is the weather tomorrow', 'in Lisbon please', agentDefaults.voice_prefix),
       '[Voice message] what is the weather tomorrow\n\nin Lisbon please',
     );
   });
@@ -24,13 +25,13 @@ describe('applyVoicePrefix', () => {
   });
 
   test('blank typed text counts as no text', () => {
-    assert.equal(applyVoicePrefix('hello', '', DEFAULT_VOICE_PREFIX), '[Voice message] hello');
-    assert.equal(applyVoicePrefix('hello', ' \n ', DEFAULT_VOICE_PREFIX), '[Voice message] hello');
+    assert.equal(applyVoicePrefix('hello', '', agentDefaults.voice_prefix), '[Voice message] hello');
+    assert.equal(applyVoicePrefix('hello', ' \n ', agentDefaults.voice_prefix), '[Voice message] hello');
   });
 
   test('an empty transcript still says a voice message arrived, without a trailing space', () => {
-    assert.equal(applyVoicePrefix('   ', undefined, DEFAULT_VOICE_PREFIX), '[Voice message]');
-    assert.equal(applyVoicePrefix('', 'see attached', DEFAULT_VOICE_PREFIX), '[Voice message]\n\nsee attached');
+    assert.equal(applyVoicePrefix('   ', undefined, agentDefaults.voice_prefix), '[Voice message]');
+    assert.equal(applyVoicePrefix('', 'see attached', agentDefaults.voice_prefix), '[Voice message]\n\nsee attached');
   });
 
   test('an empty prefix gives the bare transcript', () => {

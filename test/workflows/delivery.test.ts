@@ -6,6 +6,7 @@ import type { Channel, InboundEnvelope } from '../../src/domain/models.js';
 import { waitFor } from '../../src/lib/wait.js';
 import type { messageWorkflowV2 } from '../../src/workflows/message.js';
 import { createChannelWithAgent, envelopeFor } from '../helpers/fixtures.js';
+import { firedTimers } from '../helpers/temporal.js';
 import { startWorkflowHarness, type WorkflowHarness } from '../helpers/workflow-harness.js';
 
 const SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000];
@@ -34,20 +35,6 @@ describe('delivery: retry schedule, pause on 410, redelivery, status (time-skipp
   const envelope = (channel: Channel, clientId?: string, text = 'Hello'): InboundEnvelope =>
     envelopeFor(channel, { text, ...(clientId !== undefined ? { client_id: clientId } : {}) });
   const start = (input: InboundEnvelope): Promise<WorkflowHandle<typeof messageWorkflowV2>> => h.startMessage(input);
-  /** The durations of the timers that fired (the turn's fallback timer is cancelled, not fired). */
-  const timersOf = async (handle: WorkflowHandle): Promise<number[]> => {
-    const events = (await handle.fetchHistory()).events ?? [];
-    const started = new Map<string, number>();
-    for (const event of events) {
-      const attributes = event.timerStartedEventAttributes;
-      if (attributes?.timerId) started.set(attributes.timerId, Number(attributes.startToFireTimeout?.seconds ?? 0));
-    }
-    return events.flatMap((event) => {
-      const id = event.timerFiredEventAttributes?.timerId;
-      return id ? [started.get(id) ?? -1] : [];
-    });
-  };
-
   test('the whole retry schedule is walked in seconds, then the part fails as exhausted', async () => {
     const endpoint = h.receiver.endpoint();
     const { channel } = await createChannelWithAgent(h.stores, { replyUrl: endpoint.url });
@@ -60,7 +47,7 @@ describe('delivery: retry schedule, pause on 410, redelivery, status (time-skipp
     assert.equal(result.status, 'failed');
     assert.match(result.reason ?? '', /part 1 of 1: retries exhausted after 8 attempts \(receiver answered 503\)/);
     assert.equal(h.receiver.posts.length, 8, 'the first attempt and seven retries');
-    assert.deepEqual(await timersOf(handle), SCHEDULE);
+    assert.deepEqual(await firedTimers(handle), SCHEDULE);
     const status = await admin.status(input.messageId);
     assert.equal(status.status, 'failed');
     assert.equal(status.attempts.length, 8);
@@ -76,7 +63,7 @@ describe('delivery: retry schedule, pause on 410, redelivery, status (time-skipp
     );
     const handle = await start(envelope(channel));
     assert.equal((await handle.result()).status, 'delivered');
-    assert.deepEqual(await timersOf(handle), [600, 300], 'max(schedule step, Retry-After) for each retry');
+    assert.deepEqual(await firedTimers(handle), [600, 300], 'max(schedule step, Retry-After) for each retry');
   });
 
   test('status at each stage: waiting for the reply delay, then a pending retry with its time, then delivered', async () => {

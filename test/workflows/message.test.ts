@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { createMessageStarter } from '../../src/api/message-starter.js';
 import { messageIdFor } from '../../src/api/routes/webhook.js';
-import { TRANSCRIPT_PREFIX, FAKE_AUDIO_PREFIX } from '../../src/devtools/fake-openai.js';
+import { TRANSCRIPT_PREFIX, FAKE_AUDIO_PREFIX } from '../../src/demo-model/server.js';
 import { historyEntryId } from '../../src/domain/ids.js';
 import type { InboundEnvelope } from '../../src/domain/models.js';
 import { randomId } from '../../src/lib/secrets.js';
@@ -210,6 +210,25 @@ describe('message workflow (time-skipping server)', () => {
       [[historyEntryId(input.messageId, 'user'), 'anyone there?']],
     );
     await h.record('v2-assistant-disconnected', handle);
+  });
+
+  test("a voice message to a disconnected assistant is kept in the history with the agent's voice prefix", async () => {
+    const { channel } = await createChannelWithAgent(h.stores, {
+      replyUrl: h.receiver.url,
+      agent: { voice_prefix: '[Spoken] ' },
+      channel: { assistant_connected: false },
+    });
+    const audioUrl = h.receiver.serve(`/voice-${randomId(4)}.mp3`, 'audio/mpeg', Buffer.from('unheard'));
+    const input = envelope(channel, { audio: audioUrl });
+    delete input.message.text;
+    const { result } = await run(input);
+    assert.equal(result.status, 'not_answered');
+    assert.equal(h.fake.requests.length, 0, 'nothing is transcribed or answered');
+    const history = (await h.stores.chats.get(input.chatId))?.recent ?? [];
+    assert.deepEqual(
+      history.map((entry) => entry.content),
+      [`[Spoken] (not transcribed) ${audioUrl}`],
+    );
   });
 
   test('the same message_id posted twice produces one workflow and one reply', async () => {

@@ -2,9 +2,15 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { ErrorType } from '../../domain/errors.js';
-import type { ChannelSnapshot, InboundEnvelope, MessageStage, MessageStatus } from '../../domain/models.js';
+import {
+  agentDefaults,
+  type ChannelSnapshot,
+  type InboundEnvelope,
+  type MessageStage,
+  type MessageStatus,
+} from '../../domain/models.js';
 import { buildReplyParts } from '../../domain/reply-parts.js';
-import { DEFAULT_VOICE_PREFIX, isAudioContentType } from '../../domain/voice.js';
+import { isAudioContentType } from '../../domain/voice.js';
 import { toModelMessage, userContent } from '../../domain/prompt.js';
 import type { Logger } from '../../lib/logger.js';
 import { safeFetch, UnsafeUrlError } from '../../lib/safe-fetch.js';
@@ -37,8 +43,7 @@ export interface ActivityDeps {
 }
 
 export type ValidationResult =
-  | { ok: true; snapshot: ChannelSnapshot; chatId: string }
-  | { ok: false; outcome: 'not_answered' | 'failed'; reason: string; chatId: string };
+  { ok: true; snapshot: ChannelSnapshot } | { ok: false; outcome: 'not_answered' | 'failed'; reason: string };
 
 export interface ReplyInput {
   messageId: string;
@@ -75,7 +80,7 @@ export function createV1Activities(deps: ActivityDeps) {
   // Delivery reads the channel (paused? current URL?) and its signing secrets for every part; a
   // short cache spares those reads. A pause set here is seen at once (invalidated below); one set
   // by another worker or an admin within the TTL: a receiver's own 410 answers cover that.
-  const ttlMs = settings.channelCacheTtlMs ?? 1_000;
+  const ttlMs = settings.channelCacheTtlMs;
   const channelCache = ttlCache((id) => stores.channels.get(id), { ttlMs });
   const secretsCache = ttlCache((channelId) => stores.signingSecrets.active(channelId), { ttlMs });
 
@@ -168,27 +173,23 @@ export function createV1Activities(deps: ActivityDeps) {
       const agent = channel ? await stores.agents.get(channel.agent_id) : undefined;
       let result: ValidationResult;
       if (!channel || channel.page_id !== envelope.pageId)
-        result = { ok: false, outcome: 'failed', reason: 'the channel no longer exists', chatId };
+        result = { ok: false, outcome: 'failed', reason: 'the channel no longer exists' };
       else if (channel.token_version !== envelope.tokenVersion) {
         result = {
           ok: false,
           outcome: 'failed',
           reason: 'the API token the message was sent with has been rotated',
-          chatId,
         };
       } else if (!channel.assistant_connected)
         result = {
           ok: false,
           outcome: 'not_answered',
           reason: 'the assistant is not connected to this channel',
-          chatId,
         };
-      else if (!agent)
-        result = { ok: false, outcome: 'failed', reason: "the channel's agent no longer exists", chatId };
+      else if (!agent) result = { ok: false, outcome: 'failed', reason: "the channel's agent no longer exists" };
       else {
         result = {
           ok: true,
-          chatId,
           snapshot: channelSnapshot(channel, agent, settings.retryScheduleSeconds),
         };
       }
@@ -249,7 +250,7 @@ export function createV1Activities(deps: ActivityDeps) {
         {
           messageId: message._id,
           role: 'user',
-          content: userContent(message, input.voicePrefix ?? DEFAULT_VOICE_PREFIX),
+          content: userContent(message, input.voicePrefix ?? agentDefaults.voice_prefix),
           attachments: message.inbound.attachments ?? [],
         },
       ]);
@@ -289,7 +290,7 @@ export function createV1Activities(deps: ActivityDeps) {
       const message = await requireMessage(input.messageId);
       const state = await stores.history.state(message.chat_id);
       const agent = await stores.agents.get(input.agentId);
-      const text = agent?.fallback_reply ?? "Sorry, I can't answer right now.";
+      const text = agent?.fallback_reply ?? agentDefaults.fallback_reply;
       await stores.messages.update(input.messageId, { reason: input.reason });
       return { partCount: await recordReply(input, message, state, text) };
     },

@@ -7,7 +7,6 @@ import { requestTurnSignal, type TurnRequest } from '../../workflows/v1/definiti
 export interface TurnsClient {
   requestTurn(chatId: string, request: TurnRequest): Promise<void>;
   isWorkflowRunning(workflowId: string): Promise<boolean>;
-  signal(workflowId: string, signalName: string): Promise<boolean>;
 }
 
 export function createTurnsClient(client: Client, taskQueue: string): TurnsClient {
@@ -26,15 +25,6 @@ export function createTurnsClient(client: Client, taskQueue: string): TurnsClien
       try {
         const description = await client.workflow.getHandle(workflowId).describe();
         return description.status.name === 'RUNNING';
-      } catch (error) {
-        if (error instanceof WorkflowNotFoundError) return false;
-        throw error;
-      }
-    },
-    async signal(workflowId, signalName) {
-      try {
-        await client.workflow.getHandle(workflowId).signal(signalName);
-        return true;
       } catch (error) {
         if (error instanceof WorkflowNotFoundError) return false;
         throw error;

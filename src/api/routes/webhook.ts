@@ -54,10 +54,10 @@ export function messageIdFor(channelId: string, clientId: string, clientMessageI
 
 /**
  * What a message's workflow is started with, for a message accepted on `channel`: one function, so
- * the webhook and the dashboard's test messages (routes/dashboard-api.ts) take exactly one path.
+ * the webhook and the dashboard's test messages (routes/dashboard-api.ts) start the same input.
  */
 export function inboundEnvelope(
-  channel: Pick<Channel, 'id' | 'page_id' | 'token_version' | 'updated_at'>,
+  channel: Pick<Channel, 'id' | 'page_id' | 'token_version'>,
   message: InboundEnvelope['message'],
 ): InboundEnvelope {
   return {
@@ -66,7 +66,6 @@ export function inboundEnvelope(
     channelId: channel.id,
     pageId: channel.page_id,
     tokenVersion: channel.token_version,
-    channelUpdatedAt: channel.updated_at.getTime(),
     receivedAt: new Date().toISOString(),
     message,
   };

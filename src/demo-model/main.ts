@@ -1,16 +1,17 @@
 /**
- * Runs the fake OpenAI server as its own process, for the local stack and the benchmark.
+ * Runs the demo model as its own process: what the local stack answers with when no OPENAI_API_KEY
+ * is set (./scripts/stack.sh), and the model of the benchmark.
  *
  * Environment:
- *   PORT                    port to listen on; 0 (default) lets the kernel choose
- *   FAKE_OPENAI_HOST        bind address, default 127.0.0.1 (not HOST, which the API server uses)
- *   FAKE_OPENAI_LATENCY_MS  delay before every answer, default 0
- *   FAKE_OPENAI_API_KEY     when set, requests must send it as a Bearer token
+ *   PORT                   port to listen on; 0 (default) lets the kernel choose
+ *   DEMO_MODEL_HOST        bind address, default 127.0.0.1 (not HOST, which the API server uses)
+ *   DEMO_MODEL_LATENCY_MS  delay before every answer, default 0
+ *   DEMO_MODEL_API_KEY     when set, requests must send it as a Bearer token
  *
  * Once listening it prints one JSON line `{"baseURL":"http://127.0.0.1:PORT/v1"}` on stdout, which
  * is how a parent that asked for port 0 learns the address. SIGTERM/SIGINT close it cleanly.
  */
-import { startFakeOpenAI } from './fake-openai.js';
+import { startDemoModel } from './server.js';
 
 function intFromEnv(name: string, fallback: number, max: number): number {
   const raw = process.env[name];
@@ -23,11 +24,11 @@ function intFromEnv(name: string, fallback: number, max: number): number {
 }
 
 async function main(): Promise<void> {
-  const fake = await startFakeOpenAI({
+  const fake = await startDemoModel({
     port: intFromEnv('PORT', 0, 65_535),
-    host: process.env['FAKE_OPENAI_HOST'] || '127.0.0.1',
-    latencyMs: intFromEnv('FAKE_OPENAI_LATENCY_MS', 0, 600_000),
-    apiKey: process.env['FAKE_OPENAI_API_KEY'] || undefined,
+    host: process.env['DEMO_MODEL_HOST'] || '127.0.0.1',
+    latencyMs: intFromEnv('DEMO_MODEL_LATENCY_MS', 0, 600_000),
+    apiKey: process.env['DEMO_MODEL_API_KEY'] || undefined,
   });
   process.stdout.write(`${JSON.stringify({ baseURL: fake.baseURL })}\n`);
 
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
     fake.close().then(
       () => process.exit(0),
       (error: unknown) => {
-        console.error(`fake-openai: error while closing on ${signal}:`, error);
+        console.error(`demo-model: error while closing on ${signal}:`, error);
         process.exit(1);
       },
     );
@@ -49,6 +50,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error('fake-openai failed to start:', error instanceof Error ? error.message : error);
+  console.error('demo-model failed to start:', error instanceof Error ? error.message : error);
   process.exit(1);
 });

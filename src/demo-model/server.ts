@@ -1,7 +1,9 @@
 /**
- * A small, real HTTP server that speaks just enough of the OpenAI API for the official `openai`
- * SDK to talk to it (point the client at `baseURL`). Tests, the local stack and the benchmark use
- * it instead of the real service so that runs are free, offline and deterministic.
+ * The demo model: a small, real HTTP server that speaks just enough of the OpenAI API for the
+ * official `openai` SDK to talk to it (point the client at `baseURL`). The local stack runs it when
+ * no OPENAI_API_KEY is set, so chatrelay can be tried without an account; the benchmark and the
+ * tests use it instead of the real service so that runs are free, offline and deterministic.
+ * It is not part of the production build (tsconfig.build.json): the image never runs it.
  *
  * Default answers are derived from the request, so a test can tell what the "model" saw:
  *  - chat:           `Echo: <last user text>` (+ `(+N image[s])` when image parts were sent)
@@ -15,9 +17,9 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type OpenAI from 'openai';
 
-export type FakeEndpoint = 'chat' | 'transcriptions' | 'speech';
+export type ModelEndpoint = 'chat' | 'transcriptions' | 'speech';
 
-const ROUTES: ReadonlyMap<string, FakeEndpoint> = new Map([
+const ROUTES: ReadonlyMap<string, ModelEndpoint> = new Map([
   ['/v1/chat/completions', 'chat'],
   ['/v1/audio/transcriptions', 'transcriptions'],
   ['/v1/audio/speech', 'speech'],
@@ -44,7 +46,7 @@ export interface RecordedRequest {
   /** Path without the query string, e.g. `/v1/chat/completions`. */
   readonly path: string;
   /** Null for requests that were answered 404. */
-  readonly endpoint: FakeEndpoint | null;
+  readonly endpoint: ModelEndpoint | null;
   /** Lower-cased names; repeated headers joined with `, `. */
   readonly headers: Readonly<Record<string, string>>;
   /** Parsed body when it was a JSON object. */
@@ -88,7 +90,7 @@ export type ChatReplyFn = (
   request: RecordedRequest,
 ) => string | Promise<string>;
 
-export interface FakeOpenAIOptions {
+export interface DemoModelOptions {
   /** 0 (default) lets the kernel choose. */
   port?: number;
   host?: string;
@@ -98,7 +100,7 @@ export interface FakeOpenAIOptions {
   apiKey?: string;
 }
 
-export interface FakeOpenAI {
+export interface DemoModel {
   /** `http://host:port/v1`, ready for `new OpenAI({ baseURL })`. */
   readonly baseURL: string;
   readonly port: number;
@@ -108,19 +110,19 @@ export interface FakeOpenAI {
   /** Requests currently being answered, and the most seen at once (for benchmarks). */
   readonly inFlight: number;
   readonly maxInFlight: number;
-  requestsTo(endpoint: FakeEndpoint): RecordedRequest[];
+  requestsTo(endpoint: ModelEndpoint): RecordedRequest[];
   /** Appends steps to the endpoint's queue; each request takes one, then defaults apply. */
-  script(endpoint: FakeEndpoint, ...steps: ScriptStep[]): void;
+  script(endpoint: ModelEndpoint, ...steps: ScriptStep[]): void;
   /** The next `count` requests to `endpoint` fail with `status` and an OpenAI-style error body. */
-  failNext(endpoint: FakeEndpoint, count: number, status: number, options?: FailOptions): void;
+  failNext(endpoint: ModelEndpoint, count: number, status: number, options?: FailOptions): void;
   /** The next request to `endpoint` (chat by default) answers with exactly `text`. */
-  replyNext(text: string, endpoint?: FakeEndpoint): void;
+  replyNext(text: string, endpoint?: ModelEndpoint): void;
   /** The next `count` requests to `endpoint` get their default answer after `ms`. */
-  delayNext(endpoint: FakeEndpoint, ms: number, count?: number): void;
+  delayNext(endpoint: ModelEndpoint, ms: number, count?: number): void;
   /** The next `count` requests to `endpoint` never get an answer (client timeouts, cancellation). */
-  hangNext(endpoint: FakeEndpoint, count?: number): void;
+  hangNext(endpoint: ModelEndpoint, count?: number): void;
   /** Scripted steps not yet used for `endpoint`. */
-  pendingSteps(endpoint: FakeEndpoint): number;
+  pendingSteps(endpoint: ModelEndpoint): number;
   /** Replaces the chat echo for every unscripted chat request; `null` restores the echo. */
   setReply(fn: ChatReplyFn | null): void;
   setLatency(ms: number): void;
@@ -128,7 +130,7 @@ export interface FakeOpenAI {
    * Resolves once at least `count` requests (to `endpoint`, if given) have been recorded, so tests
    * can synchronise on arrival instead of sleeping. Rejects after `timeoutMs` or on `close()`.
    */
-  waitForRequests(count: number, endpoint?: FakeEndpoint, timeoutMs?: number): Promise<RecordedRequest[]>;
+  waitForRequests(count: number, endpoint?: ModelEndpoint, timeoutMs?: number): Promise<RecordedRequest[]>;
   /** Forgets requests, scripts, the custom reply and latency changes (back to the start options). */
   reset(): void;
   /** Stops listening, aborts pending answers and destroys every socket, so no handles stay open. */
@@ -174,8 +176,8 @@ export function fakeSpeechBytes(input: string): Buffer {
   return Buffer.from(FAKE_AUDIO_PREFIX + input, 'utf8');
 }
 
-export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
-  const fake = new FakeOpenAIServer(options);
+export async function startDemoModel(options: DemoModelOptions = {}): Promise<DemoModel> {
+  const fake = new DemoModelServer(options);
   await fake.listen(options.port ?? 0, options.host ?? '127.0.0.1');
   return fake;
 }
@@ -220,12 +222,12 @@ class BadRequest extends Error {
 
 interface Waiter {
   readonly count: number;
-  readonly endpoint: FakeEndpoint | undefined;
+  readonly endpoint: ModelEndpoint | undefined;
   readonly resolve: (requests: RecordedRequest[]) => void;
   readonly reject: (error: Error) => void;
 }
 
-class FakeOpenAIServer implements FakeOpenAI {
+class DemoModelServer implements DemoModel {
   private readonly server: Server;
   private readonly initialLatencyMs: number;
   private readonly apiKey: string | undefined;
@@ -233,7 +235,7 @@ class FakeOpenAIServer implements FakeOpenAI {
   private readonly open = new Set<AbortController>();
   private closed = false;
   private recorded: RecordedRequest[] = [];
-  private queues = new Map<FakeEndpoint, ScriptStep[]>();
+  private queues = new Map<ModelEndpoint, ScriptStep[]>();
   private replyFn: ChatReplyFn | null = null;
   private latency: number;
   private waiters = new Set<Waiter>();
@@ -242,7 +244,7 @@ class FakeOpenAIServer implements FakeOpenAI {
   private peak = 0;
   private address: { host: string; port: number } | undefined;
 
-  constructor(options: FakeOpenAIOptions) {
+  constructor(options: DemoModelOptions) {
     const latency = options.latencyMs ?? 0;
     checkDelay(latency, 'latencyMs');
     this.initialLatencyMs = latency;
@@ -253,7 +255,7 @@ class FakeOpenAIServer implements FakeOpenAI {
         // A bug in the fake must be loud in the test that hit it, not a hung request.
         const message = error instanceof Error ? error.message : String(error);
         if (!res.headersSent)
-          sendError(res, 0, { kind: 'error', status: 500, message: `fake-openai internal error: ${message}` });
+          sendError(res, 0, { kind: 'error', status: 500, message: `demo-model internal error: ${message}` });
         else res.destroy();
       });
     });
@@ -272,12 +274,12 @@ class FakeOpenAIServer implements FakeOpenAI {
   }
 
   get port(): number {
-    if (!this.address) throw new Error('fake-openai is not listening');
+    if (!this.address) throw new Error('demo-model is not listening');
     return this.address.port;
   }
 
   get baseURL(): string {
-    if (!this.address) throw new Error('fake-openai is not listening');
+    if (!this.address) throw new Error('demo-model is not listening');
     const { host, port } = this.address;
     // A wildcard bind is reachable on loopback; IPv6 literals need brackets in URLs.
     const reachable =
@@ -301,11 +303,11 @@ class FakeOpenAIServer implements FakeOpenAI {
     return this.peak;
   }
 
-  requestsTo(endpoint: FakeEndpoint): RecordedRequest[] {
+  requestsTo(endpoint: ModelEndpoint): RecordedRequest[] {
     return this.recorded.filter((r) => r.endpoint === endpoint);
   }
 
-  script(endpoint: FakeEndpoint, ...steps: ScriptStep[]): void {
+  script(endpoint: ModelEndpoint, ...steps: ScriptStep[]): void {
     for (const step of steps) {
       if (step.kind !== 'hang' && step.delayMs !== undefined) checkDelay(step.delayMs, 'delayMs');
       if (step.kind === 'error' && (!Number.isInteger(step.status) || step.status < 400 || step.status > 599)) {
@@ -317,23 +319,23 @@ class FakeOpenAIServer implements FakeOpenAI {
     this.queues.set(endpoint, queue);
   }
 
-  failNext(endpoint: FakeEndpoint, count: number, status: number, options: FailOptions = {}): void {
+  failNext(endpoint: ModelEndpoint, count: number, status: number, options: FailOptions = {}): void {
     this.script(endpoint, ...Array.from({ length: count }, (): ScriptStep => ({ ...options, kind: 'error', status })));
   }
 
-  replyNext(text: string, endpoint: FakeEndpoint = 'chat'): void {
+  replyNext(text: string, endpoint: ModelEndpoint = 'chat'): void {
     this.script(endpoint, { kind: 'reply', text });
   }
 
-  delayNext(endpoint: FakeEndpoint, ms: number, count = 1): void {
+  delayNext(endpoint: ModelEndpoint, ms: number, count = 1): void {
     this.script(endpoint, ...Array.from({ length: count }, (): ScriptStep => ({ kind: 'default', delayMs: ms })));
   }
 
-  hangNext(endpoint: FakeEndpoint, count = 1): void {
+  hangNext(endpoint: ModelEndpoint, count = 1): void {
     this.script(endpoint, ...Array.from({ length: count }, (): ScriptStep => ({ kind: 'hang' })));
   }
 
-  pendingSteps(endpoint: FakeEndpoint): number {
+  pendingSteps(endpoint: ModelEndpoint): number {
     return this.queues.get(endpoint)?.length ?? 0;
   }
 
@@ -346,18 +348,18 @@ class FakeOpenAIServer implements FakeOpenAI {
     this.latency = ms;
   }
 
-  waitForRequests(count: number, endpoint?: FakeEndpoint, timeoutMs = 10_000): Promise<RecordedRequest[]> {
+  waitForRequests(count: number, endpoint?: ModelEndpoint, timeoutMs = 10_000): Promise<RecordedRequest[]> {
     const matching = (): RecordedRequest[] => (endpoint ? this.requestsTo(endpoint) : [...this.recorded]);
     const now = matching();
     if (now.length >= count) return Promise.resolve(now);
-    if (this.closed) return Promise.reject(new Error('fake-openai is closed'));
+    if (this.closed) return Promise.reject(new Error('demo-model is closed'));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(waiter);
         const seen = matching().length;
         reject(
           new Error(
-            `fake-openai: timed out after ${timeoutMs} ms waiting for ${count} ${endpoint ?? ''} request(s), saw ${seen}`,
+            `demo-model: timed out after ${timeoutMs} ms waiting for ${count} ${endpoint ?? ''} request(s), saw ${seen}`,
           ),
         );
       }, timeoutMs);
@@ -388,7 +390,7 @@ class FakeOpenAIServer implements FakeOpenAI {
   close(): Promise<void> {
     this.closed = true;
     for (const request of this.open) request.abort();
-    for (const waiter of this.waiters) waiter.reject(new Error('fake-openai closed'));
+    for (const waiter of this.waiters) waiter.reject(new Error('demo-model closed'));
     this.waiters.clear();
     return new Promise((resolve, reject) => {
       this.server.close((error) => {
@@ -452,7 +454,7 @@ class FakeOpenAIServer implements FakeOpenAI {
       sendError(res, request.seq, {
         kind: 'error',
         status: 404,
-        message: `Unknown request URL: ${method} ${path}. (fake-openai)`,
+        message: `Unknown request URL: ${method} ${path}. (demo-model)`,
       });
       return;
     }
@@ -504,7 +506,7 @@ class FakeOpenAIServer implements FakeOpenAI {
     if (!Array.isArray(messages) || messages.length === 0)
       throw new BadRequest("'messages' must be a non-empty array.", 'messages');
     if (body['stream'] === true)
-      throw new BadRequest('fake-openai does not implement streaming chat completions.', 'stream');
+      throw new BadRequest('demo-model does not implement streaming chat completions.', 'stream');
     // Only model and messages are checked; the cast gives reply functions the SDK's own types to read with.
     const params = body as unknown as OpenAI.Chat.ChatCompletionCreateParams;
     const content = override ?? (this.replyFn ? await this.replyFn(params, request) : echoReply(messages));

@@ -5,11 +5,11 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import OpenAI, { toFile } from 'openai';
-import { startFakeOpenAI, type FakeOpenAI, type RecordedFile } from '../../src/devtools/fake-openai.js';
+import { startDemoModel, type DemoModel, type RecordedFile } from '../../src/demo-model/server.js';
 
 const IMAGE = { type: 'image_url' as const, image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } };
 
-function client(fake: FakeOpenAI, options: { maxRetries?: number; timeout?: number; apiKey?: string } = {}): OpenAI {
+function client(fake: DemoModel, options: { maxRetries?: number; timeout?: number; apiKey?: string } = {}): OpenAI {
   return new OpenAI({
     apiKey: options.apiKey ?? 'sk-test',
     baseURL: fake.baseURL,
@@ -34,11 +34,11 @@ function asFile(value: unknown): RecordedFile {
 }
 
 describe('fake OpenAI server with the real SDK', () => {
-  let fake: FakeOpenAI;
+  let fake: DemoModel;
   let ai: OpenAI;
 
   before(async () => {
-    fake = await startFakeOpenAI();
+    fake = await startDemoModel();
     ai = client(fake);
   });
   after(async () => {
@@ -353,7 +353,7 @@ describe('fake OpenAI server with the real SDK', () => {
 
 describe('fake OpenAI server lifecycle', () => {
   test('apiKey option rejects other keys with a 401', async () => {
-    const fake = await startFakeOpenAI({ apiKey: 'sk-right' });
+    const fake = await startDemoModel({ apiKey: 'sk-right' });
     try {
       const error = await rejection(() =>
         client(fake, { apiKey: 'sk-wrong' }).chat.completions.create({
@@ -373,7 +373,7 @@ describe('fake OpenAI server lifecycle', () => {
   });
 
   test('close ends keep-alive sockets and hanging requests, and rejects waiters', async () => {
-    const fake = await startFakeOpenAI({ latencyMs: 0 });
+    const fake = await startDemoModel({ latencyMs: 0 });
     const ai = client(fake);
     await ai.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'warm' }] });
     fake.hangNext('chat');
@@ -391,9 +391,9 @@ describe('fake OpenAI server lifecycle', () => {
   });
 
   test('the CLI prints its baseURL, serves the SDK and exits 0 on SIGTERM', async () => {
-    const main = fileURLToPath(new URL('../../src/devtools/fake-openai-main.ts', import.meta.url));
+    const main = fileURLToPath(new URL('../../src/demo-model/main.ts', import.meta.url));
     const child = spawn(process.execPath, ['--import', 'tsx', main], {
-      env: { ...process.env, PORT: '0', FAKE_OPENAI_LATENCY_MS: '0' },
+      env: { ...process.env, PORT: '0', DEMO_MODEL_LATENCY_MS: '0' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const exited = once(child, 'exit');
