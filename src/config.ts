@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_PROMPT_MAX_CHARS } from './domain/prompt.js';
 import { createSecretBox, type SecretBox } from './lib/secret-box.js';
 import { parsePayloadKeys } from './temporal/payload-keys.js';
 
@@ -73,6 +74,13 @@ export const configSchema = z.object({
   /** The `Retry-After` (seconds) of a message refused by the load gate. */
   OVERLOAD_RETRY_AFTER_SECONDS: z.coerce.number().int().min(1).max(3_600).default(5),
   AUDIO_MAX_BYTES: positiveInt.default(25 * 1024 * 1024),
+  /**
+   * Voice notes a worker process downloads and transcribes at once; the others wait their turn. Each
+   * holds up to AUDIO_MAX_BYTES in memory, so this bounds that memory (4 x 25 MB by default).
+   */
+  VOICE_MAX_CONCURRENT_DOWNLOADS: z.coerce.number().int().min(1).max(200).default(4),
+  /** The prompt's budget in characters: the oldest history is left out first (src/domain/prompt.ts). */
+  PROMPT_MAX_CHARS: z.coerce.number().int().min(4_000).default(DEFAULT_PROMPT_MAX_CHARS),
   FETCH_TIMEOUT_MS: positiveInt.default(15_000),
   FETCH_ALLOW_PRIVATE: boolFlag.default(false),
   FETCH_ALLOW_HOSTS: csv.default([]),
@@ -87,6 +95,11 @@ export const configSchema = z.object({
     .transform((value) => value.split(',').map((item) => Number(item.trim())))
     .default([5, 300, 1800, 7200, 18000, 36000, 36000]),
   WORKER_SHUTDOWN_GRACE_MS: positiveInt.default(30_000),
+  /**
+   * Messages (with every record of theirs) and chats older than this many days are deleted by a
+   * daily job (a Temporal Schedule the workers keep in line with this value); 0 keeps everything.
+   */
+  RETENTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(0),
   /**
    * Encrypts webhook signing secrets at rest and keys the hash of API tokens; API and workers must
    * share it. Required: the local stack generates one (.data/secrets-encryption-key).

@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import type { ChatLine } from '../coordination/chat-line.js';
 import type { FinalStatus } from '../domain/models.js';
 import type { Logger } from '../lib/logger.js';
-import type { SafeFetchPolicy } from '../lib/safe-fetch.js';
+import type { AddressPolicy, SafeFetchPolicy } from '../lib/safe-fetch.js';
 import type { Stores } from '../stores/index.js';
 import type { ModelClient } from './model.js';
 import type { DeliveryPolicy, PostOutcome } from './reply-post.js';
@@ -16,6 +16,14 @@ export interface ActivitySettings {
   /** How long channels, agents and signing secrets read from MongoDB may be reused (CHANNEL_CACHE_TTL_MS). */
   channelCacheTtlMs: number;
   audioFetch: Omit<SafeFetchPolicy, 'allowedContentTypes'>;
+  /** Which image attachments the model may be asked to fetch (default: audioFetch's addresses, FETCH_ALLOW_*). */
+  attachmentPolicy?: AddressPolicy;
+  /** Voice notes downloaded and transcribed at once by this worker process (VOICE_MAX_CONCURRENT_DOWNLOADS; default 4). */
+  voiceDownloads?: number;
+  /** The longest transcript kept (MAX_TEXT_LENGTH, as a typed text; default 16 000). */
+  maxTextLength?: number;
+  /** The prompt's budget in characters (PROMPT_MAX_CHARS; src/domain/prompt.ts has the default). */
+  promptMaxChars?: number;
 }
 
 /** What activities report as it happens, for metrics; explicit, so moving a step never silences a count. */
@@ -26,7 +34,7 @@ export interface ActivityReporter {
 }
 
 export interface ActivityDeps {
-  stores: Pick<Stores, 'agents' | 'channels' | 'chats' | 'messages' | 'lines' | 'blobs' | 'signingSecrets'>;
+  stores: Pick<Stores, 'agents' | 'channels' | 'chats' | 'messages' | 'lines' | 'blobs' | 'signingSecrets' | 'erasure'>;
   model: ModelClient;
   /** The chats' lines (src/coordination/chat-line.ts), with its Temporal side. */
   line: ChatLine;

@@ -4,6 +4,7 @@ import type { ActivityDeps } from './deps.js';
 import { createDelivery, createDeliveryActivities } from './delivery.js';
 import { createLineActivities } from './line.js';
 import { createReplies } from './reply.js';
+import { createRetentionActivities } from './retention.js';
 import { createVoiceActivities } from './voice.js';
 
 export type { ActivityDeps, ActivityReporter, ActivitySettings } from './deps.js';
@@ -26,6 +27,7 @@ export function createActivities(deps: ActivityDeps) {
     ...replies.activities,
     ...createDeliveryActivities(deps, delivery),
     ...createLineActivities(deps),
+    ...createRetentionActivities(deps.stores),
   };
 }
 

@@ -7,6 +7,7 @@ import { buildReplyParts } from '../domain/reply-parts.js';
 import { ttlCache } from '../lib/ttl-cache.js';
 import type { ChatSighting } from '../stores/chats.js';
 import type { ChatDoc, MessageDoc, StoredPart } from '../stores/collections.js';
+import { refusedImageAttachments } from './attachments.js';
 import { activityLogger, type ActivityDeps } from './deps.js';
 import type { Delivery, InlineDelivery } from './delivery.js';
 import { agentGone, messageNotStored } from './failures.js';
@@ -123,10 +124,21 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
     const started = Date.now();
     // The history the model sees: the chat's window without this message (a retried turn may have written it).
     const recent = (chat?.recent ?? []).filter((entry) => entry.id !== user.id);
+    const { settings } = deps;
+    const refusedImages = agent.vision
+      ? await refusedImageAttachments(
+          user.attachments,
+          settings.attachmentPolicy ?? settings.audioFetch,
+          activityLogger(deps.logger),
+        )
+      : undefined;
     const reply = await model.complete({
       model: agent.model,
       temperature: agent.temperature,
-      messages: buildPrompt(agent, recent, user),
+      messages: buildPrompt(agent, recent, user, {
+        ...(refusedImages ? { refusedImages } : {}),
+        ...(settings.promptMaxChars !== undefined ? { maxChars: settings.promptMaxChars } : {}),
+      }),
     });
     activityLogger(deps.logger).info(
       { messageId: input.messageId, ms: Date.now() - started, characters: reply.length },

@@ -1,8 +1,9 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType } from '../domain/errors.js';
-import { isAudioContentType } from '../domain/voice.js';
+import { boundTranscript, isAudioContentType, sniffAudioFormat } from '../domain/voice.js';
 import { safeFetch, UnsafeUrlError } from '../lib/safe-fetch.js';
+import { createSemaphore } from '../lib/semaphore.js';
 import { ttlCache } from '../lib/ttl-cache.js';
 import { activityLogger, type ActivityDeps } from './deps.js';
 import { agentGone, messageNotStored, replyPartMissing } from './failures.js';
@@ -11,6 +12,10 @@ import { agentGone, messageNotStored, replyPartMissing } from './failures.js';
 export function createVoiceActivities(deps: ActivityDeps) {
   const { stores, model, settings } = deps;
   const agents = ttlCache((id) => stores.agents.get(id), { ttlMs: settings.channelCacheTtlMs });
+  // A voice note is in memory from its download until its transcript comes back, up to AUDIO_MAX_BYTES
+  // each: one semaphore per worker process bounds how many are (the activity slots alone allow 200).
+  const downloads = createSemaphore(settings.voiceDownloads ?? 4);
+  const maxTextLength = settings.maxTextLength ?? 16_000;
 
   async function requireAgent(agentId: string) {
     const agent = await agents.get(agentId);
@@ -19,8 +24,9 @@ export function createVoiceActivities(deps: ActivityDeps) {
   }
 
   async function fetchVoiceNote(url: string): Promise<{ data: Buffer; contentType: string; finalUrl: string }> {
+    let audio: { data: Buffer; contentType: string; finalUrl: string };
     try {
-      return await safeFetch(url, { ...settings.audioFetch, allowedContentTypes: isAudioContentType });
+      audio = await safeFetch(url, { ...settings.audioFetch, allowedContentTypes: isAudioContentType });
     } catch (error) {
       if (!(error instanceof UnsafeUrlError)) throw error;
       throw ApplicationFailure.create({
@@ -29,6 +35,13 @@ export function createVoiceActivities(deps: ActivityDeps) {
         nonRetryable: !error.retryable,
       });
     }
+    if (sniffAudioFormat(audio.data) === undefined)
+      throw ApplicationFailure.create({
+        type: ErrorType.AudioRejected,
+        message: `voice message is not audio: its first bytes are no audio format known (${audio.data.length} bytes, sent as ${audio.contentType})`,
+        nonRetryable: true,
+      });
+    return audio;
   }
 
   return {
@@ -43,20 +56,25 @@ export function createVoiceActivities(deps: ActivityDeps) {
       const audioUrl = message.inbound.audio;
       if (!audioUrl) return { characters: 0 };
       const agent = await requireAgent(input.agentId);
-      const audio = await fetchVoiceNote(audioUrl);
-      const filename = new URL(audio.finalUrl).pathname.split('/').pop() || 'voice.mp3';
-      const transcript = await model.transcribe({
-        model: agent.transcription_model,
-        audio: audio.data,
-        filename,
-        contentType: audio.contentType,
-      });
-      await stores.messages.saveTranscript(input.messageId, transcript);
+      const { transcript, bytes } = await downloads.run(async () => {
+        const audio = await fetchVoiceNote(audioUrl);
+        const filename = new URL(audio.finalUrl).pathname.split('/').pop() || 'voice.mp3';
+        const text = await model.transcribe({
+          model: agent.transcription_model,
+          audio: audio.data,
+          filename,
+          contentType: audio.contentType,
+        });
+        return { transcript: text, bytes: audio.data.length };
+      }, Context.current().cancellationSignal);
+      // A long recording is as bounded as a typed text: its transcript goes into every later prompt.
+      const kept = boundTranscript(transcript, maxTextLength);
+      await stores.messages.saveTranscript(input.messageId, kept);
       activityLogger(deps.logger).info(
-        { messageId: input.messageId, bytes: audio.data.length },
+        { messageId: input.messageId, bytes, characters: transcript.length, kept: kept.length },
         'voice message transcribed',
       );
-      return { characters: transcript.length };
+      return { characters: kept.length };
     },
 
     /**

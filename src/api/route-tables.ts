@@ -1,6 +1,7 @@
 import type { RouteSpec } from './route-table.js';
 import { codecRoutes } from './routes/codec.js';
 import { dashboardApiRoutes } from './routes/dashboard-api.js';
+import { erasureRoutes } from './routes/erasure.js';
 import { messageRoutes } from './routes/messages.js';
 
 /**
@@ -8,4 +9,9 @@ import { messageRoutes } from './routes/messages.js';
  * always has): one list, so the API, its document and the dashboard's typed client (built from
  * that document by scripts/build-dashboard.ts) name the same routes.
  */
-export const extraRoutes: readonly RouteSpec[] = [...messageRoutes, ...codecRoutes, ...dashboardApiRoutes];
+export const extraRoutes: readonly RouteSpec[] = [
+  ...messageRoutes,
+  ...erasureRoutes,
+  ...codecRoutes,
+  ...dashboardApiRoutes,
+];

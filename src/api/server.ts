@@ -23,6 +23,7 @@ import { createOverview } from './overview.js';
 import { extraRoutes } from './route-tables.js';
 import { dashboardRouter } from './routes/dashboard.js';
 import { dashboardApiRouter } from './routes/dashboard-api.js';
+import { erasureRouter } from './routes/erasure.js';
 import { mediaRouter } from './routes/media.js';
 import { messagesRouter } from './routes/messages.js';
 import { createMessageAdmin } from './message-admin.js';
@@ -146,6 +147,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
         logger,
       }),
       dashboardRouter(),
+      erasureRouter({ adminToken: config.ADMIN_TOKEN, erasure: stores.erasure, logger }),
       codecRouter({
         codec: payloadCodec,
         token: config.CODEC_TOKEN ?? config.ADMIN_TOKEN,

@@ -12,6 +12,7 @@ import type {
   redeliverResponseSchema,
   resumeResponseSchema,
 } from '../domain/message-schemas.js';
+import type { ErasureResponse } from '../domain/erasure-schemas.js';
 import type { z } from 'zod';
 import type { ChatHistoryResponse, ChatSummary } from '../domain/dashboard-schemas.js';
 import {
@@ -40,6 +41,7 @@ import {
   formatMessage,
   messageTable,
   reencryptReport,
+  erasureReport,
 } from './output.js';
 
 /** Every `chatrelay` command, described: resources with their fields and verbs, and single endpoints. */
@@ -285,6 +287,23 @@ const chatCommands: Command[] = [
   },
 ];
 
+const userCommands: Command[] = [
+  endpointCommand<ErasureResponse>({
+    group: 'users',
+    name: 'erase',
+    summary:
+      "Erase one end user's data: their chat on a page and every message of it, with all records (safe to repeat)",
+    method: 'POST',
+    path: () => '/v1/erasures',
+    fields: [
+      field.string('page_id', 'page-id', "the channel's Page ID, as in the end user's messages", 'PAGE_ID'),
+      field.string('client_id', 'client-id', "the end user's id on the client platform", 'CLIENT_ID'),
+    ],
+    required: [['page-id'], ['client-id']],
+    print: erasureReport,
+  }),
+];
+
 const secretCommands: Command[] = [
   endpointCommand<ReencryptSecretsResponse>({
     group: 'secrets',
@@ -303,6 +322,7 @@ export const commands: Command[] = [
   ...messageCommands,
   ...chatCommands,
   ...secretCommands,
+  ...userCommands,
 ];
 
 /** Which flag sets which API field, so that API field errors can name the flag the user typed. */

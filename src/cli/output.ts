@@ -1,4 +1,5 @@
 import type { ChatHistoryResponse, ChatSummary } from '../domain/dashboard-schemas.js';
+import type { ErasureResponse } from '../domain/erasure-schemas.js';
 import type { AgentResponse, ChannelResponse, ReencryptSecretsResponse } from '../domain/admin-schemas.js';
 import type { MessageStatusResponse, MessageSummary } from '../domain/message-schemas.js';
 
@@ -258,4 +259,15 @@ export function formatChatHistory(history: ChatHistoryResponse): string {
     }
   }
   return lines.join('\n');
+}
+
+/** What an erasure deleted: the total, then each collection that lost documents. */
+export function erasureReport(result: ErasureResponse): string {
+  const counted = Object.entries(result.erased).filter(([, count]) => count > 0);
+  const total = counted.reduce((sum, [, count]) => sum + count, 0);
+  if (total === 0) return `Nothing stored for chat ${result.chat_id}: nothing to erase.`;
+  return [
+    `Erased chat ${result.chat_id}: ${total} documents.`,
+    ...counted.map(([collection, count]) => `  ${collection}: ${count}`),
+  ].join('\n');
 }

@@ -121,6 +121,8 @@ export type MessageStage =
 /** What the message workflow starts with: the envelope and the message's place in its chat's line. */
 export interface MessageWorkflowInput extends InboundEnvelope {
   lineSeq: number;
+  /** Checks of a long wait (for the turn, for a paused channel) before it continues as new (src/workflows/line.ts has the default; tests lower it). */
+  checksBeforeContinue?: number;
 }
 
 /** How a message ended. */

@@ -166,6 +166,45 @@ export function literalAddressProblem(url: string, policy: AddressPolicy): strin
   return undefined;
 }
 
+/** How a host name is resolved (dns.promises.lookup with `all`), injectable for tests. */
+export type ResolveAll = (hostname: string) => Promise<Array<{ address: string }>>;
+
+const resolveAll: ResolveAll = (hostname) => dns.promises.lookup(hostname, { all: true });
+
+/**
+ * Why a URL that someone else fetches on our behalf (an image attachment the model server is asked
+ * to load) must not be handed over, or undefined when `policy` allows it: not http(s), a literal
+ * forbidden address or `localhost`, or a host name that resolves (now) to any forbidden address or
+ * not at all. It cannot close the window between this lookup and the other party's, so it is a
+ * policy for URLs we pass on, not a substitute for the guarded connection of our own fetches.
+ */
+export async function passOnProblem(
+  url: string,
+  policy: AddressPolicy,
+  resolve: ResolveAll = resolveAll,
+): Promise<string | undefined> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'not a valid URL';
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return `${parsed.protocol} URLs are not allowed`;
+  const literal = literalAddressProblem(url, policy);
+  if (literal !== undefined) return literal;
+  const host = normaliseHost(parsed.hostname);
+  if (!mustCheckAddresses(parsed, policy) || net.isIP(host) !== 0) return undefined;
+  let addresses: Array<{ address: string }>;
+  try {
+    addresses = await resolve(host);
+  } catch {
+    return `${host} does not resolve`;
+  }
+  if (addresses.length === 0) return `${host} does not resolve`;
+  const bad = addresses.find((entry) => isForbiddenAddress(entry.address));
+  return bad ? `${host} resolves to ${bad.address}, a loopback, private, link-local or reserved address` : undefined;
+}
+
 function mustCheckAddresses(url: URL, policy: AddressPolicy): boolean {
   if (policy.allowPrivate) return false;
   const host = normaliseHost(url.hostname);

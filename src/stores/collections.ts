@@ -282,6 +282,17 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     c.parts.createIndex({ message_id: 1, index: 1 }, { name: 'message_parts' }),
     c.attempts.createIndex({ message_id: 1, part_index: 1, attempt: 1 }, { name: 'message_attempts' }),
     c.pausedDeliveries.createIndex({ channel_id: 1 }, { name: 'channel' }),
+    // Retention and erasure (stores/erasure.ts): messages by age and by chat, and each collection
+    // of per-message records by message. Records keyed `${messageId}:…` need none: an anchored
+    // prefix of `_id` uses the `_id` index. (FerretDB v1 scans on deletes anyway.)
+    c.messages.createIndex({ received_at: 1, _id: 1 }, { name: 'received' }),
+    c.messages.createIndex({ chat_id: 1 }, { name: 'chat' }),
+    c.chats.createIndex({ last_seen_at: 1 }, { name: 'last_seen' }),
+    c.outcomes.createIndex({ message_id: 1 }, { name: 'message' }),
+    c.redeliveries.createIndex({ message_id: 1 }, { name: 'message' }),
+    c.pausedDeliveries.createIndex({ message_id: 1 }, { name: 'message' }),
+    c.blobs.createIndex({ message_id: 1 }, { name: 'message' }),
+    c.history.createIndex({ message_id: 1 }, { name: 'message' }),
   ]);
 }
 

@@ -6,6 +6,7 @@ import { createChatStore } from './chats.js';
 import { collections, ensureIndexes } from './collections.js';
 import { createDashboardReadStore } from './dashboard-reads.js';
 import { createChatLineStore } from './chat-lines.js';
+import { createErasureStore } from './erasure.js';
 import { createLegacyHistoryStore } from './legacy-history.js';
 import { createLegacyMessageStore } from './legacy-messages.js';
 import { createMessageStore } from './messages.js';
@@ -33,6 +34,8 @@ export function createStores(db: Db, options: { secretBox?: SecretBox; messageCa
     blobs: createBlobStore(c),
     /** Read-only views for the dashboard (chats, a chat's messages, the overview). */
     dashboard: createDashboardReadStore(c),
+    /** Retention and end users' erasure requests: deleting a chat or old messages with all their records. */
+    erasure: createErasureStore(c),
     ensureIndexes: async () => {
       await Promise.all([ensureIndexes(c), signingSecrets.ensureIndexes()]);
     },

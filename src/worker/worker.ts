@@ -22,6 +22,7 @@ import {
 import type { Database } from '../stores/db.js';
 import { createStores } from '../stores/index.js';
 import { createPayloadCodec, temporalDataConverter } from '../temporal/data-converter.js';
+import { ensureRetentionSchedule } from '../temporal/retention-schedule.js';
 import { requireSearchAttributes } from '../temporal/search-attribute-registry.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -54,6 +55,13 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
   const client = new Client({ connection: deps.connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
   // Without them Temporal refuses every message's start (the API answers 503): refuse to start, naming them.
   await requireSearchAttributes(deps.connection.operatorService, config.TEMPORAL_NAMESPACE, deps.logger);
+  // The daily retention job follows RETENTION_DAYS (created, updated, or removed when 0).
+  const retention = await ensureRetentionSchedule(client, {
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    retentionDays: config.RETENTION_DAYS,
+  });
+  if (retention !== 'absent')
+    deps.logger.info({ retentionDays: config.RETENTION_DAYS, schedule: retention }, 'retention schedule');
   const settings: ActivitySettings = {
     publicBaseUrl: config.PUBLIC_BASE_URL,
     retryScheduleSeconds: config.DELIVERY_RETRY_SCHEDULE,
@@ -69,6 +77,9 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
       totalTimeoutMs: config.FETCH_TIMEOUT_MS,
       maxRedirects: 3,
     },
+    voiceDownloads: config.VOICE_MAX_CONCURRENT_DOWNLOADS,
+    maxTextLength: config.MAX_TEXT_LENGTH,
+    promptMaxChars: config.PROMPT_MAX_CHARS,
   };
   const activities = {
     // Version 1's activities finish the workflows that were in flight at the upgrade.

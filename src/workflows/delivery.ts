@@ -2,11 +2,15 @@ import { condition, setHandler, sleep } from '@temporalio/workflow';
 import type { Finish, SendPartResult } from '../activities/index.js';
 import { checkChannelPaused, sendReplyPart } from './activities.js';
 import { workflowNow } from './clock.js';
+import { timeToContinue } from './line.js';
 import { resumeDeliverySignal, type MessageProgress } from './definitions.js';
 import { enterStage } from './progress.js';
 
 /** While paused, how often the channel is looked at again even without a resume signal. */
 const PAUSED_RECHECK = '1 hour';
+
+/** Hourly rechecks of a paused channel before the workflow continues as new: about two days. */
+export const PAUSED_CHECKS_BEFORE_CONTINUE = 48;
 
 export interface DeliveryPlan {
   messageId: string;
@@ -21,11 +25,23 @@ export interface DeliveryPlan {
   retryScheduleSeconds: number[];
   /** Set for an admin's redelivery: its number, and the parts go to the channel's current URL. */
   redelivery?: number;
+  /** Attempts already made of part `fromPart` (by an earlier run: attempt numbers go on from there). */
+  attemptsMade?: number;
+  /** Set when an earlier run left part `fromPart` waiting for its paused channel: this run waits first. */
+  paused?: boolean;
   /** Whether the reply has speech to send with its parts. */
   withAudio: boolean;
   /** How the message ends if every part is delivered: recorded with the last part's delivery. */
   finish: Omit<Finish, 'partsDelivered'> & { partsBefore: number };
+  /**
+   * How a long pause goes on in a fresh run: `continueAsNew` gets the plan for the parts still to
+   * deliver (from the waiting part on, the parts delivered before it counted in `partsBefore`).
+   */
+  longWait?: { continueAsNew: (rest: CarriedPlan) => Promise<never>; checksBeforeContinue?: number | undefined };
 }
+
+/** The part of a delivery plan a fresh run carries on with. */
+export type CarriedPlan = Omit<DeliveryPlan, 'firstAttempt' | 'longWait'>;
 
 export interface DeliveryOutcome {
   delivered: number;
@@ -47,12 +63,39 @@ export async function deliverParts(plan: DeliveryPlan, progress: MessageProgress
   const { messageId, partCount, retryScheduleSeconds: schedule } = plan;
   let delivered = 0;
   let made = plan.firstAttempt;
+
+  /** Waits for the admin's resume; re-checks now and then in case the signal raced with parking. */
+  async function waitForResume(partIndex: number, attempt: number): Promise<void> {
+    enterStage(progress, 'paused');
+    delete progress.nextRetryAt;
+    resumed = false;
+    for (let check = 0; await checkChannelPaused({ channelId: plan.channelId }); check++) {
+      const { longWait, firstAttempt: _sent, ...rest } = plan;
+      if (longWait && timeToContinue(check, longWait.checksBeforeContinue ?? PAUSED_CHECKS_BEFORE_CONTINUE))
+        await longWait.continueAsNew({
+          ...rest,
+          fromPart: partIndex,
+          attemptsMade: attempt,
+          paused: true,
+          finish: { ...plan.finish, partsBefore: plan.finish.partsBefore + delivered },
+        });
+      await condition(() => resumed, PAUSED_RECHECK);
+      resumed = false;
+    }
+  }
+
+  // A fresh run of a paused delivery goes on waiting before it sends anything.
+  let pausedAtStart = plan.paused === true;
   for (let partIndex = plan.fromPart; partIndex < partCount; partIndex++) {
     progress.partIndex = partIndex;
     const last = partIndex === partCount - 1;
-    let attempt = 0;
+    let attempt = partIndex === plan.fromPart ? (plan.attemptsMade ?? 0) : 0;
     let retriesUsed = 0;
     for (;;) {
+      if (pausedAtStart) {
+        pausedAtStart = false;
+        await waitForResume(partIndex, attempt);
+      }
       attempt += 1;
       enterStage(progress, 'delivering');
       progress.attempt = attempt;
@@ -83,14 +126,7 @@ export async function deliverParts(plan: DeliveryPlan, progress: MessageProgress
       }
       progress.lastError = result.error ?? result.outcome;
       if (result.outcome === 'gone' || result.outcome === 'paused') {
-        enterStage(progress, 'paused');
-        delete progress.nextRetryAt;
-        resumed = false;
-        // Wait for the admin's resume; re-check now and then in case the signal raced with parking.
-        while (await checkChannelPaused({ channelId: plan.channelId })) {
-          await condition(() => resumed, PAUSED_RECHECK);
-          resumed = false;
-        }
+        await waitForResume(partIndex, attempt);
         retriesUsed = 0;
         continue;
       }

@@ -1,4 +1,11 @@
-import { condition, setHandler } from '@temporalio/workflow';
+import {
+  condition,
+  makeContinueAsNewFunc,
+  patched,
+  setHandler,
+  workflowInfo,
+  type Workflow,
+} from '@temporalio/workflow';
 import { checkChatTurn } from './activities.js';
 import { lineTurnSignal } from './definitions.js';
 
@@ -10,8 +17,45 @@ import { lineTurnSignal } from './definitions.js';
  */
 const CHECK_INTERVALS = ['35 seconds', '2 minutes', '10 minutes', '1 hour'] as const;
 
+/**
+ * Checks of a long wait before the workflow continues as new: with hourly checks about two days,
+ * some 250 history events. A wait behind a paused channel has no end, and a history must not grow
+ * without one (Temporal's limit is 51 200 events).
+ */
+export const LINE_CHECKS_BEFORE_CONTINUE = 48;
+
+/** Marks the workflows that continue as new during long waits; histories from before it replay without. */
+export const CONTINUE_LONG_WAITS_PATCH = 'continue-long-waits';
+
+/** How a workflow goes on waiting in a fresh run. */
+export interface LongWait {
+  /** Continues the workflow as new with what it needs to go on; never returns. */
+  continueAsNew: () => Promise<never>;
+  /** Checks before it does (LINE_CHECKS_BEFORE_CONTINUE unless given; tests pass a few). */
+  checksBeforeContinue?: number | undefined;
+}
+
+/**
+ * Whether a loop that has gone round `rounds` times should continue as new: past `limit`, or when
+ * Temporal suggests it (the history is large). Asked only then, so short histories carry no marker;
+ * a history recorded before this existed replays without it (patched() is false there).
+ */
+export function timeToContinue(rounds: number, limit: number): boolean {
+  return (rounds >= limit || workflowInfo().continueAsNewSuggested) && patched(CONTINUE_LONG_WAITS_PATCH);
+}
+
+/**
+ * Continue-as-new of the running workflow with its memo, which carries its place in the line (read by
+ * src/coordination/temporal-line.ts to tell a live owner from a stuck one).
+ */
+export function continueWithMemo<W extends Workflow>(...args: Parameters<W>): Promise<never> {
+  // Search attributes (chat, channel, stage) go along too, so the fresh run is found as the old one was.
+  const { memo, typedSearchAttributes } = workflowInfo();
+  return makeContinueAsNewFunc<W>({ ...(memo ? { memo } : {}), typedSearchAttributes })(...args);
+}
+
 /** This workflow's place in its chat's line (see src/coordination/chat-line.ts). */
-export function chatLineTurn(chatId: string, lineSeq: number) {
+export function chatLineTurn(chatId: string, lineSeq: number, longWait?: LongWait) {
   let granted = false;
   setHandler(lineTurnSignal, () => {
     granted = true;
@@ -24,6 +68,8 @@ export function chatLineTurn(chatId: string, lineSeq: number) {
     /** Waits until every earlier message of the chat has finished. */
     async wait(): Promise<void> {
       for (let check = 0; !granted; check++) {
+        if (longWait && timeToContinue(check, longWait.checksBeforeContinue ?? LINE_CHECKS_BEFORE_CONTINUE))
+          await longWait.continueAsNew();
         const interval = CHECK_INTERVALS[Math.min(check, CHECK_INTERVALS.length - 1)]!;
         if (await condition(() => granted, interval)) return;
         if ((await checkChatTurn({ chatId, lineSeq })).granted) granted = true;

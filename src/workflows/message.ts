@@ -1,6 +1,7 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  ContinueAsNew,
   isCancellation,
   proxySinks,
   setHandler,
@@ -23,8 +24,8 @@ import {
   transcribeVoiceMessage,
 } from './activities.js';
 import { progressQuery, type MessageProgress } from './definitions.js';
-import { deliverParts } from './delivery.js';
-import { chatLineTurn } from './line.js';
+import { deliverParts, type CarriedPlan, type DeliveryPlan } from './delivery.js';
+import { chatLineTurn, continueWithMemo } from './line.js';
 import { recordFinalStatus } from './final-status.js';
 import { enterStage, startProgress } from './progress.js';
 
@@ -43,6 +44,21 @@ const GENERATION_ROUNDS = 7;
 const generationBackoffMs = (round: number): number => Math.min(30_000 * 2 ** (round - 1), 15 * 60_000);
 
 const sinks = proxySinks<ObservabilitySinks>();
+
+/** What a run has done that a fresh run (continued as new during a long wait) must not do again. */
+interface Continued {
+  transcribed?: boolean;
+  failure?: string;
+  /** The reply's parts still to deliver: the fresh run goes straight on with them. */
+  delivery?: CarriedPlan;
+}
+
+type PausedWait = NonNullable<DeliveryPlan['longWait']>;
+
+/** The input of a run: the message, and in a run continued as new what the earlier runs did. */
+export interface MessageRunInput extends MessageWorkflowInput {
+  continued?: Continued;
+}
 
 /** The failure type behind an activity failure, if it has one. */
 function failureType(error: unknown): string | undefined {
@@ -64,11 +80,26 @@ function failureReason(error: unknown): string {
  * part, nobody ahead in the chat) that is three steps: admit (local), compose (the model call),
  * send (local, which also records the end and hands the turn on).
  */
-export async function messageWorkflowV2(input: MessageWorkflowInput): Promise<MessageResult> {
+export async function messageWorkflowV2(input: MessageRunInput): Promise<MessageResult> {
   const { messageId, chatId, lineSeq } = input;
   const progress = startProgress(messageId, 'accepted');
   setHandler(progressQuery, () => progress);
-  const turn = chatLineTurn(chatId, lineSeq);
+  // What this run has done that a fresh run must not do again, should a long wait for the turn
+  // continue the workflow as new (src/workflows/line.ts); the memo (its place) goes along.
+  const done: Continued = { ...input.continued };
+  const turn = chatLineTurn(chatId, lineSeq, {
+    continueAsNew: () =>
+      continueWithMemo<typeof messageWorkflowV2>({
+        ...input,
+        continued: done,
+      }),
+    checksBeforeContinue: input.checksBeforeContinue,
+  });
+  // A long pause of the channel goes on in a fresh run too, with the parts still to deliver.
+  const pausedWait: PausedWait = {
+    continueAsNew: (rest) => continueWithMemo<typeof messageWorkflowV2>({ ...input, continued: { delivery: rest } }),
+    checksBeforeContinue: input.checksBeforeContinue,
+  };
   const close = async (status: FinalStatus, partsDelivered: number, reason?: string): Promise<MessageResult> => {
     enterStage(progress, status);
     if (reason !== undefined) progress.reason = reason;
@@ -85,11 +116,13 @@ export async function messageWorkflowV2(input: MessageWorkflowInput): Promise<Me
 
   let result: MessageResult;
   try {
-    result = await answer(input, progress, turn, close);
+    result = done.delivery
+      ? await deliverRest(done.delivery, progress, close, pausedWait)
+      : await answer(input, progress, turn, close, done, pausedWait);
   } catch (error) {
     // A failure no retry can heal (a record deleted under us): the message ends as failed, and the
     // chat's turn is handed on, instead of the chat waiting behind a failed workflow.
-    if (isCancellation(error)) throw error;
+    if (isCancellation(error) || error instanceof ContinueAsNew) throw error;
     result = await close('failed', 0, failureReason(error));
   }
   recordFinalStatus(result.status);
@@ -101,6 +134,8 @@ async function answer(
   progress: MessageProgress,
   turn: ReturnType<typeof chatLineTurn>,
   close: (status: FinalStatus, partsDelivered: number, reason?: string) => Promise<MessageResult>,
+  done: Continued,
+  pausedWait: PausedWait,
 ): Promise<MessageResult> {
   const { messageId, chatId, lineSeq } = input;
   const enter = (stage: MessageStage): void => enterStage(progress, stage);
@@ -139,12 +174,14 @@ async function answer(
   let atOnce: InlineDelivery | undefined;
 
   if (input.message.audio === undefined) {
-    // A text message: admission, the model call and the first delivery attempts in one step.
+    // A text message: admission, the model call and the first delivery attempts in one step
+    // (unless an earlier run already failed it, and only the fallback is left to send).
     enter('generating');
-    for (;;) {
+    failure = done.failure;
+    while (failure === undefined) {
       const step = await modelStep(() => answerMessage(input));
       if ('failure' in step) {
-        failure = step.failure;
+        failure = done.failure = step.failure;
         break;
       }
       const answer: Answer = step.result;
@@ -163,12 +200,16 @@ async function answer(
     const admitted = await admit();
     if (!('channelId' in admitted)) return admitted;
     snapshot = admitted;
-    enter('transcribing');
-    try {
-      await transcribeVoiceMessage({ messageId, agentId: snapshot.agentId });
-    } catch (error) {
-      // With typed text as well, the message is still answered from the text alone.
-      if (input.message.text === undefined) failure = failureReason(error);
+    failure = done.failure;
+    if (!done.transcribed) {
+      enter('transcribing');
+      try {
+        await transcribeVoiceMessage({ messageId, agentId: snapshot.agentId });
+      } catch (error) {
+        // With typed text as well, the message is still answered from the text alone.
+        if (input.message.text === undefined) failure = done.failure = failureReason(error);
+      }
+      done.transcribed = true;
     }
     enter('waiting_turn');
     await turn.wait();
@@ -252,12 +293,30 @@ async function answer(
         partsBefore: atOnce?.delivered ?? 0,
         ...(failure !== undefined ? { reason: failure } : {}),
       },
+      longWait: pausedWait,
     },
     progress,
   );
   const partsDelivered = (atOnce?.delivered ?? 0) + delivered.delivered;
   if (delivered.finished) return ended(partsDelivered);
   return close('failed', partsDelivered, failure ?? delivered.error ?? 'not every part was delivered');
+}
+
+/** A fresh run of a message whose reply waited long for its paused channel: the rest of the delivery. */
+async function deliverRest(
+  plan: CarriedPlan,
+  progress: MessageProgress,
+  close: (status: FinalStatus, partsDelivered: number, reason?: string) => Promise<MessageResult>,
+  pausedWait: PausedWait,
+): Promise<MessageResult> {
+  progress.partCount = plan.partCount;
+  const delivered = await deliverParts({ ...plan, longWait: pausedWait }, progress);
+  const partsDelivered = plan.finish.partsBefore + delivered.delivered;
+  const { status, reason } = plan.finish;
+  if (!delivered.finished)
+    return close('failed', partsDelivered, reason ?? delivered.error ?? 'not every part was delivered');
+  enterStage(progress, status);
+  return { status, partsDelivered, ...(reason !== undefined ? { reason } : {}) };
 }
 
 /**

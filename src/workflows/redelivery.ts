@@ -1,8 +1,8 @@
-import { isCancellation, setHandler } from '@temporalio/workflow';
+import { ContinueAsNew, isCancellation, setHandler } from '@temporalio/workflow';
 import { checkChatTurn, closeMessage } from './activities.js';
 import { progressQuery, type MessageProgress } from './definitions.js';
 import { deliverParts } from './delivery.js';
-import { chatLineTurn } from './line.js';
+import { chatLineTurn, continueWithMemo } from './line.js';
 import { recordFinalStatus } from './final-status.js';
 import { enterStage, startProgress } from './progress.js';
 
@@ -16,6 +16,10 @@ export interface RedeliveryInput {
   retryScheduleSeconds: number[];
   /** The redelivery's own place in the chat's line, claimed by the API. */
   lineSeq: number;
+  /** Set by the workflow itself when a long pause continued it as new: attempts made of part `fromPart`. */
+  attemptsMade?: number;
+  /** With attemptsMade: part `fromPart` was waiting for the paused channel. */
+  paused?: boolean;
 }
 
 export interface RedeliveryResult {
@@ -32,7 +36,10 @@ export async function redeliveryWorkflowV2(input: RedeliveryInput): Promise<Rede
   const { messageId, chatId, lineSeq } = input;
   const progress = startProgress(messageId, 'waiting_turn', { partCount: input.partCount });
   setHandler(progressQuery, () => progress);
-  const turn = chatLineTurn(chatId, lineSeq);
+  // A long wait for the turn goes on in a fresh run (src/workflows/line.ts): it has done nothing yet.
+  const turn = chatLineTurn(chatId, lineSeq, {
+    continueAsNew: () => continueWithMemo<typeof redeliveryWorkflowV2>(input),
+  });
   const end = async (
     status: 'delivered' | 'failed',
     partsDelivered: number,
@@ -72,11 +79,23 @@ async function redeliver(
         channelId: input.channelId,
         partCount: input.partCount,
         fromPart: input.fromPart,
+        ...(input.attemptsMade !== undefined ? { attemptsMade: input.attemptsMade } : {}),
+        ...(input.paused ? { paused: true } : {}),
         retryScheduleSeconds: input.retryScheduleSeconds,
         redelivery: input.redelivery,
         // Speech made for the first delivery is sent again with its part.
         withAudio: true,
         finish: { status: 'delivered', lineSeq, partsBefore: input.fromPart },
+        // A long pause goes on in a fresh run, from the part that waits.
+        longWait: {
+          continueAsNew: (rest) =>
+            continueWithMemo<typeof redeliveryWorkflowV2>({
+              ...input,
+              fromPart: rest.fromPart,
+              ...(rest.attemptsMade !== undefined ? { attemptsMade: rest.attemptsMade } : {}),
+              ...(rest.paused ? { paused: true } : {}),
+            }),
+        },
       },
       progress,
     );
@@ -86,7 +105,7 @@ async function redeliver(
     }
     return await end('failed', input.fromPart + result.delivered, result.error ?? 'not every part was delivered');
   } catch (error) {
-    if (isCancellation(error)) throw error;
+    if (isCancellation(error) || error instanceof ContinueAsNew) throw error;
     return end('failed', input.fromPart, error instanceof Error ? error.message : String(error));
   }
 }

@@ -161,6 +161,7 @@ export class FakeWorld {
       }),
       lines: partialFake<Stores['lines']>('stores.lines', {}),
       blobs: partialFake<Stores['blobs']>('stores.blobs', {}),
+      erasure: partialFake<Stores['erasure']>('stores.erasure', {}),
     };
   }
 

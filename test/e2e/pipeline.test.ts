@@ -1,7 +1,7 @@
 import { messageWorkflowId } from '../../src/domain/ids.js';
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { FAKE_AUDIO_PREFIX, TRANSCRIPT_PREFIX } from '../../src/demo-model/server.js';
+import { FAKE_AUDIO_PREFIX, fakeVoiceNote } from '../../src/demo-model/server.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
 import { postMessage, startStack, type Stack } from '../helpers/stack.js';
@@ -111,11 +111,7 @@ describe('end to end: API, worker, Temporal dev server, MongoDB-compatible serve
       replyUrl: reply.url,
       channel: { voice_replies: 'when_user_sent_voice' },
     });
-    const audioUrl = s.receiver.serve(
-      '/notes/voice.ogg',
-      'audio/ogg',
-      Buffer.from(`${TRANSCRIPT_PREFIX}Do you ship to Canada?`),
-    );
+    const audioUrl = s.receiver.serve('/notes/voice.ogg', 'audio/ogg', fakeVoiceNote('Do you ship to Canada?'));
     const response = await postMessage(s.baseUrl, token, {
       client_id: 'u3',
       page_id: channel.page_id,

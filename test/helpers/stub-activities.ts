@@ -59,6 +59,7 @@ export function stubActivities(overrides: Partial<Activities> = {}, snapshot = s
     checkChannelPaused: () => Promise.resolve(false),
     checkChatTurn: () => Promise.resolve({ granted: true }),
     closeMessage: () => Promise.resolve(),
+    retentionBatch: () => Promise.reject(new Error('retention is not part of a message')),
   };
   const calls: StubCall[] = [];
   const chosen: Record<string, (input: unknown) => Promise<unknown>> = { ...defaults, ...overrides } as Record<

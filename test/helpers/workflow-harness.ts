@@ -6,10 +6,11 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { WorkflowHandle } from '@temporalio/client';
-import { createActivities } from '../../src/activities/index.js';
+import { createActivities, type ActivitySettings } from '../../src/activities/index.js';
 import { createOpenAIModelClient } from '../../src/activities/model.js';
 import { chatLineFor, type ChatLine } from '../../src/coordination/index.js';
 import { createApp } from '../../src/api/app.js';
+import { createMessageAdmin, type MessageAdmin } from '../../src/api/message-admin.js';
 import { createMessageStarter } from '../../src/api/message-starter.js';
 import type { InboundEnvelope } from '../../src/domain/models.js';
 import type { messageWorkflowV2 } from '../../src/workflows/message.js';
@@ -51,7 +52,7 @@ export interface WorkflowHarness {
 }
 
 export async function startWorkflowHarness(
-  options: { retryScheduleSeconds?: number[] } = {},
+  options: { retryScheduleSeconds?: number[]; settings?: Partial<ActivitySettings> } = {},
 ): Promise<WorkflowHarness> {
   const [env, mongo, fake, receiver, workflowBundle] = await Promise.all([
     // Every payload through the production codec (encrypted), as on a real deployment.
@@ -79,6 +80,7 @@ export async function startWorkflowHarness(
     settings: testActivitySettings({
       publicBaseUrl: mediaBaseUrl,
       ...(options.retryScheduleSeconds ? { retryScheduleSeconds: options.retryScheduleSeconds } : {}),
+      ...options.settings,
     }),
   });
   const worker = await Worker.create({
@@ -119,4 +121,15 @@ export async function startWorkflowHarness(
       await Promise.all([env.teardown(), mongo.close(), fake.close(), receiver.close()]);
     },
   };
+}
+
+/** The message admin (status, redelivery, resume) the API would use, on the harness's server and stores. */
+export function messageAdminFor(h: WorkflowHarness): MessageAdmin {
+  return createMessageAdmin({
+    stores: h.stores,
+    client: h.env.client,
+    line: h.line,
+    taskQueue: h.taskQueue,
+    publicBaseUrl: h.mediaBaseUrl,
+  });
 }

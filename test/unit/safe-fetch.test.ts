@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { isForbiddenAddress, safeFetch, UnsafeUrlError, type SafeFetchPolicy } from '../../src/lib/safe-fetch.js';
+import {
+  isForbiddenAddress,
+  passOnProblem,
+  safeFetch,
+  UnsafeUrlError,
+  type SafeFetchPolicy,
+} from '../../src/lib/safe-fetch.js';
 
 const basePolicy: SafeFetchPolicy = {
   allowPrivate: false,
@@ -426,5 +432,56 @@ describe('safeFetch', () => {
       const error = await rejection(safeFetch(`http://127.0.0.1:${port}/`, localPolicy), 'network');
       assert.equal(error.retryable, true);
     });
+  });
+});
+
+describe('passOnProblem (URLs handed to someone else to fetch, e.g. image attachments)', () => {
+  const strict = { allowPrivate: false, allowHosts: [] };
+  const resolvesTo =
+    (...addresses: string[]) =>
+    (): Promise<Array<{ address: string }>> =>
+      Promise.resolve(addresses.map((address) => ({ address })));
+
+  it('refuses literal loopback, private, link-local and metadata addresses, and localhost', async () => {
+    for (const url of [
+      'http://127.0.0.1/a.png',
+      'http://10.1.2.3/a.png',
+      'http://192.168.0.10/a.png',
+      'http://169.254.169.254/latest/meta-data/a.png',
+      'http://[::1]/a.png',
+      'http://[::ffff:127.0.0.1]/a.png',
+      'http://2130706433/a.png',
+      'http://localhost:8080/a.png',
+      'http://files.localhost/a.png',
+    ])
+      assert.match((await passOnProblem(url, strict, resolvesTo('93.184.216.34'))) ?? 'allowed', /address/, url);
+  });
+
+  it('refuses a name that resolves inward (any of its addresses) or not at all', async () => {
+    assert.match(
+      (await passOnProblem('https://cdn.example/a.png', strict, resolvesTo('93.184.216.34', '10.0.0.5'))) ?? '',
+      /cdn\.example resolves to 10\.0\.0\.5/,
+    );
+    const fails = (): Promise<Array<{ address: string }>> => Promise.reject(new Error('ENOTFOUND'));
+    assert.match((await passOnProblem('https://nowhere.example/a.png', strict, fails)) ?? '', /does not resolve/);
+    assert.match((await passOnProblem('https://empty.example/a.png', strict, resolvesTo())) ?? '', /does not resolve/);
+  });
+
+  it('refuses other schemes and what is not a URL', async () => {
+    assert.match((await passOnProblem('file:///etc/passwd.png', strict)) ?? '', /file: URLs are not allowed/);
+    assert.match((await passOnProblem('not a url.png', strict)) ?? '', /not a valid URL/);
+  });
+
+  it('allows a public name, and inward addresses only when allowed explicitly', async () => {
+    assert.equal(await passOnProblem('https://cdn.example/a.png', strict, resolvesTo('93.184.216.34')), undefined);
+    const neverAsked = (): Promise<Array<{ address: string }>> => Promise.reject(new Error('not looked up'));
+    assert.equal(
+      await passOnProblem('http://127.0.0.1:9/a.png', { allowPrivate: true, allowHosts: [] }, neverAsked),
+      undefined,
+    );
+    const hosts = { allowPrivate: false, allowHosts: ['media.internal', '10.0.0.7'] };
+    assert.equal(await passOnProblem('http://Media.Internal/a.png', hosts, neverAsked), undefined);
+    assert.equal(await passOnProblem('http://10.0.0.7/a.png', hosts, neverAsked), undefined);
+    assert.match((await passOnProblem('http://10.0.0.8/a.png', hosts, neverAsked)) ?? '', /10\.0\.0\.8/);
   });
 });

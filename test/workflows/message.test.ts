@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { createMessageStarter } from '../../src/api/message-starter.js';
 import { messageIdFor } from '../../src/api/routes/webhook.js';
-import { TRANSCRIPT_PREFIX, FAKE_AUDIO_PREFIX } from '../../src/demo-model/server.js';
+import { fakeVoiceNote, FAKE_AUDIO_PREFIX } from '../../src/demo-model/server.js';
 import { historyEntryId } from '../../src/domain/ids.js';
 import type { InboundEnvelope } from '../../src/domain/models.js';
 import { randomId } from '../../src/lib/secrets.js';
@@ -154,11 +154,7 @@ describe('message workflow (time-skipping server)', () => {
       replyUrl: h.receiver.url,
       agent: { voice_prefix: '[Voice] ' },
     });
-    const audioUrl = h.receiver.serve(
-      `/voice-${randomId(4)}.mp3`,
-      'audio/mpeg',
-      Buffer.from(`${TRANSCRIPT_PREFIX}Where is my order?`),
-    );
+    const audioUrl = h.receiver.serve(`/voice-${randomId(4)}.mp3`, 'audio/mpeg', fakeVoiceNote('Where is my order?'));
     const input = envelope(channel, { text: undefined, audio: audioUrl });
     delete input.message.text;
     const { handle, result } = await run(input);

@@ -1,0 +1,62 @@
+import { Context } from '@temporalio/activity';
+import type { Stores } from '../stores/index.js';
+import { addCounts, type ErasureCounts } from '../domain/erasure.js';
+import type { MessagePosition } from '../stores/erasure.js';
+
+export interface RetentionBatchInput {
+  /** Messages received before this (ms since the epoch) are past the retention period. */
+  cutoffMs: number;
+  /** Unfinished messages received before this are deleted too: their workflows will never end. */
+  abandonedBeforeMs: number;
+  /** How many messages (then chats) one batch looks at. */
+  batchSize: number;
+  /** Where the scan of messages goes on; absent at the start. */
+  messagesAfter?: MessagePosition;
+  /** Set once every message was looked at: the scan of chats goes on after this chat id ('' at its start). */
+  chatsAfter?: string;
+}
+
+export interface RetentionBatchResult {
+  counts: ErasureCounts;
+  /** The next batch's position; absent when the run is done. */
+  next?: Pick<RetentionBatchInput, 'messagesAfter' | 'chatsAfter'>;
+}
+
+/** Tells Temporal the batch is alive and how far it got, between deletes that may each take a while. */
+const progress = (step: string): void => Context.current().heartbeat(step);
+
+/**
+ * The retention job's one step (src/workflows/retention.ts): one bounded batch of deletes, then
+ * where to go on. Messages first (each with all its records), then chats left without messages and
+ * not seen since the cutoff. Safe to repeat: a repeated batch finds less to delete.
+ */
+export function createRetentionActivities(stores: Pick<Stores, 'erasure'>) {
+  const { erasure } = stores;
+  return {
+    async retentionBatch(input: RetentionBatchInput): Promise<RetentionBatchResult> {
+      const cutoff = new Date(input.cutoffMs);
+      if (input.chatsAfter === undefined) {
+        progress('messages');
+        const { ids, last } = await erasure.expiredMessages({
+          cutoff,
+          abandonedBefore: new Date(input.abandonedBeforeMs),
+          limit: input.batchSize,
+          ...(input.messagesAfter ? { after: input.messagesAfter } : {}),
+        });
+        progress(`erasing ${ids.length} messages`);
+        const counts = await erasure.eraseMessages(ids);
+        return { counts, next: last ? { messagesAfter: last } : { chatsAfter: '' } };
+      }
+      progress('chats');
+      const chats = await erasure.expiredChats(cutoff, input.batchSize, input.chatsAfter);
+      const counts: ErasureCounts = {};
+      for (const chatId of chats.ids) {
+        progress(`erasing chat ${chatId}`);
+        addCounts(counts, await erasure.eraseChatDocuments(chatId));
+      }
+      return { counts, ...(chats.last !== undefined ? { next: { chatsAfter: chats.last } } : {}) };
+    },
+  };
+}
+
+export type RetentionActivities = ReturnType<typeof createRetentionActivities>;

@@ -1,0 +1,37 @@
+import { Router } from 'express';
+import { erasureRequestSchema, erasureResponseSchema } from '../../domain/erasure-schemas.js';
+import type { Logger } from '../../lib/logger.js';
+import { chatIdFor } from '../../stores/chats.js';
+import type { ErasureStore } from '../../stores/erasure.js';
+import { mountRoutes, requireAdminToken, type RouteSpec } from '../route-table.js';
+
+/** An end user's erasure request (privacy law's right to erasure): admin route, documented from this table. */
+export const erasureRoutes = [
+  {
+    method: 'post',
+    path: '/v1/erasures',
+    operationId: 'eraseEndUser',
+    tag: 'Privacy',
+    summary: "Erase one end user's data",
+    description:
+      "Deletes the end user's chat on a channel page and everything of it: every message, its transcript, reply, speech audio, delivery attempts, outcomes and redeliveries, and the chat's history. Safe to repeat. A message of theirs still being answered stops (its workflow finds nothing to work on). Temporal keeps the histories of finished workflows for the namespace's retention period (their payloads are encrypted).",
+    body: erasureRequestSchema,
+    success: { status: 200, description: 'Erased; the counts say what was deleted.', schema: erasureResponseSchema },
+    errors: [400, 401, 415],
+  },
+] as const satisfies readonly RouteSpec[];
+
+export function erasureRouter(deps: { adminToken: string; erasure: ErasureStore; logger: Logger }): Router {
+  const router = Router();
+  router.use('/v1/erasures', requireAdminToken(deps.adminToken));
+  mountRoutes(router, erasureRoutes, {
+    eraseEndUser: async ({ body, requestId }) => {
+      const chatId = chatIdFor(body.page_id, body.client_id);
+      const erased = await deps.erasure.eraseChat(chatId);
+      // The chat id only: the end user's own ids are what was just erased.
+      deps.logger.info({ requestId, chatId, erased }, 'end user erased');
+      return { status: 200, body: { chat_id: chatId, erased } };
+    },
+  });
+  return router;
+}

@@ -1,0 +1,172 @@
+import type { DeleteResult, Filter } from 'mongodb';
+import { addCounts, type ErasureCounts } from '../domain/erasure.js';
+import type { Collections, MessageDoc } from './collections.js';
+
+/**
+ * Deleting what chatrelay keeps about end users: a chat and everything of it (an erasure request),
+ * or messages past the retention period. Every collection that holds a message's or a chat's data
+ * is listed here, so nothing is forgotten; agents, channels and signing secrets are not end users'.
+ *
+ * Order makes a run that stops halfway safe to repeat: a message's records go before the message
+ * document, and a chat's messages before the chat, so what is left still leads to what remains.
+ * FerretDB v1 scans a collection on every delete and on any query other than by `_id`, which a
+ * daily job and a rare erasure can afford; MongoDB uses the indexes listed in collections.ts.
+ */
+
+/** A message's place in the order of receipt (ms since the epoch, then id), where a scan goes on. */
+export interface MessagePosition {
+  at: number;
+  id: string;
+}
+
+/** Version 1 set a message's status as it went; these say it ended. */
+const FINISHED_STATUSES: ReadonlySet<MessageDoc['status']> = new Set(['delivered', 'failed', 'not_answered']);
+
+const escapeRegex = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** `_id`s starting with one of `prefixes` followed by `:`: an anchored prefix, which MongoDB answers from the `_id` index. */
+const idPrefixed = (prefixes: readonly string[]): Filter<{ _id: string }> => ({
+  $or: prefixes.map((prefix) => ({ _id: { $regex: `^${escapeRegex(prefix)}:` } })),
+});
+
+export function createErasureStore(c: Collections) {
+  /** Deletes the messages `ids` and every record of theirs: first the records, then the messages. */
+  async function eraseMessages(ids: readonly string[]): Promise<ErasureCounts> {
+    if (ids.length === 0) return {};
+    const byMessage = { message_id: { $in: [...ids] } };
+    // Each collection under its own name, so the counts say exactly where documents went.
+    const deletes: Array<[string, Promise<DeleteResult>]> = [
+      [c.transcripts.collectionName, c.transcripts.deleteMany({ _id: { $in: [...ids] } })],
+      [c.replies.collectionName, c.replies.deleteMany({ _id: { $in: [...ids] } })],
+      [c.speech.collectionName, c.speech.deleteMany(idPrefixed(ids))],
+      [c.attempts.collectionName, c.attempts.deleteMany(byMessage)],
+      [c.outcomes.collectionName, c.outcomes.deleteMany(byMessage)],
+      [c.redeliveries.collectionName, c.redeliveries.deleteMany(byMessage)],
+      [c.pausedDeliveries.collectionName, c.pausedDeliveries.deleteMany(byMessage)],
+      [c.blobs.collectionName, c.blobs.deleteMany(byMessage)],
+      [c.parts.collectionName, c.parts.deleteMany(byMessage)],
+      [c.history.collectionName, c.history.deleteMany(byMessage)],
+    ];
+    const results = await Promise.all(deletes.map(([, deleted]) => deleted));
+    const counts: ErasureCounts = {};
+    deletes.forEach(([name], index) => (counts[name] = results[index]?.deletedCount ?? 0));
+    counts.messages = (await c.messages.deleteMany({ _id: { $in: [...ids] } })).deletedCount;
+    return counts;
+  }
+
+  /** Deletes a chat's own documents: its line (places, head, voids, waiters) and the chat with its recent history. */
+  async function eraseChatDocuments(chatId: string): Promise<ErasureCounts> {
+    const [lines, voids, waiters, heads] = await Promise.all([
+      c.lines.deleteMany(idPrefixed([chatId])),
+      c.lineVoids.deleteMany(idPrefixed([chatId])),
+      c.lineWaiters.deleteMany(idPrefixed([chatId])),
+      c.lineHeads.deleteMany({ _id: chatId }),
+    ]);
+    const chats = await c.chats.deleteMany({ _id: chatId });
+    return {
+      chat_lines: lines.deletedCount,
+      chat_line_voids: voids.deletedCount,
+      chat_line_waiters: waiters.deletedCount,
+      chat_line_heads: heads.deletedCount,
+      chats: chats.deletedCount,
+    };
+  }
+
+  return {
+    eraseMessages,
+
+    /**
+     * Erases one end user's chat and everything of it, `batchSize` messages at a time (each batch a
+     * few deletes), then the chat itself. Safe to repeat; a chat that does not exist erases nothing.
+     */
+    async eraseChat(chatId: string, options: { batchSize?: number } = {}): Promise<ErasureCounts> {
+      const batchSize = options.batchSize ?? 500;
+      const counts: ErasureCounts = {};
+      for (;;) {
+        const batch = await c.messages
+          .find({ chat_id: chatId }, { projection: { _id: 1 } })
+          .limit(batchSize)
+          .toArray();
+        if (batch.length === 0) break;
+        addCounts(counts, await eraseMessages(batch.map((doc) => doc._id)));
+      }
+      // Version 1 history entries of messages already gone (or never stored) still name the chat.
+      counts.history = (counts.history ?? 0) + (await c.history.deleteMany({ chat_id: chatId })).deletedCount;
+      return addCounts(counts, await eraseChatDocuments(chatId));
+    },
+
+    /**
+     * The messages received before `cutoff` that have finished, among the next `limit` such messages
+     * after `after` (in order of receipt): finished means an outcome is stored (version 2) or the
+     * status is final (version 1). One still retrying or paused is skipped, unless it was received
+     * before `abandonedBefore` (a workflow that will never finish). `last` is where the next call goes on.
+     */
+    async expiredMessages(options: {
+      cutoff: Date;
+      abandonedBefore: Date;
+      limit: number;
+      after?: MessagePosition;
+    }): Promise<{ ids: string[]; last?: MessagePosition }> {
+      const { cutoff, abandonedBefore, limit, after } = options;
+      const from: Filter<MessageDoc> = after
+        ? {
+            $or: [
+              { received_at: { $gt: new Date(after.at) } },
+              { received_at: new Date(after.at), _id: { $gt: after.id } },
+            ],
+          }
+        : {};
+      const candidates = await c.messages
+        .find({ $and: [{ received_at: { $lt: cutoff } }, from] }, { projection: { _id: 1, status: 1, received_at: 1 } })
+        .sort({ received_at: 1, _id: 1 })
+        .limit(limit)
+        .toArray();
+      const finished = await Promise.all(
+        candidates.map(async (doc) => {
+          if (FINISHED_STATUSES.has(doc.status) || doc.received_at < abandonedBefore) return true;
+          return (await c.outcomes.findOne({ _id: doc._id }, { projection: { _id: 1 } })) !== null;
+        }),
+      );
+      const lastDoc = candidates.at(-1);
+      return {
+        ids: candidates.filter((_, index) => finished[index]).map((doc) => doc._id),
+        ...(lastDoc ? { last: { at: lastDoc.received_at.getTime(), id: lastDoc._id } } : {}),
+      };
+    },
+
+    /**
+     * Chats not seen since `cutoff` with none of their messages left, among the next `limit` such
+     * chats after the chat id `after` (in id order); `last` is where the next call goes on.
+     */
+    async expiredChats(cutoff: Date, limit: number, after = ''): Promise<{ ids: string[]; last?: string }> {
+      const candidates = await c.chats
+        .find(
+          {
+            _id: { $gt: after },
+            $or: [
+              { last_seen_at: { $lt: cutoff } },
+              { last_seen_at: { $exists: false }, first_seen_at: { $lt: cutoff } },
+            ],
+          },
+          { projection: { _id: 1 } },
+        )
+        .sort({ _id: 1 })
+        .limit(limit)
+        .toArray();
+      const empty = await Promise.all(
+        candidates.map(
+          async (doc) => (await c.messages.findOne({ chat_id: doc._id }, { projection: { _id: 1 } })) === null,
+        ),
+      );
+      const last = candidates.at(-1)?._id;
+      return {
+        ids: candidates.filter((_, index) => empty[index]).map((doc) => doc._id),
+        ...(last !== undefined ? { last } : {}),
+      };
+    },
+
+    eraseChatDocuments,
+  };
+}
+
+export type ErasureStore = ReturnType<typeof createErasureStore>;

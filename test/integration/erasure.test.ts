@@ -1,0 +1,132 @@
+/**
+ * An end user's erasure request (issue 12, item 19), on a real MongoDB-compatible server (FerretDB
+ * unless MONGODB_URI is set): the store deletes a chat and every record of it and nothing of
+ * anyone else's; the admin API does it on request, answered with the counts.
+ */
+import assert from 'node:assert/strict';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { createApp } from '../../src/api/app.js';
+import { erasureRouter } from '../../src/api/routes/erasure.js';
+import { createLogger } from '../../src/lib/logger.js';
+import { collections, type Collections } from '../../src/stores/collections.js';
+import { createStores, type Stores } from '../../src/stores/index.js';
+import { ADMIN_TOKEN, call } from '../helpers/admin-app.js';
+import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
+import { run } from '../cli/run-cli.js';
+import { countRecords, PER_CHAT_COLLECTIONS, PER_MESSAGE_COLLECTIONS, seedChat } from '../helpers/seed-records.js';
+
+const everyCollection = [...PER_MESSAGE_COLLECTIONS, ...PER_CHAT_COLLECTIONS];
+const zeroes = Object.fromEntries(everyCollection.map((name) => [name, 0]));
+
+describe('erasure of one end user', () => {
+  let mongo: TestMongo;
+  let stores: Stores;
+  let c: Collections;
+  let server: Server;
+  let base: string;
+  before(async () => {
+    mongo = await startTestMongo();
+    stores = createStores(mongo.db);
+    await stores.ensureIndexes();
+    c = collections(mongo.db);
+    const app = createApp({
+      logger: createLogger({ level: 'silent', name: 'test' }),
+      health: {},
+      routers: [
+        erasureRouter({
+          adminToken: ADMIN_TOKEN,
+          erasure: stores.erasure,
+          logger: createLogger({ level: 'silent', name: 'test' }),
+        }),
+      ],
+    });
+    server = app.listen(0, '127.0.0.1');
+    await new Promise<void>((resolve) => server.once('listening', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    server?.closeAllConnections();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await mongo?.close();
+  });
+
+  test('the store deletes the chat and every record of each of its messages, in batches, and nothing of another chat', async () => {
+    const at = new Date();
+    const gone = await seedChat(c, { pageId: 'page-s', clientId: 'alice', receivedAt: at, messages: 5, tag: 'a' });
+    const kept = await seedChat(c, { pageId: 'page-s', clientId: 'bob', receivedAt: at, messages: 2, tag: 'b' });
+    const before = await countRecords(c, gone.chatId, gone.messageIds);
+    for (const name of everyCollection) assert.ok((before[name] ?? 0) > 0, `the seed wrote ${name}`);
+    const keptBefore = await countRecords(c, kept.chatId, kept.messageIds);
+
+    const erased = await stores.erasure.eraseChat(gone.chatId, { batchSize: 2 });
+
+    assert.deepEqual(await countRecords(c, gone.chatId, gone.messageIds), zeroes);
+    assert.deepEqual(await countRecords(c, kept.chatId, kept.messageIds), keptBefore);
+    for (const name of everyCollection) assert.equal(erased[name], before[name], `count of ${name}`);
+    assert.equal(erased.messages, 5);
+  });
+
+  test('POST /v1/erasures erases the end user named by page and client id, answers the counts, and is safe to repeat', async () => {
+    const { chatId, messageIds } = await seedChat(c, {
+      pageId: 'page-api',
+      clientId: 'carol',
+      receivedAt: new Date(),
+      messages: 2,
+      tag: 'c',
+    });
+    const first = await call(base, 'POST', '/v1/erasures', { body: { page_id: 'page-api', client_id: 'carol' } });
+    assert.equal(first.status, 200, first.text);
+    assert.equal(first.body.chat_id, chatId);
+    const erased = first.body.erased as Record<string, number>;
+    assert.equal(erased.messages, 2);
+    assert.equal(erased.chats, 1);
+    assert.equal(erased.delivery_attempts, 2);
+    assert.deepEqual(await countRecords(c, chatId, messageIds), zeroes);
+
+    const again = await call(base, 'POST', '/v1/erasures', { body: { page_id: 'page-api', client_id: 'carol' } });
+    assert.equal(again.status, 200);
+    assert.ok(Object.values(again.body.erased as Record<string, number>).every((count) => count === 0));
+  });
+
+  test('the erasure API needs the admin token and both ids', async () => {
+    const anonymous = await call(base, 'POST', '/v1/erasures', {
+      token: null,
+      body: { page_id: 'page-api', client_id: 'carol' },
+    });
+    assert.equal(anonymous.status, 401);
+    const missing = await call(base, 'POST', '/v1/erasures', { body: { page_id: 'page-api' } });
+    assert.equal(missing.status, 400);
+    assert.match(missing.text, /client_id/);
+    const blank = await call(base, 'POST', '/v1/erasures', { body: { page_id: ' ', client_id: 'x' } });
+    assert.equal(blank.status, 400);
+    assert.match(blank.text, /page_id/);
+  });
+
+  test('chatrelay users erase: erases through the API, says what, and names a missing flag', async () => {
+    const { chatId, messageIds } = await seedChat(c, {
+      pageId: 'page-cli',
+      clientId: 'dana',
+      receivedAt: new Date(),
+      messages: 3,
+      tag: 'e',
+    });
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, CHATRELAY_URL: base, ADMIN_TOKEN };
+    const erased = await run(['users', 'erase', '--page-id', 'page-cli', '--client-id', 'dana'], { env });
+    assert.equal(erased.code, 0, erased.stderr);
+    assert.match(erased.stdout, new RegExp(`^Erased chat ${chatId}: \\d+ documents\\.`));
+    assert.match(erased.stdout, /^ {2}messages: 3$/m);
+    assert.deepEqual(await countRecords(c, chatId, messageIds), zeroes);
+
+    const again = await run(['users', 'erase', '--page-id', 'page-cli', '--client-id', 'dana', '--json'], { env });
+    assert.equal(again.code, 0, again.stderr);
+    const body = JSON.parse(again.stdout) as { chat_id: string; erased: Record<string, number> };
+    assert.equal(body.chat_id, chatId);
+    assert.ok(Object.values(body.erased).every((count) => count === 0));
+
+    const missing = await run(['users', 'erase', '--page-id', 'page-cli'], { env });
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--client-id/);
+  });
+});
