@@ -25,6 +25,14 @@ import { bundle, createTimeSkippingEnv, testDataConverter } from './temporal.js'
 
 export const workflowsPath = fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url));
 export const historiesDir = fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
+/** Saves a finished workflow's history as a replay fixture when RECORD_HISTORIES=1; never over an archived one. */
+export async function recordHistory(name: string, handle: Pick<WorkflowHandle, 'fetchHistory'>): Promise<void> {
+  if (process.env.RECORD_HISTORIES !== '1') return;
+  const file = `${historiesDir}${name}.json`;
+  if (existsSync(file)) return; // the archive only grows: a changed history is a new file
+  writeFileSync(file, historyToJSON(await handle.fetchHistory()));
+}
+
 export const quietLogger = createLogger({ level: 'silent', name: 'test' });
 
 /**
@@ -106,13 +114,7 @@ export async function startWorkflowHarness(
       const { workflowId } = await starter.start(envelope);
       return env.client.workflow.getHandle<typeof messageWorkflowV2>(workflowId);
     },
-    async record(name, handle) {
-      if (process.env.RECORD_HISTORIES !== '1') return;
-      const file = `${historiesDir}${name}.json`;
-      if (existsSync(file)) return; // the archive only grows: a changed history is a new file
-      const history = await handle.fetchHistory();
-      writeFileSync(file, historyToJSON(history));
-    },
+    record: recordHistory,
     async close() {
       worker.shutdown();
       await running;

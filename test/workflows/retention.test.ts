@@ -19,7 +19,7 @@ import { RETENTION_WORKFLOW_ID, type retentionWorkflow } from '../../src/workflo
 import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
 import { countRecords, seedChat } from '../helpers/seed-records.js';
 import { bundle, createTimeSkippingEnv, testDataConverter } from '../helpers/temporal.js';
-import { workflowsPath } from '../helpers/workflow-harness.js';
+import { recordHistory, workflowsPath } from '../helpers/workflow-harness.js';
 
 describe('retention', () => {
   let mongo: TestMongo;
@@ -95,6 +95,8 @@ describe('retention', () => {
           args: [{ retentionDays: 30, batchSize: 2, batchesPerRun: 2 }],
         }),
       );
+
+      await recordHistory('v2-retention', env.client.workflow.getHandle(`retention-${now}`));
 
       for (const gone of [old, abandoned]) {
         const left = await countRecords(c, gone.chatId, gone.messageIds);
