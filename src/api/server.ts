@@ -17,10 +17,15 @@ import { createMessageStarter } from './message-starter.js';
 import { createRateLimiter } from './rate-limit.js';
 import { methodNotAllowedRouter, openapiRouter } from './openapi.js';
 import { adminRouter } from './routes/admin.js';
-import { codecRouter, codecRoutes } from './routes/codec.js';
-import { erasureRouter, erasureRoutes } from './routes/erasure.js';
+import { codecRouter } from './routes/codec.js';
+import { createConversations } from './conversations.js';
+import { createOverview } from './overview.js';
+import { extraRoutes } from './route-tables.js';
+import { dashboardRouter } from './routes/dashboard.js';
+import { dashboardApiRouter } from './routes/dashboard-api.js';
+import { erasureRouter } from './routes/erasure.js';
 import { mediaRouter } from './routes/media.js';
-import { messageRoutes, messagesRouter } from './routes/messages.js';
+import { messagesRouter } from './routes/messages.js';
 import { createMessageAdmin } from './message-admin.js';
 import { webhookRouter } from './routes/webhook.js';
 import { taskTypes, temporalBacklogProbe } from './task-queue-backlog.js';
@@ -84,7 +89,8 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
           },
         })
       : undefined;
-  const extraRoutes = [...messageRoutes, ...erasureRoutes, ...codecRoutes];
+  // The webhook's starter; the dashboard's test messages go through it too.
+  const starter = createMessageStarter(client, config.TEMPORAL_TASK_QUEUE, line, { logger });
   const app = createApp({
     logger,
     metrics,
@@ -99,7 +105,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     routers: [
       webhookRouter({
         auth,
-        starter: createMessageStarter(client, config.TEMPORAL_TASK_QUEUE, line, { logger }),
+        starter,
         ...(loadGate ? { loadGate } : {}),
         rateLimits: {
           channel: createRateLimiter({ perMinute: config.RATE_LIMIT_CHANNEL_PER_MINUTE }),
@@ -131,6 +137,16 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
           publicBaseUrl: config.PUBLIC_BASE_URL,
         }),
       }),
+      dashboardApiRouter({
+        adminToken: config.ADMIN_TOKEN,
+        channels: stores.channels,
+        starter,
+        auth,
+        conversations: createConversations({ stores, publicBaseUrl: config.PUBLIC_BASE_URL }),
+        overview: createOverview({ stores }),
+        logger,
+      }),
+      dashboardRouter(),
       erasureRouter({ adminToken: config.ADMIN_TOKEN, erasure: stores.erasure, logger }),
       codecRouter({
         codec: payloadCodec,

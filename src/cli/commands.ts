@@ -14,22 +14,30 @@ import type {
 } from '../domain/message-schemas.js';
 import type { ErasureResponse } from '../domain/erasure-schemas.js';
 import type { z } from 'zod';
+import type { ChatHistoryResponse, ChatSummary } from '../domain/dashboard-schemas.js';
 import {
   endpointCommand,
   field,
+  fieldOptions,
   flagOfField,
   listCommand,
   resourceCommands,
+  numberValue,
   resourcePath,
+  str,
+  stringValue,
+  UsageError,
   type Command,
   type Field,
 } from './command.js';
 import {
   agentTable,
   channelTable,
+  chatTable,
   firstMessageCurl,
   formatAgent,
   formatChannel,
+  formatChatHistory,
   formatMessage,
   messageTable,
   reencryptReport,
@@ -179,6 +187,16 @@ const channelActions: Command[] = [
         'give the new one to the reply receiver before then.',
       ].join('\n'),
   }),
+  endpointCommand<ChannelResponse>({
+    group: 'channels',
+    name: 'pause',
+    summary: "Pause delivery of a channel's replies; messages are still answered and their replies wait, in order",
+    argument: 'CHANNEL_ID',
+    method: 'POST',
+    path: (id) => resourcePath('channels', id, '/pause'),
+    print: (channel) =>
+      `Paused delivery of channel ${channel.id} (page ${JSON.stringify(channel.page_id)}): replies wait until \`chatrelay channels resume ${channel.id}\`.`,
+  }),
   endpointCommand<z.infer<typeof resumeResponseSchema>>({
     group: 'channels',
     name: 'resume',
@@ -229,6 +247,46 @@ const messageCommands: Command[] = [
   }),
 ];
 
+const chatHistoryLimit = field.number('limit', 'limit', 'latest messages to show, 1 to 200 (default 50)', 'N');
+
+const chatCommands: Command[] = [
+  listCommand<ChatSummary>({
+    group: 'chats',
+    summary: "List a channel's chats (its end users), most recently active first",
+    argument: 'CHANNEL_ID',
+    path: (id) => resourcePath('channels', id, '/chats'),
+    paging: {
+      cursor: 'before',
+      next: 'next_before',
+      cursorDescription: 'only chats last active before this time (the next_before of the previous page)',
+    },
+    table: chatTable,
+  }),
+  {
+    // A chat is addressed within its channel: GET /v1/channels/{id}/chats/{chat_id}.
+    group: 'chats',
+    name: 'show',
+    summary: "Show one chat's history: each user message and the assistant's reply parts",
+    argument: 'CHAT_ID',
+    options: {
+      channel: str('the channel the chat belongs to (required)', 'CHANNEL_ID'),
+      ...fieldOptions([chatHistoryLimit]),
+    },
+    fields: [chatHistoryLimit],
+    async run(ctx) {
+      const channelId = stringValue(ctx.values, 'channel');
+      if (channelId === undefined) throw new UsageError('--channel is required');
+      const limit = numberValue(ctx.values, 'limit');
+      const query = limit === undefined ? '' : `?limit=${limit}`;
+      const history = (await ctx.client.request<ChatHistoryResponse>(
+        'GET',
+        resourcePath('channels', channelId, `/chats/${encodeURIComponent(ctx.id)}${query}`),
+      ))!;
+      ctx.out(ctx.json ? JSON.stringify(history, null, 2) : formatChatHistory(history));
+    },
+  },
+];
+
 const userCommands: Command[] = [
   endpointCommand<ErasureResponse>({
     group: 'users',
@@ -262,6 +320,7 @@ export const commands: Command[] = [
   ...channelCommands,
   ...channelActions,
   ...messageCommands,
+  ...chatCommands,
   ...secretCommands,
   ...userCommands,
 ];

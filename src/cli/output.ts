@@ -1,3 +1,4 @@
+import type { ChatHistoryResponse, ChatSummary } from '../domain/dashboard-schemas.js';
 import type { ErasureResponse } from '../domain/erasure-schemas.js';
 import type { AgentResponse, ChannelResponse, ReencryptSecretsResponse } from '../domain/admin-schemas.js';
 import type { MessageStatusResponse, MessageSummary } from '../domain/message-schemas.js';
@@ -218,6 +219,46 @@ export function firstMessageCurl(baseUrl: string, pageId: string, apiToken: stri
     `  -H ${shellQuote('Content-Type: application/json')} \\`,
     `  -d ${shellQuote(body)}`,
   ].join('\n');
+}
+
+export function chatTable(chats: ChatSummary[]): string {
+  return table(
+    ['ID', 'CLIENT', 'NAME', 'PLATFORM', 'LAST SEEN', 'LAST MESSAGE'],
+    chats.map((chat) => [
+      chat.id,
+      chat.client_id,
+      chat.client_name ?? '',
+      chat.platform,
+      chat.last_seen_at ?? '',
+      chat.last_message ? `${chat.last_message.role}: ${oneLine(chat.last_message.text, 60)}` : '',
+    ]),
+    'No chats.',
+  );
+}
+
+/** A chat's history, oldest first: each user message, then the reply's parts. */
+export function formatChatHistory(history: ChatHistoryResponse): string {
+  const { chat, turns } = history;
+  const lines = [`Chat ${chat.id}: ${chat.client_name ?? chat.client_id} (${chat.client_id}) on ${chat.platform}`];
+  if (turns.length === 0) lines.push('', 'No messages.');
+  for (const turn of turns) {
+    lines.push('', `[${turn.received_at}] user (${turn.message_id}, ${turn.status}):`);
+    if (turn.user.text !== null) lines.push(`  ${turn.user.text}`);
+    if (turn.user.audio !== null)
+      lines.push(`  voice: ${turn.user.audio}`, `  transcript: ${turn.user.transcript ?? '—'}`);
+    for (const url of turn.user.attachments) lines.push(`  attachment: ${url}`);
+    for (const part of turn.assistant) {
+      lines.push(`  assistant, part ${part.part}${part.delivered_at ? `, delivered ${part.delivered_at}` : ''}:`);
+      lines.push(`    ${part.text}`);
+      for (const url of [
+        ...part.images,
+        ...(part.file ? [part.file] : []),
+        ...(part.audio_url ? [part.audio_url] : []),
+      ])
+        lines.push(`    ${url}`);
+    }
+  }
+  return lines.join('\n');
 }
 
 /** What an erasure deleted: the total, then each collection that lost documents. */

@@ -150,6 +150,14 @@ async function main(): Promise<void> {
     what: 'the API to be ready',
   });
   console.log(`[stack] ready: API at ${base} (POST /webhook/mychatbot, GET /readyz). Ctrl-C stops everything.`);
+  // The first thing a new user opens. The token itself is not printed: terminals end up in logs.
+  const tokenHint = env.ADMIN_TOKEN ? 'your ADMIN_TOKEN' : `the admin token in ${join(dataDir, 'admin-token')}`;
+  const built = existsSync(join(projectRoot, 'dist', 'dashboard', 'index.html'));
+  console.log(
+    built
+      ? `[stack] dashboard: ${base}/dashboard/ (sign in with ${tokenHint})`
+      : `[stack] the dashboard is not built: run \`npm run build:dashboard\` (./scripts/stack.sh builds it), then open ${base}/dashboard/`,
+  );
 }
 
 main().catch((error: unknown) => {

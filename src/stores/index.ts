@@ -4,6 +4,7 @@ import { createBlobStore } from './blobs.js';
 import { createChannelStore } from './channels.js';
 import { createChatStore } from './chats.js';
 import { collections, ensureIndexes } from './collections.js';
+import { createDashboardReadStore } from './dashboard-reads.js';
 import { createChatLineStore } from './chat-lines.js';
 import { createErasureStore } from './erasure.js';
 import { createLegacyHistoryStore } from './legacy-history.js';
@@ -31,6 +32,8 @@ export function createStores(db: Db, options: { secretBox?: SecretBox; messageCa
     legacyHistory: createLegacyHistoryStore(c),
     legacyMessages: createLegacyMessageStore(c),
     blobs: createBlobStore(c),
+    /** Read-only views for the dashboard (chats, a chat's messages, the overview). */
+    dashboard: createDashboardReadStore(c),
     /** Retention and end users' erasure requests: deleting a chat or old messages with all their records. */
     erasure: createErasureStore(c),
     ensureIndexes: async () => {

@@ -9,8 +9,8 @@ import { createApp } from '../../src/api/app.js';
 import { mountRoutes, type RouteSpec } from '../../src/api/route-table.js';
 import { adminRoutes } from '../../src/api/routes/admin.js';
 import { codecRoutes } from '../../src/api/routes/codec.js';
-import { erasureRoutes } from '../../src/api/routes/erasure.js';
 import { messageRoutes } from '../../src/api/routes/messages.js';
+import { extraRoutes } from '../../src/api/route-tables.js';
 import { startApi, type RunningApi } from '../../src/api/server.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { inboundMessageSchema } from '../../src/domain/inbound.js';
@@ -351,7 +351,7 @@ describe('OpenAPI document', () => {
           buildOpenApiDocument({
             limits,
             publicBaseUrl: config.PUBLIC_BASE_URL,
-            extraRoutes: [...messageRoutes, ...erasureRoutes, ...codecRoutes],
+            extraRoutes,
           }),
         ),
       ),

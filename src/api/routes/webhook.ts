@@ -1,6 +1,6 @@
 import express, { Router, type Request } from 'express';
 import { fieldErrors, inboundMessageSchema, type InboundLimits } from '../../domain/inbound.js';
-import type { InboundEnvelope } from '../../domain/models.js';
+import type { Channel, InboundEnvelope } from '../../domain/models.js';
 import { chatIdFor } from '../../stores/chats.js';
 import { randomId, stableId } from '../../lib/secrets.js';
 import type { Logger } from '../../lib/logger.js';
@@ -50,6 +50,25 @@ export function messageIdFor(channelId: string, clientId: string, clientMessageI
   return clientMessageId === undefined
     ? `msg_${randomId(16)}`
     : `msg_${stableId(channelId, clientId, clientMessageId)}`;
+}
+
+/**
+ * What a message's workflow is started with, for a message accepted on `channel`: one function, so
+ * the webhook and the dashboard's test messages (routes/dashboard-api.ts) start the same input.
+ */
+export function inboundEnvelope(
+  channel: Pick<Channel, 'id' | 'page_id' | 'token_version'>,
+  message: InboundEnvelope['message'],
+): InboundEnvelope {
+  return {
+    messageId: messageIdFor(channel.id, message.client_id, message.message_id),
+    chatId: chatIdFor(channel.page_id, message.client_id),
+    channelId: channel.id,
+    pageId: channel.page_id,
+    tokenVersion: channel.token_version,
+    receivedAt: new Date().toISOString(),
+    message,
+  };
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
@@ -134,17 +153,9 @@ export function webhookRouter(deps: WebhookDeps): Router {
       }
     }
 
-    const messageId = messageIdFor(channel.id, message.client_id, message.message_id);
     const { page_id: _pageId, ...rest } = message;
-    const envelope: InboundEnvelope = {
-      messageId,
-      chatId: chatIdFor(channel.page_id, message.client_id),
-      channelId: channel.id,
-      pageId: channel.page_id,
-      tokenVersion: channel.token_version,
-      receivedAt: new Date().toISOString(),
-      message: rest,
-    };
+    const envelope = inboundEnvelope(channel, rest);
+    const messageId = envelope.messageId;
     const started = await deps.starter.start(envelope);
     deps.logger.info(
       {

@@ -1,0 +1,151 @@
+import { Router } from 'express';
+import { channelResponseSchema } from '../../domain/admin-schemas.js';
+import {
+  chatHistoryQuerySchema,
+  chatHistoryResponseSchema,
+  chatListResponseSchema,
+  listChatsQuerySchema,
+  overviewResponseSchema,
+  testMessageResponseSchema,
+  testMessageSchema,
+} from '../../domain/dashboard-schemas.js';
+import type { Logger } from '../../lib/logger.js';
+import type { ChannelStore } from '../../stores/channels.js';
+import type { ChannelAuthenticator } from '../channel-auth.js';
+import type { Conversations } from '../conversations.js';
+import { notFound } from '../errors.js';
+import type { Overview } from '../overview.js';
+import { mountRoutes, requireAdminToken, type RouteSpec } from '../route-table.js';
+import { inboundEnvelope, type MessageStarter } from './webhook.js';
+import { toChannelResponse } from './admin.js';
+
+/** The platform name test messages carry, so they stand out in a channel's chats. */
+export const TEST_PLATFORM = 'chatrelay-dashboard';
+
+/** What the dashboard reads and does besides agents, channels and messages; documented from this table. */
+export const dashboardApiRoutes = [
+  {
+    method: 'get',
+    path: '/v1/channels/:id/chats',
+    operationId: 'listChannelChats',
+    tag: 'Conversations',
+    summary: "A channel's chats (its end users), most recently active first",
+    query: listChatsQuerySchema,
+    success: { status: 200, description: 'A page of chats; page with `before`.', schema: chatListResponseSchema },
+    errors: [400, 401, 404],
+  },
+  {
+    method: 'get',
+    path: '/v1/channels/:id/chats/:chat_id',
+    operationId: 'getChannelChat',
+    tag: 'Conversations',
+    summary: "One chat's history: each user message and the assistant's reply parts",
+    query: chatHistoryQuerySchema,
+    success: { status: 200, description: 'The chat and its latest messages.', schema: chatHistoryResponseSchema },
+    errors: [400, 401, 404],
+  },
+  {
+    method: 'post',
+    path: '/v1/channels/:id/test-message',
+    operationId: 'sendTestMessage',
+    tag: 'Conversations',
+    summary: 'Send a message to the channel as a test user ("Try it")',
+    description:
+      'Accepted exactly as a message the platform POSTs to /webhook/mychatbot is (same chat line, same workflow), with platform "chatrelay-dashboard": its reply goes to the channel\'s Reply Webhook URL.',
+    body: testMessageSchema,
+    success: {
+      status: 202,
+      description: 'Accepted; follow it with GET /v1/messages/{id}.',
+      schema: testMessageResponseSchema,
+    },
+    errors: [400, 401, 404, 413, 415],
+  },
+  {
+    method: 'post',
+    path: '/v1/channels/:id/pause',
+    operationId: 'pauseChannel',
+    tag: 'Delivery',
+    summary: "Pause delivery of a channel's replies",
+    description:
+      'Messages are still accepted and answered; their reply parts wait, in order, until POST /v1/channels/{id}/resume.',
+    success: { status: 200, description: 'The channel, paused.', schema: channelResponseSchema },
+    errors: [401, 404],
+  },
+  {
+    method: 'get',
+    path: '/v1/overview',
+    operationId: 'getOverview',
+    tag: 'Delivery',
+    summary: 'The last hour across every channel',
+    description:
+      'Messages per minute, how many were delivered, failed or not answered, how fast receivers acknowledged reply parts, and the channels with failures or paused delivery.',
+    success: { status: 200, description: 'The summary.', schema: overviewResponseSchema },
+    errors: [401],
+  },
+] as const satisfies readonly RouteSpec[];
+
+export interface DashboardApiDeps {
+  adminToken: string;
+  channels: Pick<ChannelStore, 'get' | 'update'>;
+  /** The webhook's own starter: a test message takes exactly the path of an inbound one. */
+  starter: MessageStarter;
+  auth: Pick<ChannelAuthenticator, 'invalidate'>;
+  conversations: Conversations;
+  overview: Overview;
+  logger: Logger;
+}
+
+export function dashboardApiRouter(deps: DashboardApiDeps): Router {
+  const router = Router();
+  router.use('/v1', requireAdminToken(deps.adminToken));
+  mountRoutes(router, dashboardApiRoutes, {
+    listChannelChats: async ({ params, query }) => ({
+      status: 200,
+      body: await deps.conversations.list(params.id ?? '', {
+        limit: query.limit,
+        ...(query.before ? { before: query.before } : {}),
+      }),
+    }),
+    getChannelChat: async ({ params, query }) => ({
+      status: 200,
+      body: await deps.conversations.history(params.id ?? '', params.chat_id ?? '', query.limit),
+    }),
+    async sendTestMessage({ params, body, requestId }) {
+      const channel = await deps.channels.get(params.id ?? '');
+      if (!channel) throw notFound('Channel');
+      const envelope = inboundEnvelope(channel, {
+        client_id: body.client_id,
+        client_name: body.client_name,
+        platform: TEST_PLATFORM,
+        text: body.text,
+      });
+      const started = await deps.starter.start(envelope);
+      deps.logger.info(
+        { requestId, channelId: channel.id, messageId: envelope.messageId },
+        'admin: test message accepted',
+      );
+      return {
+        status: 202,
+        body: {
+          status: 'accepted',
+          message_id: envelope.messageId,
+          workflow_id: started.workflowId,
+          chat_id: envelope.chatId,
+          duplicate: started.duplicate,
+        },
+      };
+    },
+    async pauseChannel({ params, requestId }) {
+      const channel = await deps.channels.update(params.id ?? '', {
+        delivery_paused: true,
+        paused_reason: `paused by an admin (${new Date().toISOString()})`,
+      });
+      if (!channel) throw notFound('Channel');
+      deps.auth.invalidate(channel.page_id);
+      deps.logger.info({ requestId, channelId: channel.id }, 'admin: channel delivery paused');
+      return { status: 200, body: toChannelResponse(channel) };
+    },
+    getOverview: async () => ({ status: 200, body: await deps.overview.summary() }),
+  });
+  return router;
+}

@@ -1,0 +1,137 @@
+import { api, unwrap, type ChatSummary } from '../api.js';
+import { useLoad } from '../hooks.js';
+import { useTitle } from '../title.js';
+import { ErrorLine, time } from '../ui.js';
+
+const isImage = (url: string) => /\.(png|jpe?g|gif|webp|avif)(\?|#|$)/i.test(url);
+
+function Avatar({ chat }: { chat: ChatSummary }) {
+  const name = chat.client_name ?? chat.client_id;
+  return chat.client_avatar ? (
+    <img class="avatar" src={chat.client_avatar} alt="" width={32} height={32} />
+  ) : (
+    <span class="avatar" aria-hidden="true">
+      {name.slice(0, 1).toUpperCase()}
+    </span>
+  );
+}
+
+/** A channel's chats: who talked to it, on which platform, and what was said last. */
+export function ChatsList({ channelId }: { channelId: string }) {
+  const chats = useLoad(
+    () => unwrap(api.GET('/v1/channels/{id}/chats', { params: { path: { id: channelId }, query: { limit: 50 } } })),
+    [channelId],
+    5_000,
+  );
+  return (
+    <>
+      <h2>Conversations</h2>
+      <ErrorLine message={chats.error} />
+      {chats.data?.data.length === 0 ? <p>No conversation yet.</p> : null}
+      <ul class="list">
+        {chats.data?.data.map((chat) => (
+          <li key={chat.id} class="card row">
+            <Avatar chat={chat} />
+            <div class="grow">
+              <a href={`#/channels/${channelId}/chats/${chat.id}`}>
+                <strong>{chat.client_name ?? chat.client_id}</strong>
+              </a>
+              <span class="muted">
+                {' '}
+                · {chat.platform} · {time(chat.last_seen_at)}
+              </span>
+              {chat.last_message ? (
+                <p class="muted clip">
+                  {chat.last_message.role === 'user' ? 'User' : 'Assistant'}: {chat.last_message.text}
+                </p>
+              ) : null}
+            </div>
+          </li>
+        ))}
+      </ul>
+    </>
+  );
+}
+
+function Links({ urls }: { urls: string[] }) {
+  if (urls.length === 0) return null;
+  return (
+    <ul class="attachments">
+      {urls.map((url) => (
+        <li key={url}>
+          <a href={url} rel="noreferrer" target="_blank">
+            {isImage(url) ? <img src={url} alt={`Image ${url.split('/').pop() ?? ''}`} class="thumb" /> : url}
+          </a>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** One chat's history: the user's messages (voice with transcript, attachments) and the assistant's parts. */
+export function ChatPage({ channelId, chatId }: { channelId: string; chatId: string }) {
+  const history = useLoad(
+    () =>
+      unwrap(
+        api.GET('/v1/channels/{id}/chats/{chat_id}', {
+          params: { path: { id: channelId, chat_id: chatId }, query: { limit: 100 } },
+        }),
+      ),
+    [channelId, chatId],
+    3_000,
+  );
+  const chat = history.data?.chat;
+  useTitle(chat ? `Conversation with ${chat.client_name ?? chat.client_id}` : 'Conversation');
+  return (
+    <section>
+      <p>
+        <a href={`#/channels/${channelId}/chats`}>← Conversations</a>
+      </p>
+      <ErrorLine message={history.error} />
+      {chat ? (
+        <div class="heading">
+          <Avatar chat={chat} />
+          <h1>{chat.client_name ?? chat.client_id}</h1>
+          <span class="muted">
+            {chat.platform} · {chat.client_id}
+          </span>
+        </div>
+      ) : null}
+      <ol class="conversation">
+        {history.data?.turns.map((turn) => (
+          <li key={turn.message_id} data-message-id={turn.message_id}>
+            <div class="bubble user">
+              <span class="who">User · {time(turn.received_at)}</span>
+              {turn.user.text ? <p>{turn.user.text}</p> : null}
+              {turn.user.audio ? (
+                <p>
+                  <a href={turn.user.audio} rel="noreferrer" target="_blank">
+                    Voice message
+                  </a>
+                  {turn.user.transcript ? `: “${turn.user.transcript}”` : ' (not transcribed yet)'}
+                </p>
+              ) : null}
+              <Links urls={turn.user.attachments} />
+            </div>
+            {turn.assistant.map((part) => (
+              <div class="bubble assistant" key={part.part}>
+                <span class="who">
+                  Assistant · part {part.part} ·{' '}
+                  {part.delivered_at ? `delivered ${time(part.delivered_at)}` : 'not delivered'}
+                </span>
+                <p>{part.text}</p>
+                <Links urls={[...part.images, ...(part.file ? [part.file] : [])]} />
+                {part.audio_url ? (
+                  <audio controls preload="none" src={part.audio_url} aria-label="Speech reply" />
+                ) : null}
+              </div>
+            ))}
+            {turn.assistant.length === 0 ? (
+              <p class="muted">{turn.status === 'processing' ? 'Reply on its way…' : `No reply (${turn.status}).`}</p>
+            ) : null}
+          </li>
+        ))}
+      </ol>
+    </section>
+  );
+}
