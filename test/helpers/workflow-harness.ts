@@ -10,6 +10,7 @@ import { createActivities } from '../../src/activities/index.js';
 import { createOpenAIModelClient } from '../../src/activities/model.js';
 import { chatLineFor, type ChatLine } from '../../src/coordination/index.js';
 import { createApp } from '../../src/api/app.js';
+import { createMessageAdmin, type MessageAdmin } from '../../src/api/message-admin.js';
 import { createMessageStarter } from '../../src/api/message-starter.js';
 import type { InboundEnvelope } from '../../src/domain/models.js';
 import type { messageWorkflowV2 } from '../../src/workflows/message.js';
@@ -43,6 +44,8 @@ export interface WorkflowHarness {
   workflowBundle: WorkflowBundleWithSourceMap;
   /** The chats' lines, as the API and the worker use them. */
   line: ChatLine;
+  /** The message API's operations (status, redeliver, resume) on this harness's server, stores and line. */
+  messageAdmin: MessageAdmin;
   /** Starts a message the way the API does (its place in the chat's line, then its workflow). */
   startMessage(envelope: InboundEnvelope): Promise<WorkflowHandle<typeof messageWorkflowV2>>;
   /** Saves a finished workflow's history as a replay fixture when RECORD_HISTORIES=1; never over an archived one. */
@@ -90,6 +93,7 @@ export async function startWorkflowHarness(
   });
   const running = worker.run();
   const starter = createMessageStarter(env.client, taskQueue, line);
+  const messageAdmin = createMessageAdmin({ stores, client: env.client, line, taskQueue, publicBaseUrl: mediaBaseUrl });
   return {
     env,
     mongo,
@@ -100,6 +104,7 @@ export async function startWorkflowHarness(
     taskQueue,
     workflowBundle,
     line,
+    messageAdmin,
     async startMessage(envelope) {
       const { workflowId } = await starter.start(envelope);
       return env.client.workflow.getHandle<typeof messageWorkflowV2>(workflowId);
