@@ -9,7 +9,7 @@ import {
   newChannel,
   readiness,
   report,
-  sendMessages,
+  sendOnceAcceptingAgain,
   sendUntilAnswered,
   sendWorkInFlight,
   type SentMessage,
@@ -62,15 +62,7 @@ describe('faults: the MongoDB-compatible server is stopped and started again', (
 
     const restartMs = await stack.mongo.start();
     const upAt = Date.now();
-    const probes = await sendUntilAnswered(stack, channel, 200, {
-      label: 'mongo-probe',
-      timeoutMs: 60_000,
-      intervalMs: 200,
-      what: 'the API to accept messages again',
-    });
-    const acceptingAfterMs = Date.now() - upAt;
-    const afterOutage = await sendMessages(stack, channel, 3, { label: 'mongo-after' });
-    assert.equal(accepted(afterOutage).length, 3, JSON.stringify(afterOutage.map((item) => item.result)));
+    const { probes, afterOutage, acceptingAfterMs } = await sendOnceAcceptingAgain(stack, channel, 'mongo', upAt);
 
     const all = [...beforeOutage, ...duringOutage, ...probes, ...afterOutage];
     const result = await assertAnsweredOnce(stack, channel, all, { timeoutMs: 180_000 });

@@ -110,6 +110,29 @@ export async function sendUntilAnswered(
   return sent;
 }
 
+/**
+ * After the restart that ends an outage: probes with real messages until the API accepts one again, then
+ * sends three more, all accepted. Returns what was sent (each accepted message is owed a reply) and how
+ * long after `upAt` the API took to accept again.
+ */
+export async function sendOnceAcceptingAgain(
+  stack: ProcessStack,
+  channel: TestChannel,
+  label: string,
+  upAt: number,
+): Promise<{ probes: SentMessage[]; afterOutage: SentMessage[]; acceptingAfterMs: number }> {
+  const probes = await sendUntilAnswered(stack, channel, 200, {
+    label: `${label}-probe`,
+    timeoutMs: 60_000,
+    intervalMs: 200,
+    what: 'the API to accept messages again',
+  });
+  const acceptingAfterMs = Date.now() - upAt;
+  const afterOutage = await sendMessages(stack, channel, 3, { label: `${label}-after` });
+  assert.equal(accepted(afterOutage).length, 3, JSON.stringify(afterOutage.map((item) => item.result)));
+  return { probes, afterOutage, acceptingAfterMs };
+}
+
 /** The API's readiness: its status (200 or 503) and which of its checks pass. */
 export async function readiness(
   stack: ProcessStack,

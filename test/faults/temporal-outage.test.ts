@@ -5,13 +5,12 @@ import { waitFor } from '../../src/lib/wait.js';
 import { type ProcessStack } from '../helpers/process-stack.js';
 import { startStack } from '../helpers/stack.js';
 import {
-  accepted,
   assertAnsweredOnce,
   newChannel,
   readiness,
   report,
   sendMessages,
-  sendUntilAnswered,
+  sendOnceAcceptingAgain,
   sendWorkInFlight,
 } from './support.js';
 
@@ -75,16 +74,7 @@ describe('faults: the Temporal server is stopped and started again', () => {
 
     const restartMs = await stack.temporal.start();
     const upAt = Date.now();
-    // The API takes new messages again: probe with real messages until one is accepted (each is then owed a reply).
-    const probes = await sendUntilAnswered(stack, channel, 200, {
-      label: 'temporal-probe',
-      timeoutMs: 60_000,
-      intervalMs: 200,
-      what: 'the API to accept messages again',
-    });
-    const acceptingAfterMs = Date.now() - upAt;
-    const afterOutage = await sendMessages(stack, channel, 3, { label: 'temporal-after' });
-    assert.equal(accepted(afterOutage).length, 3, JSON.stringify(afterOutage.map((item) => item.result)));
+    const { probes, afterOutage, acceptingAfterMs } = await sendOnceAcceptingAgain(stack, channel, 'temporal', upAt);
 
     const all = [...beforeOutage, ...refused, ...probes, ...afterOutage];
     const result = await assertAnsweredOnce(stack, channel, all, { timeoutMs: 180_000 });
