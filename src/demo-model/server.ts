@@ -227,6 +227,14 @@ class BadRequest extends Error {
   }
 }
 
+/** A parameter the real API requires, as a non-empty string; a 400 naming it otherwise. */
+function requiredString(fields: Readonly<Record<string, unknown>>, name: string): string {
+  const value = fields[name];
+  if (typeof value !== 'string' || value.length === 0)
+    throw new BadRequest(`Missing required parameter: '${name}'.`, name);
+  return value;
+}
+
 interface Waiter {
   readonly count: number;
   readonly endpoint: ModelEndpoint | undefined;
@@ -506,10 +514,8 @@ class DemoModelServer implements DemoModel {
   private async answerChat(res: ServerResponse, request: RecordedRequest, override: string | undefined): Promise<void> {
     const body = request.json;
     if (!body) throw new BadRequest('Chat completions need a JSON body.');
-    const model = body['model'];
+    const model = requiredString(body, 'model');
     const messages = body['messages'];
-    if (typeof model !== 'string' || model.length === 0)
-      throw new BadRequest("Missing required parameter: 'model'.", 'model');
     if (!Array.isArray(messages) || messages.length === 0)
       throw new BadRequest("'messages' must be a non-empty array.", 'messages');
     if (body['stream'] === true)
@@ -561,10 +567,8 @@ function sendError(res: ServerResponse, seq: number, step: ErrorStep, param: str
 function answerTranscription(res: ServerResponse, request: RecordedRequest, override: string | undefined): void {
   const form = request.form;
   if (!form) throw new BadRequest('Transcriptions need a multipart/form-data body.');
-  const model = form['model'];
+  requiredString(form, 'model');
   const file = form['file'];
-  if (typeof model !== 'string' || model.length === 0)
-    throw new BadRequest("Missing required parameter: 'model'.", 'model');
   if (file === undefined || typeof file === 'string')
     throw new BadRequest("Missing required parameter: 'file'.", 'file');
   const text = override ?? fakeTranscript(file.bytes);
@@ -588,12 +592,10 @@ function answerTranscription(res: ServerResponse, request: RecordedRequest, over
 function answerSpeech(res: ServerResponse, request: RecordedRequest, override: string | undefined): void {
   const body = request.json;
   if (!body) throw new BadRequest('Speech needs a JSON body.');
-  const input = body['input'];
+  requiredString(body, 'model');
+  requiredString(body, 'voice');
+  const input = requiredString(body, 'input');
   const format = body['response_format'] ?? 'mp3';
-  if (typeof body['model'] !== 'string') throw new BadRequest("Missing required parameter: 'model'.", 'model');
-  if (typeof body['voice'] !== 'string') throw new BadRequest("Missing required parameter: 'voice'.", 'voice');
-  if (typeof input !== 'string' || input.length === 0)
-    throw new BadRequest("Missing required parameter: 'input'.", 'input');
   const contentType = typeof format === 'string' ? SPEECH_CONTENT_TYPES[format] : undefined;
   if (!contentType) throw new BadRequest(`Unsupported response_format: ${JSON.stringify(format)}.`, 'response_format');
   const audio = override === undefined ? fakeSpeechBytes(input) : Buffer.from(override, 'utf8');

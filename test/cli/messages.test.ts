@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createApp } from '../../src/api/app.js';
-import { createMessageAdmin, type MessageAdmin } from '../../src/api/message-admin.js';
+import type { MessageAdmin } from '../../src/api/message-admin.js';
 import { messagesRouter } from '../../src/api/routes/messages.js';
 import {
   messageListResponseSchema,
@@ -26,13 +26,7 @@ describe('chatrelay messages and channels resume, against the message API on a r
 
   before(async () => {
     h = await startWorkflowHarness();
-    admin = createMessageAdmin({
-      stores: h.stores,
-      client: h.env.client,
-      line: h.line,
-      taskQueue: h.taskQueue,
-      publicBaseUrl: h.mediaBaseUrl,
-    });
+    admin = h.messageAdmin;
     api = createApp({
       logger: quietLogger,
       health: {},

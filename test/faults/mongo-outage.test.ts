@@ -1,10 +1,19 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { waitFor } from '../../src/lib/wait.js';
 import { type ProcessStack } from '../helpers/process-stack.js';
 import { startStack } from '../helpers/stack.js';
-import { accepted, assertAnsweredOnce, newChannel, report, sendMessages, type SentMessage } from './support.js';
+import {
+  accepted,
+  assertAnsweredOnce,
+  newChannel,
+  readiness,
+  report,
+  sendOnceAcceptingAgain,
+  sendUntilAnswered,
+  sendWorkInFlight,
+  type SentMessage,
+} from './support.js';
 
 /** How long the database stays away. */
 const OUTAGE_MS = Number(process.env.FAULTS_OUTAGE_MS ?? 10_000);
@@ -26,10 +35,7 @@ describe('faults: the MongoDB-compatible server is stopped and started again', (
 
   test('messages accepted before are answered after it is back; new ones get 503 (or are accepted and answered)', async () => {
     const channel = await newChannel(stack);
-    stack.fake.setLatency(1_500);
-    const beforeOutage = await sendMessages(stack, channel, 6, { label: 'mongo-before', clients: 3 });
-    assert.equal(accepted(beforeOutage).length, 6, JSON.stringify(beforeOutage.map((item) => item.result)));
-    await waitFor(() => stack.fake.inFlight >= 3, { timeoutMs: 30_000, intervalMs: 10, what: 'model calls in flight' });
+    const beforeOutage = await sendWorkInFlight(stack, channel, 'mongo-before');
 
     const stoppedAt = Date.now();
     await stack.mongo.stop('SIGTERM');
@@ -37,23 +43,18 @@ describe('faults: the MongoDB-compatible server is stopped and started again', (
 
     // Down: messages until one is refused. Within the channel cache's TTL one may still be accepted
     // (then it is owed a reply like any other); after it, the token cannot be checked: 503.
-    const duringOutage: SentMessage[] = [];
-    await waitFor(
-      async () => {
-        const [item] = await sendMessages(stack, channel, 1, { label: 'mongo-down' });
-        duringOutage.push(item as SentMessage);
-        assert.ok(item?.result.status === 200 || item?.result.status === 503, JSON.stringify(item?.result));
-        return item?.result.status === 503;
-      },
-      { timeoutMs: 30_000, intervalMs: 100, what: 'a 503 while MongoDB is down' },
-    );
+    const duringOutage = await sendUntilAnswered(stack, channel, 503, {
+      label: 'mongo-down',
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      what: 'a 503 while MongoDB is down',
+    });
     const refusal = duringOutage.at(-1) as SentMessage;
     assert.equal((refusal.result.body.error as { code?: string } | undefined)?.code, 'unavailable');
-    const ready = await fetch(`${stack.apiUrl}/readyz`);
+    const ready = await readiness(stack);
     assert.equal(ready.status, 503);
-    const readiness = (await ready.json()) as { checks: Record<string, { ok: boolean }> };
-    assert.equal(readiness.checks.mongodb?.ok, false);
-    assert.equal(readiness.checks.temporal?.ok, true);
+    assert.equal(ready.checks.mongodb?.ok, false);
+    assert.equal(ready.checks.temporal?.ok, true);
     // The outage lasts a while (its length is the fault, not a synchronisation).
     await sleep(Math.max(0, OUTAGE_MS - (Date.now() - stoppedAt)));
     assert.ok(stack.worker.running && stack.api.running, `API and worker survive the outage\n${stack.diagnostics()}`);
@@ -61,19 +62,7 @@ describe('faults: the MongoDB-compatible server is stopped and started again', (
 
     const restartMs = await stack.mongo.start();
     const upAt = Date.now();
-    const probes: SentMessage[] = [];
-    await waitFor(
-      async () => {
-        const [probe] = await sendMessages(stack, channel, 1, { label: 'mongo-probe' });
-        probes.push(probe as SentMessage);
-        assert.ok(probe?.result.status === 200 || probe?.result.status === 503, JSON.stringify(probe?.result));
-        return probe?.result.status === 200;
-      },
-      { timeoutMs: 60_000, intervalMs: 200, what: 'the API to accept messages again' },
-    );
-    const acceptingAfterMs = Date.now() - upAt;
-    const afterOutage = await sendMessages(stack, channel, 3, { label: 'mongo-after' });
-    assert.equal(accepted(afterOutage).length, 3, JSON.stringify(afterOutage.map((item) => item.result)));
+    const { probes, afterOutage, acceptingAfterMs } = await sendOnceAcceptingAgain(stack, channel, 'mongo', upAt);
 
     const all = [...beforeOutage, ...duringOutage, ...probes, ...afterOutage];
     const result = await assertAnsweredOnce(stack, channel, all, { timeoutMs: 180_000 });

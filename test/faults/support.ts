@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { Webhook } from 'standardwebhooks';
+import { waitFor } from '../../src/lib/wait.js';
 import type { RecordedRequest } from '../../src/demo-model/server.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
 import type { PostResult, ProcessStack, ReceiverPost, SettledMessage } from '../helpers/process-stack.js';
@@ -67,6 +68,78 @@ export async function sendMessages(
       return { text, clientId, result, ...(messageId !== undefined ? { messageId } : {}) };
     }),
   );
+}
+
+/**
+ * Before an outage: six messages over three chats, all accepted, with the model (slowed to 1.5 s a call)
+ * answering three of them when this returns, so that the fault strikes work in flight.
+ */
+export async function sendWorkInFlight(
+  stack: ProcessStack,
+  channel: TestChannel,
+  label: string,
+): Promise<SentMessage[]> {
+  stack.fake.setLatency(1_500);
+  const sent = await sendMessages(stack, channel, 6, { label, clients: 3 });
+  assert.equal(accepted(sent).length, 6, JSON.stringify(sent.map((item) => item.result)));
+  await waitFor(() => stack.fake.inFlight >= 3, { timeoutMs: 30_000, intervalMs: 10, what: 'model calls in flight' });
+  return sent;
+}
+
+/**
+ * During or after an outage: sends one message at a time until one is answered `status` (200 or 503); every
+ * other answer must be the other of the two. Returns every message sent: each one accepted is owed a reply.
+ */
+export async function sendUntilAnswered(
+  stack: ProcessStack,
+  channel: TestChannel,
+  status: 200 | 503,
+  options: { label: string; timeoutMs: number; intervalMs: number; what: string },
+): Promise<SentMessage[]> {
+  const sent: SentMessage[] = [];
+  await waitFor(
+    async () => {
+      const one = await sendMessages(stack, channel, 1, { label: options.label });
+      sent.push(...one);
+      const answered = one[0]?.result.status;
+      assert.ok(answered === 200 || answered === 503, JSON.stringify(one[0]?.result));
+      return answered === status;
+    },
+    { timeoutMs: options.timeoutMs, intervalMs: options.intervalMs, what: options.what },
+  );
+  return sent;
+}
+
+/**
+ * After the restart that ends an outage: probes with real messages until the API accepts one again, then
+ * sends three more, all accepted. Returns what was sent (each accepted message is owed a reply) and how
+ * long after `upAt` the API took to accept again.
+ */
+export async function sendOnceAcceptingAgain(
+  stack: ProcessStack,
+  channel: TestChannel,
+  label: string,
+  upAt: number,
+): Promise<{ probes: SentMessage[]; afterOutage: SentMessage[]; acceptingAfterMs: number }> {
+  const probes = await sendUntilAnswered(stack, channel, 200, {
+    label: `${label}-probe`,
+    timeoutMs: 60_000,
+    intervalMs: 200,
+    what: 'the API to accept messages again',
+  });
+  const acceptingAfterMs = Date.now() - upAt;
+  const afterOutage = await sendMessages(stack, channel, 3, { label: `${label}-after` });
+  assert.equal(accepted(afterOutage).length, 3, JSON.stringify(afterOutage.map((item) => item.result)));
+  return { probes, afterOutage, acceptingAfterMs };
+}
+
+/** The API's readiness: its status (200 or 503) and which of its checks pass. */
+export async function readiness(
+  stack: ProcessStack,
+): Promise<{ status: number; checks: Record<string, { ok: boolean } | undefined> }> {
+  const response = await fetch(`${stack.apiUrl}/readyz`);
+  const body = (await response.json()) as { checks: Record<string, { ok: boolean } | undefined> };
+  return { status: response.status, checks: body.checks };
 }
 
 export const accepted = (sent: readonly SentMessage[]): Array<SentMessage & { messageId: string }> =>

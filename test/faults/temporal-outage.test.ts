@@ -4,7 +4,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '../../src/lib/wait.js';
 import { type ProcessStack } from '../helpers/process-stack.js';
 import { startStack } from '../helpers/stack.js';
-import { accepted, assertAnsweredOnce, newChannel, report, sendMessages, type SentMessage } from './support.js';
+import {
+  assertAnsweredOnce,
+  newChannel,
+  readiness,
+  report,
+  sendMessages,
+  sendOnceAcceptingAgain,
+  sendWorkInFlight,
+} from './support.js';
 
 /**
  * The Temporal server goes away (a clean stop) while replies are being generated, and comes back on
@@ -35,10 +43,7 @@ describe('faults: the Temporal server is stopped and started again', () => {
 
   test('503 while it is down, every accepted message answered once after it is back; the worker reconnects', async () => {
     const channel = await newChannel(stack);
-    stack.fake.setLatency(1_500);
-    const beforeOutage = await sendMessages(stack, channel, 6, { label: 'temporal-before', clients: 3 });
-    assert.equal(accepted(beforeOutage).length, 6, JSON.stringify(beforeOutage.map((item) => item.result)));
-    await waitFor(() => stack.fake.inFlight >= 3, { timeoutMs: 30_000, intervalMs: 10, what: 'model calls in flight' });
+    const beforeOutage = await sendWorkInFlight(stack, channel, 'temporal-before');
     const workerPid = stack.worker.pid;
 
     const stoppedAt = Date.now();
@@ -51,11 +56,10 @@ describe('faults: the Temporal server is stopped and started again', () => {
       assert.equal(item.result.status, 503, JSON.stringify(item.result));
       assert.equal((item.result.body.error as { code?: string } | undefined)?.code, 'unavailable');
     }
-    const ready = await fetch(`${stack.apiUrl}/readyz`);
+    const ready = await readiness(stack);
     assert.equal(ready.status, 503);
-    const readiness = (await ready.json()) as { checks: Record<string, { ok: boolean }> };
-    assert.equal(readiness.checks.temporal?.ok, false);
-    assert.equal(readiness.checks.mongodb?.ok, true);
+    assert.equal(ready.checks.temporal?.ok, false);
+    assert.equal(ready.checks.mongodb?.ok, true);
     // The model calls that were in flight end while Temporal is away: their results cannot be reported yet.
     await waitFor(() => stack.fake.inFlight === 0, { timeoutMs: 30_000, what: 'the model calls in flight to end' });
     const refused = [...duringOutage];
@@ -70,20 +74,7 @@ describe('faults: the Temporal server is stopped and started again', () => {
 
     const restartMs = await stack.temporal.start();
     const upAt = Date.now();
-    // The API takes new messages again: probe with real messages until one is accepted (each is then owed a reply).
-    const probes: SentMessage[] = [];
-    await waitFor(
-      async () => {
-        const [probe] = await sendMessages(stack, channel, 1, { label: 'temporal-probe' });
-        probes.push(probe as SentMessage);
-        if (probe?.result.status !== 200) assert.equal(probe?.result.status, 503, JSON.stringify(probe?.result));
-        return probe?.result.status === 200;
-      },
-      { timeoutMs: 60_000, intervalMs: 200, what: 'the API to accept messages again' },
-    );
-    const acceptingAfterMs = Date.now() - upAt;
-    const afterOutage = await sendMessages(stack, channel, 3, { label: 'temporal-after' });
-    assert.equal(accepted(afterOutage).length, 3, JSON.stringify(afterOutage.map((item) => item.result)));
+    const { probes, afterOutage, acceptingAfterMs } = await sendOnceAcceptingAgain(stack, channel, 'temporal', upAt);
 
     const all = [...beforeOutage, ...refused, ...probes, ...afterOutage];
     const result = await assertAnsweredOnce(stack, channel, all, { timeoutMs: 180_000 });

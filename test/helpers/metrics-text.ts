@@ -16,6 +16,12 @@ export function sample(text: string, name: string, labels: Record<string, string
   return 0;
 }
 
+/** How much each sample moved from one scrape (`before`) to a later one (`after`). */
+export function sampleDelta(before: string, after: string) {
+  return (name: string, labels: Record<string, string> = {}): number =>
+    sample(after, name, labels) - sample(before, name, labels);
+}
+
 export async function scrape(url: string, headers: Record<string, string> = {}): Promise<string> {
   const response = await fetch(url, { headers });
   if (response.status !== 200) throw new Error(`${url} answered ${response.status}`);

@@ -206,7 +206,9 @@ export async function postMessage(baseUrl: string, token: string, body: unknown,
   });
   return {
     status: response.status,
-    body: (await response.json()) as Record<string, unknown>,
+    body: (await response.json()) as {
+      error?: { code: string; message: string; request_id: string; details?: unknown };
+    } & Record<string, unknown>,
     headers: response.headers,
   };
 }

@@ -52,6 +52,8 @@ export interface WorkflowHarness {
   workflowBundle: WorkflowBundleWithSourceMap;
   /** The chats' lines, as the API and the worker use them. */
   line: ChatLine;
+  /** The message API's operations (status, redeliver, resume) on this harness's server, stores and line. */
+  messageAdmin: MessageAdmin;
   /** Starts a message the way the API does (its place in the chat's line, then its workflow). */
   startMessage(envelope: InboundEnvelope): Promise<WorkflowHandle<typeof messageWorkflowV2>>;
   /** Saves a finished workflow's history as a replay fixture when RECORD_HISTORIES=1; never over an archived one. */
@@ -100,6 +102,7 @@ export async function startWorkflowHarness(
   });
   const running = worker.run();
   const starter = createMessageStarter(env.client, taskQueue, line);
+  const messageAdmin = createMessageAdmin({ stores, client: env.client, line, taskQueue, publicBaseUrl: mediaBaseUrl });
   return {
     env,
     mongo,
@@ -110,6 +113,7 @@ export async function startWorkflowHarness(
     taskQueue,
     workflowBundle,
     line,
+    messageAdmin,
     async startMessage(envelope) {
       const { workflowId } = await starter.start(envelope);
       return env.client.workflow.getHandle<typeof messageWorkflowV2>(workflowId);

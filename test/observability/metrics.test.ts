@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { waitFor } from '../../src/lib/wait.js';
-import { sample, scrape } from '../helpers/metrics-text.js';
+import { sample, sampleDelta, scrape } from '../helpers/metrics-text.js';
 import { postMessage, startStack, type ObservedStack } from '../helpers/stack.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
 
@@ -62,21 +62,25 @@ describe('metrics and logs of a real pipeline (API, worker, Temporal dev server,
     });
   }
 
+  /**
+   * How much a worker sample moved since `before`, read once the delivered-message counter has moved: the
+   * activity's completion (and so the counter) may land a moment after the receiver saw the POST.
+   */
+  async function deltaOnceDelivered(before: string) {
+    const delivered = (text: string) => sample(text, 'chatrelay_messages_total', { outcome: 'delivered' });
+    const after = await waitFor(async () => {
+      const text = await workerMetrics();
+      return delivered(text) > delivered(before) ? text : undefined;
+    });
+    return sampleDelta(before, after);
+  }
+
   test('an answered message moves the message, delivery and model counters by one', async () => {
     const before = await workerMetrics();
     const { reply, messageId } = await sendMessage();
     await s.receiver.waitForDelivered(1, { path: reply.path });
     await finished(messageId);
-    // The activity's completion (and so the counter) may land a moment after the receiver saw the POST.
-    const after = await waitFor(async () => {
-      const text = await workerMetrics();
-      return sample(text, 'chatrelay_messages_total', { outcome: 'delivered' }) >
-        sample(before, 'chatrelay_messages_total', { outcome: 'delivered' })
-        ? text
-        : undefined;
-    });
-    const delta = (name: string, labels: Record<string, string>) =>
-      sample(after, name, labels) - sample(before, name, labels);
+    const delta = await deltaOnceDelivered(before);
     assert.equal(delta('chatrelay_messages_total', { outcome: 'delivered' }), 1);
     assert.equal(delta('chatrelay_delivery_attempts_total', { result: 'delivered' }), 1);
     assert.equal(delta('chatrelay_delivery_attempts_total', { result: 'retry' }), 0);
@@ -92,15 +96,7 @@ describe('metrics and logs of a real pipeline (API, worker, Temporal dev server,
     const { reply, messageId } = await sendMessage();
     await s.receiver.waitForDelivered(1, { path: reply.path });
     await finished(messageId);
-    const after = await waitFor(async () => {
-      const text = await workerMetrics();
-      return sample(text, 'chatrelay_messages_total', { outcome: 'delivered' }) >
-        sample(before, 'chatrelay_messages_total', { outcome: 'delivered' })
-        ? text
-        : undefined;
-    });
-    const delta = (name: string, labels: Record<string, string>) =>
-      sample(after, name, labels) - sample(before, name, labels);
+    const delta = await deltaOnceDelivered(before);
     assert.deepEqual(
       s.receiver.posts.filter((post) => post.path === reply.path).map((post) => post.answered),
       [500, 200],
@@ -115,15 +111,7 @@ describe('metrics and logs of a real pipeline (API, worker, Temporal dev server,
     const { reply, messageId } = await sendMessage();
     await s.receiver.waitForDelivered(1, { path: reply.path });
     await finished(messageId);
-    const after = await waitFor(async () => {
-      const text = await workerMetrics();
-      return sample(text, 'chatrelay_messages_total', { outcome: 'delivered' }) >
-        sample(before, 'chatrelay_messages_total', { outcome: 'delivered' })
-        ? text
-        : undefined;
-    });
-    const delta = (name: string, labels: Record<string, string>) =>
-      sample(after, name, labels) - sample(before, name, labels);
+    const delta = await deltaOnceDelivered(before);
     assert.equal(delta('chatrelay_model_call_errors_total', { call: 'chat', error_type: 'ModelUnavailable' }), 1);
     assert.equal(delta('chatrelay_model_call_duration_seconds_count', { call: 'chat', outcome: 'error' }), 1);
     assert.equal(delta('chatrelay_model_call_duration_seconds_count', { call: 'chat', outcome: 'ok' }), 1);
@@ -183,8 +171,7 @@ describe('metrics and logs of a real pipeline (API, worker, Temporal dev server,
     await bad.arrayBuffer();
     const after = await apiMetrics();
     const route = '/webhook/mychatbot';
-    const delta = (name: string, labels: Record<string, string>) =>
-      sample(after, name, labels) - sample(before, name, labels);
+    const delta = sampleDelta(before, after);
     assert.equal(delta('chatrelay_http_requests_total', { route, method: 'POST', status: '200' }), 1);
     assert.equal(delta('chatrelay_http_requests_total', { route, method: 'POST', status: '400' }), 1);
     assert.equal(delta('chatrelay_http_request_duration_seconds_count', { route, method: 'POST', status: '200' }), 1);

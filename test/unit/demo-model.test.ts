@@ -319,6 +319,22 @@ describe('fake OpenAI server with the real SDK', () => {
   });
 
   describe('everything else', () => {
+    test('a missing or empty required parameter is a 400 naming it, on every endpoint', async () => {
+      const missing = async (call: () => Promise<unknown>, param: string) => {
+        const error = await rejection(call);
+        assert.ok(error instanceof OpenAI.BadRequestError, `got ${String(error)}`);
+        assert.equal(error.param, param);
+        assert.equal(error.message, `400 Missing required parameter: '${param}'.`);
+      };
+      const said = [{ role: 'user' as const, content: 'hi' }];
+      await missing(() => ai.chat.completions.create({ model: '', messages: said }), 'model');
+      const audio = async () => toFile(Buffer.from('TRANSCRIPT:hi'), 'a.mp3');
+      await missing(async () => ai.audio.transcriptions.create({ model: '', file: await audio() }), 'model');
+      await missing(() => ai.audio.speech.create({ model: '', voice: 'alloy', input: 'x' }), 'model');
+      await missing(() => ai.audio.speech.create({ model: 'tts-1', voice: '', input: 'x' }), 'voice');
+      await missing(() => ai.audio.speech.create({ model: 'tts-1', voice: 'alloy', input: '' }), 'input');
+    });
+
     test('unknown paths get a 404 with an OpenAI error body', async () => {
       const error = await rejection(() => ai.models.list());
       assert.ok(error instanceof OpenAI.NotFoundError, `got ${String(error)}`);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import { createMessageAdmin, type MessageAdmin } from '../../src/api/message-admin.js';
+import type { MessageAdmin } from '../../src/api/message-admin.js';
 import type { Channel, InboundEnvelope } from '../../src/domain/models.js';
 import { waitFor } from '../../src/lib/wait.js';
 import type { messageWorkflowV2 } from '../../src/workflows/message.js';
@@ -16,13 +16,7 @@ describe('delivery: retry schedule, pause on 410, redelivery, status (time-skipp
   let admin: MessageAdmin;
   before(async () => {
     h = await startWorkflowHarness({ retryScheduleSeconds: SCHEDULE });
-    admin = createMessageAdmin({
-      stores: h.stores,
-      client: h.env.client,
-      line: h.line,
-      taskQueue: h.taskQueue,
-      publicBaseUrl: h.mediaBaseUrl,
-    });
+    admin = h.messageAdmin;
   });
   after(async () => {
     await h?.close();

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { createMessageAdmin } from '../../src/api/message-admin.js';
 import { messageWorkflowId } from '../../src/domain/ids.js';
 import { channelIdAttribute, chatIdAttribute, statusAttribute } from '../../src/workflows/search-attributes.js';
 import { createChannelWithAgent, envelopeFor } from '../helpers/fixtures.js';
@@ -85,14 +84,7 @@ describe('search attributes of a message workflow (time-skipping server)', () =>
     h.fake.replyNext('Part one is here.\n\nPart two is here.');
     const input = envelopeFor(channel);
     assert.equal((await (await h.startMessage(input)).result()).status, 'delivered');
-    const admin = createMessageAdmin({
-      stores: h.stores,
-      client: h.env.client,
-      line: h.line,
-      taskQueue: h.taskQueue,
-      publicBaseUrl: h.mediaBaseUrl,
-    });
-    const handle = h.env.client.workflow.getHandle((await admin.redeliver(input.messageId, 2)).workflow_id);
+    const handle = h.env.client.workflow.getHandle((await h.messageAdmin.redeliver(input.messageId, 2)).workflow_id);
     await handle.result();
     const attributes = (await handle.describe()).typedSearchAttributes;
     assert.equal(attributes.get(chatIdAttribute), input.chatId);
