@@ -215,13 +215,7 @@ async function answer(
     await turn.wait();
     if (failure === undefined) {
       enter('generating');
-      const replyInput = {
-        messageId,
-        chatId,
-        agentId: snapshot.agentId,
-        voicePrefix: snapshot.voicePrefix,
-        maxMessageLength: snapshot.maxMessageLength,
-      };
+      const replyInput = replyInputFor(messageId, chatId, snapshot);
       const step = await modelStep(() => composeReply(replyInput));
       if ('failure' in step) failure = step.failure;
       else partCount = step.result.partCount;
@@ -238,14 +232,10 @@ async function answer(
   }
   if (partCount === undefined) {
     progress.reason = failure;
-    const replyInput = {
-      messageId,
-      chatId,
-      agentId: snapshot.agentId,
-      voicePrefix: snapshot.voicePrefix,
-      maxMessageLength: snapshot.maxMessageLength,
-    };
-    ({ partCount } = await composeFallbackReply({ ...replyInput, reason: failure ?? 'no reply' }));
+    ({ partCount } = await composeFallbackReply({
+      ...replyInputFor(messageId, chatId, snapshot),
+      reason: failure ?? 'no reply',
+    }));
   }
   progress.partCount = partCount;
 
@@ -336,4 +326,15 @@ async function modelStep<T>(run: () => Promise<T>): Promise<{ result: T } | { fa
       await sleep(generationBackoffMs(round));
     }
   }
+}
+
+/** What the reply steps need of a message: its ids and the settings its snapshot fixed. */
+function replyInputFor(messageId: string, chatId: string, snapshot: ChannelSnapshot) {
+  return {
+    messageId,
+    chatId,
+    agentId: snapshot.agentId,
+    voicePrefix: snapshot.voicePrefix,
+    maxMessageLength: snapshot.maxMessageLength,
+  };
 }
