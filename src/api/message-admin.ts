@@ -98,11 +98,11 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
     async status(id: string): Promise<MessageStatusResponse> {
       const message = await requireMessage(id);
       const state = await stateOf(message);
-      const [parts, attempts, live] = await Promise.all([
-        stores.messages.parts(message),
-        stores.messages.attempts(message),
-        liveProgress(state),
-      ]);
+      // The workflow first, then its records: it only moves forward, so the records read after its
+      // answer include those of every step it reports (read alongside, a step that ended between
+      // the two reads would show its stage without its reply or attempt).
+      const live = await liveProgress(state);
+      const [parts, attempts] = await Promise.all([stores.messages.parts(message), stores.messages.attempts(message)]);
       // Not running: the end recorded. Running without an answer from Temporal: where version 1
       // last wrote it, or simply accepted (version 2 records steps only in the workflow).
       const storedStage: MessageStage = state.running
@@ -131,7 +131,7 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
         status: state.status,
         stage,
         current_part: delivering ? currentPart : null,
-        part_count: state.partCount ?? null,
+        part_count: state.partCount ?? live?.partCount ?? null,
         parts_delivered: delivered,
         next_retry_at: live
           ? (live.nextRetryAt ?? null)

@@ -17,6 +17,7 @@ import type { messageWorkflowV2 } from '../../src/workflows/message.js';
 import { mediaRouter } from '../../src/api/routes/media.js';
 import { startDemoModel, type DemoModel } from '../../src/demo-model/server.js';
 import { createLogger } from '../../src/lib/logger.js';
+import { observabilitySinks } from '../../src/observability/worker.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
 import { testActivitySettings } from './fixtures.js';
 import { startTestMongo, type TestMongo } from './mongo.js';
@@ -99,6 +100,8 @@ export async function startWorkflowHarness(
     workflowBundle,
     activities,
     dataConverter: testDataConverter,
+    // The sinks the workflows report stages and reply delays through, as the production worker has.
+    sinks: observabilitySinks(undefined),
   });
   const running = worker.run();
   const starter = createMessageStarter(env.client, taskQueue, line);

@@ -22,6 +22,7 @@ import {
 } from '../helpers/stub-activities.js';
 import { bundle, createTimeSkippingEnv, firedTimers } from '../helpers/temporal.js';
 import { workflowsPath } from '../helpers/workflow-harness.js';
+import { observabilitySinks } from '../../src/observability/worker.js';
 
 /**
  * Every branch of the message workflow, on the real time-skipping server, with its activities
@@ -47,6 +48,7 @@ describe('message workflow branches (stubbed activities, time-skipping server)',
         if (!stubs) throw new Error(`no stubs for ${workflowId}`);
         return stubs;
       }),
+      sinks: observabilitySinks(undefined),
     });
     running = worker.run();
   });
