@@ -117,7 +117,7 @@ async function runWorkflows(client: Client, taskQueue: string, variant: number, 
   const lane = async () => {
     while (next < count) {
       const input = inputFor(variant, round, next++);
-      await client.workflow.execute('messageWorkflowV2', {
+      await client.workflow.execute('messageWorkflowV3', {
         taskQueue,
         workflowId: `bench-${input.messageId}`,
         args: [input],

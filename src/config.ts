@@ -96,6 +96,19 @@ export const configSchema = z.object({
     .default([5, 300, 1800, 7200, 18000, 36000, 36000]),
   WORKER_SHUTDOWN_GRACE_MS: positiveInt.default(30_000),
   /**
+   * Where a text message's model call runs (the API starts the workflow type that does it so):
+   * `local` (default), a local activity within the message's one workflow task, the cheapest path
+   * (7 history events); `activity`, a regular activity with heartbeats (12 events), for models
+   * that often take longer than a few seconds, since a local call holds a workflow task slot
+   * (WORKER_WORKFLOW_TASK_SLOTS) for as long as it runs.
+   */
+  MODEL_STEP: z.enum(['local', 'activity']).default('local'),
+  /**
+   * Workflow tasks a worker runs at once. With MODEL_STEP=local each message holds one for its model
+   * call, so a worker answers at most this many messages per model latency (32 at 0.5 s: 64/s).
+   */
+  WORKER_WORKFLOW_TASK_SLOTS: z.coerce.number().int().min(2).max(2_000).default(32),
+  /**
    * Messages (with every record of theirs) and chats older than this many days are deleted by a
    * daily job (a Temporal Schedule the workers keep in line with this value); 0 keeps everything.
    */

@@ -2,6 +2,7 @@ import type { ChannelSnapshot, MessageWorkflowInput } from '../domain/models.js'
 import { wantsVoice } from '../domain/snapshot.js';
 import type { AdmissionService } from './admission.js';
 import type { Delivery, InlineDelivery } from './delivery.js';
+import type { ComposedReply } from './reply.js';
 
 /** What the one step of a text message did. */
 export type Answer =
@@ -27,7 +28,7 @@ export function createAnswerActivities(
     agentId: string;
     voicePrefix: string;
     maxMessageLength: number;
-  }) => Promise<number>,
+  }) => Promise<ComposedReply>,
   delivery: Delivery,
 ) {
   return {
@@ -46,7 +47,7 @@ export function createAnswerActivities(
       const { snapshot } = admitted;
       if (!admitted.turn) return { kind: 'waiting', snapshot };
       const { messageId, chatId } = input;
-      const partCount = await compose({
+      const { partCount, writtenBefore } = await compose({
         messageId,
         chatId,
         agentId: snapshot.agentId,
@@ -62,6 +63,7 @@ export function createAnswerActivities(
         url: snapshot.replyWebhookUrl,
         partCount,
         retryScheduleSeconds: snapshot.retryScheduleSeconds,
+        mayHaveSent: writtenBefore,
         finish: { status: 'delivered', lineSeq: input.lineSeq },
       });
       return { kind: 'answered', snapshot, partCount, delivery: delivered };

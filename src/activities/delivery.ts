@@ -26,6 +26,11 @@ export interface SendPartInput {
   withAudio?: boolean;
   /** Set on the last part: once it is delivered, the message ends so and its turn is handed on. */
   finish?: Finish;
+  /**
+   * An earlier run of the step may have sent this attempt already (its reply was written before):
+   * its record is looked up first, as on a retry of this activity.
+   */
+  mayHaveSent?: boolean;
 }
 
 export interface SendPartResult {
@@ -74,7 +79,7 @@ export function createDelivery(deps: ActivityDeps) {
     if (!part) {
       throw replyPartMissing(input.messageId, input.partIndex);
     }
-    if (Context.current().info.attempt > 1) {
+    if (Context.current().info.attempt > 1 || input.mayHaveSent === true) {
       // A retry of this step: an earlier run may have delivered the part and lost its result.
       const earlier = await stores.messages.attempt({
         messageId: input.messageId,
@@ -189,9 +194,12 @@ export function createDelivery(deps: ActivityDeps) {
     partCount: number;
     retryScheduleSeconds: number[];
     finish: Omit<Finish, 'partsDelivered'>;
+    mayHaveSent?: boolean;
   }): Promise<InlineDelivery> {
+    const context = Context.current();
     for (let partIndex = 0; partIndex < plan.partCount; partIndex++) {
-      Context.current().heartbeat();
+      // A local activity has no heartbeat (its workflow task is kept alive instead).
+      if (!context.info.isLocal) context.heartbeat();
       const last = partIndex === plan.partCount - 1;
       const retryWaitSeconds = plan.retryScheduleSeconds[0];
       const result = await sendPart({
@@ -204,6 +212,7 @@ export function createDelivery(deps: ActivityDeps) {
         attempt: 1,
         ...(retryWaitSeconds !== undefined ? { retryWaitSeconds } : {}),
         ...(last ? { finish: { ...plan.finish, partsDelivered: plan.partCount } } : {}),
+        ...(plan.mayHaveSent === true ? { mayHaveSent: true } : {}),
       });
       if (result.outcome !== 'delivered')
         return { delivered: partIndex, finished: false, stopped: { partIndex, result } };

@@ -20,6 +20,12 @@ export interface ReplyInput {
   maxMessageLength: number;
 }
 
+/** A reply stored: its parts, and whether an earlier run of the step had written it (and may have sent some). */
+export interface ComposedReply {
+  partCount: number;
+  writtenBefore: boolean;
+}
+
 /** Where and how a reply's parts go when they are sent at once, by the step that wrote the reply. */
 export interface DeliverAtOnce {
   channelId: string;
@@ -109,18 +115,21 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
    * Generates the reply with the channel's agent from the chat's recent history, and stores it.
    * Safe to retry: a reply already in the history is reused, never generated twice.
    */
-  async function compose(input: ReplyInput): Promise<number> {
+  async function compose(input: ReplyInput): Promise<ComposedReply> {
     const message = await requireMessage(input.messageId);
     if (isRetry()) {
       const saved = await stores.messages.reply(input.messageId);
-      if (saved) return saved.parts.length;
+      if (saved) return { partCount: saved.parts.length, writtenBefore: true };
     }
     const agent = await agents.get(input.agentId);
     if (!agent) throw agentGone(input.agentId);
     const [chat, user] = await Promise.all([stores.chats.get(input.chatId), userEntry(message, input.voicePrefix)]);
     const windowEntries = Math.max(agent.max_history_messages, agentDefaults.max_history_messages);
     const earlier = replyWrittenBefore(chat, message._id);
-    if (earlier !== undefined) return storeReply(input, message, chat, user, earlier, windowEntries);
+    // Written before by a run whose result was lost (a retried activity, or a local activity run
+    // again when its workflow task did not complete): the same reply again, and maybe parts sent.
+    if (earlier !== undefined)
+      return { partCount: await storeReply(input, message, chat, user, earlier, windowEntries), writtenBefore: true };
     const started = Date.now();
     // The history the model sees: the chat's window without this message (a retried turn may have written it).
     const recent = (chat?.recent ?? []).filter((entry) => entry.id !== user.id);
@@ -144,7 +153,7 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
       { messageId: input.messageId, ms: Date.now() - started, characters: reply.length },
       'reply generated',
     );
-    return storeReply(input, message, chat, user, reply, windowEntries);
+    return { partCount: await storeReply(input, message, chat, user, reply, windowEntries), writtenBefore: false };
   }
 
   return {
@@ -155,7 +164,7 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
         input: ReplyInput & { deliver?: DeliverAtOnce },
       ): Promise<{ partCount: number; delivery?: InlineDelivery }> {
         const { deliver, ...reply } = input;
-        const partCount = await compose(reply);
+        const { partCount, writtenBefore } = await compose(reply);
         if (!deliver) return { partCount };
         return {
           partCount,
@@ -164,6 +173,7 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
             chatId: input.chatId,
             partCount,
             ...deliver,
+            mayHaveSent: writtenBefore,
             finish: { status: 'delivered', lineSeq: deliver.lineSeq },
           }),
         };

@@ -3,7 +3,7 @@ import type { ChatLine } from '../coordination/chat-line.js';
 import { messageWorkflowId } from '../domain/ids.js';
 import type { InboundEnvelope, MessageWorkflowInput } from '../domain/models.js';
 import type { Logger } from '../lib/logger.js';
-import type { messageWorkflowV2 } from '../workflows/message.js';
+import type { messageWorkflowV3 } from '../workflows/message.js';
 import { startSearchAttributes } from '../workflows/search-attributes.js';
 import { unavailable } from './errors.js';
 import type { MessageStarter } from './routes/webhook.js';
@@ -18,8 +18,10 @@ export function createMessageStarter(
   client: Client,
   taskQueue: string,
   line: ChatLine,
-  options: { timeoutMs?: number; logger?: Logger } = {},
+  options: { timeoutMs?: number; logger?: Logger; modelStep?: 'local' | 'activity' } = {},
 ): MessageStarter {
+  // Both types take the same input and differ only in where the model call runs (MODEL_STEP).
+  const workflowType = options.modelStep === 'activity' ? 'messageWorkflowV2' : 'messageWorkflowV3';
   // A client platform is waiting: past this, answer 503 (it will retry) rather than hang.
   const timeoutMs = options.timeoutMs ?? 5_000;
   return {
@@ -39,7 +41,7 @@ export function createMessageStarter(
       const input: MessageWorkflowInput = { ...envelope, lineSeq };
       try {
         await client.connection.withDeadline(deadline, () =>
-          client.workflow.start<typeof messageWorkflowV2>('messageWorkflowV2', {
+          client.workflow.start<typeof messageWorkflowV3>(workflowType, {
             taskQueue,
             workflowId,
             args: [input],

@@ -90,7 +90,10 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
         })
       : undefined;
   // The webhook's starter; the dashboard's test messages go through it too.
-  const starter = createMessageStarter(client, config.TEMPORAL_TASK_QUEUE, line, { logger });
+  const starter = createMessageStarter(client, config.TEMPORAL_TASK_QUEUE, line, {
+    logger,
+    modelStep: config.MODEL_STEP,
+  });
   const app = createApp({
     logger,
     metrics,

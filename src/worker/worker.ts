@@ -127,7 +127,8 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
     // redone. 32 keeps it near 1-3 s and leaves the rest of the backlog in the queue, visible;
     // and 32 tasks waiting on reply POSTs still deliver 30/s to receivers answering within a
     // second, more than such a machine sustains. (Local activities have their own 100 slots.)
-    maxConcurrentWorkflowTaskExecutions: 32,
+    // With MODEL_STEP=local a task also waits for its message's model call: raise it for slow models.
+    maxConcurrentWorkflowTaskExecutions: config.WORKER_WORKFLOW_TASK_SLOTS,
     shutdownGraceTime: config.WORKER_SHUTDOWN_GRACE_MS,
     // Observability (src/observability): log context and metrics for every activity; message ids on
     // workflow log lines and reply-delay waits reported through a sink. A prebuilt bundle must be

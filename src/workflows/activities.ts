@@ -32,6 +32,15 @@ export const { sendReplyPart } = proxyLocalActivities<Activities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes },
 });
 
+/** The retry policy of every model call: a few tries for overload and outages, then the workflow decides. */
+const modelRetry = {
+  initialInterval: '2 seconds',
+  backoffCoefficient: 2,
+  maximumInterval: '1 minute',
+  maximumAttempts: 5,
+  nonRetryableErrorTypes,
+};
+
 /**
  * Model calls: regular activities (they may take long and must survive a worker's death), retried
  * a few times for overload and outages; then the workflow decides (fallback reply, text only).
@@ -43,11 +52,20 @@ export const { answerMessage, composeReply, transcribeVoiceMessage, speakReply }
   // Heartbeats (src/activities/heartbeat.ts): a call whose worker died, or whose result was lost
   // while Temporal was away, is retried after this rather than after the start-to-close timeout.
   heartbeatTimeout: '10 seconds',
-  retry: {
-    initialInterval: '2 seconds',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    maximumAttempts: 5,
-    nonRetryableErrorTypes,
-  },
+  retry: modelRetry,
+});
+
+/**
+ * The same one step of a text message as a local activity (`messageWorkflowV3`): it runs within
+ * the workflow task that starts the workflow, so a message is one workflow task and 7 history
+ * events instead of 2 and 12 (docs/architecture.md). Its result is durable once that task
+ * completes; a worker that dies before runs it again on replay, as a retried activity would (every
+ * part of it is safe to repeat). A call longer than 80% of the workflow task timeout keeps the task
+ * open with a workflow task heartbeat (3 events each), and the task holds one of the worker's
+ * workflow task slots meanwhile: for models that answer in more than a few seconds, the regular
+ * activity above (`MODEL_STEP=activity`) is the better fit.
+ */
+export const { answerMessage: answerMessageLocally } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: modelRetry,
 });

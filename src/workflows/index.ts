@@ -1,5 +1,5 @@
 // The workflows the worker registers. Only pure code and activity types may be imported here.
-export { messageWorkflowV2 } from './message.js';
+export { messageWorkflowV2, messageWorkflowV3 } from './message.js';
 export { redeliveryWorkflowV2 } from './redelivery.js';
 export { retentionWorkflow } from './retention.js';
 // Version 1: frozen, registered so that workflows in flight at the upgrade finish and the archived

@@ -16,6 +16,7 @@ import { wantsVoice } from '../domain/snapshot.js';
 import {
   admitMessage,
   answerMessage,
+  answerMessageLocally,
   closeMessage,
   composeFallbackReply,
   composeReply,
@@ -60,15 +61,25 @@ export interface MessageRunInput extends MessageWorkflowInput {
   continued?: Continued;
 }
 
+/**
+ * The application failure behind an activity's failure: its cause for a regular activity; a local
+ * activity's may come as the application failure itself.
+ */
+function applicationFailure(error: unknown): ApplicationFailure | undefined {
+  if (error instanceof ApplicationFailure) return error;
+  const cause = error instanceof ActivityFailure ? error.cause : undefined;
+  return cause instanceof ApplicationFailure ? cause : undefined;
+}
+
 /** The failure type behind an activity failure, if it has one. */
 function failureType(error: unknown): string | undefined {
-  const cause = error instanceof ActivityFailure ? error.cause : undefined;
-  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
+  return applicationFailure(error)?.type ?? undefined;
 }
 
 /** Why an activity failed, in words fit for the message record. */
 function failureReason(error: unknown): string {
-  if (error instanceof ActivityFailure && error.cause) return error.cause.message;
+  const cause = applicationFailure(error) ?? (error instanceof ActivityFailure ? error.cause : undefined);
+  if (cause) return cause.message;
   return error instanceof Error ? error.message : String(error);
 }
 
@@ -81,6 +92,23 @@ function failureReason(error: unknown): string {
  * send (local, which also records the end and hands the turn on).
  */
 export async function messageWorkflowV2(input: MessageRunInput): Promise<MessageResult> {
+  return handleMessage(input, answerMessage);
+}
+
+/**
+ * `messageWorkflowV2` with a text message's one step (admission, the model call, the first
+ * delivery) as a local activity: the common case is then one workflow task and 7 history events
+ * (docs/architecture.md). A new workflow type rather than a `patched()` branch, which would add a
+ * marker event to every message; `MODEL_STEP` chooses which one the API starts.
+ */
+export async function messageWorkflowV3(input: MessageRunInput): Promise<MessageResult> {
+  return handleMessage(input, answerMessageLocally);
+}
+
+/** How a workflow type runs a text message's one step. */
+type AnswerStep = (input: MessageWorkflowInput) => Promise<Answer>;
+
+async function handleMessage(input: MessageRunInput, answerStep: AnswerStep): Promise<MessageResult> {
   const { messageId, chatId, lineSeq } = input;
   const progress = startProgress(messageId, 'accepted');
   setHandler(progressQuery, () => progress);
@@ -118,7 +146,7 @@ export async function messageWorkflowV2(input: MessageRunInput): Promise<Message
   try {
     result = done.delivery
       ? await deliverRest(done.delivery, progress, close, pausedWait)
-      : await answer(input, progress, turn, close, done, pausedWait);
+      : await answer(input, answerStep, progress, turn, close, done, pausedWait);
   } catch (error) {
     // A failure no retry can heal (a record deleted under us): the message ends as failed, and the
     // chat's turn is handed on, instead of the chat waiting behind a failed workflow.
@@ -131,6 +159,7 @@ export async function messageWorkflowV2(input: MessageRunInput): Promise<Message
 
 async function answer(
   input: MessageWorkflowInput,
+  answerStep: AnswerStep,
   progress: MessageProgress,
   turn: ReturnType<typeof chatLineTurn>,
   close: (status: FinalStatus, partsDelivered: number, reason?: string) => Promise<MessageResult>,
@@ -179,7 +208,7 @@ async function answer(
     enter('generating');
     failure = done.failure;
     while (failure === undefined) {
-      const step = await modelStep(() => answerMessage(input));
+      const step = await modelStep(() => answerStep(input));
       if ('failure' in step) {
         failure = done.failure = step.failure;
         break;

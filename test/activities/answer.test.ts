@@ -59,6 +59,30 @@ describe('answering a text message in one step', () => {
     assert.deepEqual(world.released, [`${input.chatId}#3`]);
   });
 
+  test('run again from its first attempt (a local activity whose workflow task did not complete): nothing is sent twice', async () => {
+    const world = new FakeWorld();
+    const endpoint = receiver.endpoint();
+    const channel = world.addChannel({ replyUrl: endpoint.url });
+    const input = inputFor(channel, { text: 'once' });
+    let calls = 0;
+    const counting: Pick<ModelClient, 'complete'> = {
+      complete: (request) => {
+        calls += 1;
+        return echo.complete(request);
+      },
+    };
+    const first = await answer(world, input, counting);
+    const again = await answer(world, input, counting);
+    for (const result of [first, again]) {
+      assert.deepEqual(result.kind === 'answered' ? result.delivery : undefined, { delivered: 1, finished: true });
+    }
+    assert.equal(calls, 1, 'the reply written by the first run is reused, not generated again');
+    assert.deepEqual(
+      receiver.delivered(endpoint.path).map((post) => post.fields.text),
+      ['Echo: once'],
+    );
+  });
+
   const goBackToTheWorkflow: Array<[string, Partial<Channel>, Partial<MessageWorkflowInput['message']>]> = [
     ['a reply delay', { reply_delay_seconds: 30 }, {}],
     ['speech for every reply', { voice_replies: 'always' }, {}],

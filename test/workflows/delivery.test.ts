@@ -46,7 +46,7 @@ describe('delivery: retry schedule, pause on 410, redelivery, status (time-skipp
     assert.equal(status.status, 'failed');
     assert.equal(status.attempts.length, 8);
     assert.ok(status.attempts.every((attempt) => attempt.result === 'retry' && attempt.http_status === 503));
-    await h.record('v2-retry-schedule-exhausted', handle);
+    await h.record('v3-retry-schedule-exhausted', handle);
   });
 
   test('Retry-After longer than the schedule step is honoured', async () => {
@@ -124,7 +124,7 @@ describe('delivery: retry schedule, pause on 410, redelivery, status (time-skipp
       delivered.indexOf('Echo: first') < delivered.indexOf('Echo: second'),
       `alice's replies stay in order: ${delivered.join(' | ')}`,
     );
-    await h.record('v2-paused-then-resumed', firstHandle);
+    await h.record('v3-paused-then-resumed', firstHandle);
   });
 
   test('redelivery from part 2 sends the stored parts again, same delivery ids, without a new reply', async () => {

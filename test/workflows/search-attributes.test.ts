@@ -53,17 +53,17 @@ describe('search attributes of a message workflow (time-skipping server)', () =>
     assert.equal(attributes.get(chatIdAttribute), input.chatId);
     assert.equal(attributes.get(statusAttribute), 'delivered');
 
-    // The feature's whole cost in history: one upsert event, between the last task's completion
-    // and the workflow's; no patch marker.
+    // The feature's whole cost in history: one upsert event, in the last task (after its local
+    // activity's marker), just before the workflow's completion; no patch marker.
     const types = await eventTypes(handle);
     assert.equal(types.filter((type) => type === 'EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES').length, 1);
     assert.equal(await patchMarkers(handle), 0);
-    assert.deepEqual(types.slice(-3), [
-      'EVENT_TYPE_WORKFLOW_TASK_COMPLETED',
+    assert.deepEqual(types.slice(-2), [
       'EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES',
       'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED',
     ]);
-    await h.record('v2-search-attributes-delivered', handle);
+    assert.ok(types.lastIndexOf('EVENT_TYPE_WORKFLOW_TASK_COMPLETED') < types.length - 2, 'in the last task');
+    await h.record('v3-search-attributes-delivered', handle);
   });
 
   test('a failed message ends with ChatRelayStatus failed', async () => {
@@ -72,7 +72,7 @@ describe('search attributes of a message workflow (time-skipping server)', () =>
     const handle = await h.startMessage(envelopeFor(channel));
     assert.equal((await handle.result()).status, 'failed');
     assert.equal((await handle.describe()).typedSearchAttributes.get(statusAttribute), 'failed');
-    await h.record('v2-search-attributes-failed', handle);
+    await h.record('v3-search-attributes-failed', handle);
   });
 
   test('a redelivery carries them too: the chat, the channel, and its own outcome', async () => {
