@@ -20,7 +20,7 @@ export interface FailureEvents {
 /** The failure target of a message, or nothing when its snapshot has no events URL (the common case). */
 export function failureEventsOf(
   input: { channelId: string; message: { client_id: string } },
-  snapshot: { eventsUrl?: string } | undefined,
+  snapshot: { eventsUrl?: string | undefined } | undefined,
 ): FailureEvents | undefined {
   const url = snapshot?.eventsUrl;
   return url ? { url, channelId: input.channelId, clientId: input.message.client_id } : undefined;

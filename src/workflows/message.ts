@@ -155,6 +155,7 @@ async function answer(
     reason: string;
     turn: boolean;
     voicePrefix?: string;
+    events?: FailureEvents;
   }): Promise<MessageResult> => {
     if (refusal.outcome === 'not_answered') {
       if (refusal.turn) turn.grant();
@@ -166,7 +167,7 @@ async function answer(
         ...(refusal.voicePrefix !== undefined ? { voicePrefix: refusal.voicePrefix } : {}),
       });
     }
-    return close(refusal.outcome, 0, refusal.reason);
+    return close(refusal.outcome, 0, refusal.reason, refusal.events);
   };
   /** Admission as a step of its own: the settings, and the turn (waited for). */
   const admit = async (): Promise<ChannelSnapshot | MessageResult> => {

@@ -173,6 +173,25 @@ describe('operational events: the event workflow and its emitters (time-skipping
     await assert.rejects(eventWorkflow.describe(), /not found/i);
   });
 
+  test('a message refused as failed at admission (its token rotated) emits message.failed too', async () => {
+    const events = h.receiver.endpoint();
+    const { channel, signingSecret } = await createChannelWithAgent(h.stores, {
+      replyUrl: h.receiver.endpoint().url,
+      channel: { events_url: events.url },
+    });
+    const input = { ...envelopeFor(channel, { text: 'Hello' }), tokenVersion: channel.token_version - 1 };
+    const result = await (await h.startMessage(input)).result();
+    assert.equal(result.status, 'failed');
+    const [post] = await h.receiver.waitForDelivered(1, { path: events.path });
+    assert.ok(post);
+    assert.deepEqual(verified(post, signingSecret).data, {
+      message_id: input.messageId,
+      chat_id: input.chatId,
+      client_id: input.message.client_id,
+      reason: 'the API token the message was sent with has been rotated',
+    });
+  });
+
   test('a 410 from the reply URL emits channel.delivery_paused (with the channel read for the part: no read more)', async () => {
     const events = h.receiver.endpoint();
     const replies = h.receiver.endpoint();
