@@ -1,6 +1,7 @@
 import { operationalEventId } from '../domain/ids.js';
 import {
   operationalEventBody,
+  type EventTarget,
   type OperationalEvent,
   type OperationalEventInput,
 } from '../domain/operational-events.js';
@@ -12,12 +13,6 @@ import { signatureHeaders } from './signing.js';
 /** Starts the workflow that delivers one event (src/temporal/event-starter.ts); a repeated start is ignored. */
 export interface OperationalEventStarter {
   start(input: OperationalEventInput): Promise<void>;
-}
-
-/** Where an event goes: the channel's events URL, signed with the channel's signing secret. */
-export interface EventTarget {
-  url: string;
-  channelId: string;
 }
 
 /**
@@ -57,7 +52,11 @@ export function createEventEmitter(deps: Pick<ActivityDeps, 'events' | 'settings
     deliveryPaused: (target: EventTarget, data: { channel_id: string; message_id: string }, attemptId: string) =>
       emit(target, attemptId, { type: 'channel.delivery_paused', data }),
 
-    /** The chat's assistant is paused for a person to take over (the model asked for it, with this message). */
+    /**
+     * The chat's assistant is paused for a person to take over (the model asked for it, with this
+     * message). From an activity: `const target = eventTargetOf(snapshot); if (target) await
+     * createEventEmitter(deps).handoffRequested(target, {...})`; emitted again, it is one event.
+     */
     handoffRequested: (target: EventTarget, data: { chat_id: string; client_id: string; message_id: string }) =>
       emit(target, data.message_id, { type: 'chat.handoff_requested', data }),
   };

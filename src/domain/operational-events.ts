@@ -26,6 +26,20 @@ export function failureEventsOf(
   return url ? { url, channelId: input.channelId, clientId: input.message.client_id } : undefined;
 }
 
+/** Where a channel's events go: its events URL, signed with its signing secret. */
+export interface EventTarget {
+  url: string;
+  channelId: string;
+}
+
+/** A message's event target from its snapshot, or nothing when the channel has no events URL (then emit nothing). */
+export function eventTargetOf(snapshot: {
+  channelId: string;
+  eventsUrl?: string | undefined;
+}): EventTarget | undefined {
+  return snapshot.eventsUrl ? { url: snapshot.eventsUrl, channelId: snapshot.channelId } : undefined;
+}
+
 /** What the event workflow is started with: the event, fixed at the moment it happened, and where it goes. */
 export interface OperationalEventInput {
   /** The `webhook-id` of every attempt (src/domain/ids.ts operationalEventId). */

@@ -7,7 +7,7 @@ import { createEventActivities, createEventEmitter } from '../../src/activities/
 import { createLineActivities } from '../../src/activities/line.js';
 import { deliveryId } from '../../src/domain/ids.js';
 import type { Channel } from '../../src/domain/models.js';
-import type { OperationalEventInput } from '../../src/domain/operational-events.js';
+import { eventTargetOf, type OperationalEventInput } from '../../src/domain/operational-events.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { FakeWorld, runActivity } from './fakes.js';
 
@@ -149,11 +149,15 @@ describe('operational events: the emitters where outcomes are recorded', () => {
   test('handoffRequested: the event for another feature to emit, its id derived from the message', async () => {
     const { deps, started, channel } = arrange({ events_url: EVENTS_URL });
     const emitter = createEventEmitter(deps);
+    assert.equal(eventTargetOf({ channelId: channel.id }), undefined, 'no events URL in the snapshot: nothing to emit');
+    const target = eventTargetOf({ channelId: channel.id, eventsUrl: EVENTS_URL });
+    assert.ok(target);
     await runActivity(() =>
-      emitter.handoffRequested(
-        { url: EVENTS_URL, channelId: channel.id },
-        { chat_id: 'page-1:client-9', client_id: 'client-9', message_id: 'msg_handoff' },
-      ),
+      emitter.handoffRequested(target, {
+        chat_id: 'page-1:client-9',
+        client_id: 'client-9',
+        message_id: 'msg_handoff',
+      }),
     );
     assert.equal(started[0]?.eventId, 'chat.handoff_requested:msg_handoff');
     assert.equal(started[0]?.event.type, 'chat.handoff_requested');
