@@ -132,7 +132,10 @@ describe('operational events: the event workflow and its emitters (time-skipping
     const handle = await emitted(input);
     await emitted({ ...input, timestamp: '2026-11-28T12:00:01.000Z' }); // while it waits for its retry
     assert.equal((await handle.result()).status, 'delivered');
-    await emitted(input); // after it ended
+    const firstRun = (await handle.describe()).runId;
+    const again = await emitted(input); // after it ended
+    assert.equal((await again.describe()).runId, firstRun, 'no second run was started');
+    await again.result();
     const delivered = h.receiver.delivered(path);
     assert.equal(delivered.length, 1);
     assert.equal(bodyOf(delivered[0]).timestamp, input.timestamp, 'the first emit stands');
@@ -171,6 +174,28 @@ describe('operational events: the event workflow and its emitters (time-skipping
       operationalEventWorkflowId(operationalEventId('message.failed', plain.messageId)),
     );
     await assert.rejects(eventWorkflow.describe(), /not found/i);
+  });
+
+  test('a reply the receiver refuses (a final 4xx) ends the message failed and emits message.failed', async () => {
+    const events = h.receiver.endpoint();
+    const { channel, signingSecret } = await createChannelWithAgent(h.stores, {
+      replyUrl: h.receiver.endpoint().url,
+      channel: { events_url: events.url },
+    });
+    h.receiver.answerNext({ status: 400 }); // the reply's POST; the event's then gets a 200
+    const input = envelopeFor(channel, { text: 'Hello' });
+    const result = await (await h.startMessage(input)).result();
+    assert.equal(result.status, 'failed');
+    const [post] = await h.receiver.waitForDelivered(1, { path: events.path });
+    assert.ok(post);
+    const body = verified(post, signingSecret);
+    assert.equal(body.type, 'message.failed');
+    assert.deepEqual(body.data, {
+      message_id: input.messageId,
+      chat_id: input.chatId,
+      client_id: input.message.client_id,
+      reason: 'part 1 of 1: receiver answered 400',
+    });
   });
 
   test('a message refused as failed at admission (its token rotated) emits message.failed too', async () => {
