@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { messageWorkflowId } from '../domain/ids.js';
 import type { ChannelSnapshot, MessageWorkflowInput } from '../domain/models.js';
+import { failureEventsOf, type FailureEvents } from '../domain/operational-events.js';
 import { channelSnapshot } from '../domain/snapshot.js';
 import { ttlCache } from '../lib/ttl-cache.js';
 import type { ActivityDeps } from './deps.js';
@@ -8,7 +9,7 @@ import type { ActivityDeps } from './deps.js';
 /** What the channel says about a message: answer it with these settings, or why not. */
 type Verdict =
   | { outcome: 'accepted'; snapshot: ChannelSnapshot }
-  | { outcome: 'not_answered' | 'failed'; reason: string; voicePrefix?: string };
+  | { outcome: 'not_answered' | 'failed'; reason: string; voicePrefix?: string; events?: FailureEvents };
 
 /** The verdict, and whether the message's turn in its chat has come already. */
 export type Admission = Verdict & { turn: boolean };
@@ -24,8 +25,11 @@ export function createAdmission(deps: ActivityDeps) {
     const channel = await stores.channels.get(input.channelId);
     if (!channel || channel.page_id !== input.pageId)
       return { outcome: 'failed', reason: 'the channel no longer exists' };
+    // A failure is reported to the channel's events URL, when it has one (src/activities/finish.ts).
+    const events = failureEventsOf(input, { eventsUrl: channel.events_url });
+    const failed = (reason: string): Verdict => ({ outcome: 'failed', reason, ...(events ? { events } : {}) });
     if (channel.token_version !== input.tokenVersion)
-      return { outcome: 'failed', reason: 'the API token the message was sent with has been rotated' };
+      return failed('the API token the message was sent with has been rotated');
     const agent = await agents.get(channel.agent_id);
     if (!channel.assistant_connected) {
       // Kept in the history as the agent would have seen it, voice prefix included.
@@ -35,7 +39,7 @@ export function createAdmission(deps: ActivityDeps) {
         ...(agent ? { voicePrefix: agent.voice_prefix } : {}),
       };
     }
-    if (!agent) return { outcome: 'failed', reason: "the channel's agent no longer exists" };
+    if (!agent) return failed("the channel's agent no longer exists");
     return { outcome: 'accepted', snapshot: channelSnapshot(channel, agent, settings.retryScheduleSeconds) };
   }
 

@@ -1,4 +1,5 @@
 import type { ChannelSnapshot, MessageWorkflowInput } from '../domain/models.js';
+import type { FailureEvents } from '../domain/operational-events.js';
 import { wantsVoice } from '../domain/snapshot.js';
 import type { AdmissionService } from './admission.js';
 import type { Delivery, InlineDelivery } from './delivery.js';
@@ -7,7 +8,14 @@ import type { ComposedReply } from './reply.js';
 /** What the one step of a text message did. */
 export type Answer =
   /** The channel refuses the message (deleted, token rotated) or does not answer it (assistant off). */
-  | { kind: 'refused'; outcome: 'not_answered' | 'failed'; reason: string; turn: boolean; voicePrefix?: string }
+  | {
+      kind: 'refused';
+      outcome: 'not_answered' | 'failed';
+      reason: string;
+      turn: boolean;
+      voicePrefix?: string;
+      events?: FailureEvents;
+    }
   /** An earlier message of the chat is still being answered: the workflow is registered to be woken. */
   | { kind: 'waiting'; snapshot: ChannelSnapshot }
   /** The reply is stored; with `delivery`, its parts' first attempts were made too. */
@@ -42,6 +50,7 @@ export function createAnswerActivities(
           reason,
           turn,
           ...(admitted.voicePrefix !== undefined ? { voicePrefix: admitted.voicePrefix } : {}),
+          ...(admitted.events !== undefined ? { events: admitted.events } : {}),
         };
       }
       const { snapshot } = admitted;

@@ -1,8 +1,9 @@
 import { Context } from '@temporalio/activity';
-import { mediaUrl, messageWorkflowId } from '../domain/ids.js';
+import { attemptKey, deliveryAttemptId, mediaUrl, messageWorkflowId } from '../domain/ids.js';
 import { replyForm } from '../domain/reply-form.js';
 import { ttlCache } from '../lib/ttl-cache.js';
 import { activityLogger, type ActivityDeps } from './deps.js';
+import { createEventEmitter } from './events.js';
 import { replyPartMissing } from './failures.js';
 import { createFinisher, type Finish } from './finish.js';
 import { postForm, type PostOutcome } from './reply-post.js';
@@ -66,6 +67,7 @@ export function createDelivery(deps: ActivityDeps) {
   const secrets = ttlCache((channelId) => stores.signingSecrets.active(channelId), { ttlMs });
 
   const finishAndRelease = createFinisher(deps);
+  const events = createEventEmitter(deps);
   const currentWorkflowId = (messageId: string): string =>
     Context.current().info.workflowExecution?.workflowId ?? messageWorkflowId(messageId);
 
@@ -153,6 +155,18 @@ export function createDelivery(deps: ActivityDeps) {
       });
       channels.invalidate(channel.id);
       await stores.messages.parkDelivery(currentWorkflowId(input.messageId), channel.id, input.messageId);
+      // The channel read above says where its events go: no read more. One event per 410 answer.
+      if (channel.events_url) {
+        const attemptId = deliveryAttemptId(
+          input.messageId,
+          attemptKey(input.partIndex, input.attempt, input.redelivery),
+        );
+        await events.deliveryPaused(
+          { url: channel.events_url, channelId: channel.id },
+          { channel_id: channel.id, message_id: input.messageId },
+          attemptId,
+        );
+      }
     }
     deps.report?.deliveryAttempt(outcome.result);
     activityLogger(deps.logger).info(

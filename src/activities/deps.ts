@@ -4,6 +4,7 @@ import type { FinalStatus } from '../domain/models.js';
 import type { Logger } from '../lib/logger.js';
 import type { AddressPolicy, SafeFetchPolicy } from '../lib/safe-fetch.js';
 import type { Stores } from '../stores/index.js';
+import type { OperationalEventStarter } from './events.js';
 import type { ModelClient } from './model.js';
 import type { DeliveryPolicy, PostOutcome } from './reply-post.js';
 
@@ -41,6 +42,8 @@ export interface ActivityDeps {
   settings: ActivitySettings;
   logger: Logger;
   report?: ActivityReporter;
+  /** Starts operational event deliveries (src/activities/events.ts); without it no event is sent. */
+  events?: OperationalEventStarter;
 }
 
 /** The logger for the running activity, with its workflow and type (log lines also get the message's ids from the log context). */

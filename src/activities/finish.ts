@@ -1,5 +1,7 @@
 import type { FinalStatus } from '../domain/models.js';
+import type { FailureEvents } from '../domain/operational-events.js';
 import { activityLogger, type ActivityDeps } from './deps.js';
+import { createEventEmitter } from './events.js';
 
 /** How a message (or a redelivery of it) ends; its place in the chat's line is released with it. */
 export interface Finish {
@@ -7,24 +9,37 @@ export interface Finish {
   reason?: string;
   partsDelivered: number;
   lineSeq: number;
+  /** Where a failure is reported (the snapshot's events URL); absent when the channel has none. */
+  events?: FailureEvents;
 }
 
 /**
  * What closes a message, whichever step ends it (the last part's delivery, or a failure): its
- * outcome recorded, then the chat's turn handed on. Each write is once-only, so it is safe to repeat.
+ * outcome recorded, then the chat's turn handed on, then, when the message failed and its channel
+ * has an events URL, `message.failed` emitted. Each is once-only, so it is safe to repeat.
  */
 export function createFinisher(deps: ActivityDeps) {
+  const events = createEventEmitter(deps);
   return async function finishAndRelease(
     messageId: string,
     chatId: string,
     finish: Finish,
     redelivery?: number,
   ): Promise<void> {
+    const { events: target, ...outcome } = finish;
     await deps.stores.messages.saveOutcome(messageId, {
-      ...finish,
+      ...outcome,
       ...(redelivery !== undefined ? { redelivery } : {}),
     });
     await deps.line.release(chatId, finish.lineSeq);
+    if (finish.status === 'failed' && target !== undefined && redelivery === undefined) {
+      await events.messageFailed(target, {
+        message_id: messageId,
+        chat_id: chatId,
+        client_id: target.clientId,
+        reason: finish.reason ?? 'the message failed',
+      });
+    }
     deps.report?.messageFinished(finish.status);
     activityLogger(deps.logger).info({ messageId, status: finish.status, reason: finish.reason }, 'message finished');
   };

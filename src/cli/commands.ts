@@ -82,6 +82,7 @@ const channelFields: Field[] = [
   field.number('reply_delay_seconds', 'delay', 'seconds before a reply is delivered, 0 to 300', 'SECONDS'),
   field.string('voice_replies', 'voice-replies', 'off | always | when_user_sent_voice', 'WHEN'),
   field.number('max_message_length', 'max-message-length', 'longest reply part, 100 to 10000 characters', 'N'),
+  field.string('events_url', 'events-url', 'where operational events are POSTed ("" for none)', 'URL'),
 ];
 
 const apiToken = field.string(

@@ -63,6 +63,7 @@ export function formatChannel(channel: ChannelResponse): string {
     ['reply_delay_seconds', String(channel.reply_delay_seconds)],
     ['voice_replies', channel.voice_replies],
     ['max_message_length', String(channel.max_message_length)],
+    ['events_url', channel.events_url === '' ? '(none)' : channel.events_url],
     [
       'delivery_paused',
       channel.delivery_paused

@@ -134,6 +134,11 @@ const channelFields = {
   max_message_length: intBetween(100, 10_000).describe(
     'Longest reply part in characters; longer replies are split, 100 to 10000.',
   ),
+  events_url: httpUrl(MAX_URL_LENGTH)
+    .or(z.literal(''))
+    .describe(
+      'Where operational events (`message.failed`, `channel.delivery_paused`, `chat.handoff_requested`) are POSTed, signed like replies; empty for none.',
+    ),
 };
 
 export const createChannelSchema = z
@@ -146,6 +151,7 @@ export const createChannelSchema = z
     reply_delay_seconds: channelFields.reply_delay_seconds.default(channelDefaults.reply_delay_seconds),
     voice_replies: channelFields.voice_replies.default(channelDefaults.voice_replies),
     max_message_length: channelFields.max_message_length.default(channelDefaults.max_message_length),
+    events_url: channelFields.events_url.default(channelDefaults.events_url),
   })
   .describe('A new channel: one client platform page, its API token, agent and Reply Webhook URL.');
 export type CreateChannelRequest = z.infer<typeof createChannelSchema>;
@@ -159,6 +165,7 @@ export const updateChannelSchema = z
     reply_delay_seconds: channelFields.reply_delay_seconds.optional(),
     voice_replies: channelFields.voice_replies.optional(),
     max_message_length: channelFields.max_message_length.optional(),
+    events_url: channelFields.events_url.optional(),
   })
   .refine((patch) => Object.keys(patch).length > 0, atLeastOneField)
   .meta({ minProperties: 1 })
@@ -190,6 +197,7 @@ export const channelResponseSchema = z
         'True after a receiver answered 410 Gone: replies wait, in order, until POST /v1/channels/{id}/resume.',
       ),
     paused_reason: z.string().nullable().describe('Why delivery is paused; null when it is not.'),
+    events_url: z.string().describe('Where operational events are POSTed; empty when none.'),
     created_at: timestamp('When it was created'),
     updated_at: timestamp('When it was last changed'),
   })

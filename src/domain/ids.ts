@@ -49,3 +49,12 @@ export const redeliveryId = (messageId: string, redelivery: number): string => `
 
 /** The speech of one reply part. */
 export const speechId = (messageId: string, partIndex: number): string => `${messageId}:${partIndex}`;
+
+/**
+ * An operational event's id, its `webhook-id` on every attempt: one per kind of event and what it
+ * is about (a message, a delivery attempt), so the same event emitted twice is one event.
+ */
+export const operationalEventId = (type: string, subject: string): string => `${type}:${subject}`;
+
+/** The workflow that delivers one operational event: one per event id, so a repeated emit starts nothing. */
+export const operationalEventWorkflowId = (eventId: string): string => `chatrelay-event-${eventId}`;

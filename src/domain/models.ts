@@ -41,6 +41,8 @@ export interface Channel {
   /** Set when a receiver answered 410 Gone: replies wait, in order, until an admin resumes the channel. */
   delivery_paused?: boolean;
   paused_reason?: string;
+  /** Where operational events (message.failed, channel.delivery_paused, …) are POSTed; empty or absent: none. */
+  events_url?: string;
   created_at: Date;
   updated_at: Date;
 }
@@ -62,6 +64,7 @@ export const channelDefaults = {
   reply_delay_seconds: 0,
   voice_replies: 'off' as VoiceReplies,
   max_message_length: 2000,
+  events_url: '',
 } as const;
 
 /** What a message workflow carries from the API: the inbound body plus where it came from. */
@@ -98,6 +101,8 @@ export interface ChannelSnapshot {
   voicePrefix: string;
   /** Seconds to wait before each delivery retry; its length is the number of retries. */
   retryScheduleSeconds: number[];
+  /** The channel's events URL, when it has one (absent: no operational events). */
+  eventsUrl?: string;
 }
 
 export type MessageStatus = 'accepted' | 'processing' | 'delivered' | 'failed' | 'not_answered';

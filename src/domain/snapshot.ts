@@ -12,6 +12,7 @@ export function channelSnapshot(channel: Channel, agent: Agent, retryScheduleSec
     maxMessageLength: channel.max_message_length,
     voicePrefix: agent.voice_prefix,
     retryScheduleSeconds,
+    ...(channel.events_url ? { eventsUrl: channel.events_url } : {}),
   };
 }
 

@@ -2,7 +2,8 @@ import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
 import { heartbeatInterceptor } from '../activities/heartbeat.js';
-import { createActivities, type ActivitySettings } from '../activities/index.js';
+import { createEventActivities } from '../activities/events.js';
+import { createActivities, type ActivityDeps, type ActivitySettings } from '../activities/index.js';
 import { createV1Activities } from '../activities/v1/index.js';
 import { createTurnsClient } from '../activities/v1/turns-client.js';
 import { chatLineFor } from '../coordination/index.js';
@@ -22,6 +23,7 @@ import {
 import type { Database } from '../stores/db.js';
 import { createStores } from '../stores/index.js';
 import { createPayloadCodec, temporalDataConverter } from '../temporal/data-converter.js';
+import { temporalEventStarter } from '../temporal/event-starter.js';
 import { ensureRetentionSchedule } from '../temporal/retention-schedule.js';
 import { requireSearchAttributes } from '../temporal/search-attribute-registry.js';
 
@@ -81,6 +83,15 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
     maxTextLength: config.MAX_TEXT_LENGTH,
     promptMaxChars: config.PROMPT_MAX_CHARS,
   };
+  const activityDeps: ActivityDeps = {
+    stores,
+    model,
+    line: chatLineFor(stores, client),
+    logger: deps.logger,
+    settings,
+    ...(deps.metrics ? { report: activityReporter(deps.metrics) } : {}),
+    events: temporalEventStarter(client, config.TEMPORAL_TASK_QUEUE),
+  };
   const activities = {
     // Version 1's activities finish the workflows that were in flight at the upgrade.
     ...createV1Activities({
@@ -90,14 +101,9 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
       logger: deps.logger,
       settings,
     }),
-    ...createActivities({
-      stores,
-      model,
-      line: chatLineFor(stores, client),
-      logger: deps.logger,
-      settings,
-      ...(deps.metrics ? { report: activityReporter(deps.metrics) } : {}),
-    }),
+    ...createActivities(activityDeps),
+    // Operational events: each delivered by a workflow of its own (src/workflows/operational-event.ts).
+    ...createEventActivities(activityDeps),
   };
   // Tracing (OTEL_* variables, started before the worker is built) needs the tracing interceptor
   // in the workflow bundle; without it the bundle is much lighter (see workflowInterceptorModules).

@@ -9,6 +9,7 @@ import {
 } from '@temporalio/workflow';
 import { ErrorType, fallbackErrorTypes } from '../domain/errors.js';
 import type { ChannelSnapshot, FinalStatus, MessageStage, MessageWorkflowInput } from '../domain/models.js';
+import { failureEventsOf, type FailureEvents } from '../domain/operational-events.js';
 import type { ObservabilitySinks } from '../observability/workflow-interceptors.js';
 import { observabilitySinkName } from '../observability/workflow-context.js';
 import type { Answer, InlineDelivery } from '../activities/index.js';
@@ -55,6 +56,14 @@ interface Continued {
 }
 
 type PausedWait = NonNullable<DeliveryPlan['longWait']>;
+
+/** Ends the message: its outcome, and where a failure is reported (the snapshot's events URL, if any). */
+type Close = (
+  status: FinalStatus,
+  partsDelivered: number,
+  reason?: string,
+  events?: FailureEvents,
+) => Promise<MessageResult>;
 
 /** The input of a run: the message, and in a run continued as new what the earlier runs did. */
 export interface MessageRunInput extends MessageWorkflowInput {
@@ -128,7 +137,7 @@ async function handleMessage(input: MessageRunInput, answerStep: AnswerStep): Pr
     continueAsNew: (rest) => continueWithMemo<typeof messageWorkflowV2>({ ...input, continued: { delivery: rest } }),
     checksBeforeContinue: input.checksBeforeContinue,
   };
-  const close = async (status: FinalStatus, partsDelivered: number, reason?: string): Promise<MessageResult> => {
+  const close: Close = async (status, partsDelivered, reason, events) => {
     enterStage(progress, status);
     if (reason !== undefined) progress.reason = reason;
     await closeMessage({
@@ -138,6 +147,7 @@ async function handleMessage(input: MessageRunInput, answerStep: AnswerStep): Pr
       status,
       partsDelivered,
       ...(reason !== undefined ? { reason } : {}),
+      ...(events !== undefined ? { events } : {}),
     });
     return { status, partsDelivered, ...(reason !== undefined ? { reason } : {}) };
   };
@@ -162,7 +172,7 @@ async function answer(
   answerStep: AnswerStep,
   progress: MessageProgress,
   turn: ReturnType<typeof chatLineTurn>,
-  close: (status: FinalStatus, partsDelivered: number, reason?: string) => Promise<MessageResult>,
+  close: Close,
   done: Continued,
   pausedWait: PausedWait,
 ): Promise<MessageResult> {
@@ -174,6 +184,7 @@ async function answer(
     reason: string;
     turn: boolean;
     voicePrefix?: string;
+    events?: FailureEvents;
   }): Promise<MessageResult> => {
     if (refusal.outcome === 'not_answered') {
       if (refusal.turn) turn.grant();
@@ -185,7 +196,7 @@ async function answer(
         ...(refusal.voicePrefix !== undefined ? { voicePrefix: refusal.voicePrefix } : {}),
       });
     }
-    return close(refusal.outcome, 0, refusal.reason);
+    return close(refusal.outcome, 0, refusal.reason, refusal.events);
   };
   /** Admission as a step of its own: the settings, and the turn (waited for). */
   const admit = async (): Promise<ChannelSnapshot | MessageResult> => {
@@ -269,6 +280,7 @@ async function answer(
   progress.partCount = partCount;
 
   const status: FinalStatus = failure === undefined ? 'delivered' : 'failed';
+  const events = failureEventsOf(input, snapshot);
   const ended = (partsDelivered: number): MessageResult => {
     enter(status);
     if (failure !== undefined) progress.reason = failure;
@@ -311,6 +323,8 @@ async function answer(
         lineSeq,
         partsBefore: atOnce?.delivered ?? 0,
         ...(failure !== undefined ? { reason: failure } : {}),
+        // Carried with the parts, so a run continued as new during a long pause still knows it.
+        ...(events !== undefined ? { events } : {}),
       },
       longWait: pausedWait,
     },
@@ -318,14 +332,14 @@ async function answer(
   );
   const partsDelivered = (atOnce?.delivered ?? 0) + delivered.delivered;
   if (delivered.finished) return ended(partsDelivered);
-  return close('failed', partsDelivered, failure ?? delivered.error ?? 'not every part was delivered');
+  return close('failed', partsDelivered, failure ?? delivered.error ?? 'not every part was delivered', events);
 }
 
 /** A fresh run of a message whose reply waited long for its paused channel: the rest of the delivery. */
 async function deliverRest(
   plan: CarriedPlan,
   progress: MessageProgress,
-  close: (status: FinalStatus, partsDelivered: number, reason?: string) => Promise<MessageResult>,
+  close: Close,
   pausedWait: PausedWait,
 ): Promise<MessageResult> {
   progress.partCount = plan.partCount;
@@ -333,7 +347,12 @@ async function deliverRest(
   const partsDelivered = plan.finish.partsBefore + delivered.delivered;
   const { status, reason } = plan.finish;
   if (!delivered.finished)
-    return close('failed', partsDelivered, reason ?? delivered.error ?? 'not every part was delivered');
+    return close(
+      'failed',
+      partsDelivered,
+      reason ?? delivered.error ?? 'not every part was delivered',
+      plan.finish.events,
+    );
   enterStage(progress, status);
   return { status, partsDelivered, ...(reason !== undefined ? { reason } : {}) };
 }

@@ -113,6 +113,7 @@ describe('dashboard in Chromium, on the real stack', () => {
     await page.getByRole('link', { name: 'Connect a channel' }).click();
     await page.getByLabel('Unique page ID').fill('browser-page');
     await page.getByLabel('Reply Webhook URL').fill(reply.url);
+    await page.getByLabel(/Events URL/).fill(`${reply.url}/events`);
     assert.equal(await page.getByLabel('Connect assistant to this channel').isChecked(), true);
     // The slider by keyboard: two steps right of 0.
     await page.getByRole('slider', { name: /Reply delay/ }).focus();
@@ -130,9 +131,14 @@ describe('dashboard in Chromium, on the real stack', () => {
     await waitForText('.secret', /Copied/, 'the copy confirmation');
     assert.equal(await page.evaluate('navigator.clipboard.readText()'), state.token);
     await check('channel-connected');
-    const channels = (await adminGet('/v1/channels')).data as { id: string; reply_delay_seconds: number }[];
+    const channels = (await adminGet('/v1/channels')).data as {
+      id: string;
+      reply_delay_seconds: number;
+      events_url: string;
+    }[];
     assert.equal(channels.length, 1);
     assert.equal(channels[0]?.reply_delay_seconds, 2);
+    assert.equal(channels[0]?.events_url, `${reply.url}/events`);
     state.channelId = channels[0]?.id ?? '';
   });
 

@@ -6,7 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { WorkflowHandle } from '@temporalio/client';
-import { createActivities, type ActivitySettings } from '../../src/activities/index.js';
+import { createEventActivities } from '../../src/activities/events.js';
+import { createActivities, type ActivityDeps, type ActivitySettings } from '../../src/activities/index.js';
 import { createOpenAIModelClient } from '../../src/activities/model.js';
 import { chatLineFor, type ChatLine } from '../../src/coordination/index.js';
 import { createApp } from '../../src/api/app.js';
@@ -19,6 +20,7 @@ import { startDemoModel, type DemoModel } from '../../src/demo-model/server.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { observabilitySinks } from '../../src/observability/worker.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
+import { temporalEventStarter } from '../../src/temporal/event-starter.js';
 import { testActivitySettings } from './fixtures.js';
 import { startTestMongo, type TestMongo } from './mongo.js';
 import { startReceiver, type Receiver } from './receiver.js';
@@ -83,7 +85,7 @@ export async function startWorkflowHarness(
   const mediaBaseUrl = `http://127.0.0.1:${(media.address() as AddressInfo).port}`;
   const taskQueue = 'messages-test';
   const line = chatLineFor(stores, env.client);
-  const activities = createActivities({
+  const deps: ActivityDeps = {
     stores,
     line,
     model: createOpenAIModelClient({ apiKey: 'test', baseURL: fake.baseURL, timeoutMs: 10_000 }),
@@ -93,7 +95,10 @@ export async function startWorkflowHarness(
       ...(options.retryScheduleSeconds ? { retryScheduleSeconds: options.retryScheduleSeconds } : {}),
       ...options.settings,
     }),
-  });
+    // Operational events, wired as the production worker wires them (off for channels without an events URL).
+    events: temporalEventStarter(env.client, taskQueue),
+  };
+  const activities = { ...createActivities(deps), ...createEventActivities(deps) };
   const worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue,

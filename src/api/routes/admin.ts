@@ -239,6 +239,7 @@ export const toChannelResponse = (channel: Channel): ChannelResponse => ({
   max_message_length: channel.max_message_length,
   delivery_paused: channel.delivery_paused === true,
   paused_reason: channel.delivery_paused === true ? channel.paused_reason || null : null,
+  events_url: channel.events_url ?? '',
   created_at: channel.created_at.toISOString(),
   updated_at: channel.updated_at.toISOString(),
 });
@@ -269,19 +270,26 @@ export function adminRouter(deps: AdminDeps): Router {
     conflict(`The page_id "${pageId}" is already used by ${holderId ? `channel ${holderId}` : 'another channel'}.`);
 
   /**
-   * A reply URL that names a private address outright is refused when it is set, with the way to
-   * allow it; a host name is judged when the worker connects (its DNS may change).
+   * A reply URL (or events URL) that names a private address outright is refused when it is set,
+   * with the way to allow it; a host name is judged when the worker connects (its DNS may change).
    */
-  const checkReplyUrl = (url: string | undefined): void => {
-    const problem = url === undefined ? undefined : literalAddressProblem(url, deps.deliveryPolicy);
-    if (problem !== undefined) {
-      throw invalidRequest([
+  const checkDeliveryUrls = (urls: { reply_webhook_url?: string | undefined; events_url?: string | undefined }) => {
+    const targets = [
+      ['reply_webhook_url', 'replies are'],
+      ['events_url', 'events are'],
+    ] as const;
+    const problems = targets.flatMap(([path, what]) => {
+      const url = urls[path];
+      const problem = url ? literalAddressProblem(url, deps.deliveryPolicy) : undefined;
+      if (problem === undefined) return [];
+      return [
         {
-          path: 'reply_webhook_url',
-          message: `${problem}: replies are not delivered there unless DELIVERY_ALLOW_PRIVATE=true or the host is in DELIVERY_ALLOW_HOSTS`,
+          path,
+          message: `${problem}: ${what} not delivered there unless DELIVERY_ALLOW_PRIVATE=true or the host is in DELIVERY_ALLOW_HOSTS`,
         },
-      ]);
-    }
+      ];
+    });
+    if (problems.length > 0) throw invalidRequest(problems);
   };
 
   /** A friendly 409 naming the holder; the unique index still decides when two requests race. */
@@ -335,7 +343,7 @@ export function adminRouter(deps: AdminDeps): Router {
     },
     async createChannel({ body, requestId }) {
       const { api_token: given, ...settings } = body;
-      checkReplyUrl(settings.reply_webhook_url);
+      checkDeliveryUrls(settings);
       await requireAgentFor(settings.agent_id);
       await ensurePageFree(settings.page_id);
       const apiToken = given ?? generateApiToken();
@@ -374,7 +382,7 @@ export function adminRouter(deps: AdminDeps): Router {
     },
     async updateChannel({ params, body, requestId }) {
       const channelId = params.id ?? '';
-      checkReplyUrl(body.reply_webhook_url);
+      checkDeliveryUrls(body);
       const current = await channels.get(channelId);
       if (!current) throw notFound(`Channel ${channelId}`);
       if (body.agent_id !== undefined && body.agent_id !== current.agent_id) await requireAgentFor(body.agent_id);

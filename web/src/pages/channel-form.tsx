@@ -11,6 +11,7 @@ export interface ChannelForm {
   reply_delay_seconds: number;
   voice_replies: 'off' | 'always' | 'when_user_sent_voice';
   max_message_length: number;
+  events_url: string;
 }
 
 export const formOfChannel = (channel: Channel): ChannelForm => ({
@@ -21,6 +22,7 @@ export const formOfChannel = (channel: Channel): ChannelForm => ({
   reply_delay_seconds: channel.reply_delay_seconds,
   voice_replies: channel.voice_replies,
   max_message_length: channel.max_message_length,
+  events_url: channel.events_url,
 });
 
 /**
@@ -102,6 +104,17 @@ export function ChannelEditor({
           placeholder="https://example.com/replies"
           value={form.reply_webhook_url}
           onInput={(e) => set('reply_webhook_url', e.currentTarget.value)}
+        />
+      </Field>
+      <Field
+        label="Events URL (optional)"
+        hint="Where operational events (a failed message, paused delivery, a handoff request) are POSTed, signed like replies."
+      >
+        <input
+          type="url"
+          placeholder="https://example.com/chatrelay-events"
+          value={form.events_url}
+          onInput={(e) => set('events_url', e.currentTarget.value)}
         />
       </Field>
       <label class="check">

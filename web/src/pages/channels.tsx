@@ -106,6 +106,7 @@ export function ConnectChannelPage() {
             reply_delay_seconds: 0,
             voice_replies: 'off',
             max_message_length: 2000,
+            events_url: '',
           }}
           onSave={save}
         />
