@@ -1,4 +1,5 @@
 import type { ChannelSnapshot, MessageWorkflowInput } from '../domain/models.js';
+import { pacesParts } from '../domain/pacing.js';
 import { wantsVoice } from '../domain/snapshot.js';
 import type { AdmissionService } from './admission.js';
 import type { Delivery, InlineDelivery } from './delivery.js';
@@ -9,8 +10,17 @@ export type Answer =
   | { kind: 'refused'; outcome: 'not_answered' | 'failed'; reason: string; turn: boolean; voicePrefix?: string }
   /** An earlier message of the chat is still being answered: the workflow is registered to be woken. */
   | { kind: 'waiting'; snapshot: ChannelSnapshot }
-  /** The reply is stored; with `delivery`, its parts' first attempts were made too. */
-  | { kind: 'answered'; snapshot: ChannelSnapshot; partCount: number; delivery?: InlineDelivery };
+  /**
+   * The reply is stored; with `delivery`, its parts' first attempts were made too (only the first
+   * part's when the parts are paced: `partLengths` then gives the workflow the pauses before the rest).
+   */
+  | {
+      kind: 'answered';
+      snapshot: ChannelSnapshot;
+      partCount: number;
+      delivery?: InlineDelivery;
+      partLengths?: number[];
+    };
 
 /**
  * The whole of a text message in one step when nothing stands in the way: admission, the model
@@ -27,7 +37,7 @@ export function createAnswerActivities(
     agentId: string;
     voicePrefix: string;
     maxMessageLength: number;
-  }) => Promise<number>,
+  }) => Promise<number[]>,
   delivery: Delivery,
 ) {
   return {
@@ -46,15 +56,19 @@ export function createAnswerActivities(
       const { snapshot } = admitted;
       if (!admitted.turn) return { kind: 'waiting', snapshot };
       const { messageId, chatId } = input;
-      const partCount = await compose({
+      const partLengths = await compose({
         messageId,
         chatId,
         agentId: snapshot.agentId,
         voicePrefix: snapshot.voicePrefix,
         maxMessageLength: snapshot.maxMessageLength,
       });
+      const partCount = partLengths.length;
+      // Paced parts: the workflow waits before each part after the first, so it needs their lengths.
+      const paced = pacesParts(snapshot, partCount);
+      const lengths = paced ? { partLengths } : {};
       if (snapshot.replyDelaySeconds > 0 || wantsVoice(snapshot, input.message))
-        return { kind: 'answered', snapshot, partCount };
+        return { kind: 'answered', snapshot, partCount, ...lengths };
       const delivered = await delivery.deliverAtOnce({
         messageId,
         chatId,
@@ -63,8 +77,9 @@ export function createAnswerActivities(
         partCount,
         retryScheduleSeconds: snapshot.retryScheduleSeconds,
         finish: { status: 'delivered', lineSeq: input.lineSeq },
+        ...(paced ? { upTo: 1 } : {}),
       });
-      return { kind: 'answered', snapshot, partCount, delivery: delivered };
+      return { kind: 'answered', snapshot, partCount, delivery: delivered, ...lengths };
     },
   };
 }

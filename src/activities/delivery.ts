@@ -179,7 +179,8 @@ export function createDelivery(deps: ActivityDeps) {
   /**
    * The first attempt of every part, in order, within the step that wrote the reply (no reply
    * delay, no speech): the common case costs no step of its own. It stops at the first part not
-   * delivered, and the workflow takes it from there with its retry schedule.
+   * delivered, and the workflow takes it from there with its retry schedule. With `upTo` (paced
+   * parts), it sends only that many parts, and the workflow sends the rest after its pauses.
    */
   async function deliverAtOnce(plan: {
     messageId: string;
@@ -189,8 +190,10 @@ export function createDelivery(deps: ActivityDeps) {
     partCount: number;
     retryScheduleSeconds: number[];
     finish: Omit<Finish, 'partsDelivered'>;
+    upTo?: number;
   }): Promise<InlineDelivery> {
-    for (let partIndex = 0; partIndex < plan.partCount; partIndex++) {
+    const sent = Math.min(plan.upTo ?? plan.partCount, plan.partCount);
+    for (let partIndex = 0; partIndex < sent; partIndex++) {
       Context.current().heartbeat();
       const last = partIndex === plan.partCount - 1;
       const retryWaitSeconds = plan.retryScheduleSeconds[0];
@@ -208,7 +211,7 @@ export function createDelivery(deps: ActivityDeps) {
       if (result.outcome !== 'delivered')
         return { delivered: partIndex, finished: false, stopped: { partIndex, result } };
     }
-    return { delivered: plan.partCount, finished: true };
+    return { delivered: sent, finished: sent === plan.partCount };
   }
 
   /** Whether the channel's delivery is still paused (closes the race between a resume and a workflow parking). */

@@ -82,6 +82,13 @@ const channelFields: Field[] = [
   field.number('reply_delay_seconds', 'delay', 'seconds before a reply is delivered, 0 to 300', 'SECONDS'),
   field.string('voice_replies', 'voice-replies', 'off | always | when_user_sent_voice', 'WHEN'),
   field.number('max_message_length', 'max-message-length', 'longest reply part, 100 to 10000 characters', 'N'),
+  field.number(
+    'typing_ms_per_char',
+    'typing-ms-per-char',
+    'pause per character before each part after the first, 0 (off) to 1000',
+    'MS',
+  ),
+  field.number('typing_max_seconds', 'typing-max-seconds', 'longest pause before a part, 1 to 60', 'SECONDS'),
 ];
 
 const apiToken = field.string(

@@ -64,6 +64,12 @@ export function formatChannel(channel: ChannelResponse): string {
     ['voice_replies', channel.voice_replies],
     ['max_message_length', String(channel.max_message_length)],
     [
+      'typing',
+      channel.typing_ms_per_char > 0
+        ? `${channel.typing_ms_per_char} ms per character, at most ${channel.typing_max_seconds}s before a part`
+        : 'off',
+    ],
+    [
       'delivery_paused',
       channel.delivery_paused
         ? `yes: ${channel.paused_reason ?? 'no reason given'} (resume: POST /v1/channels/${channel.id}/resume)`

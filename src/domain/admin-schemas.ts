@@ -134,6 +134,10 @@ const channelFields = {
   max_message_length: intBetween(100, 10_000).describe(
     'Longest reply part in characters; longer replies are split, 100 to 10000.',
   ),
+  typing_ms_per_char: intBetween(0, 1000).describe(
+    'Paced parts: milliseconds of pause per character before each reply part after the first, as if typed; 0 (off) to 1000.',
+  ),
+  typing_max_seconds: intBetween(1, 60).describe('Paced parts: the longest pause before a part, 1 to 60 seconds.'),
 };
 
 export const createChannelSchema = z
@@ -146,6 +150,8 @@ export const createChannelSchema = z
     reply_delay_seconds: channelFields.reply_delay_seconds.default(channelDefaults.reply_delay_seconds),
     voice_replies: channelFields.voice_replies.default(channelDefaults.voice_replies),
     max_message_length: channelFields.max_message_length.default(channelDefaults.max_message_length),
+    typing_ms_per_char: channelFields.typing_ms_per_char.default(channelDefaults.typing_ms_per_char),
+    typing_max_seconds: channelFields.typing_max_seconds.default(channelDefaults.typing_max_seconds),
   })
   .describe('A new channel: one client platform page, its API token, agent and Reply Webhook URL.');
 export type CreateChannelRequest = z.infer<typeof createChannelSchema>;
@@ -159,6 +165,8 @@ export const updateChannelSchema = z
     reply_delay_seconds: channelFields.reply_delay_seconds.optional(),
     voice_replies: channelFields.voice_replies.optional(),
     max_message_length: channelFields.max_message_length.optional(),
+    typing_ms_per_char: channelFields.typing_ms_per_char.optional(),
+    typing_max_seconds: channelFields.typing_max_seconds.optional(),
   })
   .refine((patch) => Object.keys(patch).length > 0, atLeastOneField)
   .meta({ minProperties: 1 })
@@ -184,6 +192,8 @@ export const channelResponseSchema = z
     reply_delay_seconds: z.number().int(),
     voice_replies: z.enum(voiceRepliesValues),
     max_message_length: z.number().int(),
+    typing_ms_per_char: z.number().int(),
+    typing_max_seconds: z.number().int(),
     delivery_paused: z
       .boolean()
       .describe(

@@ -40,6 +40,10 @@ export interface Channel {
   max_message_length: number;
   /** Set when a receiver answered 410 Gone: replies wait, in order, until an admin resumes the channel. */
   delivery_paused?: boolean;
+  /** Paced parts: the pause before each part after the first, per character of it; 0 (or absent, as in older channels) is off. */
+  typing_ms_per_char?: number;
+  /** The longest of those pauses, in seconds. */
+  typing_max_seconds?: number;
   paused_reason?: string;
   created_at: Date;
   updated_at: Date;
@@ -62,6 +66,8 @@ export const channelDefaults = {
   reply_delay_seconds: 0,
   voice_replies: 'off' as VoiceReplies,
   max_message_length: 2000,
+  typing_ms_per_char: 0,
+  typing_max_seconds: 5,
 } as const;
 
 /** What a message workflow carries from the API: the inbound body plus where it came from. */
@@ -98,6 +104,8 @@ export interface ChannelSnapshot {
   voicePrefix: string;
   /** Seconds to wait before each delivery retry; its length is the number of retries. */
   retryScheduleSeconds: number[];
+  /** Paced parts (set only when the channel paces them): milliseconds per character, and the cap. */
+  typing?: { msPerChar: number; maxSeconds: number };
 }
 
 export type MessageStatus = 'accepted' | 'processing' | 'delivered' | 'failed' | 'not_answered';

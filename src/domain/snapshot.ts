@@ -1,4 +1,4 @@
-import type { Agent, Channel, ChannelSnapshot } from './models.js';
+import { channelDefaults, type Agent, type Channel, type ChannelSnapshot } from './models.js';
 
 /** The settings a message keeps from its channel and agent, taken once when it is admitted. */
 export function channelSnapshot(channel: Channel, agent: Agent, retryScheduleSeconds: number[]): ChannelSnapshot {
@@ -12,6 +12,15 @@ export function channelSnapshot(channel: Channel, agent: Agent, retryScheduleSec
     maxMessageLength: channel.max_message_length,
     voicePrefix: agent.voice_prefix,
     retryScheduleSeconds,
+    // Only when on: a message of a channel without pacing carries (and costs) exactly what it did before.
+    ...((channel.typing_ms_per_char ?? 0) > 0
+      ? {
+          typing: {
+            msPerChar: channel.typing_ms_per_char ?? 0,
+            maxSeconds: channel.typing_max_seconds ?? channelDefaults.typing_max_seconds,
+          },
+        }
+      : {}),
   };
 }
 

@@ -12,6 +12,7 @@ import type { ChannelSnapshot, FinalStatus, MessageStage, MessageWorkflowInput }
 import type { ObservabilitySinks } from '../observability/workflow-interceptors.js';
 import { observabilitySinkName } from '../observability/workflow-context.js';
 import type { Answer, InlineDelivery } from '../activities/index.js';
+import { typingPausesMs } from '../domain/pacing.js';
 import { wantsVoice } from '../domain/snapshot.js';
 import {
   admitMessage,
@@ -171,6 +172,8 @@ async function answer(
   let failure: string | undefined;
   let snapshot: ChannelSnapshot | undefined;
   let partCount: number | undefined;
+  /** Each part's length, when the channel paces the parts (and the reply has more than one). */
+  let partLengths: number[] | undefined;
   let atOnce: InlineDelivery | undefined;
 
   if (input.message.audio === undefined) {
@@ -189,6 +192,7 @@ async function answer(
       snapshot = answer.snapshot;
       if (answer.kind === 'answered') {
         partCount = answer.partCount;
+        partLengths = answer.partLengths;
         atOnce = answer.delivery;
         break;
       }
@@ -215,10 +219,13 @@ async function answer(
     await turn.wait();
     if (failure === undefined) {
       enter('generating');
-      const replyInput = replyInputFor(messageId, chatId, snapshot);
+      const replyInput = {
+        ...replyInputFor(messageId, chatId, snapshot),
+        ...(snapshot.typing !== undefined ? { partLengths: true } : {}),
+      };
       const step = await modelStep(() => composeReply(replyInput));
       if ('failure' in step) failure = step.failure;
-      else partCount = step.result.partCount;
+      else ({ partCount, partLengths } = step.result);
     }
   }
 
@@ -277,6 +284,7 @@ async function answer(
       ...(atOnce?.stopped ? { firstAttempt: atOnce.stopped.result } : {}),
       retryScheduleSeconds: snapshot.retryScheduleSeconds,
       withAudio,
+      ...(partLengths !== undefined ? { pausesMs: typingPausesMs(snapshot.typing, partLengths) } : {}),
       finish: {
         status,
         lineSeq,

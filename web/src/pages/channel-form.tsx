@@ -11,6 +11,8 @@ export interface ChannelForm {
   reply_delay_seconds: number;
   voice_replies: 'off' | 'always' | 'when_user_sent_voice';
   max_message_length: number;
+  typing_ms_per_char: number;
+  typing_max_seconds: number;
 }
 
 export const formOfChannel = (channel: Channel): ChannelForm => ({
@@ -21,6 +23,8 @@ export const formOfChannel = (channel: Channel): ChannelForm => ({
   reply_delay_seconds: channel.reply_delay_seconds,
   voice_replies: channel.voice_replies,
   max_message_length: channel.max_message_length,
+  typing_ms_per_char: channel.typing_ms_per_char,
+  typing_max_seconds: channel.typing_max_seconds,
 });
 
 /**
@@ -145,6 +149,22 @@ export function ChannelEditor({
           max={10000}
           value={form.max_message_length}
           onValue={(value) => set('max_message_length', value)}
+        />
+        <NumberField
+          label="Typing pace (ms per character)"
+          hint="Pause before each reply part after the first, as if typed; 0 is off."
+          min={0}
+          max={1000}
+          value={form.typing_ms_per_char}
+          onValue={(value) => set('typing_ms_per_char', value)}
+        />
+        <NumberField
+          label="Longest typing pause (seconds)"
+          hint="1 to 60."
+          min={1}
+          max={60}
+          value={form.typing_max_seconds}
+          onValue={(value) => set('typing_max_seconds', value)}
         />
       </div>
       <ErrorLine message={action.error} />

@@ -106,6 +106,8 @@ export function ConnectChannelPage() {
             reply_delay_seconds: 0,
             voice_replies: 'off',
             max_message_length: 2000,
+            typing_ms_per_char: 0,
+            typing_max_seconds: 5,
           }}
           onSave={save}
         />
