@@ -11,6 +11,11 @@ export type Answer =
   /** An earlier message of the chat is still being answered: the workflow is registered to be woken. */
   | { kind: 'waiting'; snapshot: ChannelSnapshot }
   /**
+   * Admitted, with the turn, and the agent has a "one moment" part: the workflow runs the model
+   * step itself, raced against the interim's timer (a step that called the model could not tell it).
+   */
+  | { kind: 'admitted'; snapshot: ChannelSnapshot }
+  /**
    * The reply is stored; with `delivery`, its parts' first attempts were made too (only the first
    * part's when the parts are paced: `partLengths` then gives the workflow the pauses before the rest).
    */
@@ -55,6 +60,7 @@ export function createAnswerActivities(
       }
       const { snapshot } = admitted;
       if (!admitted.turn) return { kind: 'waiting', snapshot };
+      if (snapshot.interim !== undefined) return { kind: 'admitted', snapshot };
       const { messageId, chatId } = input;
       const partLengths = await compose({
         messageId,

@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import { mediaUrl, messageWorkflowId } from '../domain/ids.js';
+import { INTERIM_PART, interimDeliveryId, mediaUrl, messageWorkflowId } from '../domain/ids.js';
 import { replyForm } from '../domain/reply-form.js';
 import { ttlCache } from '../lib/ttl-cache.js';
 import { activityLogger, type ActivityDeps } from './deps.js';
@@ -26,6 +26,11 @@ export interface SendPartInput {
   withAudio?: boolean;
   /** Set on the last part: once it is delivered, the message ends so and its turn is handed on. */
   finish?: Finish;
+  /**
+   * Set for the "one moment" part (partIndex INTERIM_PART): its text, sent while the model is
+   * slow; it is no part of the reply, which is not written yet.
+   */
+  interim?: string;
 }
 
 export interface SendPartResult {
@@ -69,8 +74,10 @@ export function createDelivery(deps: ActivityDeps) {
    * snapshot's URL; an admin's redelivery to the channel's current one.
    */
   async function sendPart(input: SendPartInput): Promise<SendPartResult> {
-    const reply = await stores.messages.reply(input.messageId);
-    const part = reply?.parts[input.partIndex];
+    const part =
+      input.interim !== undefined
+        ? { index: INTERIM_PART, text: input.interim, images: [], delivery_id: interimDeliveryId(input.messageId) }
+        : (await stores.messages.reply(input.messageId))?.parts[input.partIndex];
     if (!part) {
       throw replyPartMissing(input.messageId, input.partIndex);
     }
@@ -125,7 +132,7 @@ export function createDelivery(deps: ActivityDeps) {
     const headers = {
       ...signatureHeaders(signing, part.delivery_id, started, body),
       'x-chatrelay-message-id': input.messageId,
-      'x-chatrelay-part': `${input.partIndex + 1}/${input.partCount}`,
+      'x-chatrelay-part': input.interim !== undefined ? 'interim' : `${input.partIndex + 1}/${input.partCount}`,
     };
     const outcome = await postForm(url, body, headers, settings.deliveryTimeoutMs, settings.deliveryPolicy);
     const now = new Date();

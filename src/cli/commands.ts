@@ -68,6 +68,13 @@ const agentFields: Field[] = [
   field.string('tts_voice', 'tts-voice', 'text-to-speech voice', 'VOICE'),
   field.string('voice_prefix', 'voice-prefix', 'put before transcribed voice messages', 'TEXT'),
   field.string('fallback_reply', 'fallback-reply', 'sent when the model cannot answer', 'TEXT'),
+  field.number(
+    'interim_after_seconds',
+    'interim-after',
+    'send the interim text when the model takes longer, 0 (off) to 120',
+    'SECONDS',
+  ),
+  field.string('interim_text', 'interim-text', 'the "one moment" part sent when the model is slow', 'TEXT'),
 ];
 
 const channelFields: Field[] = [

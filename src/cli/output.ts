@@ -46,6 +46,10 @@ export function formatAgent(agent: AgentResponse): string {
     ['tts_voice', agent.tts_voice],
     ['voice_prefix', visible(agent.voice_prefix)],
     ['fallback_reply', visible(agent.fallback_reply)],
+    [
+      'interim',
+      agent.interim_after_seconds > 0 ? `after ${agent.interim_after_seconds}s: ${visible(agent.interim_text)}` : 'off',
+    ],
     ['created_at', agent.created_at],
     ['updated_at', agent.updated_at],
   ];

@@ -20,6 +20,9 @@ export interface Agent {
   voice_prefix: string;
   /** Sent to the user when the model cannot answer, instead of silence. */
   fallback_reply: string;
+  /** "One moment": when the model has not answered after this many seconds, `interim_text` is sent first; 0 (or absent, as in older agents) is off. */
+  interim_after_seconds?: number;
+  interim_text?: string;
   created_at: Date;
   updated_at: Date;
 }
@@ -59,6 +62,8 @@ export const agentDefaults = {
   tts_voice: 'alloy',
   voice_prefix: '[Voice message] ',
   fallback_reply: "Sorry, I can't answer right now. Please try again in a moment.",
+  interim_after_seconds: 0,
+  interim_text: 'One moment, please…',
 } as const;
 
 export const channelDefaults = {
@@ -106,6 +111,8 @@ export interface ChannelSnapshot {
   retryScheduleSeconds: number[];
   /** Paced parts (set only when the channel paces them): milliseconds per character, and the cap. */
   typing?: { msPerChar: number; maxSeconds: number };
+  /** The agent's "one moment" part (set only when it has one): sent when the model takes longer than `afterSeconds`. */
+  interim?: { afterSeconds: number; text: string };
 }
 
 export type MessageStatus = 'accepted' | 'processing' | 'delivered' | 'failed' | 'not_answered';

@@ -1,4 +1,4 @@
-import { channelDefaults, type Agent, type Channel, type ChannelSnapshot } from './models.js';
+import { agentDefaults, channelDefaults, type Agent, type Channel, type ChannelSnapshot } from './models.js';
 
 /** The settings a message keeps from its channel and agent, taken once when it is admitted. */
 export function channelSnapshot(channel: Channel, agent: Agent, retryScheduleSeconds: number[]): ChannelSnapshot {
@@ -18,6 +18,14 @@ export function channelSnapshot(channel: Channel, agent: Agent, retryScheduleSec
           typing: {
             msPerChar: channel.typing_ms_per_char ?? 0,
             maxSeconds: channel.typing_max_seconds ?? channelDefaults.typing_max_seconds,
+          },
+        }
+      : {}),
+    ...((agent.interim_after_seconds ?? 0) > 0
+      ? {
+          interim: {
+            afterSeconds: agent.interim_after_seconds ?? 0,
+            text: agent.interim_text ?? agentDefaults.interim_text,
           },
         }
       : {}),

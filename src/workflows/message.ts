@@ -26,6 +26,7 @@ import {
 } from './activities.js';
 import { progressQuery, type MessageProgress } from './definitions.js';
 import { deliverParts, type CarriedPlan, type DeliveryPlan } from './delivery.js';
+import { withInterim } from './interim.js';
 import { chatLineTurn, continueWithMemo } from './line.js';
 import { recordFinalStatus } from './final-status.js';
 import { enterStage, startProgress } from './progress.js';
@@ -168,6 +169,22 @@ async function answer(
     return admission.snapshot;
   };
 
+  /**
+   * The model step as a step of its own, raced against the agent's "one moment" timer when it
+   * has one; with paced parts it also gives each part's length.
+   */
+  const generate = (settings: ChannelSnapshot) => {
+    const replyInput = {
+      ...replyInputFor(messageId, chatId, settings),
+      ...(settings.typing !== undefined ? { partLengths: true } : {}),
+    };
+    const generation = modelStep(() => composeReply(replyInput));
+    const { interim } = settings;
+    return interim === undefined
+      ? generation
+      : withInterim(generation, { messageId, chatId, snapshot: settings, interim });
+  };
+
   // A reason set here means the message is recorded as failed (the user still gets a reply: the fallback).
   let failure: string | undefined;
   let snapshot: ChannelSnapshot | undefined;
@@ -196,6 +213,13 @@ async function answer(
         atOnce = answer.delivery;
         break;
       }
+      if (answer.kind === 'admitted') {
+        // The agent has a "one moment" part: the model step runs here, raced against its timer.
+        const generated = await generate(snapshot);
+        if ('failure' in generated) failure = done.failure = generated.failure;
+        else ({ partCount, partLengths } = generated.result);
+        break;
+      }
       enter('waiting_turn');
       await turn.wait();
       enter('generating');
@@ -219,11 +243,7 @@ async function answer(
     await turn.wait();
     if (failure === undefined) {
       enter('generating');
-      const replyInput = {
-        ...replyInputFor(messageId, chatId, snapshot),
-        ...(snapshot.typing !== undefined ? { partLengths: true } : {}),
-      };
-      const step = await modelStep(() => composeReply(replyInput));
+      const step = await generate(snapshot);
       if ('failure' in step) failure = step.failure;
       else ({ partCount, partLengths } = step.result);
     }

@@ -103,6 +103,19 @@ describe('answering a text message in one step', () => {
     ]);
   });
 
+  test('an agent with a "one moment" part: admitted with the turn and the settings, the model left to the workflow', async () => {
+    const world = new FakeWorld();
+    const agent = world.addAgent({ interim_after_seconds: 8, interim_text: 'Hold on…' });
+    const channel = world.addChannel({ agent });
+    const result = await answer(world, inputFor(channel), {});
+    assert.equal(result.kind, 'admitted');
+    assert.deepEqual(result.kind === 'admitted' ? result.snapshot.interim : undefined, {
+      afterSeconds: 8,
+      text: 'Hold on…',
+    });
+    assert.equal(world.replies.size, 0);
+  });
+
   test('an earlier message still being answered: waiting, with the settings, and the model is not called', async () => {
     const world = new FakeWorld();
     world.turn = { granted: false, waitingFor: 2 };

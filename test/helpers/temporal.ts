@@ -61,3 +61,17 @@ export async function firedTimers(handle: WorkflowHandle): Promise<number[]> {
     return id ? [started.get(id) ?? -1] : [];
   });
 }
+
+type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
+
+/** What `pick` makes of each event of a workflow's history, in order (events it gives undefined for left out). */
+export async function fromHistory<T>(
+  handle: WorkflowHandle,
+  pick: (event: HistoryEvent) => T | undefined,
+): Promise<T[]> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  return events.flatMap((event) => {
+    const picked = pick(event);
+    return picked === undefined ? [] : [picked];
+  });
+}

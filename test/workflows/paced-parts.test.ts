@@ -3,27 +3,23 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { Channel } from '../../src/domain/models.js';
 import { createChannelWithAgent, envelopeFor } from '../helpers/fixtures.js';
+import { fromHistory } from '../helpers/temporal.js';
 import { startWorkflowHarness, type WorkflowHarness } from '../helpers/workflow-harness.js';
 
 /** The durations, in milliseconds, of every timer the workflow started, in order. */
-async function startedTimersMs(handle: WorkflowHandle): Promise<number[]> {
-  const events = (await handle.fetchHistory()).events ?? [];
-  return events.flatMap((event) => {
+const startedTimersMs = (handle: WorkflowHandle): Promise<number[]> =>
+  fromHistory(handle, (event) => {
     const timeout = event.timerStartedEventAttributes?.startToFireTimeout;
-    return timeout ? [Number(timeout.seconds ?? 0) * 1000 + Math.round((timeout.nanos ?? 0) / 1e6)] : [];
+    return timeout ? Number(timeout.seconds ?? 0) * 1000 + Math.round((timeout.nanos ?? 0) / 1e6) : undefined;
   });
-}
 
 /** The workflow's own steps after its start, in order: timers, local activities (markers) and activities. */
-async function steps(handle: WorkflowHandle): Promise<string[]> {
-  const events = (await handle.fetchHistory()).events ?? [];
-  return events.flatMap((event) => {
-    if (event.timerFiredEventAttributes) return ['timer'];
-    if (event.markerRecordedEventAttributes) return ['local activity'];
-    const type = event.activityTaskScheduledEventAttributes?.activityType?.name;
-    return type ? [type] : [];
+const steps = (handle: WorkflowHandle): Promise<string[]> =>
+  fromHistory(handle, (event) => {
+    if (event.timerFiredEventAttributes) return 'timer';
+    if (event.markerRecordedEventAttributes) return 'local activity';
+    return event.activityTaskScheduledEventAttributes?.activityType?.name ?? undefined;
   });
-}
 
 /**
  * Paced parts (issue 14, feature 6): with `typing_ms_per_char` on, each part of a reply after the

@@ -18,7 +18,7 @@ import {
   type AgentResponse,
   type ChannelResponse,
 } from '../../domain/admin-schemas.js';
-import { channelDefaults, type Agent, type Channel } from '../../domain/models.js';
+import { agentDefaults, channelDefaults, type Agent, type Channel } from '../../domain/models.js';
 import type { Logger } from '../../lib/logger.js';
 import { literalAddressProblem, type AddressPolicy } from '../../lib/safe-fetch.js';
 import { generateApiToken } from '../../lib/secrets.js';
@@ -222,6 +222,9 @@ export interface AdminDeps {
 
 export const toAgentResponse = ({ created_at, updated_at, ...agent }: Agent): AgentResponse => ({
   ...agent,
+  // Agents created before the "one moment" part have neither field: they read as the defaults (off).
+  interim_after_seconds: agent.interim_after_seconds ?? agentDefaults.interim_after_seconds,
+  interim_text: agent.interim_text ?? agentDefaults.interim_text,
   created_at: created_at.toISOString(),
   updated_at: updated_at.toISOString(),
 });
