@@ -119,9 +119,9 @@ describe('the "one moment" part (time-skipping server)', () => {
     const input = envelopeFor(channel, { text: 'Quick question' });
     const handle = await h.startMessage(input);
     await h.fake.waitForRequests(1, 'chat');
-    // 7 of the 10 seconds pass on the workflow's clock, then the model answers. (While the model
-    // step runs, the test server's clock goes at the pace of the wall clock: 3 s to spare.)
-    await h.env.sleep(7000);
+    // 6 of the 10 seconds pass on the workflow's clock, then the model answers. (While the model
+    // step runs, the test server's clock goes at the pace of the wall clock: 4 s to spare.)
+    await h.env.sleep(6000);
     assert.equal(h.receiver.posts.length, 0, 'nothing was sent before the threshold');
     release('Sure, ask away.');
     assert.deepEqual(await closed(handle), { status: 'delivered', partsDelivered: 1 });
