@@ -1,5 +1,6 @@
 import type { ChannelSnapshot, MessageWorkflowInput } from '../domain/models.js';
 import type { FailureEvents } from '../domain/operational-events.js';
+import { pacesParts } from '../domain/pacing.js';
 import { wantsVoice } from '../domain/snapshot.js';
 import type { AdmissionService } from './admission.js';
 import type { Delivery, InlineDelivery } from './delivery.js';
@@ -18,8 +19,22 @@ export type Answer =
     }
   /** An earlier message of the chat is still being answered: the workflow is registered to be woken. */
   | { kind: 'waiting'; snapshot: ChannelSnapshot }
-  /** The reply is stored; with `delivery`, its parts' first attempts were made too. */
-  | { kind: 'answered'; snapshot: ChannelSnapshot; partCount: number; delivery?: InlineDelivery };
+  /**
+   * Admitted, with the turn, and the agent has a "one moment" part: the workflow runs the model
+   * step itself, raced against the interim's timer (a step that called the model could not tell it).
+   */
+  | { kind: 'admitted'; snapshot: ChannelSnapshot }
+  /**
+   * The reply is stored; with `delivery`, its parts' first attempts were made too (only the first
+   * part's when the parts are paced: `partLengths` then gives the workflow the pauses before the rest).
+   */
+  | {
+      kind: 'answered';
+      snapshot: ChannelSnapshot;
+      partCount: number;
+      delivery?: InlineDelivery;
+      partLengths?: number[];
+    };
 
 /**
  * The whole of a text message in one step when nothing stands in the way: admission, the model
@@ -55,16 +70,21 @@ export function createAnswerActivities(
       }
       const { snapshot } = admitted;
       if (!admitted.turn) return { kind: 'waiting', snapshot };
+      if (snapshot.interim !== undefined) return { kind: 'admitted', snapshot };
       const { messageId, chatId } = input;
-      const { partCount, writtenBefore } = await compose({
+      const { partLengths, writtenBefore } = await compose({
         messageId,
         chatId,
         agentId: snapshot.agentId,
         voicePrefix: snapshot.voicePrefix,
         maxMessageLength: snapshot.maxMessageLength,
       });
+      const partCount = partLengths.length;
+      // Paced parts: the workflow waits before each part after the first, so it needs their lengths.
+      const paced = pacesParts(snapshot, partCount);
+      const lengths = paced ? { partLengths } : {};
       if (snapshot.replyDelaySeconds > 0 || wantsVoice(snapshot, input.message))
-        return { kind: 'answered', snapshot, partCount };
+        return { kind: 'answered', snapshot, partCount, ...lengths };
       const delivered = await delivery.deliverAtOnce({
         messageId,
         chatId,
@@ -74,8 +94,9 @@ export function createAnswerActivities(
         retryScheduleSeconds: snapshot.retryScheduleSeconds,
         mayHaveSent: writtenBefore,
         finish: { status: 'delivered', lineSeq: input.lineSeq },
+        ...(paced ? { upTo: 1 } : {}),
       });
-      return { kind: 'answered', snapshot, partCount, delivery: delivered };
+      return { kind: 'answered', snapshot, partCount, delivery: delivered, ...lengths };
     },
   };
 }

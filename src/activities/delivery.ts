@@ -1,5 +1,12 @@
 import { Context } from '@temporalio/activity';
-import { attemptKey, deliveryAttemptId, mediaUrl, messageWorkflowId } from '../domain/ids.js';
+import {
+  attemptKey,
+  deliveryAttemptId,
+  INTERIM_PART,
+  interimDeliveryId,
+  mediaUrl,
+  messageWorkflowId,
+} from '../domain/ids.js';
 import { replyForm } from '../domain/reply-form.js';
 import { ttlCache } from '../lib/ttl-cache.js';
 import { activityLogger, type ActivityDeps } from './deps.js';
@@ -32,6 +39,11 @@ export interface SendPartInput {
    * its record is looked up first, as on a retry of this activity.
    */
   mayHaveSent?: boolean;
+  /**
+   * Set for the "one moment" part (partIndex INTERIM_PART): its text, sent while the model is
+   * slow; it is no part of the reply, which is not written yet.
+   */
+  interim?: string;
 }
 
 export interface SendPartResult {
@@ -76,8 +88,10 @@ export function createDelivery(deps: ActivityDeps) {
    * snapshot's URL; an admin's redelivery to the channel's current one.
    */
   async function sendPart(input: SendPartInput): Promise<SendPartResult> {
-    const reply = await stores.messages.reply(input.messageId);
-    const part = reply?.parts[input.partIndex];
+    const part =
+      input.interim !== undefined
+        ? { index: INTERIM_PART, text: input.interim, images: [], delivery_id: interimDeliveryId(input.messageId) }
+        : (await stores.messages.reply(input.messageId))?.parts[input.partIndex];
     if (!part) {
       throw replyPartMissing(input.messageId, input.partIndex);
     }
@@ -132,7 +146,7 @@ export function createDelivery(deps: ActivityDeps) {
     const headers = {
       ...signatureHeaders(signing, part.delivery_id, started, body),
       'x-chatrelay-message-id': input.messageId,
-      'x-chatrelay-part': `${input.partIndex + 1}/${input.partCount}`,
+      'x-chatrelay-part': input.interim !== undefined ? 'interim' : `${input.partIndex + 1}/${input.partCount}`,
     };
     const outcome = await postForm(url, body, headers, settings.deliveryTimeoutMs, settings.deliveryPolicy);
     const now = new Date();
@@ -198,7 +212,8 @@ export function createDelivery(deps: ActivityDeps) {
   /**
    * The first attempt of every part, in order, within the step that wrote the reply (no reply
    * delay, no speech): the common case costs no step of its own. It stops at the first part not
-   * delivered, and the workflow takes it from there with its retry schedule.
+   * delivered, and the workflow takes it from there with its retry schedule. With `upTo` (paced
+   * parts), it sends only that many parts, and the workflow sends the rest after its pauses.
    */
   async function deliverAtOnce(plan: {
     messageId: string;
@@ -209,9 +224,11 @@ export function createDelivery(deps: ActivityDeps) {
     retryScheduleSeconds: number[];
     finish: Omit<Finish, 'partsDelivered'>;
     mayHaveSent?: boolean;
+    upTo?: number;
   }): Promise<InlineDelivery> {
     const context = Context.current();
-    for (let partIndex = 0; partIndex < plan.partCount; partIndex++) {
+    const sent = Math.min(plan.upTo ?? plan.partCount, plan.partCount);
+    for (let partIndex = 0; partIndex < sent; partIndex++) {
       // A local activity has no heartbeat (its workflow task is kept alive instead).
       if (!context.info.isLocal) context.heartbeat();
       const last = partIndex === plan.partCount - 1;
@@ -231,7 +248,7 @@ export function createDelivery(deps: ActivityDeps) {
       if (result.outcome !== 'delivered')
         return { delivered: partIndex, finished: false, stopped: { partIndex, result } };
     }
-    return { delivered: plan.partCount, finished: true };
+    return { delivered: sent, finished: sent === plan.partCount };
   }
 
   /** Whether the channel's delivery is still paused (closes the race between a resume and a workflow parking). */

@@ -20,9 +20,9 @@ export interface ReplyInput {
   maxMessageLength: number;
 }
 
-/** A reply stored: its parts, and whether an earlier run of the step had written it (and may have sent some). */
+/** A reply stored: each part's length (their number is the part count), and whether an earlier run of the step had written it (and may have sent some). */
 export interface ComposedReply {
-  partCount: number;
+  partLengths: number[];
   writtenBefore: boolean;
 }
 
@@ -33,6 +33,9 @@ export interface DeliverAtOnce {
   retryScheduleSeconds: number[];
   lineSeq: number;
 }
+
+/** The length of each part of a stored reply, in characters: what paced delivery needs of it. */
+const lengthsOf = (parts: readonly StoredPart[]): number[] => parts.map((part) => part.text.length);
 
 /** What a message tells about its chat's end user. */
 function sightingOf(message: MessageDoc): ChatSighting {
@@ -82,7 +85,7 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
   /**
    * Writes the message and its reply into the chat's history, then the reply's parts: two
    * writes, each safe to repeat (an entry already in the history is not added twice; the parts of
-   * a reply are written once).
+   * a reply are written once). Returns each part's length.
    */
   async function storeReply(
     input: ReplyInput,
@@ -92,7 +95,7 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
     reply: string,
     windowEntries: number,
     reason?: string,
-  ): Promise<number> {
+  ): Promise<number[]> {
     const assistant: HistoryEntry = {
       id: historyEntryId(message._id, 'assistant'),
       role: 'assistant',
@@ -108,18 +111,19 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
       delivery_id: deliveryId(message._id, index),
     }));
     await stores.messages.saveReply(message._id, parts, reason);
-    return parts.length;
+    return lengthsOf(parts);
   }
 
   /**
-   * Generates the reply with the channel's agent from the chat's recent history, and stores it.
-   * Safe to retry: a reply already in the history is reused, never generated twice.
+   * Generates the reply with the channel's agent from the chat's recent history, and stores it;
+   * returns each part's length (their number is the reply's part count). Safe to retry: a reply
+   * already in the history is reused, never generated twice.
    */
   async function compose(input: ReplyInput): Promise<ComposedReply> {
     const message = await requireMessage(input.messageId);
     if (isRetry()) {
       const saved = await stores.messages.reply(input.messageId);
-      if (saved) return { partCount: saved.parts.length, writtenBefore: true };
+      if (saved) return { partLengths: lengthsOf(saved.parts), writtenBefore: true };
     }
     const agent = await agents.get(input.agentId);
     if (!agent) throw agentGone(input.agentId);
@@ -129,7 +133,7 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
     // Written before by a run whose result was lost (a retried activity, or a local activity run
     // again when its workflow task did not complete): the same reply again, and maybe parts sent.
     if (earlier !== undefined)
-      return { partCount: await storeReply(input, message, chat, user, earlier, windowEntries), writtenBefore: true };
+      return { partLengths: await storeReply(input, message, chat, user, earlier, windowEntries), writtenBefore: true };
     const started = Date.now();
     // The history the model sees: the chat's window without this message (a retried turn may have written it).
     const recent = (chat?.recent ?? []).filter((entry) => entry.id !== user.id);
@@ -153,19 +157,23 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
       { messageId: input.messageId, ms: Date.now() - started, characters: reply.length },
       'reply generated',
     );
-    return { partCount: await storeReply(input, message, chat, user, reply, windowEntries), writtenBefore: false };
+    return { partLengths: await storeReply(input, message, chat, user, reply, windowEntries), writtenBefore: false };
   }
 
   return {
     compose,
     activities: {
-      /** Writes the reply (see compose); with `deliver`, also sends the first attempt of every part at once. */
+      /**
+       * Writes the reply (see compose); with `deliver`, also sends the first attempt of every part
+       * at once; with `partLengths` (paced parts), also says how long each part is.
+       */
       async composeReply(
-        input: ReplyInput & { deliver?: DeliverAtOnce },
-      ): Promise<{ partCount: number; delivery?: InlineDelivery }> {
-        const { deliver, ...reply } = input;
-        const { partCount, writtenBefore } = await compose(reply);
-        if (!deliver) return { partCount };
+        input: ReplyInput & { deliver?: DeliverAtOnce; partLengths?: boolean },
+      ): Promise<{ partCount: number; partLengths?: number[]; delivery?: InlineDelivery }> {
+        const { deliver, partLengths: withLengths, ...reply } = input;
+        const { partLengths, writtenBefore } = await compose(reply);
+        const partCount = partLengths.length;
+        if (!deliver) return { partCount, ...(withLengths === true ? { partLengths } : {}) };
         return {
           partCount,
           delivery: await delivery.deliverAtOnce({
@@ -188,7 +196,7 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
         const [chat, user] = await Promise.all([stores.chats.get(input.chatId), userEntry(message, input.voicePrefix)]);
         const text = replyWrittenBefore(chat, message._id) ?? agent?.fallback_reply ?? agentDefaults.fallback_reply;
         const windowEntries = Math.max(agent?.max_history_messages ?? 0, agentDefaults.max_history_messages);
-        return { partCount: await storeReply(input, message, chat, user, text, windowEntries, input.reason) };
+        return { partCount: (await storeReply(input, message, chat, user, text, windowEntries, input.reason)).length };
       },
 
       /** Adds a message that gets no reply (the assistant is off for its channel) to the chat's history. */

@@ -1,6 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { ChatLine } from '../coordination/chat-line.js';
-import { mediaUrl, redeliveryWorkflowId } from '../domain/ids.js';
+import { INTERIM_PART, mediaUrl, redeliveryWorkflowId } from '../domain/ids.js';
 import type { MessageStatusResponse, MessageSummary } from '../domain/message-schemas.js';
 import type { MessageStage, MessageStatus } from '../domain/models.js';
 import type { MessageDoc } from '../stores/collections.js';
@@ -112,9 +112,11 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
         : state.status === 'processing'
           ? message.stage
           : state.status;
-      // A text message's one step goes on to deliver once its reply is written: attempts say so.
+      // A text message's one step goes on to deliver once its reply is written: attempts say so
+      // (not those of the "one moment" part, sent while the model is still generating).
+      const replyAttempts = attempts.filter((attempt) => attempt.part_index !== INTERIM_PART);
       const stage: MessageStage =
-        live?.stage === 'generating' && attempts.length > 0 ? 'delivering' : (live?.stage ?? storedStage);
+        live?.stage === 'generating' && replyAttempts.length > 0 ? 'delivering' : (live?.stage ?? storedStage);
       const delivering = stage === 'delivering' || stage === 'retry_pending' || stage === 'paused';
       const delivered = parts.filter((part) => part.delivered_at).length;
       const currentPart = live?.partIndex !== undefined ? live.partIndex + 1 : delivering ? delivered + 1 : null;

@@ -68,6 +68,13 @@ const agentFields: Field[] = [
   field.string('tts_voice', 'tts-voice', 'text-to-speech voice', 'VOICE'),
   field.string('voice_prefix', 'voice-prefix', 'put before transcribed voice messages', 'TEXT'),
   field.string('fallback_reply', 'fallback-reply', 'sent when the model cannot answer', 'TEXT'),
+  field.number(
+    'interim_after_seconds',
+    'interim-after',
+    'send the interim text when the model takes longer, 0 (off) to 120',
+    'SECONDS',
+  ),
+  field.string('interim_text', 'interim-text', 'the "one moment" part sent when the model is slow', 'TEXT'),
 ];
 
 const channelFields: Field[] = [
@@ -83,6 +90,13 @@ const channelFields: Field[] = [
   field.string('voice_replies', 'voice-replies', 'off | always | when_user_sent_voice', 'WHEN'),
   field.number('max_message_length', 'max-message-length', 'longest reply part, 100 to 10000 characters', 'N'),
   field.string('events_url', 'events-url', 'where operational events are POSTed ("" for none)', 'URL'),
+  field.number(
+    'typing_ms_per_char',
+    'typing-ms-per-char',
+    'pause per character before each part after the first, 0 (off) to 1000',
+    'MS',
+  ),
+  field.number('typing_max_seconds', 'typing-max-seconds', 'longest pause before a part, 1 to 60', 'SECONDS'),
 ];
 
 const apiToken = field.string(

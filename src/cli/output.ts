@@ -46,6 +46,10 @@ export function formatAgent(agent: AgentResponse): string {
     ['tts_voice', agent.tts_voice],
     ['voice_prefix', visible(agent.voice_prefix)],
     ['fallback_reply', visible(agent.fallback_reply)],
+    [
+      'interim',
+      agent.interim_after_seconds > 0 ? `after ${agent.interim_after_seconds}s: ${visible(agent.interim_text)}` : 'off',
+    ],
     ['created_at', agent.created_at],
     ['updated_at', agent.updated_at],
   ];
@@ -64,6 +68,12 @@ export function formatChannel(channel: ChannelResponse): string {
     ['voice_replies', channel.voice_replies],
     ['max_message_length', String(channel.max_message_length)],
     ['events_url', channel.events_url === '' ? '(none)' : channel.events_url],
+    [
+      'typing',
+      channel.typing_ms_per_char > 0
+        ? `${channel.typing_ms_per_char} ms per character, at most ${channel.typing_max_seconds}s before a part`
+        : 'off',
+    ],
     [
       'delivery_paused',
       channel.delivery_paused

@@ -45,6 +45,12 @@ const agentFields = {
   tts_voice: nonBlank(100).describe('Text-to-speech voice for voice replies.'),
   voice_prefix: text(200).describe('Put before a transcribed voice message so the model knows it was spoken.'),
   fallback_reply: text(4000).describe('Sent to the user when the model cannot answer; empty sends nothing.'),
+  interim_after_seconds: intBetween(0, 120).describe(
+    'When the model has not answered after this many seconds, `interim_text` is sent first; 0 (off) to 120.',
+  ),
+  interim_text: nonBlank(1000).describe(
+    'The "one moment" part sent when the model is slow (see interim_after_seconds).',
+  ),
 };
 
 export const createAgentSchema = z
@@ -60,6 +66,8 @@ export const createAgentSchema = z
     tts_voice: agentFields.tts_voice.default(agentDefaults.tts_voice),
     voice_prefix: agentFields.voice_prefix.default(agentDefaults.voice_prefix),
     fallback_reply: agentFields.fallback_reply.default(agentDefaults.fallback_reply),
+    interim_after_seconds: agentFields.interim_after_seconds.default(agentDefaults.interim_after_seconds),
+    interim_text: agentFields.interim_text.default(agentDefaults.interim_text),
   })
   .describe('A new agent: the model and prompt that answer the channels using it.');
 export type CreateAgentRequest = z.infer<typeof createAgentSchema>;
@@ -83,6 +91,8 @@ export const updateAgentSchema = z
     tts_voice: agentFields.tts_voice.optional(),
     voice_prefix: agentFields.voice_prefix.optional(),
     fallback_reply: agentFields.fallback_reply.optional(),
+    interim_after_seconds: agentFields.interim_after_seconds.optional(),
+    interim_text: agentFields.interim_text.optional(),
   })
   .refine((patch) => Object.keys(patch).length > 0, atLeastOneField)
   .meta({ minProperties: 1 })
@@ -103,6 +113,8 @@ export const agentResponseSchema = z
     tts_voice: z.string(),
     voice_prefix: z.string(),
     fallback_reply: z.string(),
+    interim_after_seconds: z.number().int(),
+    interim_text: z.string(),
     created_at: timestamp('When it was created'),
     updated_at: timestamp('When it was last changed'),
   })
@@ -139,6 +151,10 @@ const channelFields = {
     .describe(
       'Where operational events (`message.failed`, `channel.delivery_paused`, `chat.handoff_requested`) are POSTed, signed like replies; empty for none.',
     ),
+  typing_ms_per_char: intBetween(0, 1000).describe(
+    'Paced parts: milliseconds of pause per character before each reply part after the first, as if typed; 0 (off) to 1000.',
+  ),
+  typing_max_seconds: intBetween(1, 60).describe('Paced parts: the longest pause before a part, 1 to 60 seconds.'),
 };
 
 export const createChannelSchema = z
@@ -152,6 +168,8 @@ export const createChannelSchema = z
     voice_replies: channelFields.voice_replies.default(channelDefaults.voice_replies),
     max_message_length: channelFields.max_message_length.default(channelDefaults.max_message_length),
     events_url: channelFields.events_url.default(channelDefaults.events_url),
+    typing_ms_per_char: channelFields.typing_ms_per_char.default(channelDefaults.typing_ms_per_char),
+    typing_max_seconds: channelFields.typing_max_seconds.default(channelDefaults.typing_max_seconds),
   })
   .describe('A new channel: one client platform page, its API token, agent and Reply Webhook URL.');
 export type CreateChannelRequest = z.infer<typeof createChannelSchema>;
@@ -166,6 +184,8 @@ export const updateChannelSchema = z
     voice_replies: channelFields.voice_replies.optional(),
     max_message_length: channelFields.max_message_length.optional(),
     events_url: channelFields.events_url.optional(),
+    typing_ms_per_char: channelFields.typing_ms_per_char.optional(),
+    typing_max_seconds: channelFields.typing_max_seconds.optional(),
   })
   .refine((patch) => Object.keys(patch).length > 0, atLeastOneField)
   .meta({ minProperties: 1 })
@@ -191,6 +211,8 @@ export const channelResponseSchema = z
     reply_delay_seconds: z.number().int(),
     voice_replies: z.enum(voiceRepliesValues),
     max_message_length: z.number().int(),
+    typing_ms_per_char: z.number().int(),
+    typing_max_seconds: z.number().int(),
     delivery_paused: z
       .boolean()
       .describe(

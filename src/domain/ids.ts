@@ -27,6 +27,15 @@ export const lineSlotId = (chatId: string, seq: number): string => `${chatId}:${
 /** The `webhook-id` of a reply part: the same on every attempt, so receivers can drop repeats. */
 export const deliveryId = (messageId: string, partIndex: number): string => `${messageId}.${partIndex}`;
 
+/**
+ * The "one moment" part sent while the model is slow: it is not a part of the reply, so its
+ * attempts are recorded under this index (shown as part 0) and its `webhook-id` is its own.
+ */
+export const INTERIM_PART = -1;
+
+/** The `webhook-id` of a message's "one moment" part: the same on every attempt. */
+export const interimDeliveryId = (messageId: string): string => `${messageId}.interim`;
+
 /** The record of one delivery attempt within its message (attempt from 1; redelivery number if any). */
 export const attemptKey = (partIndex: number, attempt: number, redelivery?: number): string =>
   `p${partIndex}a${attempt}${redelivery !== undefined ? `r${redelivery}` : ''}`;

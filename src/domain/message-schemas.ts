@@ -26,7 +26,12 @@ export const messageStageValues = [
 const timestamp = z.iso.datetime();
 
 export const deliveryAttemptSchema = z.object({
-  part: z.number().int().describe('Part number, from 1.'),
+  part: z
+    .number()
+    .int()
+    .describe(
+      'Part number, from 1; 0 is the "one moment" part sent while the model was slow (`interim_after_seconds`).',
+    ),
   attempt: z.number().int().describe('Attempt number for this part, from 1.'),
   redelivery: z.number().int().optional().describe("Set on attempts of an admin's redelivery: its number."),
   at: timestamp,

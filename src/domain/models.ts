@@ -20,6 +20,9 @@ export interface Agent {
   voice_prefix: string;
   /** Sent to the user when the model cannot answer, instead of silence. */
   fallback_reply: string;
+  /** "One moment": when the model has not answered after this many seconds, `interim_text` is sent first; 0 (or absent, as in older agents) is off. */
+  interim_after_seconds?: number;
+  interim_text?: string;
   created_at: Date;
   updated_at: Date;
 }
@@ -40,6 +43,10 @@ export interface Channel {
   max_message_length: number;
   /** Set when a receiver answered 410 Gone: replies wait, in order, until an admin resumes the channel. */
   delivery_paused?: boolean;
+  /** Paced parts: the pause before each part after the first, per character of it; 0 (or absent, as in older channels) is off. */
+  typing_ms_per_char?: number;
+  /** The longest of those pauses, in seconds. */
+  typing_max_seconds?: number;
   paused_reason?: string;
   /** Where operational events (message.failed, channel.delivery_paused, …) are POSTed; empty or absent: none. */
   events_url?: string;
@@ -57,6 +64,8 @@ export const agentDefaults = {
   tts_voice: 'alloy',
   voice_prefix: '[Voice message] ',
   fallback_reply: "Sorry, I can't answer right now. Please try again in a moment.",
+  interim_after_seconds: 0,
+  interim_text: 'One moment, please…',
 } as const;
 
 export const channelDefaults = {
@@ -65,6 +74,8 @@ export const channelDefaults = {
   voice_replies: 'off' as VoiceReplies,
   max_message_length: 2000,
   events_url: '',
+  typing_ms_per_char: 0,
+  typing_max_seconds: 5,
 } as const;
 
 /** What a message workflow carries from the API: the inbound body plus where it came from. */
@@ -103,6 +114,10 @@ export interface ChannelSnapshot {
   retryScheduleSeconds: number[];
   /** The channel's events URL, when it has one (absent: no operational events). */
   eventsUrl?: string;
+  /** Paced parts (set only when the channel paces them): milliseconds per character, and the cap. */
+  typing?: { msPerChar: number; maxSeconds: number };
+  /** The agent's "one moment" part (set only when it has one): sent when the model takes longer than `afterSeconds`. */
+  interim?: { afterSeconds: number; text: string };
 }
 
 export type MessageStatus = 'accepted' | 'processing' | 'delivered' | 'failed' | 'not_answered';

@@ -1,5 +1,5 @@
 import { LruMap } from '../lib/lru.js';
-import { attemptKey, deliveryAttemptId, outcomeId, redeliveryId, speechId } from '../domain/ids.js';
+import { attemptKey, deliveryAttemptId, INTERIM_PART, outcomeId, redeliveryId, speechId } from '../domain/ids.js';
 import type { FinalStatus } from '../domain/models.js';
 import {
   insertOnce,
@@ -57,10 +57,17 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
     return doc;
   }
 
-  async function attemptsByKey(messageId: string, partCount: number, redeliveries: number): Promise<AttemptRecord[]> {
+  /** `interim`: the message's agent had a "one moment" part, whose attempts (never redelivered) are read too. */
+  async function attemptsByKey(
+    messageId: string,
+    partCount: number,
+    redeliveries: number,
+    interim: boolean,
+  ): Promise<AttemptRecord[]> {
     const found: AttemptRecord[] = [];
     for (const redelivery of [undefined, ...Array.from({ length: redeliveries }, (_, n) => n + 1)]) {
-      for (let part = 0; part < partCount; part++) {
+      const firstPart = interim && redelivery === undefined ? INTERIM_PART : 0;
+      for (let part = firstPart; part < partCount; part++) {
         for (let attempt = 1; attempt <= PROBE_LIMIT; attempt++) {
           const doc = await c.attempts.findOne({
             _id: deliveryAttemptId(messageId, attemptKey(part, attempt, redelivery)),
@@ -248,7 +255,12 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
         return legacy.map(({ _id: _ignored, message_id: _message, ...attempt }) => attempt);
       }
       const redeliveries = await this.redeliveries(message._id);
-      const current = await attemptsByKey(message._id, reply.parts.length, redeliveries.length);
+      const current = await attemptsByKey(
+        message._id,
+        reply.parts.length,
+        redeliveries.length,
+        message.snapshot?.interim !== undefined,
+      );
       if (message.line_seq !== undefined) return current;
       // A version 1 message redelivered by version 2: its first attempts are in version 1's form.
       const legacy = await c.attempts.find({ message_id: message._id, _id: { $not: /:p\d+a\d+/ } }).toArray();

@@ -31,6 +31,11 @@ export interface DeliveryPlan {
   paused?: boolean;
   /** Whether the reply has speech to send with its parts. */
   withAudio: boolean;
+  /**
+   * Paced parts: milliseconds to wait (a durable timer) before the first attempt of each part, by
+   * index; absent or 0 for no pause. A part already tried (by an earlier step or run) waits no more.
+   */
+  pausesMs?: number[];
   /** How the message ends if every part is delivered: recorded with the last part's delivery. */
   finish: Omit<Finish, 'partsDelivered'> & { partsBefore: number };
   /**
@@ -91,6 +96,11 @@ export async function deliverParts(plan: DeliveryPlan, progress: MessageProgress
     const last = partIndex === partCount - 1;
     let attempt = partIndex === plan.fromPart ? (plan.attemptsMade ?? 0) : 0;
     let retriesUsed = 0;
+    const pauseMs = plan.pausesMs?.[partIndex] ?? 0;
+    if (pauseMs > 0 && attempt === 0 && made === undefined && !pausedAtStart) {
+      enterStage(progress, 'delivering');
+      await sleep(pauseMs);
+    }
     for (;;) {
       if (pausedAtStart) {
         pausedAtStart = false;

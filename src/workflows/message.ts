@@ -13,6 +13,7 @@ import { failureEventsOf, type FailureEvents } from '../domain/operational-event
 import type { ObservabilitySinks } from '../observability/workflow-interceptors.js';
 import { observabilitySinkName } from '../observability/workflow-context.js';
 import type { Answer, InlineDelivery } from '../activities/index.js';
+import { typingPausesMs } from '../domain/pacing.js';
 import { wantsVoice } from '../domain/snapshot.js';
 import {
   admitMessage,
@@ -27,6 +28,7 @@ import {
 } from './activities.js';
 import { progressQuery, type MessageProgress } from './definitions.js';
 import { deliverParts, type CarriedPlan, type DeliveryPlan } from './delivery.js';
+import { withInterim } from './interim.js';
 import { chatLineTurn, continueWithMemo } from './line.js';
 import { recordFinalStatus } from './final-status.js';
 import { enterStage, startProgress } from './progress.js';
@@ -207,10 +209,28 @@ async function answer(
     return admission.snapshot;
   };
 
+  /**
+   * The model step as a step of its own, raced against the agent's "one moment" timer when it
+   * has one; with paced parts it also gives each part's length.
+   */
+  const generate = (settings: ChannelSnapshot) => {
+    const replyInput = {
+      ...replyInputFor(messageId, chatId, settings),
+      ...(settings.typing !== undefined ? { partLengths: true } : {}),
+    };
+    const generation = modelStep(() => composeReply(replyInput));
+    const { interim } = settings;
+    return interim === undefined
+      ? generation
+      : withInterim(generation, { messageId, chatId, snapshot: settings, interim });
+  };
+
   // A reason set here means the message is recorded as failed (the user still gets a reply: the fallback).
   let failure: string | undefined;
   let snapshot: ChannelSnapshot | undefined;
   let partCount: number | undefined;
+  /** Each part's length, when the channel paces the parts (and the reply has more than one). */
+  let partLengths: number[] | undefined;
   let atOnce: InlineDelivery | undefined;
 
   if (input.message.audio === undefined) {
@@ -229,7 +249,15 @@ async function answer(
       snapshot = answer.snapshot;
       if (answer.kind === 'answered') {
         partCount = answer.partCount;
+        partLengths = answer.partLengths;
         atOnce = answer.delivery;
+        break;
+      }
+      if (answer.kind === 'admitted') {
+        // The agent has a "one moment" part: the model step runs here, raced against its timer.
+        const generated = await generate(snapshot);
+        if ('failure' in generated) failure = done.failure = generated.failure;
+        else ({ partCount, partLengths } = generated.result);
         break;
       }
       enter('waiting_turn');
@@ -255,10 +283,9 @@ async function answer(
     await turn.wait();
     if (failure === undefined) {
       enter('generating');
-      const replyInput = replyInputFor(messageId, chatId, snapshot);
-      const step = await modelStep(() => composeReply(replyInput));
+      const step = await generate(snapshot);
       if ('failure' in step) failure = step.failure;
-      else partCount = step.result.partCount;
+      else ({ partCount, partLengths } = step.result);
     }
   }
 
@@ -318,6 +345,7 @@ async function answer(
       ...(atOnce?.stopped ? { firstAttempt: atOnce.stopped.result } : {}),
       retryScheduleSeconds: snapshot.retryScheduleSeconds,
       withAudio,
+      ...(partLengths !== undefined ? { pausesMs: typingPausesMs(snapshot.typing, partLengths) } : {}),
       finish: {
         status,
         lineSeq,

@@ -99,6 +99,47 @@ describe('answering a text message in one step', () => {
     });
   }
 
+  test('paced parts: only the first part goes out in the step; the lengths of all come back for the pauses', async () => {
+    const world = new FakeWorld();
+    const endpoint = receiver.endpoint();
+    const channel = world.addChannel({
+      replyUrl: endpoint.url,
+      channel: { max_message_length: 100, typing_ms_per_char: 20, typing_max_seconds: 3 },
+    });
+    const paragraphs = ['a'.repeat(60), 'b'.repeat(70), 'c'.repeat(80)];
+    const input = inputFor(channel);
+    const result = await answer(world, input, { complete: () => Promise.resolve(paragraphs.join('\n\n')) });
+    assert.deepEqual(result.kind === 'answered' ? [result.partCount, result.partLengths, result.delivery] : [], [
+      3,
+      [60, 70, 80],
+      { delivered: 1, finished: false },
+    ]);
+    assert.deepEqual(
+      receiver.delivered(endpoint.path).map((post) => post.fields.text),
+      [paragraphs[0]],
+    );
+    assert.equal(world.outcomes.get(input.messageId), undefined, 'the message has not ended');
+    // A one-part reply of the same channel is delivered and finished within the step, as without pacing.
+    const single = await answer(world, inputFor(channel), { complete: () => Promise.resolve('short') });
+    assert.deepEqual(single.kind === 'answered' ? [single.partLengths, single.delivery] : [], [
+      undefined,
+      { delivered: 1, finished: true },
+    ]);
+  });
+
+  test('an agent with a "one moment" part: admitted with the turn and the settings, the model left to the workflow', async () => {
+    const world = new FakeWorld();
+    const agent = world.addAgent({ interim_after_seconds: 8, interim_text: 'Hold on…' });
+    const channel = world.addChannel({ agent });
+    const result = await answer(world, inputFor(channel), {});
+    assert.equal(result.kind, 'admitted');
+    assert.deepEqual(result.kind === 'admitted' ? result.snapshot.interim : undefined, {
+      afterSeconds: 8,
+      text: 'Hold on…',
+    });
+    assert.equal(world.replies.size, 0);
+  });
+
   test('an earlier message still being answered: waiting, with the settings, and the model is not called', async () => {
     const world = new FakeWorld();
     world.turn = { granted: false, waitingFor: 2 };

@@ -172,6 +172,23 @@ describe('admin API', () => {
       assert.equal(stored?.name, 'Support');
     });
 
+    test('an agent and a channel stored before the "one moment" part and paced parts read with those off', async () => {
+      const { interim_after_seconds: _after, interim_text: _text, ...olderAgent } = agentDefaults;
+      const agent = await stores.agents.create({ ...olderAgent, name: 'Older', system_prompt: '' });
+      const { typing_ms_per_char: _ms, typing_max_seconds: _max, ...olderChannel } = channelDefaults;
+      const channel = await stores.channels.create({
+        ...olderChannel,
+        agent_id: agent.id,
+        page_id: `older-${agent.id}`,
+        reply_webhook_url: replyUrl,
+        api_token: 'an-older-token-1234567890',
+      });
+      const shownAgent = exactly(agentResponseSchema, (await call(base, 'GET', `/v1/agents/${agent.id}`)).body);
+      assert.deepEqual([shownAgent.interim_after_seconds, shownAgent.interim_text], [0, agentDefaults.interim_text]);
+      const shownChannel = (await call(base, 'GET', `/v1/channels/${channel.id}`)).body as Record<string, unknown>;
+      assert.deepEqual([shownChannel.typing_ms_per_char, shownChannel.typing_max_seconds], [0, 5]);
+    });
+
     test('create with every field keeps them all', async () => {
       const fields = {
         name: 'Everything',
@@ -185,6 +202,8 @@ describe('admin API', () => {
         tts_voice: 'nova',
         voice_prefix: '',
         fallback_reply: 'Back soon.',
+        interim_after_seconds: 120,
+        interim_text: 'Hold on.',
       };
       const response = await call(base, 'POST', '/v1/agents', { body: fields });
       assert.equal(response.status, 201, response.text);
@@ -202,6 +221,16 @@ describe('admin API', () => {
       assertFieldError(await post({ system_prompt: 'x' }), 'name', 'is required');
       assertFieldError(await post({ name: 'x' }), 'system_prompt', 'is required');
       assertFieldError(await post({ name: '   ', system_prompt: 'x' }), 'name', 'must not be empty');
+      assertFieldError(
+        await post({ name: 'x', system_prompt: 'x', interim_after_seconds: 121 }),
+        'interim_after_seconds',
+        'must be between 0 and 120',
+      );
+      assertFieldError(
+        await post({ name: 'x', system_prompt: 'x', interim_text: ' ' }),
+        'interim_text',
+        'must not be empty',
+      );
       assertFieldError(
         await post({ name: 'x', system_prompt: 'x', temperature: 2.5 }),
         'temperature',
@@ -408,6 +437,8 @@ describe('admin API', () => {
         reply_delay_seconds: 300,
         voice_replies: 'when_user_sent_voice',
         max_message_length: 100,
+        typing_ms_per_char: 1000,
+        typing_max_seconds: 60,
       });
       assert.equal(channel.api_token, token);
       assert.equal(channel.api_token_last4, '7890');
@@ -415,6 +446,7 @@ describe('admin API', () => {
       assert.equal(channel.reply_delay_seconds, 300);
       assert.equal(channel.voice_replies, 'when_user_sent_voice');
       assert.equal(channel.max_message_length, 100);
+      assert.deepEqual([channel.typing_ms_per_char, channel.typing_max_seconds], [1000, 60]);
       assert.equal((await sendMessage(base, channel.page_id, token)).status, 200);
     });
 
@@ -452,6 +484,8 @@ describe('admin API', () => {
         'max_message_length',
         'must be between 100 and 10000',
       );
+      assertFieldError(await post({ typing_ms_per_char: 1001 }), 'typing_ms_per_char', 'must be between 0 and 1000');
+      assertFieldError(await post({ typing_max_seconds: 0 }), 'typing_max_seconds', 'must be between 1 and 60');
       assertFieldError(
         await post({ assistant_connected: 'true' }),
         'assistant_connected',

@@ -61,3 +61,32 @@ export async function firedTimers(handle: WorkflowHandle): Promise<number[]> {
     return id ? [started.get(id) ?? -1] : [];
   });
 }
+
+type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
+
+/** What `pick` makes of each event of a workflow's history, in order (events it gives undefined for left out). */
+export async function fromHistory<T>(
+  handle: WorkflowHandle,
+  pick: (event: HistoryEvent) => T | undefined,
+): Promise<T[]> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  return events.flatMap((event) => {
+    const picked = pick(event);
+    return picked === undefined ? [] : [picked];
+  });
+}
+
+/**
+ * The activity an event schedules, by type: a regular activity's ActivityTaskScheduled, or a local
+ * activity's marker (its data, written by the SDK's core as plain JSON, names the type).
+ */
+export function scheduledActivityType(event: HistoryEvent): string | undefined {
+  const regular = event.activityTaskScheduledEventAttributes?.activityType?.name;
+  if (regular) return regular;
+  const marker = event.markerRecordedEventAttributes;
+  if (marker?.markerName !== 'core_local_activity') return undefined;
+  const data = marker.details?.data?.payloads?.[0]?.data;
+  if (!data) return undefined;
+  const parsed = JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type?: string };
+  return parsed.activity_type;
+}

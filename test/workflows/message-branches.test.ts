@@ -7,8 +7,8 @@ import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Activities, Answer } from '../../src/activities/index.js';
 import type { TurnState } from '../../src/coordination/chat-line.js';
 import { ErrorType } from '../../src/domain/errors.js';
-import { messageWorkflowId } from '../../src/domain/ids.js';
-import type { MessageWorkflowInput } from '../../src/domain/models.js';
+import { INTERIM_PART, messageWorkflowId } from '../../src/domain/ids.js';
+import type { ChannelSnapshot, MessageWorkflowInput } from '../../src/domain/models.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { lineTurnSignal } from '../../src/workflows/definitions.js';
 import type { MessageResult } from '../../src/workflows/message.js';
@@ -450,6 +450,80 @@ describe('message workflow branches (stubbed activities, time-skipping server)',
       assert.deepEqual(result, { status: 'delivered', partsDelivered: 1 });
       assert.equal(looks, 3);
       assert.deepEqual(await firedTimers(handle), [3600, 3600]);
+    });
+  });
+
+  describe('the "one moment" part', () => {
+    /** The one step stops after admission (the agent has an interim); the model step is the workflow's. */
+    const admitted = (patch: Partial<ChannelSnapshot>): Activities['answerMessage'] => {
+      const snapshot = stubSnapshot({ interim: { afterSeconds: 1, text: 'One moment…' }, ...patch });
+      return () => Promise.resolve({ kind: 'admitted', snapshot });
+    };
+    /** A sendReplyPart stub that delivers every part, and a promise of the interim's first attempt. */
+    const interimWatch = () => {
+      let sent: () => void = () => undefined;
+      const interimSent = new Promise<void>((resolve) => {
+        sent = resolve;
+      });
+      const sendReplyPart: Activities['sendReplyPart'] = (input) => {
+        if (input.partIndex === INTERIM_PART) sent();
+        return Promise.resolve({ outcome: 'delivered', status: 200 });
+      };
+      return { interimSent, sendReplyPart };
+    };
+
+    test('the model fails after the interim went out: the fallback reply follows it, and the message fails', async () => {
+      const { interimSent, sendReplyPart } = interimWatch();
+      const stubs = stubActivities({
+        answerMessage: admitted({}),
+        composeReply: async () => {
+          await interimSent;
+          throw failure(ErrorType.ModelRejected, 'chat completion failed with HTTP 400');
+        },
+        sendReplyPart,
+      });
+      const { result, handle } = await run(stubs);
+      assert.deepEqual(result, {
+        status: 'failed',
+        partsDelivered: 1,
+        reason: 'chat completion failed with HTTP 400',
+      });
+      assert.deepEqual(
+        stubs.inputsOf('sendReplyPart').map((part) => [part.partIndex, part.interim]),
+        [
+          [INTERIM_PART, 'One moment…'],
+          [0, undefined],
+        ],
+      );
+      assert.deepEqual(stubs.names(), [
+        'answerMessage',
+        'composeReply',
+        'sendReplyPart',
+        'composeFallbackReply',
+        'sendReplyPart',
+      ]);
+      assert.deepEqual(await firedTimers(handle), [1]);
+    });
+
+    test('the interim, then a reply of paced parts: its lengths come from the model step, each later part after its pause', async () => {
+      const { interimSent, sendReplyPart } = interimWatch();
+      const stubs = stubActivities({
+        answerMessage: admitted({ typing: { msPerChar: 50, maxSeconds: 5 } }),
+        composeReply: async (input) => {
+          await interimSent;
+          assert.equal(input.partLengths, true);
+          return { partCount: 3, partLengths: [10, 40, 500] };
+        },
+        sendReplyPart,
+      });
+      const { result, handle } = await run(stubs);
+      assert.deepEqual(result, { status: 'delivered', partsDelivered: 3 });
+      assert.deepEqual(
+        stubs.inputsOf('sendReplyPart').map((part) => part.partIndex),
+        [INTERIM_PART, 0, 1, 2],
+      );
+      // The interim's timer, then 40 × 50 ms, then the 5 s cap.
+      assert.deepEqual(await firedTimers(handle), [1, 2, 5]);
     });
   });
 });

@@ -163,7 +163,7 @@ describe('operational events: the event workflow and its emitters (time-skipping
       reason: result.reason,
     });
     assert.equal(post.headers['webhook-id'], operationalEventId('message.failed', input.messageId));
-    await h.record('v2-failed-with-events-url', handle);
+    await h.record('v3-failed-with-events-url', handle);
 
     // The same failure on a channel without an events URL: no event workflow at all.
     const { channel: quiet } = await createChannelWithAgent(h.stores, { replyUrl: h.receiver.endpoint().url });
@@ -238,6 +238,6 @@ describe('operational events: the event workflow and its emitters (time-skipping
     await h.messageAdmin.resumeChannel(channel.id);
     assert.equal((await handle.result()).status, 'delivered');
     assert.equal(h.receiver.delivered(events.path).length, 1, 'one event per 410');
-    await h.record('v2-paused-with-events-url', handle);
+    await h.record('v3-paused-with-events-url', handle);
   });
 });

@@ -18,7 +18,7 @@ import {
   type AgentResponse,
   type ChannelResponse,
 } from '../../domain/admin-schemas.js';
-import type { Agent, Channel } from '../../domain/models.js';
+import { agentDefaults, channelDefaults, type Agent, type Channel } from '../../domain/models.js';
 import type { Logger } from '../../lib/logger.js';
 import { literalAddressProblem, type AddressPolicy } from '../../lib/safe-fetch.js';
 import { generateApiToken } from '../../lib/secrets.js';
@@ -222,6 +222,9 @@ export interface AdminDeps {
 
 export const toAgentResponse = ({ created_at, updated_at, ...agent }: Agent): AgentResponse => ({
   ...agent,
+  // Agents created before the "one moment" part have neither field: they read as the defaults (off).
+  interim_after_seconds: agent.interim_after_seconds ?? agentDefaults.interim_after_seconds,
+  interim_text: agent.interim_text ?? agentDefaults.interim_text,
   created_at: created_at.toISOString(),
   updated_at: updated_at.toISOString(),
 });
@@ -237,6 +240,9 @@ export const toChannelResponse = (channel: Channel): ChannelResponse => ({
   reply_delay_seconds: channel.reply_delay_seconds,
   voice_replies: channel.voice_replies,
   max_message_length: channel.max_message_length,
+  // Channels created before paced parts have neither field: they read as the defaults (off).
+  typing_ms_per_char: channel.typing_ms_per_char ?? channelDefaults.typing_ms_per_char,
+  typing_max_seconds: channel.typing_max_seconds ?? channelDefaults.typing_max_seconds,
   delivery_paused: channel.delivery_paused === true,
   paused_reason: channel.delivery_paused === true ? channel.paused_reason || null : null,
   events_url: channel.events_url ?? '',

@@ -22,6 +22,8 @@ const newAgentForm = async (): Promise<AgentForm> => ({
   tts_voice: '',
   voice_prefix: '',
   fallback_reply: '',
+  interim_after_seconds: 0,
+  interim_text: '',
   ...(await agentDefaults()),
 });
 
@@ -37,6 +39,8 @@ const formOf = (agent: Agent): AgentForm => ({
   tts_voice: agent.tts_voice,
   voice_prefix: agent.voice_prefix,
   fallback_reply: agent.fallback_reply,
+  interim_after_seconds: agent.interim_after_seconds,
+  interim_text: agent.interim_text,
 });
 
 export const listAllAgents = (): Promise<Agent[]> =>
@@ -112,6 +116,19 @@ function AgentEditor({
       <Field label="Fallback reply" hint="Sent when the model cannot answer; empty sends nothing.">
         <textarea rows={2} value={form.fallback_reply} onInput={(e) => set('fallback_reply', e.currentTarget.value)} />
       </Field>
+      <div class="grid">
+        <NumberField
+          label="One moment after (seconds)"
+          hint="When the model is slower, the interim text is sent first; 0 is off."
+          min={0}
+          max={120}
+          value={form.interim_after_seconds}
+          onValue={(value) => set('interim_after_seconds', value)}
+        />
+        <Field label="Interim text">
+          <input value={form.interim_text} onInput={(e) => set('interim_text', e.currentTarget.value)} />
+        </Field>
+      </div>
       <ErrorLine message={action.error} />
       <div class="actions">
         <button type="submit" disabled={action.busy}>

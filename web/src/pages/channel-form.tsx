@@ -12,6 +12,8 @@ export interface ChannelForm {
   voice_replies: 'off' | 'always' | 'when_user_sent_voice';
   max_message_length: number;
   events_url: string;
+  typing_ms_per_char: number;
+  typing_max_seconds: number;
 }
 
 export const formOfChannel = (channel: Channel): ChannelForm => ({
@@ -23,6 +25,8 @@ export const formOfChannel = (channel: Channel): ChannelForm => ({
   voice_replies: channel.voice_replies,
   max_message_length: channel.max_message_length,
   events_url: channel.events_url,
+  typing_ms_per_char: channel.typing_ms_per_char,
+  typing_max_seconds: channel.typing_max_seconds,
 });
 
 /**
@@ -158,6 +162,22 @@ export function ChannelEditor({
           max={10000}
           value={form.max_message_length}
           onValue={(value) => set('max_message_length', value)}
+        />
+        <NumberField
+          label="Typing pace (ms per character)"
+          hint="Pause before each reply part after the first, as if typed; 0 is off."
+          min={0}
+          max={1000}
+          value={form.typing_ms_per_char}
+          onValue={(value) => set('typing_ms_per_char', value)}
+        />
+        <NumberField
+          label="Longest typing pause (seconds)"
+          hint="1 to 60."
+          min={1}
+          max={60}
+          value={form.typing_max_seconds}
+          onValue={(value) => set('typing_max_seconds', value)}
         />
       </div>
       <ErrorLine message={action.error} />

@@ -107,6 +107,8 @@ export function ConnectChannelPage() {
             voice_replies: 'off',
             max_message_length: 2000,
             events_url: '',
+            typing_ms_per_char: 0,
+            typing_max_seconds: 5,
           }}
           onSave={save}
         />
