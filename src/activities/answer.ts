@@ -1,7 +1,9 @@
+import { HANDOFF_REQUESTED_REASON } from '../domain/handoff.js';
 import type { ChannelSnapshot, MessageWorkflowInput } from '../domain/models.js';
 import { wantsVoice } from '../domain/snapshot.js';
 import type { AdmissionService } from './admission.js';
 import type { Delivery, InlineDelivery } from './delivery.js';
+import type { Composed, ReplyInput } from './reply.js';
 
 /** What the one step of a text message did. */
 export type Answer =
@@ -9,8 +11,13 @@ export type Answer =
   | { kind: 'refused'; outcome: 'not_answered' | 'failed'; reason: string; turn: boolean; voicePrefix?: string }
   /** An earlier message of the chat is still being answered: the workflow is registered to be woken. */
   | { kind: 'waiting'; snapshot: ChannelSnapshot }
-  /** The reply is stored; with `delivery`, its parts' first attempts were made too. */
-  | { kind: 'answered'; snapshot: ChannelSnapshot; partCount: number; delivery?: InlineDelivery };
+  /** The chat is with a person (human handoff): the message is in the chat's history, with no answer. */
+  | { kind: 'held'; snapshot: ChannelSnapshot; reason: string }
+  /**
+   * The reply is stored; with `delivery`, its parts' first attempts were made too. `handoff`: the
+   * reply is the agent's handoff text, the model having handed the chat to a person.
+   */
+  | { kind: 'answered'; snapshot: ChannelSnapshot; partCount: number; delivery?: InlineDelivery; handoff?: true };
 
 /**
  * The whole of a text message in one step when nothing stands in the way: admission, the model
@@ -21,13 +28,7 @@ export type Answer =
  */
 export function createAnswerActivities(
   admission: AdmissionService,
-  compose: (input: {
-    messageId: string;
-    chatId: string;
-    agentId: string;
-    voicePrefix: string;
-    maxMessageLength: number;
-  }) => Promise<number>,
+  compose: (input: ReplyInput) => Promise<Composed>,
   delivery: Delivery,
 ) {
   return {
@@ -46,15 +47,18 @@ export function createAnswerActivities(
       const { snapshot } = admitted;
       if (!admitted.turn) return { kind: 'waiting', snapshot };
       const { messageId, chatId } = input;
-      const partCount = await compose({
+      const composed = await compose({
         messageId,
         chatId,
         agentId: snapshot.agentId,
         voicePrefix: snapshot.voicePrefix,
         maxMessageLength: snapshot.maxMessageLength,
       });
+      if ('held' in composed) return { kind: 'held', snapshot, reason: composed.held };
+      const { partCount } = composed;
+      const handoff = composed.handoff ? ({ handoff: true } as const) : {};
       if (snapshot.replyDelaySeconds > 0 || wantsVoice(snapshot, input.message))
-        return { kind: 'answered', snapshot, partCount };
+        return { kind: 'answered', snapshot, partCount, ...handoff };
       const delivered = await delivery.deliverAtOnce({
         messageId,
         chatId,
@@ -62,9 +66,13 @@ export function createAnswerActivities(
         url: snapshot.replyWebhookUrl,
         partCount,
         retryScheduleSeconds: snapshot.retryScheduleSeconds,
-        finish: { status: 'delivered', lineSeq: input.lineSeq },
+        finish: {
+          status: 'delivered',
+          lineSeq: input.lineSeq,
+          ...(composed.handoff ? { reason: HANDOFF_REQUESTED_REASON } : {}),
+        },
       });
-      return { kind: 'answered', snapshot, partCount, delivery: delivered };
+      return { kind: 'answered', snapshot, partCount, delivery: delivered, ...handoff };
     },
   };
 }

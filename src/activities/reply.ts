@@ -2,11 +2,12 @@ import { Context } from '@temporalio/activity';
 import type { HistoryEntry } from '../domain/history.js';
 import { deliveryId, historyEntryId } from '../domain/ids.js';
 import { agentDefaults } from '../domain/models.js';
+import { HANDOFF_REQUESTED_REASON, HANDOFF_TOOL_NAME, HELD_FOR_PERSON_REASON, handoffTool } from '../domain/handoff.js';
 import { buildPrompt, userContent } from '../domain/prompt.js';
 import { buildReplyParts } from '../domain/reply-parts.js';
 import { ttlCache } from '../lib/ttl-cache.js';
 import type { ChatSighting } from '../stores/chats.js';
-import type { ChatDoc, MessageDoc, StoredPart } from '../stores/collections.js';
+import type { ChatDoc, ChatHandoff, MessageDoc, StoredPart } from '../stores/collections.js';
 import { refusedImageAttachments } from './attachments.js';
 import { activityLogger, type ActivityDeps } from './deps.js';
 import type { Delivery, InlineDelivery } from './delivery.js';
@@ -19,6 +20,13 @@ export interface ReplyInput {
   voicePrefix: string;
   maxMessageLength: number;
 }
+
+/**
+ * What writing a reply did: the reply stored (`handoff` when it is the agent's handoff text: the
+ * model handed the chat to a person, and the chat is paused), or nothing, because the chat is with
+ * a person (`held`: the message joined the chat's history unanswered).
+ */
+export type Composed = { partCount: number; handoff?: true } | { held: string };
 
 /** Where and how a reply's parts go when they are sent at once, by the step that wrote the reply. */
 export interface DeliverAtOnce {
@@ -86,6 +94,7 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
     reply: string,
     windowEntries: number,
     reason?: string,
+    handoff?: ChatHandoff,
   ): Promise<number> {
     const assistant: HistoryEntry = {
       id: historyEntryId(message._id, 'assistant'),
@@ -93,7 +102,14 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
       content: reply,
       attachments: [],
     };
-    await stores.chats.recordTurn(message.chat_id, chat, sightingOf(message), [user, assistant], windowEntries);
+    await stores.chats.recordTurn(
+      message.chat_id,
+      chat,
+      sightingOf(message),
+      [user, assistant],
+      windowEntries,
+      handoff,
+    );
     const parts: StoredPart[] = buildReplyParts(reply, input.maxMessageLength).map((part, index) => ({
       index,
       text: part.text,
@@ -105,22 +121,50 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
     return parts.length;
   }
 
+  /** A reply that is the handoff text: the event's hook told (again, on a retry: at least once), and the workflow too. */
+  async function handedOff(message: MessageDoc, partCount: number): Promise<Composed> {
+    await deps.onHandoffRequested?.({
+      type: 'chat.handoff_requested',
+      messageId: message._id,
+      chatId: message.chat_id,
+      channelId: message.channel_id,
+      pageId: message.page_id,
+      clientId: message.client_id,
+      at: new Date(),
+    });
+    return { partCount, handoff: true };
+  }
+
   /**
-   * Generates the reply with the channel's agent from the chat's recent history, and stores it.
-   * Safe to retry: a reply already in the history is reused, never generated twice.
+   * Generates the reply with the channel's agent from the chat's recent history, and stores it;
+   * while the chat is with a person, only adds the message to the history. Safe to retry: a reply
+   * already in the history is reused, never generated twice.
    */
-  async function compose(input: ReplyInput): Promise<number> {
+  async function compose(input: ReplyInput): Promise<Composed> {
     const message = await requireMessage(input.messageId);
     if (isRetry()) {
       const saved = await stores.messages.reply(input.messageId);
-      if (saved) return saved.parts.length;
+      if (saved?.reason === HANDOFF_REQUESTED_REASON) return handedOff(message, saved.parts.length);
+      if (saved) return { partCount: saved.parts.length };
     }
     const agent = await agents.get(input.agentId);
     if (!agent) throw agentGone(input.agentId);
     const [chat, user] = await Promise.all([stores.chats.get(input.chatId), userEntry(message, input.voicePrefix)]);
     const windowEntries = Math.max(agent.max_history_messages, agentDefaults.max_history_messages);
     const earlier = replyWrittenBefore(chat, message._id);
-    if (earlier !== undefined) return storeReply(input, message, chat, user, earlier, windowEntries);
+    if (earlier !== undefined) {
+      // A retried turn: the handoff, if this message's model asked for it, is in the chat already.
+      if (chat?.handoff?.message_id !== message._id)
+        return { partCount: await storeReply(input, message, chat, user, earlier, windowEntries) };
+      const partCount = await storeReply(input, message, chat, user, earlier, windowEntries, HANDOFF_REQUESTED_REASON);
+      return handedOff(message, partCount);
+    }
+    if (chat?.handoff) {
+      // The chat is with a person: the message joins the history the model will read once it is
+      // resumed, and gets no answer. The pause is read with the window: nothing more to read.
+      await stores.chats.recordTurn(message.chat_id, chat, sightingOf(message), [user], windowEntries);
+      return { held: HELD_FOR_PERSON_REASON };
+    }
     const started = Date.now();
     // The history the model sees: the chat's window without this message (a retried turn may have written it).
     const recent = (chat?.recent ?? []).filter((entry) => entry.id !== user.id);
@@ -132,39 +176,72 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
           activityLogger(deps.logger),
         )
       : undefined;
-    const reply = await model.complete({
+    const request = {
       model: agent.model,
       temperature: agent.temperature,
       messages: buildPrompt(agent, recent, user, {
         ...(refusedImages ? { refusedImages } : {}),
         ...(settings.promptMaxChars !== undefined ? { maxChars: settings.promptMaxChars } : {}),
       }),
-    });
+    };
+    // Without a handoff text the request is exactly what it always was: no tools offered.
+    const handoffText = agent.handoff_text?.trim() ? agent.handoff_text : undefined;
+    const answer = handoffText
+      ? await model.completeWithTools({ ...request, tools: [handoffTool] })
+      : { kind: 'text' as const, text: await model.complete(request) };
+    // The only tool offered is the handoff (the client refuses a call of a tool not offered).
+    if (answer.kind === 'tool' && answer.name === HANDOFF_TOOL_NAME && handoffText !== undefined) {
+      activityLogger(deps.logger).info({ messageId: input.messageId, ms: Date.now() - started }, 'handoff requested');
+      const handoff: ChatHandoff = { since: new Date(), by: 'model', message_id: message._id };
+      const partCount = await storeReply(
+        input,
+        message,
+        chat,
+        user,
+        handoffText,
+        windowEntries,
+        HANDOFF_REQUESTED_REASON,
+        handoff,
+      );
+      return handedOff(message, partCount);
+    }
+    const reply = answer.kind === 'text' ? answer.text : '';
     activityLogger(deps.logger).info(
       { messageId: input.messageId, ms: Date.now() - started, characters: reply.length },
       'reply generated',
     );
-    return storeReply(input, message, chat, user, reply, windowEntries);
+    return { partCount: await storeReply(input, message, chat, user, reply, windowEntries) };
   }
 
   return {
     compose,
     activities: {
-      /** Writes the reply (see compose); with `deliver`, also sends the first attempt of every part at once. */
+      /**
+       * Writes the reply (see compose); with `deliver`, also sends the first attempt of every part at
+       * once. `held`: no reply, the chat is with a person; `handoff`: the reply is the handoff text.
+       */
       async composeReply(
         input: ReplyInput & { deliver?: DeliverAtOnce },
-      ): Promise<{ partCount: number; delivery?: InlineDelivery }> {
+      ): Promise<{ partCount: number; delivery?: InlineDelivery; handoff?: true; held?: string }> {
         const { deliver, ...reply } = input;
-        const partCount = await compose(reply);
-        if (!deliver) return { partCount };
+        const composed = await compose(reply);
+        if ('held' in composed) return { partCount: 0, held: composed.held };
+        const { partCount } = composed;
+        const handoff = composed.handoff ? ({ handoff: true } as const) : {};
+        if (!deliver) return { partCount, ...handoff };
         return {
           partCount,
+          ...handoff,
           delivery: await delivery.deliverAtOnce({
             messageId: input.messageId,
             chatId: input.chatId,
             partCount,
             ...deliver,
-            finish: { status: 'delivered', lineSeq: deliver.lineSeq },
+            finish: {
+              status: 'delivered',
+              lineSeq: deliver.lineSeq,
+              ...(composed.handoff ? { reason: HANDOFF_REQUESTED_REASON } : {}),
+            },
           }),
         };
       },

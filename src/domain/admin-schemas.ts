@@ -45,6 +45,9 @@ const agentFields = {
   tts_voice: nonBlank(100).describe('Text-to-speech voice for voice replies.'),
   voice_prefix: text(200).describe('Put before a transcribed voice message so the model knows it was spoken.'),
   fallback_reply: text(4000).describe('Sent to the user when the model cannot answer; empty sends nothing.'),
+  handoff_text: text(4000).describe(
+    'When set, the model may hand the chat to a person (the `handoff_to_human` tool): the chat is paused and the user gets this text. Empty: the tool is not offered.',
+  ),
 };
 
 export const createAgentSchema = z
@@ -60,6 +63,7 @@ export const createAgentSchema = z
     tts_voice: agentFields.tts_voice.default(agentDefaults.tts_voice),
     voice_prefix: agentFields.voice_prefix.default(agentDefaults.voice_prefix),
     fallback_reply: agentFields.fallback_reply.default(agentDefaults.fallback_reply),
+    handoff_text: agentFields.handoff_text.default(agentDefaults.handoff_text),
   })
   .describe('A new agent: the model and prompt that answer the channels using it.');
 export type CreateAgentRequest = z.infer<typeof createAgentSchema>;
@@ -83,6 +87,7 @@ export const updateAgentSchema = z
     tts_voice: agentFields.tts_voice.optional(),
     voice_prefix: agentFields.voice_prefix.optional(),
     fallback_reply: agentFields.fallback_reply.optional(),
+    handoff_text: agentFields.handoff_text.optional(),
   })
   .refine((patch) => Object.keys(patch).length > 0, atLeastOneField)
   .meta({ minProperties: 1 })
@@ -103,6 +108,7 @@ export const agentResponseSchema = z
     tts_voice: z.string(),
     voice_prefix: z.string(),
     fallback_reply: z.string(),
+    handoff_text: z.string(),
     created_at: timestamp('When it was created'),
     updated_at: timestamp('When it was last changed'),
   })

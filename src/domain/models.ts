@@ -20,6 +20,8 @@ export interface Agent {
   voice_prefix: string;
   /** Sent to the user when the model cannot answer, instead of silence. */
   fallback_reply: string;
+  /** Sent when the model hands the chat to a person (the `handoff_to_human` tool); empty: the tool is not offered. Absent on agents made before it. */
+  handoff_text?: string;
   created_at: Date;
   updated_at: Date;
 }
@@ -55,6 +57,7 @@ export const agentDefaults = {
   tts_voice: 'alloy',
   voice_prefix: '[Voice message] ',
   fallback_reply: "Sorry, I can't answer right now. Please try again in a moment.",
+  handoff_text: '',
 } as const;
 
 export const channelDefaults = {

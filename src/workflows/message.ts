@@ -12,6 +12,7 @@ import type { ChannelSnapshot, FinalStatus, MessageStage, MessageWorkflowInput }
 import type { ObservabilitySinks } from '../observability/workflow-interceptors.js';
 import { observabilitySinkName } from '../observability/workflow-context.js';
 import type { Answer, InlineDelivery } from '../activities/index.js';
+import { HANDOFF_REQUESTED_REASON } from '../domain/handoff.js';
 import { wantsVoice } from '../domain/snapshot.js';
 import {
   admitMessage,
@@ -172,6 +173,8 @@ async function answer(
   let snapshot: ChannelSnapshot | undefined;
   let partCount: number | undefined;
   let atOnce: InlineDelivery | undefined;
+  // Set when the model handed the chat to a person: the reply (the handoff text) is delivered as any, and the outcome says so.
+  let handoff: string | undefined;
 
   if (input.message.audio === undefined) {
     // A text message: admission, the model call and the first delivery attempts in one step
@@ -186,10 +189,13 @@ async function answer(
       }
       const answer: Answer = step.result;
       if (answer.kind === 'refused') return refuse(answer);
+      // The chat is with a person: the step put the message in its history; nothing to answer.
+      if (answer.kind === 'held') return close('not_answered', 0, answer.reason);
       snapshot = answer.snapshot;
       if (answer.kind === 'answered') {
         partCount = answer.partCount;
         atOnce = answer.delivery;
+        if (answer.handoff) handoff = HANDOFF_REQUESTED_REASON;
         break;
       }
       enter('waiting_turn');
@@ -218,7 +224,11 @@ async function answer(
       const replyInput = replyInputFor(messageId, chatId, snapshot);
       const step = await modelStep(() => composeReply(replyInput));
       if ('failure' in step) failure = step.failure;
-      else partCount = step.result.partCount;
+      else if (step.result.held !== undefined) return close('not_answered', 0, step.result.held);
+      else {
+        partCount = step.result.partCount;
+        if (step.result.handoff) handoff = HANDOFF_REQUESTED_REASON;
+      }
     }
   }
 
@@ -240,10 +250,11 @@ async function answer(
   progress.partCount = partCount;
 
   const status: FinalStatus = failure === undefined ? 'delivered' : 'failed';
+  const reason = failure ?? handoff;
+  if (reason !== undefined) progress.reason = reason;
   const ended = (partsDelivered: number): MessageResult => {
     enter(status);
-    if (failure !== undefined) progress.reason = failure;
-    return { status, partsDelivered, ...(failure !== undefined ? { reason: failure } : {}) };
+    return { status, partsDelivered, ...(reason !== undefined ? { reason } : {}) };
   };
   if (atOnce?.finished) return ended(atOnce.delivered);
 
@@ -281,7 +292,7 @@ async function answer(
         status,
         lineSeq,
         partsBefore: atOnce?.delivered ?? 0,
-        ...(failure !== undefined ? { reason: failure } : {}),
+        ...(reason !== undefined ? { reason } : {}),
       },
       longWait: pausedWait,
     },

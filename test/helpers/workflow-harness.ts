@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { WorkflowHandle } from '@temporalio/client';
-import { createActivities, type ActivitySettings } from '../../src/activities/index.js';
+import { createActivities, type ActivityDeps, type ActivitySettings } from '../../src/activities/index.js';
 import { createOpenAIModelClient } from '../../src/activities/model.js';
 import { chatLineFor, type ChatLine } from '../../src/coordination/index.js';
 import { createApp } from '../../src/api/app.js';
@@ -63,7 +63,12 @@ export interface WorkflowHarness {
 }
 
 export async function startWorkflowHarness(
-  options: { retryScheduleSeconds?: number[]; settings?: Partial<ActivitySettings> } = {},
+  options: {
+    retryScheduleSeconds?: number[];
+    settings?: Partial<ActivitySettings>;
+    /** Hooks the activities are given besides the stores and clients (the operational events'). */
+    hooks?: Pick<ActivityDeps, 'onHandoffRequested'>;
+  } = {},
 ): Promise<WorkflowHarness> {
   const [env, mongo, fake, receiver, workflowBundle] = await Promise.all([
     // Every payload through the production codec (encrypted), as on a real deployment.
@@ -93,6 +98,7 @@ export async function startWorkflowHarness(
       ...(options.retryScheduleSeconds ? { retryScheduleSeconds: options.retryScheduleSeconds } : {}),
       ...options.settings,
     }),
+    ...options.hooks,
   });
   const worker = await Worker.create({
     connection: env.nativeConnection,

@@ -18,7 +18,7 @@ import {
   type AgentResponse,
   type ChannelResponse,
 } from '../../domain/admin-schemas.js';
-import type { Agent, Channel } from '../../domain/models.js';
+import { agentDefaults, type Agent, type Channel } from '../../domain/models.js';
 import type { Logger } from '../../lib/logger.js';
 import { literalAddressProblem, type AddressPolicy } from '../../lib/safe-fetch.js';
 import { generateApiToken } from '../../lib/secrets.js';
@@ -222,6 +222,7 @@ export interface AdminDeps {
 
 export const toAgentResponse = ({ created_at, updated_at, ...agent }: Agent): AgentResponse => ({
   ...agent,
+  handoff_text: agent.handoff_text ?? agentDefaults.handoff_text,
   created_at: created_at.toISOString(),
   updated_at: updated_at.toISOString(),
 });

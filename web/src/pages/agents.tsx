@@ -22,6 +22,7 @@ const newAgentForm = async (): Promise<AgentForm> => ({
   tts_voice: '',
   voice_prefix: '',
   fallback_reply: '',
+  handoff_text: '',
   ...(await agentDefaults()),
 });
 
@@ -37,6 +38,7 @@ const formOf = (agent: Agent): AgentForm => ({
   tts_voice: agent.tts_voice,
   voice_prefix: agent.voice_prefix,
   fallback_reply: agent.fallback_reply,
+  handoff_text: agent.handoff_text,
 });
 
 export const listAllAgents = (): Promise<Agent[]> =>
@@ -111,6 +113,12 @@ function AgentEditor({
       </div>
       <Field label="Fallback reply" hint="Sent when the model cannot answer; empty sends nothing.">
         <textarea rows={2} value={form.fallback_reply} onInput={(e) => set('fallback_reply', e.currentTarget.value)} />
+      </Field>
+      <Field
+        label="Handoff text"
+        hint="Sent when the model hands the chat to a person (the chat is then paused); empty: the model cannot hand off."
+      >
+        <textarea rows={2} value={form.handoff_text} onInput={(e) => set('handoff_text', e.currentTarget.value)} />
       </Field>
       <ErrorLine message={action.error} />
       <div class="actions">
