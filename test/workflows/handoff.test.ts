@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { Client } from '@temporalio/client';
 import { createChatControls, type ChatControls } from '../../src/api/chat-controls.js';
+import { fakeVoiceNote } from '../../src/demo-model/server.js';
 import {
   HANDOFF_REQUESTED_REASON,
   HANDOFF_TOOL_NAME,
@@ -179,6 +180,45 @@ describe('human handoff (time-skipping server)', () => {
       h.receiver.delivered().map((post) => post.fields.text),
       ['Echo: Hi', 'Echo: Question one'],
     );
+  });
+
+  test('a handoff with a reply delay: the handoff text waits the delay, then goes out; the outcome says a handoff was requested', async () => {
+    const { channel } = await createChannelWithAgent(h.stores, {
+      replyUrl: h.receiver.url,
+      agent: { handoff_text: HANDOFF_TEXT },
+      channel: { reply_delay_seconds: 30 },
+    });
+    h.fake.callToolNext(HANDOFF_TOOL_NAME);
+    const input = envelopeFor(channel, { text: 'Get me a manager' });
+    const { handle, result } = await run(input);
+    assert.deepEqual(result, { status: 'delivered', partsDelivered: 1, reason: HANDOFF_REQUESTED_REASON });
+    assert.deepEqual(
+      h.receiver.delivered().map((post) => post.fields.text),
+      [HANDOFF_TEXT],
+    );
+    const outcome = await h.stores.messages.outcome(input.messageId);
+    assert.equal(outcome?.status, 'delivered');
+    assert.equal(outcome?.reason, HANDOFF_REQUESTED_REASON);
+    assert.equal((await h.stores.chats.get(input.chatId))?.handoff?.by, 'model');
+    await h.record('v2-handoff-with-delay', handle);
+  });
+
+  test('a voice note to a paused chat is transcribed into the history and not answered', async () => {
+    const { channel } = await createChannelWithAgent(h.stores, { replyUrl: h.receiver.url });
+    const clientId = 'voice-while-paused';
+    const first = envelopeFor(channel, { client_id: clientId, text: 'Hi' });
+    await run(first);
+    assert.equal((await controls().pause(channel.id, first.chatId)).applied, true);
+    const audio = h.receiver.serve(`/voice-${first.messageId}.ogg`, 'audio/ogg', fakeVoiceNote('Call me back'));
+    const voice = envelopeFor(channel, { client_id: clientId, text: undefined, audio });
+    const { handle, result } = await run(voice);
+    assert.deepEqual(result, { status: 'not_answered', partsDelivered: 0, reason: HELD_FOR_PERSON_REASON });
+    assert.equal(h.fake.requestsTo('chat').length, 1, 'only the first message was answered');
+    assert.deepEqual(
+      (await h.stores.chats.get(first.chatId))?.recent?.map((entry) => entry.content),
+      ['Hi', 'Echo: Hi', '[Voice message] Call me back'],
+    );
+    await h.record('v2-voice-held-for-person', handle);
   });
 
   test('pausing a chat that has no record is a 404, and so is a chat of another channel', async () => {
