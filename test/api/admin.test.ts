@@ -185,6 +185,7 @@ describe('admin API', () => {
         tts_voice: 'nova',
         voice_prefix: '',
         fallback_reply: 'Back soon.',
+        handoff_text: 'A person will answer you here.',
       };
       const response = await call(base, 'POST', '/v1/agents', { body: fields });
       assert.equal(response.status, 201, response.text);
