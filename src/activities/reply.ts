@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import type { HistoryEntry } from '../domain/history.js';
 import { deliveryId, historyEntryId } from '../domain/ids.js';
 import { agentDefaults } from '../domain/models.js';
-import { HANDOFF_REQUESTED_REASON, HANDOFF_TOOL_NAME, HELD_FOR_PERSON_REASON, handoffTool } from '../domain/handoff.js';
+import { HANDOFF_REQUESTED_REASON, HELD_FOR_PERSON_REASON, handoffTool } from '../domain/handoff.js';
 import { buildPrompt, userContent } from '../domain/prompt.js';
 import { buildReplyParts } from '../domain/reply-parts.js';
 import { ttlCache } from '../lib/ttl-cache.js';
@@ -186,26 +186,20 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
     };
     // Without a handoff text the request is exactly what it always was: no tools offered.
     const handoffText = agent.handoff_text?.trim() ? agent.handoff_text : undefined;
-    const answer = handoffText
-      ? await model.completeWithTools({ ...request, tools: [handoffTool] })
-      : { kind: 'text' as const, text: await model.complete(request) };
-    // The only tool offered is the handoff (the client refuses a call of a tool not offered).
-    if (answer.kind === 'tool' && answer.name === HANDOFF_TOOL_NAME && handoffText !== undefined) {
-      activityLogger(deps.logger).info({ messageId: input.messageId, ms: Date.now() - started }, 'handoff requested');
-      const handoff: ChatHandoff = { since: new Date(), by: 'model', message_id: message._id };
-      const partCount = await storeReply(
-        input,
-        message,
-        chat,
-        user,
-        handoffText,
-        windowEntries,
-        HANDOFF_REQUESTED_REASON,
-        handoff,
-      );
-      return handedOff(message, partCount);
+    let reply: string;
+    if (handoffText === undefined) reply = await model.complete(request);
+    else {
+      const answer = await model.completeWithTools({ ...request, tools: [handoffTool] });
+      // A tool call is the handoff's: the only tool offered (the client refuses a call of any other).
+      if (answer.kind === 'tool') {
+        activityLogger(deps.logger).info({ messageId: input.messageId, ms: Date.now() - started }, 'handoff requested');
+        const handoff: ChatHandoff = { since: new Date(), by: 'model', message_id: message._id };
+        const reason = HANDOFF_REQUESTED_REASON;
+        const partCount = await storeReply(input, message, chat, user, handoffText, windowEntries, reason, handoff);
+        return handedOff(message, partCount);
+      }
+      reply = answer.text;
     }
-    const reply = answer.kind === 'text' ? answer.text : '';
     activityLogger(deps.logger).info(
       { messageId: input.messageId, ms: Date.now() - started, characters: reply.length },
       'reply generated',
