@@ -65,8 +65,10 @@ describe('human handoff (time-skipping server)', () => {
 
   test('without a handoff text the model is offered no tool: its request is as it always was', async () => {
     const { channel } = await createChannelWithAgent(h.stores, { replyUrl: h.receiver.url });
-    const { result } = await run(envelopeFor(channel, { text: '#call:handoff_to_human please' }));
+    const { handle, result } = await run(envelopeFor(channel, { text: '#call:handoff_to_human please' }));
     assert.deepEqual(result, { status: 'delivered', partsDelivered: 1 });
+    // Off costs nothing: the common case's 12 history events (docs/architecture.md), one activity.
+    assert.equal((await handle.fetchHistory()).events?.length, 12);
     const [request] = h.fake.requestsTo('chat');
     assert.ok(request?.json, 'the model was asked');
     assert.equal('tools' in request.json, false);
