@@ -1,10 +1,11 @@
+import { HANDOFF_REQUESTED_REASON } from '../domain/handoff.js';
 import type { ChannelSnapshot, MessageWorkflowInput } from '../domain/models.js';
 import type { FailureEvents } from '../domain/operational-events.js';
 import { pacesParts } from '../domain/pacing.js';
 import { wantsVoice } from '../domain/snapshot.js';
 import type { AdmissionService } from './admission.js';
 import type { Delivery, InlineDelivery } from './delivery.js';
-import type { ComposedReply } from './reply.js';
+import type { Composed, ReplyInput } from './reply.js';
 
 /** What the one step of a text message did. */
 export type Answer =
@@ -19,6 +20,8 @@ export type Answer =
     }
   /** An earlier message of the chat is still being answered: the workflow is registered to be woken. */
   | { kind: 'waiting'; snapshot: ChannelSnapshot }
+  /** The chat is with a person (human handoff): the message is in the chat's history, with no answer. */
+  | { kind: 'held'; snapshot: ChannelSnapshot; reason: string }
   /**
    * Admitted, with the turn, and the agent has a "one moment" part: the workflow runs the model
    * step itself, raced against the interim's timer (a step that called the model could not tell it).
@@ -26,7 +29,8 @@ export type Answer =
   | { kind: 'admitted'; snapshot: ChannelSnapshot }
   /**
    * The reply is stored; with `delivery`, its parts' first attempts were made too (only the first
-   * part's when the parts are paced: `partLengths` then gives the workflow the pauses before the rest).
+   * part's when the parts are paced: `partLengths` then gives the workflow the pauses before the
+   * rest). `handoff`: the reply is the agent's handoff text, the model having handed the chat to a person.
    */
   | {
       kind: 'answered';
@@ -34,6 +38,7 @@ export type Answer =
       partCount: number;
       delivery?: InlineDelivery;
       partLengths?: number[];
+      handoff?: true;
     };
 
 /**
@@ -45,13 +50,7 @@ export type Answer =
  */
 export function createAnswerActivities(
   admission: AdmissionService,
-  compose: (input: {
-    messageId: string;
-    chatId: string;
-    agentId: string;
-    voicePrefix: string;
-    maxMessageLength: number;
-  }) => Promise<ComposedReply>,
+  compose: (input: ReplyInput) => Promise<Composed>,
   delivery: Delivery,
 ) {
   return {
@@ -72,19 +71,22 @@ export function createAnswerActivities(
       if (!admitted.turn) return { kind: 'waiting', snapshot };
       if (snapshot.interim !== undefined) return { kind: 'admitted', snapshot };
       const { messageId, chatId } = input;
-      const { partLengths, writtenBefore } = await compose({
+      const composed = await compose({
         messageId,
         chatId,
         agentId: snapshot.agentId,
         voicePrefix: snapshot.voicePrefix,
         maxMessageLength: snapshot.maxMessageLength,
       });
+      if ('held' in composed) return { kind: 'held', snapshot, reason: composed.held };
+      const { partLengths, writtenBefore } = composed;
       const partCount = partLengths.length;
+      const handoff = composed.handoff ? ({ handoff: true } as const) : {};
       // Paced parts: the workflow waits before each part after the first, so it needs their lengths.
       const paced = pacesParts(snapshot, partCount);
       const lengths = paced ? { partLengths } : {};
       if (snapshot.replyDelaySeconds > 0 || wantsVoice(snapshot, input.message))
-        return { kind: 'answered', snapshot, partCount, ...lengths };
+        return { kind: 'answered', snapshot, partCount, ...lengths, ...handoff };
       const delivered = await delivery.deliverAtOnce({
         messageId,
         chatId,
@@ -93,10 +95,14 @@ export function createAnswerActivities(
         partCount,
         retryScheduleSeconds: snapshot.retryScheduleSeconds,
         mayHaveSent: writtenBefore,
-        finish: { status: 'delivered', lineSeq: input.lineSeq },
+        finish: {
+          status: 'delivered',
+          lineSeq: input.lineSeq,
+          ...(composed.handoff ? { reason: HANDOFF_REQUESTED_REASON } : {}),
+        },
         ...(paced ? { upTo: 1 } : {}),
       });
-      return { kind: 'answered', snapshot, partCount, delivery: delivered, ...lengths };
+      return { kind: 'answered', snapshot, partCount, delivery: delivered, ...lengths, ...handoff };
     },
   };
 }

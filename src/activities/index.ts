@@ -1,5 +1,6 @@
 import { createAdmission, createAdmissionActivities } from './admission.js';
 import { createAnswerActivities } from './answer.js';
+import { createChatControlActivities } from './chat-control.js';
 import type { ActivityDeps } from './deps.js';
 import { createDelivery, createDeliveryActivities } from './delivery.js';
 import { createLineActivities } from './line.js';
@@ -28,6 +29,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDeliveryActivities(deps, delivery),
     ...createLineActivities(deps),
     ...createRetentionActivities(deps.stores),
+    ...createChatControlActivities(deps),
   };
 }
 

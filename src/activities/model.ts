@@ -1,11 +1,22 @@
 import { ApplicationFailure } from '@temporalio/common';
 import OpenAI, { toFile } from 'openai';
-import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type { ChatCompletionFunctionTool, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { ErrorType } from '../domain/errors.js';
+
+export interface CompletionRequest {
+  model: string;
+  temperature: number;
+  messages: ChatCompletionMessageParam[];
+}
+
+/** What the model answered when it was offered tools: text, or a call of one of them (by name). */
+export type ToolCompletion = { kind: 'text'; text: string } | { kind: 'tool'; name: string };
 
 /** What the activities need from an OpenAI-compatible API, and nothing more. */
 export interface ModelClient {
-  complete(request: { model: string; temperature: number; messages: ChatCompletionMessageParam[] }): Promise<string>;
+  complete(request: CompletionRequest): Promise<string>;
+  /** A completion that offers the model function tools (the handoff); `complete` stays the request without any. */
+  completeWithTools(request: CompletionRequest & { tools: ChatCompletionFunctionTool[] }): Promise<ToolCompletion>;
   transcribe(request: { model: string; audio: Buffer; filename: string; contentType: string }): Promise<string>;
   speak(request: { model: string; voice: string; input: string }): Promise<{ data: Buffer; contentType: string }>;
 }
@@ -21,18 +32,37 @@ export function createOpenAIModelClient(options: { apiKey: string; baseURL: stri
     timeout: options.timeoutMs,
     maxRetries: 0,
   });
+  const emptyReply = () =>
+    ApplicationFailure.create({ type: ErrorType.ModelUnavailable, message: 'the model returned an empty reply' });
+  const hasText = (content: string | null | undefined): content is string =>
+    typeof content === 'string' && content.trim().length > 0;
   return {
     async complete(request) {
       try {
         const completion = await openai.chat.completions.create({ ...request, stream: false });
         const content = completion.choices[0]?.message.content;
-        if (typeof content !== 'string' || content.trim().length === 0) {
+        if (!hasText(content)) throw emptyReply();
+        return content;
+      } catch (error) {
+        throw toModelFailure(error, 'chat completion');
+      }
+    },
+    async completeWithTools(request) {
+      try {
+        const completion = await openai.chat.completions.create({ ...request, stream: false });
+        const message = completion.choices[0]?.message;
+        // A call of a function tool wins over any text sent with it: the call is what the model decided.
+        const call = message?.tool_calls?.find((tool) => tool.type === 'function');
+        if (call?.type === 'function') {
+          const name = call.function.name;
+          if (request.tools.some((tool) => tool.function.name === name)) return { kind: 'tool', name };
           throw ApplicationFailure.create({
             type: ErrorType.ModelUnavailable,
-            message: 'the model returned an empty reply',
+            message: `the model called a tool it was not offered: ${name.slice(0, 100)}`,
           });
         }
-        return content;
+        if (!hasText(message?.content)) throw emptyReply();
+        return { kind: 'text', text: message.content };
       } catch (error) {
         throw toModelFailure(error, 'chat completion');
       }

@@ -2,12 +2,15 @@ import { Context } from '@temporalio/activity';
 import type { HistoryEntry } from '../domain/history.js';
 import { deliveryId, historyEntryId } from '../domain/ids.js';
 import { agentDefaults } from '../domain/models.js';
+import { HANDOFF_REQUESTED_REASON, HELD_FOR_PERSON_REASON, handoffTool } from '../domain/handoff.js';
+import { eventTargetOf } from '../domain/operational-events.js';
 import { buildPrompt, userContent } from '../domain/prompt.js';
 import { buildReplyParts } from '../domain/reply-parts.js';
 import { ttlCache } from '../lib/ttl-cache.js';
 import type { ChatSighting } from '../stores/chats.js';
-import type { ChatDoc, MessageDoc, StoredPart } from '../stores/collections.js';
+import type { ChatDoc, ChatHandoff, MessageDoc, StoredPart } from '../stores/collections.js';
 import { refusedImageAttachments } from './attachments.js';
+import { createEventEmitter } from './events.js';
 import { activityLogger, type ActivityDeps } from './deps.js';
 import type { Delivery, InlineDelivery } from './delivery.js';
 import { agentGone, messageNotStored } from './failures.js';
@@ -20,11 +23,14 @@ export interface ReplyInput {
   maxMessageLength: number;
 }
 
-/** A reply stored: each part's length (their number is the part count), and whether an earlier run of the step had written it (and may have sent some). */
-export interface ComposedReply {
-  partLengths: number[];
-  writtenBefore: boolean;
-}
+/**
+ * What writing a reply did: the reply stored, each part's length (their number is the part count),
+ * whether an earlier run of the step had written it (and may have sent some of its parts), and
+ * `handoff` when it is the agent's handoff text (the model handed the chat to a person, and the
+ * chat is paused); or nothing, because the chat is with a person (`held`: the message joined the
+ * chat's history unanswered).
+ */
+export type Composed = { partLengths: number[]; writtenBefore: boolean; handoff?: true } | { held: string };
 
 /** Where and how a reply's parts go when they are sent at once, by the step that wrote the reply. */
 export interface DeliverAtOnce {
@@ -57,6 +63,7 @@ function isRetry(): boolean {
 /** Writing a reply: the model call, the chat's history and the reply's parts. */
 export function createReplies(deps: ActivityDeps, delivery: Delivery) {
   const { stores, model } = deps;
+  const events = createEventEmitter(deps);
   const agents = ttlCache((id) => stores.agents.get(id), { ttlMs: deps.settings.channelCacheTtlMs });
 
   async function requireMessage(messageId: string): Promise<MessageDoc> {
@@ -95,6 +102,7 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
     reply: string,
     windowEntries: number,
     reason?: string,
+    handoff?: ChatHandoff,
   ): Promise<number[]> {
     const assistant: HistoryEntry = {
       id: historyEntryId(message._id, 'assistant'),
@@ -102,7 +110,14 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
       content: reply,
       attachments: [],
     };
-    await stores.chats.recordTurn(message.chat_id, chat, sightingOf(message), [user, assistant], windowEntries);
+    await stores.chats.recordTurn(
+      message.chat_id,
+      chat,
+      sightingOf(message),
+      [user, assistant],
+      windowEntries,
+      handoff,
+    );
     const parts: StoredPart[] = buildReplyParts(reply, input.maxMessageLength).map((part, index) => ({
       index,
       text: part.text,
@@ -114,15 +129,41 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
     return lengthsOf(parts);
   }
 
+  /** A reply that is the handoff text: the event's hook told (again, on a retry: at least once), and the workflow too. */
+  async function handedOff(message: MessageDoc, partLengths: number[], writtenBefore: boolean): Promise<Composed> {
+    // The channel's events URL (when it has one) learns that a person is needed: one event per
+    // handoff, however often the step runs (its id is the message's).
+    const target = message.snapshot ? eventTargetOf(message.snapshot) : undefined;
+    if (target) {
+      await events.handoffRequested(target, {
+        chat_id: message.chat_id,
+        client_id: message.client_id,
+        message_id: message._id,
+      });
+    }
+    await deps.onHandoffRequested?.({
+      type: 'chat.handoff_requested',
+      messageId: message._id,
+      chatId: message.chat_id,
+      channelId: message.channel_id,
+      pageId: message.page_id,
+      clientId: message.client_id,
+      at: new Date(),
+    });
+    return { partLengths, writtenBefore, handoff: true };
+  }
+
   /**
    * Generates the reply with the channel's agent from the chat's recent history, and stores it;
-   * returns each part's length (their number is the reply's part count). Safe to retry: a reply
-   * already in the history is reused, never generated twice.
+   * returns each part's length (their number is the reply's part count); while the chat is with a
+   * person, only adds the message to the history. Safe to retry: a reply already in the history is
+   * reused, never generated twice.
    */
-  async function compose(input: ReplyInput): Promise<ComposedReply> {
+  async function compose(input: ReplyInput): Promise<Composed> {
     const message = await requireMessage(input.messageId);
     if (isRetry()) {
       const saved = await stores.messages.reply(input.messageId);
+      if (saved?.reason === HANDOFF_REQUESTED_REASON) return handedOff(message, lengthsOf(saved.parts), true);
       if (saved) return { partLengths: lengthsOf(saved.parts), writtenBefore: true };
     }
     const agent = await agents.get(input.agentId);
@@ -130,10 +171,24 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
     const [chat, user] = await Promise.all([stores.chats.get(input.chatId), userEntry(message, input.voicePrefix)]);
     const windowEntries = Math.max(agent.max_history_messages, agentDefaults.max_history_messages);
     const earlier = replyWrittenBefore(chat, message._id);
-    // Written before by a run whose result was lost (a retried activity, or a local activity run
-    // again when its workflow task did not complete): the same reply again, and maybe parts sent.
-    if (earlier !== undefined)
-      return { partLengths: await storeReply(input, message, chat, user, earlier, windowEntries), writtenBefore: true };
+    if (earlier !== undefined) {
+      // Written before by a run whose result was lost (a retried activity, or a local activity run
+      // again when its workflow task did not complete): the same reply again, and maybe parts sent.
+      // The handoff, if this message's model asked for it, is in the chat already.
+      if (chat?.handoff?.message_id !== message._id)
+        return {
+          partLengths: await storeReply(input, message, chat, user, earlier, windowEntries),
+          writtenBefore: true,
+        };
+      const lengths = await storeReply(input, message, chat, user, earlier, windowEntries, HANDOFF_REQUESTED_REASON);
+      return handedOff(message, lengths, true);
+    }
+    if (chat?.handoff) {
+      // The chat is with a person: the message joins the history the model will read once it is
+      // resumed, and gets no answer. The pause is read with the window: nothing more to read.
+      await stores.chats.recordTurn(message.chat_id, chat, sightingOf(message), [user], windowEntries);
+      return { held: HELD_FOR_PERSON_REASON };
+    }
     const started = Date.now();
     // The history the model sees: the chat's window without this message (a retried turn may have written it).
     const recent = (chat?.recent ?? []).filter((entry) => entry.id !== user.id);
@@ -145,14 +200,30 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
           activityLogger(deps.logger),
         )
       : undefined;
-    const reply = await model.complete({
+    const request = {
       model: agent.model,
       temperature: agent.temperature,
       messages: buildPrompt(agent, recent, user, {
         ...(refusedImages ? { refusedImages } : {}),
         ...(settings.promptMaxChars !== undefined ? { maxChars: settings.promptMaxChars } : {}),
       }),
-    });
+    };
+    // Without a handoff text the request is exactly what it always was: no tools offered.
+    const handoffText = agent.handoff_text?.trim() ? agent.handoff_text : undefined;
+    let reply: string;
+    if (handoffText === undefined) reply = await model.complete(request);
+    else {
+      const answer = await model.completeWithTools({ ...request, tools: [handoffTool] });
+      // A tool call is the handoff's: the only tool offered (the client refuses a call of any other).
+      if (answer.kind === 'tool') {
+        activityLogger(deps.logger).info({ messageId: input.messageId, ms: Date.now() - started }, 'handoff requested');
+        const handoff: ChatHandoff = { since: new Date(), by: 'model', message_id: message._id };
+        const reason = HANDOFF_REQUESTED_REASON;
+        const lengths = await storeReply(input, message, chat, user, handoffText, windowEntries, reason, handoff);
+        return handedOff(message, lengths, false);
+      }
+      reply = answer.text;
+    }
     activityLogger(deps.logger).info(
       { messageId: input.messageId, ms: Date.now() - started, characters: reply.length },
       'reply generated',
@@ -165,24 +236,37 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
     activities: {
       /**
        * Writes the reply (see compose); with `deliver`, also sends the first attempt of every part
-       * at once; with `partLengths` (paced parts), also says how long each part is.
+       * at once; with `partLengths` (paced parts), also says how long each part is. `held`: no
+       * reply, the chat is with a person; `handoff`: the reply is the handoff text.
        */
-      async composeReply(
-        input: ReplyInput & { deliver?: DeliverAtOnce; partLengths?: boolean },
-      ): Promise<{ partCount: number; partLengths?: number[]; delivery?: InlineDelivery }> {
+      async composeReply(input: ReplyInput & { deliver?: DeliverAtOnce; partLengths?: boolean }): Promise<{
+        partCount: number;
+        partLengths?: number[];
+        delivery?: InlineDelivery;
+        handoff?: true;
+        held?: string;
+      }> {
         const { deliver, partLengths: withLengths, ...reply } = input;
-        const { partLengths, writtenBefore } = await compose(reply);
+        const composed = await compose(reply);
+        if ('held' in composed) return { partCount: 0, held: composed.held };
+        const { partLengths, writtenBefore } = composed;
         const partCount = partLengths.length;
-        if (!deliver) return { partCount, ...(withLengths === true ? { partLengths } : {}) };
+        const handoff = composed.handoff ? ({ handoff: true } as const) : {};
+        if (!deliver) return { partCount, ...handoff, ...(withLengths === true ? { partLengths } : {}) };
         return {
           partCount,
+          ...handoff,
           delivery: await delivery.deliverAtOnce({
             messageId: input.messageId,
             chatId: input.chatId,
             partCount,
             ...deliver,
             mayHaveSent: writtenBefore,
-            finish: { status: 'delivered', lineSeq: deliver.lineSeq },
+            finish: {
+              status: 'delivered',
+              lineSeq: deliver.lineSeq,
+              ...(composed.handoff ? { reason: HANDOFF_REQUESTED_REASON } : {}),
+            },
           }),
         };
       },

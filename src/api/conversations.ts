@@ -23,6 +23,7 @@ function toChatSummary(chat: ChatDoc): ChatSummary {
     first_seen_at: chat.first_seen_at.toISOString(),
     last_seen_at: iso(chat.last_seen_at),
     last_message: last ? { role: last.role, text: last.content.slice(0, LAST_MESSAGE_CHARACTERS) } : null,
+    assistant_paused: chat.handoff ? { since: chat.handoff.since.toISOString(), by: chat.handoff.by } : null,
   };
 }
 

@@ -1,4 +1,5 @@
 import type { RouteSpec } from './route-table.js';
+import { chatControlRoutes } from './routes/chat-controls.js';
 import { codecRoutes } from './routes/codec.js';
 import { dashboardApiRoutes } from './routes/dashboard-api.js';
 import { erasureRoutes } from './routes/erasure.js';
@@ -14,4 +15,5 @@ export const extraRoutes: readonly RouteSpec[] = [
   ...erasureRoutes,
   ...codecRoutes,
   ...dashboardApiRoutes,
+  ...chatControlRoutes,
 ];

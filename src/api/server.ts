@@ -18,10 +18,12 @@ import { createRateLimiter } from './rate-limit.js';
 import { methodNotAllowedRouter, openapiRouter } from './openapi.js';
 import { adminRouter } from './routes/admin.js';
 import { codecRouter } from './routes/codec.js';
+import { createChatControls } from './chat-controls.js';
 import { createConversations } from './conversations.js';
 import { createOverview } from './overview.js';
 import { extraRoutes } from './route-tables.js';
 import { dashboardRouter } from './routes/dashboard.js';
+import { chatControlsRouter } from './routes/chat-controls.js';
 import { dashboardApiRouter } from './routes/dashboard-api.js';
 import { erasureRouter } from './routes/erasure.js';
 import { mediaRouter } from './routes/media.js';
@@ -147,6 +149,11 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
         auth,
         conversations: createConversations({ stores, publicBaseUrl: config.PUBLIC_BASE_URL }),
         overview: createOverview({ stores }),
+        logger,
+      }),
+      chatControlsRouter({
+        adminToken: config.ADMIN_TOKEN,
+        controls: createChatControls({ stores, client, line, taskQueue: config.TEMPORAL_TASK_QUEUE }),
         logger,
       }),
       dashboardRouter(),

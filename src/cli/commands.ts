@@ -15,6 +15,7 @@ import type {
 import type { ErasureResponse } from '../domain/erasure-schemas.js';
 import type { z } from 'zod';
 import type { ChatHistoryResponse, ChatSummary } from '../domain/dashboard-schemas.js';
+import type { ChatControlResponse } from '../domain/handoff-schemas.js';
 import {
   endpointCommand,
   field,
@@ -75,6 +76,12 @@ const agentFields: Field[] = [
     'SECONDS',
   ),
   field.string('interim_text', 'interim-text', 'the "one moment" part sent when the model is slow', 'TEXT'),
+  field.string(
+    'handoff_text',
+    'handoff-text',
+    'sent when the model hands the chat to a person ("" for no handoff)',
+    'TEXT',
+  ),
 ];
 
 const channelFields: Field[] = [
@@ -262,6 +269,34 @@ const messageCommands: Command[] = [
   }),
 ];
 
+/** `chats pause` and `chats resume` (human handoff): POST /v1/channels/{id}/chats/{chat_id}/{action}. */
+function chatControlCommand(action: 'pause' | 'resume', summary: string): Command {
+  return {
+    group: 'chats',
+    name: action,
+    summary,
+    argument: 'CHAT_ID',
+    options: { channel: str('the channel the chat belongs to (required)', 'CHANNEL_ID') },
+    async run(ctx) {
+      const channelId = stringValue(ctx.values, 'channel');
+      if (channelId === undefined) throw new UsageError('--channel is required');
+      const result = (await ctx.client.request<ChatControlResponse>(
+        'POST',
+        resourcePath('channels', channelId, `/chats/${encodeURIComponent(ctx.id)}/${action}`),
+      ))!;
+      if (ctx.json) return ctx.out(JSON.stringify(result, null, 2));
+      const state = result.assistant_paused
+        ? 'paused: its messages are stored and not answered until `chatrelay chats resume`'
+        : 'answering again';
+      ctx.out(
+        result.applied
+          ? `The assistant of chat ${result.chat_id} is ${state}.`
+          : `The assistant of chat ${result.chat_id} will be ${state} once the messages ahead of it in the chat are answered (workflow ${result.workflow_id}).`,
+      );
+    },
+  };
+}
+
 const chatHistoryLimit = field.number('limit', 'limit', 'latest messages to show, 1 to 200 (default 50)', 'N');
 
 const chatCommands: Command[] = [
@@ -300,6 +335,11 @@ const chatCommands: Command[] = [
       ctx.out(ctx.json ? JSON.stringify(history, null, 2) : formatChatHistory(history));
     },
   },
+  chatControlCommand(
+    'pause',
+    "Pause a chat's assistant so a person can take over: its messages are stored, not answered",
+  ),
+  chatControlCommand('resume', "Resume a chat's assistant: its messages are answered again"),
 ];
 
 const userCommands: Command[] = [

@@ -50,6 +50,7 @@ export function formatAgent(agent: AgentResponse): string {
       'interim',
       agent.interim_after_seconds > 0 ? `after ${agent.interim_after_seconds}s: ${visible(agent.interim_text)}` : 'off',
     ],
+    ['handoff_text', visible(agent.handoff_text)],
     ['created_at', agent.created_at],
     ['updated_at', agent.updated_at],
   ];
@@ -251,6 +252,10 @@ export function chatTable(chats: ChatSummary[]): string {
 export function formatChatHistory(history: ChatHistoryResponse): string {
   const { chat, turns } = history;
   const lines = [`Chat ${chat.id}: ${chat.client_name ?? chat.client_id} (${chat.client_id}) on ${chat.platform}`];
+  if (chat.assistant_paused)
+    lines.push(
+      `Assistant paused since ${chat.assistant_paused.since} (by ${chat.assistant_paused.by}): a person has the chat.`,
+    );
   if (turns.length === 0) lines.push('', 'No messages.');
   for (const turn of turns) {
     lines.push('', `[${turn.received_at}] user (${turn.message_id}, ${turn.status}):`);

@@ -6,11 +6,14 @@
  * It is not part of the production build (tsconfig.build.json): the image never runs it.
  *
  * Default answers are derived from the request, so a test can tell what the "model" saw:
- *  - chat:           `Echo: <last user text>` (+ `(+N image[s])` when image parts were sent)
+ *  - chat:           `Echo: <last user text>` (+ `(+N image[s])` when image parts were sent); a
+ *                    last user text containing `#call:<tool>` calls that function tool when the
+ *                    request offers it (try the handoff from a chat: `#call:handoff_to_human`)
  *  - transcriptions: the text after `TRANSCRIPT:` in the uploaded bytes, else `transcribed <n> bytes`
  *  - speech:         the bytes `FAKEAUDIO:<input>`
  * Every request is recorded, and per-endpoint queues of scripted steps let a test inject
- * failures, exact replies, delays and hangs for the next requests.
+ * failures, exact replies, delays and hangs for the next requests, or make the model call one of
+ * the function tools the request offers (`callToolNext`).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -79,6 +82,8 @@ export interface ErrorStep {
 export type ScriptStep =
   | { readonly kind: 'default'; readonly delayMs?: number }
   | { readonly kind: 'reply'; readonly text: string; readonly delayMs?: number }
+  /** Chat only: the model calls the function tool `name` (which the request must offer, or it is a 400). */
+  | { readonly kind: 'tool_call'; readonly name: string; readonly arguments?: string; readonly delayMs?: number }
   | ErrorStep
   | { readonly kind: 'hang' };
 
@@ -117,6 +122,8 @@ export interface DemoModel {
   failNext(endpoint: ModelEndpoint, count: number, status: number, options?: FailOptions): void;
   /** The next request to `endpoint` (chat by default) answers with exactly `text`. */
   replyNext(text: string, endpoint?: ModelEndpoint): void;
+  /** The next chat request calls the function tool `name` it offers (OpenAI tool calling), with `args` as JSON text. */
+  callToolNext(name: string, args?: string): void;
   /** The next `count` requests to `endpoint` get their default answer after `ms`. */
   delayNext(endpoint: ModelEndpoint, ms: number, count?: number): void;
   /** The next `count` requests to `endpoint` never get an answer (client timeouts, cancellation). */
@@ -342,6 +349,10 @@ class DemoModelServer implements DemoModel {
     this.script(endpoint, { kind: 'reply', text });
   }
 
+  callToolNext(name: string, args = '{}'): void {
+    this.script('chat', { kind: 'tool_call', name, arguments: args });
+  }
+
   delayNext(endpoint: ModelEndpoint, ms: number, count = 1): void {
     this.script(endpoint, ...Array.from({ length: count }, (): ScriptStep => ({ kind: 'default', delayMs: ms })));
   }
@@ -502,7 +513,11 @@ class DemoModelServer implements DemoModel {
     try {
       if (parsed.error) throw new BadRequest(parsed.error);
       const override = step.kind === 'reply' ? step.text : undefined;
-      if (endpoint === 'chat') await this.answerChat(res, request, override);
+      const toolCall = step.kind === 'tool_call' ? step : step.kind === 'default' ? askedToolCall(request) : undefined;
+      if (toolCall) {
+        if (endpoint !== 'chat') throw new BadRequest(`demo-model: a tool call is a chat answer, not ${endpoint}.`);
+        answerToolCall(res, request, toolCall);
+      } else if (endpoint === 'chat') await this.answerChat(res, request, override);
       else if (endpoint === 'transcriptions') answerTranscription(res, request, override);
       else answerSpeech(res, request, override);
     } catch (error) {
@@ -526,28 +541,78 @@ class DemoModelServer implements DemoModel {
     // Rough but deterministic token counts (about 4 characters per token), so usage accounting has numbers to sum.
     const promptTokens = Math.ceil(JSON.stringify(messages).length / 4);
     const completionTokens = Math.max(1, Math.ceil(content.length / 4));
-    const completion: OpenAI.Chat.ChatCompletion = {
-      id: `chatcmpl-fake-${request.seq}`,
-      object: 'chat.completion',
-      created: Math.floor(request.receivedAt / 1000),
-      model,
-      system_fingerprint: 'fp_fake_openai',
-      choices: [
-        {
-          index: 0,
-          message: { role: 'assistant', content, refusal: null },
-          finish_reason: 'stop',
-          logprobs: null,
-        },
-      ],
-      usage: {
-        prompt_tokens: promptTokens,
-        completion_tokens: completionTokens,
-        total_tokens: promptTokens + completionTokens,
-      },
-    };
+    const completion = chatCompletion(request, model, { role: 'assistant', content, refusal: null }, 'stop', {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+    });
     sendJson(res, 200, completion, request.seq);
   }
+}
+
+/** A chat completion answering `request` with one choice. */
+function chatCompletion(
+  request: RecordedRequest,
+  model: string,
+  message: OpenAI.Chat.ChatCompletionMessage,
+  finishReason: OpenAI.Chat.ChatCompletion.Choice['finish_reason'],
+  usage: OpenAI.CompletionUsage,
+): OpenAI.Chat.ChatCompletion {
+  return {
+    id: `chatcmpl-fake-${request.seq}`,
+    object: 'chat.completion',
+    created: Math.floor(request.receivedAt / 1000),
+    model,
+    system_fingerprint: 'fp_fake_openai',
+    choices: [{ index: 0, message, finish_reason: finishReason, logprobs: null }],
+    usage,
+  };
+}
+
+/** `#call:<tool>` in the last user text, for a tool the request offers: the default answer is that call. */
+function askedToolCall(request: RecordedRequest): Extract<ScriptStep, { kind: 'tool_call' }> | undefined {
+  const body = request.json;
+  if (request.endpoint !== 'chat' || !body || !Array.isArray(body['tools'])) return undefined;
+  const messages = Array.isArray(body['messages']) ? (body['messages'] as unknown[]) : [];
+  const name = /#call:([\w-]+)/.exec(echoReply(messages))?.[1];
+  return name !== undefined && offersTool(body, name) ? { kind: 'tool_call', name } : undefined;
+}
+
+function offersTool(body: Readonly<Record<string, unknown>>, name: string): boolean {
+  const tools = Array.isArray(body['tools']) ? (body['tools'] as unknown[]) : [];
+  return tools.some((tool) => isRecord(tool) && isRecord(tool['function']) && tool['function']['name'] === name);
+}
+
+/** The model calls a function tool: as the real API, only one the request offers. */
+function answerToolCall(
+  res: ServerResponse,
+  request: RecordedRequest,
+  step: Extract<ScriptStep, { kind: 'tool_call' }>,
+): void {
+  const body = request.json;
+  if (!body) throw new BadRequest('Chat completions need a JSON body.');
+  const model = requiredString(body, 'model');
+  if (!offersTool(body, step.name))
+    throw new BadRequest(`The request offers no function tool named '${step.name}'.`, 'tools');
+  const completion = chatCompletion(
+    request,
+    model,
+    {
+      role: 'assistant',
+      content: null,
+      refusal: null,
+      tool_calls: [
+        {
+          id: `call_fake_${request.seq}`,
+          type: 'function',
+          function: { name: step.name, arguments: step.arguments ?? '{}' },
+        },
+      ],
+    },
+    'tool_calls',
+    { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+  );
+  sendJson(res, 200, completion, request.seq);
 }
 
 function sendError(res: ServerResponse, seq: number, step: ErrorStep, param: string | null = null): void {

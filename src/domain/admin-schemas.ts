@@ -51,6 +51,9 @@ const agentFields = {
   interim_text: nonBlank(1000).describe(
     'The "one moment" part sent when the model is slow (see interim_after_seconds).',
   ),
+  handoff_text: text(4000).describe(
+    'When set, the model may hand the chat to a person (the `handoff_to_human` tool): the chat is paused and the user gets this text. Empty: the tool is not offered.',
+  ),
 };
 
 export const createAgentSchema = z
@@ -68,6 +71,7 @@ export const createAgentSchema = z
     fallback_reply: agentFields.fallback_reply.default(agentDefaults.fallback_reply),
     interim_after_seconds: agentFields.interim_after_seconds.default(agentDefaults.interim_after_seconds),
     interim_text: agentFields.interim_text.default(agentDefaults.interim_text),
+    handoff_text: agentFields.handoff_text.default(agentDefaults.handoff_text),
   })
   .describe('A new agent: the model and prompt that answer the channels using it.');
 export type CreateAgentRequest = z.infer<typeof createAgentSchema>;
@@ -93,6 +97,7 @@ export const updateAgentSchema = z
     fallback_reply: agentFields.fallback_reply.optional(),
     interim_after_seconds: agentFields.interim_after_seconds.optional(),
     interim_text: agentFields.interim_text.optional(),
+    handoff_text: agentFields.handoff_text.optional(),
   })
   .refine((patch) => Object.keys(patch).length > 0, atLeastOneField)
   .meta({ minProperties: 1 })
@@ -115,6 +120,7 @@ export const agentResponseSchema = z
     fallback_reply: z.string(),
     interim_after_seconds: z.number().int(),
     interim_text: z.string(),
+    handoff_text: z.string(),
     created_at: timestamp('When it was created'),
     updated_at: timestamp('When it was last changed'),
   })

@@ -34,6 +34,13 @@ export const chatSummarySchema = z
     last_message: z
       .object({ role: z.enum(['user', 'assistant']), text: z.string().describe('Up to 200 characters.') })
       .nullable(),
+    assistant_paused: z
+      .object({
+        since: timestamp,
+        by: z.enum(['admin', 'model']).describe('An admin paused it, or the model handed the chat to a person.'),
+      })
+      .nullable()
+      .describe('Set while the chat is with a person: its messages are stored and not answered; null otherwise.'),
   })
   .describe('One end user of a channel.');
 export type ChatSummary = z.infer<typeof chatSummarySchema>;

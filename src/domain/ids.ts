@@ -21,6 +21,10 @@ export const redeliveryWorkflowId = (messageId: string, redelivery: number): str
 /** Version 1 only: the workflow that handed out turns for one chat (page id + client id). */
 export const chatTurnsWorkflowId = (chatId: string): string => `chatrelay-chat-${chatId}`;
 
+/** An admin's pause or resume of a chat's assistant (human handoff): one workflow each, `nonce` random. */
+export const chatControlWorkflowId = (chatId: string, paused: boolean, nonce: string): string =>
+  `chatrelay-handoff-${chatId}-${paused ? 'pause' : 'resume'}-${nonce}`;
+
 /** Place `seq` (from 1) in a chat's line (see stores/chat-lines.ts). */
 export const lineSlotId = (chatId: string, seq: number): string => `${chatId}:${seq}`;
 

@@ -66,7 +66,12 @@ export const messageStatusSchema = z
     parts_delivered: z.number().int(),
     next_retry_at: timestamp.nullable().describe('While a retry is pending: when it is due.'),
     last_error: z.string().nullable(),
-    reason: z.string().nullable().describe('Why the message failed or was not answered.'),
+    reason: z
+      .string()
+      .nullable()
+      .describe(
+        'Why the message failed or was not answered (a chat with a person: its assistant is paused), or, on a delivered message, that the model handed the chat to a person.',
+      ),
     live: z.boolean().describe('True when stage and retry fields were read from the running workflow.'),
     received_at: timestamp,
     updated_at: timestamp,

@@ -23,6 +23,8 @@ export interface Agent {
   /** "One moment": when the model has not answered after this many seconds, `interim_text` is sent first; 0 (or absent, as in older agents) is off. */
   interim_after_seconds?: number;
   interim_text?: string;
+  /** Sent when the model hands the chat to a person (the `handoff_to_human` tool); empty: the tool is not offered. Absent on agents made before it. */
+  handoff_text?: string;
   created_at: Date;
   updated_at: Date;
 }
@@ -66,6 +68,7 @@ export const agentDefaults = {
   fallback_reply: "Sorry, I can't answer right now. Please try again in a moment.",
   interim_after_seconds: 0,
   interim_text: 'One moment, please…',
+  handoff_text: '',
 } as const;
 
 export const channelDefaults = {

@@ -210,6 +210,7 @@ export function instrumentModelClient(model: ModelClient, metrics?: WorkerMetric
     inSpan(`model ${call}`, { 'gen_ai.request.model': modelName }, () => timed(call, fn));
   return {
     complete: (request) => observed('chat', request.model, () => model.complete(request)),
+    completeWithTools: (request) => observed('chat', request.model, () => model.completeWithTools(request)),
     transcribe: (request) => observed('transcription', request.model, () => model.transcribe(request)),
     speak: (request) => observed('speech', request.model, () => model.speak(request)),
   };

@@ -1,6 +1,6 @@
 import { appendRecent, trimWindow, type HistoryEntry } from '../domain/history.js';
 import { stableId } from '../lib/secrets.js';
-import { isDuplicateKey, type ChatDoc, type Collections } from './collections.js';
+import { isDuplicateKey, type ChatDoc, type ChatHandoff, type Collections } from './collections.js';
 
 /** A chat is one end user on one channel page: (page_id, client_id). */
 export const chatIdFor = (pageId: string, clientId: string): string => `cht_${stableId('chat', pageId, clientId)}`;
@@ -62,6 +62,7 @@ export function createChatStore(c: Collections) {
       sighting: ChatSighting,
       entries: HistoryEntry[],
       windowEntries: number,
+      handoff?: ChatHandoff,
     ): Promise<void> {
       const { recent, added } = appendRecent(chat?.recent ?? [], entries);
       const set: Record<string, unknown> = {
@@ -75,7 +76,22 @@ export function createChatStore(c: Collections) {
       };
       if (sighting.clientName !== undefined) set.client_name = sighting.clientName;
       if (sighting.clientAvatar !== undefined) set.client_avatar = sighting.clientAvatar;
+      // The model asked for a person: the pause goes in the same write as the turn's entries.
+      if (handoff !== undefined) set.handoff = handoff;
       await c.chats.updateOne({ _id: id }, { $set: set }, { upsert: true });
+    },
+
+    /**
+     * Pauses (with `handoff`) or resumes (null) the chat's assistant. Only the holder of the chat's
+     * turn calls it (an admin's pause or resume waits for its place in the line), so it never races
+     * the window's rewrite, which FerretDB would lose. False when the chat is gone (erased).
+     */
+    async setHandoff(id: string, handoff: ChatHandoff | null): Promise<boolean> {
+      const result = await c.chats.updateOne(
+        { _id: id },
+        handoff ? { $set: { handoff } } : { $unset: { handoff: '' } },
+      );
+      return result.matchedCount > 0;
     },
   };
 }

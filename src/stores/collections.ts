@@ -1,4 +1,5 @@
 import type { Binary, Collection, Db } from 'mongodb';
+import type { HandoffBy } from '../domain/handoff.js';
 import type { HistoryEntry } from '../domain/history.js';
 import type {
   Agent,
@@ -33,6 +34,21 @@ export interface ChatDoc {
   history_seq?: number;
   /** The latest history entries, oldest first: what the model sees. */
   recent?: HistoryEntry[];
+  /**
+   * Set while the chat is with a person (human handoff): its messages are stored in the history
+   * and not answered. Written, like the window, only by the holder of the chat's turn: the message
+   * whose model asked for the handoff, or an admin's pause or resume, which takes a place in the
+   * chat's line for it (src/workflows/chat-control.ts). Read with the window, so an unpaused chat
+   * costs nothing more.
+   */
+  handoff?: ChatHandoff;
+}
+
+/** Who paused the chat's assistant, when, and (when the model asked) by which message's reply. */
+export interface ChatHandoff {
+  since: Date;
+  by: HandoffBy;
+  message_id?: string;
 }
 
 /**

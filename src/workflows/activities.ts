@@ -17,6 +17,7 @@ export const {
   checkChatTurn,
   checkChannelPaused,
   closeMessage,
+  applyChatControl,
 } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '20 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes },

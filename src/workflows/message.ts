@@ -14,6 +14,7 @@ import type { ObservabilitySinks } from '../observability/workflow-interceptors.
 import { observabilitySinkName } from '../observability/workflow-context.js';
 import type { Answer, InlineDelivery } from '../activities/index.js';
 import { typingPausesMs } from '../domain/pacing.js';
+import { HANDOFF_REQUESTED_REASON } from '../domain/handoff.js';
 import { wantsVoice } from '../domain/snapshot.js';
 import {
   admitMessage,
@@ -232,6 +233,20 @@ async function answer(
   /** Each part's length, when the channel paces the parts (and the reply has more than one). */
   let partLengths: number[] | undefined;
   let atOnce: InlineDelivery | undefined;
+  // Set when the model handed the chat to a person: the reply (the handoff text) is delivered as any, and the outcome says so.
+  let handoff: string | undefined;
+  /** Takes what a model step wrote: the reply's parts (and whether it is a handoff), or, when the chat is with a person, why nothing was. */
+  const took = (result: {
+    partCount: number;
+    partLengths?: number[];
+    handoff?: true;
+    held?: string;
+  }): string | undefined => {
+    if (result.held !== undefined) return result.held;
+    ({ partCount, partLengths } = result);
+    if (result.handoff) handoff = HANDOFF_REQUESTED_REASON;
+    return undefined;
+  };
 
   if (input.message.audio === undefined) {
     // A text message: admission, the model call and the first delivery attempts in one step
@@ -246,18 +261,24 @@ async function answer(
       }
       const answer: Answer = step.result;
       if (answer.kind === 'refused') return refuse(answer);
+      // The chat is with a person: the step put the message in its history; nothing to answer.
+      if (answer.kind === 'held') return close('not_answered', 0, answer.reason);
       snapshot = answer.snapshot;
       if (answer.kind === 'answered') {
         partCount = answer.partCount;
         partLengths = answer.partLengths;
         atOnce = answer.delivery;
+        if (answer.handoff) handoff = HANDOFF_REQUESTED_REASON;
         break;
       }
       if (answer.kind === 'admitted') {
         // The agent has a "one moment" part: the model step runs here, raced against its timer.
         const generated = await generate(snapshot);
         if ('failure' in generated) failure = done.failure = generated.failure;
-        else ({ partCount, partLengths } = generated.result);
+        else {
+          const held = took(generated.result);
+          if (held !== undefined) return close('not_answered', 0, held);
+        }
         break;
       }
       enter('waiting_turn');
@@ -285,7 +306,10 @@ async function answer(
       enter('generating');
       const step = await generate(snapshot);
       if ('failure' in step) failure = step.failure;
-      else ({ partCount, partLengths } = step.result);
+      else {
+        const held = took(step.result);
+        if (held !== undefined) return close('not_answered', 0, held);
+      }
     }
   }
 
@@ -308,10 +332,11 @@ async function answer(
 
   const status: FinalStatus = failure === undefined ? 'delivered' : 'failed';
   const events = failureEventsOf(input, snapshot);
+  const reason = failure ?? handoff;
+  if (reason !== undefined) progress.reason = reason;
   const ended = (partsDelivered: number): MessageResult => {
     enter(status);
-    if (failure !== undefined) progress.reason = failure;
-    return { status, partsDelivered, ...(failure !== undefined ? { reason: failure } : {}) };
+    return { status, partsDelivered, ...(reason !== undefined ? { reason } : {}) };
   };
   if (atOnce?.finished) return ended(atOnce.delivered);
 
@@ -350,7 +375,7 @@ async function answer(
         status,
         lineSeq,
         partsBefore: atOnce?.delivered ?? 0,
-        ...(failure !== undefined ? { reason: failure } : {}),
+        ...(reason !== undefined ? { reason } : {}),
         // Carried with the parts, so a run continued as new during a long pause still knows it.
         ...(events !== undefined ? { events } : {}),
       },

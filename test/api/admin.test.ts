@@ -204,6 +204,7 @@ describe('admin API', () => {
         fallback_reply: 'Back soon.',
         interim_after_seconds: 120,
         interim_text: 'Hold on.',
+        handoff_text: 'A person will answer you here.',
       };
       const response = await call(base, 'POST', '/v1/agents', { body: fields });
       assert.equal(response.status, 201, response.text);

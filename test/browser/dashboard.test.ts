@@ -167,6 +167,12 @@ describe('dashboard in Chromium, on the real stack', () => {
     await waitForText('.conversation .bubble.user', /Hello from the browser/, 'the user turn');
     await waitForText('.conversation .bubble.assistant', /Echo: Hello from the browser/, 'the assistant turn');
     await check('conversation');
+    // Human handoff: a person takes the chat over, then gives it back to the assistant.
+    await page.getByRole('button', { name: 'Pause assistant (a person takes over)' }).click();
+    await waitForText('.handoff', /A person has this chat: .* \(by an admin\)/, 'the chat shown as paused');
+    await check('conversation-paused');
+    await page.getByRole('button', { name: 'Resume assistant' }).click();
+    await waitForText('.handoff', /The assistant answers this chat/, 'the chat shown as resumed');
     await page.getByRole('link', { name: '← Conversations' }).click();
     await waitForText('.list', /Dashboard test user/, 'the chat in the list');
     await check('conversations');

@@ -60,6 +60,7 @@ export function stubActivities(overrides: Partial<Activities> = {}, snapshot = s
     checkChatTurn: () => Promise.resolve({ granted: true }),
     closeMessage: () => Promise.resolve(),
     retentionBatch: () => Promise.reject(new Error('retention is not part of a message')),
+    applyChatControl: () => Promise.reject(new Error("a chat's pause is not part of a message")),
   };
   const calls: StubCall[] = [];
   const chosen: Record<string, (input: unknown) => Promise<unknown>> = { ...defaults, ...overrides } as Record<

@@ -141,6 +141,33 @@ describe('operational events: the event workflow and its emitters (time-skipping
     assert.equal(bodyOf(delivered[0]).timestamp, input.timestamp, 'the first emit stands');
   });
 
+  test('a model that hands the chat to a person emits chat.handoff_requested, once, beside the handoff reply', async () => {
+    const events = h.receiver.endpoint();
+    const replies = h.receiver.endpoint();
+    const { channel, signingSecret } = await createChannelWithAgent(h.stores, {
+      replyUrl: replies.url,
+      channel: { events_url: events.url },
+      agent: { handoff_text: 'A person will answer you here.' },
+    });
+    const input = envelopeFor(channel, { text: '#call:handoff_to_human I want a person' });
+    const result = await (await h.startMessage(input)).result();
+    assert.equal(result.status, 'delivered');
+    assert.deepEqual(
+      h.receiver.delivered(replies.path).map((post) => post.fields.text),
+      ['A person will answer you here.'],
+    );
+    const [post] = await h.receiver.waitForDelivered(1, { path: events.path });
+    assert.ok(post);
+    const body = verified(post, signingSecret);
+    assert.equal(body.type, 'chat.handoff_requested');
+    assert.deepEqual(body.data, {
+      chat_id: input.chatId,
+      client_id: input.message.client_id,
+      message_id: input.messageId,
+    });
+    assert.equal(post.headers['webhook-id'], operationalEventId('chat.handoff_requested', input.messageId));
+  });
+
   test("a message that ends failed emits message.failed to its snapshot's events URL; without one, nothing starts", async () => {
     const events = h.receiver.endpoint();
     const { channel, signingSecret } = await createChannelWithAgent(h.stores, {

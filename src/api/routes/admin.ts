@@ -225,6 +225,7 @@ export const toAgentResponse = ({ created_at, updated_at, ...agent }: Agent): Ag
   // Agents created before the "one moment" part have neither field: they read as the defaults (off).
   interim_after_seconds: agent.interim_after_seconds ?? agentDefaults.interim_after_seconds,
   interim_text: agent.interim_text ?? agentDefaults.interim_text,
+  handoff_text: agent.handoff_text ?? agentDefaults.handoff_text,
   created_at: created_at.toISOString(),
   updated_at: updated_at.toISOString(),
 });

@@ -24,6 +24,7 @@ const newAgentForm = async (): Promise<AgentForm> => ({
   fallback_reply: '',
   interim_after_seconds: 0,
   interim_text: '',
+  handoff_text: '',
   ...(await agentDefaults()),
 });
 
@@ -41,6 +42,7 @@ const formOf = (agent: Agent): AgentForm => ({
   fallback_reply: agent.fallback_reply,
   interim_after_seconds: agent.interim_after_seconds,
   interim_text: agent.interim_text,
+  handoff_text: agent.handoff_text,
 });
 
 export const listAllAgents = (): Promise<Agent[]> =>
@@ -129,6 +131,12 @@ function AgentEditor({
           <input value={form.interim_text} onInput={(e) => set('interim_text', e.currentTarget.value)} />
         </Field>
       </div>
+      <Field
+        label="Handoff text"
+        hint="Sent when the model hands the chat to a person (the chat is then paused); empty: the model cannot hand off."
+      >
+        <textarea rows={2} value={form.handoff_text} onInput={(e) => set('handoff_text', e.currentTarget.value)} />
+      </Field>
       <ErrorLine message={action.error} />
       <div class="actions">
         <button type="submit" disabled={action.busy}>

@@ -1,5 +1,5 @@
 import { api, unwrap, type ChatSummary } from '../api.js';
-import { useLoad } from '../hooks.js';
+import { useAction, useLoad } from '../hooks.js';
 import { useTitle } from '../title.js';
 import { ErrorLine, time } from '../ui.js';
 
@@ -40,6 +40,7 @@ export function ChatsList({ channelId }: { channelId: string }) {
                 {' '}
                 · {chat.platform} · {time(chat.last_seen_at)}
               </span>
+              {chat.assistant_paused ? <span class="badge stage-paused">with a person</span> : null}
               {chat.last_message ? (
                 <p class="muted clip">
                   {chat.last_message.role === 'user' ? 'User' : 'Assistant'}: {chat.last_message.text}
@@ -65,6 +66,32 @@ function Links({ urls }: { urls: string[] }) {
         </li>
       ))}
     </ul>
+  );
+}
+
+/** Human handoff: whether a person has the chat, and the button that pauses or resumes its assistant. */
+function Handoff({ channelId, chat, onChange }: { channelId: string; chat: ChatSummary; onChange: () => void }) {
+  const action = useAction();
+  const path = { params: { path: { id: channelId, chat_id: chat.id } } };
+  const paused = chat.assistant_paused;
+  const toggle = () =>
+    action.run(async () => {
+      const result = paused
+        ? await unwrap(api.POST('/v1/channels/{id}/chats/{chat_id}/resume', path))
+        : await unwrap(api.POST('/v1/channels/{id}/chats/{chat_id}/pause', path));
+      if (!result.applied) throw new Error('Waiting for the message being answered; it applies right after.');
+      onChange();
+    });
+  return (
+    <div class="handoff">
+      {paused
+        ? `A person has this chat: its assistant was paused ${time(paused.since)} (by ${paused.by === 'model' ? 'the model' : 'an admin'}); messages are kept and not answered. `
+        : 'The assistant answers this chat. '}
+      <button type="button" class="secondary" disabled={action.busy} onClick={() => void toggle()}>
+        {paused ? 'Resume assistant' : 'Pause assistant (a person takes over)'}
+      </button>
+      <ErrorLine message={action.error} />
+    </div>
   );
 }
 
@@ -97,6 +124,7 @@ export function ChatPage({ channelId, chatId }: { channelId: string; chatId: str
           </span>
         </div>
       ) : null}
+      {chat ? <Handoff channelId={channelId} chat={chat} onChange={history.reload} /> : null}
       <ol class="conversation">
         {history.data?.turns.map((turn) => (
           <li key={turn.message_id} data-message-id={turn.message_id}>
