@@ -1,6 +1,7 @@
 import type { ChannelSnapshot, MessageWorkflowInput } from '../domain/models.js';
 import { wantsVoice } from '../domain/snapshot.js';
 import type { AdmissionService } from './admission.js';
+import type { Burst } from './burst.js';
 import type { Delivery, InlineDelivery } from './delivery.js';
 
 /** What the one step of a text message did. */
@@ -10,7 +11,13 @@ export type Answer =
   /** An earlier message of the chat is still being answered: the workflow is registered to be woken. */
   | { kind: 'waiting'; snapshot: ChannelSnapshot }
   /** The reply is stored; with `delivery`, its parts' first attempts were made too. */
-  | { kind: 'answered'; snapshot: ChannelSnapshot; partCount: number; delivery?: InlineDelivery };
+  | { kind: 'answered'; snapshot: ChannelSnapshot; partCount: number; delivery?: InlineDelivery }
+  /** The turn is there, and the channel coalesces bursts: the workflow waits out the window, then `answerInBurst`. */
+  | { kind: 'coalescing'; snapshot: ChannelSnapshot }
+  /** Absorbed into a later message of its burst (kept in the history, not answered on its own). */
+  | { kind: 'coalesced'; snapshot: ChannelSnapshot; answeredBy: string }
+  /** The reply was written but dropped unsent: a newer message of the chat is there. */
+  | { kind: 'superseded'; snapshot: ChannelSnapshot; partCount: number; answeredBy: string };
 
 /**
  * The whole of a text message in one step when nothing stands in the way: admission, the model
@@ -29,7 +36,41 @@ export function createAnswerActivities(
     maxMessageLength: number;
   }) => Promise<number>,
   delivery: Delivery,
+  bursts: {
+    burst: Burst;
+    recordUnanswered: (input: { messageId: string; chatId: string; voicePrefix?: string }) => Promise<void>;
+  },
 ) {
+  const { burst } = bursts;
+
+  /** The reply written, and its parts' first attempts made when nothing (a delay, speech) comes between. */
+  async function replyAndDeliver(input: MessageWorkflowInput, snapshot: ChannelSnapshot): Promise<Answer> {
+    const { messageId, chatId } = input;
+    const partCount = await compose({
+      messageId,
+      chatId,
+      agentId: snapshot.agentId,
+      voicePrefix: snapshot.voicePrefix,
+      maxMessageLength: snapshot.maxMessageLength,
+    });
+    if (snapshot.replyDelaySeconds > 0 || wantsVoice(snapshot, input.message))
+      return { kind: 'answered', snapshot, partCount };
+    if (snapshot.supersedeStaleReplies) {
+      const answeredBy = await burst.dropIfStale(input);
+      if (answeredBy !== undefined) return { kind: 'superseded', snapshot, partCount, answeredBy };
+    }
+    const delivered = await delivery.deliverAtOnce({
+      messageId,
+      chatId,
+      channelId: snapshot.channelId,
+      url: snapshot.replyWebhookUrl,
+      partCount,
+      retryScheduleSeconds: snapshot.retryScheduleSeconds,
+      finish: { status: 'delivered', lineSeq: input.lineSeq },
+    });
+    return { kind: 'answered', snapshot, partCount, delivery: delivered };
+  }
+
   return {
     async answerMessage(input: MessageWorkflowInput): Promise<Answer> {
       const admitted = await admission.admit(input);
@@ -45,26 +86,25 @@ export function createAnswerActivities(
       }
       const { snapshot } = admitted;
       if (!admitted.turn) return { kind: 'waiting', snapshot };
-      const { messageId, chatId } = input;
-      const partCount = await compose({
-        messageId,
-        chatId,
-        agentId: snapshot.agentId,
+      if (snapshot.coalesceWindowSeconds) return { kind: 'coalescing', snapshot };
+      return replyAndDeliver(input, snapshot);
+    },
+
+    /**
+     * A text message of a coalescing channel, in its turn, once its window is over: absorbed into
+     * the later message of its chat that arrived within the window (kept in the history, not
+     * answered), or answered as `answerMessage` would (with whatever arrived before it in the history).
+     */
+    async answerInBurst(input: MessageWorkflowInput & { snapshot: ChannelSnapshot }): Promise<Answer> {
+      const { snapshot, ...message } = input;
+      const answeredBy = await burst.absorbedInto(message, snapshot.coalesceWindowSeconds ?? 0);
+      if (answeredBy === undefined) return replyAndDeliver(message, snapshot);
+      await bursts.recordUnanswered({
+        messageId: message.messageId,
+        chatId: message.chatId,
         voicePrefix: snapshot.voicePrefix,
-        maxMessageLength: snapshot.maxMessageLength,
       });
-      if (snapshot.replyDelaySeconds > 0 || wantsVoice(snapshot, input.message))
-        return { kind: 'answered', snapshot, partCount };
-      const delivered = await delivery.deliverAtOnce({
-        messageId,
-        chatId,
-        channelId: snapshot.channelId,
-        url: snapshot.replyWebhookUrl,
-        partCount,
-        retryScheduleSeconds: snapshot.retryScheduleSeconds,
-        finish: { status: 'delivered', lineSeq: input.lineSeq },
-      });
-      return { kind: 'answered', snapshot, partCount, delivery: delivered };
+      return { kind: 'coalesced', snapshot, answeredBy };
     },
   };
 }

@@ -7,6 +7,8 @@ export interface Finish {
   reason?: string;
   partsDelivered: number;
   lineSeq: number;
+  /** Coalesced or superseded: the message whose reply answers this one. */
+  answeredBy?: string;
 }
 
 /**

@@ -82,6 +82,17 @@ const channelFields: Field[] = [
   field.number('reply_delay_seconds', 'delay', 'seconds before a reply is delivered, 0 to 300', 'SECONDS'),
   field.string('voice_replies', 'voice-replies', 'off | always | when_user_sent_voice', 'WHEN'),
   field.number('max_message_length', 'max-message-length', 'longest reply part, 100 to 10000 characters', 'N'),
+  field.number(
+    'coalesce_window_seconds',
+    'coalesce-window',
+    'messages of one user this many seconds apart get one reply, 0 (off) to 60',
+    'SECONDS',
+  ),
+  field.toggle(
+    'supersede_stale_replies',
+    ['supersede-stale-replies', 'drop a reply not yet sent when the user writes again'],
+    ['keep-stale-replies', 'send every reply (default)'],
+  ),
 ];
 
 const apiToken = field.string(

@@ -63,6 +63,8 @@ export function formatChannel(channel: ChannelResponse): string {
     ['reply_delay_seconds', String(channel.reply_delay_seconds)],
     ['voice_replies', channel.voice_replies],
     ['max_message_length', String(channel.max_message_length)],
+    ['coalesce_window_seconds', String(channel.coalesce_window_seconds)],
+    ['supersede_stale_replies', yesNo(channel.supersede_stale_replies)],
     [
       'delivery_paused',
       channel.delivery_paused
@@ -125,6 +127,7 @@ export function formatMessage(message: MessageStatusResponse): string {
     ['parts_delivered', `${message.parts_delivered} of ${message.part_count ?? 0}`],
     ['last_error', orNone(message.last_error)],
     ['reason', orNone(message.reason)],
+    ['answered_by', orNone(message.answered_by)],
     ['received_at', message.received_at],
     ['updated_at', message.updated_at],
     ['completed_at', orNone(message.completed_at)],
@@ -166,7 +169,7 @@ export function messageTable(messages: MessageSummary[]): string {
       message.stage,
       `${message.parts_delivered}/${message.part_count ?? 0}`,
       message.received_at,
-      oneLine(message.reason ?? '', 60),
+      message.answered_by !== null ? `answered by ${message.answered_by}` : oneLine(message.reason ?? '', 60),
     ]),
     'No messages.',
   );

@@ -134,6 +134,14 @@ const channelFields = {
   max_message_length: intBetween(100, 10_000).describe(
     'Longest reply part in characters; longer replies are split, 100 to 10000.',
   ),
+  coalesce_window_seconds: intBetween(0, 60).describe(
+    'Burst coalescing: messages of one end user arriving within this many seconds of the previous one, before its reply is generated, get one reply; 0 (off) to 60.',
+  ),
+  supersede_stale_replies: z
+    .boolean()
+    .describe(
+      'When a newer message of the same end user arrives before a reply starts to go out (say, during the reply delay), the stale reply is dropped and the newer one is answered with both in the history.',
+    ),
 };
 
 export const createChannelSchema = z
@@ -146,6 +154,8 @@ export const createChannelSchema = z
     reply_delay_seconds: channelFields.reply_delay_seconds.default(channelDefaults.reply_delay_seconds),
     voice_replies: channelFields.voice_replies.default(channelDefaults.voice_replies),
     max_message_length: channelFields.max_message_length.default(channelDefaults.max_message_length),
+    coalesce_window_seconds: channelFields.coalesce_window_seconds.default(channelDefaults.coalesce_window_seconds),
+    supersede_stale_replies: channelFields.supersede_stale_replies.default(channelDefaults.supersede_stale_replies),
   })
   .describe('A new channel: one client platform page, its API token, agent and Reply Webhook URL.');
 export type CreateChannelRequest = z.infer<typeof createChannelSchema>;
@@ -159,6 +169,8 @@ export const updateChannelSchema = z
     reply_delay_seconds: channelFields.reply_delay_seconds.optional(),
     voice_replies: channelFields.voice_replies.optional(),
     max_message_length: channelFields.max_message_length.optional(),
+    coalesce_window_seconds: channelFields.coalesce_window_seconds.optional(),
+    supersede_stale_replies: channelFields.supersede_stale_replies.optional(),
   })
   .refine((patch) => Object.keys(patch).length > 0, atLeastOneField)
   .meta({ minProperties: 1 })
@@ -184,6 +196,8 @@ export const channelResponseSchema = z
     reply_delay_seconds: z.number().int(),
     voice_replies: z.enum(voiceRepliesValues),
     max_message_length: z.number().int(),
+    coalesce_window_seconds: z.number().int(),
+    supersede_stale_replies: z.boolean(),
     delivery_paused: z
       .boolean()
       .describe(

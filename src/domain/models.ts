@@ -41,6 +41,10 @@ export interface Channel {
   /** Set when a receiver answered 410 Gone: replies wait, in order, until an admin resumes the channel. */
   delivery_paused?: boolean;
   paused_reason?: string;
+  /** Burst coalescing: messages of a chat arriving within this many seconds of the previous one get one reply (0: off). */
+  coalesce_window_seconds?: number;
+  /** Drops a reply not yet sent when a newer message of its chat arrives; the newer one's reply answers both. */
+  supersede_stale_replies?: boolean;
   created_at: Date;
   updated_at: Date;
 }
@@ -62,6 +66,8 @@ export const channelDefaults = {
   reply_delay_seconds: 0,
   voice_replies: 'off' as VoiceReplies,
   max_message_length: 2000,
+  coalesce_window_seconds: 0,
+  supersede_stale_replies: false,
 } as const;
 
 /** What a message workflow carries from the API: the inbound body plus where it came from. */
@@ -98,9 +104,21 @@ export interface ChannelSnapshot {
   voicePrefix: string;
   /** Seconds to wait before each delivery retry; its length is the number of retries. */
   retryScheduleSeconds: number[];
+  /** Set only when on (absent in snapshots taken before the settings existed, which is off). */
+  coalesceWindowSeconds?: number;
+  supersedeStaleReplies?: true;
 }
 
-export type MessageStatus = 'accepted' | 'processing' | 'delivered' | 'failed' | 'not_answered';
+export type MessageStatus =
+  | 'accepted'
+  | 'processing'
+  | 'delivered'
+  | 'failed'
+  | 'not_answered'
+  /** Absorbed into a later message of its burst, whose reply answered it (`answered_by`). */
+  | 'coalesced'
+  /** Its reply was dropped unsent: a newer message of the chat arrived, whose reply answered both. */
+  | 'superseded';
 
 export type MessageStage =
   | 'accepted'
@@ -114,9 +132,13 @@ export type MessageStage =
   | 'retry_pending'
   | 'paused'
   | 'waiting_turn'
+  /** Coalescing: holding its turn until the burst window after its receipt is over. */
+  | 'waiting_burst'
   | 'delivered'
   | 'failed'
-  | 'not_answered';
+  | 'not_answered'
+  | 'coalesced'
+  | 'superseded';
 
 /** What the message workflow starts with: the envelope and the message's place in its chat's line. */
 export interface MessageWorkflowInput extends InboundEnvelope {

@@ -15,10 +15,12 @@ import type { Answer, InlineDelivery } from '../activities/index.js';
 import { wantsVoice } from '../domain/snapshot.js';
 import {
   admitMessage,
+  answerInBurst,
   answerMessage,
   closeMessage,
   composeFallbackReply,
   composeReply,
+  dropStaleReply,
   recordUnansweredMessage,
   speakReply,
   transcribeVoiceMessage,
@@ -26,6 +28,7 @@ import {
 import { progressQuery, type MessageProgress } from './definitions.js';
 import { deliverParts, type CarriedPlan, type DeliveryPlan } from './delivery.js';
 import { chatLineTurn, continueWithMemo } from './line.js';
+import { workflowNow } from './clock.js';
 import { recordFinalStatus } from './final-status.js';
 import { enterStage, startProgress } from './progress.js';
 
@@ -33,7 +36,17 @@ export interface MessageResult {
   status: FinalStatus;
   reason?: string;
   partsDelivered: number;
+  /** Coalesced or superseded: the message whose reply answers this one. */
+  answeredBy?: string;
 }
+
+/** How a message ends: its outcome recorded and its turn handed on. */
+type Close = (
+  status: FinalStatus,
+  partsDelivered: number,
+  reason?: string,
+  answeredBy?: string,
+) => Promise<MessageResult>;
 
 /**
  * When generation fails for a reason of our own (MongoDB away longer than the activity's retries),
@@ -100,9 +113,10 @@ export async function messageWorkflowV2(input: MessageRunInput): Promise<Message
     continueAsNew: (rest) => continueWithMemo<typeof messageWorkflowV2>({ ...input, continued: { delivery: rest } }),
     checksBeforeContinue: input.checksBeforeContinue,
   };
-  const close = async (status: FinalStatus, partsDelivered: number, reason?: string): Promise<MessageResult> => {
+  const close: Close = async (status, partsDelivered, reason, answeredBy) => {
     enterStage(progress, status);
     if (reason !== undefined) progress.reason = reason;
+    const absorbed = answeredBy !== undefined ? { answeredBy } : {};
     await closeMessage({
       messageId,
       chatId,
@@ -110,8 +124,9 @@ export async function messageWorkflowV2(input: MessageRunInput): Promise<Message
       status,
       partsDelivered,
       ...(reason !== undefined ? { reason } : {}),
+      ...absorbed,
     });
-    return { status, partsDelivered, ...(reason !== undefined ? { reason } : {}) };
+    return { status, partsDelivered, ...(reason !== undefined ? { reason } : {}), ...absorbed };
   };
 
   let result: MessageResult;
@@ -133,7 +148,7 @@ async function answer(
   input: MessageWorkflowInput,
   progress: MessageProgress,
   turn: ReturnType<typeof chatLineTurn>,
-  close: (status: FinalStatus, partsDelivered: number, reason?: string) => Promise<MessageResult>,
+  close: Close,
   done: Continued,
   pausedWait: PausedWait,
 ): Promise<MessageResult> {
@@ -184,9 +199,22 @@ async function answer(
         failure = done.failure = step.failure;
         break;
       }
-      const answer: Answer = step.result;
+      let answer: Answer = step.result;
       if (answer.kind === 'refused') return refuse(answer);
       snapshot = answer.snapshot;
+      if (answer.kind === 'coalescing') {
+        const inBurst = await afterBurstWindow(input, answer.snapshot, progress);
+        if ('failure' in inBurst) {
+          failure = done.failure = inBurst.failure;
+          break;
+        }
+        answer = inBurst.result;
+      }
+      if (answer.kind === 'coalesced') return close('coalesced', 0, undefined, answer.answeredBy);
+      if (answer.kind === 'superseded') {
+        progress.partCount = answer.partCount;
+        return close('superseded', 0, undefined, answer.answeredBy);
+      }
       if (answer.kind === 'answered') {
         partCount = answer.partCount;
         atOnce = answer.delivery;
@@ -266,6 +294,12 @@ async function answer(
     sinks[observabilitySinkName].replyDelayEnded();
   }
 
+  if (snapshot.supersedeStaleReplies && atOnce === undefined) {
+    // Just before the first part goes out: a newer message of the chat makes this reply stale.
+    const { supersededBy } = await dropStaleReply({ messageId, chatId, lineSeq });
+    if (supersededBy !== undefined) return close('superseded', 0, failure, supersededBy);
+  }
+
   const delivered = await deliverParts(
     {
       messageId,
@@ -296,7 +330,7 @@ async function answer(
 async function deliverRest(
   plan: CarriedPlan,
   progress: MessageProgress,
-  close: (status: FinalStatus, partsDelivered: number, reason?: string) => Promise<MessageResult>,
+  close: Close,
   pausedWait: PausedWait,
 ): Promise<MessageResult> {
   progress.partCount = plan.partCount;
@@ -307,6 +341,22 @@ async function deliverRest(
     return close('failed', partsDelivered, reason ?? delivered.error ?? 'not every part was delivered');
   enterStage(progress, status);
   return { status, partsDelivered, ...(reason !== undefined ? { reason } : {}) };
+}
+
+/**
+ * A text message of a coalescing channel, holding its turn: waits out the window after its own
+ * receipt (one durable timer, none when the window is already over, as after a wait for the
+ * turn), then is either absorbed into a later message of its chat or answered.
+ */
+async function afterBurstWindow(input: MessageWorkflowInput, snapshot: ChannelSnapshot, progress: MessageProgress) {
+  const windowEnd = Date.parse(input.receivedAt) + (snapshot.coalesceWindowSeconds ?? 0) * 1000;
+  const waitMs = windowEnd - workflowNow();
+  if (waitMs > 0) {
+    enterStage(progress, 'waiting_burst');
+    await sleep(waitMs);
+    enterStage(progress, 'generating');
+  }
+  return modelStep(() => answerInBurst({ ...input, snapshot }));
 }
 
 /**

@@ -3,6 +3,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { createAdmission } from '../../src/activities/admission.js';
 import { createAnswerActivities } from '../../src/activities/answer.js';
+import { createBurst } from '../../src/activities/burst.js';
 import { createDelivery } from '../../src/activities/delivery.js';
 import type { ModelClient } from '../../src/activities/model.js';
 import { createReplies } from '../../src/activities/reply.js';
@@ -33,7 +34,10 @@ describe('answering a text message in one step', () => {
     const deps = world.deps({ model });
     const delivery = createDelivery(deps);
     const replies = createReplies(deps, delivery);
-    return createAnswerActivities(createAdmission(deps), replies.compose, delivery);
+    return createAnswerActivities(createAdmission(deps), replies.compose, delivery, {
+      burst: createBurst(deps),
+      recordUnanswered: (input) => replies.activities.recordUnansweredMessage(input),
+    });
   }
   const answer = (world: FakeWorld, input: MessageWorkflowInput, model?: Partial<ModelClient>) => {
     const activities = answerer(world, model);

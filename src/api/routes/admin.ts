@@ -18,7 +18,7 @@ import {
   type AgentResponse,
   type ChannelResponse,
 } from '../../domain/admin-schemas.js';
-import type { Agent, Channel } from '../../domain/models.js';
+import { channelDefaults, type Agent, type Channel } from '../../domain/models.js';
 import type { Logger } from '../../lib/logger.js';
 import { literalAddressProblem, type AddressPolicy } from '../../lib/safe-fetch.js';
 import { generateApiToken } from '../../lib/secrets.js';
@@ -237,6 +237,8 @@ export const toChannelResponse = (channel: Channel): ChannelResponse => ({
   reply_delay_seconds: channel.reply_delay_seconds,
   voice_replies: channel.voice_replies,
   max_message_length: channel.max_message_length,
+  coalesce_window_seconds: channel.coalesce_window_seconds ?? channelDefaults.coalesce_window_seconds,
+  supersede_stale_replies: channel.supersede_stale_replies ?? channelDefaults.supersede_stale_replies,
   delivery_paused: channel.delivery_paused === true,
   paused_reason: channel.delivery_paused === true ? channel.paused_reason || null : null,
   created_at: channel.created_at.toISOString(),

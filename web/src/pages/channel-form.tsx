@@ -11,6 +11,8 @@ export interface ChannelForm {
   reply_delay_seconds: number;
   voice_replies: 'off' | 'always' | 'when_user_sent_voice';
   max_message_length: number;
+  coalesce_window_seconds: number;
+  supersede_stale_replies: boolean;
 }
 
 export const formOfChannel = (channel: Channel): ChannelForm => ({
@@ -21,6 +23,8 @@ export const formOfChannel = (channel: Channel): ChannelForm => ({
   reply_delay_seconds: channel.reply_delay_seconds,
   voice_replies: channel.voice_replies,
   max_message_length: channel.max_message_length,
+  coalesce_window_seconds: channel.coalesce_window_seconds,
+  supersede_stale_replies: channel.supersede_stale_replies,
 });
 
 /**
@@ -146,7 +150,23 @@ export function ChannelEditor({
           value={form.max_message_length}
           onValue={(value) => set('max_message_length', value)}
         />
+        <NumberField
+          label="Burst window"
+          hint="Seconds: messages of one user this close together get one reply; 0 (off) to 60."
+          min={0}
+          max={60}
+          value={form.coalesce_window_seconds}
+          onValue={(value) => set('coalesce_window_seconds', value)}
+        />
       </div>
+      <label class="check">
+        <input
+          type="checkbox"
+          checked={form.supersede_stale_replies}
+          onChange={(e) => set('supersede_stale_replies', e.currentTarget.checked)}
+        />
+        Drop a reply not yet sent when the user writes again (the newer reply answers both)
+      </label>
       <ErrorLine message={action.error} />
       <div class="actions">
         <button type="submit" disabled={action.busy}>

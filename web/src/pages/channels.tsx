@@ -106,6 +106,8 @@ export function ConnectChannelPage() {
             reply_delay_seconds: 0,
             voice_replies: 'off',
             max_message_length: 2000,
+            coalesce_window_seconds: 0,
+            supersede_stale_replies: false,
           }}
           onSave={save}
         />
