@@ -173,6 +173,11 @@ async function answer(
     }
     return close(refusal.outcome, 0, refusal.reason);
   };
+  /** Absorbed into a newer message of the chat, whose reply answers this one. */
+  const absorbed = (answer: Extract<Answer, { kind: 'coalesced' | 'superseded' }>): Promise<MessageResult> => {
+    if (answer.kind === 'superseded') progress.partCount = answer.partCount;
+    return close(answer.kind, 0, undefined, answer.answeredBy);
+  };
   /** Admission as a step of its own: the settings, and the turn (waited for). */
   const admit = async (): Promise<ChannelSnapshot | MessageResult> => {
     enter('validating');
@@ -210,11 +215,7 @@ async function answer(
         }
         answer = inBurst.result;
       }
-      if (answer.kind === 'coalesced') return close('coalesced', 0, undefined, answer.answeredBy);
-      if (answer.kind === 'superseded') {
-        progress.partCount = answer.partCount;
-        return close('superseded', 0, undefined, answer.answeredBy);
-      }
+      if (answer.kind === 'coalesced' || answer.kind === 'superseded') return absorbed(answer);
       if (answer.kind === 'answered') {
         partCount = answer.partCount;
         atOnce = answer.delivery;
@@ -241,7 +242,18 @@ async function answer(
     }
     enter('waiting_turn');
     await turn.wait();
-    if (failure === undefined) {
+    if (failure === undefined && snapshot.coalesceWindowSeconds) {
+      // A coalescing channel: the same window as a text message's, then absorbed or answered.
+      enter('generating');
+      const inBurst = await afterBurstWindow(input, snapshot, progress);
+      if ('failure' in inBurst) failure = inBurst.failure;
+      else if (inBurst.result.kind === 'coalesced' || inBurst.result.kind === 'superseded')
+        return absorbed(inBurst.result);
+      else if (inBurst.result.kind === 'answered') {
+        partCount = inBurst.result.partCount;
+        atOnce = inBurst.result.delivery;
+      }
+    } else if (failure === undefined) {
       enter('generating');
       const replyInput = replyInputFor(messageId, chatId, snapshot);
       const step = await modelStep(() => composeReply(replyInput));

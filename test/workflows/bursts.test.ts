@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
+import { fakeVoiceNote } from '../../src/demo-model/server.js';
 import type { Channel, InboundEnvelope } from '../../src/domain/models.js';
+import { randomId } from '../../src/lib/secrets.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { createChannelWithAgent, envelopeFor } from '../helpers/fixtures.js';
 import { startWorkflowHarness, type WorkflowHarness } from '../helpers/workflow-harness.js';
@@ -128,6 +130,36 @@ describe('bursts and stale replies (time-skipping server)', () => {
         ['user', 'second question'],
         ['assistant', 'Echo: second question'],
       ]);
+    });
+
+    test('a voice note followed by a text within the window: transcribed, kept in the history, and answered by the text’s reply', async () => {
+      const { channel } = await createChannelWithAgent(h.stores, {
+        replyUrl: h.receiver.url,
+        channel: { coalesce_window_seconds: 30 },
+        agent: { voice_prefix: '[Voice] ' },
+      });
+      const now = new Date(await h.env.currentTimeMs()).toISOString();
+      const audio = h.receiver.serve(`/voice-${randomId(4)}.mp3`, 'audio/mpeg', fakeVoiceNote('my parcel is late'));
+      const [voice, text] = messagesOf(channel, ['', 'what can you do?'], now);
+      delete voice!.message.text;
+      voice!.message.audio = audio;
+      const voiceHandle = await h.startMessage(voice!);
+      const textHandle = await h.startMessage(text!);
+      assert.deepEqual(await voiceHandle.result(), {
+        status: 'coalesced',
+        partsDelivered: 0,
+        answeredBy: text!.messageId,
+      });
+      assert.deepEqual(await textHandle.result(), { status: 'delivered', partsDelivered: 1 });
+      assert.deepEqual(conversation(h.fake.requestsTo('chat')[0]?.json), [
+        ['user', '[Voice] my parcel is late'],
+        ['user', 'what can you do?'],
+      ]);
+      assert.deepEqual(
+        h.receiver.delivered().map((post) => post.fields.text),
+        ['Echo: what can you do?'],
+      );
+      await h.record('v2-coalesced-voice-note', voiceHandle);
     });
   });
 
