@@ -12,7 +12,7 @@ import { messageWorkflowId } from '../../src/domain/ids.js';
 import type { Channel, MessageWorkflowInput } from '../../src/domain/models.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { workflowInputFor as inputFor } from '../helpers/fixtures.js';
-import { FakeWorld, runActivity } from './fakes.js';
+import { echoModel, FakeWorld, runActivity } from './fakes.js';
 
 describe('answering a text message in one step', () => {
   let receiver: Receiver;
@@ -24,12 +24,7 @@ describe('answering a text message in one step', () => {
   });
   beforeEach(() => receiver.reset());
 
-  const echo: Pick<ModelClient, 'complete'> = {
-    complete: (request) => {
-      const content = request.messages.at(-1)?.content;
-      return Promise.resolve(`Echo: ${typeof content === 'string' ? content : ''}`);
-    },
-  };
+  const echo = echoModel;
   function answerer(world: FakeWorld, model: Partial<ModelClient> = echo) {
     const deps = world.deps({ model });
     const delivery = createDelivery(deps);

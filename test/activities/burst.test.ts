@@ -12,7 +12,7 @@ import type { Channel, MessageWorkflowInput } from '../../src/domain/models.js';
 import { channelSnapshot } from '../../src/domain/snapshot.js';
 import { workflowInputFor } from '../helpers/fixtures.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
-import { FakeWorld, runActivity } from './fakes.js';
+import { echoModel, FakeWorld, runActivity } from './fakes.js';
 
 describe('bursts and stale replies in the answer step', () => {
   let receiver: Receiver;
@@ -24,12 +24,7 @@ describe('bursts and stale replies in the answer step', () => {
   });
   beforeEach(() => receiver.reset());
 
-  const echo: Pick<ModelClient, 'complete'> = {
-    complete: (request) => {
-      const content = request.messages.at(-1)?.content;
-      return Promise.resolve(`Echo: ${typeof content === 'string' ? content : ''}`);
-    },
-  };
+  const echo = echoModel;
 
   /** The answer activities over `world`, with the chat's next place held by `successor` (if any). */
   function activitiesOf(world: FakeWorld, successor?: Successor, model: Partial<ModelClient> = echo) {
