@@ -33,10 +33,9 @@ export function createBurst(deps: ActivityDeps) {
    */
   async function absorbedInto(message: PlacedMessage & { receivedAt: string }, windowSeconds: number) {
     if (isRetry() && (await stores.messages.reply(message.messageId))) return undefined;
-    const next = await line.successor(message.chatId, message.lineSeq, message.messageId);
-    if (!next) return undefined;
-    const within = next.claimedAt.getTime() - Date.parse(message.receivedAt) <= windowSeconds * 1000;
-    return within ? next.messageId : undefined;
+    const windowEnd = new Date(Date.parse(message.receivedAt) + windowSeconds * 1000);
+    const next = await line.successor(message.chatId, message.lineSeq, message.messageId, { claimedBy: windowEnd });
+    return next?.messageId;
   }
 
   /**

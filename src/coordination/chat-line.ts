@@ -129,14 +129,21 @@ export function createChatLine(options: ChatLineOptions) {
      * a message (not an admin's redelivery), not the same message again (a platform's retry), not
      * a voided place, and whose workflow runs holding that place (a duplicate POST of an older
      * message claims a place before its start is refused; a start still in flight is not counted
-     * yet: the message before it is then simply answered on its own). Costs one read by `_id`
-     * when there is none, which is the usual case.
+     * yet: the message before it is then simply answered on its own). With `claimedBy`, only a
+     * place claimed by then counts. Costs one read by `_id` when there is none, the usual case.
      */
-    async successor(chatId: string, seq: number, messageId: string): Promise<Successor | undefined> {
+    async successor(
+      chatId: string,
+      seq: number,
+      messageId: string,
+      options: { claimedBy?: Date } = {},
+    ): Promise<Successor | undefined> {
       const next = seq + 1;
       const slot = await lines.slot(chatId, next);
       if (!slot || slot.message_id === messageId || slot.workflow_id !== messageWorkflowId(slot.message_id))
         return undefined;
+      // Claimed too late to count (after a burst's window): no need to ask Temporal about it.
+      if (options.claimedBy !== undefined && slot.created_at > options.claimedBy) return undefined;
       if (await lines.isVoid(chatId, next)) return undefined;
       const status = await workflows.status(slot.workflow_id);
       if (status.state !== 'running' || (status.lineSeq !== undefined && status.lineSeq !== next)) return undefined;

@@ -49,7 +49,13 @@ describe('bursts and stale replies in the answer step', () => {
         ...base.line,
         turn: () => Promise.resolve(world.turn),
         release: (chatId: string, seq: number) => base.line.release(chatId, seq),
-        successor: () => Promise.resolve(successor),
+        // As the line does: a place claimed after `claimedBy` does not count.
+        successor: (_chatId: string, _seq: number, _messageId: string, options: { claimedBy?: Date } = {}) =>
+          Promise.resolve(
+            successor && (options.claimedBy === undefined || successor.claimedAt <= options.claimedBy)
+              ? successor
+              : undefined,
+          ),
       },
     };
     const delivery = createDelivery(deps);

@@ -57,6 +57,27 @@ describe('the newer message of a chat: the place after one’s own', () => {
     assert.ok(found.claimedAt.getTime() >= before - 1_000 && found.claimedAt.getTime() <= Date.now() + 1_000);
   });
 
+  test('a newer message claimed after the time given (a burst window): not counted, and Temporal is not asked', async () => {
+    const { chatId, line, first, statuses } = await chatWithFirst();
+    const before = new Date(Date.now() - 60_000);
+    await claimMessage(line, chatId, 'msg_late');
+    let asked = 0;
+    statuses[messageWorkflowId('msg_late')] = { state: 'running', lineSeq: 2 };
+    const counting = createChatLine({
+      lines: stores.lines,
+      workflows: {
+        wake: () => Promise.resolve(),
+        status: (workflowId) => {
+          asked += 1;
+          return Promise.resolve(statuses[workflowId] ?? { state: 'missing' });
+        },
+      },
+    });
+    assert.equal(await counting.successor(chatId, 1, first, { claimedBy: before }), undefined);
+    assert.equal(asked, 0);
+    assert.equal((await counting.successor(chatId, 1, first, { claimedBy: new Date() }))?.messageId, 'msg_late');
+  });
+
   test('a newer message whose start is still in flight: not counted yet (the earlier one is answered on its own)', async () => {
     const { chatId, line, first } = await chatWithFirst();
     await claimMessage(line, chatId, 'msg_starting');
