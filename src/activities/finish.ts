@@ -11,6 +11,8 @@ export interface Finish {
   lineSeq: number;
   /** Where a failure is reported (the snapshot's events URL); absent when the channel has none. */
   events?: FailureEvents;
+  /** Coalesced or superseded: the message whose reply answers this one. */
+  answeredBy?: string;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createAdmission, createAdmissionActivities } from './admission.js';
 import { createAnswerActivities } from './answer.js';
 import { createChatControlActivities } from './chat-control.js';
+import { createBurst } from './burst.js';
 import type { ActivityDeps } from './deps.js';
 import { createDelivery, createDeliveryActivities } from './delivery.js';
 import { createLineActivities } from './line.js';
@@ -21,8 +22,13 @@ export function createActivities(deps: ActivityDeps) {
   const admission = createAdmission(deps);
   const delivery = createDelivery(deps);
   const replies = createReplies(deps, delivery);
+  const burst = createBurst(deps);
   return {
-    ...createAnswerActivities(admission, replies.compose, delivery),
+    ...createAnswerActivities(admission, replies.compose, delivery, {
+      burst,
+      recordUnanswered: (input) => replies.activities.recordUnansweredMessage(input),
+    }),
+    ...burst.activities,
     ...createAdmissionActivities(admission),
     ...createVoiceActivities(deps),
     ...replies.activities,

@@ -33,7 +33,12 @@ interface MessageState {
   partCount?: number;
   /** Version 2 message: the last redelivery's number, if any. */
   redelivery?: number;
+  /** Coalesced or superseded: the message whose reply answered it in the end. */
+  answeredBy?: string;
 }
+
+/** Hops followed from an absorbed message to the one that answered it: far more than any burst. */
+const MAX_ANSWER_HOPS = 1_000;
 
 /**
  * Message status, redelivery and channel resume. Status comes from MongoDB, overlaid with the
@@ -41,6 +46,21 @@ interface MessageState {
  */
 export function createMessageAdmin(deps: MessageAdminDeps) {
   const { stores, client } = deps;
+
+  /**
+   * The message whose reply answered an absorbed one: each records the message it was absorbed
+   * into, which may itself have been absorbed (a burst, or a reply superseded in turn); the last
+   * of the chain answered them all.
+   */
+  async function finalAnswerer(absorbedInto: string): Promise<string> {
+    let answerer = absorbedInto;
+    for (let hop = 0; hop < MAX_ANSWER_HOPS; hop++) {
+      const next = (await stores.messages.outcome(answerer))?.answered_by;
+      if (next === undefined) break;
+      answerer = next;
+    }
+    return answerer;
+  }
 
   async function stateOf(message: MessageDoc): Promise<MessageState> {
     if (message.line_seq === undefined) {
@@ -74,6 +94,7 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
       ...(ended ? { completedAt: ended.at } : {}),
       ...(reply ? { partCount: reply.parts.length } : {}),
       ...(latest ? { redelivery: latest.redelivery } : {}),
+      ...(outcome?.answered_by !== undefined ? { answeredBy: await finalAnswerer(outcome.answered_by) } : {}),
     };
   }
 
@@ -143,6 +164,7 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
         last_error:
           live?.lastError ?? (state.running ? (lastAttemptError ?? null) : null) ?? message.last_error ?? null,
         reason: state.reason ?? null,
+        answered_by: state.answeredBy ?? null,
         live: live !== undefined,
         received_at: message.received_at.toISOString(),
         updated_at: (updatedAt ?? message.updated_at).toISOString(),
@@ -198,6 +220,7 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
             part_count: state.partCount ?? null,
             parts_delivered: outcome ? outcome.parts_delivered : (message.parts_delivered ?? 0),
             reason: state.reason ?? null,
+            answered_by: state.answeredBy ?? null,
             received_at: message.received_at.toISOString(),
             completed_at: iso(state.completedAt),
           };

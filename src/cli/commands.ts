@@ -104,6 +104,17 @@ const channelFields: Field[] = [
     'MS',
   ),
   field.number('typing_max_seconds', 'typing-max-seconds', 'longest pause before a part, 1 to 60', 'SECONDS'),
+  field.number(
+    'coalesce_window_seconds',
+    'coalesce-window',
+    'messages of one user this many seconds apart get one reply, 0 (off) to 60',
+    'SECONDS',
+  ),
+  field.toggle(
+    'supersede_stale_replies',
+    ['supersede-stale-replies', 'drop a reply not yet sent when the user writes again'],
+    ['keep-stale-replies', 'send every reply (default)'],
+  ),
 ];
 
 const apiToken = field.string(

@@ -75,6 +75,8 @@ export function formatChannel(channel: ChannelResponse): string {
         ? `${channel.typing_ms_per_char} ms per character, at most ${channel.typing_max_seconds}s before a part`
         : 'off',
     ],
+    ['coalesce_window_seconds', String(channel.coalesce_window_seconds)],
+    ['supersede_stale_replies', yesNo(channel.supersede_stale_replies)],
     [
       'delivery_paused',
       channel.delivery_paused
@@ -137,6 +139,7 @@ export function formatMessage(message: MessageStatusResponse): string {
     ['parts_delivered', `${message.parts_delivered} of ${message.part_count ?? 0}`],
     ['last_error', orNone(message.last_error)],
     ['reason', orNone(message.reason)],
+    ['answered_by', orNone(message.answered_by)],
     ['received_at', message.received_at],
     ['updated_at', message.updated_at],
     ['completed_at', orNone(message.completed_at)],
@@ -178,7 +181,7 @@ export function messageTable(messages: MessageSummary[]): string {
       message.stage,
       `${message.parts_delivered}/${message.part_count ?? 0}`,
       message.received_at,
-      oneLine(message.reason ?? '', 60),
+      message.answered_by !== null ? `answered by ${message.answered_by}` : oneLine(message.reason ?? '', 60),
     ]),
     'No messages.',
   );

@@ -1,3 +1,4 @@
+import { messageWorkflowId } from '../domain/ids.js';
 import { LruMap } from '../lib/lru.js';
 import type { ChatLineStore, LineOwner } from '../stores/chat-lines.js';
 
@@ -24,6 +25,13 @@ export interface ChatLineOptions {
 }
 
 export type TurnState = { granted: true } | { granted: false; waitingFor: number };
+
+/** The message holding the place after another's: a newer message of the same chat. */
+export interface Successor {
+  messageId: string;
+  /** When its place was claimed (by the API, before it answered the platform). */
+  claimedAt: Date;
+}
 
 /**
  * Per-chat order without a coordinator workflow. Each message claims a place in its chat's line
@@ -114,6 +122,32 @@ export function createChatLine(options: ChatLineOptions) {
     async release(chatId: string, seq: number): Promise<void> {
       await lines.finish(chatId, seq);
       await wakeWaiter(chatId, seq);
+    },
+
+    /**
+     * The newer message of the chat holding the place right after `seq`, if there is one at work:
+     * a message (not an admin's redelivery), not the same message again (a platform's retry), not
+     * a voided place, and whose workflow runs holding that place (a duplicate POST of an older
+     * message claims a place before its start is refused; a start still in flight is not counted
+     * yet: the message before it is then simply answered on its own). With `claimedBy`, only a
+     * place claimed by then counts. Costs one read by `_id` when there is none, the usual case.
+     */
+    async successor(
+      chatId: string,
+      seq: number,
+      messageId: string,
+      options: { claimedBy?: Date } = {},
+    ): Promise<Successor | undefined> {
+      const next = seq + 1;
+      const slot = await lines.slot(chatId, next);
+      if (!slot || slot.message_id === messageId || slot.workflow_id !== messageWorkflowId(slot.message_id))
+        return undefined;
+      // Claimed too late to count (after a burst's window): no need to ask Temporal about it.
+      if (options.claimedBy !== undefined && slot.created_at > options.claimedBy) return undefined;
+      if (await lines.isVoid(chatId, next)) return undefined;
+      const status = await workflows.status(slot.workflow_id);
+      if (status.state !== 'running' || (status.lineSeq !== undefined && status.lineSeq !== next)) return undefined;
+      return { messageId: slot.message_id, claimedAt: slot.created_at };
     },
 
     /** Place `seq` will never have an owner at work (a duplicate POST): whoever waits for it may go. */

@@ -161,6 +161,14 @@ const channelFields = {
     'Paced parts: milliseconds of pause per character before each reply part after the first, as if typed; 0 (off) to 1000.',
   ),
   typing_max_seconds: intBetween(1, 60).describe('Paced parts: the longest pause before a part, 1 to 60 seconds.'),
+  coalesce_window_seconds: intBetween(0, 60).describe(
+    'Burst coalescing: messages of one end user arriving within this many seconds of the previous one, before its reply is generated, get one reply; 0 (off) to 60.',
+  ),
+  supersede_stale_replies: z
+    .boolean()
+    .describe(
+      'When a newer message of the same end user arrives before a reply starts to go out (say, during the reply delay), the stale reply is dropped and the newer one is answered with both in the history.',
+    ),
 };
 
 export const createChannelSchema = z
@@ -176,6 +184,8 @@ export const createChannelSchema = z
     events_url: channelFields.events_url.default(channelDefaults.events_url),
     typing_ms_per_char: channelFields.typing_ms_per_char.default(channelDefaults.typing_ms_per_char),
     typing_max_seconds: channelFields.typing_max_seconds.default(channelDefaults.typing_max_seconds),
+    coalesce_window_seconds: channelFields.coalesce_window_seconds.default(channelDefaults.coalesce_window_seconds),
+    supersede_stale_replies: channelFields.supersede_stale_replies.default(channelDefaults.supersede_stale_replies),
   })
   .describe('A new channel: one client platform page, its API token, agent and Reply Webhook URL.');
 export type CreateChannelRequest = z.infer<typeof createChannelSchema>;
@@ -192,6 +202,8 @@ export const updateChannelSchema = z
     events_url: channelFields.events_url.optional(),
     typing_ms_per_char: channelFields.typing_ms_per_char.optional(),
     typing_max_seconds: channelFields.typing_max_seconds.optional(),
+    coalesce_window_seconds: channelFields.coalesce_window_seconds.optional(),
+    supersede_stale_replies: channelFields.supersede_stale_replies.optional(),
   })
   .refine((patch) => Object.keys(patch).length > 0, atLeastOneField)
   .meta({ minProperties: 1 })
@@ -219,6 +231,8 @@ export const channelResponseSchema = z
     max_message_length: z.number().int(),
     typing_ms_per_char: z.number().int(),
     typing_max_seconds: z.number().int(),
+    coalesce_window_seconds: z.number().int(),
+    supersede_stale_replies: z.boolean(),
     delivery_paused: z
       .boolean()
       .describe(

@@ -5,7 +5,15 @@ import { z } from 'zod';
  * `/v1/channels/:id/resume`). Pure: the routes validate with them and the OpenAPI document derives from them.
  */
 
-export const messageStatusValues = ['accepted', 'processing', 'delivered', 'failed', 'not_answered'] as const;
+export const messageStatusValues = [
+  'accepted',
+  'processing',
+  'delivered',
+  'failed',
+  'not_answered',
+  'coalesced',
+  'superseded',
+] as const;
 export const messageStageValues = [
   'accepted',
   'validating',
@@ -21,6 +29,9 @@ export const messageStageValues = [
   'delivered',
   'failed',
   'not_answered',
+  'coalesced',
+  'superseded',
+  'waiting_burst',
 ] as const;
 
 const timestamp = z.iso.datetime();
@@ -72,6 +83,12 @@ export const messageStatusSchema = z
       .describe(
         'Why the message failed or was not answered (a chat with a person: its assistant is paused), or, on a delivered message, that the model handed the chat to a person.',
       ),
+    answered_by: z
+      .string()
+      .nullable()
+      .describe(
+        'For a `coalesced` or `superseded` message: the message whose reply answered it (the last of its burst).',
+      ),
     live: z.boolean().describe('True when stage and retry fields were read from the running workflow.'),
     received_at: timestamp,
     updated_at: timestamp,
@@ -89,6 +106,7 @@ export const messageSummarySchema = messageStatusSchema.pick({
   part_count: true,
   parts_delivered: true,
   reason: true,
+  answered_by: true,
   received_at: true,
   completed_at: true,
 });

@@ -52,6 +52,10 @@ export interface Channel {
   paused_reason?: string;
   /** Where operational events (message.failed, channel.delivery_paused, …) are POSTed; empty or absent: none. */
   events_url?: string;
+  /** Burst coalescing: messages of a chat arriving within this many seconds of the previous one get one reply (0: off). */
+  coalesce_window_seconds?: number;
+  /** Drops a reply not yet sent when a newer message of its chat arrives; the newer one's reply answers both. */
+  supersede_stale_replies?: boolean;
   created_at: Date;
   updated_at: Date;
 }
@@ -79,6 +83,8 @@ export const channelDefaults = {
   events_url: '',
   typing_ms_per_char: 0,
   typing_max_seconds: 5,
+  coalesce_window_seconds: 0,
+  supersede_stale_replies: false,
 } as const;
 
 /** What a message workflow carries from the API: the inbound body plus where it came from. */
@@ -121,9 +127,21 @@ export interface ChannelSnapshot {
   typing?: { msPerChar: number; maxSeconds: number };
   /** The agent's "one moment" part (set only when it has one): sent when the model takes longer than `afterSeconds`. */
   interim?: { afterSeconds: number; text: string };
+  /** Set only when on (absent in snapshots taken before the settings existed, which is off). */
+  coalesceWindowSeconds?: number;
+  supersedeStaleReplies?: true;
 }
 
-export type MessageStatus = 'accepted' | 'processing' | 'delivered' | 'failed' | 'not_answered';
+export type MessageStatus =
+  | 'accepted'
+  | 'processing'
+  | 'delivered'
+  | 'failed'
+  | 'not_answered'
+  /** Absorbed into a later message of its burst, whose reply answered it (`answered_by`). */
+  | 'coalesced'
+  /** Its reply was dropped unsent: a newer message of the chat arrived, whose reply answered both. */
+  | 'superseded';
 
 export type MessageStage =
   | 'accepted'
@@ -137,9 +155,13 @@ export type MessageStage =
   | 'retry_pending'
   | 'paused'
   | 'waiting_turn'
+  /** Coalescing: holding its turn until the burst window after its receipt is over. */
+  | 'waiting_burst'
   | 'delivered'
   | 'failed'
-  | 'not_answered';
+  | 'not_answered'
+  | 'coalesced'
+  | 'superseded';
 
 /** What the message workflow starts with: the envelope and the message's place in its chat's line. */
 export interface MessageWorkflowInput extends InboundEnvelope {

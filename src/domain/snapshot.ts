@@ -30,6 +30,9 @@ export function channelSnapshot(channel: Channel, agent: Agent, retryScheduleSec
           },
         }
       : {}),
+    // Only when on: a snapshot (and so an activity result in a workflow's history) is unchanged when off.
+    ...(channel.coalesce_window_seconds ? { coalesceWindowSeconds: channel.coalesce_window_seconds } : {}),
+    ...(channel.supersede_stale_replies ? { supersedeStaleReplies: true as const } : {}),
   };
 }
 

@@ -105,7 +105,7 @@ export function createWorkerMetrics(options: { processMetrics?: boolean } = {}):
     stages: new StageTracker((stage, seconds) => stageDuration.observe({ stage }, seconds)),
     messages: new Counter({
       name: 'chatrelay_messages_total',
-      help: 'Messages finished, by outcome (delivered, failed, not_answered).',
+      help: 'Messages finished, by outcome (delivered, failed, not_answered, coalesced, superseded).',
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
@@ -181,7 +181,13 @@ export class ReplyDelayTracker {
   }
 }
 
-const finalStages: ReadonlySet<MessageStage> = new Set(['delivered', 'failed', 'not_answered']);
+const finalStages: ReadonlySet<MessageStage> = new Set([
+  'delivered',
+  'failed',
+  'not_answered',
+  'coalesced',
+  'superseded',
+]);
 
 /**
  * How long each workflow stays in a stage: the workflow reports every stage it enters (by name,

@@ -93,6 +93,17 @@ export function createChatStore(c: Collections) {
       );
       return result.matchedCount > 0;
     },
+
+    /**
+     * Takes an entry out of the chat's window of recent history (a reply dropped unsent, which
+     * the next message's model must not see). One write by `_id`, by the message whose turn it is.
+     */
+    async dropEntry(id: string, entryId: string): Promise<void> {
+      // Read, then set: FerretDB v1.24 does not apply $pull with a condition on the elements' fields.
+      const recent = (await c.chats.findOne({ _id: id }))?.recent ?? [];
+      const kept = recent.filter((entry) => entry.id !== entryId);
+      if (kept.length < recent.length) await c.chats.updateOne({ _id: id }, { $set: { recent: kept } });
+    },
   };
 }
 

@@ -5,6 +5,7 @@ import type {
   Agent,
   Channel,
   ChannelSnapshot,
+  FinalStatus,
   InboundEnvelope,
   MessageStage,
   MessageStatus,
@@ -177,9 +178,11 @@ export interface OutcomeDoc {
   _id: string;
   message_id: string;
   redelivery?: number;
-  status: 'delivered' | 'failed' | 'not_answered';
+  status: FinalStatus;
   reason?: string;
   parts_delivered: number;
+  /** Coalesced or superseded: the message whose reply answered this one (which may itself have been absorbed). */
+  answered_by?: string;
   at: Date;
 }
 

@@ -146,7 +146,13 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
     /** Records how the message (or one redelivery of it) ended; the first record stands. */
     async saveOutcome(
       messageId: string,
-      outcome: { status: FinalStatus; reason?: string; partsDelivered: number; redelivery?: number },
+      outcome: {
+        status: FinalStatus;
+        reason?: string;
+        partsDelivered: number;
+        redelivery?: number;
+        answeredBy?: string;
+      },
       now = new Date(),
     ): Promise<void> {
       await insertOnce(c.outcomes, {
@@ -156,6 +162,7 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
         status: outcome.status,
         ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
         parts_delivered: outcome.partsDelivered,
+        ...(outcome.answeredBy !== undefined ? { answered_by: outcome.answeredBy } : {}),
         at: now,
       });
     },

@@ -18,6 +18,7 @@ export const {
   checkChannelPaused,
   closeMessage,
   applyChatControl,
+  dropStaleReply,
 } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '20 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes },
@@ -48,13 +49,14 @@ const modelRetry = {
  * `answerMessage` is a text message's whole common case in one step: admission, the model call,
  * and the first delivery attempts when nothing (a delay, speech) comes between.
  */
-export const { answerMessage, composeReply, transcribeVoiceMessage, speakReply } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  // Heartbeats (src/activities/heartbeat.ts): a call whose worker died, or whose result was lost
-  // while Temporal was away, is retried after this rather than after the start-to-close timeout.
-  heartbeatTimeout: '10 seconds',
-  retry: modelRetry,
-});
+export const { answerMessage, answerInBurst, composeReply, transcribeVoiceMessage, speakReply } =
+  proxyActivities<Activities>({
+    startToCloseTimeout: '2 minutes',
+    // Heartbeats (src/activities/heartbeat.ts): a call whose worker died, or whose result was lost
+    // while Temporal was away, is retried after this rather than after the start-to-close timeout.
+    heartbeatTimeout: '10 seconds',
+    retry: modelRetry,
+  });
 
 /**
  * The same one step of a text message as a local activity (`messageWorkflowV3`): it runs within

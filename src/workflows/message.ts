@@ -18,11 +18,13 @@ import { HANDOFF_REQUESTED_REASON } from '../domain/handoff.js';
 import { wantsVoice } from '../domain/snapshot.js';
 import {
   admitMessage,
+  answerInBurst,
   answerMessage,
   answerMessageLocally,
   closeMessage,
   composeFallbackReply,
   composeReply,
+  dropStaleReply,
   recordUnansweredMessage,
   speakReply,
   transcribeVoiceMessage,
@@ -31,6 +33,7 @@ import { progressQuery, type MessageProgress } from './definitions.js';
 import { deliverParts, type CarriedPlan, type DeliveryPlan } from './delivery.js';
 import { withInterim } from './interim.js';
 import { chatLineTurn, continueWithMemo } from './line.js';
+import { workflowNow } from './clock.js';
 import { recordFinalStatus } from './final-status.js';
 import { enterStage, startProgress } from './progress.js';
 
@@ -38,7 +41,22 @@ export interface MessageResult {
   status: FinalStatus;
   reason?: string;
   partsDelivered: number;
+  /** Coalesced or superseded: the message whose reply answers this one. */
+  answeredBy?: string;
 }
+
+/** How a message ends: its outcome recorded and its turn handed on. */
+/**
+ * Ends the message: its outcome recorded and its turn handed on. `events`: where a failure is
+ * reported (the snapshot's events URL); `answeredBy`: the message whose reply answers this one
+ * (coalesced or superseded).
+ */
+type Close = (
+  status: FinalStatus,
+  partsDelivered: number,
+  reason?: string,
+  extra?: { events?: FailureEvents | undefined; answeredBy?: string },
+) => Promise<MessageResult>;
 
 /**
  * When generation fails for a reason of our own (MongoDB away longer than the activity's retries),
@@ -61,12 +79,6 @@ interface Continued {
 type PausedWait = NonNullable<DeliveryPlan['longWait']>;
 
 /** Ends the message: its outcome, and where a failure is reported (the snapshot's events URL, if any). */
-type Close = (
-  status: FinalStatus,
-  partsDelivered: number,
-  reason?: string,
-  events?: FailureEvents,
-) => Promise<MessageResult>;
 
 /** The input of a run: the message, and in a run continued as new what the earlier runs did. */
 export interface MessageRunInput extends MessageWorkflowInput {
@@ -140,9 +152,11 @@ async function handleMessage(input: MessageRunInput, answerStep: AnswerStep): Pr
     continueAsNew: (rest) => continueWithMemo<typeof messageWorkflowV2>({ ...input, continued: { delivery: rest } }),
     checksBeforeContinue: input.checksBeforeContinue,
   };
-  const close: Close = async (status, partsDelivered, reason, events) => {
+  const close: Close = async (status, partsDelivered, reason, extra = {}) => {
+    const { events, answeredBy } = extra;
     enterStage(progress, status);
     if (reason !== undefined) progress.reason = reason;
+    const absorbed = answeredBy !== undefined ? { answeredBy } : {};
     await closeMessage({
       messageId,
       chatId,
@@ -151,8 +165,9 @@ async function handleMessage(input: MessageRunInput, answerStep: AnswerStep): Pr
       partsDelivered,
       ...(reason !== undefined ? { reason } : {}),
       ...(events !== undefined ? { events } : {}),
+      ...absorbed,
     });
-    return { status, partsDelivered, ...(reason !== undefined ? { reason } : {}) };
+    return { status, partsDelivered, ...(reason !== undefined ? { reason } : {}), ...absorbed };
   };
 
   let result: MessageResult;
@@ -199,7 +214,12 @@ async function answer(
         ...(refusal.voicePrefix !== undefined ? { voicePrefix: refusal.voicePrefix } : {}),
       });
     }
-    return close(refusal.outcome, 0, refusal.reason, refusal.events);
+    return close(refusal.outcome, 0, refusal.reason, { events: refusal.events });
+  };
+  /** Absorbed into a newer message of the chat, whose reply answers this one. */
+  const absorbed = (answer: Extract<Answer, { kind: 'coalesced' | 'superseded' }>): Promise<MessageResult> => {
+    if (answer.kind === 'superseded') progress.partCount = answer.partCount;
+    return close(answer.kind, 0, undefined, { answeredBy: answer.answeredBy });
   };
   /** Admission as a step of its own: the settings, and the turn (waited for). */
   const admit = async (): Promise<ChannelSnapshot | MessageResult> => {
@@ -259,11 +279,20 @@ async function answer(
         failure = done.failure = step.failure;
         break;
       }
-      const answer: Answer = step.result;
+      let answer: Answer = step.result;
       if (answer.kind === 'refused') return refuse(answer);
+      snapshot = answer.snapshot;
+      if (answer.kind === 'coalescing') {
+        const inBurst = await afterBurstWindow(input, answer.snapshot, progress);
+        if ('failure' in inBurst) {
+          failure = done.failure = inBurst.failure;
+          break;
+        }
+        answer = inBurst.result;
+      }
       // The chat is with a person: the step put the message in its history; nothing to answer.
       if (answer.kind === 'held') return close('not_answered', 0, answer.reason);
-      snapshot = answer.snapshot;
+      if (answer.kind === 'coalesced' || answer.kind === 'superseded') return absorbed(answer);
       if (answer.kind === 'answered') {
         partCount = answer.partCount;
         partLengths = answer.partLengths;
@@ -302,7 +331,30 @@ async function answer(
     }
     enter('waiting_turn');
     await turn.wait();
-    if (failure === undefined) {
+    if (failure === undefined && snapshot.coalesceWindowSeconds) {
+      // A coalescing channel: the same window as a text message's, then absorbed or answered.
+      enter('generating');
+      const inBurst = await afterBurstWindow(input, snapshot, progress);
+      if ('failure' in inBurst) failure = inBurst.failure;
+      else {
+        const result = inBurst.result;
+        if (result.kind === 'coalesced' || result.kind === 'superseded') return absorbed(result);
+        if (result.kind === 'held') return close('not_answered', 0, result.reason);
+        if (result.kind === 'answered') {
+          ({ partCount, partLengths } = result);
+          atOnce = result.delivery;
+          if (result.handoff) handoff = HANDOFF_REQUESTED_REASON;
+        } else if (result.kind === 'admitted') {
+          // The agent has a "one moment" part: the model step runs here, raced against its timer.
+          const generated = await generate(snapshot);
+          if ('failure' in generated) failure = generated.failure;
+          else {
+            const held = took(generated.result);
+            if (held !== undefined) return close('not_answered', 0, held);
+          }
+        }
+      }
+    } else if (failure === undefined) {
       enter('generating');
       const step = await generate(snapshot);
       if ('failure' in step) failure = step.failure;
@@ -359,6 +411,12 @@ async function answer(
     sinks[observabilitySinkName].replyDelayEnded();
   }
 
+  if (snapshot.supersedeStaleReplies && atOnce === undefined) {
+    // Just before the first part goes out: a newer message of the chat makes this reply stale.
+    const { supersededBy } = await dropStaleReply({ messageId, chatId, lineSeq });
+    if (supersededBy !== undefined) return close('superseded', 0, failure, { answeredBy: supersededBy });
+  }
+
   const delivered = await deliverParts(
     {
       messageId,
@@ -385,7 +443,7 @@ async function answer(
   );
   const partsDelivered = (atOnce?.delivered ?? 0) + delivered.delivered;
   if (delivered.finished) return ended(partsDelivered);
-  return close('failed', partsDelivered, failure ?? delivered.error ?? 'not every part was delivered', events);
+  return close('failed', partsDelivered, failure ?? delivered.error ?? 'not every part was delivered', { events });
 }
 
 /** A fresh run of a message whose reply waited long for its paused channel: the rest of the delivery. */
@@ -400,14 +458,27 @@ async function deliverRest(
   const partsDelivered = plan.finish.partsBefore + delivered.delivered;
   const { status, reason } = plan.finish;
   if (!delivered.finished)
-    return close(
-      'failed',
-      partsDelivered,
-      reason ?? delivered.error ?? 'not every part was delivered',
-      plan.finish.events,
-    );
+    return close('failed', partsDelivered, reason ?? delivered.error ?? 'not every part was delivered', {
+      events: plan.finish.events,
+    });
   enterStage(progress, status);
   return { status, partsDelivered, ...(reason !== undefined ? { reason } : {}) };
+}
+
+/**
+ * A text message of a coalescing channel, holding its turn: waits out the window after its own
+ * receipt (one durable timer, none when the window is already over, as after a wait for the
+ * turn), then is either absorbed into a later message of its chat or answered.
+ */
+async function afterBurstWindow(input: MessageWorkflowInput, snapshot: ChannelSnapshot, progress: MessageProgress) {
+  const windowEnd = Date.parse(input.receivedAt) + (snapshot.coalesceWindowSeconds ?? 0) * 1000;
+  const waitMs = windowEnd - workflowNow();
+  if (waitMs > 0) {
+    enterStage(progress, 'waiting_burst');
+    await sleep(waitMs);
+    enterStage(progress, 'generating');
+  }
+  return modelStep(() => answerInBurst({ ...input, snapshot }));
 }
 
 /**

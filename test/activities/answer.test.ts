@@ -3,6 +3,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { createAdmission } from '../../src/activities/admission.js';
 import { createAnswerActivities } from '../../src/activities/answer.js';
+import { createBurst } from '../../src/activities/burst.js';
 import { createDelivery } from '../../src/activities/delivery.js';
 import type { ModelClient } from '../../src/activities/model.js';
 import { createReplies } from '../../src/activities/reply.js';
@@ -11,7 +12,7 @@ import { messageWorkflowId } from '../../src/domain/ids.js';
 import type { Channel, MessageWorkflowInput } from '../../src/domain/models.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { workflowInputFor as inputFor } from '../helpers/fixtures.js';
-import { FakeWorld, runActivity } from './fakes.js';
+import { echoModel, FakeWorld, runActivity } from './fakes.js';
 
 describe('answering a text message in one step', () => {
   let receiver: Receiver;
@@ -23,17 +24,15 @@ describe('answering a text message in one step', () => {
   });
   beforeEach(() => receiver.reset());
 
-  const echo: Pick<ModelClient, 'complete'> = {
-    complete: (request) => {
-      const content = request.messages.at(-1)?.content;
-      return Promise.resolve(`Echo: ${typeof content === 'string' ? content : ''}`);
-    },
-  };
+  const echo = echoModel;
   function answerer(world: FakeWorld, model: Partial<ModelClient> = echo) {
     const deps = world.deps({ model });
     const delivery = createDelivery(deps);
     const replies = createReplies(deps, delivery);
-    return createAnswerActivities(createAdmission(deps), replies.compose, delivery);
+    return createAnswerActivities(createAdmission(deps), replies.compose, delivery, {
+      burst: createBurst(deps),
+      recordUnanswered: (input) => replies.activities.recordUnansweredMessage(input),
+    });
   }
   const answer = (world: FakeWorld, input: MessageWorkflowInput, model?: Partial<ModelClient>) => {
     const activities = answerer(world, model);

@@ -31,6 +31,14 @@ export function partialFake<T extends object>(name: string, impl: Partial<T>): T
 
 type Stores = ActivityDeps['stores'];
 
+/** A model that answers "Echo: " and the last message's text. */
+export const echoModel: Pick<ModelClient, 'complete'> = {
+  complete: (request) => {
+    const content = request.messages.at(-1)?.content;
+    return Promise.resolve(`Echo: ${typeof content === 'string' ? content : ''}`);
+  },
+};
+
 let attempts = 0;
 /** Everything the fake stores hold, open to the tests to arrange and to inspect. */
 export class FakeWorld {

@@ -20,6 +20,7 @@ import { startChild, type ManagedChild } from '../../src/lib/child.js';
 import { freePort } from '../../src/lib/ports.js';
 import { createSecretBox } from '../../src/lib/secret-box.js';
 import { waitFor } from '../../src/lib/wait.js';
+import type { FinalStatus } from '../../src/domain/models.js';
 import { startMongoServer, startTemporalDevServer, type RunningServer } from '../../src/stack/servers.js';
 import { projectRoot } from '../../src/stack/tools.js';
 import { collections } from '../../src/stores/collections.js';
@@ -335,7 +336,7 @@ export interface ProcessStackOptions {
 /** How a message ended, as the fault tests check it. */
 export interface SettledMessage {
   _id: string;
-  status: 'delivered' | 'failed' | 'not_answered';
+  status: FinalStatus;
   reason?: string;
   part_count?: number;
   parts_delivered: number;

@@ -61,6 +61,9 @@ export function stubActivities(overrides: Partial<Activities> = {}, snapshot = s
     closeMessage: () => Promise.resolve(),
     retentionBatch: () => Promise.reject(new Error('retention is not part of a message')),
     applyChatControl: () => Promise.reject(new Error("a chat's pause is not part of a message")),
+    answerInBurst: () =>
+      Promise.resolve({ kind: 'answered', snapshot, partCount: 1, delivery: { delivered: 1, finished: true } }),
+    dropStaleReply: () => Promise.resolve({}),
   };
   const calls: StubCall[] = [];
   const chosen: Record<string, (input: unknown) => Promise<unknown>> = { ...defaults, ...overrides } as Record<

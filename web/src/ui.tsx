@@ -63,6 +63,9 @@ const stageNames: Record<string, string> = {
   delivered: 'delivered',
   failed: 'failed',
   not_answered: 'not answered',
+  waiting_burst: 'waiting for the rest of a burst',
+  coalesced: 'answered with a later message',
+  superseded: 'reply dropped for a newer message',
 };
 
 /** "delivering 2/4", "delivered", ... */

@@ -244,6 +244,8 @@ export const toChannelResponse = (channel: Channel): ChannelResponse => ({
   // Channels created before paced parts have neither field: they read as the defaults (off).
   typing_ms_per_char: channel.typing_ms_per_char ?? channelDefaults.typing_ms_per_char,
   typing_max_seconds: channel.typing_max_seconds ?? channelDefaults.typing_max_seconds,
+  coalesce_window_seconds: channel.coalesce_window_seconds ?? channelDefaults.coalesce_window_seconds,
+  supersede_stale_replies: channel.supersede_stale_replies ?? channelDefaults.supersede_stale_replies,
   delivery_paused: channel.delivery_paused === true,
   paused_reason: channel.delivery_paused === true ? channel.paused_reason || null : null,
   events_url: channel.events_url ?? '',

@@ -14,6 +14,8 @@ export interface ChannelForm {
   events_url: string;
   typing_ms_per_char: number;
   typing_max_seconds: number;
+  coalesce_window_seconds: number;
+  supersede_stale_replies: boolean;
 }
 
 export const formOfChannel = (channel: Channel): ChannelForm => ({
@@ -27,6 +29,8 @@ export const formOfChannel = (channel: Channel): ChannelForm => ({
   events_url: channel.events_url,
   typing_ms_per_char: channel.typing_ms_per_char,
   typing_max_seconds: channel.typing_max_seconds,
+  coalesce_window_seconds: channel.coalesce_window_seconds,
+  supersede_stale_replies: channel.supersede_stale_replies,
 });
 
 /**
@@ -179,7 +183,23 @@ export function ChannelEditor({
           value={form.typing_max_seconds}
           onValue={(value) => set('typing_max_seconds', value)}
         />
+        <NumberField
+          label="Burst window"
+          hint="Seconds: messages of one user this close together get one reply; 0 (off) to 60."
+          min={0}
+          max={60}
+          value={form.coalesce_window_seconds}
+          onValue={(value) => set('coalesce_window_seconds', value)}
+        />
       </div>
+      <label class="check">
+        <input
+          type="checkbox"
+          checked={form.supersede_stale_replies}
+          onChange={(e) => set('supersede_stale_replies', e.currentTarget.checked)}
+        />
+        Drop a reply not yet sent when the user writes again (the newer reply answers both)
+      </label>
       <ErrorLine message={action.error} />
       <div class="actions">
         <button type="submit" disabled={action.busy}>

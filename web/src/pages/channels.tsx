@@ -109,6 +109,8 @@ export function ConnectChannelPage() {
             events_url: '',
             typing_ms_per_char: 0,
             typing_max_seconds: 5,
+            coalesce_window_seconds: 0,
+            supersede_stale_replies: false,
           }}
           onSave={save}
         />
