@@ -60,6 +60,8 @@ Load
   --chats M              distinct client_ids the messages are spread over (default 100)
   --model-latency-ms L   the fake model's delay before every answer (default 500)
   --reply-delay-s D      the channel's reply delay (default 0)
+  --coalesce-window-s W  the channel's burst window (default 0, off); every reply then waits it out,
+                         and it counts as a fixed wait, like the delay (needs --no-baseline)
   --long-ratio F         fraction of messages whose reply splits into several parts (default 0.2)
   --long-chars N         length of a long message; the model echoes it (default 1500)
   --max-message-length N the channel's max_message_length (default 500: a long reply is 4 parts)
@@ -126,6 +128,7 @@ function parseOptions(argv: string[]): Options {
       chats: { type: 'string' },
       'model-latency-ms': { type: 'string' },
       'reply-delay-s': { type: 'string' },
+      'coalesce-window-s': { type: 'string' },
       'long-ratio': { type: 'string' },
       'long-chars': { type: 'string' },
       'max-message-length': { type: 'string' },
@@ -198,6 +201,8 @@ function parseOptions(argv: string[]): Options {
     throw new Error('--compare-ops measures every setting: drop --payload-encryption and --tracing');
   if (compareOps && (overload || values.profile || values.preload !== undefined))
     throw new Error('--compare-ops does not combine with --overload-rate, --profile or --preload');
+  if (values['coalesce-window-s'] !== undefined && values['no-baseline'] !== true)
+    throw new Error('--coalesce-window-s needs --no-baseline (the baseline does not coalesce)');
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   return {
     mode: url ? 'url' : 'local',
@@ -208,6 +213,7 @@ function parseOptions(argv: string[]): Options {
     chats: smoke ? 5 : num('chats', 100, (n) => Number.isInteger(n) && n >= 1),
     modelLatencyMs: smoke ? 50 : num('model-latency-ms', 500),
     replyDelaySeconds: smoke ? 0 : num('reply-delay-s', 0),
+    coalesceWindowSeconds: smoke ? 0 : num('coalesce-window-s', 0, (n) => Number.isInteger(n) && n >= 0 && n <= 60),
     longRatio: smoke ? 0.25 : num('long-ratio', 0.2, (n) => n >= 0 && n <= 1),
     longChars: num('long-chars', 1500, (n) => Number.isInteger(n) && n >= 1 && n <= 15_000),
     maxMessageLength: num('max-message-length', 500, (n) => Number.isInteger(n) && n >= 50),
@@ -235,6 +241,9 @@ function parseOptions(argv: string[]): Options {
 }
 
 const log = (line: string): void => console.error(`[bench] ${line}`);
+
+/** What every reply waits on purpose, as the model's latency: the reply delay and the burst window. */
+const fixedWaitSeconds = (options: Options): number => options.replyDelaySeconds + options.coalesceWindowSeconds;
 
 function git(args: string[]): string | null {
   try {
@@ -327,7 +336,7 @@ async function runPhase(
   log(`${name}: sending ${plan.length} messages at ${options.rate}/s over ${options.chats} chats`);
   sampler.start();
   const sends = await runOpenLoop(target, plan, () => interrupted);
-  const fixedMs = options.modelLatencyMs + options.replyDelaySeconds * 1000;
+  const fixedMs = options.modelLatencyMs + fixedWaitSeconds(options) * 1000;
   const deadline = performance.now() + options.drainTimeoutSeconds * 1000 + fixedMs;
   const accepted = sends.filter((send) => send.status === 200).length;
   log(`${name}: all ${sends.length} POSTs answered (${accepted} accepted); waiting for replies`);
@@ -367,12 +376,12 @@ async function warmUp(
     path,
     from,
     sends,
-    performance.now() + 120_000 + options.replyDelaySeconds * 1000,
+    performance.now() + 120_000 + fixedWaitSeconds(options) * 1000,
     () => interrupted,
   );
   const result = analyze(sends, receiver.on(path, from), {
     modelLatencyMs: options.modelLatencyMs,
-    replyDelaySeconds: options.replyDelaySeconds,
+    replyDelaySeconds: fixedWaitSeconds(options),
   });
   if (result.replies.lostParts > 0)
     throw new Error(`${name} warm-up: ${result.replies.lostParts} reply parts did not arrive within 120 s`);
@@ -388,7 +397,7 @@ function systemResult(
 ): SystemResult {
   const figures = analyze(output.sends, receiver.on(path, output.arrivalsFrom), {
     modelLatencyMs: options.modelLatencyMs,
-    replyDelaySeconds: options.replyDelaySeconds,
+    replyDelaySeconds: fixedWaitSeconds(options),
   });
   const ownCpu = own
     .map((name) => output.sampler.processes[name]?.cpuSeconds)
@@ -484,6 +493,7 @@ async function main(): Promise<number> {
         replyUrl: `${receiver.baseUrl}/chatrelay`,
         replyDelaySeconds: options.replyDelaySeconds,
         maxMessageLength: options.maxMessageLength,
+        coalesceWindowSeconds: options.coalesceWindowSeconds,
       });
       chatrelayTarget = { url: stack.apiUrl, ...channel };
       if (options.preload > 0) {
@@ -507,6 +517,7 @@ async function main(): Promise<number> {
         replyUrl: `${receiver.baseUrl}/chatrelay`,
         replyDelaySeconds: options.replyDelaySeconds,
         maxMessageLength: options.maxMessageLength,
+        coalesceWindowSeconds: options.coalesceWindowSeconds,
       });
       chatrelayTarget = { url: (options.url ?? '').replace(/\/+$/, ''), ...channel };
       if (options.temporalAddress)
@@ -722,6 +733,7 @@ async function main(): Promise<number> {
         chats: options.chats,
         modelLatencyMs: options.modelLatencyMs,
         replyDelaySeconds: options.replyDelaySeconds,
+        coalesceWindowSeconds: options.coalesceWindowSeconds,
         longRatio: options.longRatio,
         longChars: options.longChars,
         maxMessageLength: options.maxMessageLength,

@@ -24,6 +24,10 @@ export interface TemporalFigures {
   /** Estimated events of every workflow type that ran / message workflows started. */
   eventsPerMessage: number | null;
   activitiesPerMessage: number | null;
+  /** Local activities (their MarkerRecorded events; patched() markers count too, and are rare). */
+  localActivitiesPerMessage: number | null;
+  /** Durable timers started (TimerStarted): reply delays, retries, burst windows, pacing. */
+  timersPerMessage: number | null;
   workflowTasksPerMessage: number | null;
   byWorkflowType: Record<string, WorkflowTypeFigures>;
   note?: string;
@@ -112,6 +116,8 @@ export async function temporalFigures(options: {
     const byWorkflowType: Record<string, WorkflowTypeFigures> = {};
     let totalEvents = 0;
     let totalActivities = 0;
+    let totalMarkers = 0;
+    let totalTimers = 0;
     let totalWorkflowTasks = 0;
     for (const [type, list] of executions) {
       // A message workflow still running has only part of its history: sample finished ones when there are any.
@@ -147,6 +153,8 @@ export async function temporalFigures(options: {
       if (mean !== null) {
         totalEvents += mean * list.length;
         totalActivities += (meanEventTypes.ActivityTaskScheduled ?? 0) * list.length;
+        totalMarkers += (meanEventTypes.MarkerRecorded ?? 0) * list.length;
+        totalTimers += (meanEventTypes.TimerStarted ?? 0) * list.length;
         totalWorkflowTasks += (meanEventTypes.WorkflowTaskCompleted ?? 0) * list.length;
       }
     }
@@ -160,6 +168,8 @@ export async function temporalFigures(options: {
         method,
         eventsPerMessage: only?.meanEvents ?? null,
         activitiesPerMessage: only ? (only.meanEventTypes.ActivityTaskScheduled ?? null) : null,
+        localActivitiesPerMessage: only ? (only.meanEventTypes.MarkerRecorded ?? null) : null,
+        timersPerMessage: only ? (only.meanEventTypes.TimerStarted ?? null) : null,
         workflowTasksPerMessage: only ? (only.meanEventTypes.WorkflowTaskCompleted ?? null) : null,
         byWorkflowType,
         ...(note ? { note } : {}),
@@ -169,6 +179,8 @@ export async function temporalFigures(options: {
       method,
       eventsPerMessage: perMessage(totalEvents),
       activitiesPerMessage: perMessage(totalActivities),
+      localActivitiesPerMessage: perMessage(totalMarkers),
+      timersPerMessage: perMessage(totalTimers),
       workflowTasksPerMessage: perMessage(totalWorkflowTasks),
       byWorkflowType,
       ...(note ? { note } : {}),

@@ -35,6 +35,8 @@ export interface BenchConfig {
   chats: number;
   modelLatencyMs: number;
   replyDelaySeconds: number;
+  /** The bench channel's coalesce_window_seconds (burst coalescing; 0: off): a fixed wait like the delay. */
+  coalesceWindowSeconds: number;
   longRatio: number;
   longChars: number;
   maxMessageLength: number;
@@ -169,6 +171,9 @@ export function formatTable(result: BenchResult): string {
     0,
   );
   row('Temporal activities / message', temporal?.activitiesPerMessage, 0);
+  row('Temporal local activities / message', temporal?.localActivitiesPerMessage, 0);
+  row('Temporal timers / message', temporal?.timersPerMessage, 0);
+  row('Temporal workflow tasks / message', temporal?.workflowTasksPerMessage, 0);
   row('MongoDB commands / message', c.mongodb?.measured ? c.mongodb.opsPerMessage : 'not measured', 0);
   for (const name of ['api', 'worker', 'temporal', 'mongodb', 'baseline', 'model', 'bench']) {
     const chat = proc(c, name, 'cpuSeconds');

@@ -87,6 +87,7 @@ export interface ChannelSettings {
   replyUrl: string;
   replyDelaySeconds: number;
   maxMessageLength: number;
+  coalesceWindowSeconds?: number;
 }
 
 /** The stack's SECRETS_ENCRYPTION_KEY: the API checks tokens hashed under it. */
@@ -114,6 +115,7 @@ export async function createBenchChannel(
     api_token: token,
     reply_delay_seconds: settings.replyDelaySeconds,
     max_message_length: settings.maxMessageLength,
+    coalesce_window_seconds: settings.coalesceWindowSeconds ?? 0,
   });
   // As the admin API does: every channel signs its replies (none is ever sent unsigned).
   await stores.signingSecrets.create(channel.id);

@@ -174,6 +174,11 @@ export class ReplyDelayTracker {
     this.waits.delete(workflowId);
   }
 
+  /** Whether this workflow's wait is being tracked already (a replay reporting it again). */
+  has(workflowId: string): boolean {
+    return (this.waits.get(workflowId) ?? 0) >= this.now();
+  }
+
   size(): number {
     const now = this.now();
     for (const [workflowId, expiresAt] of this.waits) if (expiresAt < now) this.waits.delete(workflowId);

@@ -169,8 +169,12 @@ export function observabilitySinks(
     [observabilitySinkName]: {
       replyDelayStarted: {
         fn: (info, delayMs) => {
-          // Replays report the wait again (for the gauge); the counter counts each wait once.
-          if (!info.unsafe.isReplaying) metrics?.replyDelayWaitsStarted.inc();
+          // Replays report the wait again (for the gauge); the counter counts each wait once. A
+          // workflow replayed on this worker (evicted from its cache while it waited) may report it
+          // from an activation not flagged as replaying (a local activity's result resolves in one),
+          // so a wait already tracked is not counted again.
+          if (!info.unsafe.isReplaying && !metrics?.replyDelay.has(info.workflowId))
+            metrics?.replyDelayWaitsStarted.inc();
           metrics?.replyDelay.started(info.workflowId, delayMs);
         },
         callDuringReplay: true,

@@ -19,6 +19,7 @@ import { wantsVoice } from '../domain/snapshot.js';
 import {
   admitMessage,
   answerInBurst,
+  answerInBurstLocally,
   answerMessage,
   answerMessageLocally,
   closeMessage,
@@ -116,7 +117,7 @@ function failureReason(error: unknown): string {
  * send (local, which also records the end and hands the turn on).
  */
 export async function messageWorkflowV2(input: MessageRunInput): Promise<MessageResult> {
-  return handleMessage(input, answerMessage);
+  return handleMessage(input, { answer: answerMessage, answerInBurst });
 }
 
 /**
@@ -126,13 +127,16 @@ export async function messageWorkflowV2(input: MessageRunInput): Promise<Message
  * marker event to every message; `MODEL_STEP` chooses which one the API starts.
  */
 export async function messageWorkflowV3(input: MessageRunInput): Promise<MessageResult> {
-  return handleMessage(input, answerMessageLocally);
+  return handleMessage(input, { answer: answerMessageLocally, answerInBurst: answerInBurstLocally });
 }
 
-/** How a workflow type runs a text message's one step. */
-type AnswerStep = (input: MessageWorkflowInput) => Promise<Answer>;
+/** How a workflow type runs a text message's one step, and that step at the end of a burst window. */
+interface AnswerSteps {
+  answer: (input: MessageWorkflowInput) => Promise<Answer>;
+  answerInBurst: (input: MessageWorkflowInput & { snapshot: ChannelSnapshot }) => Promise<Answer>;
+}
 
-async function handleMessage(input: MessageRunInput, answerStep: AnswerStep): Promise<MessageResult> {
+async function handleMessage(input: MessageRunInput, steps: AnswerSteps): Promise<MessageResult> {
   const { messageId, chatId, lineSeq } = input;
   const progress = startProgress(messageId, 'accepted');
   setHandler(progressQuery, () => progress);
@@ -174,7 +178,7 @@ async function handleMessage(input: MessageRunInput, answerStep: AnswerStep): Pr
   try {
     result = done.delivery
       ? await deliverRest(done.delivery, progress, close, pausedWait)
-      : await answer(input, answerStep, progress, turn, close, done, pausedWait);
+      : await answer(input, steps, progress, turn, close, done, pausedWait);
   } catch (error) {
     // A failure no retry can heal (a record deleted under us): the message ends as failed, and the
     // chat's turn is handed on, instead of the chat waiting behind a failed workflow.
@@ -187,7 +191,7 @@ async function handleMessage(input: MessageRunInput, answerStep: AnswerStep): Pr
 
 async function answer(
   input: MessageWorkflowInput,
-  answerStep: AnswerStep,
+  steps: AnswerSteps,
   progress: MessageProgress,
   turn: ReturnType<typeof chatLineTurn>,
   close: Close,
@@ -274,7 +278,7 @@ async function answer(
     enter('generating');
     failure = done.failure;
     while (failure === undefined) {
-      const step = await modelStep(() => answerStep(input));
+      const step = await modelStep(() => steps.answer(input));
       if ('failure' in step) {
         failure = done.failure = step.failure;
         break;
@@ -283,7 +287,7 @@ async function answer(
       if (answer.kind === 'refused') return refuse(answer);
       snapshot = answer.snapshot;
       if (answer.kind === 'coalescing') {
-        const inBurst = await afterBurstWindow(input, answer.snapshot, progress);
+        const inBurst = await afterBurstWindow(input, answer.snapshot, progress, steps);
         if ('failure' in inBurst) {
           failure = done.failure = inBurst.failure;
           break;
@@ -334,7 +338,7 @@ async function answer(
     if (failure === undefined && snapshot.coalesceWindowSeconds) {
       // A coalescing channel: the same window as a text message's, then absorbed or answered.
       enter('generating');
-      const inBurst = await afterBurstWindow(input, snapshot, progress);
+      const inBurst = await afterBurstWindow(input, snapshot, progress, steps);
       if ('failure' in inBurst) failure = inBurst.failure;
       else {
         const result = inBurst.result;
@@ -470,7 +474,12 @@ async function deliverRest(
  * receipt (one durable timer, none when the window is already over, as after a wait for the
  * turn), then is either absorbed into a later message of its chat or answered.
  */
-async function afterBurstWindow(input: MessageWorkflowInput, snapshot: ChannelSnapshot, progress: MessageProgress) {
+async function afterBurstWindow(
+  input: MessageWorkflowInput,
+  snapshot: ChannelSnapshot,
+  progress: MessageProgress,
+  steps: AnswerSteps,
+) {
   const windowEnd = Date.parse(input.receivedAt) + (snapshot.coalesceWindowSeconds ?? 0) * 1000;
   const waitMs = windowEnd - workflowNow();
   if (waitMs > 0) {
@@ -478,7 +487,7 @@ async function afterBurstWindow(input: MessageWorkflowInput, snapshot: ChannelSn
     await sleep(waitMs);
     enterStage(progress, 'generating');
   }
-  return modelStep(() => answerInBurst({ ...input, snapshot }));
+  return modelStep(() => steps.answerInBurst({ ...input, snapshot }));
 }
 
 /**

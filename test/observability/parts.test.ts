@@ -93,7 +93,9 @@ describe('metrics helpers', () => {
   test('reply-delay tracker: counts waits once, forgets them at their end or a minute after they should have ended', () => {
     let now = 1_000_000;
     const tracker = new ReplyDelayTracker(() => now);
+    assert.equal(tracker.has('a'), false);
     tracker.started('a', 10_000);
+    assert.equal(tracker.has('a'), true, 'a replay of the same workflow finds its wait tracked');
     tracker.started('a', 10_000); // a replay of the same workflow
     tracker.started('b', 600_000);
     assert.equal(tracker.size(), 2);
@@ -103,6 +105,7 @@ describe('metrics helpers', () => {
     assert.equal(tracker.size(), 1, 'still within the margin');
     now += 2_000;
     assert.equal(tracker.size(), 0, 'a wait that ended on another worker is dropped');
+    assert.equal(tracker.has('a'), false);
   });
 
   test('stage tracker: each stage timed from its entry to the next, once; a final stage ends the tracking', () => {
