@@ -359,7 +359,8 @@ async function warmUp(
   const plan = planWorkload({
     rate: 10,
     count: options.warmupMessages,
-    chats: Math.min(options.warmupMessages, 5),
+    // A chat per message when the channel coalesces: the warm-up must not be one burst.
+    chats: options.coalesceWindowSeconds > 0 ? options.warmupMessages : Math.min(options.warmupMessages, 5),
     longRatio: 0.3,
     longChars: options.longChars,
     maxMessageLength: options.maxMessageLength,
