@@ -1,6 +1,5 @@
 import { Context } from '@temporalio/activity';
 import type { ChatLine } from '../coordination/chat-line.js';
-import type { HandoffRequestedEvent } from '../domain/handoff.js';
 import type { FinalStatus } from '../domain/models.js';
 import type { Logger } from '../lib/logger.js';
 import type { AddressPolicy, SafeFetchPolicy } from '../lib/safe-fetch.js';
@@ -45,13 +44,6 @@ export interface ActivityDeps {
   report?: ActivityReporter;
   /** Starts operational event deliveries (src/activities/events.ts); without it no event is sent. */
   events?: OperationalEventStarter;
-  /**
-   * The hook of the operational event `chat.handoff_requested` (issue 14, feature 5 sends it to the
-   * channel's events URL): called when the model has handed a chat to a person, after the handoff
-   * reply is stored, before it is delivered. At least once per handoff (a retried step calls it
-   * again; `messageId` tells repeats apart). Absent: nobody is told.
-   */
-  onHandoffRequested?: (event: HandoffRequestedEvent) => Promise<void>;
 }
 
 /** The logger for the running activity, with its workflow and type (log lines also get the message's ids from the log context). */

@@ -129,7 +129,7 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
     return lengthsOf(parts);
   }
 
-  /** A reply that is the handoff text: the event's hook told (again, on a retry: at least once), and the workflow too. */
+  /** A reply that is the handoff text: the channel's events URL told, and the workflow too. */
   async function handedOff(message: MessageDoc, partLengths: number[], writtenBefore: boolean): Promise<Composed> {
     // The channel's events URL (when it has one) learns that a person is needed: one event per
     // handoff, however often the step runs (its id is the message's).
@@ -141,15 +141,6 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
         message_id: message._id,
       });
     }
-    await deps.onHandoffRequested?.({
-      type: 'chat.handoff_requested',
-      messageId: message._id,
-      chatId: message.chat_id,
-      channelId: message.channel_id,
-      pageId: message.page_id,
-      clientId: message.client_id,
-      at: new Date(),
-    });
     return { partLengths, writtenBefore, handoff: true };
   }
 

@@ -25,15 +25,3 @@ export const HANDOFF_REQUESTED_REASON = 'handoff requested: the model handed the
 
 /** Who paused a chat's assistant. */
 export type HandoffBy = 'admin' | 'model';
-
-/** The event a helpdesk may be told of when the model hands a chat over (the operational events feature sends it). */
-export interface HandoffRequestedEvent {
-  type: 'chat.handoff_requested';
-  /** The message whose reply was the handoff text: unique per handoff, so a receiver can deduplicate. */
-  messageId: string;
-  chatId: string;
-  channelId: string;
-  pageId: string;
-  clientId: string;
-  at: Date;
-}

@@ -1,4 +1,5 @@
 import type { WorkflowHandle } from '@temporalio/client';
+import proto from '@temporalio/proto';
 import type { DataConverter } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -89,4 +90,10 @@ export function scheduledActivityType(event: HistoryEvent): string | undefined {
   if (!data) return undefined;
   const parsed = JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type?: string };
   return parsed.activity_type;
+}
+
+/** The history's event types by name (`EVENT_TYPE_…`), in order. */
+export async function historyEventTypes(handle: WorkflowHandle): Promise<string[]> {
+  const { EventType } = proto.temporal.api.enums.v1;
+  return fromHistory(handle, (event) => String(EventType[event.eventType ?? 0]));
 }

@@ -68,8 +68,6 @@ export async function startWorkflowHarness(
   options: {
     retryScheduleSeconds?: number[];
     settings?: Partial<ActivitySettings>;
-    /** Hooks the activities are given besides the stores and clients (the operational events'). */
-    hooks?: Pick<ActivityDeps, 'onHandoffRequested'>;
   } = {},
 ): Promise<WorkflowHarness> {
   const [env, mongo, fake, receiver, workflowBundle] = await Promise.all([
@@ -102,7 +100,6 @@ export async function startWorkflowHarness(
     }),
     // Operational events, wired as the production worker wires them (off for channels without an events URL).
     events: temporalEventStarter(env.client, taskQueue),
-    ...options.hooks,
   };
   const activities = { ...createActivities(deps), ...createEventActivities(deps) };
   const worker = await Worker.create({

@@ -1,17 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import proto from '@temporalio/proto';
 import { createMessageStarter } from '../../src/api/message-starter.js';
 import { createChannelWithAgent, envelopeFor } from '../helpers/fixtures.js';
+import { historyEventTypes } from '../helpers/temporal.js';
 import { startWorkflowHarness, type WorkflowHarness } from '../helpers/workflow-harness.js';
-
-const { EventType } = proto.temporal.api.enums.v1;
 
 /** The history's event types, by name, without the common prefix. */
 async function eventTypes(handle: WorkflowHandle): Promise<string[]> {
-  const history = await handle.fetchHistory();
-  return (history.events ?? []).map((event) => String(EventType[event.eventType ?? 0]).replace('EVENT_TYPE_', ''));
+  return (await historyEventTypes(handle)).map((type) => type.replace('EVENT_TYPE_', ''));
 }
 
 // The common case (a text message, one part, no delay, nobody ahead in its chat) is the cost that

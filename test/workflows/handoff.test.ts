@@ -3,12 +3,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { Client } from '@temporalio/client';
 import { createChatControls, type ChatControls } from '../../src/api/chat-controls.js';
 import { fakeVoiceNote } from '../../src/demo-model/server.js';
-import {
-  HANDOFF_REQUESTED_REASON,
-  HANDOFF_TOOL_NAME,
-  HELD_FOR_PERSON_REASON,
-  type HandoffRequestedEvent,
-} from '../../src/domain/handoff.js';
+import { HANDOFF_REQUESTED_REASON, HANDOFF_TOOL_NAME, HELD_FOR_PERSON_REASON } from '../../src/domain/handoff.js';
 import type { InboundEnvelope } from '../../src/domain/models.js';
 import { createChannelWithAgent, envelopeFor } from '../helpers/fixtures.js';
 import { testDataConverter } from '../helpers/temporal.js';
@@ -18,16 +13,8 @@ const HANDOFF_TEXT = 'A person from our team will take over shortly.';
 
 describe('human handoff (time-skipping server)', () => {
   let h: WorkflowHarness;
-  const events: HandoffRequestedEvent[] = [];
   before(async () => {
-    h = await startWorkflowHarness({
-      hooks: {
-        onHandoffRequested: (event) => {
-          events.push(event);
-          return Promise.resolve();
-        },
-      },
-    });
+    h = await startWorkflowHarness();
   });
   after(async () => {
     await h?.close();
@@ -35,7 +22,6 @@ describe('human handoff (time-skipping server)', () => {
   beforeEach(() => {
     h.fake.reset();
     h.receiver.reset();
-    events.length = 0;
   });
 
   /**
@@ -79,8 +65,10 @@ describe('human handoff (time-skipping server)', () => {
   });
 
   test('the model hands off: the user gets the handoff text; the next message is kept unanswered; after a resume the model answers, seeing it', async () => {
+    const events = h.receiver.endpoint();
     const { channel } = await createChannelWithAgent(h.stores, {
       replyUrl: h.receiver.url,
+      channel: { events_url: events.url },
       agent: { handoff_text: HANDOFF_TEXT },
     });
     const clientId = 'handoff-user';
@@ -94,7 +82,8 @@ describe('human handoff (time-skipping server)', () => {
       tools.map((tool) => tool.function.name),
       [HANDOFF_TOOL_NAME],
     );
-    const [post] = h.receiver.delivered();
+    const replies = new URL(h.receiver.url).pathname;
+    const [post] = h.receiver.delivered(replies);
     assert.equal(post?.fields.text, HANDOFF_TEXT);
     assert.equal(post?.headers['webhook-id'], `${first.messageId}.0`);
     const chat = await h.stores.chats.get(first.chatId);
@@ -103,10 +92,14 @@ describe('human handoff (time-skipping server)', () => {
     const status = await h.messageAdmin.status(first.messageId);
     assert.equal(status.status, 'delivered');
     assert.equal(status.reason, HANDOFF_REQUESTED_REASON);
-    // The hook of the operational event was told, once, with the message that handed off.
+    // The channel's events URL was told, once, with the message that handed off.
+    await h.receiver.waitForDelivered(1, { path: events.path });
     assert.deepEqual(
-      events.map((event) => [event.type, event.messageId, event.chatId, event.channelId, event.clientId]),
-      [['chat.handoff_requested', first.messageId, first.chatId, channel.id, clientId]],
+      h.receiver.delivered(events.path).map((event) => {
+        const body = JSON.parse(event.rawBody) as { type: string; data: Record<string, string> };
+        return [body.type, body.data.message_id, body.data.chat_id, body.data.client_id];
+      }),
+      [['chat.handoff_requested', first.messageId, first.chatId, clientId]],
     );
     await h.record('v3-handoff-requested', handedOff.handle);
 
@@ -114,7 +107,7 @@ describe('human handoff (time-skipping server)', () => {
     const held = await run(second);
     assert.deepEqual(held.result, { status: 'not_answered', partsDelivered: 0, reason: HELD_FOR_PERSON_REASON });
     assert.equal(h.fake.requestsTo('chat').length, 1, 'the model is not asked while a person has the chat');
-    assert.equal(h.receiver.posts.length, 1, 'nothing is sent for the held message');
+    assert.equal(h.receiver.posts.filter((p) => p.path === replies).length, 1, 'nothing is sent for the held message');
     const heldStatus = await h.messageAdmin.status(second.messageId);
     assert.equal(heldStatus.status, 'not_answered');
     assert.equal(heldStatus.reason, HELD_FOR_PERSON_REASON);
@@ -139,7 +132,7 @@ describe('human handoff (time-skipping server)', () => {
     const third = envelopeFor(channel, { client_id: clientId, text: 'Are you back?' });
     const answered = await run(third);
     assert.deepEqual(answered.result, { status: 'delivered', partsDelivered: 1 });
-    assert.equal(h.receiver.delivered().at(-1)?.fields.text, 'Echo: Are you back?');
+    assert.equal(h.receiver.delivered(replies).at(-1)?.fields.text, 'Echo: Are you back?');
     // The model reads the whole conversation, the message kept while a person had the chat included.
     assert.deepEqual(promptOf(1).slice(1), [
       ['user', 'I want to talk to a human.'],
@@ -147,7 +140,7 @@ describe('human handoff (time-skipping server)', () => {
       ['user', 'Hello? Anyone there?'],
       ['user', 'Are you back?'],
     ]);
-    assert.equal(events.length, 1, 'no further handoff event');
+    assert.equal(h.receiver.delivered(events.path).length, 1, 'no further handoff event');
   });
 
   test("an admin's pause takes its place in the chat's line: the message being answered is answered, the next one is not", async () => {

@@ -37,6 +37,12 @@ function verified(post: ReceivedPost, secret: string): EventBody {
 
 describe('operational events: the event workflow and its emitters (time-skipping server)', () => {
   let h: WorkflowHarness;
+  /** The first event the receiver got at `path`, its signature verified. */
+  async function firstEvent(path: string, secret: string): Promise<{ post: ReceivedPost; body: EventBody }> {
+    const [post] = await h.receiver.waitForDelivered(1, { path });
+    assert.ok(post, `an event at ${path}`);
+    return { post, body: verified(post, secret) };
+  }
   before(async () => {
     h = await startWorkflowHarness({ retryScheduleSeconds: SCHEDULE });
   });
@@ -156,9 +162,7 @@ describe('operational events: the event workflow and its emitters (time-skipping
       h.receiver.delivered(replies.path).map((post) => post.fields.text),
       ['A person will answer you here.'],
     );
-    const [post] = await h.receiver.waitForDelivered(1, { path: events.path });
-    assert.ok(post);
-    const body = verified(post, signingSecret);
+    const { post, body } = await firstEvent(events.path, signingSecret);
     assert.equal(body.type, 'chat.handoff_requested');
     assert.deepEqual(body.data, {
       chat_id: input.chatId,
@@ -179,9 +183,7 @@ describe('operational events: the event workflow and its emitters (time-skipping
     const handle = await h.startMessage(input);
     const result = await handle.result();
     assert.equal(result.status, 'failed');
-    const [post] = await h.receiver.waitForDelivered(1, { path: events.path });
-    assert.ok(post);
-    const body = verified(post, signingSecret);
+    const { post, body } = await firstEvent(events.path, signingSecret);
     assert.equal(body.type, 'message.failed');
     assert.deepEqual(body.data, {
       message_id: input.messageId,
@@ -213,9 +215,7 @@ describe('operational events: the event workflow and its emitters (time-skipping
     const input = envelopeFor(channel, { text: 'Hello' });
     const result = await (await h.startMessage(input)).result();
     assert.equal(result.status, 'failed');
-    const [post] = await h.receiver.waitForDelivered(1, { path: events.path });
-    assert.ok(post);
-    const body = verified(post, signingSecret);
+    const { body } = await firstEvent(events.path, signingSecret);
     assert.equal(body.type, 'message.failed');
     assert.deepEqual(body.data, {
       message_id: input.messageId,
@@ -254,9 +254,7 @@ describe('operational events: the event workflow and its emitters (time-skipping
     h.receiver.answerNext({ status: 410 });
     const input = envelopeFor(channel, { text: 'Hello' });
     const handle = await h.startMessage(input);
-    const [post] = await h.receiver.waitForDelivered(1, { path: events.path });
-    assert.ok(post);
-    const body = verified(post, signingSecret);
+    const { body } = await firstEvent(events.path, signingSecret);
     assert.equal(body.type, 'channel.delivery_paused');
     assert.deepEqual(body.data, { channel_id: channel.id, message_id: input.messageId });
     assert.ok(Date.parse(body.timestamp) > 0, 'an ISO timestamp');

@@ -1,19 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import proto from '@temporalio/proto';
 import { messageWorkflowId } from '../../src/domain/ids.js';
 import { channelIdAttribute, chatIdAttribute, statusAttribute } from '../../src/workflows/search-attributes.js';
 import { createChannelWithAgent, envelopeFor } from '../helpers/fixtures.js';
+import { historyEventTypes } from '../helpers/temporal.js';
 import { startWorkflowHarness, type WorkflowHarness } from '../helpers/workflow-harness.js';
-
-const { EventType } = proto.temporal.api.enums.v1;
-
-/** The history's event types, by name. */
-async function eventTypes(handle: WorkflowHandle): Promise<string[]> {
-  const history = await handle.fetchHistory();
-  return (history.events ?? []).map((event) => String(EventType[event.eventType ?? 0]));
-}
 
 /** Markers of patched() (local activities record markers of their own). */
 async function patchMarkers(handle: WorkflowHandle): Promise<number> {
@@ -55,7 +47,7 @@ describe('search attributes of a message workflow (time-skipping server)', () =>
 
     // The feature's whole cost in history: one upsert event, in the last task (after its local
     // activity's marker), just before the workflow's completion; no patch marker.
-    const types = await eventTypes(handle);
+    const types = await historyEventTypes(handle);
     assert.equal(types.filter((type) => type === 'EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES').length, 1);
     assert.equal(await patchMarkers(handle), 0);
     assert.deepEqual(types.slice(-2), [
@@ -90,7 +82,7 @@ describe('search attributes of a message workflow (time-skipping server)', () =>
     assert.equal(attributes.get(chatIdAttribute), input.chatId);
     assert.equal(attributes.get(channelIdAttribute), channel.id);
     assert.equal(attributes.get(statusAttribute), 'delivered');
-    assert.equal((await eventTypes(handle)).at(-2), 'EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES');
+    assert.equal((await historyEventTypes(handle)).at(-2), 'EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES');
     await h.record('v2-redelivery-search-attributes', handle);
   });
 
@@ -107,7 +99,7 @@ describe('search attributes of a message workflow (time-skipping server)', () =>
       args: [{ ...input, lineSeq }],
     });
     assert.equal(((await handle.result()) as { status: string }).status, 'delivered');
-    const types = await eventTypes(handle);
+    const types = await historyEventTypes(handle);
     assert.ok(!types.includes('EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES'), types.join(' '));
     assert.equal((await handle.describe()).typedSearchAttributes.get(statusAttribute), undefined);
   });
