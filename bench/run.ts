@@ -21,6 +21,8 @@ import { projectRoot } from '../src/stack/tools.js';
 import { collections } from '../src/stores/collections.js';
 import { openDatabase, type Database } from '../src/stores/db.js';
 import { preloadMessages } from './lib/preload.js';
+import { preseedChats } from './lib/preseed.js';
+import { formatScaleComparison, type ScaleRowResult } from './lib/scale-report.js';
 import { chatIdFor } from '../src/stores/chats.js';
 import { analyze } from './lib/analyze.js';
 import { Cleanup } from './lib/children.js';
@@ -94,6 +96,10 @@ Run
   --env KEY=VALUE        extra environment for the API and worker (repeatable)
   --history-samples N    workflow histories fetched per workflow type (default 20)
   --preload N            store N messages of the same chats before the load: the cost once data has piled up
+  --preseed-chats LIST   e.g. 0,20000,100000: the chatrelay phase once per size, on the same stack, after
+                         topping the database up to that many earlier conversations of other users (each a
+                         chat, its line place and head, a message, its reply, attempts and outcome); a table
+                         compares each size with the first (docs/benchmarks.md, "Flat as data grows")
 
 Use a running stack instead of starting one
   --url URL              the API's base URL, e.g. http://127.0.0.1:8080
@@ -111,6 +117,8 @@ interface Options extends BenchConfig {
   historySamples: number;
   /** Messages stored before the load starts, to measure the cost once data has piled up. */
   preload: number;
+  /** Earlier conversations before each chatrelay phase, ascending (empty: one phase, none stored). */
+  preseedChats: number[];
   mongodbUri: string | null;
   mongodbDb: string;
   temporalAddress: string | null;
@@ -146,6 +154,7 @@ function parseOptions(argv: string[]): Options {
       env: { type: 'string', multiple: true },
       'history-samples': { type: 'string' },
       preload: { type: 'string' },
+      'preseed-chats': { type: 'string' },
       url: { type: 'string' },
       'mongodb-uri': { type: 'string' },
       'mongodb-db': { type: 'string' },
@@ -201,6 +210,18 @@ function parseOptions(argv: string[]): Options {
     throw new Error('--compare-ops measures every setting: drop --payload-encryption and --tracing');
   if (compareOps && (overload || values.profile || values.preload !== undefined))
     throw new Error('--compare-ops does not combine with --overload-rate, --profile or --preload');
+  const preseedChats = (values['preseed-chats'] ?? '')
+    .split(',')
+    .filter((item) => item.trim() !== '')
+    .map((item) => {
+      const n = Number(item);
+      if (!Number.isInteger(n) || n < 0) throw new Error(`--preseed-chats: invalid size ${JSON.stringify(item)}`);
+      return n;
+    });
+  if (preseedChats.some((n, i) => i > 0 && n <= (preseedChats[i - 1] ?? 0)))
+    throw new Error('--preseed-chats: the sizes must grow, e.g. 0,20000,100000');
+  if (preseedChats.length > 0 && (url || compareOps || overload))
+    throw new Error('--preseed-chats needs the local stack and does not combine with --compare-ops or --overload-rate');
   if (values['coalesce-window-s'] !== undefined && values['no-baseline'] !== true)
     throw new Error('--coalesce-window-s needs --no-baseline (the baseline does not coalesce)');
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -232,6 +253,7 @@ function parseOptions(argv: string[]): Options {
     baseline: values['no-baseline'] !== true,
     historySamples: num('history-samples', 20, (n) => Number.isInteger(n) && n >= 1),
     preload: num('preload', 0, (n) => Number.isInteger(n) && n >= 0),
+    preseedChats,
     mongodbUri: values['mongodb-uri'] ?? process.env.MONGODB_URI ?? null,
     mongodbDb: values['mongodb-db'] ?? process.env.MONGODB_DB ?? 'chatrelay',
     temporalAddress: values['temporal-address'] ?? process.env.TEMPORAL_ADDRESS ?? null,
@@ -479,6 +501,8 @@ async function main(): Promise<number> {
     let servers: LocalServers | undefined;
     let stack: LocalStack | undefined;
     let chatrelayTarget: Target;
+    /** The bench channel (--preseed-chats stores its earlier conversations on it). */
+    let benchChannelId: string | undefined;
     let temporal: { address: string; namespace: string; taskQueue: string } | undefined;
     if (options.mode === 'local') {
       log(`starting Temporal dev server (${options.temporalDb}), MongoDB-compatible server, API and worker`);
@@ -496,7 +520,8 @@ async function main(): Promise<number> {
         maxMessageLength: options.maxMessageLength,
         coalesceWindowSeconds: options.coalesceWindowSeconds,
       });
-      chatrelayTarget = { url: stack.apiUrl, ...channel };
+      chatrelayTarget = { url: stack.apiUrl, token: channel.token, pageId: channel.pageId };
+      benchChannelId = channel.channelId;
       if (options.preload > 0) {
         // In the benchmark's own chats (their history and line go on from the stored ones), as if the load came on top of days of traffic.
         log(`storing ${options.preload} messages of the same ${options.chats} chats before the load`);
@@ -614,7 +639,34 @@ async function main(): Promise<number> {
     let chatrelay: SystemResult;
     let pids: Record<string, number>;
     let opsComparison: OpsVariantResult[] | undefined;
-    if (options.compareOps && servers && stack) {
+    let scaleComparison: ScaleRowResult[] | undefined;
+    if (options.preseedChats.length > 0) {
+      // One phase per size, each after topping the database up: the same processes and servers throughout.
+      scaleComparison = [];
+      let stored = 0;
+      for (const size of options.preseedChats) {
+        if (interrupted) return 130;
+        if (size > stored) {
+          log(`storing earlier conversations ${stored} to ${size}`);
+          const started = performance.now();
+          await preseedChats(collections(database_.db), {
+            from: stored,
+            to: size,
+            channelId: benchChannelId ?? 'preseeded',
+            pageId: chatrelayTarget.pageId,
+          });
+          log(`stored ${size - stored} conversations in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+          stored = size;
+        }
+        const measured = await measureChatrelay(`chatrelay-${size}-chats`);
+        scaleComparison.push({ preseededChats: size, result: measured.result });
+        pids = measured.pids;
+      }
+      const first = scaleComparison[0];
+      if (!first) throw new Error('--preseed-chats: no phase ran');
+      chatrelay = first.result;
+      pids ??= { ...benchPid };
+    } else if (options.compareOps && servers && stack) {
       opsComparison = [];
       for (const [index, variant] of opsVariants.entries()) {
         if (interrupted) return 130;
@@ -749,6 +801,7 @@ async function main(): Promise<number> {
         ...(options.overload ? { overload: options.overload } : {}),
         ...(options.ops ? { ops: options.ops } : {}),
         ...(options.compareOps ? { compareOps: true } : {}),
+        ...(options.preseedChats.length > 0 ? { preseedChats: options.preseedChats } : {}),
       },
       machine: machineInfo(stack?.mongoServer ?? null),
       code: {
@@ -772,12 +825,14 @@ async function main(): Promise<number> {
       ...(profiles ? { profiles } : {}),
       ...(overload ? { overload } : {}),
       ...(opsComparison ? { opsComparison } : {}),
+      ...(scaleComparison ? { scaleComparison } : {}),
       errors,
     };
     mkdirSync(dirname(options.out), { recursive: true });
     writeFileSync(options.out, `${JSON.stringify(result, null, 2)}\n`);
     console.log(formatTable(result));
     if (opsComparison) console.log(`\n${formatOpsComparison(opsComparison)}`);
+    if (scaleComparison) console.log(`\n${formatScaleComparison(scaleComparison)}`);
     if (profiles)
       for (const list of Object.values(profiles))
         for (const summary of list) console.log(`\n${formatProfileSummary(summary, 12)}`);

@@ -1,5 +1,6 @@
 /** The --compare-ops result: one row per operations setting, each read against the plain one. */
 import type { OpsVariant } from './ops-variants.js';
+import { formatColumns } from './columns.js';
 import type { SystemResult } from './report.js';
 
 export interface OpsVariantResult extends OpsVariant {
@@ -67,13 +68,9 @@ export function formatOpsComparison(variants: readonly OpsVariantResult[]): stri
       show(r.otherCores),
     ];
   });
-  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]?.length ?? 0)));
-  const line = (cells: readonly string[]): string =>
-    cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ');
-  return [
+  return formatColumns(
     'operations settings, back to back on the same servers (ms; CPU ms per accepted message; "all" adds Temporal and MongoDB):',
-    line(header),
-    line(widths.map((width) => '-'.repeat(width))),
-    ...rows.map(line),
-  ].join('\n');
+    header,
+    rows,
+  );
 }

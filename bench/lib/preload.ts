@@ -38,9 +38,78 @@ const entry = (id: string, role: 'user' | 'assistant', content: string): History
 const textOf = (n: number): string =>
   n % 5 === 0 ? 'x'.repeat(1500) : 'Message text of a usual length, a sentence or two.';
 
-export async function preloadMessages(c: Collections, options: PreloadOptions): Promise<void> {
-  const { chats, chatId, idPrefix } = options;
-  const now = new Date();
+/** What one answered message leaves in the database: its line place, the message, its reply, attempts and outcome. */
+export interface MessageRecords {
+  line: LineSlotDoc;
+  message: MessageDoc;
+  reply: ReplyDoc;
+  attempts: DeliveryAttemptDoc[];
+  outcome: OutcomeDoc;
+}
+
+/** The records of message number `n`, at place `seq` of `chat`: one part, or four for one in five. */
+export function messageRecords(
+  n: number,
+  chat: string,
+  seq: number,
+  ids: { idPrefix: string; channelId: string; pageId: string },
+  now: Date,
+): MessageRecords {
+  const content = textOf(n);
+  const partCount = n % 5 === 0 ? 4 : 1;
+  const id = `${ids.idPrefix}${n}`;
+  return {
+    line: { _id: lineSlotId(chat, seq), chat_id: chat, seq, message_id: id, workflow_id: `w-${id}`, created_at: now },
+    message: {
+      _id: id,
+      workflow_id: `w-${id}`,
+      channel_id: ids.channelId,
+      page_id: ids.pageId,
+      client_id: chat,
+      chat_id: chat,
+      platform: 'x',
+      status: 'processing',
+      stage: 'accepted',
+      inbound: { client_id: chat, platform: 'x', text: content },
+      received_at: now,
+      line_seq: seq,
+      created_at: now,
+      updated_at: now,
+    },
+    reply: {
+      _id: id,
+      parts: Array.from({ length: partCount }, (_, index) => ({
+        index,
+        text: content.slice(0, 400),
+        images: [],
+        delivery_id: `${id}.${index}`,
+      })),
+      at: now,
+    },
+    attempts: Array.from({ length: partCount }, (_, index) => ({
+      _id: deliveryAttemptId(id, attemptKey(index, 1)),
+      message_id: id,
+      part_index: index,
+      attempt: 1,
+      at: now,
+      duration_ms: 3,
+      result: 'delivered' as const,
+      http_status: 200,
+    })),
+    outcome: { _id: id, message_id: id, status: 'delivered', parts_delivered: partCount, at: now },
+  };
+}
+
+/** A chat's window of recent history: `exchanges` user and assistant entries of message `n`'s text. */
+export function recentWindow(idPrefix: string, n: number, exchanges: number): HistoryEntry[] {
+  return Array.from({ length: exchanges }, (_, k) => [
+    entry(`${idPrefix}${n}-${k}`, 'user', textOf(n)),
+    entry(`${idPrefix}${n}-${k}`, 'assistant', `Echo: ${textOf(n)}`),
+  ]).flat();
+}
+
+/** Buffers records and inserts them in batches, every collection at once. */
+export function recordWriter(c: Collections) {
   const docs = {
     lines: [] as LineSlotDoc[],
     messages: [] as MessageDoc[],
@@ -57,69 +126,31 @@ export async function preloadMessages(c: Collections, options: PreloadOptions): 
       docs.outcomes.length && c.outcomes.insertMany(docs.outcomes.splice(0)),
     ]);
   };
+  return {
+    async add(records: MessageRecords): Promise<void> {
+      docs.lines.push(records.line);
+      docs.messages.push(records.message);
+      docs.replies.push(records.reply);
+      docs.attempts.push(...records.attempts);
+      docs.outcomes.push(records.outcome);
+      if (docs.messages.length >= 500) await flush();
+    },
+    flush,
+  };
+}
+
+export async function preloadMessages(c: Collections, options: PreloadOptions): Promise<void> {
+  const { chats, chatId, idPrefix } = options;
+  const now = new Date();
+  const writer = recordWriter(c);
   for (let n = options.from; n < options.to; n++) {
-    const chat = chatId(n % chats);
-    const content = textOf(n);
-    const partCount = n % 5 === 0 ? 4 : 1;
-    const id = `${idPrefix}${n}`;
-    const seq = Math.floor(n / chats) + 1;
-    docs.lines.push({
-      _id: lineSlotId(chat, seq),
-      chat_id: chat,
-      seq,
-      message_id: id,
-      workflow_id: `w-${id}`,
-      created_at: now,
-    });
-    docs.messages.push({
-      _id: id,
-      workflow_id: `w-${id}`,
-      channel_id: options.channelId,
-      page_id: options.pageId,
-      client_id: chat,
-      chat_id: chat,
-      platform: 'x',
-      status: 'processing',
-      stage: 'accepted',
-      inbound: { client_id: chat, platform: 'x', text: content },
-      received_at: now,
-      line_seq: seq,
-      created_at: now,
-      updated_at: now,
-    });
-    docs.replies.push({
-      _id: id,
-      parts: Array.from({ length: partCount }, (_, index) => ({
-        index,
-        text: content.slice(0, 400),
-        images: [],
-        delivery_id: `${id}.${index}`,
-      })),
-      at: now,
-    });
-    for (let index = 0; index < partCount; index++) {
-      docs.attempts.push({
-        _id: deliveryAttemptId(id, attemptKey(index, 1)),
-        message_id: id,
-        part_index: index,
-        attempt: 1,
-        at: now,
-        duration_ms: 3,
-        result: 'delivered',
-        http_status: 200,
-      });
-    }
-    docs.outcomes.push({ _id: id, message_id: id, status: 'delivered', parts_delivered: partCount, at: now });
-    if (docs.messages.length >= 500) await flush();
+    await writer.add(messageRecords(n, chatId(n % chats), Math.floor(n / chats) + 1, options, now));
   }
-  await flush();
+  await writer.flush();
   // Each chat's window of recent history and its line's head, as the last of its messages left them.
   for (let chat = 0; chat < chats && options.to > 0; chat++) {
     const last = Math.max(0, options.to - chats + chat);
-    const window = Array.from({ length: 10 }, (_, k) => [
-      entry(`${idPrefix}${last}-${k}`, 'user', textOf(last)),
-      entry(`${idPrefix}${last}-${k}`, 'assistant', `Echo: ${textOf(last)}`),
-    ]).flat();
+    const window = recentWindow(idPrefix, last, 10);
     const id = chatId(chat);
     await c.chats.updateOne(
       { _id: id },

@@ -6,6 +6,7 @@ import type { OpsSettings } from './ops-variants.js';
 import { formatOverload, type OverloadResult } from './overload.js';
 import type { ProcessReport, ProcessTimelinePoint } from './procstat.js';
 import type { ProfileSummary } from '../profile-summary.js';
+import type { ScaleRowResult } from './scale-report.js';
 import { ratio } from './stats.js';
 
 export interface SystemResult extends SystemFigures {
@@ -54,6 +55,8 @@ export interface BenchConfig {
   ops?: OpsSettings;
   /** With --compare-ops: every setting measured back to back (see opsComparison). */
   compareOps?: boolean;
+  /** With --preseed-chats: the earlier conversations before each phase (see scaleComparison). */
+  preseedChats?: number[];
 }
 
 export interface BenchResult {
@@ -80,6 +83,8 @@ export interface BenchResult {
   overload?: OverloadResult;
   /** With --compare-ops: one result per operations setting, plain first; `chatrelay` is then the production default (encryption on, tracing off). */
   opsComparison?: OpsVariantResult[];
+  /** With --preseed-chats: one result per number of earlier conversations, smallest first; `chatrelay` is the first. */
+  scaleComparison?: ScaleRowResult[];
   errors: string[];
 }
 

@@ -97,7 +97,7 @@ const secretsKey = randomBytes(32).toString('base64url');
 export async function createBenchChannel(
   database: Database,
   settings: ChannelSettings,
-): Promise<{ token: string; pageId: string }> {
+): Promise<{ token: string; pageId: string; channelId: string }> {
   const stores = createStores(database.db, { secretBox: createSecretBox(secretsKey) });
   await stores.ensureIndexes();
   const agent = await stores.agents.create({
@@ -119,7 +119,7 @@ export async function createBenchChannel(
   });
   // As the admin API does: every channel signs its replies (none is ever sent unsigned).
   await stores.signingSecrets.create(channel.id);
-  return { token, pageId };
+  return { token, pageId, channelId: channel.id };
 }
 
 export interface LocalServersOptions {

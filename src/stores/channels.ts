@@ -1,7 +1,7 @@
 import type { Channel } from '../domain/models.js';
 import type { SecretBox } from '../lib/secret-box.js';
 import { randomId } from '../lib/secrets.js';
-import type { ChannelDoc, Collections } from './collections.js';
+import { isDuplicateKey, type ChannelDoc, type Collections } from './collections.js';
 
 export type NewChannel = Omit<
   Channel,
@@ -13,17 +13,64 @@ export type ChannelPatch = Partial<Omit<NewChannel, 'api_token'>>;
 
 const toChannel = ({ _id, ...rest }: ChannelDoc): Channel => ({ id: _id, ...rest });
 
+/** What a unique index answers when a page id is taken: the admin API maps it to 409 (see isDuplicateKey). */
+class PageTakenError extends Error {
+  readonly code = 11000;
+  constructor(pageId: string) {
+    super(`page id ${pageId} is taken`);
+    this.name = 'PageTakenError';
+  }
+}
+
 /** `box` keys the stored hash of API tokens (HMAC-SHA-256; see lib/secret-box.ts). */
 export function createChannelStore(
   c: Collections,
   box: Pick<SecretBox, 'hashToken' | 'tokenMatches' | 'tokenHashKind'>,
 ) {
+  const holderOf = async (pageId: string): Promise<ChannelDoc | null> => {
+    const page = await c.channelPages.findOne({ _id: pageId });
+    const channel = page ? await c.channels.findOne({ _id: page.channel_id }) : null;
+    // A page document left behind by an interrupted change names a channel that no longer has it.
+    return channel?.page_id === pageId ? channel : null;
+  };
+  /**
+   * Takes `pageId` for `channelId`. The page document's unique `_id` decides between two admins
+   * at once; a document left behind by an interrupted change (its channel gone, or moved to
+   * another page) is taken over. Throws a duplicate key error when a channel holds the page.
+   */
+  const claimPage = async (pageId: string, channelId: string): Promise<void> => {
+    try {
+      await c.channelPages.insertOne({ _id: pageId, channel_id: channelId });
+      return;
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+    }
+    const holder = await holderOf(pageId);
+    if (holder && holder._id !== channelId) throw new PageTakenError(pageId);
+    await c.channelPages.replaceOne({ _id: pageId }, { channel_id: channelId });
+  };
+  /** Lets go of `pageId` if `channelId` holds it (read, then delete by `_id`: only the admin API writes these). */
+  const releasePage = async (pageId: string, channelId: string): Promise<void> => {
+    const page = await c.channelPages.findOne({ _id: pageId });
+    if (page?.channel_id === channelId) await c.channelPages.deleteOne({ _id: pageId });
+  };
+
   return {
+    /** Gives every channel its page document (channels created before there were any); safe at every start. */
+    async ensurePages(): Promise<void> {
+      for await (const doc of c.channels.find({}, { projection: { _id: 1, page_id: 1 } })) {
+        const page = await c.channelPages.findOne({ _id: doc.page_id });
+        if (page?.channel_id !== doc._id)
+          await c.channelPages.replaceOne({ _id: doc.page_id }, { channel_id: doc._id }, { upsert: true });
+      }
+    },
     /** Throws a duplicate key error (see isDuplicateKey) when the page id is taken. */
     async create(input: NewChannel, now = new Date()): Promise<Channel> {
       const { api_token, ...settings } = input;
+      const id = `chn_${randomId(12)}`;
+      await claimPage(settings.page_id, id);
       const doc: ChannelDoc = {
-        _id: `chn_${randomId(12)}`,
+        _id: id,
         ...settings,
         token_hash: box.hashToken(api_token),
         token_last4: api_token.slice(-4),
@@ -31,15 +78,21 @@ export function createChannelStore(
         created_at: now,
         updated_at: now,
       };
-      await c.channels.insertOne(doc);
+      try {
+        await c.channels.insertOne(doc);
+      } catch (error) {
+        await releasePage(settings.page_id, id).catch(() => undefined);
+        throw error;
+      }
       return toChannel(doc);
     },
     async get(id: string): Promise<Channel | undefined> {
       const doc = await c.channels.findOne({ _id: id });
       return doc ? toChannel(doc) : undefined;
     },
+    /** The channel of a page id: two lookups by `_id`, on every message whose channel is not cached. */
     async getByPageId(pageId: string): Promise<Channel | undefined> {
-      const doc = await c.channels.findOne({ page_id: pageId });
+      const doc = await holderOf(pageId);
       return doc ? toChannel(doc) : undefined;
     },
     async list(options: { limit: number; after?: string; agentId?: string }): Promise<Channel[]> {
@@ -52,12 +105,23 @@ export function createChannelStore(
     async countByAgent(agentId: string): Promise<number> {
       return c.channels.countDocuments({ agent_id: agentId });
     },
+    /** Throws a duplicate key error (see isDuplicateKey) when a new page id is taken. */
     async update(id: string, patch: ChannelPatch, now = new Date()): Promise<Channel | undefined> {
-      const doc = await c.channels.findOneAndUpdate(
-        { _id: id },
-        { $set: { ...patch, updated_at: now } },
-        { returnDocument: 'after' },
-      );
+      const before = patch.page_id !== undefined ? await c.channels.findOne({ _id: id }) : null;
+      const movesPage = before !== null && patch.page_id !== undefined && patch.page_id !== before.page_id;
+      if (movesPage && patch.page_id !== undefined) await claimPage(patch.page_id, id);
+      let doc: ChannelDoc | null;
+      try {
+        doc = await c.channels.findOneAndUpdate(
+          { _id: id },
+          { $set: { ...patch, updated_at: now } },
+          { returnDocument: 'after' },
+        );
+      } catch (error) {
+        if (movesPage && patch.page_id !== undefined) await releasePage(patch.page_id, id).catch(() => undefined);
+        throw error;
+      }
+      if (movesPage && before) await releasePage(before.page_id, id);
       return doc ? toChannel(doc) : undefined;
     },
     async rotateToken(id: string, newToken: string, now = new Date()): Promise<Channel | undefined> {
@@ -89,7 +153,9 @@ export function createChannelStore(
       return found;
     },
     async delete(id: string): Promise<boolean> {
+      const doc = await c.channels.findOne({ _id: id }, { projection: { page_id: 1 } });
       const result = await c.channels.deleteOne({ _id: id });
+      if (doc) await releasePage(doc.page_id, id);
       return result.deletedCount === 1;
     },
   };

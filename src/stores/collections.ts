@@ -15,6 +15,16 @@ import type {
 export type AgentDoc = Omit<Agent, 'id'> & { _id: string };
 export type ChannelDoc = Omit<Channel, 'id'> & { _id: string };
 
+/**
+ * Which channel holds a page id: `_id` the page id. The API finds a message's channel by its page
+ * id through it, with lookups by `_id` alone (FerretDB's SQLite backend reads a whole collection
+ * for any other filter). Written by the admin API only (stores/channels.ts).
+ */
+export interface ChannelPageDoc {
+  _id: string;
+  channel_id: string;
+}
+
 export type { HistoryEntry };
 
 /**
@@ -248,6 +258,7 @@ export interface BlobDoc {
 export interface Collections {
   agents: Collection<AgentDoc>;
   channels: Collection<ChannelDoc>;
+  channelPages: Collection<ChannelPageDoc>;
   chats: Collection<ChatDoc>;
   history: Collection<HistoryDoc>;
   messages: Collection<MessageDoc>;
@@ -270,6 +281,7 @@ export function collections(db: Db): Collections {
   return {
     agents: db.collection<AgentDoc>('agents'),
     channels: db.collection<ChannelDoc>('channels'),
+    channelPages: db.collection<ChannelPageDoc>('channel_pages'),
     chats: db.collection<ChatDoc>('chats'),
     history: db.collection<HistoryDoc>('history'),
     messages: db.collection<MessageDoc>('messages'),

@@ -18,10 +18,11 @@ export function createStores(db: Db, options: { secretBox?: SecretBox; messageCa
   const c = collections(db);
   const box = options.secretBox ?? createSecretBox('tests-and-tools-only-not-a-deployment-key');
   const signingSecrets = createSigningSecretStore(db, box);
+  const channels = createChannelStore(c, box);
   return {
     signingSecrets,
     agents: createAgentStore(c),
-    channels: createChannelStore(c, box),
+    channels,
     chats: createChatStore(c),
     messages: createMessageStore(
       c,
@@ -37,7 +38,7 @@ export function createStores(db: Db, options: { secretBox?: SecretBox; messageCa
     /** Retention and end users' erasure requests: deleting a chat or old messages with all their records. */
     erasure: createErasureStore(c),
     ensureIndexes: async () => {
-      await Promise.all([ensureIndexes(c), signingSecrets.ensureIndexes()]);
+      await Promise.all([ensureIndexes(c), signingSecrets.ensureIndexes(), channels.ensurePages()]);
     },
   };
 }

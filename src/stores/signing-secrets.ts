@@ -2,9 +2,8 @@ import type { Collection, Db } from 'mongodb';
 import { randomId } from '../lib/secrets.js';
 import { generateSigningSecret, type SecretBox } from '../lib/secret-box.js';
 
-interface SigningSecretDoc {
-  _id: string;
-  channel_id: string;
+interface SealedSecret {
+  id: string;
   /** Encrypted with the deployment's secret box; never stored in the clear. */
   sealed: string;
   created_at: Date;
@@ -12,58 +11,100 @@ interface SigningSecretDoc {
   expires_at: Date | null;
 }
 
+/**
+ * A channel's signing secrets, in one document whose `_id` is the channel's: delivery reads them
+ * with one lookup by `_id` (the only kind FerretDB answers from an index), and a rotation is one
+ * write of that document, so it either happened whole or not at all. Only the admin API writes it.
+ */
+interface ChannelSecretsDoc {
+  _id: string;
+  secrets: SealedSecret[];
+  updated_at: Date;
+}
+
+/** How secrets were stored before (one document each, found by `channel_id`); moved at start-up. */
+interface SecretPerDocument extends SealedSecret {
+  _id: string;
+  channel_id: string;
+}
+
+const newest = (a: SealedSecret, b: SealedSecret): number => b.created_at.getTime() - a.created_at.getTime();
+const signsAt = (secret: SealedSecret, now: Date): boolean => secret.expires_at === null || secret.expires_at > now;
+
 /** Each channel's webhook signing secrets: normally one, two during a rotation's grace period. */
 export function createSigningSecretStore(db: Db, box: SecretBox) {
-  const secrets: Collection<SigningSecretDoc> = db.collection<SigningSecretDoc>('signing_secrets');
-  async function insertSecret(channelId: string, now: Date): Promise<{ id: string; secret: string }> {
+  const channels: Collection<ChannelSecretsDoc> = db.collection<ChannelSecretsDoc>('channel_signing_secrets');
+  const perSecret: Collection<SecretPerDocument> = db.collection<SecretPerDocument>('signing_secrets');
+  const newSecret = (now: Date): { stored: SealedSecret; secret: string } => {
     const secret = generateSigningSecret();
-    const id = `whs_${randomId(12)}`;
-    await secrets.insertOne({
-      _id: id,
-      channel_id: channelId,
-      sealed: box.seal(secret),
-      created_at: now,
-      expires_at: null,
-    });
-    return { id, secret };
+    return {
+      secret,
+      stored: { id: `whs_${randomId(12)}`, sealed: box.seal(secret), created_at: now, expires_at: null },
+    };
+  };
+
+  /** Moves secrets stored one document each into their channel's document; safe to run twice at once. */
+  async function moveSecretsStoredOneByOne(): Promise<void> {
+    const old = await perSecret.find({}).toArray();
+    const byChannel = new Map<string, SecretPerDocument[]>();
+    for (const doc of old) byChannel.set(doc.channel_id, [...(byChannel.get(doc.channel_id) ?? []), doc]);
+    for (const [channelId, docs] of byChannel) {
+      const current = (await channels.findOne({ _id: channelId }))?.secrets ?? [];
+      const moved = docs
+        .filter((doc) => !current.some((secret) => secret.id === doc._id))
+        .map((doc) => ({ id: doc._id, sealed: doc.sealed, created_at: doc.created_at, expires_at: doc.expires_at }));
+      const secrets = [...current, ...moved].sort(newest);
+      await channels.updateOne({ _id: channelId }, { $set: { secrets, updated_at: new Date() } }, { upsert: true });
+    }
+    if (old.length > 0) await perSecret.deleteMany({ _id: { $in: old.map((doc) => doc._id) } });
   }
+
   return {
     async ensureIndexes(): Promise<void> {
-      await secrets.createIndex({ channel_id: 1, created_at: -1 }, { name: 'channel_secrets' });
+      await moveSecretsStoredOneByOne();
     },
     /** Creates the channel's first secret; returns it in the clear, the only time it is shown. */
     async create(channelId: string, now = new Date()): Promise<string> {
-      return (await insertSecret(channelId, now)).secret;
+      const { stored, secret } = newSecret(now);
+      await channels.replaceOne({ _id: channelId }, { secrets: [stored], updated_at: now }, { upsert: true });
+      return secret;
     },
     /**
-     * A new secret signs from now on; the ones before keep signing for `graceSeconds`. The new one
-     * is stored first: should the second step fail, the channel has its old and its new secret,
-     * both signing, never none.
+     * A new secret signs from now on; the ones before keep signing for `graceSeconds` (those
+     * already expired are dropped). One write: should it fail, the old secrets sign as before.
      */
     async rotate(channelId: string, graceSeconds: number, now = new Date()): Promise<string> {
       const expiresAt = new Date(now.getTime() + graceSeconds * 1000);
-      const created = await insertSecret(channelId, now);
-      await secrets.updateMany(
-        {
-          channel_id: channelId,
-          _id: { $ne: created.id },
-          $or: [{ expires_at: null }, { expires_at: { $gt: expiresAt } }],
-        },
-        { $set: { expires_at: expiresAt } },
+      const before = (await channels.findOne({ _id: channelId }))?.secrets ?? [];
+      const { stored, secret } = newSecret(now);
+      const kept = before
+        .filter((old) => signsAt(old, now))
+        .map((old) => ({
+          ...old,
+          expires_at: old.expires_at && old.expires_at < expiresAt ? old.expires_at : expiresAt,
+        }));
+      await channels.updateOne(
+        { _id: channelId },
+        { $set: { secrets: [stored, ...kept], updated_at: now } },
+        { upsert: true },
       );
-      return created.secret;
+      return secret;
     },
     /** The secrets that sign deliveries now, newest first. */
     async active(channelId: string, now = new Date()): Promise<string[]> {
-      const docs = await secrets.find({ channel_id: channelId }).sort({ created_at: -1 }).toArray();
-      return docs.filter((doc) => doc.expires_at === null || doc.expires_at > now).map((doc) => box.open(doc.sealed));
+      const doc = await channels.findOne({ _id: channelId });
+      return (doc?.secrets ?? [])
+        .filter((secret) => signsAt(secret, now))
+        .sort(newest)
+        .map((secret) => box.open(secret.sealed));
     },
     /**
      * Whether this process's key opens the stored secrets: undefined when there are none yet to
      * try, false when the key is not the one they were sealed with.
      */
     async keyOpensStoredSecrets(): Promise<boolean | undefined> {
-      const any = await secrets.findOne({});
+      // Every channel's document holds at least its current secret.
+      const any = (await channels.findOne({}))?.secrets[0];
       if (!any) return undefined;
       try {
         box.open(any.sealed);
@@ -74,35 +115,40 @@ export function createSigningSecretStore(db: Db, box: SecretBox) {
     },
     /**
      * Re-encrypts every stored secret that is not under the current key yet (a key change: the
-     * old key is still listed, so both read meanwhile). Each secret is one conditional write of
-     * its `sealed` field, only if nobody changed it since it was read, so running this again
-     * (after an interruption, or to be sure) finishes the job and changes nothing else.
+     * old key is still listed, so both read meanwhile). Each channel's secrets are one write,
+     * only if nobody changed them since they were read, so running this again (after an
+     * interruption, or to be sure) finishes the job and changes nothing else.
      * `unreadable`: secrets no configured key opens (left as they are).
      */
     async reencryptAll(): Promise<{ reencrypted: number; already_current: number; unreadable: number }> {
       const counts = { reencrypted: 0, already_current: 0, unreadable: 0 };
-      for await (const doc of secrets.find({}).sort({ _id: 1 })) {
-        if (box.sealedWithCurrentKey(doc.sealed)) {
-          counts.already_current += 1;
-          continue;
-        }
-        let plain: string;
-        try {
-          plain = box.open(doc.sealed);
-        } catch {
-          counts.unreadable += 1;
-          continue;
-        }
-        const result = await secrets.updateOne(
-          { _id: doc._id, sealed: doc.sealed },
-          { $set: { sealed: box.seal(plain) } },
+      for await (const doc of channels.find({}).sort({ _id: 1 })) {
+        let changed = 0;
+        const secrets = doc.secrets.map((secret) => {
+          if (box.sealedWithCurrentKey(secret.sealed)) {
+            counts.already_current += 1;
+            return secret;
+          }
+          try {
+            const resealed = { ...secret, sealed: box.seal(box.open(secret.sealed)) };
+            changed += 1;
+            return resealed;
+          } catch {
+            counts.unreadable += 1;
+            return secret;
+          }
+        });
+        if (changed === 0) continue;
+        const result = await channels.updateOne(
+          { _id: doc._id, updated_at: doc.updated_at },
+          { $set: { secrets, updated_at: new Date() } },
         );
-        if (result.modifiedCount === 1) counts.reencrypted += 1;
+        if (result.modifiedCount === 1) counts.reencrypted += changed;
       }
       return counts;
     },
     async deleteForChannel(channelId: string): Promise<void> {
-      await secrets.deleteMany({ channel_id: channelId });
+      await channels.deleteOne({ _id: channelId });
     },
   };
 }

@@ -59,8 +59,11 @@ test('changing SECRETS_ENCRYPTION_KEY: old secrets stay readable during the chan
   const expected = new Map(channels.map(({ channel, signingSecret }) => [channel.id, [signingSecret]]));
   expected.get(first.channel.id)?.push(legacySecret);
 
-  // During the change: new key current, old key listed. Everything reads; nothing is lost.
+  // During the change: new key current, old key listed. Everything reads; nothing is lost. (The
+  // secret above is stored as secrets were before each channel had one document: start-up moves it.)
   const during = storesWith(NEW_KEY, [OLD_KEY]);
+  await during.ensureIndexes();
+  assert.equal(await mongo.db.collection('signing_secrets').countDocuments(), 0, 'moved into its channel’s document');
   for (const [channelId, secrets] of expected) assert.deepEqual(await during.signingSecrets.active(channelId), secrets);
   const app = await appWith(NEW_KEY, [OLD_KEY]);
   assert.equal(
