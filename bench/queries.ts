@@ -1,25 +1,38 @@
 /**
- * Times the stores' hot queries against a fresh MongoDB-compatible server (FerretDB here, or the
- * mongod on PATH) as the collections grow, to show which queries cost more as data accumulates
- * (a query the server cannot answer from an index reads the whole collection). Every query on the
- * path of a message is here, and each is answered by _id.
+ * Times each query chatrelay makes, against a fresh MongoDB-compatible server (FerretDB here, or
+ * the mongod on PATH), as earlier conversations pile up: every query on a message's path (each by
+ * `_id`, or an insert), and the admin and dashboard reads (paged), retention's and erasure's.
+ * A query the server cannot answer from an index reads the whole collection: on FerretDB's SQLite
+ * backend that is any filter but `_id` alone.
  *
- *   npx tsx bench/queries.ts [--sizes 0,1000,5000,20000] [--iterations 50]
+ *   npx tsx bench/queries.ts [--sizes 0,20000,100000] [--iterations 50] [--admin-iterations 5]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startMongoServer } from '../src/stack/servers.js';
 import { historyEntryId } from '../src/domain/ids.js';
+import { channelDefaults, agentDefaults } from '../src/domain/models.js';
+import { generateApiToken } from '../src/lib/secrets.js';
+import { startMongoServer } from '../src/stack/servers.js';
+import { onPath } from '../src/stack/tools.js';
+import { chatIdFor } from '../src/stores/chats.js';
 import { collections } from '../src/stores/collections.js';
 import { openDatabase } from '../src/stores/db.js';
 import { createStores } from '../src/stores/index.js';
-import { preloadMessages } from './lib/preload.js';
+import { formatColumns } from './lib/columns.js';
+import { preseedChats } from './lib/preseed.js';
 
-const { values } = parseArgs({ options: { sizes: { type: 'string' }, iterations: { type: 'string' } } });
-const sizes = (values.sizes ?? '0,1000,5000,20000').split(',').map(Number);
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string' },
+    iterations: { type: 'string' },
+    'admin-iterations': { type: 'string' },
+  },
+});
+const sizes = (values.sizes ?? '0,20000,100000').split(',').map(Number);
 const iterations = Number(values.iterations ?? 50);
+const adminIterations = Number(values['admin-iterations'] ?? 5);
 
 const dataDir = mkdtempSync(join(tmpdir(), 'chatrelay-queries-'));
 const server = await startMongoServer({ dataDir });
@@ -29,42 +42,25 @@ try {
   const stores = createStores(database.db, { messageCacheEntries: 0 });
   const c = collections(database.db);
   await stores.ensureIndexes();
-  const chats = 100;
-  for (let chat = 0; chat < chats; chat++) {
-    await c.chats.insertOne({
-      _id: `chat${chat}`,
-      page_id: 'p',
-      client_id: `c${chat}`,
-      platform: 'x',
-      first_seen_at: new Date(),
-      last_seen_at: new Date(),
-      history_seq: 0,
-      recent: [],
-    });
-    await c.lineHeads.insertOne({ _id: `chat${chat}`, done: 0, at: new Date() });
-  }
-  const probe = {
-    _id: 'probe',
-    workflow_id: 'w',
-    channel_id: 'ch',
-    page_id: 'p',
-    client_id: 'c0',
-    chat_id: 'chat0',
-    platform: 'x',
-    inbound: { client_id: 'c0', platform: 'x', text: 'hi' },
-    received_at: new Date(),
-  };
-  await stores.messages.insert({ ...probe, status: 'processing', stage: 'accepted', line_seq: 1 });
-  let messages = 0;
+  const agent = await stores.agents.create({ ...agentDefaults, name: 'queries', system_prompt: 'x' });
+  const channel = await stores.channels.create({
+    ...channelDefaults,
+    agent_id: agent.id,
+    page_id: 'queries-page',
+    reply_webhook_url: 'http://127.0.0.1:9/r',
+    api_token: generateApiToken(),
+  });
+  await stores.signingSecrets.create(channel.id);
+
+  const results = new Map<string, Map<number, number>>();
   let probes = 0;
-  const rows: string[] = [];
-  const time = async (label: string, op: (i: number) => Promise<unknown>): Promise<void> => {
+  const time = async (label: string, size: number, count: number, op: (i: number) => Promise<unknown>) => {
     await op(0);
     const start = performance.now();
-    for (let i = 0; i < iterations; i++) await op(i);
-    rows.push(
-      `${String(messages).padStart(7)}  ${((performance.now() - start) / iterations).toFixed(2).padStart(8)} ms  ${label}`,
-    );
+    for (let i = 1; i <= count; i++) await op(i);
+    const perCall = (performance.now() - start) / count;
+    if (!results.has(label)) results.set(label, new Map());
+    results.get(label)?.set(size, perCall);
   };
   const entry = (id: string, role: 'user' | 'assistant', content: string) => ({
     id: historyEntryId(id, role),
@@ -72,61 +68,69 @@ try {
     content,
     attachments: [],
   });
-  console.log(`${'messages'.padStart(7)}  ${'per call'.padStart(11)}  query (${iterations} calls each)`);
+
+  let stored = 0;
   for (const size of sizes) {
-    // Grow to `size` messages as version 2 stores them (bench/lib/preload.ts).
-    await preloadMessages(c, {
-      from: messages,
-      to: size,
-      chats,
-      chatId: (index) => `chat${index}`,
-      idPrefix: 'm',
-      channelId: 'ch',
-      pageId: 'p',
-    });
-    messages = Math.max(messages, size);
-    // Every query on the path of a message (src/api/message-starter.ts and src/activities/), each by _id.
-    // The hot path reads what was just written: the newest messages, the last places of the chats.
-    const recent = (i: number): number => Math.max(0, messages - 1 - (i % 100));
-    const lastSeq = Math.max(1, Math.floor((messages - 1) / chats) + 1);
-    await time('lines.claim (insert by _id after the last place)', (i) =>
-      stores.lines.claim(`probe-chat-${size}`, i, { messageId: `p${(probes += 1)}`, workflowId: 'w' }),
+    if (size > stored) {
+      const started = performance.now();
+      await preseedChats(c, { from: stored, to: size, channelId: channel.id, pageId: channel.page_id });
+      console.error(`stored ${size - stored} conversations in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+      stored = size;
+    }
+    // The chats of the newest conversations: what a message's path touches is recent.
+    // (With none stored, chats of their own: preseeding later must not meet them.)
+    const client = (i: number): string =>
+      size > 0 ? `earlier-${Math.max(0, size - 1 - (i % 100))}` : `probe-${i % 100}`;
+    const chat = (i: number): string => chatIdFor(channel.page_id, client(i));
+    const message = (i: number): string => `msg_earlier${Math.max(0, size - 1 - (i % 100))}`;
+    const fresh = (): string => `probe-${size}-${(probes += 1)}`;
+    const path = async (label: string, op: (i: number) => Promise<unknown>) =>
+      time(`path: ${label}`, size, iterations, op);
+    const admin = async (label: string, op: (i: number) => Promise<unknown>) =>
+      time(`admin: ${label}`, size, adminIterations, op);
+
+    await path('channels.getByPageId (API, a cache miss: 2 by _id)', () =>
+      stores.channels.getByPageId(channel.page_id),
     );
-    await time("lines.done (the chat's head, by _id)", (i) => stores.lines.done(`chat${i % chats}`));
-    await time("lines.finish (the chat's head, update by _id)", (i) =>
-      stores.lines.finish(`chat${i % chats}`, lastSeq),
+    await path('lines.claim (API: insert after the last place)', () =>
+      stores.lines.claim(fresh(), 0, { messageId: 'm', workflowId: 'w' }),
     );
-    await time('lines.waiter (by _id, none)', (i) => stores.lines.waiter(`chat${i % chats}`, lastSeq));
-    await time('messages.insert (accepted)', () =>
+    await path("lines.done (the chat's head)", (i) => stores.lines.done(chat(i)));
+    await path("lines.finish (the chat's head, update)", (i) => stores.lines.finish(chat(i), 1));
+    await path('lines.waiter (none)', (i) => stores.lines.waiter(chat(i), 2));
+    await path('messages.insert (accepted)', () =>
       stores.messages.insert({
-        ...probe,
-        _id: `probe-${(probes += 1)}`,
+        _id: fresh(),
+        workflow_id: 'w',
+        channel_id: channel.id,
+        page_id: channel.page_id,
+        client_id: 'c',
+        chat_id: 'chat',
+        platform: 'x',
+        inbound: { client_id: 'c', platform: 'x', text: 'hi' },
+        received_at: new Date(),
         status: 'processing',
         stage: 'accepted',
         line_seq: 1,
       }),
     );
-    await time('messages.get (by _id, the newest: off the path, the worker keeps what it wrote)', (i) =>
-      stores.messages.get(`m${recent(i)}`),
-    );
-    await time('chats.get (by _id)', (i) => stores.chats.get(`chat${i % chats}`));
-    await time('chats.recordTurn (update by _id, a 20-entry window)', async (i) => {
-      const chat = await stores.chats.get(`chat${i % chats}`);
+    await path('messages.get (the worker keeps what it wrote: off the path)', (i) => stores.messages.get(message(i)));
+    await path('chats.get', (i) => stores.chats.get(chat(i)));
+    await path('chats.recordTurn (update, the window rewritten)', async (i) => {
+      const doc = await stores.chats.get(chat(i));
       await stores.chats.recordTurn(
-        `chat${i % chats}`,
-        chat,
-        { pageId: 'p', clientId: `c${i % chats}`, platform: 'x', seenAt: new Date() },
-        [entry(`probe-${i}`, 'user', 'hi')],
+        chat(i),
+        doc,
+        { pageId: channel.page_id, clientId: client(i), platform: 'x', seenAt: new Date() },
+        [entry(fresh(), 'user', 'hi')],
         20,
       );
     });
-    await time('messages.saveReply (insert)', (i) =>
-      stores.messages.saveReply(`probe-reply-${size}-${i}`, [{ index: 0, text: 'x', images: [], delivery_id: 'x.0' }]),
+    await path('signingSecrets.active (worker, a cache miss)', () => stores.signingSecrets.active(channel.id));
+    await path('messages.saveReply (insert)', () =>
+      stores.messages.saveReply(fresh(), [{ index: 0, text: 'x', images: [], delivery_id: 'x.0' }]),
     );
-    await time('messages.reply (by _id, the newest: off the path, likewise)', (i) =>
-      stores.messages.reply(`m${recent(i)}`),
-    );
-    await time('messages.recordAttempt (insert)', (i) =>
+    await path('messages.recordAttempt (insert)', (i) =>
       stores.messages.recordAttempt(`probe-${size}`, {
         part_index: 0,
         attempt: i + 1,
@@ -136,11 +140,48 @@ try {
         http_status: 200,
       }),
     );
-    await time('messages.saveOutcome (insert)', (i) =>
-      stores.messages.saveOutcome(`probe-outcome-${size}-${i}`, { status: 'delivered', partsDelivered: 1 }),
+    await path('messages.saveOutcome (insert)', () =>
+      stores.messages.saveOutcome(fresh(), { status: 'delivered', partsDelivered: 1 }),
     );
-    console.log(rows.splice(0).join('\n'));
+
+    await admin('messages.attempts (status API: attempts probed by _id)', (i) => stores.messages.attempts(message(i)));
+    await admin('dashboard.messagesOfChat (50, through the line by _id)', (i) =>
+      stores.dashboard.messagesOfChat(channel.id, chat(i), 50),
+    );
+    await admin('dashboard.chatsOfPage (a page of 50)', () =>
+      stores.dashboard.chatsOfPage(channel.page_id, { limit: 51 }),
+    );
+    await admin('messages.listByChannel (a page of 50)', () =>
+      stores.messages.listByChannel(channel.id, { limit: 51 }),
+    );
+    await admin("dashboard.activitySince (the overview's hour)", () =>
+      stores.dashboard.activitySince(new Date(Date.now() - 3_600_000)),
+    );
+    await admin('messages.parkedDeliveries (a channel resumed)', () => stores.messages.parkedDeliveries(channel.id));
+    await admin('erasure.expiredMessages (retention: a page of 500)', () =>
+      stores.erasure.expiredMessages({ cutoff: new Date(0), abandonedBefore: new Date(0), limit: 500 }),
+    );
+    await admin('erasure.expiredChats (retention: a page of 500)', () => stores.erasure.expiredChats(new Date(0), 500));
+    await admin('erasure.eraseChat (one user, nothing of theirs stored)', () =>
+      stores.erasure.eraseChat(chatIdFor(channel.page_id, `nobody-${(probes += 1)}`)),
+    );
   }
+
+  const header = ['query (ms per call; earlier conversations →)', ...sizes.map(String)];
+  const rows = [...results].map(([label, bySize]) => [
+    label,
+    ...sizes.map((size) => {
+      const value = bySize.get(size);
+      return value === undefined ? '-' : value.toFixed(2);
+    }),
+  ]);
+  console.log(
+    formatColumns(
+      `${onPath('mongod') ? 'mongod' : 'FerretDB (provisioned)'}, ${iterations} calls per path query, ${adminIterations} per admin read:`,
+      header,
+      rows,
+    ),
+  );
 } finally {
   await database.close();
   await server.stop();

@@ -17,6 +17,8 @@ import { startMongoServer, startTemporalDevServer, type RunningServer } from './
 import { projectRoot } from './tools.js';
 
 const env = process.env;
+/** RETENTION_DAYS of the stack's own database, unless set. */
+const LOCAL_RETENTION_DAYS = 30;
 const echo = (line: string): void => console.log(line);
 const dataDir = resolve(env.STACK_DATA_DIR ?? join(projectRoot, '.data'));
 mkdirSync(dataDir, { recursive: true });
@@ -110,6 +112,14 @@ async function main(): Promise<void> {
     watch(mongo.child);
     childEnv.MONGODB_URI = mongo.address;
     console.log(`[stack] ${mongo.child.name} at ${mongo.address}`);
+    // The stack's own database would otherwise grow without end: keep what a trial or a
+    // development stack needs. (A database of yours, MONGODB_URI, keeps your RETENTION_DAYS, 0 by default.)
+    if (env.RETENTION_DAYS === undefined) {
+      childEnv.RETENTION_DAYS = String(LOCAL_RETENTION_DAYS);
+      console.log(
+        `[stack] messages older than ${LOCAL_RETENTION_DAYS} days are deleted daily (RETENTION_DAYS; 0 keeps everything)`,
+      );
+    }
   }
   if (!env.OPENAI_API_KEY) {
     childEnv.OPENAI_BASE_URL = await startDemoModel();

@@ -75,6 +75,11 @@ export function createChatLineStore(c: Collections) {
         }
       }
     },
+    /** The last place taken in the chat's line (0: none), found by lookups by `_id` from its head. */
+    async lastTaken(chatId: string): Promise<number> {
+      const head = (await c.lineHeads.findOne({ _id: chatId }))?.done ?? 0;
+      return (await firstFreeAfter(chatId, head)) - 1;
+    },
     slot(chatId: string, seq: number): Promise<LineSlotDoc | null> {
       return c.lines.findOne({ _id: lineSlotId(chatId, seq) });
     },

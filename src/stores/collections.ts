@@ -307,6 +307,8 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     c.channels.createIndex({ page_id: 1 }, { unique: true, name: 'page_id_unique' }),
     c.channels.createIndex({ agent_id: 1 }, { name: 'agent_id' }),
     c.chats.createIndex({ page_id: 1, client_id: 1 }, { unique: true, name: 'page_client_unique' }),
+    // The dashboard's chats of a page, most recent first (stores/dashboard-reads.ts).
+    c.chats.createIndex({ page_id: 1, last_seen_at: -1, _id: 1 }, { name: 'page_recent' }),
     c.history.createIndex({ chat_id: 1, seq: -1 }, { name: 'chat_seq' }),
     c.messages.createIndex({ channel_id: 1, created_at: -1 }, { name: 'channel_recent' }),
     c.messages.createIndex({ channel_id: 1, stage: 1 }, { name: 'channel_stage' }),

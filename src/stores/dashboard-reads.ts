@@ -1,11 +1,12 @@
 import type { Channel } from '../domain/models.js';
+import type { ChatLineStore } from './chat-lines.js';
 import type { ChatDoc, Collections, DeliveryAttemptDoc, MessageDoc, OutcomeDoc } from './collections.js';
 
 /**
  * The reads behind the dashboard's conversations and overview. Read-only: nothing here writes, so
  * it never races the workflows that own these documents.
  */
-export function createDashboardReadStore(c: Collections) {
+export function createDashboardReadStore(c: Collections, lines: Pick<ChatLineStore, 'lastTaken' | 'slot'>) {
   return {
     /** A page's chats, most recently active first (the unique page_id + client_id index serves the filter). */
     async chatsOfPage(pageId: string, options: { limit: number; before?: Date }): Promise<ChatDoc[]> {
@@ -14,13 +15,34 @@ export function createDashboardReadStore(c: Collections) {
       return c.chats.find(filter).sort({ last_seen_at: -1, _id: 1 }).limit(options.limit).toArray();
     },
 
-    /** The latest `limit` messages of one chat of a channel, newest first (through the channel_recent index). */
+    /**
+     * The latest `limit` messages of one chat of a channel, newest first. They are found through
+     * the chat's line (each place names its message) with lookups by `_id` alone, a window of
+     * places at a time, so the cost is the same with a thousand chats or a million (on FerretDB a
+     * filter on `chat_id` would read every message stored). Places of redeliveries, retried POSTs
+     * and chat controls name a message already listed, or none.
+     */
     async messagesOfChat(channelId: string, chatId: string, limit: number): Promise<MessageDoc[]> {
-      return c.messages
-        .find({ channel_id: channelId, chat_id: chatId }, { projection: { snapshot: 0 } })
-        .sort({ created_at: -1 })
-        .limit(limit)
-        .toArray();
+      const found: MessageDoc[] = [];
+      const seen = new Set<string>();
+      let next = await lines.lastTaken(chatId);
+      while (next >= 1 && found.length < limit) {
+        const window = Array.from({ length: Math.min(next, limit - found.length + 4) }, (_, k) => next - k);
+        next -= window.length;
+        const places = await Promise.all(window.map((seq) => lines.slot(chatId, seq)));
+        const ids: string[] = [];
+        for (const place of places) {
+          if (!place || seen.has(place.message_id)) continue;
+          seen.add(place.message_id);
+          ids.push(place.message_id);
+        }
+        const messages = await Promise.all(
+          ids.map((id) => c.messages.findOne({ _id: id }, { projection: { snapshot: 0 } })),
+        );
+        for (const message of messages)
+          if (message?.channel_id === channelId && found.length < limit) found.push(message);
+      }
+      return found;
     },
 
     /** What happened since `since`: messages received, how messages ended, and delivery attempts. */

@@ -19,6 +19,7 @@ export function createStores(db: Db, options: { secretBox?: SecretBox; messageCa
   const box = options.secretBox ?? createSecretBox('tests-and-tools-only-not-a-deployment-key');
   const signingSecrets = createSigningSecretStore(db, box);
   const channels = createChannelStore(c, box);
+  const lines = createChatLineStore(c);
   return {
     signingSecrets,
     agents: createAgentStore(c),
@@ -28,13 +29,13 @@ export function createStores(db: Db, options: { secretBox?: SecretBox; messageCa
       c,
       options.messageCacheEntries !== undefined ? { cacheEntries: options.messageCacheEntries } : {},
     ),
-    lines: createChatLineStore(c),
+    lines,
     /** Version 1's records (parts, attempts and history in collections of their own), for the version 1 activities. */
     legacyHistory: createLegacyHistoryStore(c),
     legacyMessages: createLegacyMessageStore(c),
     blobs: createBlobStore(c),
     /** Read-only views for the dashboard (chats, a chat's messages, the overview). */
-    dashboard: createDashboardReadStore(c),
+    dashboard: createDashboardReadStore(c, lines),
     /** Retention and end users' erasure requests: deleting a chat or old messages with all their records. */
     erasure: createErasureStore(c),
     ensureIndexes: async () => {

@@ -15,7 +15,7 @@ import { RecordingStarter } from './recording-starter.js';
 
 const quiet = createLogger({ level: 'silent', name: 'test' });
 
-/** Stores one answered message of `clientId` on `channel`, as a version 2 workflow records it. */
+/** Stores one answered message of `clientId` on `channel`, as the API and the workflow record it. */
 export async function storeAnsweredMessage(
   stores: Stores,
   channel: Channel,
@@ -33,6 +33,8 @@ export async function storeAnsweredMessage(
   const at = options.at ?? new Date();
   const id = `msg_${clientId}_${Math.random().toString(36).slice(2, 10)}`;
   const chatId = chatIdFor(channel.page_id, clientId);
+  // Its place in the chat's line, as the API claims it on acceptance (the dashboard finds a chat's messages there).
+  const seq = await stores.lines.claim(chatId, 0, { messageId: id, workflowId: `chatrelay-message-${id}` }, at);
   await stores.messages.insert(
     {
       _id: id,
@@ -52,7 +54,7 @@ export async function storeAnsweredMessage(
         attachments: ['https://example.com/a.png'],
       },
       received_at: at,
-      line_seq: 1,
+      line_seq: seq,
     },
     at,
   );

@@ -5,7 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { Connection } from '@temporalio/client';
 import { freePort } from '../../src/lib/ports.js';
+import { RETENTION_SCHEDULE_ID } from '../../src/temporal/retention-schedule.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { descendants, isAlive } from '../helpers/procs.js';
 
@@ -43,6 +45,22 @@ test('the local stack starts with embedded defaults, is ready, and stops every c
     assert.equal(ready.checks.mongodb?.ok, true);
     assert.equal(ready.checks.temporal?.ok, true);
     await waitFor(() => /\[stack\] ready/.test(output), { timeoutMs: 60_000, what: 'the stack to report ready' });
+    // Its own database does not grow without end: the worker keeps the retention schedule (RETENTION_DAYS=30).
+    assert.match(output, /older than 30 days are deleted daily/);
+    const connection = await Connection.connect({ address: `127.0.0.1:${temporalPort}` });
+    try {
+      // Read raw: its arguments are encrypted, and this client has no codec.
+      const described = await waitFor(
+        () =>
+          connection.workflowService
+            .describeSchedule({ namespace: 'default', scheduleId: RETENTION_SCHEDULE_ID })
+            .catch(() => undefined),
+        { timeoutMs: 60_000, what: 'the retention schedule' },
+      );
+      assert.equal(described.schedule?.action?.startWorkflow?.workflowType?.name, 'retentionWorkflow');
+    } finally {
+      await connection.close();
+    }
 
     const children = descendants(stack.pid!);
     assert.ok(children.length >= 5, `expected temporal, mongodb, demo model, api and worker; found ${children.length}`);
