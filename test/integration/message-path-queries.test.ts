@@ -81,9 +81,7 @@ describe("a message's path reads and writes the database only by _id", () => {
     const data = commands.filter((command) => command.collection !== undefined);
     const names = new Set(data.map((command) => command.name));
     assert.ok(names.has('insert') && names.has('find') && names.has('update'), [...names].join(', '));
-    const scans = data.filter((command) =>
-      command.filters.some((filter) => !byIdAlone(filter)),
-    );
+    const scans = data.filter((command) => command.filters.some((filter) => !byIdAlone(filter)));
     assert.deepEqual(
       scans.map((command) => `${command.name} ${command.collection} ${JSON.stringify(command.filters)}`),
       [],
