@@ -17,7 +17,7 @@ export function percentile(sorted: readonly number[], fraction: number): number 
  * otherwise keep it busy without end once data piles up; on MongoDB it takes milliseconds and is
  * fresh at every poll. Its `generated_at` says how old it is.
  */
-export const OVERVIEW_REUSE_FACTOR = 5;
+export const OVERVIEW_REUSE_FACTOR = 10;
 
 /** The dashboard's overview: the last hour across every channel, read from the message records. */
 export function createOverview(deps: { stores: Pick<Stores, 'dashboard'>; clock?: () => number }) {
