@@ -15,7 +15,7 @@ import { RecordingStarter } from './recording-starter.js';
 
 const quiet = createLogger({ level: 'silent', name: 'test' });
 
-/** Stores one answered message of `clientId` on `channel`, as a version 2 workflow records it. */
+/** Stores one answered message of `clientId` on `channel`, as its workflow records it. */
 export async function storeAnsweredMessage(
   stores: Stores,
   channel: Channel,
