@@ -83,6 +83,7 @@ function inputFor(variant: number, round: number, index: number): MessageWorkflo
     tokenVersion: 1,
     receivedAt: new Date().toISOString(),
     lineSeq: 1,
+    modelStep: 'local',
     message: { client_id: `client-${id}`, platform: 'Bench', text: 'Hello there' },
   };
 }
@@ -117,7 +118,7 @@ async function runWorkflows(client: Client, taskQueue: string, variant: number, 
   const lane = async () => {
     while (next < count) {
       const input = inputFor(variant, round, next++);
-      await client.workflow.execute('messageWorkflowV3', {
+      await client.workflow.execute('messageWorkflow', {
         taskQueue,
         workflowId: `bench-${input.messageId}`,
         args: [input],

@@ -96,7 +96,7 @@ export const configSchema = z.object({
     .default([5, 300, 1800, 7200, 18000, 36000, 36000]),
   WORKER_SHUTDOWN_GRACE_MS: positiveInt.default(30_000),
   /**
-   * Where a text message's model call runs (the API starts the workflow type that does it so):
+   * Where a text message's model call runs (the API puts it in each message workflow's input):
    * `local` (default), a local activity within the message's one workflow task, the cheapest path
    * (7 history events); `activity`, a regular activity with heartbeats (12 events), for models
    * that often take longer than a few seconds, since a local call holds a workflow task slot

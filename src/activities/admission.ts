@@ -60,7 +60,7 @@ export function createAdmission(deps: ActivityDeps) {
       client_id: input.message.client_id,
       chat_id: input.chatId,
       platform: input.message.platform,
-      // Version 2 never updates this record: the status and stage are the outcome's, or the workflow's while it runs.
+      // Never updated: the status and stage are the outcome's, or the workflow's while it runs.
       status: 'processing',
       stage: 'accepted',
       inbound: input.message,

@@ -57,14 +57,14 @@ export function createConversations(deps: ConversationDeps) {
       const turns = await Promise.all(
         messages.reverse().map(async (message): Promise<ChatTurn> => {
           const [outcome, transcript, parts] = await Promise.all([
-            message.line_seq === undefined ? null : stores.messages.outcome(message._id),
+            stores.messages.outcome(message._id),
             message.inbound.audio !== undefined ? stores.messages.transcript(message) : undefined,
             stores.messages.parts(message),
           ]);
           return {
             message_id: message._id,
             received_at: message.received_at.toISOString(),
-            status: outcome?.status ?? (message.line_seq === undefined ? message.status : 'processing'),
+            status: outcome?.status ?? 'processing',
             user: {
               text: message.inbound.text ?? null,
               audio: message.inbound.audio ?? null,

@@ -6,7 +6,7 @@ import type { MessageStage, MessageStatus } from '../domain/models.js';
 import type { MessageDoc } from '../stores/collections.js';
 import type { Stores } from '../stores/index.js';
 import { progressQuery, resumeDeliverySignal, type MessageProgress } from '../workflows/definitions.js';
-import type { RedeliveryInput, redeliveryWorkflowV2 } from '../workflows/redelivery.js';
+import type { RedeliveryInput, redeliveryWorkflow } from '../workflows/redelivery.js';
 import { startSearchAttributes } from '../workflows/search-attributes.js';
 import { conflict, notFound } from './errors.js';
 
@@ -31,10 +31,15 @@ interface MessageState {
   reason?: string;
   completedAt?: Date;
   partCount?: number;
-  /** Version 2 message: the last redelivery's number, if any. */
+  /** The last redelivery's number, if any. */
   redelivery?: number;
   /** Coalesced or superseded: the message whose reply answered it in the end. */
   answeredBy?: string;
+}
+
+/** The stage its records give a message: accepted while its workflow runs (its steps are only there), else how it ended. */
+function storedStageOf(state: MessageState): MessageStage {
+  return state.running || state.status === 'processing' ? 'accepted' : state.status;
 }
 
 /** Hops followed from an absorbed message to the one that answered it: far more than any burst. */
@@ -63,19 +68,6 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
   }
 
   async function stateOf(message: MessageDoc): Promise<MessageState> {
-    if (message.line_seq === undefined) {
-      // Version 1 kept its status in the message document.
-      const running = message.status === 'accepted' || message.status === 'processing';
-      return {
-        message,
-        workflowId: message.redelivery_workflow_id ?? message.workflow_id,
-        running,
-        status: message.status,
-        ...(message.reason !== undefined ? { reason: message.reason } : {}),
-        ...(message.completed_at ? { completedAt: message.completed_at } : {}),
-        ...(message.part_count !== undefined ? { partCount: message.part_count } : {}),
-      };
-    }
     const [outcome, redeliveries, reply] = await Promise.all([
       stores.messages.outcome(message._id),
       stores.messages.redeliveries(message._id),
@@ -124,15 +116,9 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
       // the two reads would show its stage without its reply or attempt).
       const live = await liveProgress(state);
       const [parts, attempts] = await Promise.all([stores.messages.parts(message), stores.messages.attempts(message)]);
-      // Not running: the end recorded. Running without an answer from Temporal: where version 1
-      // last wrote it, or simply accepted (version 2 records steps only in the workflow).
-      const storedStage: MessageStage = state.running
-        ? message.line_seq === undefined
-          ? message.stage
-          : 'accepted'
-        : state.status === 'processing'
-          ? message.stage
-          : state.status;
+      // Not running: the end recorded. Running without an answer from Temporal: simply accepted
+      // (the steps are recorded only in the workflow).
+      const storedStage = storedStageOf(state);
       // A text message's one step goes on to deliver once its reply is written: attempts say so
       // (not those of the "one moment" part, sent while the model is still generating).
       const replyAttempts = attempts.filter((attempt) => attempt.part_index !== INTERIM_PART);
@@ -156,13 +142,8 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
         current_part: delivering ? currentPart : null,
         part_count: state.partCount ?? live?.partCount ?? null,
         parts_delivered: delivered,
-        next_retry_at: live
-          ? (live.nextRetryAt ?? null)
-          : stage === 'retry_pending'
-            ? iso(message.next_retry_at)
-            : null,
-        last_error:
-          live?.lastError ?? (state.running ? (lastAttemptError ?? null) : null) ?? message.last_error ?? null,
+        next_retry_at: live?.nextRetryAt ?? null,
+        last_error: live?.lastError ?? (state.running ? lastAttemptError : undefined) ?? null,
         reason: state.reason ?? null,
         answered_by: state.answeredBy ?? null,
         live: live !== undefined,
@@ -204,21 +185,14 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
       const data = await Promise.all(
         page.map(async (message): Promise<MessageSummary> => {
           const state = await stateOf(message);
-          const outcome =
-            message.line_seq === undefined || state.running
-              ? null
-              : await stores.messages.outcome(message._id, state.redelivery);
+          const outcome = state.running ? null : await stores.messages.outcome(message._id, state.redelivery);
           return {
             id: message._id,
             client_id: message.client_id,
             status: state.status,
-            stage: state.running
-              ? message.line_seq === undefined
-                ? message.stage
-                : 'accepted'
-              : (state.status as MessageStage),
+            stage: storedStageOf(state),
             part_count: state.partCount ?? null,
-            parts_delivered: outcome ? outcome.parts_delivered : (message.parts_delivered ?? 0),
+            parts_delivered: outcome?.parts_delivered ?? 0,
             reason: state.reason ?? null,
             answered_by: state.answeredBy ?? null,
             received_at: message.received_at.toISOString(),
@@ -238,8 +212,6 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
       const state = await stateOf(message);
       if (state.running) throw conflict('The message is still being processed; redeliver it once it has finished.');
       if (!message.snapshot) throw conflict('The message has no stored reply to deliver.');
-      // A message answered by version 1 has its parts in a collection of their own: move them in first.
-      if (message.line_seq === undefined) await stores.messages.adoptLegacyReply(message);
       const reply = await stores.messages.reply(id);
       const partCount = reply?.parts.length ?? 0;
       if (partCount === 0) throw conflict('The message has no stored reply to deliver.');
@@ -268,7 +240,7 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
         retryScheduleSeconds: message.snapshot.retryScheduleSeconds,
       };
       try {
-        await client.workflow.start<typeof redeliveryWorkflowV2>('redeliveryWorkflowV2', {
+        await client.workflow.start<typeof redeliveryWorkflow>('redeliveryWorkflow', {
           taskQueue: deps.taskQueue,
           workflowId,
           args: [input],

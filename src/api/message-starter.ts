@@ -1,9 +1,9 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { ChatLine } from '../coordination/chat-line.js';
 import { messageWorkflowId } from '../domain/ids.js';
-import type { InboundEnvelope, MessageWorkflowInput } from '../domain/models.js';
+import type { InboundEnvelope, MessageWorkflowInput, ModelStep } from '../domain/models.js';
 import type { Logger } from '../lib/logger.js';
-import type { messageWorkflowV3 } from '../workflows/message.js';
+import type { messageWorkflow } from '../workflows/message.js';
 import { startSearchAttributes } from '../workflows/search-attributes.js';
 import { unavailable } from './errors.js';
 import type { MessageStarter } from './routes/webhook.js';
@@ -12,16 +12,16 @@ import type { MessageStarter } from './routes/webhook.js';
  * Accepts a message: claims its place in its chat's line (one insert into MongoDB; this fixes the
  * order in which the chat's messages are answered: the order they were accepted in, so a platform
  * that waits for each 200 gets its replies in its order), then starts its workflow. The answer is
- * 200 only once Temporal has durably recorded the start.
+ * 200 only once Temporal has durably recorded the start. `modelStep` (MODEL_STEP, default `local`)
+ * goes into the workflow's input, where its start event records it.
  */
 export function createMessageStarter(
   client: Client,
   taskQueue: string,
   line: ChatLine,
-  options: { timeoutMs?: number; logger?: Logger; modelStep?: 'local' | 'activity' } = {},
+  options: { timeoutMs?: number; logger?: Logger; modelStep?: ModelStep } = {},
 ): MessageStarter {
-  // Both types take the same input and differ only in where the model call runs (MODEL_STEP).
-  const workflowType = options.modelStep === 'activity' ? 'messageWorkflowV2' : 'messageWorkflowV3';
+  const modelStep = options.modelStep ?? 'local';
   // A client platform is waiting: past this, answer 503 (it will retry) rather than hang.
   const timeoutMs = options.timeoutMs ?? 5_000;
   return {
@@ -38,10 +38,10 @@ export function createMessageStarter(
         );
         throw unavailable('The message could not be accepted: the database is unavailable.');
       }
-      const input: MessageWorkflowInput = { ...envelope, lineSeq };
+      const input: MessageWorkflowInput = { ...envelope, lineSeq, modelStep };
       try {
         await client.connection.withDeadline(deadline, () =>
-          client.workflow.start<typeof messageWorkflowV3>(workflowType, {
+          client.workflow.start<typeof messageWorkflow>('messageWorkflow', {
             taskQueue,
             workflowId,
             args: [input],

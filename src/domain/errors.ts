@@ -11,12 +11,6 @@ export const ErrorType = {
   AudioRejected: 'AudioRejected',
   /** Fetching the voice note failed in a way that may pass (network, 5xx). */
   AudioUnavailable: 'AudioUnavailable',
-  /**
-   * Version 1 only (src/activities/v1): its record or agent is gone. Its workflows answer it with the
-   * fallback reply, so its activities keep raising it; version 2 says which record is missing
-   * (MessageNotStored, AgentGone, ReplyPartMissing). Kept by name: archived histories carry it.
-   */
-  ChannelGone: 'ChannelGone',
   /** The channel's agent was deleted while the message was being answered. */
   AgentGone: 'AgentGone',
   /** The message's record is missing from MongoDB (deleted by hand, or a different database). */
@@ -31,7 +25,6 @@ export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 export const nonRetryableErrorTypes: string[] = [
   ErrorType.ModelRejected,
   ErrorType.AudioRejected,
-  ErrorType.ChannelGone,
   ErrorType.AgentGone,
   ErrorType.MessageNotStored,
   ErrorType.ReplyPartMissing,

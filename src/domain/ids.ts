@@ -18,9 +18,6 @@ export function messageIdOfWorkflow(workflowId: string): string | undefined {
 export const redeliveryWorkflowId = (messageId: string, redelivery: number): string =>
   `${messageWorkflowId(messageId)}-redelivery-${redelivery}`;
 
-/** Version 1 only: the workflow that handed out turns for one chat (page id + client id). */
-export const chatTurnsWorkflowId = (chatId: string): string => `chatrelay-chat-${chatId}`;
-
 /** An admin's pause or resume of a chat's assistant (human handoff): one workflow each, `nonce` random. */
 export const chatControlWorkflowId = (chatId: string, paused: boolean, nonce: string): string =>
   `chatrelay-handoff-${chatId}-${paused ? 'pause' : 'resume'}-${nonce}`;

@@ -163,9 +163,21 @@ export type MessageStage =
   | 'coalesced'
   | 'superseded';
 
-/** What the message workflow starts with: the envelope and the message's place in its chat's line. */
+/**
+ * Where a text message's one step (admission, the model call, the first delivery) runs: `local`, a
+ * local activity within the message's one workflow task; `activity`, a regular activity with
+ * heartbeats. The API sets it from MODEL_STEP (src/config.ts).
+ */
+export type ModelStep = 'local' | 'activity';
+
+/**
+ * What the message workflow starts with: the envelope, the message's place in its chat's line, and
+ * where its model step runs (in the input, so the start event records it and a replay takes the
+ * same path whatever the API's setting is by then).
+ */
 export interface MessageWorkflowInput extends InboundEnvelope {
   lineSeq: number;
+  modelStep: ModelStep;
   /** Checks of a long wait (for the turn, for a paused channel) before it continues as new (src/workflows/line.ts has the default; tests lower it). */
   checksBeforeContinue?: number;
 }

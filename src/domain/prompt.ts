@@ -25,7 +25,7 @@ export const REFUSED_IMAGE_NOTE = '(image not shown: its address is not allowed)
  * An image in `refusedImages` is never an image input (the model server would fetch it for us):
  * it is listed as a link with REFUSED_IMAGE_NOTE, so the model knows one was sent.
  */
-export function toModelMessage(
+function toModelMessage(
   entry: HistoryEntry,
   imagesAsInput: boolean,
   refusedImages: ReadonlySet<string> = new Set(),

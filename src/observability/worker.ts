@@ -1,9 +1,9 @@
 /**
  * The worker side of observability, wired in by createWorker (src/worker/worker.ts):
  * - an activity interceptor that runs every activity in a log context (workflowId, messageId,
- *   pageId) and turns activity results into metrics, so activity code needs no metrics calls;
- *   with tracing on (tracing.ts), in a span that continues the workflow's trace;
- * - the sinks the workflow interceptors report reply-delay waits and workflow spans through;
+ *   pageId) and times it into metrics; with tracing on (tracing.ts), in a span that continues the
+ *   workflow's trace;
+ * - the sinks workflows report reply-delay waits, stages and workflow spans through;
  * - a ModelClient wrapper that times every model API call (and traces it).
  */
 import type { Context as ActivityContext } from '@temporalio/activity';
@@ -85,23 +85,9 @@ export function activityLogContext(
 }
 
 /**
- * Version 1's activities: what their input and result say about the message, counted once the
- * activity returns. Version 2's activities report explicitly (activityReporter), and the message
- * workflow reports its reply delay through the sink.
- */
-function countOutcome(metrics: WorkerMetrics, activity: string, args: unknown[], result: unknown): void {
-  const input = (args[0] ?? {}) as Record<string, unknown>;
-  if (activity === 'deliverPart') {
-    const outcome = (result as { outcome?: unknown } | undefined)?.outcome;
-    metrics.deliveryAttempts.inc({ result: typeof outcome === 'string' ? outcome : 'unknown' });
-  } else if (activity === 'finishMessage' && typeof input.status === 'string') {
-    metrics.messages.inc({ outcome: input.status });
-  }
-}
-
-/**
  * Activity interceptors: every activity runs in its message's log context; with metrics, each is
- * timed by type and outcome and its result counted (deliveries, finished messages, reply delays).
+ * timed by type and outcome, and its failures counted. (Deliveries and finished messages are
+ * reported by the activities themselves, activityReporter; reply delays by the workflow's sink.)
  */
 export function activityInterceptors(metrics: WorkerMetrics | undefined): ActivityInterceptorsFactory {
   return (ctx: ActivityContext): ActivityInterceptors => {
@@ -125,16 +111,12 @@ export function activityInterceptors(metrics: WorkerMetrics | undefined): Activi
           return runWithLogContext(context, async () => {
             try {
               const result = await next(input);
-              if (metrics) {
-                metrics.activityDuration.observe({ activity, outcome: 'ok' }, seconds());
-                countOutcome(metrics, activity, input.args, result);
-              }
+              metrics?.activityDuration.observe({ activity, outcome: 'ok' }, seconds());
               return result;
             } catch (error) {
               if (metrics) {
                 metrics.activityDuration.observe({ activity, outcome: 'error' }, seconds());
                 metrics.activityErrors.inc({ activity, error_type: errorType(error) });
-                if (activity === 'deliverPart') metrics.deliveryAttempts.inc({ result: 'error' });
               }
               throw error;
             }

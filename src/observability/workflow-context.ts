@@ -15,9 +15,6 @@ export interface MessageLogContext {
 /** Name of the sink through which workflows report reply-delay waits to the worker's metrics. */
 export const observabilitySinkName = 'chatrelayObservability';
 
-/** Version 1 only: the activity type and stage that mark the start of a reply-delay wait in its message workflow. */
-export const replyDelayMarker = { activityType: 'setStage', stage: 'waiting_reply_delay' } as const;
-
 /** Picks `messageId` and `pageId` from a value when they are strings. */
 export function messageLogContext(value: unknown): MessageLogContext {
   if (typeof value !== 'object' || value === null) return {};

@@ -101,23 +101,9 @@ export interface LineWaiterDoc {
   at: Date;
 }
 
-/** Version 1 only: the full history record, one entry per document. */
-export interface HistoryDoc {
-  /** `${messageId}:user` or `${messageId}:assistant`: one entry per message and role, whatever the retries. */
-  _id: string;
-  chat_id: string;
-  message_id: string;
-  seq: number;
-  role: 'user' | 'assistant';
-  content: string;
-  attachments: string[];
-  created_at: Date;
-}
-
 /**
- * A message as accepted. Version 2 writes it once (admission); what happens next is in documents
- * of its own, by the same `_id`: transcript, reply, speech, attempts, outcome. Version 1 updated
- * this document as the message went (status, stage, parts count, ...), and its records still read.
+ * A message as accepted, written once (admission) and never updated; what happens next is in
+ * documents of its own, by the same `_id`: transcript, reply, speech, attempts, outcome.
  */
 export interface MessageDoc {
   _id: string;
@@ -127,26 +113,16 @@ export interface MessageDoc {
   client_id: string;
   chat_id: string;
   platform: string;
+  /** As accepted (`processing`, `accepted`), never updated: the outcome's say how it ended, the workflow's where it is. */
   status: MessageStatus;
   stage: MessageStage;
-  /** Why the message failed or was not answered (version 1; version 2: the outcome's). */
-  reason?: string;
   inbound: InboundEnvelope['message'];
   received_at: Date;
-  transcript?: string;
   snapshot?: ChannelSnapshot;
-  part_count?: number;
-  parts_delivered?: number;
-  next_retry_at?: Date | null;
-  /** Version 1: how many redeliveries an admin asked for, and the workflow of the latest. */
-  redeliveries?: number;
-  redelivery_workflow_id?: string;
-  last_error?: string | null;
   created_at: Date;
   updated_at: Date;
-  completed_at?: Date;
-  /** Version 2: the message's place in its chat's line. */
-  line_seq?: number;
+  /** The message's place in its chat's line. */
+  line_seq: number;
 }
 
 export interface TranscriptDoc {
@@ -166,7 +142,7 @@ export interface StoredPart {
   delivery_id: string;
 }
 
-/** A message's reply, split into parts (version 1 kept them in `reply_parts`). */
+/** A message's reply, split into parts. */
 export interface ReplyDoc {
   /** The message id. */
   _id: string;
@@ -214,21 +190,7 @@ export interface PausedDeliveryDoc {
   at: Date;
 }
 
-/** Version 1 only: a reply part in its own collection. */
-export interface ReplyPartDoc {
-  /** `${messageId}:${index}` */
-  _id: string;
-  message_id: string;
-  index: number;
-  text: string;
-  images: string[];
-  file?: string;
-  audio_blob_id?: string;
-  delivery_id: string;
-  delivered_at?: Date;
-}
-
-/** One delivery attempt: `_id` `${messageId}:${attemptKey}` (version 1: `${messageId}:${part}:${attempt}[:r${n}]`). */
+/** One delivery attempt: `_id` `${messageId}:${attemptKey}`. */
 export interface DeliveryAttemptDoc {
   _id: string;
   message_id: string;
@@ -260,9 +222,7 @@ export interface Collections {
   channels: Collection<ChannelDoc>;
   channelPages: Collection<ChannelPageDoc>;
   chats: Collection<ChatDoc>;
-  history: Collection<HistoryDoc>;
   messages: Collection<MessageDoc>;
-  parts: Collection<ReplyPartDoc>;
   attempts: Collection<DeliveryAttemptDoc>;
   blobs: Collection<BlobDoc>;
   lines: Collection<LineSlotDoc>;
@@ -283,9 +243,7 @@ export function collections(db: Db): Collections {
     channels: db.collection<ChannelDoc>('channels'),
     channelPages: db.collection<ChannelPageDoc>('channel_pages'),
     chats: db.collection<ChatDoc>('chats'),
-    history: db.collection<HistoryDoc>('history'),
     messages: db.collection<MessageDoc>('messages'),
-    parts: db.collection<ReplyPartDoc>('reply_parts'),
     attempts: db.collection<DeliveryAttemptDoc>('delivery_attempts'),
     blobs: db.collection<BlobDoc>('blobs'),
     lines: db.collection<LineSlotDoc>('chat_lines'),
@@ -309,10 +267,7 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     c.chats.createIndex({ page_id: 1, client_id: 1 }, { unique: true, name: 'page_client_unique' }),
     // The dashboard's chats of a page, most recent first (stores/dashboard-reads.ts).
     c.chats.createIndex({ page_id: 1, last_seen_at: -1, _id: 1 }, { name: 'page_recent' }),
-    c.history.createIndex({ chat_id: 1, seq: -1 }, { name: 'chat_seq' }),
     c.messages.createIndex({ channel_id: 1, created_at: -1 }, { name: 'channel_recent' }),
-    c.messages.createIndex({ channel_id: 1, stage: 1 }, { name: 'channel_stage' }),
-    c.parts.createIndex({ message_id: 1, index: 1 }, { name: 'message_parts' }),
     c.attempts.createIndex({ message_id: 1, part_index: 1, attempt: 1 }, { name: 'message_attempts' }),
     c.pausedDeliveries.createIndex({ channel_id: 1 }, { name: 'channel' }),
     // Retention and erasure (stores/erasure.ts): messages by age and by chat, and each collection
@@ -325,7 +280,6 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     c.redeliveries.createIndex({ message_id: 1 }, { name: 'message' }),
     c.pausedDeliveries.createIndex({ message_id: 1 }, { name: 'message' }),
     c.blobs.createIndex({ message_id: 1 }, { name: 'message' }),
-    c.history.createIndex({ message_id: 1 }, { name: 'message' }),
   ]);
 }
 

@@ -19,9 +19,6 @@ export interface MessagePosition {
   id: string;
 }
 
-/** Version 1 set a message's status as it went; these say it ended. */
-const FINISHED_STATUSES: ReadonlySet<MessageDoc['status']> = new Set(['delivered', 'failed', 'not_answered']);
-
 const escapeRegex = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** `_id`s starting with one of `prefixes` followed by `:`: an anchored prefix, which MongoDB answers from the `_id` index. */
@@ -44,8 +41,6 @@ export function createErasureStore(c: Collections) {
       [c.redeliveries.collectionName, c.redeliveries.deleteMany(byMessage)],
       [c.pausedDeliveries.collectionName, c.pausedDeliveries.deleteMany(byMessage)],
       [c.blobs.collectionName, c.blobs.deleteMany(byMessage)],
-      [c.parts.collectionName, c.parts.deleteMany(byMessage)],
-      [c.history.collectionName, c.history.deleteMany(byMessage)],
     ];
     const results = await Promise.all(deletes.map(([, deleted]) => deleted));
     const counts: ErasureCounts = {};
@@ -90,16 +85,14 @@ export function createErasureStore(c: Collections) {
         if (batch.length === 0) break;
         addCounts(counts, await eraseMessages(batch.map((doc) => doc._id)));
       }
-      // Version 1 history entries of messages already gone (or never stored) still name the chat.
-      counts.history = (counts.history ?? 0) + (await c.history.deleteMany({ chat_id: chatId })).deletedCount;
       return addCounts(counts, await eraseChatDocuments(chatId));
     },
 
     /**
      * The messages received before `cutoff` that have finished, among the next `limit` such messages
-     * after `after` (in order of receipt): finished means an outcome is stored (version 2) or the
-     * status is final (version 1). One still retrying or paused is skipped, unless it was received
-     * before `abandonedBefore` (a workflow that will never finish). `last` is where the next call goes on.
+     * after `after` (in order of receipt): finished means an outcome is stored. One still retrying or
+     * paused is skipped, unless it was received before `abandonedBefore` (a workflow that will never
+     * finish). `last` is where the next call goes on.
      */
     async expiredMessages(options: {
       cutoff: Date;
@@ -117,13 +110,13 @@ export function createErasureStore(c: Collections) {
           }
         : {};
       const candidates = await c.messages
-        .find({ $and: [{ received_at: { $lt: cutoff } }, from] }, { projection: { _id: 1, status: 1, received_at: 1 } })
+        .find({ $and: [{ received_at: { $lt: cutoff } }, from] }, { projection: { _id: 1, received_at: 1 } })
         .sort({ received_at: 1, _id: 1 })
         .limit(limit)
         .toArray();
       const finished = await Promise.all(
         candidates.map(async (doc) => {
-          if (FINISHED_STATUSES.has(doc.status) || doc.received_at < abandonedBefore) return true;
+          if (doc.received_at < abandonedBefore) return true;
           return (await c.outcomes.findOne({ _id: doc._id }, { projection: { _id: 1 } })) !== null;
         }),
       );

@@ -7,8 +7,6 @@ import { collections, ensureIndexes } from './collections.js';
 import { createDashboardReadStore } from './dashboard-reads.js';
 import { createChatLineStore } from './chat-lines.js';
 import { createErasureStore } from './erasure.js';
-import { createLegacyHistoryStore } from './legacy-history.js';
-import { createLegacyMessageStore } from './legacy-messages.js';
 import { createMessageStore } from './messages.js';
 import { createSigningSecretStore } from './signing-secrets.js';
 import { createSecretBox, type SecretBox } from '../lib/secret-box.js';
@@ -30,9 +28,6 @@ export function createStores(db: Db, options: { secretBox?: SecretBox; messageCa
       options.messageCacheEntries !== undefined ? { cacheEntries: options.messageCacheEntries } : {},
     ),
     lines,
-    /** Version 1's records (parts, attempts and history in collections of their own), for the version 1 activities. */
-    legacyHistory: createLegacyHistoryStore(c),
-    legacyMessages: createLegacyMessageStore(c),
     blobs: createBlobStore(c),
     /** Read-only views for the dashboard (chats, a chat's messages, the overview). */
     dashboard: createDashboardReadStore(c, lines),

@@ -10,7 +10,6 @@ import {
   type OutcomeDoc,
   type RedeliveryDoc,
   type ReplyDoc,
-  type ReplyPartDoc,
   type StoredPart,
 } from './collections.js';
 
@@ -19,7 +18,7 @@ export type NewMessage = Omit<MessageDoc, 'created_at' | 'updated_at'>;
 /** What a delivery attempt is read back as, to tell whether a part was delivered already. */
 export type AttemptKey = { messageId: string; partIndex: number; attempt: number; redelivery?: number };
 
-/** A stored part with what became of it, whichever version stored it. */
+/** A stored part with what became of it. */
 export interface PartStatus extends StoredPart {
   audio_blob_id?: string;
   delivered_at?: Date;
@@ -29,17 +28,15 @@ export interface PartStatus extends StoredPart {
 const PROBE_LIMIT = 1_000;
 
 /**
- * The message record. Version 2 writes it as documents that are each written once, by `_id`
- * (see collections.ts for why nothing that grows with the messages is ever updated): the message
- * as accepted, its transcript, its reply, each part's speech, each delivery attempt, and how it
- * ended. Reading a whole message (the status API) puts them together; version 1's records, kept
- * in one updated document and collections of their own, read through the same functions.
+ * The message record, as documents that are each written once, by `_id` (see collections.ts for
+ * why nothing that grows with the messages is ever updated): the message as accepted, its
+ * transcript, its reply, each part's speech, each delivery attempt, and how it ended. Reading a
+ * whole message (the status API) puts them together.
  */
 export function createMessageStore(c: Collections, options: { cacheEntries?: number } = {}) {
-  // Version 2's records are never changed once written, so a process keeps the ones it wrote or
-  // read lately and reads them back from memory: the worker that admitted a message finds it,
-  // its reply and its speech without asking the database again. Version 1's message documents
-  // change, and are never kept.
+  // The records are never changed once written, so a process keeps the ones it wrote or read
+  // lately and reads them back from memory: the worker that admitted a message finds it, its
+  // reply and its speech without asking the database again.
   // (One entry at least: a cache of one is no cache, which is what `cacheEntries: 0` asks for.)
   const maxEntries = Math.max(1, options.cacheEntries ?? 5_000);
   const cache = {
@@ -53,7 +50,7 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
     const cached = cache.messages.get(id);
     if (cached) return cached;
     const doc = await c.messages.findOne({ _id: id });
-    if (doc?.line_seq !== undefined) cache.messages.set(id, doc);
+    if (doc) cache.messages.set(id, doc);
     return doc;
   }
 
@@ -85,7 +82,7 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
     /** Stores the message as accepted; a retry leaves the first record as it is. */
     async insert(message: NewMessage, now = new Date()): Promise<void> {
       const doc: MessageDoc = { ...message, created_at: now, updated_at: now };
-      if ((await insertOnce(c.messages, doc)) && doc.line_seq !== undefined) cache.messages.set(doc._id, doc);
+      if (await insertOnce(c.messages, doc)) cache.messages.set(doc._id, doc);
     },
     get,
 
@@ -94,7 +91,6 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
         cache.transcripts.set(messageId, transcript);
     },
     async transcript(message: MessageDoc): Promise<string | undefined> {
-      if (message.transcript !== undefined) return message.transcript;
       const cached = cache.transcripts.get(message._id);
       if (cached !== undefined) return cached;
       const transcript = (await c.transcripts.findOne({ _id: message._id }))?.transcript;
@@ -203,16 +199,10 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
     async unparkDelivery(workflowId: string): Promise<void> {
       await c.pausedDeliveries.deleteOne({ _id: workflowId });
     },
-    /** The workflows waiting for a channel's resume (version 2 parks them; version 1 marked the message's stage). */
+    /** The workflows waiting for a channel's resume. */
     async parkedDeliveries(channelId: string): Promise<string[]> {
-      const [parked, legacy] = await Promise.all([
-        c.pausedDeliveries.find({ channel_id: channelId }).toArray(),
-        c.messages.find({ channel_id: channelId, stage: 'paused' }).toArray(),
-      ]);
-      return [
-        ...parked.map((doc) => doc._id),
-        ...legacy.map((message) => message.redelivery_workflow_id ?? message.workflow_id),
-      ];
+      const parked = await c.pausedDeliveries.find({ channel_id: channelId }).toArray();
+      return parked.map((doc) => doc._id);
     },
 
     async listByChannel(channelId: string, options: { limit: number; before?: Date }): Promise<MessageDoc[]> {
@@ -225,15 +215,12 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
         .toArray();
     },
 
-    /** A message's parts with their speech and delivery, whichever version stored them. */
+    /** A message's parts with their speech and delivery. */
     async parts(messageOrId: MessageDoc | string): Promise<PartStatus[]> {
       const message = typeof messageOrId === 'string' ? await get(messageOrId) : messageOrId;
       if (!message) return [];
       const reply = await c.replies.findOne({ _id: message._id });
-      if (!reply) {
-        const legacy: ReplyPartDoc[] = await c.parts.find({ message_id: message._id }).sort({ index: 1 }).toArray();
-        return legacy.map(({ _id: _ignored, message_id: _message, ...part }) => part);
-      }
+      if (!reply) return [];
       const attempts = await this.attempts(message);
       return Promise.all(
         reply.parts.map(async (part) => {
@@ -249,47 +236,19 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
         }),
       );
     },
-    /** A message's delivery attempts, oldest first, whichever version stored them (by the record, or by its id). */
+    /** A message's delivery attempts, oldest first (read by their ids). */
     async attempts(messageOrId: MessageDoc | string): Promise<AttemptRecord[]> {
       const message = typeof messageOrId === 'string' ? await get(messageOrId) : messageOrId;
       if (!message) return [];
       const reply = await c.replies.findOne({ _id: message._id });
-      if (!reply) {
-        const legacy: DeliveryAttemptDoc[] = await c.attempts
-          .find({ message_id: message._id })
-          .sort({ at: 1 })
-          .toArray();
-        return legacy.map(({ _id: _ignored, message_id: _message, ...attempt }) => attempt);
-      }
-      const redeliveries = await this.redeliveries(message._id);
-      const current = await attemptsByKey(
+      // Before its reply is written, only the "one moment" part may have been sent.
+      const redeliveries = reply ? (await this.redeliveries(message._id)).length : 0;
+      return attemptsByKey(
         message._id,
-        reply.parts.length,
-        redeliveries.length,
+        reply?.parts.length ?? 0,
+        redeliveries,
         message.snapshot?.interim !== undefined,
       );
-      if (message.line_seq !== undefined) return current;
-      // A version 1 message redelivered by version 2: its first attempts are in version 1's form.
-      const legacy = await c.attempts.find({ message_id: message._id, _id: { $not: /:p\d+a\d+/ } }).toArray();
-      const earlier = legacy.map(({ _id: _ignored, message_id: _message, ...attempt }) => attempt);
-      return [...earlier, ...current].sort((a, b) => a.at.getTime() - b.at.getTime());
-    },
-
-    /** Copies a version 1 message's reply into a version 2 reply record, which version 2's delivery reads. */
-    async adoptLegacyReply(message: MessageDoc): Promise<void> {
-      const legacy = await c.parts.find({ message_id: message._id }).sort({ index: 1 }).toArray();
-      await this.saveReply(
-        message._id,
-        legacy.map((part) => ({
-          index: part.index,
-          text: part.text,
-          images: part.images,
-          ...(part.file !== undefined ? { file: part.file } : {}),
-          delivery_id: part.delivery_id,
-        })),
-      );
-      for (const part of legacy)
-        if (part.audio_blob_id) await this.saveSpeech(message._id, part.index, part.audio_blob_id);
     },
   };
 }

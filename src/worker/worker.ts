@@ -4,8 +4,6 @@ import { fileURLToPath } from 'node:url';
 import { heartbeatInterceptor } from '../activities/heartbeat.js';
 import { createEventActivities } from '../activities/events.js';
 import { createActivities, type ActivityDeps, type ActivitySettings } from '../activities/index.js';
-import { createV1Activities } from '../activities/v1/index.js';
-import { createTurnsClient } from '../activities/v1/turns-client.js';
 import { chatLineFor } from '../coordination/index.js';
 import { createOpenAIModelClient, type ModelClient } from '../activities/model.js';
 import { checkSecretsKey, secretBoxFromConfig, type Config } from '../config.js';
@@ -93,14 +91,6 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
     events: temporalEventStarter(client, config.TEMPORAL_TASK_QUEUE),
   };
   const activities = {
-    // Version 1's activities finish the workflows that were in flight at the upgrade.
-    ...createV1Activities({
-      stores: { ...stores, history: stores.legacyHistory, messages: stores.legacyMessages },
-      model,
-      turns: createTurnsClient(client, config.TEMPORAL_TASK_QUEUE),
-      logger: deps.logger,
-      settings,
-    }),
     ...createActivities(activityDeps),
     // Operational events: each delivered by a workflow of its own (src/workflows/operational-event.ts).
     ...createEventActivities(activityDeps),

@@ -60,14 +60,14 @@ export const { answerMessage, answerInBurst, composeReply, transcribeVoiceMessag
 
 /**
  * The same one step of a text message (and of one at the end of its burst window) as a local
- * activity (`messageWorkflowV3`): it runs within
- * the workflow task that starts the workflow, so a message is one workflow task and 7 history
- * events instead of 2 and 12 (docs/architecture.md). Its result is durable once that task
+ * activity (`modelStep: 'local'`, the default): it runs within the workflow task that starts the
+ * workflow, so a message is one workflow task and 7 history events instead of 2 and 12
+ * (docs/architecture.md). Its result is durable once that task
  * completes; a worker that dies before runs it again on replay, as a retried activity would (every
  * part of it is safe to repeat). A call longer than 80% of the workflow task timeout keeps the task
  * open with a workflow task heartbeat (3 events each), and the task holds one of the worker's
  * workflow task slots meanwhile: for models that answer in more than a few seconds, the regular
- * activity above (`MODEL_STEP=activity`) is the better fit.
+ * activity above (`modelStep: 'activity'`, from `MODEL_STEP=activity`) is the better fit.
  */
 export const { answerMessage: answerMessageLocally, answerInBurst: answerInBurstLocally } =
   proxyLocalActivities<Activities>({

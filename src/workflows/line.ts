@@ -1,11 +1,4 @@
-import {
-  condition,
-  makeContinueAsNewFunc,
-  patched,
-  setHandler,
-  workflowInfo,
-  type Workflow,
-} from '@temporalio/workflow';
+import { condition, makeContinueAsNewFunc, setHandler, workflowInfo, type Workflow } from '@temporalio/workflow';
 import { checkChatTurn } from './activities.js';
 import { lineTurnSignal } from './definitions.js';
 
@@ -24,9 +17,6 @@ const CHECK_INTERVALS = ['35 seconds', '2 minutes', '10 minutes', '1 hour'] as c
  */
 export const LINE_CHECKS_BEFORE_CONTINUE = 48;
 
-/** Marks the workflows that continue as new during long waits; histories from before it replay without. */
-export const CONTINUE_LONG_WAITS_PATCH = 'continue-long-waits';
-
 /** How a workflow goes on waiting in a fresh run. */
 export interface LongWait {
   /** Continues the workflow as new with what it needs to go on; never returns. */
@@ -37,11 +27,10 @@ export interface LongWait {
 
 /**
  * Whether a loop that has gone round `rounds` times should continue as new: past `limit`, or when
- * Temporal suggests it (the history is large). Asked only then, so short histories carry no marker;
- * a history recorded before this existed replays without it (patched() is false there).
+ * Temporal suggests it (the history is large).
  */
 export function timeToContinue(rounds: number, limit: number): boolean {
-  return (rounds >= limit || workflowInfo().continueAsNewSuggested) && patched(CONTINUE_LONG_WAITS_PATCH);
+  return rounds >= limit || workflowInfo().continueAsNewSuggested;
 }
 
 /**

@@ -46,7 +46,6 @@ export interface MessageResult {
   answeredBy?: string;
 }
 
-/** How a message ends: its outcome recorded and its turn handed on. */
 /**
  * Ends the message: its outcome recorded and its turn handed on. `events`: where a failure is
  * reported (the snapshot's events URL); `answeredBy`: the message whose reply answers this one
@@ -78,8 +77,6 @@ interface Continued {
 }
 
 type PausedWait = NonNullable<DeliveryPlan['longWait']>;
-
-/** Ends the message: its outcome, and where a failure is reported (the snapshot's events URL, if any). */
 
 /** The input of a run: the message, and in a run continued as new what the earlier runs did. */
 export interface MessageRunInput extends MessageWorkflowInput {
@@ -113,24 +110,19 @@ function failureReason(error: unknown): string {
  * Steps that only concern this message (admission, transcription) run at once; the steps that
  * touch the chat's history and its receiver wait for the message's turn in its chat's line, which
  * the API gave it when it accepted the message. In the common case (text, no reply delay, one
- * part, nobody ahead in the chat) that is three steps: admit (local), compose (the model call),
- * send (local, which also records the end and hands the turn on).
+ * part, nobody ahead in the chat) that is one step: admission, the model call and the delivery,
+ * as a local activity (one workflow task, 7 history events: docs/architecture.md) or, with
+ * `modelStep: 'activity'` in the input (MODEL_STEP), as a regular activity with heartbeats.
  */
-export async function messageWorkflowV2(input: MessageRunInput): Promise<MessageResult> {
-  return handleMessage(input, { answer: answerMessage, answerInBurst });
+export async function messageWorkflow(input: MessageRunInput): Promise<MessageResult> {
+  const steps: AnswerSteps =
+    input.modelStep === 'activity'
+      ? { answer: answerMessage, answerInBurst }
+      : { answer: answerMessageLocally, answerInBurst: answerInBurstLocally };
+  return handleMessage(input, steps);
 }
 
-/**
- * `messageWorkflowV2` with a text message's one step (admission, the model call, the first
- * delivery) as a local activity: the common case is then one workflow task and 7 history events
- * (docs/architecture.md). A new workflow type rather than a `patched()` branch, which would add a
- * marker event to every message; `MODEL_STEP` chooses which one the API starts.
- */
-export async function messageWorkflowV3(input: MessageRunInput): Promise<MessageResult> {
-  return handleMessage(input, { answer: answerMessageLocally, answerInBurst: answerInBurstLocally });
-}
-
-/** How a workflow type runs a text message's one step, and that step at the end of a burst window. */
+/** How a text message's one step runs, and that step at the end of a burst window (by `modelStep`). */
 interface AnswerSteps {
   answer: (input: MessageWorkflowInput) => Promise<Answer>;
   answerInBurst: (input: MessageWorkflowInput & { snapshot: ChannelSnapshot }) => Promise<Answer>;
@@ -145,7 +137,7 @@ async function handleMessage(input: MessageRunInput, steps: AnswerSteps): Promis
   const done: Continued = { ...input.continued };
   const turn = chatLineTurn(chatId, lineSeq, {
     continueAsNew: () =>
-      continueWithMemo<typeof messageWorkflowV2>({
+      continueWithMemo<typeof messageWorkflow>({
         ...input,
         continued: done,
       }),
@@ -153,7 +145,7 @@ async function handleMessage(input: MessageRunInput, steps: AnswerSteps): Promis
   });
   // A long pause of the channel goes on in a fresh run too, with the parts still to deliver.
   const pausedWait: PausedWait = {
-    continueAsNew: (rest) => continueWithMemo<typeof messageWorkflowV2>({ ...input, continued: { delivery: rest } }),
+    continueAsNew: (rest) => continueWithMemo<typeof messageWorkflow>({ ...input, continued: { delivery: rest } }),
     checksBeforeContinue: input.checksBeforeContinue,
   };
   const close: Close = async (status, partsDelivered, reason, extra = {}) => {

@@ -32,13 +32,13 @@ export interface RedeliveryResult {
  * without generating a new reply. It takes a place in the chat's line like any message, so it
  * never interleaves with another reply of the same chat.
  */
-export async function redeliveryWorkflowV2(input: RedeliveryInput): Promise<RedeliveryResult> {
+export async function redeliveryWorkflow(input: RedeliveryInput): Promise<RedeliveryResult> {
   const { messageId, chatId, lineSeq } = input;
   const progress = startProgress(messageId, 'waiting_turn', { partCount: input.partCount });
   setHandler(progressQuery, () => progress);
   // A long wait for the turn goes on in a fresh run (src/workflows/line.ts): it has done nothing yet.
   const turn = chatLineTurn(chatId, lineSeq, {
-    continueAsNew: () => continueWithMemo<typeof redeliveryWorkflowV2>(input),
+    continueAsNew: () => continueWithMemo<typeof redeliveryWorkflow>(input),
   });
   const end = async (
     status: 'delivered' | 'failed',
@@ -89,7 +89,7 @@ async function redeliver(
         // A long pause goes on in a fresh run, from the part that waits.
         longWait: {
           continueAsNew: (rest) =>
-            continueWithMemo<typeof redeliveryWorkflowV2>({
+            continueWithMemo<typeof redeliveryWorkflow>({
               ...input,
               fromPart: rest.fromPart,
               ...(rest.attemptsMade !== undefined ? { attemptsMade: rest.attemptsMade } : {}),

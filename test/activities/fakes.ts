@@ -122,7 +122,7 @@ export class FakeWorld {
           return Promise.resolve();
         },
         get: (id) => Promise.resolve(this.messages.get(id) ?? null),
-        transcript: (message) => Promise.resolve(message.transcript ?? this.transcripts.get(message._id)),
+        transcript: (message) => Promise.resolve(this.transcripts.get(message._id)),
         saveReply: (messageId, parts, reason) => {
           if (!this.replies.has(messageId))
             this.replies.set(messageId, {

@@ -16,7 +16,7 @@ import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
 
 /**
  * A record that is not there fails the step with a type that says which (never the generic
- * `Error`, never `ChannelGone`), not retryable, and not one the workflow answers with the fallback
+ * `Error`), not retryable, and not one the workflow answers with the fallback
  * reply unless the model's agent is what is gone. Real stores; no model call is reached.
  */
 describe('activities: a missing record is a typed, non-retryable failure', () => {

@@ -125,11 +125,14 @@ export function testActivitySettings(overrides: Partial<ActivitySettings> = {}):
   };
 }
 
-/** What the message workflow starts with for `message` posted to `channel`: its envelope, at place `lineSeq` of its chat's line. */
+/**
+ * What the message workflow starts with for `message` posted to `channel`: its envelope, at place
+ * `lineSeq` of its chat's line, its model step local (MODEL_STEP's default).
+ */
 export function workflowInputFor(
   channel: Channel,
   message: Partial<InboundEnvelope['message']> = {},
   lineSeq = 3,
 ): MessageWorkflowInput {
-  return { ...envelopeFor(channel, message), lineSeq };
+  return { ...envelopeFor(channel, message), lineSeq, modelStep: 'local' };
 }

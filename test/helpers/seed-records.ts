@@ -13,8 +13,6 @@ export const PER_MESSAGE_COLLECTIONS = [
   'message_redeliveries',
   'paused_deliveries',
   'blobs',
-  'reply_parts',
-  'history',
 ] as const;
 export const PER_CHAT_COLLECTIONS = [
   'chats',
@@ -25,8 +23,8 @@ export const PER_CHAT_COLLECTIONS = [
 ] as const;
 
 /**
- * Writes a chat with `messages` messages, each with a record in every per-message collection (both
- * versions' shapes), the way the stores lay them out; `finished` false leaves out the outcome
+ * Writes a chat with `messages` messages, each with a record in every per-message collection, the
+ * way the stores lay them out; `finished` false leaves out the outcome
  * (a message still being delivered).
  */
 export async function seedChat(
@@ -59,7 +57,7 @@ export async function seedChat(
     await c.replies.insertOne({ _id: id, parts: [], at });
     await c.speech.insertOne({ _id: `${id}:0`, blob_id: `blob_${id}`, at });
     await c.attempts.insertOne({
-      _id: `${id}:0:1`,
+      _id: `${id}:p0a1`,
       message_id: id,
       part_index: 0,
       attempt: 1,
@@ -93,24 +91,6 @@ export async function seedChat(
       content_type: 'audio/mpeg',
       size: 1,
       data: new Binary(Buffer.from('a')),
-      created_at: at,
-    });
-    await c.parts.insertOne({
-      _id: `${id}:0`,
-      message_id: id,
-      index: 0,
-      text: 't',
-      images: [],
-      delivery_id: `${id}.0`,
-    });
-    await c.history.insertOne({
-      _id: `${id}:user`,
-      chat_id: chatId,
-      message_id: id,
-      seq: n,
-      role: 'user',
-      content: 'c',
-      attachments: [],
       created_at: at,
     });
     await c.lines.insertOne({

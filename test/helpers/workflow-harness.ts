@@ -1,6 +1,6 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +14,7 @@ import { createApp } from '../../src/api/app.js';
 import { createMessageAdmin, type MessageAdmin } from '../../src/api/message-admin.js';
 import { createMessageStarter } from '../../src/api/message-starter.js';
 import type { InboundEnvelope } from '../../src/domain/models.js';
-import type { messageWorkflowV2 } from '../../src/workflows/message.js';
+import type { messageWorkflow } from '../../src/workflows/message.js';
 import { mediaRouter } from '../../src/api/routes/media.js';
 import { startDemoModel, type DemoModel } from '../../src/demo-model/server.js';
 import { createLogger } from '../../src/lib/logger.js';
@@ -27,13 +27,56 @@ import { startReceiver, type Receiver } from './receiver.js';
 import { bundle, createTimeSkippingEnv, testDataConverter } from './temporal.js';
 
 export const workflowsPath = fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url));
+/**
+ * The archive of recorded histories: a folder per release (`1.0/`), each history recorded by the
+ * workflow tests with that release's code. Every release's histories replay against today's code
+ * (test/workflows/replay.test.ts), so the archive only grows: a release adds its folder, and a
+ * folder is never changed once its release is out.
+ */
 export const historiesDir = fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
-/** Saves a finished workflow's history as a replay fixture when RECORD_HISTORIES=1; never over an archived one. */
+/** The release being prepared: RECORD_HISTORIES=1 records into its folder. The next release's work bumps it. */
+export const recordingRelease = '1.0';
+
+/** Saves a finished workflow's history as a replay fixture of `recordingRelease` when RECORD_HISTORIES=1; never over an archived one. */
 export async function recordHistory(name: string, handle: Pick<WorkflowHandle, 'fetchHistory'>): Promise<void> {
   if (process.env.RECORD_HISTORIES !== '1') return;
-  const file = `${historiesDir}${name}.json`;
+  const dir = `${historiesDir}${recordingRelease}/`;
+  const file = `${dir}${name}.json`;
   if (existsSync(file)) return; // the archive only grows: a changed history is a new file
+  mkdirSync(dir, { recursive: true });
   writeFileSync(file, historyToJSON(await handle.fetchHistory()));
+}
+
+export interface ArchivedHistory {
+  release: string;
+  /** The file's name without `.json`. */
+  name: string;
+  workflowType: string;
+  json: unknown;
+}
+
+/** Every archived history, by release (oldest first), then by name. */
+export function archivedHistories(): ArchivedHistory[] {
+  const releases = readdirSync(historiesDir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  return releases.flatMap((release) =>
+    readdirSync(`${historiesDir}${release}`)
+      .filter((file) => file.endsWith('.json'))
+      .sort()
+      .map((file) => {
+        const json = JSON.parse(readFileSync(`${historiesDir}${release}/${file}`, 'utf8')) as {
+          events: Array<{ workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } }>;
+        };
+        return {
+          release,
+          name: file.replace(/\.json$/, ''),
+          workflowType: String(json.events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name),
+          json,
+        };
+      }),
+  );
 }
 
 export const quietLogger = createLogger({ level: 'silent', name: 'test' });
@@ -58,8 +101,8 @@ export interface WorkflowHarness {
   /** The message API's operations (status, redeliver, resume) on this harness's server, stores and line. */
   messageAdmin: MessageAdmin;
   /** Starts a message the way the API does (its place in the chat's line, then its workflow). */
-  startMessage(envelope: InboundEnvelope): Promise<WorkflowHandle<typeof messageWorkflowV2>>;
-  /** Saves a finished workflow's history as a replay fixture when RECORD_HISTORIES=1; never over an archived one. */
+  startMessage(envelope: InboundEnvelope): Promise<WorkflowHandle<typeof messageWorkflow>>;
+  /** Saves a finished workflow's history as a replay fixture (recordHistory). */
   record(name: string, handle: WorkflowHandle): Promise<void>;
   close(): Promise<void>;
 }
@@ -127,7 +170,7 @@ export async function startWorkflowHarness(
     messageAdmin,
     async startMessage(envelope) {
       const { workflowId } = await starter.start(envelope);
-      return env.client.workflow.getHandle<typeof messageWorkflowV2>(workflowId);
+      return env.client.workflow.getHandle<typeof messageWorkflow>(workflowId);
     },
     record: recordHistory,
     async close() {

@@ -2,8 +2,6 @@ import assert from 'node:assert/strict';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { createLogger } from '../../src/lib/logger.js';
@@ -18,10 +16,10 @@ import { createTimeSkippingEnv, testDataConverter } from '../helpers/temporal.js
 import type { ProbeActivities } from './fixtures/workflows.js';
 import { sample } from '../helpers/metrics-text.js';
 import { LogCapture } from '../helpers/stack.js';
+import { archivedHistories } from '../helpers/workflow-harness.js';
 
 const workflowsPath = fileURLToPath(new URL('./fixtures/workflows.ts', import.meta.url));
 const realWorkflowsPath = fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url));
-const historiesDir = fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
 
 describe('worker interceptors: message ids on workflow and activity log lines, reply-delay waits through a sink', () => {
   const logs = new LogCapture();
@@ -32,7 +30,6 @@ describe('worker interceptors: message ids on workflow and activity log lines, r
   let metrics: WorkerMetrics;
 
   const activities: ProbeActivities = {
-    async setStage() {},
     async probe() {
       logger.info('probe ran');
       return 'probed';
@@ -122,18 +119,19 @@ describe('worker interceptors: message ids on workflow and activity log lines, r
       workflowInterceptorModules: workflowInterceptorModules({ tracing: true }),
       logger: { log() {}, info() {}, warn() {}, error() {}, debug() {}, trace() {} },
     });
-    const files = readdirSync(historiesDir)
-      .filter((name) => name.endsWith('.json'))
-      .sort();
-    assert.ok(files.includes('happy-path-with-delay.json'), files.join(', '));
-    for (const file of files) {
+    const histories = archivedHistories();
+    const withDelay = (name: string): boolean => name === 'happy-path-with-delay';
+    assert.ok(
+      histories.some((history) => withDelay(history.name)),
+      histories.map((history) => history.name).join(', '),
+    );
+    for (const { release, name, json } of histories) {
       events.length = 0;
-      const workflowId = file.replace(/\.json$/, '');
-      const history = historyFromJSON(JSON.parse(readFileSync(join(historiesDir, file), 'utf8')));
+      const file = `${release}/${name}`;
       await Worker.runReplayHistory(
         { workflowBundle: bundled, sinks: observabilitySinks(metrics), dataConverter: testDataConverter },
-        history,
-        workflowId,
+        historyFromJSON(json),
+        name,
       );
       // A wait that started and ended in the history cancels out: every wait reported started is
       // reported ended (histories with a reply delay have one; the others none).
@@ -143,7 +141,7 @@ describe('worker interceptors: message ids on workflow and activity log lines, r
         kinds.filter((kind) => kind === 'ended').length,
         file,
       );
-      if (file.endsWith('happy-path-with-delay.json')) assert.deepEqual(kinds, ['started', 'ended'], file);
+      if (withDelay(name)) assert.deepEqual(kinds, ['started', 'ended'], file);
     }
     assert.equal(metrics.replyDelay.size(), 0);
   });

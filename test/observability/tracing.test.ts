@@ -76,7 +76,7 @@ describe('one trace per message, from the inbound POST to the reply POST', () =>
     // Every span of the message, once the workflow's own has ended (workflow spans are exported at the end of its task).
     const spans = await waitFor(() => {
       const finished = exporter.getFinishedSpans().filter((span) => span.spanContext().traceId === traceId);
-      return finished.some((span) => span.name === 'RunWorkflow:messageWorkflowV3') &&
+      return finished.some((span) => span.name === 'RunWorkflow:messageWorkflow') &&
         finished.some((span) => span.spanContext().spanId === replySpanId)
         ? finished
         : undefined;
@@ -103,9 +103,9 @@ describe('one trace per message, from the inbound POST to the reply POST', () =>
     assert.equal(post.attributes['http.response.status_code'], 200);
 
     // StartWorkflowExecution under the POST; the workflow's run under its start.
-    const start = one('StartWorkflow:messageWorkflowV3');
+    const start = one('StartWorkflow:messageWorkflow');
     assert.equal(parentOf(start), post);
-    const run = one('RunWorkflow:messageWorkflowV3');
+    const run = one('RunWorkflow:messageWorkflow');
     assert.equal(parentOf(run), start);
     for (const span of [start, run]) {
       assert.equal(span.attributes['chatrelay.message_id'], messageId, span.name);

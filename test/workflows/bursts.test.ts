@@ -103,8 +103,8 @@ describe('bursts and stale replies (time-skipping server)', () => {
       const firstTimers = await timersOf(handles[0]!);
       assert.equal(firstTimers.length, 1);
       assert.ok(firstTimers[0]! > 0 && firstTimers[0]! <= 30_000, `window timer ${firstTimers[0]} ms`);
-      await h.record('v3-coalesced-into-later', handles[0]!);
-      await h.record('v3-coalesced-burst-answered', handles[2]!);
+      await h.record('coalesced-into-later', handles[0]!);
+      await h.record('coalesced-burst-answered', handles[2]!);
     });
 
     test('a message arriving after the window of the previous one: each is answered on its own', async () => {
@@ -159,7 +159,6 @@ describe('bursts and stale replies (time-skipping server)', () => {
         h.receiver.delivered().map((post) => post.fields.text),
         ['Echo: what can you do?'],
       );
-      await h.record('v3-coalesced-voice-note', voiceHandle);
     });
   });
 
@@ -211,8 +210,7 @@ describe('bursts and stale replies (time-skipping server)', () => {
       assert.equal(status.part_count, 1, 'the dropped reply is kept in the record');
       assert.equal(status.parts_delivered, 0);
       assert.deepEqual(status.attempts, []);
-      await h.record('v3-superseded-during-delay', olderHandle);
-      await h.record('v3-superseding-reply-delivered', newerHandle);
+      await h.record('superseded-during-delay', olderHandle);
     });
 
     test('a newer message while the reply is being delivered: the reply is finished, then the newer one is answered, in order', async () => {

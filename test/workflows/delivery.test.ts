@@ -4,7 +4,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { MessageAdmin } from '../../src/api/message-admin.js';
 import type { Channel, InboundEnvelope } from '../../src/domain/models.js';
 import { waitFor } from '../../src/lib/wait.js';
-import type { messageWorkflowV2 } from '../../src/workflows/message.js';
+import type { messageWorkflow } from '../../src/workflows/message.js';
 import { createChannelWithAgent, envelopeFor } from '../helpers/fixtures.js';
 import { firedTimers } from '../helpers/temporal.js';
 import { startWorkflowHarness, type WorkflowHarness } from '../helpers/workflow-harness.js';
@@ -28,7 +28,7 @@ describe('delivery: retry schedule, pause on 410, redelivery, status (time-skipp
 
   const envelope = (channel: Channel, clientId?: string, text = 'Hello'): InboundEnvelope =>
     envelopeFor(channel, { text, ...(clientId !== undefined ? { client_id: clientId } : {}) });
-  const start = (input: InboundEnvelope): Promise<WorkflowHandle<typeof messageWorkflowV2>> => h.startMessage(input);
+  const start = (input: InboundEnvelope): Promise<WorkflowHandle<typeof messageWorkflow>> => h.startMessage(input);
   test('the whole retry schedule is walked in seconds, then the part fails as exhausted', async () => {
     const endpoint = h.receiver.endpoint();
     const { channel } = await createChannelWithAgent(h.stores, { replyUrl: endpoint.url });
@@ -46,7 +46,7 @@ describe('delivery: retry schedule, pause on 410, redelivery, status (time-skipp
     assert.equal(status.status, 'failed');
     assert.equal(status.attempts.length, 8);
     assert.ok(status.attempts.every((attempt) => attempt.result === 'retry' && attempt.http_status === 503));
-    await h.record('v3-retry-schedule-exhausted', handle);
+    await h.record('retry-schedule-exhausted', handle);
   });
 
   test('Retry-After longer than the schedule step is honoured', async () => {
@@ -124,7 +124,7 @@ describe('delivery: retry schedule, pause on 410, redelivery, status (time-skipp
       delivered.indexOf('Echo: first') < delivered.indexOf('Echo: second'),
       `alice's replies stay in order: ${delivered.join(' | ')}`,
     );
-    await h.record('v3-paused-then-resumed', firstHandle);
+    await h.record('paused-then-resumed', firstHandle);
   });
 
   test('redelivery from part 2 sends the stored parts again, same delivery ids, without a new reply', async () => {
@@ -146,7 +146,7 @@ describe('delivery: retry schedule, pause on 410, redelivery, status (time-skipp
     assert.equal(redelivery.from_part, 2);
     const redeliveryHandle = h.env.client.workflow.getHandle(redelivery.workflow_id);
     await redeliveryHandle.result();
-    await h.record('v2-redelivery-from-part-2', redeliveryHandle);
+    await h.record('redelivery-from-part-2', redeliveryHandle);
     const again = h.receiver.delivered(moved.path);
     assert.deepEqual(
       again.map((post) => post.fields.text),

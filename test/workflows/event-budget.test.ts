@@ -3,7 +3,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { createMessageStarter } from '../../src/api/message-starter.js';
 import { createChannelWithAgent, envelopeFor } from '../helpers/fixtures.js';
-import { historyEventTypes } from '../helpers/temporal.js';
+import { fromHistory, historyEventTypes, scheduledActivityType } from '../helpers/temporal.js';
 import { startWorkflowHarness, type WorkflowHarness } from '../helpers/workflow-harness.js';
 
 /** The history's event types, by name, without the common prefix. */
@@ -13,6 +13,8 @@ async function eventTypes(handle: WorkflowHandle): Promise<string[]> {
 
 // The common case (a text message, one part, no delay, nobody ahead in its chat) is the cost that
 // matters most (issue 11); its history is the budget docs/architecture.md gives, event for event.
+// One workflow type, `messageWorkflow`; where its model step runs is in its input (`modelStep`,
+// which the API sets from MODEL_STEP).
 describe('the history of a message in the common case (time-skipping server)', () => {
   let h: WorkflowHarness;
   before(async () => {
@@ -30,7 +32,8 @@ describe('the history of a message in the common case (time-skipping server)', (
     const { channel } = await createChannelWithAgent(h.stores, { replyUrl: h.receiver.url });
     const handle = await h.startMessage(envelopeFor(channel));
     assert.deepEqual(await handle.result(), { status: 'delivered', partsDelivered: 1 });
-    assert.equal((await handle.describe()).type, 'messageWorkflowV3');
+    assert.equal((await handle.describe()).type, 'messageWorkflow');
+    assert.deepEqual(await fromHistory(handle, scheduledActivityType), ['answerMessage'], 'its marker');
     assert.deepEqual(await eventTypes(handle), [
       'WORKFLOW_EXECUTION_STARTED',
       'WORKFLOW_TASK_SCHEDULED',
@@ -49,7 +52,8 @@ describe('the history of a message in the common case (time-skipping server)', (
     const { workflowId } = await starter.start(envelopeFor(channel));
     const handle = h.env.client.workflow.getHandle(workflowId);
     assert.deepEqual(await handle.result(), { status: 'delivered', partsDelivered: 1 });
-    assert.equal((await handle.describe()).type, 'messageWorkflowV2');
+    assert.equal((await handle.describe()).type, 'messageWorkflow');
+    assert.deepEqual(await fromHistory(handle, scheduledActivityType), ['answerMessage']);
     assert.deepEqual(await eventTypes(handle), [
       'WORKFLOW_EXECUTION_STARTED',
       'WORKFLOW_TASK_SCHEDULED',
@@ -65,5 +69,6 @@ describe('the history of a message in the common case (time-skipping server)', (
       'WORKFLOW_EXECUTION_COMPLETED',
     ]);
     assert.equal(h.receiver.posts.length, 1, 'the reply was delivered once');
+    await h.record('model-step-activity', handle);
   });
 });

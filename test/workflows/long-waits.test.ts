@@ -12,7 +12,8 @@ import type { MessageAdmin } from '../../src/api/message-admin.js';
 import { messageWorkflowId } from '../../src/domain/ids.js';
 import type { Channel, InboundEnvelope } from '../../src/domain/models.js';
 import { waitFor } from '../../src/lib/wait.js';
-import type { messageWorkflowV2 } from '../../src/workflows/message.js';
+import type { messageWorkflow } from '../../src/workflows/message.js';
+import { startSearchAttributes } from '../../src/workflows/search-attributes.js';
 import { createChannelWithAgent, envelopeFor } from '../helpers/fixtures.js';
 import { messageAdminFor, startWorkflowHarness, type WorkflowHarness } from '../helpers/workflow-harness.js';
 
@@ -33,18 +34,22 @@ describe('long waits continue as new (time-skipping server)', () => {
     h.receiver.reset();
   });
 
-  /** Starts a message as the API does (its place, then its workflow with the place as memo), with a low threshold. */
+  /**
+   * Starts a message as the API does (its place, then its workflow with the place as memo and its
+   * search attributes, the model step local), with a low threshold.
+   */
   async function startWithThreshold(
     envelope: InboundEnvelope,
     checksBeforeContinue: number,
-  ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof messageWorkflowV2>> {
+  ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof messageWorkflow>> {
     const workflowId = messageWorkflowId(envelope.messageId);
     const lineSeq = await h.line.claim(envelope.chatId, { messageId: envelope.messageId, workflowId });
-    return h.env.client.workflow.start<typeof messageWorkflowV2>('messageWorkflowV2', {
+    return h.env.client.workflow.start<typeof messageWorkflow>('messageWorkflow', {
       taskQueue: h.taskQueue,
       workflowId,
-      args: [{ ...envelope, lineSeq, checksBeforeContinue }],
+      args: [{ ...envelope, lineSeq, modelStep: 'local', checksBeforeContinue }],
       memo: { lineSeq },
+      typedSearchAttributes: startSearchAttributes(envelope),
     });
   }
 
@@ -85,8 +90,14 @@ describe('long waits continue as new (time-skipping server)', () => {
     assert.equal(h.fake.requestsTo('chat').length, 1, 'the reply is not generated again');
 
     await admin.resumeChannel(channel.id);
-    const result = await h.env.client.workflow.getHandle<typeof messageWorkflowV2>(handle.workflowId).result();
+    const latest = h.env.client.workflow.getHandle<typeof messageWorkflow>(handle.workflowId);
+    const result = await latest.result();
     assert.deepEqual(result, { status: 'delivered', partsDelivered: 1 });
+    await h.record(
+      'paused-long-continued-as-new',
+      h.env.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId),
+    );
+    await h.record('paused-long-fresh-run-delivered', latest);
     // The part goes out with its one delivery id. (On this server a resumed part is now and then
     // POSTed twice, with or without a continue-as-new: at least once, which receivers dedupe by id.)
     const posts = h.receiver.delivered(endpoint.path);
@@ -126,7 +137,7 @@ describe('long waits continue as new (time-skipping server)', () => {
 
     await admin.resumeChannel(channel.id);
     assert.equal((await firstHandle.result()).status, 'delivered');
-    const result = await h.env.client.workflow.getHandle<typeof messageWorkflowV2>(secondHandle.workflowId).result();
+    const result = await h.env.client.workflow.getHandle<typeof messageWorkflow>(secondHandle.workflowId).result();
     assert.equal(result.status, 'delivered');
     assert.deepEqual(
       h.receiver.delivered(endpoint.path).map((post) => post.fields.text),

@@ -78,7 +78,7 @@ describe('message workflow branches (stubbed activities, time-skipping server)',
   ): Promise<{ result: MessageResult; handle: WorkflowHandle }> {
     const workflowId = messageWorkflowId(input.messageId);
     stubsByWorkflow.set(workflowId, stubs);
-    const handle = await env.client.workflow.start('messageWorkflowV2', { taskQueue, workflowId, args: [input] });
+    const handle = await env.client.workflow.start('messageWorkflow', { taskQueue, workflowId, args: [input] });
     await meanwhile?.(handle);
     return { result: (await handle.result()) as MessageResult, handle };
   }

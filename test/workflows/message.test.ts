@@ -54,7 +54,7 @@ describe('message workflow (time-skipping server)', () => {
         ['assistant', 'Echo: What time is it?'],
       ],
     );
-    await h.record('v3-happy-path-with-delay', handle);
+    await h.record('happy-path-with-delay', handle);
   });
 
   test('a receiver that fails three times then accepts gets each part exactly once, in order', async () => {
@@ -98,7 +98,7 @@ describe('message workflow (time-skipping server)', () => {
         [2, 1, 'delivered', 200],
       ],
     );
-    await h.record('v3-receiver-fails-three-times', handle);
+    await h.record('receiver-fails-three-times', handle);
   });
 
   test('a receiver answering 400 gets one attempt, no retry storm, and the message is failed with the reason', async () => {
@@ -112,7 +112,7 @@ describe('message workflow (time-skipping server)', () => {
     const stored = await h.stores.messages.outcome(input.messageId);
     assert.equal(stored?.status, 'failed');
     assert.match(stored?.reason ?? '', /part 1 of 1: receiver answered 400/);
-    await h.record('v3-receiver-rejects', handle);
+    await h.record('receiver-rejects', handle);
   });
 
   test('a model that fails with 500 once is retried and the reply is delivered', async () => {
@@ -125,7 +125,7 @@ describe('message workflow (time-skipping server)', () => {
       h.receiver.delivered().map((post) => post.fields.text),
       ['Echo: retry me'],
     );
-    await h.record('v3-model-fails-once', handle);
+    await h.record('model-fails-once', handle);
   });
 
   test('a model that fails permanently gives the fallback reply and records the failure', async () => {
@@ -146,7 +146,7 @@ describe('message workflow (time-skipping server)', () => {
     const stored = await h.stores.messages.outcome(input.messageId);
     assert.equal(stored?.status, 'failed');
     assert.match(stored?.reason ?? '', /chat completion failed with HTTP 400/);
-    await h.record('v3-model-fails-permanently', handle);
+    await h.record('model-fails-permanently', handle);
   });
 
   test('voice in: the prefixed transcript is what the model sees', async () => {
@@ -167,7 +167,7 @@ describe('message workflow (time-skipping server)', () => {
       h.receiver.delivered().map((post) => post.fields.text),
       ['Echo: [Voice] Where is my order?'],
     );
-    await h.record('v3-voice-in', handle);
+    await h.record('voice-in', handle);
   });
 
   test('voice out: the reply carries an audio URL that serves the stored speech', async () => {
@@ -185,7 +185,7 @@ describe('message workflow (time-skipping server)', () => {
     assert.equal(audio.status, 200);
     assert.equal(audio.headers.get('content-type'), 'audio/mpeg');
     assert.equal(Buffer.from(await audio.arrayBuffer()).toString('utf8'), `${FAKE_AUDIO_PREFIX}Echo: say it`);
-    await h.record('v3-voice-out', handle);
+    await h.record('voice-out', handle);
   });
 
   test('a disconnected assistant stores the message in the history and sends nothing', async () => {
@@ -205,7 +205,7 @@ describe('message workflow (time-skipping server)', () => {
       history.map((entry) => [entry.id, entry.content]),
       [[historyEntryId(input.messageId, 'user'), 'anyone there?']],
     );
-    await h.record('v3-assistant-disconnected', handle);
+    await h.record('assistant-disconnected', handle);
   });
 
   test("a voice message to a disconnected assistant is kept in the history with the agent's voice prefix", async () => {

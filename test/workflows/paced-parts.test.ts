@@ -77,7 +77,6 @@ describe('paced parts (time-skipping server)', () => {
     // The first part went out within the one step; each later part after its own timer.
     assert.deepEqual(await steps(handle), ['answerMessage', 'timer', 'sendReplyPart', 'timer', 'sendReplyPart']);
     assert.equal((await h.stores.messages.outcome(input.messageId))?.parts_delivered, 3);
-    await h.record('v3-paced-parts', handle);
   });
 
   test('with a reply delay and a retried part: the delay, then the pauses; a retry does not pause again', async () => {
@@ -100,7 +99,6 @@ describe('paced parts (time-skipping server)', () => {
     const [pause1, pause2] = await expectedPauses(input.messageId);
     // The delay, the two typing pauses, and the retry schedule's first wait (5 s): nothing more.
     assert.deepEqual(await startedTimersMs(handle), [10_000, pause1, pause2, 5000]);
-    await h.record('v3-paced-parts-with-delay', handle);
   });
 
   test('a one-part reply on a paced channel costs what it costs without pacing: no timer, one step', async () => {

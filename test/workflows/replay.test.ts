@@ -1,86 +1,58 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import { before, describe, test } from 'node:test';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import * as registered from '../../src/workflows/index.js';
 import { bundle, testDataConverter } from '../helpers/temporal.js';
-import { historiesDir, workflowsPath } from '../helpers/workflow-harness.js';
+import { archivedHistories, recordingRelease, workflowsPath } from '../helpers/workflow-harness.js';
 
-// Histories recorded from the workflow tests (RECORD_HISTORIES=1), kept as an archive that only
-// grows. Replaying them against today's workflow code fails when a change would break running
-// workflows: such a change needs patched() or a new workflow type. Histories recorded since the
-// payloads are encrypted replay through the test codec (older ones are plain, which it passes).
+// Histories recorded from the workflow tests (RECORD_HISTORIES=1), one folder per release, kept as
+// an archive that only grows. Replaying them against today's workflow code fails when a change
+// would break workflows a release left running: such a change needs patched() or a new workflow
+// type. Every payload is encrypted; they replay through the test codec.
 
-interface ArchivedHistory {
-  file: string;
-  workflowType: string;
-  json: unknown;
-}
-
-const archive: ArchivedHistory[] = readdirSync(historiesDir)
-  .filter((name) => name.endsWith('.json'))
-  .sort()
-  .map((file) => {
-    const json = JSON.parse(readFileSync(`${historiesDir}${file}`, 'utf8')) as {
-      events: Array<{ workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } }>;
-    };
-    return {
-      file,
-      workflowType: String(json.events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name),
-      json,
-    };
-  });
-
-/**
- * Registered workflow types that have no archived history, and why. Every other registered type
- * must have at least one: a new workflow type fails here until histories of it are recorded.
- */
-const withoutArchive: Record<string, string> = {
-  chatTurnsWorkflow: 'version 1 sequencer, frozen before histories were archived; nothing starts it any more',
-  redeliveryWorkflow: 'version 1 redelivery, frozen before histories were archived; nothing starts it any more',
-};
-const archivedTypes = Object.keys(registered)
-  .filter((type) => !(type in withoutArchive))
-  .sort();
+const archive = archivedHistories();
+const releases = [...new Set(archive.map((history) => history.release))];
 
 let workflowBundle: WorkflowBundleWithSourceMap;
 before(async () => {
   workflowBundle = await bundle(workflowsPath);
 });
 
-test('every archived history is of a registered workflow type, and the exemptions are registered types', () => {
+test('every archived history is of a registered workflow type, and every registered type has archived histories', () => {
   const known = new Set(Object.keys(registered));
   assert.deepEqual(
-    archive.filter((history) => !known.has(history.workflowType)).map((history) => history.file),
+    archive
+      .filter((history) => !known.has(history.workflowType))
+      .map((history) => `${history.release}/${history.name}`),
     [],
   );
+  const archived = new Set(archive.map((history) => history.workflowType));
   assert.deepEqual(
-    Object.keys(withoutArchive).filter((type) => !known.has(type)),
+    Object.keys(registered).filter((type) => !archived.has(type)),
     [],
+    'a workflow type without history: record some (RECORD_HISTORIES=1)',
   );
+  assert.ok(releases.includes(recordingRelease), `the release being prepared, ${recordingRelease}, has its histories`);
 });
 
 describe('replay of the archived histories against today’s workflow code', () => {
-  for (const workflowType of archivedTypes) {
-    test(`${workflowType}: every archived history replays without a nondeterminism error`, async () => {
-      const histories = archive.filter((history) => history.workflowType === workflowType);
-      assert.ok(histories.length > 0, `no archived history of ${workflowType}: record some (RECORD_HISTORIES=1)`);
-      const replayed: Array<{ file: string; error: string | undefined }> = [];
-      const results = Worker.runReplayHistories(
-        { workflowBundle, dataConverter: testDataConverter },
-        histories.map((history) => ({
-          workflowId: history.file.replace(/\.json$/, ''),
-          history: historyFromJSON(history.json),
-        })),
-      );
-      for await (const result of results) {
-        replayed.push({ file: `${result.workflowId}.json`, error: result.error?.message });
-      }
-      assert.deepEqual(
-        replayed,
-        histories.map((history) => ({ file: history.file, error: undefined })),
-      );
-    });
+  for (const release of releases) {
+    const ofRelease = archive.filter((history) => history.release === release);
+    for (const workflowType of [...new Set(ofRelease.map((history) => history.workflowType))].sort()) {
+      test(`release ${release}: every ${workflowType} history replays without a nondeterminism error`, async () => {
+        const histories = ofRelease.filter((history) => history.workflowType === workflowType);
+        const replayed: Array<{ name: string; error: string | undefined }> = [];
+        const results = Worker.runReplayHistories(
+          { workflowBundle, dataConverter: testDataConverter },
+          histories.map((history) => ({ workflowId: history.name, history: historyFromJSON(history.json) })),
+        );
+        for await (const result of results) replayed.push({ name: result.workflowId, error: result.error?.message });
+        assert.deepEqual(
+          replayed,
+          histories.map((history) => ({ name: history.name, error: undefined })),
+        );
+      });
+    }
   }
 });

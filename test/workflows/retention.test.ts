@@ -96,7 +96,7 @@ describe('retention', () => {
         }),
       );
 
-      await recordHistory('v2-retention', env.client.workflow.getHandle(`retention-${now}`));
+      await recordHistory('retention', env.client.workflow.getHandle(`retention-${now}`));
 
       for (const gone of [old, abandoned]) {
         const left = await countRecords(c, gone.chatId, gone.messageIds);
