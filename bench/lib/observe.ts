@@ -287,7 +287,7 @@ export async function runningMessageWorkflows(options: {
   const connection = await Connection.connect({ address: options.address });
   try {
     const client = new Client({ connection, namespace: options.namespace });
-    const query = `TaskQueue = '${options.taskQueue}' AND WorkflowType IN ('messageWorkflow', 'messageWorkflowV2', 'messageWorkflowV3') AND ExecutionStatus = 'Running' AND StartTime >= '${options.since.toISOString()}'`;
+    const query = `TaskQueue = '${options.taskQueue}' AND WorkflowType = 'messageWorkflow' AND ExecutionStatus = 'Running' AND StartTime >= '${options.since.toISOString()}'`;
     const { count } = await client.workflow.count(query);
     return count;
   } catch {
