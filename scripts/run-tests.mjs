@@ -1,19 +1,29 @@
-// Runs every test file under test/ with node's built-in test runner (through tsx for TypeScript).
+// Runs test files with node's built-in test runner (through tsx for TypeScript): every file under
+// test/ when given nothing, else the files given and every test file under each folder given
+// (`node scripts/run-tests.mjs test/unit test/e2e/ordering.test.ts`; the npm scripts test:<folder>).
 // Files run in separate processes; each starts the servers it needs on free ports.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 function collect(dir) {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) return collect(path);
-    return name.endsWith('.test.ts') ? [relative(root, path)] : [];
-  });
+  return readdirSync(dir)
+    .flatMap((name) => {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) return collect(path);
+      return name.endsWith('.test.ts') ? [relative(root, path)] : [];
+    })
+    .sort();
 }
 const only = process.argv.slice(2);
-const files = only.length > 0 ? only : collect(join(root, 'test')).sort();
+const files = (only.length > 0 ? only : ['test']).flatMap((arg) =>
+  statSync(resolve(root, arg)).isDirectory() ? collect(resolve(root, arg)) : [arg],
+);
+if (files.length === 0) {
+  console.error(`no test files in ${only.join(' ')}`);
+  process.exit(1);
+}
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 const result = spawnSync(
   process.execPath,

@@ -37,97 +37,175 @@ const csv = z.string().transform((value) =>
 );
 
 export const configSchema = z.object({
-  PORT: port.default(8080),
-  HOST: z.string().min(1).default('0.0.0.0'),
-  PUBLIC_BASE_URL: httpUrl.optional(),
-  MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\/.+/, 'must be a mongodb:// or mongodb+srv:// connection string'),
+  PORT: port.default(8080).describe('API port'),
+  HOST: z.string().min(1).default('0.0.0.0').describe('API bind address'),
+  PUBLIC_BASE_URL: httpUrl
+    .optional()
+    .meta({ description: 'where receivers reach this API (speech audio URLs)', unset: '`http://localhost:$PORT`' }),
+  MONGODB_URI: z
+    .string()
+    .regex(/^mongodb(\+srv)?:\/\/.+/, 'must be a mongodb:// or mongodb+srv:// connection string')
+    .describe('MongoDB connection string (`mongodb://` or `mongodb+srv://`)'),
   MONGODB_DB: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be a database name (letters, digits, _ and -)')
-    .default('chatrelay'),
+    .default('chatrelay')
+    .describe('database name'),
   TEMPORAL_ADDRESS: z
     .string()
     .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port')
-    .default('127.0.0.1:7233'),
-  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-  TEMPORAL_TASK_QUEUE: z.string().min(1).default('chatrelay'),
-  OPENAI_API_KEY: z.string().min(1, 'must not be empty'),
-  OPENAI_BASE_URL: httpUrl.default('https://api.openai.com/v1'),
-  OPENAI_TIMEOUT_MS: positiveInt.default(60_000),
-  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  CHANNEL_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
-  MAX_BODY_BYTES: positiveInt.default(256 * 1024),
-  MAX_TEXT_LENGTH: positiveInt.default(16_000),
-  MAX_ATTACHMENTS: z.coerce.number().int().min(0).max(100).default(10),
-  MAX_URL_LENGTH: positiveInt.default(2048),
-  /** Inbound messages per minute per channel and per end user, per API process; 0 disables. */
-  RATE_LIMIT_CHANNEL_PER_MINUTE: z.coerce.number().int().min(0).default(6000),
-  RATE_LIMIT_CLIENT_PER_MINUTE: z.coerce.number().int().min(0).default(120),
-  /** Failed webhook requests (not authenticated) per source address per minute, per API process; 0 disables. */
-  RATE_LIMIT_FAILURES_PER_MINUTE: z.coerce.number().int().min(0).default(120),
-  /**
-   * Load shedding (src/api/load-gate.ts): a new message is refused (503 `overloaded`) while the
-   * oldest task waiting in the task queue has waited longer than this; 0 turns the gate off.
-   */
-  OVERLOAD_MAX_BACKLOG_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
-  /** The `Retry-After` (seconds) of a message refused by the load gate. */
-  OVERLOAD_RETRY_AFTER_SECONDS: z.coerce.number().int().min(1).max(3_600).default(5),
-  AUDIO_MAX_BYTES: positiveInt.default(25 * 1024 * 1024),
-  /**
-   * Voice notes a worker process downloads and transcribes at once; the others wait their turn. Each
-   * holds up to AUDIO_MAX_BYTES in memory, so this bounds that memory (4 x 25 MB by default).
-   */
-  VOICE_MAX_CONCURRENT_DOWNLOADS: z.coerce.number().int().min(1).max(200).default(4),
-  /** The prompt's budget in characters: the oldest history is left out first (src/domain/prompt.ts). */
-  PROMPT_MAX_CHARS: z.coerce.number().int().min(4_000).default(DEFAULT_PROMPT_MAX_CHARS),
-  FETCH_TIMEOUT_MS: positiveInt.default(15_000),
-  FETCH_ALLOW_PRIVATE: boolFlag.default(false),
-  FETCH_ALLOW_HOSTS: csv.default([]),
-  DELIVERY_TIMEOUT_MS: positiveInt.default(10_000),
-  /** Allow reply POSTs to loopback/private addresses (a receiver on the same network; the local stack and tests). */
-  DELIVERY_ALLOW_PRIVATE: boolFlag.default(false),
-  /** Receiver hosts always allowed, whatever they resolve to (exact names, comma-separated). */
-  DELIVERY_ALLOW_HOSTS: csv.default([]),
+    .default('127.0.0.1:7233')
+    .describe('Temporal frontend `host:port`'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default').describe('Temporal namespace'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('chatrelay').describe('task queue of the message workflows'),
+  OPENAI_API_KEY: z.string().min(1, 'must not be empty').describe('key for the OpenAI-compatible API'),
+  OPENAI_BASE_URL: httpUrl.default('https://api.openai.com/v1').describe('any OpenAI-compatible API'),
+  OPENAI_TIMEOUT_MS: positiveInt.default(60_000).describe('timeout of one model call'),
+  ADMIN_TOKEN: z
+    .string()
+    .min(16, 'must be at least 16 characters')
+    .describe('bearer token for the admin API, ≥ 16 chars'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('`fatal` … `trace`, or `silent`'),
+  CHANNEL_CACHE_TTL_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(60_000)
+    .default(1_000)
+    .describe(
+      'how long an API process caches a channel (or "no such page") for token checks, and a worker what its activities read ([caches](operations.md#limits-and-caches))',
+    ),
+  MAX_BODY_BYTES: positiveInt.default(256 * 1024).describe('largest inbound request body (413 above)'),
+  MAX_TEXT_LENGTH: positiveInt.default(16_000).describe('longest `text`'),
+  MAX_ATTACHMENTS: z.coerce.number().int().min(0).max(100).default(10).describe('most `attachments`'),
+  MAX_URL_LENGTH: positiveInt.default(2048).describe('longest URL field'),
+  RATE_LIMIT_CHANNEL_PER_MINUTE: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(6000)
+    .describe(
+      'inbound messages a channel may send per minute, per API process; 0 disables; over it: 429 ([rate limits](operations.md#rate-limits))',
+    ),
+  RATE_LIMIT_CLIENT_PER_MINUTE: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(120)
+    .describe('the same per end user (`page_id` + `client_id`)'),
+  OVERLOAD_MAX_BACKLOG_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(600_000)
+    .default(5_000)
+    .describe(
+      'new messages get 503 `overloaded` while the oldest task in the task queue has waited longer; 0 turns it off ([load shedding](operations.md#load-shedding))',
+    ),
+  OVERLOAD_RETRY_AFTER_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(3_600)
+    .default(5)
+    .describe('the `Retry-After` of a message refused by load shedding (1–3600)'),
+  RATE_LIMIT_FAILURES_PER_MINUTE: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(120)
+    .describe(
+      'failed webhook requests a source address may make per minute, per API process; 0 disables ([rate limits](operations.md#rate-limits))',
+    ),
+  AUDIO_MAX_BYTES: positiveInt.default(25 * 1024 * 1024).describe('largest voice note downloaded'),
+  VOICE_MAX_CONCURRENT_DOWNLOADS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(200)
+    .default(4)
+    .describe(
+      'voice notes a worker downloads and transcribes at once (1–200), each up to `AUDIO_MAX_BYTES` in memory ([voice notes](operations.md#limits-and-caches))',
+    ),
+  FETCH_TIMEOUT_MS: positiveInt.default(15_000).describe('timeout of a voice note download'),
+  FETCH_ALLOW_PRIVATE: boolFlag
+    .default(false)
+    .describe(
+      'allow voice notes, and images for the model, from loopback/private addresses ([outbound addresses](operations.md#outbound-addresses))',
+    ),
+  FETCH_ALLOW_HOSTS: csv
+    .default([])
+    .describe('comma-separated hosts always allowed for voice-note downloads and image attachments'),
+  PROMPT_MAX_CHARS: z.coerce
+    .number()
+    .int()
+    .min(4_000)
+    .default(DEFAULT_PROMPT_MAX_CHARS)
+    .describe(
+      "the prompt's budget in characters (≥ 4000): the oldest history is left out first ([prompt](operations.md#limits-and-caches))",
+    ),
+  DELIVERY_TIMEOUT_MS: positiveInt
+    .default(10_000)
+    .describe('timeout of one reply POST (connection, answer, and the at most 4 KiB of the answer that are read)'),
+  DELIVERY_ALLOW_PRIVATE: boolFlag
+    .default(false)
+    .describe(
+      'allow reply POSTs to loopback/private/link-local addresses; API and workers alike ([outbound addresses](operations.md#outbound-addresses))',
+    ),
+  DELIVERY_ALLOW_HOSTS: csv
+    .default([])
+    .describe(
+      'comma-separated receiver hosts always allowed, whatever they resolve to (e.g. `hooks.internal,10.0.0.7`); API and workers alike',
+    ),
   DELIVERY_RETRY_SCHEDULE: z
     .string()
     .regex(/^\s*\d+(\.\d+)?\s*(,\s*\d+(\.\d+)?\s*)*$/, 'must be a comma-separated list of seconds')
     .transform((value) => value.split(',').map((item) => Number(item.trim())))
-    .default([5, 300, 1800, 7200, 18000, 36000, 36000]),
-  WORKER_SHUTDOWN_GRACE_MS: positiveInt.default(30_000),
-  /**
-   * Where a text message's model call runs (the API puts it in each message workflow's input):
-   * `local` (default), a local activity within the message's one workflow task, the cheapest path
-   * (7 history events); `activity`, a regular activity with heartbeats (12 events), for models
-   * that often take longer than a few seconds, since a local call holds a workflow task slot
-   * (WORKER_WORKFLOW_TASK_SLOTS) for as long as it runs.
-   */
-  MODEL_STEP: z.enum(['local', 'activity']).default('local'),
-  /**
-   * Workflow tasks a worker runs at once. With MODEL_STEP=local each message holds one for its model
-   * call, so a worker answers at most this many messages per model latency (32 at 0.5 s: 64/s).
-   */
-  WORKER_WORKFLOW_TASK_SLOTS: z.coerce.number().int().min(2).max(2_000).default(32),
-  /**
-   * Messages (with every record of theirs) and chats older than this many days are deleted by a
-   * daily job (a Temporal Schedule the workers keep in line with this value); 0 keeps everything.
-   */
-  RETENTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(0),
-  /**
-   * Encrypts webhook signing secrets at rest and keys the hash of API tokens; API and workers must
-   * share it. Required: the local stack generates one (.data/secrets-encryption-key).
-   */
-  SECRETS_ENCRYPTION_KEY: z.string().min(32, 'must be at least 32 characters'),
-  /** Keys a key change replaces, still read (never written) until every value is re-encrypted: comma-separated. */
+    .default([5, 300, 1800, 7200, 18000, 36000, 36000])
+    .describe('seconds before each delivery retry'),
+  WORKER_SHUTDOWN_GRACE_MS: positiveInt.default(30_000).describe('time running activities get to finish on SIGTERM'),
+  MODEL_STEP: z
+    .enum(['local', 'activity'])
+    .default('local')
+    .describe(
+      'where the model call runs: `local` (cheapest, 7 history events) or `activity` (12, for slow models); set on the API ([the model step](operations.md#the-model-step))',
+    ),
+  WORKER_WORKFLOW_TASK_SLOTS: z.coerce
+    .number()
+    .int()
+    .min(2)
+    .max(2_000)
+    .default(32)
+    .describe(
+      'workflow tasks a worker runs at once; with `MODEL_STEP=local` a worker answers at most slots / model latency messages per second',
+    ),
+  RETENTION_DAYS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(36_500)
+    .default(0)
+    .describe(
+      'messages older than this many days are deleted daily with every record of theirs, and chats as quiet; 0 keeps everything ([retention](operations.md#retention-and-erasure))',
+    ),
+  SECRETS_ENCRYPTION_KEY: z
+    .string()
+    .min(32, 'must be at least 32 characters')
+    .describe(
+      '≥ 32 chars; encrypts signing secrets and keys API token hashes; the same on API and workers ([secrets](operations.md#secrets-at-rest))',
+    ),
   SECRETS_ENCRYPTION_OLD_KEYS: csv
     .pipe(z.array(z.string().min(32, 'must be comma-separated keys of at least 32 characters each')))
-    .default([]),
-  /**
-   * Encrypts every payload written to Temporal (src/temporal/payload-codec.ts). On by default;
-   * false stops encrypting new payloads (existing ones are still read).
-   */
-  PAYLOAD_ENCRYPTION: boolFlag.default(true),
-  /** `id:base64key,...`, newest first: the first encrypts, all decrypt. Unset: a key derived from SECRETS_ENCRYPTION_KEY. */
+    .default([])
+    .describe('comma-separated keys (≥ 32 chars each) that a key change replaces: still read, never written'),
+  PAYLOAD_ENCRYPTION: boolFlag
+    .default(true)
+    .describe(
+      'encrypt every payload written to Temporal (AES-256-GCM); `false` only stops encrypting new ones ([payloads](operations.md#encrypted-payloads))',
+    ),
   PAYLOAD_ENCRYPTION_KEYS: z
     .string()
     .transform((value, ctx) => {
@@ -138,35 +216,146 @@ export const configSchema = z.object({
         return z.NEVER;
       }
     })
-    .optional(),
-  /** Bearer token of the codec endpoint (/codec/encode, /codec/decode). Unset: ADMIN_TOKEN opens it. */
-  CODEC_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  /** Browser origins (the Temporal UI's) allowed to call the codec endpoint, comma-separated. */
+    .optional()
+    .meta({
+      description:
+        '`id:base64key,...`, newest first, 32-byte keys: the first encrypts, all decrypt; the same on API, workers and history readers',
+      unset: 'derived from `SECRETS_ENCRYPTION_KEY`',
+    }),
+  CODEC_TOKEN: z.string().min(16, 'must be at least 16 characters').optional().meta({
+    description:
+      "≥ 16 chars; bearer token of the codec endpoint, which reads every message's content ([codec](operations.md#reading-encrypted-histories-the-codec-endpoint))",
+    unset: '`ADMIN_TOKEN`',
+  }),
   CODEC_CORS_ORIGINS: csv
     .refine(
       (origins) => origins.every(isOrigin),
       'must be comma-separated origins: scheme://host[:port], no path (e.g. http://127.0.0.1:8233)',
     )
-    .default([]),
+    .default([])
+    .describe(
+      "comma-separated browser origins (`scheme://host[:port]`) allowed to call the codec endpoint: your Temporal UI's",
+    ),
   SIGNING_SECRET_GRACE_SECONDS: z.coerce
     .number()
     .int()
     .min(0)
     .max(30 * 86_400)
-    .default(86_400),
-  /** Port of the worker's metrics server (GET /metrics); 0 turns it (and the Temporal SDK's metrics) off. */
-  METRICS_PORT: port.default(9464),
-  /** Bind address of the worker's metrics server. */
-  METRICS_HOST: z.string().min(1).default('0.0.0.0'),
-  /** When set, GET /metrics (API and worker) requires `Authorization: Bearer <METRICS_TOKEN>`. */
-  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  /** On SIGTERM, how long the API lets requests in flight finish before dropping their connections. */
-  API_SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
-  /** A workflow bundle built ahead of time (npm run build); without it the worker bundles at start. */
-  WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
+    .default(86_400)
+    .describe('how long a rotated-out signing secret still signs'),
+  METRICS_PORT: port
+    .default(9464)
+    .describe("worker metrics and health port (`GET /metrics`); `0` turns the worker's metrics off"),
+  METRICS_HOST: z.string().min(1).default('0.0.0.0').describe("bind address of the worker's metrics server"),
+  METRICS_TOKEN: z
+    .string()
+    .min(16, 'must be at least 16 characters')
+    .optional()
+    .describe('≥ 16 chars; when set, `GET /metrics` (API and worker) needs `Authorization: Bearer <METRICS_TOKEN>`'),
+  API_SHUTDOWN_TIMEOUT_MS: positiveInt
+    .default(10_000)
+    .describe('on SIGTERM, how long the API lets requests in flight finish before dropping their connections'),
+  WORKFLOW_BUNDLE_PATH: z.string().min(1).optional().meta({
+    description: 'a workflow bundle built ahead of time (`npm run build`)',
+    unset: 'the worker bundles at start',
+  }),
 });
 
 export type Config = z.infer<typeof configSchema> & { PUBLIC_BASE_URL: string };
+
+/** A variable of the schema above. */
+export type ConfigVariable = keyof typeof configSchema.shape;
+
+/**
+ * Variables read by libraries rather than by the schema, documented with it: with none set, the
+ * OpenTelemetry SDK is not loaded (src/observability/tracing.ts).
+ */
+export const externalConfigVariables = {
+  'OTEL_*': {
+    description:
+      'the standard OpenTelemetry variables (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_TRACES_EXPORTER`, `OTEL_SERVICE_NAME`, …) turn tracing on ([traces](operations.md#traces))',
+    unset: 'no tracing',
+  },
+} as const;
+
+/**
+ * How docs/configuration.md groups the variables (scripts/config-docs.ts generates it from the
+ * schema's descriptions; a variable in no group, or in two, fails the generator).
+ */
+export const configGroups: readonly {
+  title: string;
+  variables: readonly (ConfigVariable | keyof typeof externalConfigVariables)[];
+}[] = [
+  {
+    title: 'Connections',
+    variables: [
+      'MONGODB_URI',
+      'OPENAI_API_KEY',
+      'ADMIN_TOKEN',
+      'PORT',
+      'HOST',
+      'PUBLIC_BASE_URL',
+      'MONGODB_DB',
+      'TEMPORAL_ADDRESS',
+      'TEMPORAL_NAMESPACE',
+      'TEMPORAL_TASK_QUEUE',
+      'OPENAI_BASE_URL',
+      'OPENAI_TIMEOUT_MS',
+      'LOG_LEVEL',
+    ],
+  },
+  {
+    title: 'Inbound messages: limits, rate limits, load shedding',
+    variables: [
+      'CHANNEL_CACHE_TTL_MS',
+      'MAX_BODY_BYTES',
+      'MAX_TEXT_LENGTH',
+      'MAX_ATTACHMENTS',
+      'MAX_URL_LENGTH',
+      'RATE_LIMIT_CHANNEL_PER_MINUTE',
+      'RATE_LIMIT_CLIENT_PER_MINUTE',
+      'OVERLOAD_MAX_BACKLOG_MS',
+      'OVERLOAD_RETRY_AFTER_SECONDS',
+      'RATE_LIMIT_FAILURES_PER_MINUTE',
+    ],
+  },
+  {
+    title: 'Voice notes, media and the prompt',
+    variables: [
+      'AUDIO_MAX_BYTES',
+      'VOICE_MAX_CONCURRENT_DOWNLOADS',
+      'FETCH_TIMEOUT_MS',
+      'FETCH_ALLOW_PRIVATE',
+      'FETCH_ALLOW_HOSTS',
+      'PROMPT_MAX_CHARS',
+    ],
+  },
+  {
+    title: 'Reply delivery',
+    variables: ['DELIVERY_TIMEOUT_MS', 'DELIVERY_ALLOW_PRIVATE', 'DELIVERY_ALLOW_HOSTS', 'DELIVERY_RETRY_SCHEDULE'],
+  },
+  {
+    title: 'Workers',
+    variables: ['WORKER_SHUTDOWN_GRACE_MS', 'MODEL_STEP', 'WORKER_WORKFLOW_TASK_SLOTS', 'WORKFLOW_BUNDLE_PATH'],
+  },
+  { title: 'Retention', variables: ['RETENTION_DAYS'] },
+  {
+    title: 'Secrets and encryption',
+    variables: [
+      'SECRETS_ENCRYPTION_KEY',
+      'SECRETS_ENCRYPTION_OLD_KEYS',
+      'PAYLOAD_ENCRYPTION',
+      'PAYLOAD_ENCRYPTION_KEYS',
+      'CODEC_TOKEN',
+      'CODEC_CORS_ORIGINS',
+      'SIGNING_SECRET_GRACE_SECONDS',
+    ],
+  },
+  {
+    title: 'Metrics, tracing and shutdown',
+    variables: ['METRICS_PORT', 'METRICS_HOST', 'METRICS_TOKEN', 'OTEL_*', 'API_SHUTDOWN_TIMEOUT_MS'],
+  },
+];
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

@@ -47,7 +47,7 @@ export function createMessageStarter(
             args: [input],
             // Its place, for whoever looks into a stuck line (src/coordination/chat-line.ts).
             memo: { lineSeq },
-            // Its channel, chat and status, for `temporal workflow list --query` (README, Operations).
+            // Its channel, chat and status, for `temporal workflow list --query` (docs/operations.md).
             typedSearchAttributes: startSearchAttributes(envelope),
             // A message id is answered once, even after its workflow has finished.
             workflowIdReusePolicy: 'REJECT_DUPLICATE',

@@ -5,7 +5,7 @@ import { LruMap } from '../lib/lru.js';
 
 /**
  * The Prometheus metrics of chatrelay, one registry per process (or per test), built with prom-client.
- * Names and labels are documented in README.md ("Operations"); keep the two in step.
+ * Names and labels are documented in docs/operations.md ("Metrics"); keep the two in step.
  * Labels only ever take values from small fixed sets (route patterns, activity types, outcomes),
  * never ids, URLs or texts, so the number of series stays bounded.
  */

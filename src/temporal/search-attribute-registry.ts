@@ -15,7 +15,7 @@ const required = messageSearchAttributes.map((key) => ({
 }));
 
 /**
- * The command an operator runs once per namespace and attribute (README, Operations). One per
+ * The command an operator runs once per namespace and attribute (docs/operations.md). One per
  * attribute: given several --name and one --type, temporal CLI 1.x creates only the first.
  */
 export function searchAttributeCreateCommand(namespace: string, name: string): string {

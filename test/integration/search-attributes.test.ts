@@ -93,7 +93,7 @@ describe('search attributes on the Temporal dev server', () => {
 describe('a namespace without the search attributes', () => {
   const logger = createLogger({ level: 'silent', name: 'test' });
 
-  test('the API answers 503 and logs the attribute; the worker check names each; the README command creates them', async () => {
+  test('the API answers 503 and logs the attribute; the worker check names each; the documented command creates them', async () => {
     const temporal = await startTemporalDevServer({ searchAttributes: false });
     let mongo: TestMongo | undefined;
     let connection: NativeConnection | undefined;

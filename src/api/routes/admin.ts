@@ -185,7 +185,7 @@ export const adminRoutes = [
     tag: 'Secrets',
     summary: 'Re-encrypt every signing secret under the current key',
     description:
-      'Step 3 of a key change (README, "Changing SECRETS_ENCRYPTION_KEY"): run on an API process whose SECRETS_ENCRYPTION_KEY is the new key and whose SECRETS_ENCRYPTION_OLD_KEYS lists the old one. Idempotent: run it again to finish an interrupted run. Also lists the channels whose API token hash still needs an old key.',
+      'Step 3 of a key change (docs/operations.md, "Changing SECRETS_ENCRYPTION_KEY"): run on an API process whose SECRETS_ENCRYPTION_KEY is the new key and whose SECRETS_ENCRYPTION_OLD_KEYS lists the old one. Idempotent: run it again to finish an interrupted run. Also lists the channels whose API token hash still needs an old key.',
     success: {
       status: 200,
       description: 'What was re-encrypted, and what needs a token rotation.',
