@@ -21,7 +21,7 @@ import {
 import { parseArgs } from 'node:util';
 import type { Activities } from '../src/activities/index.js';
 import type { MessageWorkflowInput } from '../src/domain/models.js';
-import { observabilitySinks, workflowInterceptorModules } from '../src/observability/worker.js';
+import { observabilitySinks, workflowInterceptorModules } from '../src/observability/worker-observability.js';
 import { startTemporalDevServer } from '../src/stack/servers.js';
 import { failureConverterPath } from '../src/temporal/data-converter.js';
 import { workflowsPath } from '../src/worker/worker.js';

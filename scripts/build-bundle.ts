@@ -2,7 +2,7 @@
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { tracedBundlePath, workflowInterceptorModules } from '../src/observability/worker.js';
+import { tracedBundlePath, workflowInterceptorModules } from '../src/observability/worker-observability.js';
 import { failureConverterPath } from '../src/temporal/data-converter.js';
 import { workflowsPath } from '../src/worker/worker.js';
 

@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { buildOpenApiDocument } from '../src/api/openapi.js';
-import { extraRoutes } from '../src/api/route-tables.js';
+import { extraRoutes } from '../src/api/routes/extra-routes.js';
 import { defaultInboundLimits } from '../src/domain/inbound.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

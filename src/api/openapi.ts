@@ -23,7 +23,7 @@ import {
 import { codecPayloadsSchema } from '../domain/codec-schemas.js';
 import { inboundMessageSchema, type InboundLimits } from '../domain/inbound.js';
 import { HttpError } from './errors.js';
-import type { RouteSpec } from './route-table.js';
+import type { RouteSpec } from './route-spec.js';
 import { adminRoutes } from './routes/admin.js';
 
 /**

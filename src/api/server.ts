@@ -21,7 +21,7 @@ import { codecRouter } from './routes/codec.js';
 import { createChatControls } from './chat-controls.js';
 import { createConversations } from './conversations.js';
 import { createOverview } from './overview.js';
-import { extraRoutes } from './route-tables.js';
+import { extraRoutes } from './routes/extra-routes.js';
 import { dashboardRouter } from './routes/dashboard.js';
 import { chatControlsRouter } from './routes/chat-controls.js';
 import { dashboardApiRouter } from './routes/dashboard-api.js';

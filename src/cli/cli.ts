@@ -3,10 +3,18 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ApiError, ConnectionError, createAdminClient } from './api-client.js';
-import { flag, str, UsageError, type CliEnvironment, type Command, type Options, type Values } from './command.js';
+import {
+  flag,
+  str,
+  UsageError,
+  type CliEnvironment,
+  type Command,
+  type Options,
+  type Values,
+} from './command-builders.js';
 import { commands, flagOfApiField } from './commands.js';
 
-export type { CliEnvironment } from './command.js';
+export type { CliEnvironment } from './command-builders.js';
 
 /**
  * The `chatrelay` command line: administration over the admin API (the commands are described in commands.ts).

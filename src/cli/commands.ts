@@ -30,7 +30,7 @@ import {
   UsageError,
   type Command,
   type Field,
-} from './command.js';
+} from './command-builders.js';
 import {
   agentTable,
   channelTable,

@@ -1,6 +1,6 @@
 /**
  * Workflow interceptors for OpenTelemetry tracing, bundled with the workflow code like
- * workflow-interceptors.ts (src/observability/worker.ts lists both). They run in the sandbox:
+ * workflow-interceptors.ts (src/observability/worker-observability.ts lists both). They run in the sandbox:
  * deterministic, no I/O; spans leave through the `exporter` sink (tracingSinks, tracing.ts).
  *
  * Generic: they know no workflow or activity. A workflow is traced when whoever started it was

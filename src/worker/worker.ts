@@ -17,7 +17,7 @@ import {
   observabilitySinks,
   tracedBundlePath,
   workflowInterceptorModules,
-} from '../observability/worker.js';
+} from '../observability/worker-observability.js';
 import type { Database } from '../stores/db.js';
 import { createStores } from '../stores/index.js';
 import { createPayloadCodec, temporalDataConverter } from '../temporal/data-converter.js';

@@ -18,7 +18,7 @@ import type { messageWorkflow } from '../../src/workflows/message.js';
 import { mediaRouter } from '../../src/api/routes/media.js';
 import { startDemoModel, type DemoModel } from '../../src/demo-model/server.js';
 import { createLogger } from '../../src/lib/logger.js';
-import { observabilitySinks } from '../../src/observability/worker.js';
+import { observabilitySinks } from '../../src/observability/worker-observability.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
 import { temporalEventStarter } from '../../src/temporal/event-starter.js';
 import { testActivitySettings } from './fixtures.js';

@@ -11,7 +11,7 @@ import {
   activityInterceptors,
   observabilitySinks,
   workflowInterceptorModules,
-} from '../../src/observability/worker.js';
+} from '../../src/observability/worker-observability.js';
 import { createTimeSkippingEnv, testDataConverter } from '../helpers/temporal.js';
 import type { ProbeActivities } from './fixtures/workflows.js';
 import { sample } from '../helpers/metrics-text.js';

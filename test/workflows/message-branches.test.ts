@@ -22,7 +22,7 @@ import {
 } from '../helpers/stub-activities.js';
 import { bundle, createTimeSkippingEnv, firedTimers } from '../helpers/temporal.js';
 import { workflowsPath } from '../helpers/workflow-harness.js';
-import { observabilitySinks } from '../../src/observability/worker.js';
+import { observabilitySinks } from '../../src/observability/worker-observability.js';
 
 /**
  * Every branch of the message workflow, on the real time-skipping server, with its activities

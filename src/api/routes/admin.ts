@@ -28,10 +28,10 @@ import { isDuplicateKey } from '../../stores/collections.js';
 import type { SigningSecretStore } from '../../stores/signing-secrets.js';
 import type { ChannelAuthenticator } from '../channel-auth.js';
 import { conflict, HttpError, invalidRequest, notFound } from '../errors.js';
-import { mountRoutes, requireAdminToken, type HandlersFor, type RouteSpec } from '../route-table.js';
+import { mountRoutes, requireAdminToken, type HandlersFor, type RouteSpec } from '../route-spec.js';
 
 /**
- * The agents and channels admin API, as a route table (see route-table.ts): the router below and
+ * The agents and channels admin API, as a route table (see route-spec.ts): the router below and
  * the OpenAPI document are both built from it.
  */
 export const adminRoutes = [

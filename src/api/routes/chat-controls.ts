@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { chatControlResponseSchema } from '../../domain/handoff-schemas.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ChatControls } from '../chat-controls.js';
-import { mountRoutes, requireAdminToken, type RouteSpec } from '../route-table.js';
+import { mountRoutes, requireAdminToken, type RouteSpec } from '../route-spec.js';
 
 /** Human handoff: an admin pauses a chat's assistant so a person can take over, and resumes it. */
 export const chatControlRoutes = [

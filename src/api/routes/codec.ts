@@ -3,7 +3,7 @@ import { Router, type RequestHandler } from 'express';
 import { codecHeadersSchema, codecPayloadsSchema, type CodecPayload } from '../../domain/codec-schemas.js';
 import type { FieldError } from '../../domain/inbound.js';
 import { HttpError } from '../errors.js';
-import { mountRoutes, requireBearerToken, type RouteSpec } from '../route-table.js';
+import { mountRoutes, requireBearerToken, type RouteSpec } from '../route-spec.js';
 
 /**
  * The codec endpoint: the Temporal UI and `temporal … --codec-endpoint <API>/codec` send the

@@ -15,7 +15,7 @@ import type { ChannelAuthenticator } from '../channel-auth.js';
 import type { Conversations } from '../conversations.js';
 import { notFound } from '../errors.js';
 import type { Overview } from '../overview.js';
-import { mountRoutes, requireAdminToken, type RouteSpec } from '../route-table.js';
+import { mountRoutes, requireAdminToken, type RouteSpec } from '../route-spec.js';
 import { inboundEnvelope, type MessageStarter } from './webhook.js';
 import { toChannelResponse } from './admin.js';
 

@@ -3,7 +3,7 @@ import { erasureRequestSchema, erasureResponseSchema } from '../../domain/erasur
 import type { Logger } from '../../lib/logger.js';
 import { chatIdFor } from '../../stores/chats.js';
 import type { ErasureStore } from '../../stores/erasure.js';
-import { mountRoutes, requireAdminToken, type RouteSpec } from '../route-table.js';
+import { mountRoutes, requireAdminToken, type RouteSpec } from '../route-spec.js';
 
 /** An end user's erasure request (privacy law's right to erasure): admin route, documented from this table. */
 export const erasureRoutes = [

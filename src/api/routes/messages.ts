@@ -8,7 +8,7 @@ import {
   resumeResponseSchema,
 } from '../../domain/message-schemas.js';
 import type { MessageAdmin } from '../message-admin.js';
-import { mountRoutes, requireAdminToken, type RouteSpec } from '../route-table.js';
+import { mountRoutes, requireAdminToken, type RouteSpec } from '../route-spec.js';
 
 /** Message status, redelivery and channel resume: admin routes, documented from this table. */
 export const messageRoutes = [

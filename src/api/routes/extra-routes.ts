@@ -1,9 +1,9 @@
-import type { RouteSpec } from './route-table.js';
-import { chatControlRoutes } from './routes/chat-controls.js';
-import { codecRoutes } from './routes/codec.js';
-import { dashboardApiRoutes } from './routes/dashboard-api.js';
-import { erasureRoutes } from './routes/erasure.js';
-import { messageRoutes } from './routes/messages.js';
+import type { RouteSpec } from '../route-spec.js';
+import { chatControlRoutes } from './chat-controls.js';
+import { codecRoutes } from './codec.js';
+import { dashboardApiRoutes } from './dashboard-api.js';
+import { erasureRoutes } from './erasure.js';
+import { messageRoutes } from './messages.js';
 
 /**
  * The route tables mounted besides the agents and channels admin API (which the OpenAPI document
