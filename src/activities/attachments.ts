@@ -1,5 +1,5 @@
 import { isImageUrl } from '../domain/media.js';
-import { passOnProblem, type AddressPolicy } from '../lib/safe-fetch.js';
+import { passOnProblem, type AddressPolicy } from '../lib/address-policy.js';
 import type { Logger } from '../lib/logger.js';
 
 /**

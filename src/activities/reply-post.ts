@@ -1,7 +1,7 @@
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import http from 'node:http';
 import https from 'node:https';
-import { guardedConnection, UnsafeUrlError, type AddressPolicy } from '../lib/safe-fetch.js';
+import { guardedConnection, UnsafeUrlError, type AddressPolicy } from '../lib/address-policy.js';
 
 /** The outcome of one delivery attempt, as the workflow's retry schedule needs it. */
 export type PostOutcome =
@@ -12,7 +12,7 @@ export type PostOutcome =
 
 /**
  * Where reply POSTs may go (DELIVERY_ALLOW_PRIVATE, DELIVERY_ALLOW_HOSTS): the address guard of
- * voice-note downloads (src/lib/safe-fetch.ts), so that a reply URL, or a receiver's DNS, cannot
+ * voice-note downloads (src/lib/address-policy.ts), so that a reply URL, or a receiver's DNS, cannot
  * point deliveries at loopback, private or metadata addresses.
  */
 export interface DeliveryPolicy extends AddressPolicy {

@@ -7,7 +7,7 @@ import { adminRouter } from '../../src/api/routes/admin.js';
 import { mediaRouter } from '../../src/api/routes/media.js';
 import { webhookRouter } from '../../src/api/routes/webhook.js';
 import { createLogger } from '../../src/lib/logger.js';
-import type { AddressPolicy } from '../../src/lib/safe-fetch.js';
+import type { AddressPolicy } from '../../src/lib/address-policy.js';
 import type { Stores } from '../../src/stores/index.js';
 import { RecordingStarter } from './recording-starter.js';
 

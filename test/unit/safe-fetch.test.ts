@@ -2,13 +2,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import {
-  isForbiddenAddress,
-  passOnProblem,
-  safeFetch,
-  UnsafeUrlError,
-  type SafeFetchPolicy,
-} from '../../src/lib/safe-fetch.js';
+import { isForbiddenAddress, passOnProblem, UnsafeUrlError } from '../../src/lib/address-policy.js';
+import { safeFetch, type SafeFetchPolicy } from '../../src/lib/safe-fetch.js';
 
 const basePolicy: SafeFetchPolicy = {
   allowPrivate: false,

@@ -20,7 +20,7 @@ import {
 } from '../../domain/admin-schemas.js';
 import { agentDefaults, channelDefaults, type Agent, type Channel } from '../../domain/models.js';
 import type { Logger } from '../../lib/logger.js';
-import { literalAddressProblem, type AddressPolicy } from '../../lib/safe-fetch.js';
+import { literalAddressProblem, type AddressPolicy } from '../../lib/address-policy.js';
 import { generateApiToken } from '../../lib/secrets.js';
 import type { AgentStore } from '../../stores/agents.js';
 import type { ChannelStore } from '../../stores/channels.js';
