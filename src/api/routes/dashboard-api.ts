@@ -17,7 +17,7 @@ import { notFound } from '../errors.js';
 import type { Overview } from '../overview.js';
 import { mountRoutes, requireAdminToken, type RouteSpec } from '../route-spec.js';
 import { inboundEnvelope, type MessageStarter } from './webhook.js';
-import { toChannelResponse } from './admin.js';
+import { toChannelResponse } from './channels.js';
 
 /** The platform name test messages carry, so they stand out in a channel's chats. */
 export const TEST_PLATFORM = 'chatrelay-dashboard';
