@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { ChatLine } from '../coordination/chat-line.js';
-import type { ChatControlResponse } from '../domain/handoff-schemas.js';
+import type { ChatControlResponse } from './contracts/handoff.js';
 import { chatControlWorkflowId } from '../domain/ids.js';
 import { randomId } from '../lib/secrets.js';
 import type { Stores } from '../stores/index.js';

@@ -1,4 +1,4 @@
-import type { ChatSummary, ChatTurn } from '../domain/dashboard-schemas.js';
+import type { ChatSummary, ChatTurn } from './contracts/dashboard.js';
 import { mediaUrl } from '../domain/ids.js';
 import type { ChatDoc } from '../stores/collections.js';
 import type { Stores } from '../stores/index.js';

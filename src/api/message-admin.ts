@@ -1,7 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { ChatLine } from '../coordination/chat-line.js';
 import { INTERIM_PART, mediaUrl, redeliveryWorkflowId } from '../domain/ids.js';
-import type { MessageStatusResponse, MessageSummary } from '../domain/message-schemas.js';
+import type { MessageStatusResponse, MessageSummary } from './contracts/message.js';
 import type { MessageStage, MessageStatus } from '../domain/models.js';
 import type { MessageDoc } from '../stores/collections.js';
 import type { Stores } from '../stores/index.js';

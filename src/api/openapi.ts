@@ -19,8 +19,8 @@ import {
   updateAgentSchema,
   updateChannelSchema,
   webhookAcceptedSchema,
-} from '../domain/admin-schemas.js';
-import { codecPayloadsSchema } from '../domain/codec-schemas.js';
+} from './contracts/admin.js';
+import { codecPayloadsSchema } from './contracts/codec.js';
 import { inboundMessageSchema, type InboundLimits } from '../domain/inbound.js';
 import { HttpError } from './errors.js';
 import type { RouteSpec } from './route-spec.js';

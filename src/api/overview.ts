@@ -1,4 +1,4 @@
-import type { OverviewResponse } from '../domain/dashboard-schemas.js';
+import type { OverviewResponse } from './contracts/dashboard.js';
 import type { Stores } from '../stores/index.js';
 
 const MINUTE_MS = 60_000;

@@ -1,6 +1,6 @@
 import express, { type Request, type RequestHandler, type Router } from 'express';
 import type { z } from 'zod';
-import { adminFieldErrors, queryErrors } from '../domain/admin-schemas.js';
+import { adminFieldErrors, queryErrors } from './contracts/admin.js';
 import { secretsEqual } from '../lib/secrets.js';
 import { HttpError, invalidRequest } from './errors.js';
 

@@ -5,17 +5,17 @@ import type {
   ChannelWithTokenResponse,
   CreatedChannelResponse,
   ReencryptSecretsResponse,
-} from '../domain/admin-schemas.js';
+} from '../api/contracts/admin.js';
 import type {
   MessageStatusResponse,
   MessageSummary,
   redeliverResponseSchema,
   resumeResponseSchema,
-} from '../domain/message-schemas.js';
-import type { ErasureResponse } from '../domain/erasure-schemas.js';
+} from '../api/contracts/message.js';
+import type { ErasureResponse } from '../api/contracts/erasure.js';
 import type { z } from 'zod';
-import type { ChatHistoryResponse, ChatSummary } from '../domain/dashboard-schemas.js';
-import type { ChatControlResponse } from '../domain/handoff-schemas.js';
+import type { ChatHistoryResponse, ChatSummary } from '../api/contracts/dashboard.js';
+import type { ChatControlResponse } from '../api/contracts/handoff.js';
 import {
   endpointCommand,
   field,

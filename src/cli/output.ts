@@ -1,7 +1,7 @@
-import type { ChatHistoryResponse, ChatSummary } from '../domain/dashboard-schemas.js';
-import type { ErasureResponse } from '../domain/erasure-schemas.js';
-import type { AgentResponse, ChannelResponse, ReencryptSecretsResponse } from '../domain/admin-schemas.js';
-import type { MessageStatusResponse, MessageSummary } from '../domain/message-schemas.js';
+import type { ChatHistoryResponse, ChatSummary } from '../api/contracts/dashboard.js';
+import type { ErasureResponse } from '../api/contracts/erasure.js';
+import type { AgentResponse, ChannelResponse, ReencryptSecretsResponse } from '../api/contracts/admin.js';
+import type { MessageStatusResponse, MessageSummary } from '../api/contracts/message.js';
 
 /** Human-readable output of the CLI. Pure: strings in, strings out. */
 

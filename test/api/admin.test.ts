@@ -12,7 +12,7 @@ import {
   channelWithTokenResponseSchema,
   createdChannelResponseSchema,
   errorResponseSchema,
-} from '../../src/domain/admin-schemas.js';
+} from '../../src/api/contracts/admin.js';
 import { agentDefaults, channelDefaults } from '../../src/domain/models.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
 import {

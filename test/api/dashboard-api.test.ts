@@ -8,8 +8,8 @@ import {
   chatListResponseSchema,
   overviewResponseSchema,
   testMessageResponseSchema,
-} from '../../src/domain/dashboard-schemas.js';
-import { channelResponseSchema } from '../../src/domain/admin-schemas.js';
+} from '../../src/api/contracts/dashboard.js';
+import { channelResponseSchema } from '../../src/api/contracts/admin.js';
 import { chatIdFor } from '../../src/stores/chats.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
 import { call } from '../helpers/admin-app.js';

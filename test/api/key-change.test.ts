@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { reencryptSecretsResponseSchema } from '../../src/domain/admin-schemas.js';
+import { reencryptSecretsResponseSchema } from '../../src/api/contracts/admin.js';
 import { createSecretBox, generateSigningSecret } from '../../src/lib/secret-box.js';
 import { createStores } from '../../src/stores/index.js';
 import { call, sendMessage, startAdminApp, type AdminApp } from '../helpers/admin-app.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { channelResponseSchema } from '../../src/domain/admin-schemas.js';
-import { chatHistoryResponseSchema, chatListResponseSchema } from '../../src/domain/dashboard-schemas.js';
+import { channelResponseSchema } from '../../src/api/contracts/admin.js';
+import { chatHistoryResponseSchema, chatListResponseSchema } from '../../src/api/contracts/dashboard.js';
 import { chatIdFor } from '../../src/stores/chats.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
 import { ADMIN_TOKEN } from '../helpers/admin-app.js';

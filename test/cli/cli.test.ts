@@ -12,7 +12,7 @@ import {
   channelWithTokenResponseSchema,
   createdChannelResponseSchema,
   reencryptSecretsResponseSchema,
-} from '../../src/domain/admin-schemas.js';
+} from '../../src/api/contracts/admin.js';
 import { freePort } from '../../src/lib/ports.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
 import { ADMIN_TOKEN, sendMessage, startAdminApp, type AdminApp } from '../helpers/admin-app.js';

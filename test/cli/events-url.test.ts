@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { channelResponseSchema, createdChannelResponseSchema } from '../../src/domain/admin-schemas.js';
+import { channelResponseSchema, createdChannelResponseSchema } from '../../src/api/contracts/admin.js';
 import { createStores } from '../../src/stores/index.js';
 import { ADMIN_TOKEN, call, startAdminApp, type AdminApp } from '../helpers/admin-app.js';
 import { startTestMongo, type TestMongo } from '../helpers/mongo.js';

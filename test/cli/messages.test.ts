@@ -10,7 +10,7 @@ import {
   messageStatusSchema,
   redeliverResponseSchema,
   resumeResponseSchema,
-} from '../../src/domain/message-schemas.js';
+} from '../../src/api/contracts/message.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { ADMIN_TOKEN } from '../helpers/admin-app.js';
 import { createChannelWithAgent, envelopeFor } from '../helpers/fixtures.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import type { MessageStatusResponse, MessageSummary } from '../../src/domain/message-schemas.js';
+import type { MessageStatusResponse, MessageSummary } from '../../src/api/contracts/message.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
 import { postMessage, startStack, type Stack } from '../helpers/stack.js';

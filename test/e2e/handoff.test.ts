@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { HANDOFF_REQUESTED_REASON, HANDOFF_TOOL_NAME, HELD_FOR_PERSON_REASON } from '../../src/domain/handoff.js';
-import { chatControlResponseSchema } from '../../src/domain/handoff-schemas.js';
-import { messageListResponseSchema, messageStatusSchema } from '../../src/domain/message-schemas.js';
+import { chatControlResponseSchema } from '../../src/api/contracts/handoff.js';
+import { messageListResponseSchema, messageStatusSchema } from '../../src/api/contracts/message.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
 import { postMessage, startStack, type Stack } from '../helpers/stack.js';

@@ -6,7 +6,7 @@ import {
   listAgentsQuerySchema,
   updateAgentSchema,
   type AgentResponse,
-} from '../../domain/admin-schemas.js';
+} from '../contracts/admin.js';
 import { agentDefaults, type Agent } from '../../domain/models.js';
 import { conflict, notFound } from '../errors.js';
 import type { HandlersFor, RouteSpec } from '../route-spec.js';

@@ -10,7 +10,7 @@ import {
   rotateTokenSchema,
   updateChannelSchema,
   type ChannelResponse,
-} from '../../domain/admin-schemas.js';
+} from '../contracts/admin.js';
 import { channelDefaults, type Channel } from '../../domain/models.js';
 import { literalAddressProblem } from '../../lib/address-policy.js';
 import { generateApiToken } from '../../lib/secrets.js';

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { chatControlResponseSchema } from '../../domain/handoff-schemas.js';
+import { chatControlResponseSchema } from '../contracts/handoff.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ChatControls } from '../chat-controls.js';
 import { mountRoutes, requireAdminToken, type RouteSpec } from '../route-spec.js';

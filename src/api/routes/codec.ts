@@ -1,6 +1,6 @@
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { Router, type RequestHandler } from 'express';
-import { codecHeadersSchema, codecPayloadsSchema, type CodecPayload } from '../../domain/codec-schemas.js';
+import { codecHeadersSchema, codecPayloadsSchema, type CodecPayload } from '../contracts/codec.js';
 import type { FieldError } from '../../domain/inbound.js';
 import { HttpError } from '../errors.js';
 import { mountRoutes, requireBearerToken, type RouteSpec } from '../route-spec.js';

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { channelResponseSchema } from '../../domain/admin-schemas.js';
+import { channelResponseSchema } from '../contracts/admin.js';
 import {
   chatHistoryQuerySchema,
   chatHistoryResponseSchema,
@@ -8,7 +8,7 @@ import {
   overviewResponseSchema,
   testMessageResponseSchema,
   testMessageSchema,
-} from '../../domain/dashboard-schemas.js';
+} from '../contracts/dashboard.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ChannelStore } from '../../stores/channels.js';
 import type { ChannelAuthenticator } from '../channel-auth.js';

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { erasureRequestSchema, erasureResponseSchema } from '../../domain/erasure-schemas.js';
+import { erasureRequestSchema, erasureResponseSchema } from '../contracts/erasure.js';
 import type { Logger } from '../../lib/logger.js';
 import { chatIdFor } from '../../stores/chats.js';
 import type { ErasureStore } from '../../stores/erasure.js';

@@ -6,7 +6,7 @@ import {
   redeliverResponseSchema,
   redeliverSchema,
   resumeResponseSchema,
-} from '../../domain/message-schemas.js';
+} from '../contracts/message.js';
 import type { MessageAdmin } from '../message-admin.js';
 import { mountRoutes, requireAdminToken, type RouteSpec } from '../route-spec.js';
 

@@ -1,5 +1,5 @@
 /** Re-encrypting what is stored under an old secrets key (step 3 of a key change), mounted by admin.ts. */
-import { reencryptSecretsResponseSchema } from '../../domain/admin-schemas.js';
+import { reencryptSecretsResponseSchema } from '../contracts/admin.js';
 import type { HandlersFor, RouteSpec } from '../route-spec.js';
 import type { AdminDeps } from './admin-deps.js';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { defaultInboundLimits } from './inbound.js';
-import { messageStatusValues } from './message-schemas.js';
+import { defaultInboundLimits } from '../../domain/inbound.js';
+import { messageStatusValues } from './message.js';
 
 /**
  * Contracts of the admin routes the dashboard reads besides agents, channels and messages: a

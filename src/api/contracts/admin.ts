@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { fieldErrors, httpUrl, type FieldError } from './inbound.js';
-import { agentDefaults, channelDefaults } from './models.js';
+import { fieldErrors, httpUrl, type FieldError } from '../../domain/inbound.js';
+import { agentDefaults, channelDefaults } from '../../domain/models.js';
 
 /**
  * The contracts of the HTTP API other than the inbound message itself (that one is
