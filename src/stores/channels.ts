@@ -54,6 +54,16 @@ export function createChannelStore(
     const page = await c.channelPages.findOne({ _id: pageId });
     if (page?.channel_id === channelId) await c.channelPages.deleteOne({ _id: pageId });
   };
+  /**
+   * After a channel write failed (two admins took the same page at once, and the channels' unique
+   * page index refused one): points the page at the channel that holds it, or at none. A read by
+   * `page_id` (a scan on FerretDB), on this rare path only.
+   */
+  const settlePage = async (pageId: string): Promise<void> => {
+    const holder = await c.channels.findOne({ page_id: pageId }, { projection: { _id: 1 } });
+    if (holder) await c.channelPages.replaceOne({ _id: pageId }, { channel_id: holder._id }, { upsert: true });
+    else await c.channelPages.deleteOne({ _id: pageId });
+  };
 
   return {
     /** Gives every channel its page document (channels created before there were any); safe at every start. */
@@ -81,7 +91,7 @@ export function createChannelStore(
       try {
         await c.channels.insertOne(doc);
       } catch (error) {
-        await releasePage(settings.page_id, id).catch(() => undefined);
+        await settlePage(settings.page_id).catch(() => undefined);
         throw error;
       }
       return toChannel(doc);
@@ -118,7 +128,7 @@ export function createChannelStore(
           { returnDocument: 'after' },
         );
       } catch (error) {
-        if (movesPage && patch.page_id !== undefined) await releasePage(patch.page_id, id).catch(() => undefined);
+        if (movesPage && patch.page_id !== undefined) await settlePage(patch.page_id).catch(() => undefined);
         throw error;
       }
       if (movesPage && before) await releasePage(before.page_id, id);

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { agentDefaults, channelDefaults } from '../../src/domain/models.js';
+import { generateApiToken } from '../../src/lib/secrets.js';
+import { isDuplicateKey } from '../../src/stores/collections.js';
+import { createStores, type Stores } from '../../src/stores/index.js';
+import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
+
+/**
+ * The API finds a message's channel by its page id through `channel_pages` (lookups by `_id`
+ * alone, flat on FerretDB). Whatever admins do at once, the page must lead to the channel that
+ * holds it, on the MongoDB-compatible server we run.
+ */
+describe('a page id leads to its channel, whatever admins do at once', () => {
+  let mongo: TestMongo;
+  let stores: Stores;
+  let agentId: string;
+  before(async () => {
+    mongo = await startTestMongo();
+    stores = createStores(mongo.db);
+    await stores.ensureIndexes();
+    agentId = (await stores.agents.create({ ...agentDefaults, name: 'pages', system_prompt: 'x' })).id;
+  });
+  after(async () => {
+    await mongo?.close();
+  });
+
+  const create = (pageId: string) =>
+    stores.channels.create({
+      ...channelDefaults,
+      agent_id: agentId,
+      page_id: pageId,
+      reply_webhook_url: 'http://127.0.0.1:9/r',
+      api_token: generateApiToken(),
+    });
+
+  test('two creates of one page at once: one channel, and the page finds it', async () => {
+    for (let round = 0; round < 25; round++) {
+      const pageId = `race-${round}`;
+      const results = await Promise.allSettled([create(pageId), create(pageId), create(pageId)]);
+      const created = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+      const refused = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []));
+      assert.equal(created.length, 1, `round ${round}: exactly one create wins`);
+      assert.ok(refused.every(isDuplicateKey), `round ${round}: the others are told the page is taken`);
+      assert.equal((await stores.channels.getByPageId(pageId))?.id, created[0]?.id, `round ${round}`);
+    }
+  });
+
+  test('a page moved, a channel deleted, a page left behind by an interrupted change', async () => {
+    const first = await create('moving-a');
+    await stores.channels.update(first.id, { page_id: 'moving-b' });
+    assert.equal(await stores.channels.getByPageId('moving-a'), undefined);
+    assert.equal((await stores.channels.getByPageId('moving-b'))?.id, first.id);
+    // The old page is free again.
+    const second = await create('moving-a');
+    assert.equal((await stores.channels.getByPageId('moving-a'))?.id, second.id);
+    await stores.channels.delete(second.id);
+    assert.equal(await stores.channels.getByPageId('moving-a'), undefined);
+    // A page document whose channel is gone (a create interrupted between its two writes) is taken over.
+    await mongo.db.collection<{ _id: string; channel_id: string }>('channel_pages').insertOne({
+      _id: 'left-behind',
+      channel_id: 'chn_never_created',
+    });
+    assert.equal(await stores.channels.getByPageId('left-behind'), undefined);
+    const third = await create('left-behind');
+    assert.equal((await stores.channels.getByPageId('left-behind'))?.id, third.id);
+  });
+
+  test('channels stored before there were page documents get theirs at start-up', async () => {
+    const channel = await create('from-before');
+    await mongo.db.collection('channel_pages').deleteOne({ _id: 'from-before' } as never);
+    assert.equal(await stores.channels.getByPageId('from-before'), undefined);
+    await stores.ensureIndexes();
+    assert.equal((await stores.channels.getByPageId('from-before'))?.id, channel.id);
+  });
+});
