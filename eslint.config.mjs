@@ -69,7 +69,13 @@ export default tseslint.config(
           patterns: [
             { group: ['node:*'], message: 'Workflows must not do I/O.' },
             {
-              group: ['../activities/*', '../stores/*', '../api/*', '../worker/*'],
+              // From src/workflows/ and from its folders (src/workflows/message/).
+              group: [
+                ...['activities', 'stores', 'api', 'worker'].flatMap((folder) => [
+                  `../${folder}/*`,
+                  `../../${folder}/*`,
+                ]),
+              ],
               allowTypeImports: true,
               message: 'Workflows import only pure code and activity types.',
             },

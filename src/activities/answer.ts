@@ -1,12 +1,48 @@
 import { HANDOFF_REQUESTED_REASON } from '../domain/handoff.js';
 import type { ChannelSnapshot, MessageWorkflowInput } from '../domain/models.js';
 import type { FailureEvents } from '../domain/operational-events.js';
-import { pacesParts } from '../domain/pacing.js';
-import { wantsVoice } from '../domain/snapshot.js';
+import { answerStepShare, pacesReply, replyPlan, writingPlan } from '../domain/reply-plan.js';
 import type { AdmissionService } from './admission.js';
 import type { Burst } from './burst.js';
 import type { Delivery, InlineDelivery } from './delivery.js';
 import type { Composed, ReplyInput } from './reply.js';
+
+/**
+ * What the answer step did once the message had its turn: the reply written (and its plan's first
+ * steps taken), or why there is none of its own.
+ */
+export type AnswerInTurn =
+  /** The chat is with a person (human handoff): the message is in the chat's history, with no answer. */
+  | { kind: 'held'; snapshot: ChannelSnapshot; reason: string }
+  /**
+   * Admitted, with the turn, but the reply is not written: the agent has a "one moment" part, so
+   * the workflow writes it, raced against the interim's timer (a step that called the model could
+   * not tell it). See writingPlan (src/domain/reply-plan.ts).
+   */
+  | { kind: 'reply_to_write'; snapshot: ChannelSnapshot }
+  /**
+   * The reply is written; with `delivery`, the step also took the first steps of its plan (the
+   * stale-reply check, the first attempts of the parts up to the first step the workflow must take:
+   * src/domain/reply-plan.ts). `partLengths`: given when the plan paces the parts, for the pauses
+   * the workflow waits. `handoff`: the reply is the agent's handoff text, the model having handed
+   * the chat to a person.
+   */
+  | {
+      kind: 'answered';
+      snapshot: ChannelSnapshot;
+      partCount: number;
+      delivery?: InlineDelivery;
+      partLengths?: number[];
+      handoff?: true;
+    }
+  /** The reply was written but dropped unsent: a newer message of the chat is there. */
+  | { kind: 'superseded'; snapshot: ChannelSnapshot; partCount: number; answeredBy: string };
+
+/** What the answer step of a coalescing channel's message did once its burst window was over. */
+export type AnswerAfterBurst =
+  | AnswerInTurn
+  /** Absorbed into a later message of its burst (kept in the history, not answered on its own). */
+  | { kind: 'coalesced'; snapshot: ChannelSnapshot; answeredBy: string };
 
 /** What the one step of a text message did. */
 export type Answer =
@@ -20,40 +56,18 @@ export type Answer =
       events?: FailureEvents;
     }
   /** An earlier message of the chat is still being answered: the workflow is registered to be woken. */
-  | { kind: 'waiting'; snapshot: ChannelSnapshot }
-  /** The chat is with a person (human handoff): the message is in the chat's history, with no answer. */
-  | { kind: 'held'; snapshot: ChannelSnapshot; reason: string }
-  /**
-   * Admitted, with the turn, and the agent has a "one moment" part: the workflow runs the model
-   * step itself, raced against the interim's timer (a step that called the model could not tell it).
-   */
-  | { kind: 'admitted'; snapshot: ChannelSnapshot }
-  /**
-   * The reply is stored; with `delivery`, its parts' first attempts were made too (only the first
-   * part's when the parts are paced: `partLengths` then gives the workflow the pauses before the
-   * rest). `handoff`: the reply is the agent's handoff text, the model having handed the chat to a person.
-   */
-  | {
-      kind: 'answered';
-      snapshot: ChannelSnapshot;
-      partCount: number;
-      delivery?: InlineDelivery;
-      partLengths?: number[];
-      handoff?: true;
-    }
+  | { kind: 'waiting_turn'; snapshot: ChannelSnapshot }
   /** The turn is there, and the channel coalesces bursts: the workflow waits out the window, then `answerInBurst`. */
   | { kind: 'coalescing'; snapshot: ChannelSnapshot }
-  /** Absorbed into a later message of its burst (kept in the history, not answered on its own). */
-  | { kind: 'coalesced'; snapshot: ChannelSnapshot; answeredBy: string }
-  /** The reply was written but dropped unsent: a newer message of the chat is there. */
-  | { kind: 'superseded'; snapshot: ChannelSnapshot; partCount: number; answeredBy: string };
+  | AnswerInTurn;
 
 /**
  * The whole of a text message in one step when nothing stands in the way: admission, the model
- * call, the reply stored and, when the channel has no reply delay and no speech, the first
- * attempt of every part. The common case is then one activity between the workflow's start and
- * its end; anything else (a wait for the turn, a delay, a retry, speech) goes back to the
- * workflow. Every part of it is safe to repeat, as each of the steps it stands for is.
+ * call, the reply stored and the steps of its plan that need no workflow (src/domain/reply-plan.ts):
+ * with no reply delay, no speech and no pacing, the first attempt of every part. The common case is
+ * then one activity between the workflow's start and its end; anything else (a wait for the turn, a
+ * delay, a retry, speech) goes back to the workflow, which follows the same plan. Every part of it
+ * is safe to repeat, as each of the steps it stands for is.
  */
 export function createAnswerActivities(
   admission: AdmissionService,
@@ -67,12 +81,11 @@ export function createAnswerActivities(
   const { burst } = bursts;
 
   /**
-   * The reply written, and its parts' first attempts made when nothing (a delay, speech, a newer
-   * message making it stale) comes between; when the agent has a "one moment" part, the workflow
-   * runs the model step itself instead (`admitted`).
+   * The reply written, and the first steps of its plan taken (answerStepShare); when the agent has
+   * a "one moment" part, the workflow writes the reply instead (`reply_to_write`).
    */
-  async function replyAndDeliver(input: MessageWorkflowInput, snapshot: ChannelSnapshot): Promise<Answer> {
-    if (snapshot.interim !== undefined) return { kind: 'admitted', snapshot };
+  async function replyAndDeliver(input: MessageWorkflowInput, snapshot: ChannelSnapshot): Promise<AnswerInTurn> {
+    if (writingPlan(snapshot).interim !== undefined) return { kind: 'reply_to_write', snapshot };
     const { messageId, chatId } = input;
     const composed = await compose({
       messageId,
@@ -84,14 +97,19 @@ export function createAnswerActivities(
     if ('held' in composed) return { kind: 'held', snapshot, reason: composed.held };
     const { partLengths, writtenBefore } = composed;
     const partCount = partLengths.length;
-    const handoff = composed.handoff ? ({ handoff: true } as const) : {};
+    const handoff = composed.handoff === true;
+    const plan = replyPlan({
+      settings: snapshot,
+      userSentVoice: input.message.audio !== undefined,
+      reply: { partCount, partLengths, fallback: false, handoff },
+    });
     // Paced parts: the workflow waits before each part after the first, so it needs their lengths.
-    const paced = pacesParts(snapshot, partCount);
-    const lengths = paced ? { partLengths } : {};
-    if (snapshot.replyDelaySeconds > 0 || wantsVoice(snapshot, input.message))
-      return { kind: 'answered', snapshot, partCount, ...lengths, ...handoff };
-    // A handoff reply is never stale: it tells the user a person is coming, and the chat is paused.
-    if (snapshot.supersedeStaleReplies && !composed.handoff) {
+    const lengths = pacesReply(plan) ? { partLengths } : {};
+    const handedOff = handoff ? ({ handoff: true } as const) : {};
+    const share = answerStepShare(plan);
+    // Speech or the reply delay comes first: every step is the workflow's.
+    if (share.parts === 0) return { kind: 'answered', snapshot, partCount, ...lengths, ...handedOff };
+    if (share.dropIfStale) {
       const answeredBy = await burst.dropIfStale(input);
       if (answeredBy !== undefined) return { kind: 'superseded', snapshot, partCount, answeredBy };
     }
@@ -106,29 +124,29 @@ export function createAnswerActivities(
       finish: {
         status: 'delivered',
         lineSeq: input.lineSeq,
-        ...(composed.handoff ? { reason: HANDOFF_REQUESTED_REASON } : {}),
+        ...(handoff ? { reason: HANDOFF_REQUESTED_REASON } : {}),
       },
-      ...(paced ? { upTo: 1 } : {}),
+      upTo: share.parts,
     });
-    return { kind: 'answered', snapshot, partCount, delivery: delivered, ...lengths, ...handoff };
+    return { kind: 'answered', snapshot, partCount, delivery: delivered, ...lengths, ...handedOff };
   }
 
   return {
     async answerMessage(input: MessageWorkflowInput): Promise<Answer> {
-      const admitted = await admission.admit(input);
-      if (admitted.outcome !== 'accepted') {
-        const { outcome, reason, turn } = admitted;
+      const verdict = await admission.admit(input);
+      if (verdict.outcome !== 'accepted') {
+        const { outcome, reason, turn } = verdict;
         return {
           kind: 'refused',
           outcome,
           reason,
           turn,
-          ...(admitted.voicePrefix !== undefined ? { voicePrefix: admitted.voicePrefix } : {}),
-          ...(admitted.events !== undefined ? { events: admitted.events } : {}),
+          ...(verdict.voicePrefix !== undefined ? { voicePrefix: verdict.voicePrefix } : {}),
+          ...(verdict.events !== undefined ? { events: verdict.events } : {}),
         };
       }
-      const { snapshot } = admitted;
-      if (!admitted.turn) return { kind: 'waiting', snapshot };
+      const { snapshot } = verdict;
+      if (!verdict.turn) return { kind: 'waiting_turn', snapshot };
       if (snapshot.coalesceWindowSeconds) return { kind: 'coalescing', snapshot };
       return replyAndDeliver(input, snapshot);
     },
@@ -138,7 +156,7 @@ export function createAnswerActivities(
      * the later message of its chat that arrived within the window (kept in the history, not
      * answered), or answered as `answerMessage` would (with whatever arrived before it in the history).
      */
-    async answerInBurst(input: MessageWorkflowInput & { snapshot: ChannelSnapshot }): Promise<Answer> {
+    async answerInBurst(input: MessageWorkflowInput & { snapshot: ChannelSnapshot }): Promise<AnswerAfterBurst> {
       const { snapshot, ...message } = input;
       const answeredBy = await burst.absorbedInto(message, snapshot.coalesceWindowSeconds ?? 0);
       if (answeredBy === undefined) return replyAndDeliver(message, snapshot);

@@ -11,17 +11,17 @@ import { createVoiceActivities } from './voice.js';
 
 export type { ActivityDeps, ActivityReporter, ActivitySettings } from './deps.js';
 export type { Admission } from './admission.js';
-export type { Answer } from './answer.js';
+export type { Answer, AnswerAfterBurst, AnswerInTurn } from './answer.js';
 export type { InlineDelivery, SendPartInput, SendPartResult } from './delivery.js';
 export type { Finish } from './finish.js';
-export type { DeliverAtOnce, ReplyInput } from './reply.js';
+export type { ReplyInput } from './reply.js';
 
 /** The activities of the message and redelivery workflows, built from the stores and clients they use. */
 export function createActivities(deps: ActivityDeps) {
   // One of each per worker: their caches (channels, agents, signing secrets) are shared by every step.
   const admission = createAdmission(deps);
   const delivery = createDelivery(deps);
-  const replies = createReplies(deps, delivery);
+  const replies = createReplies(deps);
   const burst = createBurst(deps);
   return {
     ...createAnswerActivities(admission, replies.compose, delivery, {

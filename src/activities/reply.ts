@@ -12,7 +12,6 @@ import type { ChatDoc, ChatHandoff, MessageDoc, StoredPart } from '../stores/col
 import { refusedImageAttachments } from './attachments.js';
 import { createEventEmitter } from './events.js';
 import { activityLogger, type ActivityDeps } from './deps.js';
-import type { Delivery, InlineDelivery } from './delivery.js';
 import { agentGone, messageNotStored } from './failures.js';
 
 export interface ReplyInput {
@@ -31,14 +30,6 @@ export interface ReplyInput {
  * chat's history unanswered).
  */
 export type Composed = { partLengths: number[]; writtenBefore: boolean; handoff?: true } | { held: string };
-
-/** Where and how a reply's parts go when they are sent at once, by the step that wrote the reply. */
-export interface DeliverAtOnce {
-  channelId: string;
-  url: string;
-  retryScheduleSeconds: number[];
-  lineSeq: number;
-}
 
 /** The length of each part of a stored reply, in characters: what paced delivery needs of it. */
 const lengthsOf = (parts: readonly StoredPart[]): number[] => parts.map((part) => part.text.length);
@@ -61,7 +52,7 @@ function isRetry(): boolean {
 }
 
 /** Writing a reply: the model call, the chat's history and the reply's parts. */
-export function createReplies(deps: ActivityDeps, delivery: Delivery) {
+export function createReplies(deps: ActivityDeps) {
   const { stores, model } = deps;
   const events = createEventEmitter(deps);
   const agents = ttlCache((id) => stores.agents.get(id), { ttlMs: deps.settings.channelCacheTtlMs });
@@ -226,40 +217,22 @@ export function createReplies(deps: ActivityDeps, delivery: Delivery) {
     compose,
     activities: {
       /**
-       * Writes the reply (see compose); with `deliver`, also sends the first attempt of every part
-       * at once; with `partLengths` (paced parts), also says how long each part is. `held`: no
-       * reply, the chat is with a person; `handoff`: the reply is the handoff text.
+       * Writes the reply (see compose); with `partLengths` (paced parts: writingPlan in
+       * src/domain/reply-plan.ts), also says how long each part is. `held`: no reply, the chat is
+       * with a person; `handoff`: the reply is the handoff text.
        */
-      async composeReply(input: ReplyInput & { deliver?: DeliverAtOnce; partLengths?: boolean }): Promise<{
+      async composeReply(input: ReplyInput & { partLengths?: boolean }): Promise<{
         partCount: number;
         partLengths?: number[];
-        delivery?: InlineDelivery;
         handoff?: true;
         held?: string;
       }> {
-        const { deliver, partLengths: withLengths, ...reply } = input;
+        const { partLengths: withLengths, ...reply } = input;
         const composed = await compose(reply);
         if ('held' in composed) return { partCount: 0, held: composed.held };
-        const { partLengths, writtenBefore } = composed;
-        const partCount = partLengths.length;
+        const { partLengths } = composed;
         const handoff = composed.handoff ? ({ handoff: true } as const) : {};
-        if (!deliver) return { partCount, ...handoff, ...(withLengths === true ? { partLengths } : {}) };
-        return {
-          partCount,
-          ...handoff,
-          delivery: await delivery.deliverAtOnce({
-            messageId: input.messageId,
-            chatId: input.chatId,
-            partCount,
-            ...deliver,
-            mayHaveSent: writtenBefore,
-            finish: {
-              status: 'delivered',
-              lineSeq: deliver.lineSeq,
-              ...(composed.handoff ? { reason: HANDOFF_REQUESTED_REASON } : {}),
-            },
-          }),
-        };
+        return { partCount: partLengths.length, ...handoff, ...(withLengths === true ? { partLengths } : {}) };
       },
 
       /** Stores the agent's fallback reply in place of a reply the model could not give. */

@@ -178,8 +178,6 @@ export type ModelStep = 'local' | 'activity';
 export interface MessageWorkflowInput extends InboundEnvelope {
   lineSeq: number;
   modelStep: ModelStep;
-  /** Checks of a long wait (for the turn, for a paused channel) before it continues as new (src/workflows/line.ts has the default; tests lower it). */
-  checksBeforeContinue?: number;
 }
 
 /** How a message ended. */

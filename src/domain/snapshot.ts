@@ -35,11 +35,3 @@ export function channelSnapshot(channel: Channel, agent: Agent, retryScheduleSec
     ...(channel.supersede_stale_replies ? { supersedeStaleReplies: true as const } : {}),
   };
 }
-
-/** Whether the reply is also spoken: always, or when the user sent a voice note. */
-export function wantsVoice(snapshot: Pick<ChannelSnapshot, 'voiceReplies'>, message: { audio?: string }): boolean {
-  return (
-    snapshot.voiceReplies === 'always' ||
-    (snapshot.voiceReplies === 'when_user_sent_voice' && message.audio !== undefined)
-  );
-}

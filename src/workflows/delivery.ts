@@ -2,15 +2,12 @@ import { condition, setHandler, sleep } from '@temporalio/workflow';
 import type { Finish, SendPartResult } from '../activities/index.js';
 import { checkChannelPaused, sendReplyPart } from './activities.js';
 import { workflowNow } from './clock.js';
-import { timeToContinue } from './line.js';
+import { checksBeforeContinue, timeToContinue } from './line.js';
 import { resumeDeliverySignal, type MessageProgress } from './definitions.js';
 import { enterStage } from './progress.js';
 
 /** While paused, how often the channel is looked at again even without a resume signal. */
 const PAUSED_RECHECK = '1 hour';
-
-/** Hourly rechecks of a paused channel before the workflow continues as new: about two days. */
-export const PAUSED_CHECKS_BEFORE_CONTINUE = 48;
 
 export interface DeliveryPlan {
   messageId: string;
@@ -39,10 +36,11 @@ export interface DeliveryPlan {
   /** How the message ends if every part is delivered: recorded with the last part's delivery. */
   finish: Omit<Finish, 'partsDelivered'> & { partsBefore: number };
   /**
-   * How a long pause goes on in a fresh run: `continueAsNew` gets the plan for the parts still to
-   * deliver (from the waiting part on, the parts delivered before it counted in `partsBefore`).
+   * How a long pause goes on in a fresh run (after `checksBeforeContinue.pausedChannel` hourly
+   * rechecks, src/workflows/line.ts): `continueAsNew` gets the plan for the parts still to deliver
+   * (from the waiting part on, the parts delivered before it counted in `partsBefore`).
    */
-  longWait?: { continueAsNew: (rest: CarriedPlan) => Promise<never>; checksBeforeContinue?: number | undefined };
+  longWait?: { continueAsNew: (rest: CarriedPlan) => Promise<never> };
 }
 
 /** The part of a delivery plan a fresh run carries on with. */
@@ -76,7 +74,7 @@ export async function deliverParts(plan: DeliveryPlan, progress: MessageProgress
     resumed = false;
     for (let check = 0; await checkChannelPaused({ channelId: plan.channelId }); check++) {
       const { longWait, firstAttempt: _sent, ...rest } = plan;
-      if (longWait && timeToContinue(check, longWait.checksBeforeContinue ?? PAUSED_CHECKS_BEFORE_CONTINUE))
+      if (longWait && timeToContinue(check, checksBeforeContinue.pausedChannel))
         await longWait.continueAsNew({
           ...rest,
           fromPart: partIndex,

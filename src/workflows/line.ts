@@ -11,18 +11,22 @@ import { lineTurnSignal } from './definitions.js';
 const CHECK_INTERVALS = ['35 seconds', '2 minutes', '10 minutes', '1 hour'] as const;
 
 /**
- * Checks of a long wait before the workflow continues as new: with hourly checks about two days,
+ * Checks of a long wait before the workflow continues as new: for its turn in the chat's line, and
+ * for its paused channel (hourly, src/workflows/delivery.ts); with hourly checks about two days,
  * some 250 history events. A wait behind a paused channel has no end, and a history must not grow
  * without one (Temporal's limit is 51 200 events).
+ *
+ * Read at every check. Each workflow execution has modules of its own in the sandbox, so a workflow
+ * interceptor can lower these for one execution: the tests' does, for executions started with its
+ * header (test/helpers/long-wait-checks.ts), so a long wait passes in minutes of virtual time.
+ * Nothing in production changes them, and no workflow input carries them.
  */
-export const LINE_CHECKS_BEFORE_CONTINUE = 48;
+export const checksBeforeContinue = { turn: 48, pausedChannel: 48 };
 
 /** How a workflow goes on waiting in a fresh run. */
 export interface LongWait {
   /** Continues the workflow as new with what it needs to go on; never returns. */
   continueAsNew: () => Promise<never>;
-  /** Checks before it does (LINE_CHECKS_BEFORE_CONTINUE unless given; tests pass a few). */
-  checksBeforeContinue?: number | undefined;
 }
 
 /**
@@ -57,8 +61,7 @@ export function chatLineTurn(chatId: string, lineSeq: number, longWait?: LongWai
     /** Waits until every earlier message of the chat has finished. */
     async wait(): Promise<void> {
       for (let check = 0; !granted; check++) {
-        if (longWait && timeToContinue(check, longWait.checksBeforeContinue ?? LINE_CHECKS_BEFORE_CONTINUE))
-          await longWait.continueAsNew();
+        if (longWait && timeToContinue(check, checksBeforeContinue.turn)) await longWait.continueAsNew();
         const interval = CHECK_INTERVALS[Math.min(check, CHECK_INTERVALS.length - 1)]!;
         if (await condition(() => granted, interval)) return;
         if ((await checkChatTurn({ chatId, lineSeq })).granted) granted = true;

@@ -28,7 +28,7 @@ describe('answering a text message in one step', () => {
   function answerer(world: FakeWorld, model: Partial<ModelClient> = echo) {
     const deps = world.deps({ model });
     const delivery = createDelivery(deps);
-    const replies = createReplies(deps, delivery);
+    const replies = createReplies(deps);
     return createAnswerActivities(createAdmission(deps), replies.compose, delivery, {
       burst: createBurst(deps),
       recordUnanswered: (input) => replies.activities.recordUnansweredMessage(input),
@@ -131,8 +131,8 @@ describe('answering a text message in one step', () => {
     const agent = world.addAgent({ interim_after_seconds: 8, interim_text: 'Hold on…' });
     const channel = world.addChannel({ agent });
     const result = await answer(world, inputFor(channel), {});
-    assert.equal(result.kind, 'admitted');
-    assert.deepEqual(result.kind === 'admitted' ? result.snapshot.interim : undefined, {
+    assert.equal(result.kind, 'reply_to_write');
+    assert.deepEqual(result.kind === 'reply_to_write' ? result.snapshot.interim : undefined, {
       afterSeconds: 8,
       text: 'Hold on…',
     });
@@ -144,8 +144,8 @@ describe('answering a text message in one step', () => {
     world.turn = { granted: false, waitingFor: 2 };
     const channel = world.addChannel();
     const result = await answer(world, inputFor(channel), {});
-    assert.equal(result.kind, 'waiting');
-    assert.equal(result.kind === 'waiting' ? result.snapshot.channelId : '', channel.id);
+    assert.equal(result.kind, 'waiting_turn');
+    assert.equal(result.kind === 'waiting_turn' ? result.snapshot.channelId : '', channel.id);
   });
 
   test('refused: the admission’s verdict, reason, turn and voice prefix are passed on, and the model is not called', async () => {

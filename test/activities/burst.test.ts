@@ -59,7 +59,7 @@ describe('bursts and stale replies in the answer step', () => {
       },
     };
     const delivery = createDelivery(deps);
-    const replies = createReplies(deps, delivery);
+    const replies = createReplies(deps);
     const burst = createBurst(deps);
     return {
       ...createAnswerActivities(createAdmission(deps), replies.compose, delivery, {

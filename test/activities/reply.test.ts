@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import OpenAI from 'openai';
-import { createDelivery } from '../../src/activities/delivery.js';
 import { toModelFailure, type ModelClient } from '../../src/activities/model.js';
 import { createReplies, type ReplyInput } from '../../src/activities/reply.js';
 import { ErrorType } from '../../src/domain/errors.js';
@@ -69,7 +68,7 @@ describe('writing a reply', () => {
       updated_at: new Date(),
     });
     const deps = world.deps(options.model ? { model: options.model } : {});
-    const replies = createReplies(deps, createDelivery(deps));
+    const replies = createReplies(deps);
     const input: ReplyInput = {
       messageId: envelope.messageId,
       chatId: envelope.chatId,

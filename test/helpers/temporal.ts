@@ -8,6 +8,7 @@ import { tool } from '../../src/stack/tools.js';
 import { failureConverterPath, temporalDataConverter } from '../../src/temporal/data-converter.js';
 import { createEncryptionCodec } from '../../src/temporal/payload-codec.js';
 import { registerSearchAttributes } from '../../src/temporal/search-attribute-registry.js';
+import { longWaitChecksInterceptorPath } from './long-wait-checks.js';
 
 /**
  * The payload codec of the workflow tests, as production configures it (src/temporal), with a
@@ -40,10 +41,18 @@ export async function createTimeSkippingEnv(
   return env;
 }
 
+/**
+ * The workflow interceptors every test bundle carries, on top of any of production's: the tests'
+ * long-wait interceptor (test/helpers/long-wait-checks.ts), which does nothing unless a workflow is
+ * started with its header. A history recorded with the header replays only with it.
+ */
+export const testWorkflowInterceptorModules = [longWaitChecksInterceptorPath];
+
 /** Bundles workflow code once per test file, with production's failure converter; every worker of the file reuses it. */
 export function bundle(workflowsPath: string): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({
     workflowsPath,
+    workflowInterceptorModules: testWorkflowInterceptorModules,
     failureConverterPath,
     logger: { log() {}, info() {}, warn() {}, error() {}, debug() {}, trace() {} },
   });

@@ -12,7 +12,7 @@ import {
   observabilitySinks,
   workflowInterceptorModules,
 } from '../../src/observability/worker-observability.js';
-import { createTimeSkippingEnv, testDataConverter } from '../helpers/temporal.js';
+import { createTimeSkippingEnv, testDataConverter, testWorkflowInterceptorModules } from '../helpers/temporal.js';
 import type { ProbeActivities } from './fixtures/workflows.js';
 import { sample } from '../helpers/metrics-text.js';
 import { LogCapture } from '../helpers/stack.js';
@@ -116,7 +116,7 @@ describe('worker interceptors: message ids on workflow and activity log lines, r
   test('the real workflows with the interceptors replay every recorded history (recorded without them)', async () => {
     const bundled = await bundleWorkflowCode({
       workflowsPath: realWorkflowsPath,
-      workflowInterceptorModules: workflowInterceptorModules({ tracing: true }),
+      workflowInterceptorModules: [...workflowInterceptorModules({ tracing: true }), ...testWorkflowInterceptorModules],
       logger: { log() {}, info() {}, warn() {}, error() {}, debug() {}, trace() {} },
     });
     const histories = archivedHistories();

@@ -1,8 +1,9 @@
 /**
  * No workflow history grows without bound (issue 12, item 10): a message that waits long for its
  * turn in the chat, or for its paused channel, continues as new with what it needs, and ends as it
- * would have. The threshold is lowered through the input (`checksBeforeContinue`) so the
- * time-skipping server passes it in minutes of virtual time.
+ * would have. The threshold is lowered by the tests' workflow interceptor, for a workflow started
+ * with its header (test/helpers/long-wait-checks.ts), so the time-skipping server passes it in
+ * minutes of virtual time.
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
@@ -15,6 +16,7 @@ import { waitFor } from '../../src/lib/wait.js';
 import type { messageWorkflow } from '../../src/workflows/message.js';
 import { startSearchAttributes } from '../../src/workflows/search-attributes.js';
 import { createChannelWithAgent, envelopeFor } from '../helpers/fixtures.js';
+import { withLongWaitChecks } from '../helpers/long-wait-checks.js';
 import { messageAdminFor, startWorkflowHarness, type WorkflowHarness } from '../helpers/workflow-harness.js';
 
 const CONTINUED_AS_NEW = proto.temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW;
@@ -44,13 +46,16 @@ describe('long waits continue as new (time-skipping server)', () => {
   ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof messageWorkflow>> {
     const workflowId = messageWorkflowId(envelope.messageId);
     const lineSeq = await h.line.claim(envelope.chatId, { messageId: envelope.messageId, workflowId });
-    return h.env.client.workflow.start<typeof messageWorkflow>('messageWorkflow', {
-      taskQueue: h.taskQueue,
-      workflowId,
-      args: [{ ...envelope, lineSeq, modelStep: 'local', checksBeforeContinue }],
-      memo: { lineSeq },
-      typedSearchAttributes: startSearchAttributes(envelope),
-    });
+    return withLongWaitChecks(h.env.client, checksBeforeContinue).workflow.start<typeof messageWorkflow>(
+      'messageWorkflow',
+      {
+        taskQueue: h.taskQueue,
+        workflowId,
+        args: [{ ...envelope, lineSeq, modelStep: 'local' }],
+        memo: { lineSeq },
+        typedSearchAttributes: startSearchAttributes(envelope),
+      },
+    );
   }
 
   /** How the first run ended, and the latest run's id and memo. */

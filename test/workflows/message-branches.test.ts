@@ -7,6 +7,7 @@ import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Activities, Answer } from '../../src/activities/index.js';
 import type { TurnState } from '../../src/coordination/chat-line.js';
 import { ErrorType } from '../../src/domain/errors.js';
+import { HANDOFF_REQUESTED_REASON } from '../../src/domain/handoff.js';
 import { INTERIM_PART, messageWorkflowId } from '../../src/domain/ids.js';
 import type { ChannelSnapshot, MessageWorkflowInput } from '../../src/domain/models.js';
 import { waitFor } from '../../src/lib/wait.js';
@@ -88,7 +89,7 @@ describe('message workflow branches (stubbed activities, time-skipping server)',
   const waitingThenAnswered = (): Activities['answerMessage'] => {
     const snapshot = stubSnapshot();
     return inSequence<Answer>(
-      { kind: 'waiting', snapshot },
+      { kind: 'waiting_turn', snapshot },
       { kind: 'answered', snapshot, partCount: 1, delivery: { delivered: 1, finished: true } },
     );
   };
@@ -382,6 +383,46 @@ describe('message workflow branches (stubbed activities, time-skipping server)',
       }
     });
 
+    test('the reply plan: a handoff reply is never dropped as stale, in the workflow as in the one step', async () => {
+      const stubs = stubActivities({
+        answerMessage: () =>
+          Promise.resolve({
+            kind: 'answered',
+            snapshot: stubSnapshot({ replyDelaySeconds: 60, supersedeStaleReplies: true }),
+            partCount: 1,
+            handoff: true,
+          }),
+        dropStaleReply: () => Promise.resolve({ supersededBy: 'msg_newer' }),
+      });
+      const { result } = await run(stubs);
+      assert.deepEqual(result, { status: 'delivered', partsDelivered: 1, reason: HANDOFF_REQUESTED_REASON });
+      assert.deepEqual(stubs.names(), ['answerMessage', 'sendReplyPart']);
+    });
+
+    test('the reply plan: the fallback reply is checked for staleness just before it goes out, as any reply', async () => {
+      const stubs = stubActivities(
+        {
+          answerMessage: () => Promise.reject(failure(ErrorType.ModelRejected, 'chat completion failed with HTTP 400')),
+          dropStaleReply: () => Promise.resolve({ supersededBy: 'msg_newer' }),
+        },
+        stubSnapshot({ supersedeStaleReplies: true }),
+      );
+      const { result } = await run(stubs);
+      assert.deepEqual(result, {
+        status: 'superseded',
+        partsDelivered: 0,
+        reason: 'chat completion failed with HTTP 400',
+        answeredBy: 'msg_newer',
+      });
+      assert.deepEqual(stubs.names(), [
+        'answerMessage',
+        'admitMessage',
+        'composeFallbackReply',
+        'dropStaleReply',
+        'closeMessage',
+      ]);
+    });
+
     test('delivery retries: each attempt after the wait the step asked for, until the part is delivered', async () => {
       const answers = [
         { outcome: 'retry' as const, status: 503, retryInSeconds: 5 },
@@ -455,9 +496,9 @@ describe('message workflow branches (stubbed activities, time-skipping server)',
 
   describe('the "one moment" part', () => {
     /** The one step stops after admission (the agent has an interim); the model step is the workflow's. */
-    const admitted = (patch: Partial<ChannelSnapshot>): Activities['answerMessage'] => {
+    const replyToWrite = (patch: Partial<ChannelSnapshot>): Activities['answerMessage'] => {
       const snapshot = stubSnapshot({ interim: { afterSeconds: 1, text: 'One moment…' }, ...patch });
-      return () => Promise.resolve({ kind: 'admitted', snapshot });
+      return () => Promise.resolve({ kind: 'reply_to_write', snapshot });
     };
     /** A sendReplyPart stub that delivers every part, and a promise of the interim's first attempt. */
     const interimWatch = () => {
@@ -475,7 +516,7 @@ describe('message workflow branches (stubbed activities, time-skipping server)',
     test('the model fails after the interim went out: the fallback reply follows it, and the message fails', async () => {
       const { interimSent, sendReplyPart } = interimWatch();
       const stubs = stubActivities({
-        answerMessage: admitted({}),
+        answerMessage: replyToWrite({}),
         composeReply: async () => {
           await interimSent;
           throw failure(ErrorType.ModelRejected, 'chat completion failed with HTTP 400');
@@ -508,7 +549,7 @@ describe('message workflow branches (stubbed activities, time-skipping server)',
     test('the interim, then a reply of paced parts: its lengths come from the model step, each later part after its pause', async () => {
       const { interimSent, sendReplyPart } = interimWatch();
       const stubs = stubActivities({
-        answerMessage: admitted({ typing: { msPerChar: 50, maxSeconds: 5 } }),
+        answerMessage: replyToWrite({ typing: { msPerChar: 50, maxSeconds: 5 } }),
         composeReply: async (input) => {
           await interimSent;
           assert.equal(input.partLengths, true);
