@@ -5,7 +5,7 @@ import type { MessageStatus } from '../domain/models.js';
  * The search attributes every message workflow carries, so that an operator finds a chat's
  * messages (`ChatRelayChatId="…"`), a channel's, or the failed ones (`ChatRelayStatus="failed"`)
  * in the Temporal UI or with `temporal workflow list --query`. All keywords: exact matches only.
- * They must be registered on the namespace (README, Operations); the worker refuses to start
+ * They must be registered on the namespace (docs/operations.md, "Search attributes"); the worker refuses to start
  * without them (src/temporal/search-attribute-registry.ts).
  *
  * Pure definitions: imported by the workflows (the final status), the API (the start) and the
