@@ -51,6 +51,42 @@ export const configSchema = z.object({
     .default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('chatrelay'),
+  /**
+   * Worker Versioning (docs/upgrades.md): workers poll as a version of the Worker Deployment
+   * TEMPORAL_DEPLOYMENT_NAME, the version named by BUILD_ID, and every workflow is pinned to the
+   * version that started it. Off (false) only for a Temporal cluster without Worker Deployments
+   * (Temporal Server before 1.29.1), which refuses versioned workers: then every worker polls
+   * unversioned, a deploy replaces code under running workflows, and every change to workflow
+   * code that running ones replay needs patched() (docs/upgrades.md).
+   */
+  WORKER_VERSIONING: boolFlag.default(true),
+  /** The Worker Deployment the workers belong to: the same for every build of one installation. */
+  TEMPORAL_DEPLOYMENT_NAME: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/,
+      'must be letters, digits, _ and - (at most 100), starting with a letter or digit',
+    )
+    .default('chatrelay'),
+  /**
+   * The worker's build: its version within the deployment. Unset: the git commit of the checkout,
+   * else (the Docker image, built without the argument) a hash of the prebuilt workflow bundle
+   * (src/temporal/worker-versioning.ts). Workers of one build must run the same code.
+   */
+  BUILD_ID: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/,
+      'must be letters, digits, ., _, + and - (at most 255), starting with a letter or digit',
+    )
+    .optional(),
+  /**
+   * The worker makes its own version the deployment's current one once it polls, so new workflows
+   * go to it. For setups that run one build at a time (the local stack, the tests, docker compose);
+   * off where a rollout runs two builds side by side and makes the new one current itself (an old
+   * worker restarting with it on would take the deployment back).
+   */
+  WORKER_SET_CURRENT: boolFlag.default(false),
   OPENAI_API_KEY: z.string().min(1, 'must not be empty'),
   OPENAI_BASE_URL: httpUrl.default('https://api.openai.com/v1'),
   OPENAI_TIMEOUT_MS: positiveInt.default(60_000),
