@@ -19,6 +19,12 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# The worker's build id (Worker Versioning, docs/upgrades.md), e.g.
+#   docker build --build-arg BUILD_ID=$(git rev-parse HEAD) .
+# Left empty, the worker takes the hash of its prebuilt workflow bundle. Last, so that a new id
+# reuses every layer above.
+ARG BUILD_ID=""
+ENV BUILD_ID=${BUILD_ID}
 USER node
 EXPOSE 8080 9464
 # The API by default; the worker runs the same image with: node dist/worker/main.js

@@ -58,6 +58,56 @@ export const configSchema = z.object({
     .describe('Temporal frontend `host:port`'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default').describe('Temporal namespace'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('chatrelay').describe('task queue of the message workflows'),
+  /**
+   * Worker Versioning (docs/upgrades.md): workers poll as a version of the Worker Deployment
+   * TEMPORAL_DEPLOYMENT_NAME, the version named by BUILD_ID, and every workflow is pinned to the
+   * version that started it. Off (false) only for a Temporal cluster without Worker Deployments
+   * (Temporal Server before 1.29.1), which refuses versioned workers: then every worker polls
+   * unversioned, a deploy replaces code under running workflows, and every change to workflow
+   * code that running ones replay needs patched() (docs/upgrades.md).
+   */
+  WORKER_VERSIONING: boolFlag
+    .default(true)
+    .describe(
+      'workers poll as a version of a Worker Deployment and every workflow stays on the build that started it; `false` only for a cluster without Worker Deployments ([upgrades](upgrades.md))',
+    ),
+  /** The Worker Deployment the workers belong to: the same for every build of one installation. */
+  TEMPORAL_DEPLOYMENT_NAME: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/,
+      'must be letters, digits, _ and - (at most 100), starting with a letter or digit',
+    )
+    .default('chatrelay')
+    .describe('the Worker Deployment the workers belong to: the same for every build of one installation'),
+  /**
+   * The worker's build: its version within the deployment. Unset: the git commit of the checkout,
+   * else (the Docker image, built without the argument) a hash of the prebuilt workflow bundle
+   * (src/temporal/worker-versioning.ts). Workers of one build must run the same code.
+   */
+  BUILD_ID: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/,
+      'must be letters, digits, ., _, + and - (at most 255), starting with a letter or digit',
+    )
+    .optional()
+    .meta({
+      description:
+        "the worker's build, its version within the deployment; workers of one build run the same code ([upgrades](upgrades.md))",
+      unset: 'the git commit of the checkout, else a hash of the prebuilt workflow bundle',
+    }),
+  /**
+   * The worker makes its own version the deployment's current one once it polls, so new workflows
+   * go to it. For setups that run one build at a time (the local stack, the tests, docker compose);
+   * off where a rollout runs two builds side by side and makes the new one current itself (an old
+   * worker restarting with it on would take the deployment back).
+   */
+  WORKER_SET_CURRENT: boolFlag
+    .default(false)
+    .describe(
+      "the worker makes its own version the deployment's current one once it polls: for one build at a time (local stack, compose); off where a rollout does it",
+    ),
   OPENAI_API_KEY: z.string().min(1, 'must not be empty').describe('key for the OpenAI-compatible API'),
   OPENAI_BASE_URL: httpUrl.default('https://api.openai.com/v1').describe('any OpenAI-compatible API'),
   OPENAI_TIMEOUT_MS: positiveInt.default(60_000).describe('timeout of one model call'),
@@ -299,6 +349,10 @@ export const configGroups: readonly {
       'TEMPORAL_ADDRESS',
       'TEMPORAL_NAMESPACE',
       'TEMPORAL_TASK_QUEUE',
+      'WORKER_VERSIONING',
+      'TEMPORAL_DEPLOYMENT_NAME',
+      'BUILD_ID',
+      'WORKER_SET_CURRENT',
       'OPENAI_BASE_URL',
       'OPENAI_TIMEOUT_MS',
       'LOG_LEVEL',

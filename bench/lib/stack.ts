@@ -213,6 +213,8 @@ export async function startChatrelay(
     METRICS_PORT: String(metricsPort),
     WORKFLOW_BUNDLE_PATH: servers.bundlePath,
     WORKER_SHUTDOWN_GRACE_MS: '5000',
+    // The benchmark's own dev server runs one build at a time: the worker makes its version current.
+    WORKER_SET_CURRENT: 'true',
     ...options.extraEnv,
   };
   const api = cleanup.track(

@@ -100,6 +100,10 @@ async function main(): Promise<void> {
     });
     watch(temporal.child);
     childEnv.TEMPORAL_ADDRESS = temporal.address;
+    // Worker Versioning (docs/upgrades.md): the stack runs one build at a time, so its worker makes
+    // its version (the checkout's commit) current when it starts. On a cluster of yours
+    // (TEMPORAL_ADDRESS) your rollout does that, unless you set WORKER_SET_CURRENT=true.
+    childEnv.WORKER_SET_CURRENT ??= 'true';
     console.log(
       `[stack] Temporal dev server at ${temporal.address}${temporal.uiPort ? `, UI at http://127.0.0.1:${temporal.uiPort}` : ''}`,
     );

@@ -8,7 +8,7 @@ import { installTemporalRuntime } from '../observability/temporal.js';
 import { startTracing } from '../observability/tracing.js';
 import { openDatabase } from '../stores/db.js';
 import { workerReadiness } from './readiness.js';
-import { connectWithRetry, createWorker } from './worker.js';
+import { connectWithRetry, createWorker, settleWorkerVersion } from './worker.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'chatrelay-worker' });
@@ -108,11 +108,17 @@ try {
 }
 
 if (worker && !stopping) {
+  // Polling from here on; its failure is read below, after the version is settled.
+  const ran = worker.run().then(
+    () => undefined,
+    (error: unknown) => ({ error }),
+  );
+  // With WORKER_SET_CURRENT its version becomes current before "worker started" (what the tests wait for).
+  if (connection) await settleWorkerVersion(worker, { config, logger, connection });
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker started');
-  try {
-    await worker.run();
-  } catch (error) {
-    logger.fatal({ err: error }, 'worker failed');
+  const failed = await ran;
+  if (failed) {
+    logger.fatal({ err: failed.error }, 'worker failed');
     await release();
     process.exit(1);
   }

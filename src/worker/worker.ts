@@ -24,6 +24,13 @@ import { createPayloadCodec, temporalDataConverter } from '../temporal/data-conv
 import { temporalEventStarter } from '../temporal/event-starter.js';
 import { ensureRetentionSchedule } from '../temporal/retention-schedule.js';
 import { requireSearchAttributes } from '../temporal/search-attribute-registry.js';
+import {
+  currentVersion,
+  deploymentOptions,
+  makeCurrent,
+  setCurrentCommand,
+  workerVersionOf,
+} from '../temporal/worker-versioning.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -40,6 +47,8 @@ export interface WorkerDeps {
 /** Creates the worker with its activities wired to MongoDB and the model API. */
 export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOptions> = {}): Promise<Worker> {
   const { config } = deps;
+  // Read once, before anything else: a worker that cannot name its build stops here, naming BUILD_ID.
+  const version = workerVersionOf(config);
   const stores = createStores(deps.database.db, { secretBox: secretBoxFromConfig(config) });
   await stores.ensureIndexes();
   await checkSecretsKey(() => stores.signingSecrets.keyOpensStoredSecrets());
@@ -105,10 +114,19 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
         },
       }
     : { workflowsPath };
+  if (version)
+    deps.logger.info(
+      { deploymentName: version.deploymentName, buildId: version.buildId, buildIdFrom: version.source },
+      'worker version',
+    );
+  else deps.logger.warn('WORKER_VERSIONING is off: this worker polls unversioned (docs/upgrades.md)');
   return Worker.create({
     connection: deps.connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
+    // Worker Versioning (docs/upgrades.md): this worker polls as its build's version of the
+    // deployment, and every workflow it starts stays on that version until it ends.
+    ...(version ? { workerDeploymentOptions: deploymentOptions(version) } : {}),
     dataConverter,
     activities,
     ...workflowSource,
@@ -136,6 +154,67 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
     sinks: observabilitySinks(deps.metrics),
     ...overrides,
   });
+}
+
+/**
+ * Once the worker polls (call it after `run()`): with WORKER_SET_CURRENT, makes the worker's
+ * version the deployment's current one, so new workflows go to it; without, says which version is
+ * current and, when it is not this one, how the rollout makes it so. Never throws: a failure is
+ * logged, and new workflows go on going where they went.
+ */
+export async function settleWorkerVersion(
+  worker: Pick<Worker, 'options' | 'getState'>,
+  deps: { config: Config; connection: NativeConnection; logger: Logger },
+): Promise<void> {
+  const version = worker.options.workerDeploymentOptions?.version;
+  if (!version || !worker.options.workerDeploymentOptions?.useWorkerVersioning) return;
+  const { config, logger } = deps;
+  const service = deps.connection.workflowService;
+  const namespace = config.TEMPORAL_NAMESPACE;
+  const polling = (): boolean => ['INITIALIZED', 'RUNNING'].includes(worker.getState());
+  const named = (v: { deploymentName: string; buildId: string } | null | undefined): string =>
+    v ? `${v.deploymentName}:${v.buildId}` : 'none (unversioned workers)';
+  try {
+    if (config.WORKER_SET_CURRENT) {
+      const previous = await makeCurrent(service, namespace, version, { keepTrying: polling });
+      logger.info(
+        { deploymentName: version.deploymentName, buildId: version.buildId, previous: named(previous) },
+        'worker version made current (WORKER_SET_CURRENT): new workflows go to it',
+      );
+      return;
+    }
+    // The server knows the deployment once one of its workers polled: this one, a moment ago at the latest.
+    let current: Awaited<ReturnType<typeof currentVersion>>;
+    for (let tries = 0; tries < 25 && polling(); tries++) {
+      current = await currentVersion(service, namespace, version.deploymentName);
+      if (current !== undefined) break;
+      await new Promise((done) => setTimeout(done, 200));
+    }
+    if (!polling()) return; // stopping already
+    if (current?.buildId === version.buildId) {
+      logger.info({ deploymentName: version.deploymentName, buildId: version.buildId }, 'worker version is current');
+    } else {
+      const log = current ? logger.info.bind(logger) : logger.warn.bind(logger);
+      log(
+        {
+          deploymentName: version.deploymentName,
+          buildId: version.buildId,
+          current: named(current),
+          makeCurrent: setCurrentCommand(version),
+        },
+        current
+          ? 'worker version is not current: it runs the workflows pinned to it; new ones go to the current version until the rollout makes this one current'
+          : 'no version of the deployment is current: new workflows go to unversioned workers, and wait while there are none, until one is made current (or set WORKER_SET_CURRENT=true)',
+      );
+    }
+  } catch (error) {
+    logger.error(
+      { err: error, deploymentName: version.deploymentName, buildId: version.buildId },
+      config.WORKER_SET_CURRENT
+        ? 'could not make this worker version current; new workflows go where they went'
+        : 'could not read the current worker version',
+    );
+  }
 }
 
 /** Connects to Temporal, retrying while it is still starting (as in the local stack). */

@@ -30,11 +30,19 @@ export interface LongWait {
 }
 
 /**
- * Whether a loop that has gone round `rounds` times should continue as new: past `limit`, or when
- * Temporal suggests it (the history is large).
+ * Whether a loop that has gone round `rounds` times should continue as new: past `limit`, when
+ * Temporal suggests it (the history is large), or when a new version of the worker deployment is
+ * current (Worker Versioning, docs/upgrades.md). A wait with no end (a paused channel, a chat's
+ * line behind it) would otherwise keep the version it started on, pinned, from ever draining: its
+ * fresh run starts on the current version instead (continueWithMemo), with nothing to replay. Not
+ * in a run's first round, so that a run that cannot move (an operator pinned it to its version)
+ * continues as new at most once a wait interval, never in a loop.
  */
 export function timeToContinue(rounds: number, limit: number): boolean {
-  return rounds >= limit || workflowInfo().continueAsNewSuggested;
+  const info = workflowInfo();
+  return (
+    rounds >= limit || info.continueAsNewSuggested || (rounds > 0 && info.targetWorkerDeploymentVersionChanged === true)
+  );
 }
 
 /**
@@ -44,7 +52,13 @@ export function timeToContinue(rounds: number, limit: number): boolean {
 export function continueWithMemo<W extends Workflow>(...args: Parameters<W>): Promise<never> {
   // Search attributes (chat, channel, stage) go along too, so the fresh run is found as the old one was.
   const { memo, typedSearchAttributes } = workflowInfo();
-  return makeContinueAsNewFunc<W>({ ...(memo ? { memo } : {}), typedSearchAttributes })(...args);
+  return makeContinueAsNewFunc<W>({
+    ...(memo ? { memo } : {}),
+    typedSearchAttributes,
+    // The fresh run starts on the deployment's current version, not pinned to this run's (Worker
+    // Versioning's upgrade on continue-as-new): it reads only its input, which every version accepts.
+    initialVersioningBehavior: 'AUTO_UPGRADE',
+  })(...args);
 }
 
 /** This workflow's place in its chat's line (see src/coordination/chat-line.ts). */

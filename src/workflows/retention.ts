@@ -1,4 +1,4 @@
-import { continueAsNew, proxyActivities } from '@temporalio/workflow';
+import { makeContinueAsNewFunc, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { RetentionActivities, RetentionBatchResult } from '../activities/retention.js';
 import { workflowNow } from './clock.js';
 import { ABANDONED_AFTER_MS, addCounts, DAY_MS, type ErasureCounts } from '../domain/erasure.js';
@@ -55,8 +55,17 @@ export async function retentionWorkflow(input: RetentionInput): Promise<Retentio
   const batchesPerRun = input.batchesPerRun ?? DEFAULT_RETENTION_BATCHES_PER_RUN;
   let next = input.next ?? {};
   for (let batch = 0; ; batch++) {
-    if (batch >= batchesPerRun)
-      return continueAsNew<typeof retentionWorkflow>({ ...input, cutoffMs, next, counts, runs: runs + 1 });
+    // A new current version of the worker deployment (docs/upgrades.md): the job goes on there
+    // from the next batch, so that a long job does not hold the version it started on.
+    const moved = batch > 0 && workflowInfo().targetWorkerDeploymentVersionChanged === true;
+    if (batch >= batchesPerRun || moved)
+      return makeContinueAsNewFunc<typeof retentionWorkflow>({ initialVersioningBehavior: 'AUTO_UPGRADE' })({
+        ...input,
+        cutoffMs,
+        next,
+        counts,
+        runs: runs + 1,
+      });
     const done = await retentionBatch({
       cutoffMs,
       abandonedBeforeMs: cutoffMs - ABANDONED_AFTER_MS,

@@ -84,6 +84,8 @@ before(async () => {
     METRICS_HOST: '127.0.0.1',
     WORKER_SHUTDOWN_GRACE_MS: String(WORKER_GRACE_MS),
     API_SHUTDOWN_TIMEOUT_MS: String(API_SHUTDOWN_TIMEOUT_MS),
+    // One build on this server (each restart the same): the worker makes its version current.
+    WORKER_SET_CURRENT: 'true',
   };
   const config = loadConfig(env);
   stores = createStores(mongo.db, { secretBox: createSecretBox(secretBoxPassphrase(config)) });

@@ -23,5 +23,7 @@ export function stackEnv(where: {
     // Receivers and voice notes in tests are on loopback.
     FETCH_ALLOW_PRIVATE: 'true',
     DELIVERY_ALLOW_PRIVATE: 'true',
+    // One build at a time, as in the local stack: the worker makes its version current (docs/upgrades.md).
+    WORKER_SET_CURRENT: 'true',
   };
 }

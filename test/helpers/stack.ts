@@ -28,7 +28,7 @@ import { installTemporalRuntime } from '../../src/observability/temporal.js';
 import { startTemporalDevServer, type RunningServer } from '../../src/stack/servers.js';
 import { openDatabase, type Database } from '../../src/stores/db.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
-import { createWorker } from '../../src/worker/worker.js';
+import { createWorker, settleWorkerVersion } from '../../src/worker/worker.js';
 import { startTestMongo, type TestMongo } from './mongo.js';
 import { startProcessStack, type ProcessStack, type ProcessStackOptions } from './process-stack.js';
 import { startReceiver, type Receiver } from './receiver.js';
@@ -147,6 +147,8 @@ export async function startStack(
       ...(metrics ? { metrics } : {}),
     });
     running = { worker, run: worker.run(), connection, database };
+    // As the entry point does: with WORKER_SET_CURRENT (stackEnv) its version becomes current.
+    await settleWorkerVersion(worker, { config, logger: workerLogger, connection });
     if (metrics && sdkMetricsPort !== undefined) {
       running.server = await startMetricsServer({
         host: '127.0.0.1',

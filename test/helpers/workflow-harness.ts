@@ -153,6 +153,9 @@ export async function startWorkflowHarness(
     dataConverter: testDataConverter,
     // The sinks the workflows report stages and reply delays through, as the production worker has.
     sinks: observabilitySinks(undefined),
+    // Unversioned, unlike production's workers (docs/upgrades.md): the time-skipping server has no
+    // Worker Deployments (it answers their API UNIMPLEMENTED). Versioning is tested on the dev
+    // server (test/integration/worker-versioning.test.ts); the workflow code is the same either way.
   });
   const running = worker.run();
   const starter = createMessageStarter(env.client, taskQueue, line);

@@ -84,6 +84,8 @@ test('the production build (what the image runs: node dist/api/main.js, node dis
     METRICS_PORT: '0',
     LOG_LEVEL: 'warn',
     WORKFLOW_BUNDLE_PATH: join(dist, 'workflow-bundle.js'),
+    // One build on this server: the worker makes its version current, as in the local stack.
+    WORKER_SET_CURRENT: 'true',
   };
   const children: ManagedChild[] = [
     startChild('api', process.execPath, [join(dist, 'api/main.js')], { env, cwd: projectRoot }),

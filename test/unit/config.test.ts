@@ -81,6 +81,13 @@ describe('configuration', () => {
     ['OVERLOAD_MAX_BACKLOG_MS', '-1', /^OVERLOAD_MAX_BACKLOG_MS /],
     ['OVERLOAD_MAX_BACKLOG_MS', '2s', /^OVERLOAD_MAX_BACKLOG_MS /],
     ['OVERLOAD_RETRY_AFTER_SECONDS', '0', /^OVERLOAD_RETRY_AFTER_SECONDS /],
+    ['WORKER_VERSIONING', 'sometimes', /^WORKER_VERSIONING /],
+    ['WORKER_SET_CURRENT', 'please', /^WORKER_SET_CURRENT /],
+    ['TEMPORAL_DEPLOYMENT_NAME', 'chat.relay', /^TEMPORAL_DEPLOYMENT_NAME must be letters, digits/],
+    ['TEMPORAL_DEPLOYMENT_NAME', '__chatrelay', /^TEMPORAL_DEPLOYMENT_NAME must be letters, digits/],
+    ['BUILD_ID', '__unversioned__', /^BUILD_ID must be letters, digits/],
+    ['BUILD_ID', 'v1 2', /^BUILD_ID must be letters, digits/],
+    ['BUILD_ID', 'x'.repeat(256), /^BUILD_ID must be letters, digits/],
   ];
   for (const [name, value, expected] of malformed) {
     test(`${name}=${value} is rejected naming ${name}`, () => {
@@ -102,6 +109,24 @@ describe('configuration', () => {
     assert.equal(config.OVERLOAD_MAX_BACKLOG_MS, 5_000);
     assert.equal(config.OVERLOAD_RETRY_AFTER_SECONDS, 5);
     assert.equal(loadConfig({ ...valid, OVERLOAD_MAX_BACKLOG_MS: '0' }).OVERLOAD_MAX_BACKLOG_MS, 0);
+  });
+
+  test('worker versioning: on, deployment chatrelay, the build from the checkout, the rollout makes a version current', () => {
+    const config = loadConfig(valid);
+    assert.equal(config.WORKER_VERSIONING, true);
+    assert.equal(config.TEMPORAL_DEPLOYMENT_NAME, 'chatrelay');
+    assert.equal(config.BUILD_ID, undefined);
+    assert.equal(config.WORKER_SET_CURRENT, false);
+    const set = loadConfig({
+      ...valid,
+      BUILD_ID: '1.4.0+3f2c9ab',
+      TEMPORAL_DEPLOYMENT_NAME: 'chatrelay-eu',
+      WORKER_SET_CURRENT: 'true',
+    });
+    assert.equal(set.BUILD_ID, '1.4.0+3f2c9ab');
+    assert.equal(set.TEMPORAL_DEPLOYMENT_NAME, 'chatrelay-eu');
+    assert.equal(set.WORKER_SET_CURRENT, true);
+    assert.equal(loadConfig({ ...valid, WORKER_VERSIONING: 'false' }).WORKER_VERSIONING, false);
   });
 
   test('every problem is reported at once', () => {

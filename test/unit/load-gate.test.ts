@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { Connection } from '@temporalio/client';
+import proto from '@temporalio/proto';
 import { createBacklogEstimator, startLoadGate } from '../../src/api/load-gate.js';
-import type { BacklogReading } from '../../src/api/task-queue-backlog.js';
+import { temporalBacklogProbe, type BacklogReading } from '../../src/api/task-queue-backlog.js';
 import { waitFor } from '../../src/lib/wait.js';
 
 const empty: BacklogReading = { workflow: { count: 0, ageMs: 0 }, activity: { count: 0, ageMs: 0 } };
@@ -153,5 +155,77 @@ describe('load gate', () => {
     await witness.readAgain();
     await witness.gate.stop();
     assert.equal(state.reads, reads);
+  });
+});
+
+describe('the backlog read from Temporal, with Worker Versioning', () => {
+  const { TaskQueueType } = proto.temporal.api.enums.v1;
+  const stats = (count: number, ageSeconds: number) => ({
+    approximateBacklogCount: count,
+    approximateBacklogAge: { seconds: ageSeconds, nanos: 0 },
+  });
+  /** A Temporal whose task queue adds up every version (a stopped build's 60 s-old tasks among them), as the dev server does. */
+  function fakeTemporal(routing: Record<string, unknown> | undefined) {
+    const asked: string[] = [];
+    const byVersion: Record<string, { workflow: number; activity: number }> = {
+      new: { workflow: 2, activity: 0 },
+      ramping: { workflow: 3, activity: 1 },
+    };
+    const connection = {
+      withDeadline: <T>(_deadline: number, fn: () => Promise<T>) => fn(),
+      workflowService: {
+        describeTaskQueue: async (request: { taskQueueType: proto.temporal.api.enums.v1.TaskQueueType }) => {
+          asked.push(`queue ${request.taskQueueType}`);
+          return {
+            stats: request.taskQueueType === TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW ? stats(9, 60) : stats(1, 60),
+            versioningInfo: routing,
+          };
+        },
+        describeWorkerDeploymentVersion: async (request: { deploymentVersion: { buildId: string } }) => {
+          const { buildId } = request.deploymentVersion;
+          asked.push(`version ${buildId}`);
+          const ages = byVersion[buildId]!;
+          return {
+            versionTaskQueues: [
+              { name: 'other-queue', type: TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, stats: stats(50, 500) },
+              { name: 'q', type: TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, stats: stats(1, ages.workflow) },
+              { name: 'q', type: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY, stats: stats(1, ages.activity) },
+            ],
+          };
+        },
+      },
+    };
+    return { connection: connection as unknown as Connection, asked };
+  }
+
+  test('unversioned (no version current): the task queue’s own figures', async () => {
+    const { connection, asked } = fakeTemporal(undefined);
+    const backlog = await temporalBacklogProbe(connection, { namespace: 'default', taskQueue: 'q' })();
+    assert.deepEqual(backlog, { workflow: { count: 9, ageMs: 60_000 }, activity: { count: 1, ageMs: 60_000 } });
+    assert.equal(asked.filter((call) => call.startsWith('version')).length, 0);
+  });
+
+  test('versioned: the current version’s backlog of our queue, not the old builds’ tasks', async () => {
+    const current = { currentDeploymentVersion: { deploymentName: 'chatrelay', buildId: 'new' } };
+    const { connection, asked } = fakeTemporal(current);
+    const backlog = await temporalBacklogProbe(connection, { namespace: 'default', taskQueue: 'q' })();
+    assert.deepEqual(backlog, { workflow: { count: 1, ageMs: 2_000 }, activity: { count: 1, ageMs: 0 } });
+    assert.ok(asked.includes('version new'));
+  });
+
+  test('a ramping version counts too: the older head of the two, per type; at 0 % it takes no new work', async () => {
+    const ramping = (percentage: number) => ({
+      currentDeploymentVersion: { deploymentName: 'chatrelay', buildId: 'new' },
+      rampingDeploymentVersion: { deploymentName: 'chatrelay', buildId: 'ramping' },
+      rampingVersionPercentage: percentage,
+    });
+    const ramped = await temporalBacklogProbe(fakeTemporal(ramping(10)).connection, {
+      namespace: 'default',
+      taskQueue: 'q',
+    })();
+    assert.deepEqual(ramped, { workflow: { count: 1, ageMs: 3_000 }, activity: { count: 1, ageMs: 1_000 } });
+    const idle = fakeTemporal(ramping(0));
+    await temporalBacklogProbe(idle.connection, { namespace: 'default', taskQueue: 'q' })();
+    assert.ok(!idle.asked.includes('version ramping'));
   });
 });
