@@ -69,7 +69,7 @@ export const configSchema = z.object({
   WORKER_VERSIONING: boolFlag
     .default(true)
     .describe(
-      'workers poll as a version of a Worker Deployment and every workflow stays on the build that started it; `false` only for a cluster without Worker Deployments ([upgrades](upgrades.md))',
+      'each workflow stays on the build that started it; `false` only for a cluster without Worker Deployments ([upgrades](upgrades.md))',
     ),
   /** The Worker Deployment the workers belong to: the same for every build of one installation. */
   TEMPORAL_DEPLOYMENT_NAME: z
@@ -93,9 +93,8 @@ export const configSchema = z.object({
     )
     .optional()
     .meta({
-      description:
-        "the worker's build, its version within the deployment; workers of one build run the same code ([upgrades](upgrades.md))",
-      unset: 'the git commit of the checkout, else a hash of the prebuilt workflow bundle',
+      description: "the worker's version within the deployment ([upgrades](upgrades.md))",
+      unset: 'the git commit, else a hash of the workflow bundle',
     }),
   /**
    * The worker makes its own version the deployment's current one once it polls, so new workflows
