@@ -222,6 +222,9 @@ test('the rainbow deploy: a message started on build A finishes on A after B is 
     await waitFor(async () => (await s.stores.messages.outcome(id))?.status === 'delivered', {
       what: `${id} delivered`,
     });
+  // Outcomes are written by local activities inside workflow tasks that complete just after: wait
+  // for the runs to close, so that every task's completion is in the histories read below.
+  await Promise.all([m1, m2, m3].map((id) => client.workflow.getHandle(messageWorkflowId(id)).result()));
 
   // From the histories: m1 ran on A alone, pinned, and to its end after B was current.
   const handle1 = client.workflow.getHandle(messageWorkflowId(m1));
@@ -297,7 +300,11 @@ test('the rainbow deploy: a message started on build A finishes on A after B is 
     timeoutMs: 60_000,
     what: 'm5 delivered once moved',
   });
-  const run5 = await runOf(client.workflow.getHandle(messageWorkflowId(m5)));
+  // The outcome is written by a local activity inside the workflow task that B completes: wait for
+  // the run to close, so that task's completion (naming B) is in its history before reading it.
+  const handle5 = client.workflow.getHandle(messageWorkflowId(m5));
+  await handle5.result();
+  const run5 = await runOf(handle5);
   assert.equal(run5.builds[0], onA);
   assert.equal(run5.builds.at(-1), onB, JSON.stringify(run5.builds));
   await waitFor(async () => (await client.workflow.count(openOn(A))).count === 0, {
