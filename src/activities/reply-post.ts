@@ -1,6 +1,7 @@
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import http from 'node:http';
 import https from 'node:https';
+import { capRetryAfter } from '../domain/retry-wait.js';
 import { guardedConnection, UnsafeUrlError, type AddressPolicy } from '../lib/address-policy.js';
 
 /** The outcome of one delivery attempt, as the workflow's retry schedule needs it. */
@@ -23,14 +24,18 @@ export interface DeliveryPolicy extends AddressPolicy {
 /** How much of a receiver's answer is read by default: enough for any acknowledgement, never a flood. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 4096;
 
-/** Parses Retry-After (seconds or an HTTP date) into seconds from now; undefined when absent or bad. */
+/**
+ * Parses Retry-After (seconds or an HTTP date) into seconds from now; undefined when absent or bad.
+ * Capped here, where the receiver's word enters, at MAX_RETRY_AFTER_SECONDS: a receiver asking for
+ * years would otherwise hold every later message of the chat behind its part.
+ */
 export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
   if (!value) return undefined;
   const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  if (/^\d+$/.test(trimmed)) return capRetryAfter(Number(trimmed));
   const at = Date.parse(trimmed);
   if (Number.isNaN(at)) return undefined;
-  return Math.max(0, Math.ceil((at - now) / 1000));
+  return capRetryAfter(Math.max(0, Math.ceil((at - now) / 1000)));
 }
 
 /**

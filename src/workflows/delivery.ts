@@ -1,6 +1,7 @@
 import { condition, setHandler, sleep } from '@temporalio/workflow';
 import type { Finish, SendPartResult } from '../activities/index.js';
 import { checkChannelPaused, sendReplyPart } from './activities.js';
+import { nextRetryWaitSeconds } from '../domain/retry-wait.js';
 import { workflowNow } from './clock.js';
 import { checksBeforeContinue, timeToContinue } from './line.js';
 import { resumeDeliverySignal, type MessageProgress } from './definitions.js';
@@ -55,8 +56,9 @@ export interface DeliveryOutcome {
 
 /**
  * Delivers parts in order: part k+1 only after part k succeeded. Retries follow the schedule,
- * stretched by Retry-After; a final answer or an exhausted schedule stops the reply there. When the
- * channel is paused (a 410 Gone), the part waits, in order, until an admin resumes the channel.
+ * stretched by Retry-After (an hour at most, and never past the schedule's total); a final answer
+ * or an exhausted schedule stops the reply there. When the channel is paused (a 410 Gone), the
+ * part waits, in order, until an admin resumes the channel.
  */
 export async function deliverParts(plan: DeliveryPlan, progress: MessageProgress): Promise<DeliveryOutcome> {
   let resumed = false;
@@ -94,6 +96,8 @@ export async function deliverParts(plan: DeliveryPlan, progress: MessageProgress
     const last = partIndex === partCount - 1;
     let attempt = partIndex === plan.fromPart ? (plan.attemptsMade ?? 0) : 0;
     let retriesUsed = 0;
+    /** The retry waits made for this part so far: together they stay within the schedule's total. */
+    let waitedSeconds = 0;
     const pauseMs = plan.pausesMs?.[partIndex] ?? 0;
     if (pauseMs > 0 && attempt === 0 && made === undefined && !pausedAtStart) {
       enterStage(progress, 'delivering');
@@ -136,11 +140,19 @@ export async function deliverParts(plan: DeliveryPlan, progress: MessageProgress
       if (result.outcome === 'gone' || result.outcome === 'paused') {
         await waitForResume(partIndex, attempt);
         retriesUsed = 0;
+        waitedSeconds = 0;
         continue;
       }
       if (result.outcome !== 'retry')
         return { delivered, finished: false, error: `part ${partIndex + 1} of ${partCount}: ${progress.lastError}` };
-      if (retryWaitSeconds === undefined || result.retryInSeconds === undefined) {
+      // Bounded here too, not only where the header is parsed: whatever an activity (of any build)
+      // returns, the wait stays within an hour's stretch and the schedule's total, and the date below
+      // never overflows (a receiver's 99999999999999 once made it throw and fail the message).
+      const waitSeconds =
+        retryWaitSeconds === undefined || result.retryInSeconds === undefined
+          ? undefined
+          : nextRetryWaitSeconds(schedule, retriesUsed, waitedSeconds, result.retryInSeconds);
+      if (waitSeconds === undefined) {
         return {
           delivered,
           finished: false,
@@ -148,9 +160,10 @@ export async function deliverParts(plan: DeliveryPlan, progress: MessageProgress
         };
       }
       retriesUsed += 1;
+      waitedSeconds += waitSeconds;
       enterStage(progress, 'retry_pending');
-      progress.nextRetryAt = new Date(workflowNow() + result.retryInSeconds * 1000).toISOString();
-      await sleep(result.retryInSeconds * 1000);
+      progress.nextRetryAt = new Date(workflowNow() + waitSeconds * 1000).toISOString();
+      await sleep(waitSeconds * 1000);
     }
   }
   return { delivered, finished: false };

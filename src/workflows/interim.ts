@@ -1,6 +1,7 @@
 import { CancellationScope, condition, isCancellation, sleep } from '@temporalio/workflow';
 import { INTERIM_PART } from '../domain/ids.js';
 import type { ChannelSnapshot } from '../domain/models.js';
+import { nextRetryWaitSeconds } from '../domain/retry-wait.js';
 import { sendReplyPart } from './activities.js';
 
 /** Where a message's "one moment" part goes, and what it says. */
@@ -50,6 +51,7 @@ export async function withInterim<T>(generation: Promise<T>, plan: InterimPlan):
  */
 async function deliverInterim(plan: InterimPlan, ready: () => boolean): Promise<void> {
   const { snapshot } = plan;
+  let waitedSeconds = 0;
   for (let attempt = 1; !ready(); attempt++) {
     const retryWaitSeconds = snapshot.retryScheduleSeconds[attempt - 1];
     const result = await sendReplyPart({
@@ -64,6 +66,15 @@ async function deliverInterim(plan: InterimPlan, ready: () => boolean): Promise<
       ...(retryWaitSeconds !== undefined ? { retryWaitSeconds } : {}),
     });
     if (result.outcome !== 'retry' || result.retryInSeconds === undefined) return;
-    await condition(ready, result.retryInSeconds * 1000);
+    // Bounded like the reply's retries (src/workflows/delivery.ts), whatever the activity returned.
+    const waitSeconds = nextRetryWaitSeconds(
+      snapshot.retryScheduleSeconds,
+      attempt - 1,
+      waitedSeconds,
+      result.retryInSeconds,
+    );
+    if (waitSeconds === undefined) return;
+    waitedSeconds += waitSeconds;
+    await condition(ready, waitSeconds * 1000);
   }
 }

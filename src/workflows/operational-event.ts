@@ -2,6 +2,7 @@ import { proxyLocalActivities, sleep } from '@temporalio/workflow';
 import type { EventActivities, EventAttemptResult } from '../activities/events.js';
 import { nonRetryableErrorTypes } from '../domain/errors.js';
 import type { OperationalEventInput } from '../domain/operational-events.js';
+import { nextRetryWaitSeconds } from '../domain/retry-wait.js';
 
 /**
  * One POST of the event, bounded by DELIVERY_TIMEOUT_MS, as a local activity (as a reply part's):
@@ -27,15 +28,23 @@ export interface OperationalEventResult {
  */
 export async function operationalEventWorkflow(input: OperationalEventInput): Promise<OperationalEventResult> {
   const attempts: EventAttemptResult[] = [];
+  let waitedSeconds = 0;
   for (let retriesUsed = 0; ; retriesUsed++) {
     const result = await sendOperationalEvent({ ...input, attempt: attempts.length + 1 });
     attempts.push(result);
     if (result.outcome === 'delivered') return { status: 'delivered', attempts };
     const error = result.error ?? result.outcome;
     if (result.outcome !== 'retry') return { status: 'failed', attempts, error };
-    const waitSeconds = input.retryScheduleSeconds[retriesUsed];
+    // The receiver's Retry-After capped, the schedule's total kept, as for replies (src/domain/retry-wait.ts).
+    const waitSeconds = nextRetryWaitSeconds(
+      input.retryScheduleSeconds,
+      retriesUsed,
+      waitedSeconds,
+      result.retryAfterSeconds,
+    );
     if (waitSeconds === undefined)
       return { status: 'failed', attempts, error: `retries exhausted after ${attempts.length} attempts (${error})` };
-    await sleep(Math.max(waitSeconds, result.retryAfterSeconds ?? 0) * 1000);
+    waitedSeconds += waitSeconds;
+    await sleep(waitSeconds * 1000);
   }
 }

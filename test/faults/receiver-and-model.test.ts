@@ -3,7 +3,8 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { waitFor } from '../../src/lib/wait.js';
 import { type ProcessStack } from '../helpers/process-stack.js';
 import { startStack } from '../helpers/stack.js';
-import { accepted, assertAnsweredOnce, newChannel, report, sendMessages } from './support.js';
+import { MAX_RETRY_AFTER_SECONDS } from '../../src/domain/retry-wait.js';
+import { accepted, assertAnsweredOnce, messageStatus, newChannel, report, sendMessages } from './support.js';
 
 /**
  * The outside world misbehaves for a while and then recovers: the channel's receiver (errors, then
@@ -119,6 +120,55 @@ describe('faults: the receiver and the model API fail for a while', () => {
     assert.ok(gap >= 3_000, `retried after ${gap} ms`);
     report('receiver-429-retry-after', { retryAfterS: 3, retriedAfterMs: gap });
   });
+
+  // A receiver asking for a wait no date can hold (99999999999999 s) or one of 95 years
+  // (3000000000 s). The wait is capped (an hour, and never past the schedule's total: 11 s here), so
+  // the part is retried, not failed, and the chat's next message waits seconds, not years.
+  for (const retryAfter of ['99999999999999', '3000000000']) {
+    test(`a 429 with Retry-After: ${retryAfter}: retried within the schedule's total, the chat's next message not held`, async () => {
+      const channel = await newChannel(stack);
+      const label = `retry-after-${retryAfter.length}`;
+      stack.receiver.setMode(
+        { kind: 'status', status: 429, headers: { 'retry-after': retryAfter } },
+        channel.replyPath,
+      );
+      const first = await sendMessages(stack, channel, 1, { label });
+      const firstId = accepted(first)[0]?.messageId ?? assert.fail(JSON.stringify(first));
+      const waiting = await waitFor(
+        async () => {
+          const status = await messageStatus(stack, firstId);
+          return status.attempts.length > 0 && (status.stage === 'retry_pending' || status.status !== 'processing')
+            ? status
+            : undefined;
+        },
+        { timeoutMs: 30_000, what: 'the first attempt answered 429' },
+      );
+      assert.equal(waiting.status, 'processing', `not failed after one attempt: ${JSON.stringify(waiting)}`);
+      assert.equal(waiting.stage, 'retry_pending');
+      const attemptAt = Date.parse(waiting.attempts[0]?.at ?? '');
+      const retryInMs = Date.parse(waiting.next_retry_at ?? '') - attemptAt;
+      const scheduleTotalMs = 11_000;
+      // Stretched by the receiver's wish up to the schedule's total, never beyond it.
+      assert.ok(
+        retryInMs >= scheduleTotalMs - 2_000 && retryInMs <= scheduleTotalMs + 2_000,
+        `retry in ${retryInMs} ms`,
+      );
+      assert.ok(retryInMs <= MAX_RETRY_AFTER_SECONDS * 1000);
+
+      // The chat's next message, sent while the first waits: answered after it, within seconds.
+      const second = await sendMessages(stack, channel, 1, { label });
+      stack.receiver.setMode({ kind: 'ok' }, channel.replyPath);
+      const result = await assertAnsweredOnce(stack, channel, [...first, ...second], { timeoutMs: 40_000 });
+      assert.equal(result.duplicates, 0);
+      const delivered = stack.receiver.delivered(channel.replyPath).map((post) => post.webhookId);
+      const secondId = accepted(second)[0]?.messageId;
+      assert.deepEqual(delivered, [`${firstId}.0`, `${secondId}.0`], 'in the chat’s order');
+      report(`receiver-429-retry-after-${retryAfter}`, {
+        retryInMs,
+        settledAfterFirstAttemptMs: result.settledAt - attemptAt,
+      });
+    });
+  }
 
   test('the model API answers 429 and 500 for a while: every message answered by the model, none with the fallback', async () => {
     const channel = await newChannel(stack);

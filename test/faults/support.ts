@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { Webhook } from 'standardwebhooks';
+import { messageStatusSchema, type MessageStatusResponse } from '../../src/api/contracts/message.js';
 import { waitFor } from '../../src/lib/wait.js';
 import type { RecordedRequest } from '../../src/demo-model/server.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
@@ -277,4 +278,26 @@ export function lastUserText(request: RecordedRequest): string | undefined {
   );
   const content = users.at(-1)?.content;
   return typeof content === 'string' ? content : undefined;
+}
+
+/** An admin call to the stack's API (the admin token of its environment): its status and JSON body. */
+export async function adminCall(
+  stack: ProcessStack,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: Record<string, unknown>,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${stack.apiUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${stack.env.ADMIN_TOKEN ?? ''}`, 'content-type': 'application/json' },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** A message's status from the admin API (`GET /v1/messages/{id}`), as an operator reads it. */
+export async function messageStatus(stack: ProcessStack, messageId: string): Promise<MessageStatusResponse> {
+  const { status, body } = await adminCall(stack, 'GET', `/v1/messages/${messageId}`);
+  assert.equal(status, 200, JSON.stringify(body));
+  return messageStatusSchema.parse(body);
 }

@@ -60,6 +60,23 @@ describe('delivery: retry schedule, pause on 410, redelivery, status (time-skipp
     assert.deepEqual(await firedTimers(handle), [600, 300], 'max(schedule step, Retry-After) for each retry');
   });
 
+  test('a Retry-After of years is honoured for an hour at most, and the schedule keeps its total', async () => {
+    const { channel } = await createChannelWithAgent(h.stores, { replyUrl: h.receiver.endpoint().url });
+    h.receiver.answerAlways({ status: 429, headers: { 'retry-after': '99999999999999' } });
+    const handle = await start(envelope(channel));
+    const result = await handle.result();
+    assert.equal(result.status, 'failed');
+    assert.match(result.reason ?? '', /retries exhausted after 8 attempts \(receiver answered 429\)/);
+    // An hour where the step is shorter, the step where it is longer; the last wait is what is left
+    // of the schedule's total (99305 s, 27.6 h), so the stretched waits never add up to more.
+    const timers = await firedTimers(handle);
+    assert.deepEqual(timers, [3600, 3600, 3600, 7200, 18000, 36000, 27305]);
+    assert.equal(
+      timers.reduce((sum, wait) => sum + wait, 0),
+      SCHEDULE.reduce((sum, step) => sum + step, 0),
+    );
+  });
+
   test('status at each stage: waiting for the reply delay, then a pending retry with its time, then delivered', async () => {
     const { channel } = await createChannelWithAgent(h.stores, {
       replyUrl: h.receiver.endpoint().url,

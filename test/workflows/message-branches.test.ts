@@ -130,6 +130,32 @@ describe('message workflow branches (stubbed activities, time-skipping server)',
       assert.deepEqual(await firedTimers(handle), [5]);
     });
 
+    test('a receiver’s Retry-After of years, as a step returns it: each wait capped at an hour, no date overflows', async () => {
+      // The activity caps the header where it parses it; the workflow bounds the wait again, for any
+      // step (of any build) that returns more: 99999999999999 s once made its date throw.
+      const snapshot = stubSnapshot({ retryScheduleSeconds: [5, 300, 1800, 7200, 18000, 36000, 36000] });
+      const stubs = stubActivities({
+        answerMessage: () =>
+          Promise.resolve({
+            kind: 'answered',
+            snapshot,
+            partCount: 1,
+            delivery: {
+              delivered: 0,
+              finished: false,
+              stopped: { partIndex: 0, result: { outcome: 'retry', status: 429, retryInSeconds: 99999999999999 } },
+            },
+          }),
+        sendReplyPart: inSequence(
+          { outcome: 'retry', status: 429, retryInSeconds: 3000000000 },
+          { outcome: 'delivered', status: 200 },
+        ),
+      });
+      const { result, handle } = await run(stubs);
+      assert.deepEqual(result, { status: 'delivered', partsDelivered: 1 });
+      assert.deepEqual(await firedTimers(handle), [3600, 3600]);
+    });
+
     test('refused because the assistant is off: kept in the history with the agent’s voice prefix, nothing answered', async () => {
       const stubs = stubActivities({
         answerMessage: () =>
