@@ -1,4 +1,4 @@
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { ChatLine } from '../coordination/chat-line.js';
 import { INTERIM_PART, mediaUrl, redeliveryWorkflowId } from '../domain/ids.js';
 import type { MessageStatusResponse, MessageSummary } from './contracts/message.js';
@@ -8,7 +8,12 @@ import type { Stores } from '../stores/index.js';
 import { progressQuery, resumeDeliverySignal, type MessageProgress } from '../workflows/definitions.js';
 import type { RedeliveryInput, redeliveryWorkflow } from '../workflows/redelivery.js';
 import { startSearchAttributes } from '../workflows/search-attributes.js';
-import { conflict, notFound } from './errors.js';
+import { conflict, notFound, unavailable } from './errors.js';
+
+/** How long a redelivery's start may take before the admin gets a 503 (the webhook's own start deadline). */
+const START_DEADLINE_MS = 5_000;
+/** How long the describe that tells whether a failed start was recorded after all may take. */
+const DESCRIBE_DEADLINE_MS = 1_000;
 
 const iso = (date: Date | null | undefined): string | null => (date ? date.toISOString() : null);
 
@@ -98,6 +103,18 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
       );
     } catch {
       return undefined; // finished meanwhile, or Temporal is slow: MongoDB's record stands
+    }
+  }
+
+  /** Whether a workflow exists, by a describe: undefined when Temporal gives no answer in time. */
+  async function workflowExists(workflowId: string): Promise<boolean | undefined> {
+    try {
+      await client.connection.withDeadline(Date.now() + DESCRIBE_DEADLINE_MS, () =>
+        client.workflow.getHandle(workflowId).describe(),
+      );
+      return true;
+    } catch (error) {
+      return error instanceof WorkflowNotFoundError ? false : undefined;
     }
   }
 
@@ -240,16 +257,35 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
         retryScheduleSeconds: message.snapshot.retryScheduleSeconds,
       };
       try {
-        await client.workflow.start<typeof redeliveryWorkflow>('redeliveryWorkflow', {
-          taskQueue: deps.taskQueue,
-          workflowId,
-          args: [input],
-          memo: { lineSeq },
-          typedSearchAttributes: startSearchAttributes(input),
-        });
+        // A deadline, so that an unreachable Temporal is an answer in seconds rather than a hung request.
+        await client.connection.withDeadline(Date.now() + START_DEADLINE_MS, () =>
+          client.workflow.start<typeof redeliveryWorkflow>('redeliveryWorkflow', {
+            taskQueue: deps.taskQueue,
+            workflowId,
+            args: [input],
+            memo: { lineSeq },
+            typedSearchAttributes: startSearchAttributes(input),
+          }),
+        );
       } catch (error) {
-        if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-        await deps.line.abandon(message.chat_id, lineSeq);
+        if (error instanceof WorkflowExecutionAlreadyStartedError) {
+          await deps.line.abandon(message.chat_id, lineSeq);
+        } else {
+          // A start whose answer came too late may have been recorded after all: then it runs.
+          const exists = await workflowExists(workflowId);
+          if (exists !== true) {
+            // Not started (issue 23, items 6 and 11). Its place in the chat's line is abandoned only
+            // when Temporal said the workflow does not exist; when Temporal could not say, the place
+            // stays (a start recorded after all must keep it) and the line's own inspection voids it
+            // once it is known never to have started. The redelivery number is given back either
+            // way, so the message is not left `processing` and can be redelivered again.
+            if (exists === false) await deps.line.abandon(message.chat_id, lineSeq);
+            await stores.messages.releaseRedelivery(id, number);
+            throw unavailable(
+              'The redelivery could not be started: Temporal did not record its start. Nothing was sent; ask again once Temporal is reachable.',
+            );
+          }
+        }
       }
       return { message_id: id, workflow_id: workflowId, from_part: start, part_count: partCount };
     },

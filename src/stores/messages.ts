@@ -181,6 +181,14 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
         at: now,
       });
     },
+    /**
+     * Gives a claimed redelivery number back, when its workflow could not be started: the message is
+     * then as before the claim (not `processing`), and the next redelivery claims the number again.
+     * Only the request that claimed it deletes it (one writer), so no update is lost.
+     */
+    async releaseRedelivery(messageId: string, redelivery: number): Promise<void> {
+      await c.redeliveries.deleteOne({ _id: redeliveryId(messageId, redelivery) });
+    },
     /** The redeliveries of a message, oldest first. */
     async redeliveries(messageId: string): Promise<RedeliveryDoc[]> {
       const found: RedeliveryDoc[] = [];

@@ -4,8 +4,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '../../src/lib/wait.js';
 import { type ProcessStack } from '../helpers/process-stack.js';
 import { startStack } from '../helpers/stack.js';
+import type { MessageStatusResponse } from '../../src/api/contracts/message.js';
 import {
+  accepted,
+  adminCall,
   assertAnsweredOnce,
+  messageStatus,
   newChannel,
   readiness,
   report,
@@ -103,5 +107,68 @@ describe('faults: the Temporal server is stopped and started again', () => {
       recoveredAfterRestartMs !== undefined && recoveredAfterRestartMs < PROMPT_RECOVERY_MS,
       `recovered ${recoveredAfterRestartMs} ms after the restart`,
     );
+  });
+
+  // Issue 23, item 11. The real way to make a redelivery's start fail with something other than
+  // "already started": Temporal stopped for the moment of the start (the claims before it are in
+  // MongoDB, which stays up). Once Temporal is back, a later redelivery goes through.
+  test('a redelivery asked while Temporal is down: 503, the message stays redeliverable, a later one is sent', async () => {
+    const channel = await newChannel(stack);
+    const sent = await sendMessages(stack, channel, 1, { label: 'redeliver-down' });
+    await assertAnsweredOnce(stack, channel, sent, { timeoutMs: 30_000 });
+    const messageId = accepted(sent)[0]?.messageId ?? assert.fail(JSON.stringify(sent));
+    const redeliver = () => adminCall(stack, 'POST', `/v1/messages/${messageId}/redeliver`, { from_part: 1 });
+
+    await stack.temporal.stop('SIGTERM');
+    let refused: Awaited<ReturnType<typeof redeliver>>;
+    let whileDown: MessageStatusResponse;
+    try {
+      refused = await redeliver();
+      whileDown = await messageStatus(stack, messageId);
+    } finally {
+      await stack.temporal.start();
+    }
+    assert.equal(refused.status, 503, JSON.stringify(refused.body));
+    const error = refused.body.error as { code?: string; message?: string } | undefined;
+    assert.equal(error?.code, 'unavailable');
+    // The admin gets the API's generic reason for a 503 (a dependency's error stays out of answers);
+    // the log line its request id finds says what happened.
+    assert.ok(
+      stack.api.output.some((line) => line.includes('The redelivery could not be started')),
+      stack.diagnostics(),
+    );
+    // Not left `processing`: the number claimed for the redelivery was given back.
+    assert.equal(whileDown.status, 'delivered');
+
+    // Temporal is back: a later redelivery is accepted (a 503 only while the API reconnects, never a 409).
+    const accepted202 = await waitFor(
+      async () => {
+        const answer = await redeliver();
+        assert.ok(answer.status === 202 || answer.status === 503, JSON.stringify(answer));
+        return answer.status === 202 ? answer : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500, what: 'a redelivery accepted once Temporal is back' },
+    );
+    assert.equal(accepted202.body.from_part, 1);
+    // The part comes again with its webhook-id (after the place the refused one left is voided).
+    const posts = await waitFor(
+      () => {
+        const delivered = stack.receiver.delivered(channel.replyPath);
+        return delivered.length >= 2 ? delivered : undefined;
+      },
+      { timeoutMs: 90_000, what: 'the redelivered part' },
+    );
+    assert.deepEqual(
+      posts.map((post) => post.webhookId),
+      [`${messageId}.0`, `${messageId}.0`],
+    );
+    const ended = await waitFor(
+      async () => {
+        const status = await messageStatus(stack, messageId);
+        return status.status !== 'processing' ? status : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the redelivery to end' },
+    );
+    assert.equal(ended.status, 'delivered');
   });
 });
