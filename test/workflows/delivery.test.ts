@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import type { WorkflowHandle } from '@temporalio/client';
-import type { MessageAdmin } from '../../src/api/message-admin.js';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { HttpError } from '../../src/api/errors.js';
+import { redeliveryWorkflowId } from '../../src/domain/ids.js';
+import { createMessageAdmin, type MessageAdmin } from '../../src/api/message-admin.js';
 import type { Channel, InboundEnvelope } from '../../src/domain/models.js';
 import { waitFor } from '../../src/lib/wait.js';
 import type { messageWorkflow } from '../../src/workflows/message.js';
@@ -181,4 +183,58 @@ describe('delivery: retry schedule, pause on 410, redelivery, status (time-skipp
       [2, 3],
     );
   });
+
+  test('a redelivery whose start Temporal refuses: 503, its place and number given back, the chat not held', async () => {
+    const endpoint = h.receiver.endpoint();
+    const { channel } = await createChannelWithAgent(h.stores, { replyUrl: endpoint.url });
+    const input = envelope(channel);
+    assert.equal((await (await start(input)).result()).status, 'delivered');
+    // Temporal answers the start with an error other than "already started" (as it does for a
+    // search attribute it has no mapping for), while a describe still works: a client whose starts
+    // alone fail. (On the real stack, test/faults/temporal-outage.test.ts stops Temporal instead.)
+    const refusing = createMessageAdmin({
+      stores: h.stores,
+      client: refusingStarts(h.env.client),
+      line: h.line,
+      taskQueue: h.taskQueue,
+      publicBaseUrl: h.mediaBaseUrl,
+    });
+    await assert.rejects(
+      refusing.redeliver(input.messageId, 1),
+      (error: unknown) => error instanceof HttpError && error.status === 503 && error.code === 'unavailable',
+    );
+    assert.equal((await admin.status(input.messageId)).status, 'delivered', 'not left processing');
+    // Its place was abandoned (Temporal said the workflow did not exist): the chat's next message
+    // does not wait for it (it would, with timers, until the line's inspection voided the place).
+    const next = envelope(channel, input.message.client_id, 'Next');
+    const nextHandle = await start(next);
+    assert.equal((await nextHandle.result()).status, 'delivered');
+    assert.deepEqual(await firedTimers(nextHandle), []);
+    const redelivery = await admin.redeliver(input.messageId, 1);
+    assert.equal(
+      redelivery.workflow_id,
+      redeliveryWorkflowId(input.messageId, 1),
+      'the number given back, claimed again',
+    );
+    await h.env.client.workflow.getHandle(redelivery.workflow_id).result();
+    assert.deepEqual(
+      h.receiver.delivered(endpoint.path).map((post) => post.headers['webhook-id']),
+      [`${input.messageId}.0`, `${next.messageId}.0`, `${input.messageId}.0`],
+    );
+    assert.equal((await admin.status(input.messageId)).status, 'delivered');
+  });
 });
+
+/** The client with every workflow start refused by the server, everything else as it is. */
+function refusingStarts(client: Client): Client {
+  const refuse = (): Promise<never> =>
+    Promise.reject(new Error('3 INVALID_ARGUMENT: no mapping defined for search attribute ChatRelayChatId'));
+  const workflow = new Proxy(client.workflow, {
+    get: (target, property, receiver): unknown =>
+      property === 'start' ? refuse : Reflect.get(target, property, receiver),
+  });
+  return new Proxy(client, {
+    get: (target, property, receiver): unknown =>
+      property === 'workflow' ? workflow : Reflect.get(target, property, receiver),
+  });
+}
