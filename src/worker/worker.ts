@@ -58,6 +58,7 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
       apiKey: config.OPENAI_API_KEY,
       baseURL: config.OPENAI_BASE_URL,
       timeoutMs: config.OPENAI_TIMEOUT_MS,
+      maxTokens: config.OPENAI_MAX_TOKENS,
     });
   const model = instrumentModelClient(rawModel, deps.metrics);
   const dataConverter = temporalDataConverter(createPayloadCodec(config)); // payloads encrypted (src/temporal)
@@ -89,6 +90,7 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
     voiceDownloads: config.VOICE_MAX_CONCURRENT_DOWNLOADS,
     maxTextLength: config.MAX_TEXT_LENGTH,
     promptMaxChars: config.PROMPT_MAX_CHARS,
+    answerStepBudgetMs: config.ANSWER_STEP_BUDGET_MS,
   };
   const activityDeps: ActivityDeps = {
     stores,
