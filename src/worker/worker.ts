@@ -42,6 +42,11 @@ export interface WorkerDeps {
   model?: ModelClient;
   /** Worker metrics (src/observability): activity outcomes and model calls are recorded into them. */
   metrics?: WorkerMetrics;
+  /**
+   * Workflow interceptor modules bundled after production's (tests only: one that shortens a
+   * step's timeout, so that a test reaches it in seconds). Not with WORKFLOW_BUNDLE_PATH.
+   */
+  extraWorkflowInterceptorModules?: readonly string[];
 }
 
 /** Creates the worker with its activities wired to MongoDB and the model API. */
@@ -151,7 +156,14 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
     // built with the same workflow interceptor modules (scripts/build-bundle.ts).
     interceptors: {
       activity: [heartbeatInterceptor(), activityInterceptors(deps.metrics)],
-      ...(config.WORKFLOW_BUNDLE_PATH ? {} : { workflowModules: workflowInterceptorModules({ tracing }) }),
+      ...(config.WORKFLOW_BUNDLE_PATH
+        ? {}
+        : {
+            workflowModules: [
+              ...workflowInterceptorModules({ tracing }),
+              ...(deps.extraWorkflowInterceptorModules ?? []),
+            ],
+          }),
     },
     sinks: observabilitySinks(deps.metrics),
     ...overrides,
