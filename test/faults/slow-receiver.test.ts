@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '../../src/lib/wait.js';
 import { ANSWER_STEP_TEST_TIMEOUT_MS } from '../helpers/answer-step-timeout-interceptor.js';
-import { createChannelWithAgent } from '../helpers/fixtures.js';
+import { channelReplyingTo } from '../helpers/fixtures.js';
 import { startFaultReceiver, type FaultReceiver } from '../helpers/process-stack.js';
 import { postText, startStack, type Stack } from '../helpers/stack.js';
 import { report } from './support.js';
@@ -43,12 +43,8 @@ describe('faults: a long reply to a slow receiver', () => {
   });
 
   test(`${PARTS} parts, ${POST_MS} ms a POST, a ${ANSWER_STEP_TEST_TIMEOUT_MS / 1000} s answer step: every part arrives once, in order, and the message is answered`, async () => {
-    const reply = receiver.endpoint();
+    const { channel, token, endpoint: reply } = await channelReplyingTo(s.stores, receiver, { max_message_length: 40 });
     receiver.setMode({ kind: 'delay', ms: POST_MS }, reply.path);
-    const { channel, token } = await createChannelWithAgent(s.stores, {
-      replyUrl: reply.url,
-      channel: { max_message_length: 40 },
-    });
     // One paragraph a part: two would not fit in 40 characters.
     const paragraphs = Array.from({ length: PARTS }, (_, index) => `Part ${index + 1} of a long answer.`);
     s.fake.replyNext(paragraphs.join('\n\n'));
