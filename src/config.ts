@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_PROMPT_MAX_CHARS } from './domain/prompt.js';
+import { ANSWER_STEP_MARGIN_MS, ANSWER_STEP_TIMEOUT_MS, DEFAULT_ANSWER_STEP_BUDGET_MS } from './domain/reply-plan.js';
 import { createSecretBox, type SecretBox } from './lib/secret-box.js';
 import { parsePayloadKeys } from './temporal/payload-keys.js';
 
@@ -110,6 +111,15 @@ export const configSchema = z.object({
   OPENAI_API_KEY: z.string().min(1, 'must not be empty').describe('key for the OpenAI-compatible API'),
   OPENAI_BASE_URL: httpUrl.default('https://api.openai.com/v1').describe('any OpenAI-compatible API'),
   OPENAI_TIMEOUT_MS: positiveInt.default(60_000).describe('timeout of one model call'),
+  OPENAI_MAX_TOKENS: z.coerce
+    .number()
+    .int()
+    .min(16)
+    .max(128_000)
+    .default(1_024)
+    .describe(
+      "`max_tokens` of every reply (16–128000): bounds a reply's length, so its parts and the time they take to deliver",
+    ),
   ADMIN_TOKEN: z
     .string()
     .min(16, 'must be at least 16 characters')
@@ -197,8 +207,19 @@ export const configSchema = z.object({
       "the prompt's budget in characters (≥ 4000): the oldest history is left out first ([prompt](operations.md#limits-and-caches))",
     ),
   DELIVERY_TIMEOUT_MS: positiveInt
+    .max(50_000)
     .default(10_000)
-    .describe('timeout of one reply POST (connection, answer, and the at most 4 KiB of the answer that are read)'),
+    .describe(
+      'timeout of one reply POST (connection, answer, and the at most 4 KiB of the answer that are read); at most 50000',
+    ),
+  ANSWER_STEP_BUDGET_MS: z.coerce
+    .number()
+    .int()
+    .min(1_000)
+    .default(DEFAULT_ANSWER_STEP_BUDGET_MS)
+    .describe(
+      `one-step answer: no POST starts after this; with \`DELIVERY_TIMEOUT_MS\` ≤ ${(ANSWER_STEP_TIMEOUT_MS - ANSWER_STEP_MARGIN_MS) / 1000} s ([why](reliability.md#238-long-replies-to-slow-receivers-are-sent-twice--fixed))`,
+    ),
   DELIVERY_ALLOW_PRIVATE: boolFlag
     .default(false)
     .describe(
@@ -354,6 +375,7 @@ export const configGroups: readonly {
       'WORKER_SET_CURRENT',
       'OPENAI_BASE_URL',
       'OPENAI_TIMEOUT_MS',
+      'OPENAI_MAX_TOKENS',
       'LOG_LEVEL',
     ],
   },
@@ -385,7 +407,13 @@ export const configGroups: readonly {
   },
   {
     title: 'Reply delivery',
-    variables: ['DELIVERY_TIMEOUT_MS', 'DELIVERY_ALLOW_PRIVATE', 'DELIVERY_ALLOW_HOSTS', 'DELIVERY_RETRY_SCHEDULE'],
+    variables: [
+      'DELIVERY_TIMEOUT_MS',
+      'ANSWER_STEP_BUDGET_MS',
+      'DELIVERY_ALLOW_PRIVATE',
+      'DELIVERY_ALLOW_HOSTS',
+      'DELIVERY_RETRY_SCHEDULE',
+    ],
   },
   {
     title: 'Workers',
@@ -436,6 +464,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(problems);
   }
   const config = parsed.data;
+  // The answer step's last POST starts within its budget and must end, with the writes after it,
+  // before the step's timeout: past it the step is retried, and the retry would post beside it.
+  const stepLimit = ANSWER_STEP_TIMEOUT_MS - ANSWER_STEP_MARGIN_MS;
+  if (config.ANSWER_STEP_BUDGET_MS + config.DELIVERY_TIMEOUT_MS > stepLimit)
+    throw new ConfigError([
+      `ANSWER_STEP_BUDGET_MS plus DELIVERY_TIMEOUT_MS must be at most ${stepLimit} (the answer step's ${ANSWER_STEP_TIMEOUT_MS} ms timeout, less ${ANSWER_STEP_MARGIN_MS} ms for its writes); they are ${config.ANSWER_STEP_BUDGET_MS} and ${config.DELIVERY_TIMEOUT_MS}`,
+    ]);
   return {
     ...config,
     PUBLIC_BASE_URL: (config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}`).replace(/\/+$/, ''),

@@ -1,7 +1,13 @@
 import { HANDOFF_REQUESTED_REASON } from '../domain/handoff.js';
 import type { ChannelSnapshot, MessageWorkflowInput } from '../domain/models.js';
 import type { FailureEvents } from '../domain/operational-events.js';
-import { answerStepShare, pacesReply, replyPlan, writingPlan } from '../domain/reply-plan.js';
+import {
+  answerStepShare,
+  DEFAULT_ANSWER_STEP_BUDGET_MS,
+  pacesReply,
+  replyPlan,
+  writingPlan,
+} from '../domain/reply-plan.js';
 import type { AdmissionService } from './admission.js';
 import type { Burst } from './burst.js';
 import type { Delivery, InlineDelivery } from './delivery.js';
@@ -68,6 +74,11 @@ export type Answer =
  * then one activity between the workflow's start and its end; anything else (a wait for the turn, a
  * delay, a retry, speech) goes back to the workflow, which follows the same plan. Every part of it
  * is safe to repeat, as each of the steps it stands for is.
+ *
+ * `budgetMs` (ANSWER_STEP_BUDGET_MS): no part's POST starts later than this after the step
+ * started; the parts left go to the workflow's delivery steps, one step each. A long reply to a
+ * slow receiver then never keeps the step up to its timeout, whose retry would send the parts
+ * still in flight a second time (docs/reliability.md, 23.8).
  */
 export function createAnswerActivities(
   admission: AdmissionService,
@@ -77,6 +88,7 @@ export function createAnswerActivities(
     burst: Burst;
     recordUnanswered: (input: { messageId: string; chatId: string; voicePrefix?: string }) => Promise<void>;
   },
+  budgetMs: number = DEFAULT_ANSWER_STEP_BUDGET_MS,
 ) {
   const { burst } = bursts;
 
@@ -84,7 +96,11 @@ export function createAnswerActivities(
    * The reply written, and the first steps of its plan taken (answerStepShare); when the agent has
    * a "one moment" part, the workflow writes the reply instead (`reply_to_write`).
    */
-  async function replyAndDeliver(input: MessageWorkflowInput, snapshot: ChannelSnapshot): Promise<AnswerInTurn> {
+  async function replyAndDeliver(
+    input: MessageWorkflowInput,
+    snapshot: ChannelSnapshot,
+    startedAt: number,
+  ): Promise<AnswerInTurn> {
     if (writingPlan(snapshot).interim !== undefined) return { kind: 'reply_to_write', snapshot };
     const { messageId, chatId } = input;
     const composed = await compose({
@@ -127,12 +143,14 @@ export function createAnswerActivities(
         ...(handoff ? { reason: HANDOFF_REQUESTED_REASON } : {}),
       },
       upTo: share.parts,
+      until: startedAt + budgetMs,
     });
     return { kind: 'answered', snapshot, partCount, delivery: delivered, ...lengths, ...handedOff };
   }
 
   return {
     async answerMessage(input: MessageWorkflowInput): Promise<Answer> {
+      const startedAt = Date.now();
       const verdict = await admission.admit(input);
       if (verdict.outcome !== 'accepted') {
         const { outcome, reason, turn } = verdict;
@@ -148,7 +166,7 @@ export function createAnswerActivities(
       const { snapshot } = verdict;
       if (!verdict.turn) return { kind: 'waiting_turn', snapshot };
       if (snapshot.coalesceWindowSeconds) return { kind: 'coalescing', snapshot };
-      return replyAndDeliver(input, snapshot);
+      return replyAndDeliver(input, snapshot, startedAt);
     },
 
     /**
@@ -157,9 +175,10 @@ export function createAnswerActivities(
      * answered), or answered as `answerMessage` would (with whatever arrived before it in the history).
      */
     async answerInBurst(input: MessageWorkflowInput & { snapshot: ChannelSnapshot }): Promise<AnswerAfterBurst> {
+      const startedAt = Date.now();
       const { snapshot, ...message } = input;
       const answeredBy = await burst.absorbedInto(message, snapshot.coalesceWindowSeconds ?? 0);
-      if (answeredBy === undefined) return replyAndDeliver(message, snapshot);
+      if (answeredBy === undefined) return replyAndDeliver(message, snapshot, startedAt);
       await bursts.recordUnanswered({
         messageId: message.messageId,
         chatId: message.chatId,

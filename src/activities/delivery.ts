@@ -11,7 +11,7 @@ import { replyForm } from '../domain/reply-form.js';
 import { ttlCache } from '../lib/ttl-cache.js';
 import { activityLogger, type ActivityDeps } from './deps.js';
 import { createEventEmitter } from './events.js';
-import { replyPartMissing } from './failures.js';
+import { replyPartMissing, stepCancelled } from './failures.js';
 import { createFinisher, type Finish } from './finish.js';
 import { postForm, type PostOutcome } from './reply-post.js';
 import { signatureHeaders } from './signing.js';
@@ -148,7 +148,18 @@ export function createDelivery(deps: ActivityDeps) {
       'x-chatrelay-message-id': input.messageId,
       'x-chatrelay-part': input.interim !== undefined ? 'interim' : `${input.partIndex + 1}/${input.partCount}`,
     };
-    const outcome = await postForm(url, body, headers, settings.deliveryTimeoutMs, settings.deliveryPolicy);
+    // A step cancelled (a local activity past its timeout, whose retry may be running already)
+    // stops its POST at once and records nothing: the part is its retry's now.
+    const cancellation = Context.current().cancellationSignal;
+    const outcome = await postForm(
+      url,
+      body,
+      headers,
+      settings.deliveryTimeoutMs,
+      settings.deliveryPolicy,
+      cancellation,
+    );
+    if (cancellation.aborted) throw stepCancelled(cancellation);
     const now = new Date();
     const error = 'error' in outcome ? outcome.error : undefined;
     await stores.messages.recordAttempt(input.messageId, {
@@ -213,7 +224,10 @@ export function createDelivery(deps: ActivityDeps) {
    * The first attempt of every part, in order, within the step that wrote the reply (no reply
    * delay, no speech): the common case costs no step of its own. It stops at the first part not
    * delivered, and the workflow takes it from there with its retry schedule. With `upTo` (paced
-   * parts), it sends only that many parts, and the workflow sends the rest after its pauses.
+   * parts), it sends only that many parts, and the workflow sends the rest after its pauses. With
+   * `until` (epoch ms: the step's time budget), no part is started after it: the workflow's own
+   * delivery steps send the rest, so that a long reply to a slow receiver never holds the step up
+   * to its timeout (whose retry would send the parts again beside it).
    */
   async function deliverAtOnce(plan: {
     messageId: string;
@@ -225,10 +239,13 @@ export function createDelivery(deps: ActivityDeps) {
     finish: Omit<Finish, 'partsDelivered'>;
     mayHaveSent?: boolean;
     upTo?: number;
+    until?: number;
   }): Promise<InlineDelivery> {
     const context = Context.current();
     const sent = Math.min(plan.upTo ?? plan.partCount, plan.partCount);
     for (let partIndex = 0; partIndex < sent; partIndex++) {
+      if (context.cancellationSignal.aborted) throw stepCancelled(context.cancellationSignal);
+      if (plan.until !== undefined && Date.now() >= plan.until) return { delivered: partIndex, finished: false };
       // A local activity has no heartbeat (its workflow task is kept alive instead).
       if (!context.info.isLocal) context.heartbeat();
       const last = partIndex === plan.partCount - 1;

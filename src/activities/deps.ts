@@ -26,6 +26,11 @@ export interface ActivitySettings {
   maxTextLength?: number;
   /** The prompt's budget in characters (PROMPT_MAX_CHARS; src/domain/prompt.ts has the default). */
   promptMaxChars?: number;
+  /**
+   * How long after its start the answer step may still start a reply part's POST
+   * (ANSWER_STEP_BUDGET_MS; src/domain/reply-plan.ts has the default).
+   */
+  answerStepBudgetMs?: number;
 }
 
 /** What activities report as it happens, for metrics; explicit, so moving a step never silences a count. */

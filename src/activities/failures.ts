@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { ErrorType } from '../domain/errors.js';
 
 /**
@@ -25,3 +25,12 @@ export const replyPartMissing = (messageId: string, partIndex?: number) =>
       ? `the reply to ${messageId} is not stored`
       : `part ${partIndex + 1} of the reply to ${messageId} is not stored`,
   );
+
+/**
+ * The step was cancelled (a local activity past its start-to-close timeout, whose retry may be
+ * running already): it stops where it is, recording nothing more, with the SDK's own cancellation.
+ */
+export const stepCancelled = (signal: AbortSignal): CancelledFailure =>
+  signal.reason instanceof CancelledFailure
+    ? signal.reason
+    : new CancelledFailure(`the step was cancelled: ${String(signal.reason)}`);

@@ -24,10 +24,16 @@ export function createActivities(deps: ActivityDeps) {
   const replies = createReplies(deps);
   const burst = createBurst(deps);
   return {
-    ...createAnswerActivities(admission, replies.compose, delivery, {
-      burst,
-      recordUnanswered: (input) => replies.activities.recordUnansweredMessage(input),
-    }),
+    ...createAnswerActivities(
+      admission,
+      replies.compose,
+      delivery,
+      {
+        burst,
+        recordUnanswered: (input) => replies.activities.recordUnansweredMessage(input),
+      },
+      deps.settings.answerStepBudgetMs,
+    ),
     ...burst.activities,
     ...createAdmissionActivities(admission),
     ...createVoiceActivities(deps),

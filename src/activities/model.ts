@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import OpenAI, { toFile } from 'openai';
 import type { ChatCompletionFunctionTool, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
@@ -21,11 +22,27 @@ export interface ModelClient {
   speak(request: { model: string; voice: string; input: string }): Promise<{ data: Buffer; contentType: string }>;
 }
 
+/** The running step's cancellation, so that a step past its timeout stops its call; none outside a step. */
+function stepSignal(): { signal?: AbortSignal } {
+  try {
+    return { signal: Context.current().cancellationSignal };
+  } catch {
+    return {};
+  }
+}
+
 /**
  * The official SDK pointed at any OpenAI-compatible base URL. The SDK's own retries are off:
- * Temporal retries the activity instead, durably and visibly.
+ * Temporal retries the activity instead, durably and visibly. `maxTokens` (OPENAI_MAX_TOKENS)
+ * bounds every reply, and with it how many parts a reply has and how long delivering it takes.
+ * Every call stops when its step is cancelled.
  */
-export function createOpenAIModelClient(options: { apiKey: string; baseURL: string; timeoutMs: number }): ModelClient {
+export function createOpenAIModelClient(options: {
+  apiKey: string;
+  baseURL: string;
+  timeoutMs: number;
+  maxTokens?: number;
+}): ModelClient {
   const openai = new OpenAI({
     apiKey: options.apiKey,
     baseURL: options.baseURL,
@@ -34,12 +51,13 @@ export function createOpenAIModelClient(options: { apiKey: string; baseURL: stri
   });
   const emptyReply = () =>
     ApplicationFailure.create({ type: ErrorType.ModelUnavailable, message: 'the model returned an empty reply' });
+  const bound = options.maxTokens !== undefined ? { max_tokens: options.maxTokens } : {};
   const hasText = (content: string | null | undefined): content is string =>
     typeof content === 'string' && content.trim().length > 0;
   return {
     async complete(request) {
       try {
-        const completion = await openai.chat.completions.create({ ...request, stream: false });
+        const completion = await openai.chat.completions.create({ ...request, ...bound, stream: false }, stepSignal());
         const content = completion.choices[0]?.message.content;
         if (!hasText(content)) throw emptyReply();
         return content;
@@ -49,7 +67,7 @@ export function createOpenAIModelClient(options: { apiKey: string; baseURL: stri
     },
     async completeWithTools(request) {
       try {
-        const completion = await openai.chat.completions.create({ ...request, stream: false });
+        const completion = await openai.chat.completions.create({ ...request, ...bound, stream: false }, stepSignal());
         const message = completion.choices[0]?.message;
         // A call of a function tool wins over any text sent with it: the call is what the model decided.
         const call = message?.tool_calls?.find((tool) => tool.type === 'function');
@@ -70,7 +88,7 @@ export function createOpenAIModelClient(options: { apiKey: string; baseURL: stri
     async transcribe(request) {
       try {
         const file = await toFile(request.audio, request.filename, { type: request.contentType });
-        const result = await openai.audio.transcriptions.create({ file, model: request.model });
+        const result = await openai.audio.transcriptions.create({ file, model: request.model }, stepSignal());
         return result.text;
       } catch (error) {
         throw toModelFailure(error, 'transcription');
@@ -78,7 +96,7 @@ export function createOpenAIModelClient(options: { apiKey: string; baseURL: stri
     },
     async speak(request) {
       try {
-        const response = await openai.audio.speech.create({ ...request, response_format: 'mp3' });
+        const response = await openai.audio.speech.create({ ...request, response_format: 'mp3' }, stepSignal());
         return { data: Buffer.from(await response.arrayBuffer()), contentType: 'audio/mpeg' };
       } catch (error) {
         throw toModelFailure(error, 'speech');

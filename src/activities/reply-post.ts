@@ -47,6 +47,10 @@ export function parseRetryAfter(value: string | null | undefined, now = Date.now
  * (no rebinding); a refused address is final. Without one, any address (callers not yet passing
  * the worker's policy). Either way the status decides the outcome and at most
  * `maxResponseBytes` of the answer are read: a receiver that streams gigabytes is cut off.
+ *
+ * `signal` (the step's cancellation): once it aborts, the request is destroyed wherever it is (the
+ * receiver sees the connection close) and the outcome is a retry; a step that timed out must not
+ * go on posting beside its own retry (docs/reliability.md, 23.8).
  */
 export async function postForm(
   url: string,
@@ -54,6 +58,7 @@ export async function postForm(
   headers: Record<string, string>,
   timeoutMs: number,
   policy?: DeliveryPolicy,
+  signal?: AbortSignal,
 ): Promise<PostOutcome> {
   // A client span when tracing is on (a no-op otherwise), and its traceparent on the request, so
   // a receiver can join the message's trace. Only the receiver's origin is recorded: a reply URL
@@ -66,7 +71,7 @@ export async function postForm(
       const traced = { ...headers };
       propagation.inject(context.active(), traced);
       try {
-        const outcome = await post(url, body, traced, timeoutMs, policy);
+        const outcome = await post(url, body, traced, timeoutMs, policy, signal);
         if (outcome.status !== undefined) span.setAttribute('http.response.status_code', outcome.status);
         if (outcome.result !== 'delivered') span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.result });
         return outcome;
@@ -85,7 +90,9 @@ async function post(
   headers: Record<string, string>,
   timeoutMs: number,
   policy?: DeliveryPolicy,
+  signal?: AbortSignal,
 ): Promise<PostOutcome> {
+  if (signal?.aborted) return { result: 'retry', error: cancelled(signal) };
   let target: URL;
   let connection = {};
   try {
@@ -122,6 +129,14 @@ async function post(
       settle({ result: 'retry', error: `no answer within ${timeoutMs} ms` });
       request.destroy();
     }, timeoutMs);
+    // The step's cancellation cuts the request off at once, whatever stage it is at.
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      settle({ result: 'retry', error: cancelled(signal) });
+      request.destroy();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    request.on('close', () => signal?.removeEventListener('abort', onAbort));
     request.on('error', (error) => {
       clearTimeout(timer);
       settle(
@@ -158,6 +173,11 @@ function classify(status: number, retryAfter: string | undefined): PostOutcome {
   }
   if (status === 410) return { result: 'gone', status, error: 'receiver answered 410 Gone' };
   return { result: 'rejected', status, error: `receiver answered ${status}` };
+}
+
+function cancelled(signal: AbortSignal | undefined): string {
+  const reason: unknown = signal?.reason;
+  return `the step was cancelled before the receiver answered (${reason instanceof Error ? reason.message : String(reason)})`;
 }
 
 function policyRefusal(error: UnsafeUrlError): string {

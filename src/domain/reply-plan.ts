@@ -109,6 +109,20 @@ export function replyPlan(input: ReplyPlanInput): ReplyStep[] {
   return steps.slice(taken);
 }
 
+/** The answer step's start-to-close timeout (src/workflows/activities.ts): a run still going then is cancelled and retried. */
+export const ANSWER_STEP_TIMEOUT_MS = 120_000;
+
+/**
+ * How long after its start the answer step may still start a part's POST (ANSWER_STEP_BUDGET_MS):
+ * well under its timeout, so that its last POST (DELIVERY_TIMEOUT_MS at most) and the writes
+ * after it end before the step's retry could start; the parts not started by then are the
+ * workflow's delivery steps'.
+ */
+export const DEFAULT_ANSWER_STEP_BUDGET_MS = 60_000;
+
+/** What the answer step's timeout leaves, beyond its budget and its last POST, for the writes after that POST. */
+export const ANSWER_STEP_MARGIN_MS = 20_000;
+
 /**
  * The plan's first steps that the answer step takes itself, within its one activity: the
  * stale-reply check and the parts' first attempts, up to the first step that needs the workflow

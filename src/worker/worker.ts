@@ -42,6 +42,11 @@ export interface WorkerDeps {
   model?: ModelClient;
   /** Worker metrics (src/observability): activity outcomes and model calls are recorded into them. */
   metrics?: WorkerMetrics;
+  /**
+   * Workflow interceptor modules bundled after production's (tests only: one that shortens a
+   * step's timeout, so that a test reaches it in seconds). Not with WORKFLOW_BUNDLE_PATH.
+   */
+  extraWorkflowInterceptorModules?: readonly string[];
 }
 
 /** Creates the worker with its activities wired to MongoDB and the model API. */
@@ -58,6 +63,7 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
       apiKey: config.OPENAI_API_KEY,
       baseURL: config.OPENAI_BASE_URL,
       timeoutMs: config.OPENAI_TIMEOUT_MS,
+      maxTokens: config.OPENAI_MAX_TOKENS,
     });
   const model = instrumentModelClient(rawModel, deps.metrics);
   const dataConverter = temporalDataConverter(createPayloadCodec(config)); // payloads encrypted (src/temporal)
@@ -89,6 +95,7 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
     voiceDownloads: config.VOICE_MAX_CONCURRENT_DOWNLOADS,
     maxTextLength: config.MAX_TEXT_LENGTH,
     promptMaxChars: config.PROMPT_MAX_CHARS,
+    answerStepBudgetMs: config.ANSWER_STEP_BUDGET_MS,
   };
   const activityDeps: ActivityDeps = {
     stores,
@@ -149,7 +156,14 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
     // built with the same workflow interceptor modules (scripts/build-bundle.ts).
     interceptors: {
       activity: [heartbeatInterceptor(), activityInterceptors(deps.metrics)],
-      ...(config.WORKFLOW_BUNDLE_PATH ? {} : { workflowModules: workflowInterceptorModules({ tracing }) }),
+      ...(config.WORKFLOW_BUNDLE_PATH
+        ? {}
+        : {
+            workflowModules: [
+              ...workflowInterceptorModules({ tracing }),
+              ...(deps.extraWorkflowInterceptorModules ?? []),
+            ],
+          }),
     },
     sinks: observabilitySinks(deps.metrics),
     ...overrides,

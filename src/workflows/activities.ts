@@ -5,6 +5,7 @@
 import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { nonRetryableErrorTypes } from '../domain/errors.js';
+import { ANSWER_STEP_TIMEOUT_MS } from '../domain/reply-plan.js';
 
 /**
  * MongoDB-only steps: short, run as local activities (no task queue round trip, one history event
@@ -51,7 +52,7 @@ const modelRetry = {
  */
 export const { answerMessage, answerInBurst, composeReply, transcribeVoiceMessage, speakReply } =
   proxyActivities<Activities>({
-    startToCloseTimeout: '2 minutes',
+    startToCloseTimeout: ANSWER_STEP_TIMEOUT_MS,
     // Heartbeats (src/activities/heartbeat.ts): a call whose worker died, or whose result was lost
     // while Temporal was away, is retried after this rather than after the start-to-close timeout.
     heartbeatTimeout: '10 seconds',
@@ -71,6 +72,7 @@ export const { answerMessage, answerInBurst, composeReply, transcribeVoiceMessag
  */
 export const { answerMessage: answerMessageLocally, answerInBurst: answerInBurstLocally } =
   proxyLocalActivities<Activities>({
-    startToCloseTimeout: '2 minutes',
+    // The step bounds its own deliveries by ANSWER_STEP_BUDGET_MS, well within this (src/activities/answer.ts).
+    startToCloseTimeout: ANSWER_STEP_TIMEOUT_MS,
     retry: modelRetry,
   });

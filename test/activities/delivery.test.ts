@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { createDelivery, createDeliveryActivities, type SendPartInput } from '../../src/activities/delivery.js';
 import { deliveryId, messageWorkflowId } from '../../src/domain/ids.js';
 import type { Channel } from '../../src/domain/models.js';
 import { ErrorType } from '../../src/domain/errors.js';
 import { startFaultReceiver, type FaultReceiver } from '../helpers/process-stack.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
-import { FakeWorld, runActivity } from './fakes.js';
+import { waitFor } from '../../src/lib/wait.js';
+import { FakeWorld, runActivity, startActivity } from './fakes.js';
 
 describe('delivery activities: what a receiver’s answer becomes', () => {
   let receiver: Receiver;
@@ -62,7 +63,19 @@ describe('delivery activities: what a receiver’s answer becomes', () => {
         attempt,
         workflowId: messageWorkflowId(messageId),
       });
-    return { world, channel, endpoint, messageId, input, delivery, activities, send };
+    /** A reply's first attempts at once, as the answer step asks for them (to the channel's URL unless patched). */
+    const atOnce = (patch: Partial<Parameters<typeof delivery.deliverAtOnce>[0]> = {}) =>
+      delivery.deliverAtOnce({
+        messageId,
+        chatId: 'chat-1',
+        channelId: channel.id,
+        url: channel.reply_webhook_url,
+        partCount,
+        retryScheduleSeconds: [7],
+        finish: { status: 'delivered', lineSeq: 1 },
+        ...patch,
+      });
+    return { world, channel, endpoint, messageId, input, delivery, activities, send, atOnce };
   }
 
   test('2xx: delivered, the attempt recorded, signed; on the last part the message ends and its turn is handed on', async () => {
@@ -221,19 +234,9 @@ describe('delivery activities: what a receiver’s answer becomes', () => {
   });
 
   test('first attempts at once: every part in order, stopping at the first not delivered', async () => {
-    const { world, channel, endpoint, messageId, delivery } = arrange({ parts: 3 });
+    const { world, endpoint, messageId, atOnce } = arrange({ parts: 3 });
     receiver.answerNext({ status: 200 }, { status: 503 });
-    const result = await runActivity(() =>
-      delivery.deliverAtOnce({
-        messageId,
-        chatId: 'chat-1',
-        channelId: channel.id,
-        url: channel.reply_webhook_url,
-        partCount: 3,
-        retryScheduleSeconds: [7],
-        finish: { status: 'delivered', lineSeq: 1 },
-      }),
-    );
+    const result = await runActivity(() => atOnce());
     assert.deepEqual(result, {
       delivered: 1,
       finished: false,
@@ -247,6 +250,39 @@ describe('delivery activities: what a receiver’s answer becomes', () => {
       ['part 1', 'part 2'],
     );
     assert.equal(world.outcomes.get(messageId), undefined);
+  });
+
+  test('a step cancelled while its POST is in flight (a local activity past its timeout): the POST is cut off, nothing more is posted or recorded', async () => {
+    const { world, channel, messageId, atOnce } = arrange({ parts: 3, timeoutMs: 5_000 });
+    // A slow receiver: each part would be answered 200 after a second, so a step that went on
+    // after its cancellation would post parts 2 and 3 before it returned.
+    const slow = silent.endpoint();
+    silent.setMode({ kind: 'delay', ms: 1_000 }, slow.path);
+    world.channels.set(channel.id, { ...channel, reply_webhook_url: slow.url });
+    const step = startActivity(() => atOnce({ url: slow.url }));
+    await waitFor(() => silent.postsTo(slow.path).length === 1, { timeoutMs: 5_000, what: 'the first POST' });
+    step.cancel();
+    await assert.rejects(step.result, (error: unknown) => error instanceof CancelledFailure);
+    // The receiver saw the connection close before it could answer.
+    const [first] = await waitFor(
+      () => {
+        const posts = silent.postsTo(slow.path);
+        return posts[0]?.outcome === 'lost' ? posts : undefined;
+      },
+      { timeoutMs: 2_000, what: 'the receiver to see the connection closed' },
+    );
+    assert.equal(first?.webhookId, deliveryId(messageId, 0));
+    // The step has returned: whatever it posted is there. One POST, nothing recorded (the part is its retry's).
+    assert.equal(silent.postsTo(slow.path).length, 1);
+    assert.deepEqual(world.attempts, []);
+    assert.equal(world.outcomes.get(messageId), undefined);
+  });
+
+  test('first attempts at once within a time budget: no part is started after it, the rest is left to the workflow', async () => {
+    const { endpoint, atOnce } = arrange({ parts: 3 });
+    const result = await runActivity(() => atOnce({ until: Date.now() - 1 }));
+    assert.deepEqual(result, { delivered: 0, finished: false });
+    assert.equal(receiver.posts.filter((post) => post.path === endpoint.path).length, 0);
   });
 
   test('checkChannelPaused reads the channel afresh', async () => {

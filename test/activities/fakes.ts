@@ -198,15 +198,32 @@ export class FakeWorld {
 
 const quietSdkLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
-/** Runs `step` in a mock activity context: this attempt (default 1) of an activity of workflow `workflowId`. */
-export function runActivity<R>(
-  step: () => Promise<R>,
-  info: { attempt?: number; workflowId?: string } = {},
-): Promise<R> {
+/** A mock activity context: this attempt (default 1) of an activity of workflow `workflowId`. */
+function activityEnvironment(info: { attempt?: number; workflowId?: string }): MockActivityEnvironment {
   const partial: Partial<Info> = {
     attempt: info.attempt ?? 1,
     ...(info.workflowId !== undefined ? { workflowExecution: { workflowId: info.workflowId, runId: 'run-1' } } : {}),
   };
   // The SDK's own log lines (a failed step is logged) stay out of the test output.
-  return new MockActivityEnvironment(partial, { logger: quietSdkLogger }).run(step);
+  return new MockActivityEnvironment(partial, { logger: quietSdkLogger });
+}
+
+/** Runs `step` in a mock activity context: this attempt (default 1) of an activity of workflow `workflowId`. */
+export function runActivity<R>(
+  step: () => Promise<R>,
+  info: { attempt?: number; workflowId?: string } = {},
+): Promise<R> {
+  return activityEnvironment(info).run(step);
+}
+
+/**
+ * Starts `step` as runActivity does, with a way to cancel it while it runs, as the SDK cancels a
+ * local activity past its start-to-close timeout.
+ */
+export function startActivity<R>(
+  step: () => Promise<R>,
+  info: { attempt?: number; workflowId?: string } = {},
+): { result: Promise<R>; cancel: () => void } {
+  const environment = activityEnvironment(info);
+  return { result: environment.run(step), cancel: () => environment.cancel('TIMED_OUT') };
 }

@@ -39,6 +39,16 @@ export async function createChannelWithAgent(
   return { agent, channel, token, signingSecret };
 }
 
+/** A channel (with its agent) whose replies go to a fresh endpoint of `receiver`, and that endpoint. */
+export async function channelReplyingTo(
+  stores: Pick<Stores, 'agents' | 'channels' | 'signingSecrets'>,
+  receiver: { endpoint(): { url: string; path: string } },
+  channel: Partial<Omit<Channel, 'id'>> = {},
+): Promise<Awaited<ReturnType<typeof createChannelWithAgent>> & { endpoint: { url: string; path: string } }> {
+  const endpoint = receiver.endpoint();
+  return { ...(await createChannelWithAgent(stores, { replyUrl: endpoint.url, channel })), endpoint };
+}
+
 /** An agent as the store hands it out, with defaults; for tests whose stores are fakes. */
 export function agentRecord(patch: Partial<Agent> = {}): Agent {
   counter += 1;

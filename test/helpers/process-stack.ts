@@ -132,7 +132,11 @@ export interface ReceiverPost {
 }
 
 export type ReceiverMode =
-  { kind: 'ok' } | { kind: 'status'; status: number; headers?: Record<string, string> } | { kind: 'hold' };
+  | { kind: 'ok' }
+  | { kind: 'status'; status: number; headers?: Record<string, string> }
+  | { kind: 'hold' }
+  /** A slow receiver: 200 after `ms`, unless the sender closed the connection first (the post is then `lost`). */
+  | { kind: 'delay'; ms: number };
 
 export interface FaultReceiver {
   readonly baseUrl: string;
@@ -198,6 +202,14 @@ export async function startFaultReceiver(): Promise<FaultReceiver> {
         return;
       }
       const current = modes.get(post.path) ?? mode;
+      if (current.kind === 'delay') {
+        const timer = setTimeout(() => answer(post, res, 200), current.ms);
+        res.once('close', () => {
+          clearTimeout(timer);
+          if (post.outcome === 'held') post.outcome = 'lost';
+        });
+        return;
+      }
       if (current.kind === 'hold') {
         held.push({ post, res });
         // The sender went away (killed) while we held its answer: nothing can reach it any more.

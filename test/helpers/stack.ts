@@ -55,6 +55,8 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** false: everything but the worker, so that work waits in Temporal until `startWorker()`. */
   worker?: boolean;
+  /** Test workflow interceptor modules the worker bundles after production's (e.g. test/helpers/answer-step-timeout-interceptor.ts). */
+  workflowInterceptorModules?: readonly string[];
 }
 
 export interface Stack {
@@ -145,6 +147,9 @@ export async function startStack(
       connection,
       database,
       ...(metrics ? { metrics } : {}),
+      ...(options.workflowInterceptorModules
+        ? { extraWorkflowInterceptorModules: options.workflowInterceptorModules }
+        : {}),
     });
     running = { worker, run: worker.run(), connection, database };
     // As the entry point does: with WORKER_SET_CURRENT (stackEnv) its version becomes current.
@@ -213,4 +218,21 @@ export async function postMessage(baseUrl: string, token: string, body: unknown,
     } & Record<string, unknown>,
     headers: response.headers,
   };
+}
+
+/** A text message from `clientId` of the channel's page, as a client platform sends it; its message id, once accepted (200). */
+export async function postText(
+  baseUrl: string,
+  channel: { token: string; pageId: string },
+  clientId: string,
+  text: string,
+): Promise<string> {
+  const response = await postMessage(baseUrl, channel.token, {
+    client_id: clientId,
+    page_id: channel.pageId,
+    platform: 'CustomApp',
+    text,
+  });
+  if (response.status !== 200) throw new Error(`the message was not accepted: ${JSON.stringify(response.body)}`);
+  return String(response.body.message_id);
 }

@@ -129,6 +129,19 @@ describe('configuration', () => {
     assert.equal(loadConfig({ ...valid, WORKER_VERSIONING: 'false' }).WORKER_VERSIONING, false);
   });
 
+  test("long replies: the model's output is bounded, and the answer step's budget and a POST's timeout fit within its timeout", () => {
+    const config = loadConfig(valid);
+    assert.equal(config.OPENAI_MAX_TOKENS, 1024);
+    assert.equal(config.ANSWER_STEP_BUDGET_MS, 60_000);
+    assert.equal(loadConfig({ ...valid, ANSWER_STEP_BUDGET_MS: '90000' }).ANSWER_STEP_BUDGET_MS, 90_000);
+    assert.match(problemsOf({ ...valid, OPENAI_MAX_TOKENS: '0' })[0] ?? '', /^OPENAI_MAX_TOKENS /);
+    assert.match(problemsOf({ ...valid, DELIVERY_TIMEOUT_MS: '60000' })[0] ?? '', /^DELIVERY_TIMEOUT_MS /);
+    assert.deepEqual(
+      problemsOf({ ...valid, ANSWER_STEP_BUDGET_MS: '95000' }).map((problem) => problem.split(' (')[0]),
+      ['ANSWER_STEP_BUDGET_MS plus DELIVERY_TIMEOUT_MS must be at most 100000'],
+    );
+  });
+
   test('every problem is reported at once', () => {
     const problems = problemsOf({ PORT: 'x' });
     assert.deepEqual(problems.map((problem) => problem.split(' ')[0]).sort(), [
