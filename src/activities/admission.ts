@@ -44,15 +44,18 @@ export function createAdmission(deps: ActivityDeps) {
   }
 
   /**
-   * Checks the channel, records the message with the settings it will use (a retry keeps the
-   * first record), and looks whether its turn in the chat has come already (one read of the
-   * chat's head when it has; when it has not, the workflow is registered to be woken). No write is
-   * repeated later just to move the stage.
+   * Checks the channel, records the message with the settings it will use, and looks whether its
+   * turn in the chat has come already (one read of the chat's head when it has; when it has not,
+   * the workflow is registered to be woken). No write is repeated later just to move the stage.
+   * `firstRun`: the record was inserted now, so nothing of the message was stored before. A step
+   * run again (a retry, or a local activity re-run from attempt 1 after its workflow task was
+   * lost) finds the record there and keeps deciding from it: the settings it was admitted with,
+   * not the channel's of now.
    */
-  async function admit(input: MessageWorkflowInput): Promise<Admission> {
-    const verdict = await judge(input);
+  async function admit(input: MessageWorkflowInput): Promise<Admission & { firstRun: boolean }> {
+    const fresh = await judge(input);
     const workflowId = Context.current().info.workflowExecution?.workflowId ?? messageWorkflowId(input.messageId);
-    await stores.messages.insert({
+    const firstRun = await stores.messages.insert({
       _id: input.messageId,
       workflow_id: workflowId,
       channel_id: input.channelId,
@@ -66,11 +69,13 @@ export function createAdmission(deps: ActivityDeps) {
       inbound: input.message,
       received_at: new Date(input.receivedAt),
       line_seq: input.lineSeq,
-      ...(verdict.outcome === 'accepted' ? { snapshot: verdict.snapshot } : {}),
+      ...(fresh.outcome === 'accepted' ? { snapshot: fresh.snapshot } : {}),
     });
+    const stored = firstRun ? undefined : (await stores.messages.get(input.messageId))?.snapshot;
+    const verdict: Verdict = stored !== undefined ? { outcome: 'accepted', snapshot: stored } : fresh;
     // Registers to be woken when the message must wait, so the workflow only has to listen.
     const turn = await deps.line.turn(input.chatId, input.lineSeq, workflowId);
-    return { ...verdict, turn: turn.granted };
+    return { ...verdict, turn: turn.granted, firstRun };
   }
 
   return { admit };
@@ -81,6 +86,10 @@ export type AdmissionService = ReturnType<typeof createAdmission>;
 /** The admission step, for messages that must be admitted before their model step (voice notes). */
 export function createAdmissionActivities(admission: AdmissionService) {
   return {
-    admitMessage: (input: MessageWorkflowInput): Promise<Admission> => admission.admit(input),
+    async admitMessage(input: MessageWorkflowInput): Promise<Admission> {
+      // Whether it ran before is for the steps of this activity's own run; the workflow never needs it.
+      const { firstRun: _firstRun, ...admitted } = await admission.admit(input);
+      return admitted;
+    },
   };
 }

@@ -117,9 +117,9 @@ export class FakeWorld {
       }),
       messages: partialFake<Stores['messages']>('stores.messages', {
         insert: (message: NewMessage) => {
-          if (!this.messages.has(message._id))
-            this.messages.set(message._id, { ...message, created_at: new Date(), updated_at: new Date() });
-          return Promise.resolve();
+          const fresh = !this.messages.has(message._id);
+          if (fresh) this.messages.set(message._id, { ...message, created_at: new Date(), updated_at: new Date() });
+          return Promise.resolve(fresh);
         },
         get: (id) => Promise.resolve(this.messages.get(id) ?? null),
         transcript: (message) => Promise.resolve(this.transcripts.get(message._id)),
@@ -162,6 +162,8 @@ export class FakeWorld {
             });
           return Promise.resolve();
         },
+        outcome: (messageId, redelivery) =>
+          Promise.resolve(this.outcomes.get(outcomeId(messageId, redelivery)) ?? null),
         parkDelivery: (workflowId, channelId, messageId) => {
           this.parked.push({ workflowId, channelId, messageId });
           return Promise.resolve();
