@@ -206,6 +206,32 @@ const scenarios: Scenario[] = [
     settled: () => false,
   },
   {
+    name: 'a chat with a person (held): admission, the history, the end',
+    channel: {},
+    before: async (_activities, input, _step, stores) => {
+      // An admin's pause, before the chat's first message (the chat is created with it).
+      if (await stores.chats.get(input.chatId)) return [];
+      const sighting = {
+        pageId: input.pageId,
+        clientId: input.message.client_id,
+        platform: input.message.platform,
+        seenAt: new Date(input.receivedAt),
+      };
+      await stores.chats.recordTurn(input.chatId, null, sighting, [], 20, { since: new Date(), by: 'admin' });
+      return [];
+    },
+    lost: async (activities, input, step) => {
+      const answer = await step(() => activities.answerMessage(input));
+      if (answer.kind !== 'held') return [answer];
+      const { messageId, chatId, lineSeq } = input;
+      const close = { messageId, chatId, lineSeq, status: 'not_answered' as const, partsDelivered: 0 };
+      await step(() => activities.closeMessage({ ...close, reason: answer.reason }));
+      return [answer];
+    },
+    parts: 0,
+    settled: (stored) => stored.outcome !== null,
+  },
+  {
     name: 'a message not answered (the assistant off): admission, the history, the end',
     channel: { assistant_connected: false },
     lost: async (activities, input, step) => {
