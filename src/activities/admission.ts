@@ -44,6 +44,19 @@ export function createAdmission(deps: ActivityDeps) {
   }
 
   /**
+   * The verdict of a message admitted before (a re-run, or the step run again once its turn came):
+   * the settings it was admitted with, unless the channel refuses it now and it has not ended (a
+   * channel deleted while its message waited fails it). Once it ended, its first verdict stands
+   * whatever the channel says now: the re-run must take the path the first run took.
+   */
+  async function admittedBefore(messageId: string, fresh: Verdict): Promise<Verdict> {
+    const [message, outcome] = await Promise.all([stores.messages.get(messageId), stores.messages.outcome(messageId)]);
+    const snapshot = message?.snapshot;
+    if (snapshot === undefined || (fresh.outcome !== 'accepted' && outcome === null)) return fresh;
+    return { outcome: 'accepted', snapshot };
+  }
+
+  /**
    * Checks the channel, records the message with the settings it will use, and looks whether its
    * turn in the chat has come already (one read of the chat's head when it has; when it has not,
    * the workflow is registered to be woken). No write is repeated later just to move the stage.
@@ -71,8 +84,7 @@ export function createAdmission(deps: ActivityDeps) {
       line_seq: input.lineSeq,
       ...(fresh.outcome === 'accepted' ? { snapshot: fresh.snapshot } : {}),
     });
-    const stored = firstRun ? undefined : (await stores.messages.get(input.messageId))?.snapshot;
-    const verdict: Verdict = stored !== undefined ? { outcome: 'accepted', snapshot: stored } : fresh;
+    const verdict = firstRun ? fresh : await admittedBefore(input.messageId, fresh);
     // Registers to be woken when the message must wait, so the workflow only has to listen.
     const turn = await deps.line.turn(input.chatId, input.lineSeq, workflowId);
     return { ...verdict, turn: turn.granted, firstRun };

@@ -342,6 +342,22 @@ describe('local activities run again from attempt 1 at every point between two s
       .filter((entry) => entry.id.startsWith(`${input.messageId}:`))
       .map((entry) => [entry.role, entry.content]);
 
+  test('a re-run after the channel changed takes the path its first run took (the settings it was admitted with)', async () => {
+    const { channel } = await createChannelWithAgent(base, { replyUrl: receiver.url, channel: {} });
+    const input = await placed(channel, 'hi');
+    const first = await runActivity(() => worker(unbounded()).answerMessage(input), {
+      workflowId: messageWorkflowId(input.messageId),
+    });
+    assert.equal(first.kind, 'answered');
+    // Its workflow task lost; meanwhile the assistant is disconnected and bursts are coalesced.
+    await base.channels.update(channel.id, { assistant_connected: false, coalesce_window_seconds: 30 });
+    const again = await runActivity(() => worker(unbounded()).answerMessage(input), {
+      workflowId: messageWorkflowId(input.messageId),
+    });
+    assert.equal(summary([again]), summary([first]));
+    assert.equal(postsOf(input.messageId).length, 1);
+  });
+
   for (const scenario of scenarios) {
     test(scenario.name, async () => {
       const { channel } = await createChannelWithAgent(base, { replyUrl: receiver.url, channel: scenario.channel });
