@@ -145,7 +145,7 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
       });
     },
 
-    /** Records how the message (or one redelivery of it) ended; the first record stands. */
+    /** Records how the message (or one redelivery of it) ended; the first record stands (false: it was there). */
     async saveOutcome(
       messageId: string,
       outcome: {
@@ -156,8 +156,8 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
         answeredBy?: string;
       },
       now = new Date(),
-    ): Promise<void> {
-      await insertOnce(c.outcomes, {
+    ): Promise<boolean> {
+      return insertOnce(c.outcomes, {
         _id: outcomeId(messageId, outcome.redelivery),
         message_id: messageId,
         ...(outcome.redelivery !== undefined ? { redelivery: outcome.redelivery } : {}),

@@ -151,7 +151,8 @@ export class FakeWorld {
           ),
         saveOutcome: (messageId, outcome) => {
           const id = outcomeId(messageId, outcome.redelivery);
-          if (!this.outcomes.has(id))
+          const fresh = !this.outcomes.has(id);
+          if (fresh)
             this.outcomes.set(id, {
               _id: id,
               message_id: messageId,
@@ -160,7 +161,7 @@ export class FakeWorld {
               parts_delivered: outcome.partsDelivered,
               at: new Date(),
             });
-          return Promise.resolve();
+          return Promise.resolve(fresh);
         },
         outcome: (messageId, redelivery) =>
           Promise.resolve(this.outcomes.get(outcomeId(messageId, redelivery)) ?? null),

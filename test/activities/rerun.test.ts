@@ -64,6 +64,8 @@ const WINDOW_WRITES: ReadonlySet<string> = WRITES.chats;
 interface Run {
   writes: number;
   windowWrites: number;
+  /** Messages this worker counted as finished (its metrics). */
+  finished: number;
   /** The side effect after which the run dies (Infinity: never). */
   budget: number;
   posts: () => number;
@@ -292,10 +294,16 @@ describe('local activities run again from attempt 1 at every point between two s
       line: createChatLine({ lines: stores.lines, workflows: lineWorkflows }),
       model: createOpenAIModelClient({ apiKey: 'test', baseURL: model.baseURL, timeoutMs: 5_000 }),
       logger: createLogger({ level: 'silent', name: 'rerun-test' }),
+      report: {
+        deliveryAttempt: () => undefined,
+        messageFinished: () => {
+          run.finished += 1;
+        },
+      },
       settings: testActivitySettings({ retryScheduleSeconds: [5, 60] }),
     });
   }
-  const unbounded = (): Run => ({ writes: 0, windowWrites: 0, budget: Infinity, posts: () => 0 });
+  const unbounded = (): Run => ({ writes: 0, windowWrites: 0, finished: 0, budget: Infinity, posts: () => 0 });
   const postsOf = (messageId: string) =>
     receiver.posts.filter((post) => post.headers['x-chatrelay-message-id'] === messageId);
   const step =
@@ -410,6 +418,7 @@ describe('local activities run again from attempt 1 at every point between two s
         assert.equal(summary(results), expected, `${context}: the re-run's result is an uninterrupted run's`);
         assert.deepEqual(outcomeOf(now.outcome), outcomeOf(expectedStored.outcome), `${context}: the outcome`);
         if (left.outcome) assert.deepEqual(now.outcome, left.outcome, `${context}: the outcome stored stands`);
+        assert.ok(first.finished + again.finished <= 1, `${context}: counted as finished twice`);
 
         // The receiver: only the webhook-ids an uninterrupted run sends, each once but the one in flight.
         const posts = postsOf(input.messageId).map((post) => String(post.headers['webhook-id']));
