@@ -44,15 +44,31 @@ export function createAdmission(deps: ActivityDeps) {
   }
 
   /**
-   * Checks the channel, records the message with the settings it will use (a retry keeps the
-   * first record), and looks whether its turn in the chat has come already (one read of the
-   * chat's head when it has; when it has not, the workflow is registered to be woken). No write is
-   * repeated later just to move the stage.
+   * The verdict of a message admitted before (a re-run, or the step run again once its turn came):
+   * the settings it was admitted with, unless the channel refuses it now and it has not ended (a
+   * channel deleted while its message waited fails it). Once it ended, its first verdict stands
+   * whatever the channel says now: the re-run must take the path the first run took.
    */
-  async function admit(input: MessageWorkflowInput): Promise<Admission> {
-    const verdict = await judge(input);
+  async function admittedBefore(messageId: string, fresh: Verdict): Promise<Verdict> {
+    const [message, outcome] = await Promise.all([stores.messages.get(messageId), stores.messages.outcome(messageId)]);
+    const snapshot = message?.snapshot;
+    if (snapshot === undefined || (fresh.outcome !== 'accepted' && outcome === null)) return fresh;
+    return { outcome: 'accepted', snapshot };
+  }
+
+  /**
+   * Checks the channel, records the message with the settings it will use, and looks whether its
+   * turn in the chat has come already (one read of the chat's head when it has; when it has not,
+   * the workflow is registered to be woken). No write is repeated later just to move the stage.
+   * `firstRun`: the record was inserted now, so nothing of the message was stored before. A step
+   * run again (a retry, or a local activity re-run from attempt 1 after its workflow task was
+   * lost) finds the record there and keeps deciding from it: the settings it was admitted with,
+   * not the channel's of now.
+   */
+  async function admit(input: MessageWorkflowInput): Promise<Admission & { firstRun: boolean }> {
+    const fresh = await judge(input);
     const workflowId = Context.current().info.workflowExecution?.workflowId ?? messageWorkflowId(input.messageId);
-    await stores.messages.insert({
+    const firstRun = await stores.messages.insert({
       _id: input.messageId,
       workflow_id: workflowId,
       channel_id: input.channelId,
@@ -66,11 +82,12 @@ export function createAdmission(deps: ActivityDeps) {
       inbound: input.message,
       received_at: new Date(input.receivedAt),
       line_seq: input.lineSeq,
-      ...(verdict.outcome === 'accepted' ? { snapshot: verdict.snapshot } : {}),
+      ...(fresh.outcome === 'accepted' ? { snapshot: fresh.snapshot } : {}),
     });
+    const verdict = firstRun ? fresh : await admittedBefore(input.messageId, fresh);
     // Registers to be woken when the message must wait, so the workflow only has to listen.
     const turn = await deps.line.turn(input.chatId, input.lineSeq, workflowId);
-    return { ...verdict, turn: turn.granted };
+    return { ...verdict, turn: turn.granted, firstRun };
   }
 
   return { admit };
@@ -81,6 +98,10 @@ export type AdmissionService = ReturnType<typeof createAdmission>;
 /** The admission step, for messages that must be admitted before their model step (voice notes). */
 export function createAdmissionActivities(admission: AdmissionService) {
   return {
-    admitMessage: (input: MessageWorkflowInput): Promise<Admission> => admission.admit(input),
+    async admitMessage(input: MessageWorkflowInput): Promise<Admission> {
+      // Whether it ran before is for the steps of this activity's own run; the workflow never needs it.
+      const { firstRun: _firstRun, ...admitted } = await admission.admit(input);
+      return admitted;
+    },
   };
 }

@@ -82,7 +82,7 @@ export type Answer =
  */
 export function createAnswerActivities(
   admission: AdmissionService,
-  compose: (input: ReplyInput) => Promise<Composed>,
+  compose: (input: ReplyInput, run?: { firstRun: boolean }) => Promise<Composed>,
   delivery: Delivery,
   bursts: {
     burst: Burst;
@@ -94,22 +94,27 @@ export function createAnswerActivities(
 
   /**
    * The reply written, and the first steps of its plan taken (answerStepShare); when the agent has
-   * a "one moment" part, the workflow writes the reply instead (`reply_to_write`).
+   * a "one moment" part, the workflow writes the reply instead (`reply_to_write`). `firstRun`:
+   * admission inserted the message just now, so nothing of it is stored to look up.
    */
   async function replyAndDeliver(
     input: MessageWorkflowInput,
     snapshot: ChannelSnapshot,
     startedAt: number,
+    firstRun = false,
   ): Promise<AnswerInTurn> {
     if (writingPlan(snapshot).interim !== undefined) return { kind: 'reply_to_write', snapshot };
     const { messageId, chatId } = input;
-    const composed = await compose({
-      messageId,
-      chatId,
-      agentId: snapshot.agentId,
-      voicePrefix: snapshot.voicePrefix,
-      maxMessageLength: snapshot.maxMessageLength,
-    });
+    const composed = await compose(
+      {
+        messageId,
+        chatId,
+        agentId: snapshot.agentId,
+        voicePrefix: snapshot.voicePrefix,
+        maxMessageLength: snapshot.maxMessageLength,
+      },
+      { firstRun },
+    );
     if ('held' in composed) return { kind: 'held', snapshot, reason: composed.held };
     const { partLengths, writtenBefore } = composed;
     const partCount = partLengths.length;
@@ -126,7 +131,7 @@ export function createAnswerActivities(
     // Speech or the reply delay comes first: every step is the workflow's.
     if (share.parts === 0) return { kind: 'answered', snapshot, partCount, ...lengths, ...handedOff };
     if (share.dropIfStale) {
-      const answeredBy = await burst.dropIfStale(input);
+      const answeredBy = await burst.dropIfStale(input, { ranBefore: writtenBefore });
       if (answeredBy !== undefined) return { kind: 'superseded', snapshot, partCount, answeredBy };
     }
     const delivered = await delivery.deliverAtOnce({
@@ -166,7 +171,7 @@ export function createAnswerActivities(
       const { snapshot } = verdict;
       if (!verdict.turn) return { kind: 'waiting_turn', snapshot };
       if (snapshot.coalesceWindowSeconds) return { kind: 'coalescing', snapshot };
-      return replyAndDeliver(input, snapshot, startedAt);
+      return replyAndDeliver(input, snapshot, startedAt, verdict.firstRun);
     },
 
     /**

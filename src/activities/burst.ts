@@ -1,4 +1,3 @@
-import { Context } from '@temporalio/activity';
 import { historyEntryId } from '../domain/ids.js';
 import type { ActivityDeps } from './deps.js';
 
@@ -8,9 +7,6 @@ export interface PlacedMessage {
   chatId: string;
   lineSeq: number;
 }
-
-/** Whether this run of the activity is a retry (an earlier run may have done part of the work). */
-const isRetry = (): boolean => Context.current().info.attempt > 1;
 
 /**
  * The two ways a newer message of the same chat changes how an earlier one is answered, both
@@ -29,10 +25,20 @@ export function createBurst(deps: ActivityDeps) {
 
   /**
    * The later message this one is absorbed into: one arrived within `windowSeconds` of this one's
-   * receipt. A retried step whose first run wrote the reply answers on (it was not absorbed).
+   * receipt. A step run before (a retry, or a local activity re-run from attempt 1) keeps what
+   * that run decided, read from what it stored: its outcome (coalesced into a message, or
+   * answered), or its reply, in the reply records or in the chat's window (it was not absorbed).
    */
   async function absorbedInto(message: PlacedMessage & { receivedAt: string }, windowSeconds: number) {
-    if (isRetry() && (await stores.messages.reply(message.messageId))) return undefined;
+    const { messageId } = message;
+    const [outcome, reply, chat] = await Promise.all([
+      stores.messages.outcome(messageId),
+      stores.messages.reply(messageId),
+      stores.chats.get(message.chatId),
+    ]);
+    if (outcome) return outcome.status === 'coalesced' ? outcome.answered_by : undefined;
+    const assistant = historyEntryId(messageId, 'assistant');
+    if (reply || chat?.recent?.some((entry) => entry.id === assistant)) return undefined;
     const windowEnd = new Date(Date.parse(message.receivedAt) + windowSeconds * 1000);
     const next = await line.successor(message.chatId, message.lineSeq, message.messageId, { claimedBy: windowEnd });
     return next?.messageId;
@@ -41,11 +47,20 @@ export function createBurst(deps: ActivityDeps) {
   /**
    * Drops the message's reply when a newer message of its chat is there, before any part went
    * out: returns the newer message's id, having taken the reply out of the chat's history.
-   * A retried step whose first run made an attempt already delivers on: never half a reply.
+   * `ranBefore`: the step may have run before (its reply was stored then), and what it stored
+   * decides: an attempt made delivers on (never half a reply); an outcome stored keeps its
+   * verdict and writes nothing (the window is the next message's once the turn is handed on).
    */
-  async function dropIfStale(message: PlacedMessage): Promise<string | undefined> {
+  async function dropIfStale(message: PlacedMessage, run: { ranBefore: boolean }): Promise<string | undefined> {
     const { messageId, chatId } = message;
-    if (isRetry() && (await stores.messages.attempt({ messageId, partIndex: 0, attempt: 1 }))) return undefined;
+    if (run.ranBefore) {
+      const [attempt, outcome] = await Promise.all([
+        stores.messages.attempt({ messageId, partIndex: 0, attempt: 1 }),
+        stores.messages.outcome(messageId),
+      ]);
+      if (attempt) return undefined;
+      if (outcome) return outcome.status === 'superseded' ? outcome.answered_by : undefined;
+    }
     const next = await line.successor(chatId, message.lineSeq, messageId);
     if (!next) return undefined;
     await stores.chats.dropEntry(chatId, historyEntryId(messageId, 'assistant'));
@@ -58,7 +73,8 @@ export function createBurst(deps: ActivityDeps) {
     activities: {
       /** The stale-reply check of a reply whose parts the workflow delivers (after a reply delay, or speech). */
       async dropStaleReply(input: PlacedMessage): Promise<{ supersededBy?: string }> {
-        const supersededBy = await dropIfStale(input);
+        // Its own step, after a delay or speech: it may have run before, with parts sent after it.
+        const supersededBy = await dropIfStale(input, { ranBefore: true });
         return supersededBy !== undefined ? { supersededBy } : {};
       },
     },

@@ -15,6 +15,8 @@ import { replyPartMissing, stepCancelled } from './failures.js';
 import { createFinisher, type Finish } from './finish.js';
 import { postForm, type PostOutcome } from './reply-post.js';
 import { signatureHeaders } from './signing.js';
+import type { Channel } from '../domain/models.js';
+import type { DeliveryAttemptDoc } from '../stores/collections.js';
 
 export type { Finish };
 
@@ -35,8 +37,10 @@ export interface SendPartInput {
   /** Set on the last part: once it is delivered, the message ends so and its turn is handed on. */
   finish?: Finish;
   /**
-   * An earlier run of the step may have sent this attempt already (its reply was written before):
-   * its record is looked up first, as on a retry of this activity.
+   * An earlier run of the step may have made this attempt already (its reply was written before,
+   * or the step is the workflow's `sendReplyPart`, which may be re-run from attempt 1 after its
+   * workflow task was lost): its record is looked up first, and when there is one it is the
+   * attempt's answer (no POST again).
    */
   mayHaveSent?: boolean;
   /**
@@ -84,6 +88,51 @@ export function createDelivery(deps: ActivityDeps) {
     Context.current().info.workflowExecution?.workflowId ?? messageWorkflowId(messageId);
 
   /**
+   * 410: the receiver says this URL is gone for good. Park the channel's replies until an admin
+   * resumes it. Each write is safe to repeat (a re-run of the attempt repeats them all).
+   */
+  async function pauseForGone(channel: Channel, input: SendPartInput, at: Date): Promise<void> {
+    await stores.channels.update(channel.id, {
+      delivery_paused: true,
+      paused_reason: `the reply URL answered 410 Gone (${at.toISOString()})`,
+    });
+    channels.invalidate(channel.id);
+    await stores.messages.parkDelivery(currentWorkflowId(input.messageId), channel.id, input.messageId);
+    // The channel read before says where its events go: no read more. One event per 410 answer.
+    if (channel.events_url) {
+      const attemptId = deliveryAttemptId(
+        input.messageId,
+        attemptKey(input.partIndex, input.attempt, input.redelivery),
+      );
+      await events.deliveryPaused(
+        { url: channel.events_url, channelId: channel.id },
+        { channel_id: channel.id, message_id: input.messageId },
+        attemptId,
+      );
+    }
+  }
+
+  /**
+   * The answer of an attempt an earlier run made (and recorded) but whose result was lost: the
+   * same answer again, without a POST; a 410 (recorded as rejected) pauses the channel again, in
+   * case that run ended before it did.
+   */
+  async function answeredBefore(input: SendPartInput, earlier: DeliveryAttemptDoc): Promise<SendPartResult> {
+    const gone = earlier.http_status === 410;
+    if (gone) {
+      const channel = await channels.get(input.channelId);
+      if (channel) await pauseForGone(channel, input, earlier.at);
+    }
+    const retryInSeconds = earlier.result === 'retry' ? input.retryWaitSeconds : undefined;
+    return {
+      outcome: gone ? 'gone' : earlier.result,
+      ...(earlier.http_status !== undefined ? { status: earlier.http_status } : {}),
+      ...(earlier.error !== undefined ? { error: earlier.error } : {}),
+      ...(retryInSeconds !== undefined ? { retryInSeconds } : {}),
+    };
+  }
+
+  /**
    * One delivery attempt of one part, recorded by one insert. A first delivery goes to the
    * snapshot's URL; an admin's redelivery to the channel's current one.
    */
@@ -95,8 +144,8 @@ export function createDelivery(deps: ActivityDeps) {
     if (!part) {
       throw replyPartMissing(input.messageId, input.partIndex);
     }
-    if (Context.current().info.attempt > 1 || input.mayHaveSent === true) {
-      // A retry of this step: an earlier run may have delivered the part and lost its result.
+    if (input.mayHaveSent === true) {
+      // An earlier run may have made the attempt and lost its result: its record stands for it.
       const earlier = await stores.messages.attempt({
         messageId: input.messageId,
         partIndex: input.partIndex,
@@ -107,6 +156,7 @@ export function createDelivery(deps: ActivityDeps) {
         if (input.finish) await finishAndRelease(input.messageId, input.chatId, input.finish, input.redelivery);
         return { outcome: 'delivered' };
       }
+      if (earlier) return answeredBefore(input, earlier);
     }
     // An admin's redelivery goes where the channel points now, not where it pointed a second ago.
     if (input.redelivery !== undefined) channels.invalidate(input.channelId);
@@ -172,27 +222,7 @@ export function createDelivery(deps: ActivityDeps) {
       ...(outcome.status !== undefined ? { http_status: outcome.status } : {}),
       ...(error !== undefined ? { error } : {}),
     });
-    if (outcome.result === 'gone') {
-      // 410: the receiver says this URL is gone for good. Park the channel's replies until an admin resumes it.
-      await stores.channels.update(channel.id, {
-        delivery_paused: true,
-        paused_reason: `the reply URL answered 410 Gone (${now.toISOString()})`,
-      });
-      channels.invalidate(channel.id);
-      await stores.messages.parkDelivery(currentWorkflowId(input.messageId), channel.id, input.messageId);
-      // The channel read above says where its events go: no read more. One event per 410 answer.
-      if (channel.events_url) {
-        const attemptId = deliveryAttemptId(
-          input.messageId,
-          attemptKey(input.partIndex, input.attempt, input.redelivery),
-        );
-        await events.deliveryPaused(
-          { url: channel.events_url, channelId: channel.id },
-          { channel_id: channel.id, message_id: input.messageId },
-          attemptId,
-        );
-      }
-    }
+    if (outcome.result === 'gone') await pauseForGone(channel, input, now);
     deps.report?.deliveryAttempt(outcome.result);
     activityLogger(deps.logger).info(
       {
@@ -285,7 +315,9 @@ export function createDeliveryActivities(deps: ActivityDeps, delivery: Delivery)
   return {
     async sendReplyPart(input: SendPartInput): Promise<SendPartResult> {
       try {
-        return await delivery.sendPart(input);
+        // A local activity: run again from attempt 1 when its workflow task is lost, so always
+        // looked up (one read by `_id`) rather than trusted to the attempt number.
+        return await delivery.sendPart({ ...input, mayHaveSent: true });
       } catch (error) {
         deps.report?.deliveryAttempt('error'); // our side failed (MongoDB, say): the step is retried
         throw error;

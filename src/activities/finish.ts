@@ -29,7 +29,7 @@ export function createFinisher(deps: ActivityDeps) {
     redelivery?: number,
   ): Promise<void> {
     const { events: target, ...outcome } = finish;
-    await deps.stores.messages.saveOutcome(messageId, {
+    const first = await deps.stores.messages.saveOutcome(messageId, {
       ...outcome,
       ...(redelivery !== undefined ? { redelivery } : {}),
     });
@@ -42,6 +42,8 @@ export function createFinisher(deps: ActivityDeps) {
         reason: finish.reason ?? 'the message failed',
       });
     }
+    // A re-run (its outcome there already) hands the turn on again, safe to repeat, but counts nothing twice.
+    if (!first) return;
     deps.report?.messageFinished(finish.status);
     activityLogger(deps.logger).info({ messageId, status: finish.status, reason: finish.reason }, 'message finished');
   };

@@ -1,4 +1,3 @@
-import { Context } from '@temporalio/activity';
 import type { HistoryEntry } from '../domain/history.js';
 import { deliveryId, historyEntryId } from '../domain/ids.js';
 import { agentDefaults } from '../domain/models.js';
@@ -44,11 +43,6 @@ function sightingOf(message: MessageDoc): ChatSighting {
     ...(message.inbound.client_avatar !== undefined ? { clientAvatar: message.inbound.client_avatar } : {}),
     seenAt: message.received_at,
   };
-}
-
-/** Whether this run of the activity is a retry (an earlier run may have written what this one would). */
-function isRetry(): boolean {
-  return Context.current().info.attempt > 1;
 }
 
 /** Writing a reply: the model call, the chat's history and the reply's parts. */
@@ -138,15 +132,25 @@ export function createReplies(deps: ActivityDeps) {
   /**
    * Generates the reply with the channel's agent from the chat's recent history, and stores it;
    * returns each part's length (their number is the reply's part count); while the chat is with a
-   * person, only adds the message to the history. Safe to retry: a reply already in the history is
-   * reused, never generated twice.
+   * person, only adds the message to the history. Safe to run again: a reply already stored is
+   * reused, never generated twice, and a message whose outcome is stored (its turn released, the
+   * chat's window the next message's) writes nothing. `firstRun`: admission inserted the message
+   * in this very step, so there is nothing stored to look up (the common case pays no read for it).
    */
-  async function compose(input: ReplyInput): Promise<Composed> {
+  async function compose(input: ReplyInput, run: { firstRun: boolean } = { firstRun: false }): Promise<Composed> {
     const message = await requireMessage(input.messageId);
-    if (isRetry()) {
-      const saved = await stores.messages.reply(input.messageId);
+    if (!run.firstRun) {
+      // Maybe run before, by a retry or by a local activity re-run from attempt 1 after its workflow
+      // task was lost: what that run stored decides, never the attempt number.
+      const [saved, outcome] = await Promise.all([
+        stores.messages.reply(input.messageId),
+        stores.messages.outcome(input.messageId),
+      ]);
       if (saved?.reason === HANDOFF_REQUESTED_REASON) return handedOff(message, lengthsOf(saved.parts), true);
       if (saved) return { partLengths: lengthsOf(saved.parts), writtenBefore: true };
+      // Ended without a reply (the chat was with a person), its turn handed on: the window is the
+      // next message's now, and a write from this step's read would erase its entries.
+      if (outcome) return { held: outcome.reason ?? HELD_FOR_PERSON_REASON };
     }
     const agent = await agents.get(input.agentId);
     if (!agent) throw agentGone(input.agentId);
@@ -247,9 +251,14 @@ export function createReplies(deps: ActivityDeps) {
         return { partCount: (await storeReply(input, message, chat, user, text, windowEntries, input.reason)).length };
       },
 
-      /** Adds a message that gets no reply (the assistant is off for its channel) to the chat's history. */
+      /**
+       * Adds a message that gets no reply (the assistant is off for its channel, or it went into a
+       * later message of its burst) to the chat's history; not once its outcome is stored (a re-run
+       * after its turn was handed on must not rewrite the next message's window).
+       */
       async recordUnansweredMessage(input: { messageId: string; chatId: string; voicePrefix?: string }): Promise<void> {
         const message = await requireMessage(input.messageId);
+        if (await stores.messages.outcome(input.messageId)) return;
         const [chat, user] = await Promise.all([
           stores.chats.get(input.chatId),
           userEntry(message, input.voicePrefix ?? agentDefaults.voice_prefix),

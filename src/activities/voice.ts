@@ -50,10 +50,9 @@ export function createVoiceActivities(deps: ActivityDeps) {
     async transcribeVoiceMessage(input: { messageId: string; agentId: string }): Promise<{ characters: number }> {
       const message = await stores.messages.get(input.messageId);
       if (!message) throw messageNotStored(input.messageId);
-      if (Context.current().info.attempt > 1) {
-        const earlier = await stores.messages.transcript(message);
-        if (earlier !== undefined) return { characters: earlier.length };
-      }
+      // Transcribed by an earlier run (its result lost): the stored transcript, not a second download.
+      const earlier = await stores.messages.transcript(message);
+      if (earlier !== undefined) return { characters: earlier.length };
       const audioUrl = message.inbound.audio;
       if (!audioUrl) return { characters: 0 };
       const agent = await requireAgent(input.agentId);
@@ -80,19 +79,18 @@ export function createVoiceActivities(deps: ActivityDeps) {
 
     /**
      * Speaks every part of the reply, one after the other, each stored as audio served by the API.
-     * A part that already has its audio (when retried) is skipped. A failure fails the activity, to be
+     * A part that already has its audio (an earlier run stored it) is skipped. A failure fails the activity, to be
      * retried; once the retries are spent the workflow sends the parts without audio had by then.
      */
     async speakReply(input: { messageId: string; agentId: string }): Promise<{ spoken: number }> {
       const reply = await stores.messages.reply(input.messageId);
       if (!reply) throw replyPartMissing(input.messageId);
       const agent = await requireAgent(input.agentId);
-      const retry = Context.current().info.attempt > 1;
       let spoken = 0;
       for (const part of reply.parts) {
         Context.current().heartbeat(part.index);
         if (part.text.trim().length === 0) continue;
-        if (retry && (await stores.messages.speech(input.messageId, part.index)) !== undefined) {
+        if ((await stores.messages.speech(input.messageId, part.index)) !== undefined) {
           spoken += 1;
           continue;
         }

@@ -79,10 +79,16 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
   }
 
   return {
-    /** Stores the message as accepted; a retry leaves the first record as it is. */
-    async insert(message: NewMessage, now = new Date()): Promise<void> {
+    /**
+     * Stores the message as accepted; a re-run leaves the first record as it is. False when the
+     * record was there already: the step that admits a message has run before (a free signal, the
+     * insert being made anyway), so what it stored since must be looked up, not redone.
+     */
+    async insert(message: NewMessage, now = new Date()): Promise<boolean> {
       const doc: MessageDoc = { ...message, created_at: now, updated_at: now };
-      if (await insertOnce(c.messages, doc)) cache.messages.set(doc._id, doc);
+      const inserted = await insertOnce(c.messages, doc);
+      if (inserted) cache.messages.set(doc._id, doc);
+      return inserted;
     },
     get,
 
@@ -139,7 +145,7 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
       });
     },
 
-    /** Records how the message (or one redelivery of it) ended; the first record stands. */
+    /** Records how the message (or one redelivery of it) ended; the first record stands (false: it was there). */
     async saveOutcome(
       messageId: string,
       outcome: {
@@ -150,8 +156,8 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
         answeredBy?: string;
       },
       now = new Date(),
-    ): Promise<void> {
-      await insertOnce(c.outcomes, {
+    ): Promise<boolean> {
+      return insertOnce(c.outcomes, {
         _id: outcomeId(messageId, outcome.redelivery),
         message_id: messageId,
         ...(outcome.redelivery !== undefined ? { redelivery: outcome.redelivery } : {}),

@@ -117,9 +117,9 @@ export class FakeWorld {
       }),
       messages: partialFake<Stores['messages']>('stores.messages', {
         insert: (message: NewMessage) => {
-          if (!this.messages.has(message._id))
-            this.messages.set(message._id, { ...message, created_at: new Date(), updated_at: new Date() });
-          return Promise.resolve();
+          const fresh = !this.messages.has(message._id);
+          if (fresh) this.messages.set(message._id, { ...message, created_at: new Date(), updated_at: new Date() });
+          return Promise.resolve(fresh);
         },
         get: (id) => Promise.resolve(this.messages.get(id) ?? null),
         transcript: (message) => Promise.resolve(this.transcripts.get(message._id)),
@@ -151,7 +151,8 @@ export class FakeWorld {
           ),
         saveOutcome: (messageId, outcome) => {
           const id = outcomeId(messageId, outcome.redelivery);
-          if (!this.outcomes.has(id))
+          const fresh = !this.outcomes.has(id);
+          if (fresh)
             this.outcomes.set(id, {
               _id: id,
               message_id: messageId,
@@ -160,8 +161,10 @@ export class FakeWorld {
               parts_delivered: outcome.partsDelivered,
               at: new Date(),
             });
-          return Promise.resolve();
+          return Promise.resolve(fresh);
         },
+        outcome: (messageId, redelivery) =>
+          Promise.resolve(this.outcomes.get(outcomeId(messageId, redelivery)) ?? null),
         parkDelivery: (workflowId, channelId, messageId) => {
           this.parked.push({ workflowId, channelId, messageId });
           return Promise.resolve();
