@@ -169,6 +169,7 @@ export async function preloadMessages(c: Collections, options: PreloadOptions): 
       { upsert: true },
     );
     const seq = Math.floor(options.to / chats);
-    if (seq > 0) await insertOnce(c.lineEnds, { _id: lineSlotId(id, seq), chat_id: id, seq, kind: 'finished' as const, at: now });
+    if (seq > 0)
+      await insertOnce(c.lineEnds, { _id: lineSlotId(id, seq), chat_id: id, seq, kind: 'finished' as const, at: now });
   }
 }

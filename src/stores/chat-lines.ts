@@ -169,7 +169,13 @@ export async function migrateLegacyLines(db: Db, c: Collections): Promise<number
   for await (const head of db.collection<LegacyLineDoc>('chat_line_heads').find({})) {
     if (head.done !== undefined && head.done > 0) {
       const seq = head.done;
-      await insertOnce(c.lineEnds, { _id: lineSlotId(head._id, seq), chat_id: head._id, seq, kind: 'finished' as const, at });
+      await insertOnce(c.lineEnds, {
+        _id: lineSlotId(head._id, seq),
+        chat_id: head._id,
+        seq,
+        kind: 'finished' as const,
+        at,
+      });
       moved += 1;
     }
   }

@@ -66,7 +66,10 @@ export function createErasureStore(c: Collections) {
      * line), only the messages whose places come before it: those after it were sent after the
      * erasure was asked for. Safe to repeat; a chat that does not exist erases nothing.
      */
-    async eraseChat(chatId: string, options: { batchSize?: number; beforePlace?: number } = {}): Promise<ErasureCounts> {
+    async eraseChat(
+      chatId: string,
+      options: { batchSize?: number; beforePlace?: number } = {},
+    ): Promise<ErasureCounts> {
       const batchSize = options.batchSize ?? 500;
       const counts: ErasureCounts = {};
       const ofChat: Filter<MessageDoc> =

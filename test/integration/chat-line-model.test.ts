@@ -123,7 +123,7 @@ class World {
     assert.deepEqual(
       holders.map((o) => o.seq),
       [],
-      `${who} (place ${seq}) granted while place(s) ${holders.map((o) => o.seq)} hold the turn`,
+      `${who} (place ${seq}) granted while place(s) ${holders.map((o) => o.seq).join(', ')} hold the turn`,
     );
     for (let previous = 1; previous < seq; previous++) {
       const slot = await this.stores.lines.slot(chatId, previous);
@@ -133,7 +133,7 @@ class World {
     const order = this.granted.get(chatId) ?? [];
     assert.ok(
       order.every((earlier) => earlier < seq),
-      `turns out of order: ${order} then ${seq}`,
+      `turns out of order: ${order.join(', ')} then ${seq}`,
     );
     order.push(seq);
     this.granted.set(chatId, order);

@@ -159,6 +159,7 @@ describe('chat line on the MongoDB-compatible server', () => {
     assert.deepEqual(await line.turn(chatId, places[3]!, 'wf-4', true), { granted: false, waitingFor: 2 });
     clock += 31_000;
     assert.deepEqual(await line.turn(chatId, places[3]!, 'wf-4', true), { granted: true });
-    for (const seq of [1, 2, 3]) assert.equal((await stores.lines.end(chatId, seq)) === 'void', true, `place ${seq} voided`);
+    for (const seq of [1, 2, 3])
+      assert.equal((await stores.lines.end(chatId, seq)) === 'void', true, `place ${seq} voided`);
   });
 });

@@ -106,13 +106,24 @@ describe('erasure of one end user', () => {
   });
 
   test("after an erasure the chat's line keeps its places, naming no message, and the user's next message goes at once", async () => {
-    const { chatId } = await seedChat(c, { pageId: 'page-line', clientId: 'erin', receivedAt: new Date(), messages: 3 });
+    const { chatId } = await seedChat(c, {
+      pageId: 'page-line',
+      clientId: 'erin',
+      receivedAt: new Date(),
+      messages: 3,
+    });
     const erased = await call(base, 'POST', '/v1/erasures', { body: { page_id: 'page-line', client_id: 'erin' } });
     assert.equal(erased.status, 200, erased.text);
     const places = await c.lines.find({ chat_id: chatId }).sort({ seq: 1 }).toArray();
-    assert.equal(places.length, 4, 'the three messages\' places and the erasure\'s own');
-    assert.ok(places.every((place) => place.message_id === ''), JSON.stringify(places));
-    assert.ok(places.slice(0, 3).every((place) => place.workflow_id === ''), JSON.stringify(places));
+    assert.equal(places.length, 4, "the three messages' places and the erasure's own");
+    assert.ok(
+      places.every((place) => place.message_id === ''),
+      JSON.stringify(places),
+    );
+    assert.ok(
+      places.slice(0, 3).every((place) => place.workflow_id === ''),
+      JSON.stringify(places),
+    );
     // An API process that remembered the chat claims right after its last place, as a new one
     // (reading the line) does: either way the next message's turn is there at once.
     const line = createChatLine({ lines: stores.lines, workflows: noWorkflows });
