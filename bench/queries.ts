@@ -95,9 +95,9 @@ try {
     await path('lines.claim (API: insert after the last place)', () =>
       stores.lines.claim(fresh(), 0, { messageId: 'm', workflowId: 'w' }),
     );
-    await path("lines.done (the chat's head)", (i) => stores.lines.done(chat(i)));
-    await path("lines.finish (the chat's head, update)", (i) => stores.lines.finish(chat(i), 1));
-    await path('lines.waiter (none)', (i) => stores.lines.waiter(chat(i), 2));
+    await path('lines.end (the place before, ended)', (i) => stores.lines.end(chat(i), 1));
+    await path('lines.markEnded (insert)', () => stores.lines.markEnded(fresh(), 1, 'finished'));
+    await path('lines.slot (the next place: none)', (i) => stores.lines.slot(chat(i), 2));
     await path('messages.insert (accepted)', () =>
       stores.messages.insert({
         _id: fresh(),

@@ -7,13 +7,14 @@
  */
 import { attemptKey, deliveryAttemptId, historyEntryId, lineSlotId } from '../../src/domain/ids.js';
 import type { HistoryEntry } from '../../src/domain/history.js';
-import type {
-  Collections,
-  DeliveryAttemptDoc,
-  LineSlotDoc,
-  MessageDoc,
-  OutcomeDoc,
-  ReplyDoc,
+import {
+  insertOnce,
+  type Collections,
+  type DeliveryAttemptDoc,
+  type LineSlotDoc,
+  type MessageDoc,
+  type OutcomeDoc,
+  type ReplyDoc,
 } from '../../src/stores/collections.js';
 
 export interface PreloadOptions {
@@ -147,7 +148,7 @@ export async function preloadMessages(c: Collections, options: PreloadOptions): 
     await writer.add(messageRecords(n, chatId(n % chats), Math.floor(n / chats) + 1, options, now));
   }
   await writer.flush();
-  // Each chat's window of recent history and its line's head, as the last of its messages left them.
+  // Each chat's window of recent history and how its line's last place ended, as the last of its messages left them.
   for (let chat = 0; chat < chats && options.to > 0; chat++) {
     const last = Math.max(0, options.to - chats + chat);
     const window = recentWindow(idPrefix, last, 10);
@@ -167,10 +168,8 @@ export async function preloadMessages(c: Collections, options: PreloadOptions): 
       },
       { upsert: true },
     );
-    await c.lineHeads.updateOne(
-      { _id: id },
-      { $set: { done: Math.floor(options.to / chats), at: now } },
-      { upsert: true },
-    );
+    const seq = Math.floor(options.to / chats);
+    if (seq > 0)
+      await insertOnce(c.lineEnds, { _id: lineSlotId(id, seq), chat_id: id, seq, kind: 'finished' as const, at: now });
   }
 }

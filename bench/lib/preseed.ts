@@ -1,12 +1,13 @@
 /**
  * Earlier conversations, made directly in MongoDB before a measured phase (`npm run bench --
  * --preseed-chats N`): each one chat of its own with what one answered message leaves behind
- * (the chat with its window of recent history, its line's place and head, the message, its reply,
+ * (the chat with its window of recent history, its line's place and how it ended, the message, its reply,
  * its delivery attempts and its outcome), on the bench channel's page, received over the day
  * before. A deployment that has served N conversations holds at least this much.
  */
+import { lineSlotId } from '../../src/domain/ids.js';
 import { chatIdFor } from '../../src/stores/chats.js';
-import type { ChatDoc, Collections, LineHeadDoc } from '../../src/stores/collections.js';
+import type { ChatDoc, Collections, LineEndDoc } from '../../src/stores/collections.js';
 import { messageRecords, recentWindow, recordWriter } from './preload.js';
 
 export interface PreseedOptions {
@@ -23,12 +24,12 @@ const DAY_MS = 86_400_000;
 export async function preseedChats(c: Collections, options: PreseedOptions): Promise<void> {
   const writer = recordWriter(c);
   const chats: ChatDoc[] = [];
-  const heads: LineHeadDoc[] = [];
+  const ends: LineEndDoc[] = [];
   const flush = async (): Promise<void> => {
     await Promise.all([
       writer.flush(),
       chats.length && c.chats.insertMany(chats.splice(0)),
-      heads.length && c.lineHeads.insertMany(heads.splice(0)),
+      ends.length && c.lineEnds.insertMany(ends.splice(0)),
     ]);
   };
   const start = Date.now() - DAY_MS;
@@ -50,7 +51,7 @@ export async function preseedChats(c: Collections, options: PreseedOptions): Pro
       history_seq: 2,
       recent: recentWindow('msg_earlier', n, 1),
     });
-    heads.push({ _id: chat, done: 1, at });
+    ends.push({ _id: lineSlotId(chat, 1), chat_id: chat, seq: 1, kind: 'finished', at });
     if (chats.length >= BATCH) await flush();
   }
   await flush();

@@ -145,6 +145,8 @@ export function createAnswerActivities(
       finish: {
         status: 'delivered',
         lineSeq: input.lineSeq,
+        // This step runs only once admission found the message's turn.
+        turnHeld: true,
         ...(handoff ? { reason: HANDOFF_REQUESTED_REASON } : {}),
       },
       upTo: share.parts,

@@ -24,7 +24,8 @@ export function createChatControlActivities(deps: ActivityDeps) {
         input.chatId,
         input.paused ? { since: new Date(input.requestedAt), by: 'admin' } : null,
       );
-      await deps.line.release(input.chatId, input.lineSeq);
+      // Applied in the control's turn (the workflow waited for it), so its place ends finished.
+      await deps.line.end(input.chatId, input.lineSeq, { turnHeld: true });
       return { applied };
     },
   };

@@ -9,6 +9,12 @@ export interface Finish {
   reason?: string;
   partsDelivered: number;
   lineSeq: number;
+  /**
+   * The message holds the chat's turn (it delivers a reply, or a step read the line and found the
+   * turn): its place ends `finished`. Absent: the line is read to tell (a message refused or failed
+   * before its turn came ends its place `void`, and never moves the turn past an earlier place).
+   */
+  turnHeld?: boolean;
   /** Where a failure is reported (the snapshot's events URL); absent when the channel has none. */
   events?: FailureEvents;
   /** Coalesced or superseded: the message whose reply answers this one. */
@@ -28,12 +34,12 @@ export function createFinisher(deps: ActivityDeps) {
     finish: Finish,
     redelivery?: number,
   ): Promise<void> {
-    const { events: target, ...outcome } = finish;
+    const { events: target, turnHeld, ...outcome } = finish;
     const first = await deps.stores.messages.saveOutcome(messageId, {
       ...outcome,
       ...(redelivery !== undefined ? { redelivery } : {}),
     });
-    await deps.line.release(chatId, finish.lineSeq);
+    await deps.line.end(chatId, finish.lineSeq, turnHeld === true ? { turnHeld } : {});
     if (finish.status === 'failed' && target !== undefined && redelivery === undefined) {
       await events.messageFailed(target, {
         message_id: messageId,

@@ -40,7 +40,7 @@ export function createActivities(deps: ActivityDeps) {
     ...replies.activities,
     ...createDeliveryActivities(deps, delivery),
     ...createLineActivities(deps),
-    ...createRetentionActivities(deps.stores),
+    ...createRetentionActivities(deps),
     ...createChatControlActivities(deps),
   };
 }

@@ -8,12 +8,13 @@ export function createLineActivities(deps: ActivityDeps) {
   const finishAndRelease = createFinisher(deps);
   return {
     /**
-     * Whether the message's turn in its chat has come, looking deeper than admission did: a place
-     * before it whose workflow ended without settling it, or was never started, stops blocking.
+     * Whether the message's turn in its chat has come. With `inspect` (a look that came due
+     * without a hint), a place before it whose workflow ended without ending it, or was never
+     * started, is voided on the way.
      */
-    async checkChatTurn(input: { chatId: string; lineSeq: number }): Promise<TurnState> {
+    async checkChatTurn(input: { chatId: string; lineSeq: number; inspect?: boolean }): Promise<TurnState> {
       const workflowId = Context.current().info.workflowExecution?.workflowId ?? '';
-      return deps.line.turn(input.chatId, input.lineSeq, workflowId, true);
+      return deps.line.turn(input.chatId, input.lineSeq, workflowId, input.inspect ?? true);
     },
 
     /** Records how the message (or a redelivery) ended and hands the chat's turn on. Safe to repeat. */

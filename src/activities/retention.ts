@@ -1,4 +1,6 @@
 import { Context } from '@temporalio/activity';
+import type { ChatLine } from '../coordination/chat-line.js';
+import { holdingChatTurn } from '../coordination/process-hold.js';
 import type { Stores } from '../stores/index.js';
 import { addCounts, type ErasureCounts } from '../domain/erasure.js';
 import type { MessagePosition } from '../stores/erasure.js';
@@ -30,8 +32,8 @@ const progress = (step: string): void => Context.current().heartbeat(step);
  * where to go on. Messages first (each with all its records), then chats left without messages and
  * not seen since the cutoff. Safe to repeat: a repeated batch finds less to delete.
  */
-export function createRetentionActivities(stores: Pick<Stores, 'erasure'>) {
-  const { erasure } = stores;
+export function createRetentionActivities(deps: { stores: Pick<Stores, 'erasure'>; line: ChatLine }) {
+  const { erasure } = deps.stores;
   return {
     async retentionBatch(input: RetentionBatchInput): Promise<RetentionBatchResult> {
       const cutoff = new Date(input.cutoffMs);
@@ -52,7 +54,16 @@ export function createRetentionActivities(stores: Pick<Stores, 'erasure'>) {
       const counts: ErasureCounts = {};
       for (const chatId of chats.ids) {
         progress(`erasing chat ${chatId}`);
-        addCounts(counts, await erasure.eraseChatDocuments(chatId));
+        // In the chat's turn, taken only if it is there at once (a quiet chat's usually is; one with a
+        // message at work is left for the next run): nothing of the chat is deleted under a message,
+        // and its line is cut, so it starts again after the place retention held.
+        const held = await holdingChatTurn(
+          deps.line,
+          chatId,
+          { kind: 'retention', waitMs: 0, holdMs: 10 * 60_000 },
+          async () => ({ value: await erasure.eraseChatDocuments(chatId), cut: true }),
+        );
+        if (held.held) addCounts(counts, held.value);
       }
       return { counts, ...(chats.last !== undefined ? { next: { chatsAfter: chats.last } } : {}) };
     },

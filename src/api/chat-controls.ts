@@ -43,8 +43,8 @@ export function createChatControls(deps: ChatControlDeps) {
         memo: { lineSeq },
       });
     } catch {
-      // Nobody will hold the place: whoever waits behind it may go.
-      await deps.line.abandon(chatId, lineSeq);
+      // The place is left: whether the start was recorded is not known. A control that never
+      // started is found missing by whoever waits behind it, which voids the place.
       throw unavailable("The chat's assistant could not be paused or resumed: Temporal is unavailable.");
     }
     let applied = false;

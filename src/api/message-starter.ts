@@ -71,10 +71,11 @@ export function createMessageStarter(
             { messageId: envelope.messageId, err: withCause(error).slice(0, 300) },
             'workflow start failed; answering 503',
           );
-          // Refused, so the place claimed is given up: later messages of the chat need not wait
-          // for it. (Should the start have been recorded after all, that message still runs, in
-          // its turn after the places before it; only the one right after it does not wait for it.)
-          await line.abandon(envelope.chatId, lineSeq).catch(() => undefined);
+          // The place claimed is left as it is: whether the start was recorded is not known (a
+          // describe that failed proves nothing), and voiding a place whose workflow runs would let
+          // the next message go beside it. A workflow that never started is found missing by the
+          // message waiting behind it, which voids the place (src/coordination/chat-line.ts); the
+          // platform's retry of this POST voids it at once, as its own earlier place.
           throw unavailable('The message could not be accepted: Temporal is unavailable.');
         }
       }

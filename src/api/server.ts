@@ -19,6 +19,7 @@ import { methodNotAllowedRouter, openapiRouter } from './openapi.js';
 import { adminRouter } from './routes/admin.js';
 import { codecRouter } from './routes/codec.js';
 import { createChatControls } from './chat-controls.js';
+import { createChatErasure } from './chat-erasure.js';
 import { createConversations } from './conversations.js';
 import { createOverview } from './overview.js';
 import { extraRoutes } from './routes/extra-routes.js';
@@ -157,7 +158,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
         logger,
       }),
       dashboardRouter(),
-      erasureRouter({ adminToken: config.ADMIN_TOKEN, erasure: stores.erasure, logger }),
+      erasureRouter({ adminToken: config.ADMIN_TOKEN, erasure: createChatErasure({ stores, line }), logger }),
       codecRouter({
         codec: payloadCodec,
         token: config.CODEC_TOKEN ?? config.ADMIN_TOKEN,

@@ -1,38 +1,51 @@
+import type { Db } from 'mongodb';
 import { lineSlotId } from '../domain/ids.js';
-import { insertOnce, isDuplicateKey, type Collections, type LineSlotDoc } from './collections.js';
+import {
+  insertOnce,
+  isDuplicateKey,
+  type Collections,
+  type LegacyLineDoc,
+  type LineEndDoc,
+  type LineSlotDoc,
+} from './collections.js';
 
-/** Who holds a place in a chat's line: a message workflow, or an admin's redelivery of one. */
+/** Who holds a place in a chat's line: a workflow, or a process at work on the chat (erasure, retention). */
 export interface LineOwner {
   messageId: string;
   workflowId: string;
+  /** For a process's hold: how long it may be at work before its place counts as abandoned. */
+  holdMs?: number;
 }
+
+export type LineEnd = LineEndDoc['kind'];
 
 /** After this many places found taken in a row, the claim looks for the end of the line by reads. */
 const LINEAR_PROBES = 4;
 
 /**
- * Each chat's line: the order in which its messages are answered, kept in four small collections.
+ * Each chat's line: the order in which its messages are answered, kept in three collections whose
+ * documents are each written once, by one writer (FerretDB loses one of two concurrent updates of a
+ * document, and a conditional update can have several winners; a unique `_id` insert cannot).
  *
- * - `chat_lines`: place `n` of chat `c` is the document `_id: "c:n"`, claimed by inserting it,
- *   which is atomic on every server we support (FerretDB included, unlike `$inc` or a conditional
- *   update). Claims take the first free place from a point at or before the end of the line, so
- *   the places taken are always 1..N with no gap, and a message accepted after another finished
- *   its claim gets a later place. Written once; read only to look into a stuck line.
- * - `chat_line_heads`: one document per chat, `done`: the last place whose owner finished. Only
- *   the owner whose turn it is writes it, so it never has two writers.
- * - `chat_line_waiters`: a message that must wait registers under the place it waits for; the
- *   owner of that place wakes it when it finishes, and removes the registration.
- * - `chat_line_voids`: places that will never have an owner at work (a duplicate POST, a start
- *   that never happened, a workflow terminated by hand).
+ * - `chat_lines`: place `n` of chat `c` is the document `_id: "c:n"`, claimed by inserting it.
+ *   Claims take the first free place from a point at or before the end of the line, so the places
+ *   taken are always a gap-free run (floor+1)..N, and a message accepted after another's claim
+ *   returned gets a later place. Written once, by the claim; erasure blanks the message ids of
+ *   places that have ended (the erasure holding the chat's turn is their one writer then).
+ * - `chat_line_ends`: how place `n` ended, inserted once (see LineEndDoc): `finished` by the owner
+ *   holding the turn, `void` for a place never at work. Two who would end the same place (a
+ *   finisher and an inspector that found its workflow closed) race on an insert: one wins, and
+ *   either outcome lets the places after it go.
+ * - `chat_line_floors`: where the line starts again once retention deleted its ended places.
  *
- * Nothing read on a message's way grows with the number of messages: heads grow with chats,
- * waiters and voids stay few (see collections.ts for why that matters on FerretDB).
+ * Nothing read on a message's way grows with the number of messages: a turn is one read of the
+ * place before it in the usual case (see src/coordination/chat-line.ts).
  */
 export function createChatLineStore(c: Collections) {
   const exists = async (chatId: string, seq: number): Promise<boolean> =>
     (await c.lines.findOne({ _id: lineSlotId(chatId, seq) }, { projection: { _id: 1 } })) !== null;
 
-  /** The first free place after `from`, a place known to be taken (or 0), found by doubling and then halving reads. */
+  /** The first free place after `from`, a place known to be taken (or the floor), found by doubling and then halving reads. */
   async function firstFreeAfter(chatId: string, from: number): Promise<number> {
     let low = from;
     let step = 1;
@@ -50,10 +63,14 @@ export function createChatLineStore(c: Collections) {
     return high;
   }
 
+  async function floor(chatId: string): Promise<number> {
+    return (await c.lineFloors.findOne({ _id: chatId }))?.floor ?? 0;
+  }
+
   return {
     /**
-     * Claims the next place in the chat's line, starting the search after `after` (the last place
-     * known to be taken, or the line's finished head). Returns the place claimed.
+     * Claims the next place in the chat's line, starting the search after `after` (a place known
+     * to be taken, or the line's floor). Returns the place claimed.
      */
     async claim(chatId: string, after: number, owner: LineOwner, now = new Date()): Promise<number> {
       let seq = Math.max(1, after + 1);
@@ -67,6 +84,7 @@ export function createChatLineStore(c: Collections) {
             message_id: owner.messageId,
             workflow_id: owner.workflowId,
             created_at: now,
+            ...(owner.holdMs !== undefined ? { hold_ms: owner.holdMs } : {}),
           });
           return seq;
         } catch (error) {
@@ -75,46 +93,102 @@ export function createChatLineStore(c: Collections) {
         }
       }
     },
-    /** The last place taken in the chat's line (0: none), found by lookups by `_id` from its head. */
-    async lastTaken(chatId: string): Promise<number> {
-      const head = (await c.lineHeads.findOne({ _id: chatId }))?.done ?? 0;
-      return (await firstFreeAfter(chatId, head)) - 1;
+    /** Where the line starts: every place up to it had ended and was deleted by retention (0: none). */
+    floor,
+    /** The last place taken in the chat's line (the floor when none is left), found by lookups by `_id`. */
+    async lastTaken(chatId: string, from?: number): Promise<number> {
+      return (await firstFreeAfter(chatId, from ?? (await floor(chatId)))) - 1;
     },
     slot(chatId: string, seq: number): Promise<LineSlotDoc | null> {
       return c.lines.findOne({ _id: lineSlotId(chatId, seq) });
     },
 
-    /** The last place of the chat whose owner finished (0: none yet). */
-    async done(chatId: string): Promise<number> {
-      return (await c.lineHeads.findOne({ _id: chatId }))?.done ?? 0;
+    /** How place `seq` ended, or undefined while it has not. */
+    async end(chatId: string, seq: number): Promise<LineEnd | undefined> {
+      return (await c.lineEnds.findOne({ _id: lineSlotId(chatId, seq) }))?.kind;
     },
-    /** Records that the owner of place `seq` finished; only that owner calls it, in its turn. */
-    async finish(chatId: string, seq: number, now = new Date()): Promise<void> {
-      await c.lineHeads.updateOne({ _id: chatId }, { $max: { done: seq }, $set: { at: now } }, { upsert: true });
-    },
-
-    async isVoid(chatId: string, seq: number): Promise<boolean> {
-      return (await c.lineVoids.findOne({ _id: lineSlotId(chatId, seq) })) !== null;
-    },
-    async markVoid(chatId: string, seq: number, now = new Date()): Promise<void> {
-      await insertOnce(c.lineVoids, { _id: lineSlotId(chatId, seq), at: now });
+    /** Ends place `seq` (see LineEndDoc for who may say `finished`); the first end recorded stands, and is returned. */
+    async markEnded(chatId: string, seq: number, kind: LineEnd, now = new Date()): Promise<LineEnd> {
+      if (await insertOnce(c.lineEnds, { _id: lineSlotId(chatId, seq), chat_id: chatId, seq, kind, at: now }))
+        return kind;
+      return (await this.end(chatId, seq)) ?? kind;
     },
 
-    /** Registers `workflowId` to be woken when the owner of place `seq` finishes (or the place is voided); the latest registration stands. */
-    async wait(chatId: string, seq: number, workflowId: string, now = new Date()): Promise<void> {
-      await c.lineWaiters.replaceOne(
-        { _id: lineSlotId(chatId, seq) },
-        { workflow_id: workflowId, at: now },
-        { upsert: true },
+    /**
+     * Erasure, holding the chat's turn at place `upTo`: the places before it keep their number
+     * and how they ended (later messages and other processes' claims go by them) but no longer
+     * name the end user's messages. One update; the erasure is the only writer of ended places.
+     */
+    async blank(chatId: string, upTo: number): Promise<number> {
+      const result = await c.lines.updateMany(
+        { chat_id: chatId, seq: { $lt: upTo } },
+        { $set: { message_id: '', workflow_id: '' } },
       );
+      return result.modifiedCount;
     },
-    async waiter(chatId: string, seq: number): Promise<string | undefined> {
-      return (await c.lineWaiters.findOne({ _id: lineSlotId(chatId, seq) }))?.workflow_id;
+
+    /**
+     * Retention, holding the chat's turn at place `upTo`: the line starts again after it. The floor
+     * is written first, so a claim that reads it never lands among the places being deleted.
+     */
+    async cut(chatId: string, upTo: number, now = new Date()): Promise<{ places: number; ends: number }> {
+      await c.lineFloors.replaceOne({ _id: chatId }, { floor: upTo, at: now }, { upsert: true });
+      const upToCut = { chat_id: chatId, seq: { $lte: upTo } };
+      const [places, ends] = await Promise.all([c.lines.deleteMany(upToCut), c.lineEnds.deleteMany(upToCut)]);
+      return { places: places.deletedCount, ends: ends.deletedCount };
     },
-    async forgetWaiter(chatId: string, seq: number): Promise<void> {
-      await c.lineWaiters.deleteOne({ _id: lineSlotId(chatId, seq) });
+
+    /** Erasure of the line itself (tests, and a chat deleted with its channel): every document of it. */
+    async drop(chatId: string): Promise<Record<string, number>> {
+      const prefix = { _id: { $regex: `^${escapeRegex(chatId)}:` } };
+      const [places, ends, floors] = await Promise.all([
+        c.lines.deleteMany(prefix),
+        c.lineEnds.deleteMany(prefix),
+        c.lineFloors.deleteMany({ _id: chatId }),
+      ]);
+      return {
+        chat_lines: places.deletedCount,
+        chat_line_ends: ends.deletedCount,
+        chat_line_floors: floors.deletedCount,
+      };
     },
   };
+}
+
+const escapeRegex = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Moves a line kept the first way (a head per chat, voids, waiters) to ends, once, at start-up:
+ * a head's `done` becomes that place's `finished` end (every place before it had ended), a void
+ * stays void, waiters go (a waiting workflow checks its turn by itself). Then the old collections
+ * are dropped, so the next start finds nothing to move.
+ */
+export async function migrateLegacyLines(db: Db, c: Collections): Promise<number> {
+  let moved = 0;
+  const at = new Date();
+  for await (const head of db.collection<LegacyLineDoc>('chat_line_heads').find({})) {
+    if (head.done !== undefined && head.done > 0) {
+      const seq = head.done;
+      await insertOnce(c.lineEnds, {
+        _id: lineSlotId(head._id, seq),
+        chat_id: head._id,
+        seq,
+        kind: 'finished' as const,
+        at,
+      });
+      moved += 1;
+    }
+  }
+  for await (const voided of db.collection<LegacyLineDoc>('chat_line_voids').find({})) {
+    const split = voided._id.lastIndexOf(':');
+    const [chatId, seq] = [voided._id.slice(0, split), Number(voided._id.slice(split + 1))];
+    await insertOnce(c.lineEnds, { _id: voided._id, chat_id: chatId, seq, kind: 'void' as const, at });
+    moved += 1;
+  }
+  for (const name of ['chat_line_heads', 'chat_line_voids', 'chat_line_waiters']) {
+    await db.dropCollection(name).catch(() => false); // absent already: nothing to drop
+  }
+  return moved;
 }
 
 export type ChatLineStore = ReturnType<typeof createChatLineStore>;

@@ -76,29 +76,44 @@ export interface LineSlotDoc {
   chat_id: string;
   seq: number;
   message_id: string;
-  /** The message workflow, or the redelivery workflow, that holds the place. */
+  /** The workflow that holds the place (a message's, a redelivery's, a chat control's), or the process's hold id (erasure, retention). */
   workflow_id: string;
   created_at: Date;
+  /**
+   * For a place held by a process rather than a workflow (an erasure, retention): how long after
+   * its claim it may still be at work; past that, with no workflow of its id, it is voided.
+   */
+  hold_ms?: number;
 }
 
-/** How far a chat's line has got: `_id` the chat id; `done` the last place whose owner finished. */
-export interface LineHeadDoc {
+/**
+ * How a place in a chat's line ended (stores/chat-lines.ts): `_id` the place's. Inserted once, by
+ * the one who ends it: `finished` only by the owner that held the chat's turn (so every place
+ * before it had ended), `void` for a place known never to be at work (a duplicate POST, a start
+ * that never happened, a workflow terminated by hand, a message that ended before its turn came).
+ */
+export interface LineEndDoc {
   _id: string;
-  done: number;
+  chat_id: string;
+  seq: number;
+  kind: 'finished' | 'void';
   at: Date;
 }
 
-/** A place that will never have an owner at work: `_id` the place's. */
-export interface LineVoidDoc {
+/**
+ * Where a chat's line starts again after retention deleted its places: `_id` the chat id; every
+ * place up to `floor` had ended and is gone. Written only by retention, holding the chat's turn.
+ */
+export interface LineFloorDoc {
   _id: string;
+  floor: number;
   at: Date;
 }
 
-/** A workflow waiting for the owner of a place to finish: `_id` the awaited place's. */
-export interface LineWaiterDoc {
+/** The documents of the line's first design (heads, voids, waiters), read once to move them to `chat_line_ends`. */
+export interface LegacyLineDoc {
   _id: string;
-  workflow_id: string;
-  at: Date;
+  done?: number;
 }
 
 /**
@@ -226,9 +241,8 @@ export interface Collections {
   attempts: Collection<DeliveryAttemptDoc>;
   blobs: Collection<BlobDoc>;
   lines: Collection<LineSlotDoc>;
-  lineHeads: Collection<LineHeadDoc>;
-  lineVoids: Collection<LineVoidDoc>;
-  lineWaiters: Collection<LineWaiterDoc>;
+  lineEnds: Collection<LineEndDoc>;
+  lineFloors: Collection<LineFloorDoc>;
   transcripts: Collection<TranscriptDoc>;
   replies: Collection<ReplyDoc>;
   speech: Collection<SpeechDoc>;
@@ -247,9 +261,8 @@ export function collections(db: Db): Collections {
     attempts: db.collection<DeliveryAttemptDoc>('delivery_attempts'),
     blobs: db.collection<BlobDoc>('blobs'),
     lines: db.collection<LineSlotDoc>('chat_lines'),
-    lineHeads: db.collection<LineHeadDoc>('chat_line_heads'),
-    lineVoids: db.collection<LineVoidDoc>('chat_line_voids'),
-    lineWaiters: db.collection<LineWaiterDoc>('chat_line_waiters'),
+    lineEnds: db.collection<LineEndDoc>('chat_line_ends'),
+    lineFloors: db.collection<LineFloorDoc>('chat_line_floors'),
     transcripts: db.collection<TranscriptDoc>('message_transcripts'),
     replies: db.collection<ReplyDoc>('message_replies'),
     speech: db.collection<SpeechDoc>('message_speech'),

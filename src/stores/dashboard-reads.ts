@@ -6,7 +6,7 @@ import type { ChatDoc, Collections, DeliveryAttemptDoc, MessageDoc, OutcomeDoc }
  * The reads behind the dashboard's conversations and overview. Read-only: nothing here writes, so
  * it never races the workflows that own these documents.
  */
-export function createDashboardReadStore(c: Collections, lines: Pick<ChatLineStore, 'lastTaken' | 'slot'>) {
+export function createDashboardReadStore(c: Collections, lines: Pick<ChatLineStore, 'floor' | 'lastTaken' | 'slot'>) {
   return {
     /** A page's chats, most recently active first (the unique page_id + client_id index serves the filter). */
     async chatsOfPage(pageId: string, options: { limit: number; before?: Date }): Promise<ChatDoc[]> {
@@ -25,14 +25,16 @@ export function createDashboardReadStore(c: Collections, lines: Pick<ChatLineSto
     async messagesOfChat(channelId: string, chatId: string, limit: number): Promise<MessageDoc[]> {
       const found: MessageDoc[] = [];
       const seen = new Set<string>();
-      let next = await lines.lastTaken(chatId);
-      while (next >= 1 && found.length < limit) {
-        const window = Array.from({ length: Math.min(next, limit - found.length + 4) }, (_, k) => next - k);
+      // Places up to the floor were cut by retention; places held by an erasure name no message.
+      const floor = await lines.floor(chatId);
+      let next = await lines.lastTaken(chatId, floor);
+      while (next > floor && found.length < limit) {
+        const window = Array.from({ length: Math.min(next - floor, limit - found.length + 4) }, (_, k) => next - k);
         next -= window.length;
         const places = await Promise.all(window.map((seq) => lines.slot(chatId, seq)));
         const ids: string[] = [];
         for (const place of places) {
-          if (!place || seen.has(place.message_id)) continue;
+          if (!place || place.message_id === '' || seen.has(place.message_id)) continue;
           seen.add(place.message_id);
           ids.push(place.message_id);
         }

@@ -49,22 +49,12 @@ export function createErasureStore(c: Collections) {
     return counts;
   }
 
-  /** Deletes a chat's own documents: its line (places, head, voids, waiters) and the chat with its recent history. */
+  /**
+   * Deletes the chat record with its recent history. Its line stays (src/coordination/process-hold.ts
+   * says who ends or cuts it): later messages and other processes' claims go by its places.
+   */
   async function eraseChatDocuments(chatId: string): Promise<ErasureCounts> {
-    const [lines, voids, waiters, heads] = await Promise.all([
-      c.lines.deleteMany(idPrefixed([chatId])),
-      c.lineVoids.deleteMany(idPrefixed([chatId])),
-      c.lineWaiters.deleteMany(idPrefixed([chatId])),
-      c.lineHeads.deleteMany({ _id: chatId }),
-    ]);
-    const chats = await c.chats.deleteMany({ _id: chatId });
-    return {
-      chat_lines: lines.deletedCount,
-      chat_line_voids: voids.deletedCount,
-      chat_line_waiters: waiters.deletedCount,
-      chat_line_heads: heads.deletedCount,
-      chats: chats.deletedCount,
-    };
+    return { chats: (await c.chats.deleteMany({ _id: chatId })).deletedCount };
   }
 
   return {
@@ -72,14 +62,23 @@ export function createErasureStore(c: Collections) {
 
     /**
      * Erases one end user's chat and everything of it, `batchSize` messages at a time (each batch a
-     * few deletes), then the chat itself. Safe to repeat; a chat that does not exist erases nothing.
+     * few deletes), then the chat itself. With `beforePlace` (the erasure's own place in the chat's
+     * line), only the messages whose places come before it: those after it were sent after the
+     * erasure was asked for. Safe to repeat; a chat that does not exist erases nothing.
      */
-    async eraseChat(chatId: string, options: { batchSize?: number } = {}): Promise<ErasureCounts> {
+    async eraseChat(
+      chatId: string,
+      options: { batchSize?: number; beforePlace?: number } = {},
+    ): Promise<ErasureCounts> {
       const batchSize = options.batchSize ?? 500;
       const counts: ErasureCounts = {};
+      const ofChat: Filter<MessageDoc> =
+        options.beforePlace === undefined
+          ? { chat_id: chatId }
+          : { chat_id: chatId, line_seq: { $lt: options.beforePlace } };
       for (;;) {
         const batch = await c.messages
-          .find({ chat_id: chatId }, { projection: { _id: 1 } })
+          .find(ofChat, { projection: { _id: 1 } })
           .limit(batchSize)
           .toArray();
         if (batch.length === 0) break;

@@ -5,7 +5,7 @@ import { createChannelStore } from './channels.js';
 import { createChatStore } from './chats.js';
 import { collections, ensureIndexes } from './collections.js';
 import { createDashboardReadStore } from './dashboard-reads.js';
-import { createChatLineStore } from './chat-lines.js';
+import { createChatLineStore, migrateLegacyLines } from './chat-lines.js';
 import { createErasureStore } from './erasure.js';
 import { createMessageStore } from './messages.js';
 import { createSigningSecretStore } from './signing-secrets.js';
@@ -34,7 +34,12 @@ export function createStores(db: Db, options: { secretBox?: SecretBox; messageCa
     /** Retention and end users' erasure requests: deleting a chat or old messages with all their records. */
     erasure: createErasureStore(c),
     ensureIndexes: async () => {
-      await Promise.all([ensureIndexes(c), signingSecrets.ensureIndexes(), channels.ensurePages()]);
+      await Promise.all([
+        ensureIndexes(c),
+        signingSecrets.ensureIndexes(),
+        channels.ensurePages(),
+        migrateLegacyLines(db, c),
+      ]);
     },
   };
 }

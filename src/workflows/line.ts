@@ -61,24 +61,63 @@ export function continueWithMemo<W extends Workflow>(...args: Parameters<W>): Pr
   })(...args);
 }
 
-/** This workflow's place in its chat's line (see src/coordination/chat-line.ts). */
+/**
+ * This workflow's place in its chat's line (see src/coordination/chat-line.ts). The turn is known
+ * held only from a read of the stored line (a step's, or checkChatTurn's); a `lineTurn` signal is
+ * a hint to read again, never a grant: it may be late, repeated, or sent for a place that ended
+ * while an earlier one still runs.
+ */
 export function chatLineTurn(chatId: string, lineSeq: number, longWait?: LongWait) {
-  let granted = false;
+  let held = false;
+  let hinted = false;
+  // Looks so far in this run (a long wait continues as new after enough of them), and how many of
+  // them came due without a hint (each waits longer than the one before).
+  let rounds = 0;
+  let dueLooks = 0;
   setHandler(lineTurnSignal, () => {
-    granted = true;
+    hinted = true;
   });
+
+  /** Until a hint arrives or the next look is due: which it was. */
+  async function nextLook(): Promise<'hint' | 'due'> {
+    if (longWait && timeToContinue(rounds, checksBeforeContinue.turn)) await longWait.continueAsNew();
+    rounds += 1;
+    const interval = CHECK_INTERVALS[Math.min(dueLooks, CHECK_INTERVALS.length - 1)]!;
+    const hint = await condition(() => hinted, interval);
+    hinted = false;
+    if (!hint) dueLooks += 1;
+    return hint ? 'hint' : 'due';
+  }
+
+  /** Reads the stored line; a look that came due also voids a place before this one that nobody works on. */
+  async function look(why: 'hint' | 'due'): Promise<void> {
+    if ((await checkChatTurn({ chatId, lineSeq, inspect: why === 'due' })).granted) held = true;
+  }
+
   return {
-    /** Admission found the turn already there. */
+    /** A step read the stored line and found the turn (admission, or a step that ran in it). */
     grant(): void {
-      granted = true;
+      held = true;
     },
-    /** Waits until every earlier message of the chat has finished. */
+    /** Whether the turn is known held; when it is not, whoever ends the place reads the line to tell. */
+    get held(): boolean {
+      return held;
+    },
+    /** Waits until every earlier place of the chat has ended. */
     async wait(): Promise<void> {
-      for (let check = 0; !granted; check++) {
-        if (longWait && timeToContinue(check, checksBeforeContinue.turn)) await longWait.continueAsNew();
-        const interval = CHECK_INTERVALS[Math.min(check, CHECK_INTERVALS.length - 1)]!;
-        if (await condition(() => granted, interval)) return;
-        if ((await checkChatTurn({ chatId, lineSeq })).granted) granted = true;
+      while (!held) await look(await nextLook());
+    },
+    /**
+     * For a step that reads the turn itself (a text message's answer step): waits until it is
+     * worth taking again, after a hint, or after a due look that found the turn (or voided a stuck
+     * place on the way).
+     */
+    async untilWorthAsking(): Promise<void> {
+      for (;;) {
+        const why = await nextLook();
+        if (why === 'hint') return;
+        await look(why);
+        if (held) return;
       }
     },
   };

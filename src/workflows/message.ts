@@ -55,6 +55,10 @@ async function messagePath(run: MessageRun): Promise<MessageResult> {
     const admission = await admitAfterFailure(run);
     if ('refused' in admission) return admission.refused;
     settings = admission.settings;
+  } else if (!run.turn.held) {
+    // The step failed while the message waited for its turn: the fallback goes out in it too.
+    run.enter('waiting_turn');
+    await run.turn.wait();
   }
   const partCount = await writeFallback(run, settings, answered.failure);
   return deliverReply(run, settings, { partCount, fallback: true, handoff: false }, answered.failure);

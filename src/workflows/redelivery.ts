@@ -50,6 +50,7 @@ export async function redeliveryWorkflow(input: RedeliveryInput): Promise<Redeli
       messageId,
       chatId,
       lineSeq,
+      ...(turn.held ? { turnHeld: true } : {}),
       status,
       partsDelivered,
       redelivery: input.redelivery,
@@ -85,7 +86,7 @@ async function redeliver(
         redelivery: input.redelivery,
         // Speech made for the first delivery is sent again with its part.
         withAudio: true,
-        finish: { status: 'delivered', lineSeq, partsBefore: input.fromPart },
+        finish: { status: 'delivered', lineSeq, turnHeld: true, partsBefore: input.fromPart },
         // A long pause goes on in a fresh run, from the part that waits.
         longWait: {
           continueAsNew: (rest) =>

@@ -48,7 +48,7 @@ describe('bursts and stale replies in the answer step', () => {
       line: {
         ...base.line,
         turn: () => Promise.resolve(world.turn),
-        release: (chatId: string, seq: number) => base.line.release(chatId, seq),
+        end: (chatId: string, seq: number) => base.line.end(chatId, seq),
         // As the line does: a place claimed after `claimedBy` does not count.
         successor: (_chatId: string, _seq: number, _messageId: string, options: { claimedBy?: Date } = {}) =>
           Promise.resolve(

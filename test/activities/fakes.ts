@@ -187,9 +187,9 @@ export class FakeWorld {
       model: partialFake<ModelClient>('model', options.model ?? {}),
       line: partialFake<ActivityDeps['line']>('line', {
         turn: () => Promise.resolve(this.turn),
-        release: (chatId, seq) => {
+        end: (chatId, seq) => {
           this.released.push(`${chatId}#${seq}`);
-          return Promise.resolve();
+          return Promise.resolve('finished' as const);
         },
       }),
       logger: createLogger({ level: 'silent', name: 'activity-test' }),

@@ -14,13 +14,9 @@ export const PER_MESSAGE_COLLECTIONS = [
   'paused_deliveries',
   'blobs',
 ] as const;
-export const PER_CHAT_COLLECTIONS = [
-  'chats',
-  'chat_lines',
-  'chat_line_heads',
-  'chat_line_voids',
-  'chat_line_waiters',
-] as const;
+/** The chat record; erasure blanks its line (it stays for the messages after it), retention deletes it. */
+export const PER_CHAT_COLLECTIONS = ['chats'] as const;
+export const LINE_COLLECTIONS = ['chat_lines', 'chat_line_ends'] as const;
 
 /**
  * Writes a chat with `messages` messages, each with a record in every per-message collection, the
@@ -102,9 +98,11 @@ export async function seedChat(
       created_at: at,
     });
   }
-  await c.lineHeads.insertOne({ _id: chatId, done: options.messages, at });
-  await c.lineVoids.insertOne({ _id: `${chatId}:99`, at });
-  await c.lineWaiters.insertOne({ _id: `${chatId}:98`, workflow_id: 'w', at });
+  // A finished chat's last place ended (so every place before it had); an unfinished one's is still held.
+  if (options.finished !== false) {
+    const seq = options.messages;
+    await c.lineEnds.insertOne({ _id: `${chatId}:${seq}`, chat_id: chatId, seq, kind: 'finished', at });
+  }
   await c.chats.insertOne({
     _id: chatId,
     page_id: options.pageId,
@@ -124,7 +122,7 @@ export async function countRecords(
   messageIds: readonly string[],
 ): Promise<Record<string, number>> {
   const db = c.messages.db;
-  const names = [...PER_MESSAGE_COLLECTIONS, ...PER_CHAT_COLLECTIONS];
+  const names = [...PER_MESSAGE_COLLECTIONS, ...PER_CHAT_COLLECTIONS, ...LINE_COLLECTIONS];
   const counts: Record<string, number> = {};
   for (const name of names) {
     const all = await db.collection<{ _id: string; chat_id?: string; message_id?: string }>(name).find({}).toArray();

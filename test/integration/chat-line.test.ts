@@ -66,17 +66,17 @@ describe('chat line on the MongoDB-compatible server', () => {
     );
   });
 
-  test('a message goes at once when the place before it has finished, and waits (registered) while it has not', async () => {
+  test('a message goes at once when the place before it has finished, and waits while it has not; the one finishing wakes the next', async () => {
     const chatId = newChat();
     const { workflows, woken } = recordingWorkflows();
     const line = createChatLine({ lines: stores.lines, workflows });
     const [a, b] = [await line.claim(chatId, owner(1)), await line.claim(chatId, owner(2))];
     assert.deepEqual(await line.turn(chatId, a, 'wf-1'), { granted: true });
     assert.deepEqual(await line.turn(chatId, b, 'wf-2'), { granted: false, waitingFor: a });
-    await line.release(chatId, a);
+    await line.end(chatId, a, { turnHeld: true });
     assert.deepEqual(woken, ['wf-2'], 'the finishing owner wakes the one waiting for it');
     assert.deepEqual(await line.turn(chatId, b, 'wf-2'), { granted: true });
-    await line.release(chatId, b);
+    await line.end(chatId, b, { turnHeld: true });
     assert.deepEqual(woken, ['wf-2'], 'nobody waits behind the last place');
   });
 
@@ -89,7 +89,7 @@ describe('chat line on the MongoDB-compatible server', () => {
       const a = await line.claim(chatId, owner(1));
       const b = await line.claim(chatId, owner(2));
       await line.turn(chatId, a, 'wf-1');
-      const [, turn] = await Promise.all([line.release(chatId, a), line.turn(chatId, b, 'wf-2')]);
+      const [, turn] = await Promise.all([line.end(chatId, a, { turnHeld: true }), line.turn(chatId, b, 'wf-2')]);
       if (!turn.granted && !woken.includes('wf-2')) lost += 1;
     }
     assert.equal(lost, 0, 'every next message was either granted its turn or woken');
@@ -104,10 +104,11 @@ describe('chat line on the MongoDB-compatible server', () => {
       await line.claim(chatId, owner(2)),
       await line.claim(chatId, owner(3)),
     ];
-    await line.release(chatId, a);
+    await line.end(chatId, a, { turnHeld: true });
     assert.deepEqual(await line.turn(chatId, c, 'wf-3'), { granted: false, waitingFor: dup });
     await line.abandon(chatId, dup);
-    assert.deepEqual(woken, ['wf-3']);
+    // The first owner's end woke the next place (the duplicate's: nobody there); the abandon wakes the one behind it.
+    assert.deepEqual(woken, ['wf-2', 'wf-3']);
     assert.deepEqual(await line.turn(chatId, c, 'wf-3'), { granted: true });
   });
 
@@ -118,7 +119,7 @@ describe('chat line on the MongoDB-compatible server', () => {
     const orphan = await line.claim(chatId, owner(1));
     const retried = await line.claim(chatId, owner(1));
     assert.deepEqual(await line.turn(chatId, retried, 'wf-1'), { granted: true });
-    assert.equal(await stores.lines.isVoid(chatId, orphan), true);
+    assert.equal((await stores.lines.end(chatId, orphan)) === 'void', true);
   });
 
   test('two retried messages whose first POSTs both left places behind do not wait for each other: a place whose workflow runs elsewhere is voided', async () => {
@@ -134,8 +135,8 @@ describe('chat line on the MongoDB-compatible server', () => {
     // Message 1 steps over its own place, then finds message 2's first place: a workflow that holds another place.
     assert.deepEqual(await line.turn(chatId, retryOf1, 'wf-1'), { granted: false, waitingFor: orphanOf2 });
     assert.deepEqual(await line.turn(chatId, retryOf1, 'wf-1', true), { granted: true });
-    assert.equal(await stores.lines.isVoid(chatId, orphanOf1), true);
-    assert.equal(await stores.lines.isVoid(chatId, orphanOf2), true);
+    assert.equal((await stores.lines.end(chatId, orphanOf1)) === 'void', true);
+    assert.equal((await stores.lines.end(chatId, orphanOf2)) === 'void', true);
     // Message 2 waits for message 1's retry, which runs in its own place.
     assert.deepEqual(await line.turn(chatId, retryOf2, 'wf-2', true), { granted: false, waitingFor: retryOf1 });
   });
@@ -158,6 +159,7 @@ describe('chat line on the MongoDB-compatible server', () => {
     assert.deepEqual(await line.turn(chatId, places[3]!, 'wf-4', true), { granted: false, waitingFor: 2 });
     clock += 31_000;
     assert.deepEqual(await line.turn(chatId, places[3]!, 'wf-4', true), { granted: true });
-    for (const seq of [1, 2, 3]) assert.equal(await stores.lines.isVoid(chatId, seq), true, `place ${seq} voided`);
+    for (const seq of [1, 2, 3])
+      assert.equal((await stores.lines.end(chatId, seq)) === 'void', true, `place ${seq} voided`);
   });
 });

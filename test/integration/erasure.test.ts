@@ -8,7 +8,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createApp } from '../../src/api/app.js';
+import { createChatErasure } from '../../src/api/chat-erasure.js';
 import { erasureRouter } from '../../src/api/routes/erasure.js';
+import { createChatLine, type LineWorkflows } from '../../src/coordination/chat-line.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { collections, type Collections } from '../../src/stores/collections.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
@@ -17,8 +19,17 @@ import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
 import { run } from '../cli/run-cli.js';
 import { countRecords, PER_CHAT_COLLECTIONS, PER_MESSAGE_COLLECTIONS, seedChat } from '../helpers/seed-records.js';
 
+/** No workflow runs in these tests: every place seeded is held by a workflow Temporal does not know. */
+const noWorkflows: LineWorkflows = {
+  wake: () => Promise.resolve(),
+  status: () => Promise.resolve({ state: 'missing' }),
+};
+
 const everyCollection = [...PER_MESSAGE_COLLECTIONS, ...PER_CHAT_COLLECTIONS];
 const zeroes = Object.fromEntries(everyCollection.map((name) => [name, 0]));
+/** The counts of the collections erasure empties (the chat's line stays, blanked). */
+const erasable = (counts: Record<string, number>) =>
+  Object.fromEntries(everyCollection.map((name) => [name, counts[name] ?? 0]));
 
 describe('erasure of one end user', () => {
   let mongo: TestMongo;
@@ -37,7 +48,11 @@ describe('erasure of one end user', () => {
       routers: [
         erasureRouter({
           adminToken: ADMIN_TOKEN,
-          erasure: stores.erasure,
+          erasure: createChatErasure({
+            stores,
+            line: createChatLine({ lines: stores.lines, workflows: noWorkflows }),
+            waitMs: 300,
+          }),
           logger: createLogger({ level: 'silent', name: 'test' }),
         }),
       ],
@@ -62,8 +77,8 @@ describe('erasure of one end user', () => {
 
     const erased = await stores.erasure.eraseChat(gone.chatId, { batchSize: 2 });
 
-    assert.deepEqual(await countRecords(c, gone.chatId, gone.messageIds), zeroes);
-    assert.deepEqual(await countRecords(c, kept.chatId, kept.messageIds), keptBefore);
+    assert.deepEqual(erasable(await countRecords(c, gone.chatId, gone.messageIds)), zeroes);
+    assert.deepEqual(erasable(await countRecords(c, kept.chatId, kept.messageIds)), erasable(keptBefore));
     for (const name of everyCollection) assert.equal(erased[name], before[name], `count of ${name}`);
     assert.equal(erased.messages, 5);
   });
@@ -83,11 +98,65 @@ describe('erasure of one end user', () => {
     assert.equal(erased.messages, 2);
     assert.equal(erased.chats, 1);
     assert.equal(erased.delivery_attempts, 2);
-    assert.deepEqual(await countRecords(c, chatId, messageIds), zeroes);
+    assert.deepEqual(erasable(await countRecords(c, chatId, messageIds)), zeroes);
 
     const again = await call(base, 'POST', '/v1/erasures', { body: { page_id: 'page-api', client_id: 'carol' } });
     assert.equal(again.status, 200);
     assert.ok(Object.values(again.body.erased as Record<string, number>).every((count) => count === 0));
+  });
+
+  test("after an erasure the chat's line keeps its places, naming no message, and the user's next message goes at once", async () => {
+    const { chatId } = await seedChat(c, {
+      pageId: 'page-line',
+      clientId: 'erin',
+      receivedAt: new Date(),
+      messages: 3,
+    });
+    const erased = await call(base, 'POST', '/v1/erasures', { body: { page_id: 'page-line', client_id: 'erin' } });
+    assert.equal(erased.status, 200, erased.text);
+    const places = await c.lines.find({ chat_id: chatId }).sort({ seq: 1 }).toArray();
+    assert.equal(places.length, 4, "the three messages' places and the erasure's own");
+    assert.ok(
+      places.every((place) => place.message_id === ''),
+      JSON.stringify(places),
+    );
+    assert.ok(
+      places.slice(0, 3).every((place) => place.workflow_id === ''),
+      JSON.stringify(places),
+    );
+    // An API process that remembered the chat claims right after its last place, as a new one
+    // (reading the line) does: either way the next message's turn is there at once.
+    const line = createChatLine({ lines: stores.lines, workflows: noWorkflows });
+    const next = await line.claim(chatId, { messageId: 'msg_after', workflowId: 'wf-after' });
+    assert.equal(next, 5);
+    assert.deepEqual(await line.turn(chatId, next, 'wf-after'), { granted: true });
+  });
+
+  test('an erasure waits for a message still being answered: 409 when it does not end in time, and nothing is erased or held', async () => {
+    const { chatId, messageIds } = await seedChat(c, {
+      pageId: 'page-busy',
+      clientId: 'fred',
+      receivedAt: new Date(),
+      messages: 2,
+      finished: false,
+    });
+    // Place 2 is held by a message at work (its workflow runs, as far as the line can tell).
+    const running: LineWorkflows = { ...noWorkflows, status: () => Promise.resolve({ state: 'running' }) };
+    const line = createChatLine({ lines: stores.lines, workflows: running });
+    await line.end(chatId, 1, { turnHeld: true });
+    const before = await countRecords(c, chatId, messageIds);
+    const busy = createChatErasure({ stores, line, waitMs: 200 });
+    await assert.rejects(busy.erase('page-busy', 'fred'), (error: Error & { status?: number }) => {
+      assert.equal(error.status, 409);
+      assert.match(error.message, /still being answered/);
+      return true;
+    });
+    assert.deepEqual(erasable(await countRecords(c, chatId, messageIds)), erasable(before));
+    // Its place was given up: once the message ends, the next place goes at once.
+    assert.equal(await stores.lines.end(chatId, 3), 'void');
+    await line.end(chatId, 2, { turnHeld: true });
+    const after = await line.claim(chatId, { messageId: 'msg_next', workflowId: 'wf-next' });
+    assert.deepEqual(await line.turn(chatId, after, 'wf-next'), { granted: true });
   });
 
   test('the erasure API needs the admin token and both ids', async () => {
@@ -117,7 +186,7 @@ describe('erasure of one end user', () => {
     assert.equal(erased.code, 0, erased.stderr);
     assert.match(erased.stdout, new RegExp(`^Erased chat ${chatId}: \\d+ documents\\.`));
     assert.match(erased.stdout, /^ {2}messages: 3$/m);
-    assert.deepEqual(await countRecords(c, chatId, messageIds), zeroes);
+    assert.deepEqual(erasable(await countRecords(c, chatId, messageIds)), zeroes);
 
     const again = await run(['users', 'erase', '--page-id', 'page-cli', '--client-id', 'dana', '--json'], { env });
     assert.equal(again.code, 0, again.stderr);

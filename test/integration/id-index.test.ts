@@ -38,7 +38,7 @@ describe('lookups by _id use the index on the provisioned server', () => {
 
   test('every collection of the message path, with 10 and with 10 000 documents', async () => {
     const c = collections(mongo.db);
-    const path = [c.chats, c.lines, c.lineHeads, c.lineWaiters, c.lineVoids, c.messages, c.replies, c.attempts];
+    const path = [c.chats, c.lines, c.lineEnds, c.lineFloors, c.messages, c.replies, c.attempts];
     for (const collection of path) {
       const name = collection.collectionName;
       const raw = mongo.db.collection<{ _id: string; n: number }>(name);

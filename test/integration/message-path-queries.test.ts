@@ -67,10 +67,10 @@ describe("a message's path reads and writes the database only by _id", () => {
       },
       { timeoutMs: 60_000, what: 'every message delivered' },
     );
-    // The chat's line is handed on after the outcome: wait for the last head to move too.
+    // The chat's line is handed on after the outcome: wait for the third place to end too.
     const chatId = (await stores.messages.get(String(sent[2]?.body.message_id)))?.chat_id ?? '';
-    await waitFor(async () => ((await stores.lines.done(chatId)) >= 3 ? true : undefined), {
-      what: "the chat's head past its third message",
+    await waitFor(async () => ((await stores.lines.end(chatId, 3)) === 'finished' ? true : undefined), {
+      what: "the chat's third place finished",
     });
     // The receiver fetches the spoken reply from the API.
     const spoken = s.receiver.delivered(reply.path).find((post) => post.fields.audio);

@@ -246,6 +246,7 @@ describe('message workflow branches (stubbed activities, time-skipping server)',
         assert.deepEqual(stubs.inputsOf('sendReplyPart')[0]?.finish, {
           status: 'failed',
           lineSeq: 2,
+          turnHeld: true,
           reason: 'chat completion failed with HTTP 400',
           partsDelivered: 1,
         });
@@ -377,6 +378,88 @@ describe('message workflow branches (stubbed activities, time-skipping server)',
           reason: 'message msg_y is not stored',
         },
       ]);
+    });
+  });
+
+  describe("the chat's turn (issue 23: a signal is a hint, a place is ended by what is stored)", () => {
+    test('one turn signal is not a turn for ever: a text message told to wait again waits for another hint or its own look', async () => {
+      const snapshot = stubSnapshot();
+      const stubs = stubActivities({
+        answerMessage: inSequence<Answer>(
+          { kind: 'waiting_turn', snapshot },
+          // The signal came from a place that ended while an earlier one still runs.
+          { kind: 'waiting_turn', snapshot },
+          { kind: 'answered', snapshot, partCount: 1, delivery: { delivered: 1, finished: true } },
+        ),
+        checkChatTurn: inSequence<TurnState>({ granted: false, waitingFor: 1 }, { granted: true }),
+      });
+      const { result, handle } = await run(stubs, textMessage(), async (started) => {
+        await waitFor(() => stubs.names().length === 1, { what: 'the first step' });
+        await started.signal(lineTurnSignal);
+      });
+      assert.equal(result.status, 'delivered');
+      assert.deepEqual(stubs.names(), [
+        'answerMessage',
+        'answerMessage',
+        'checkChatTurn',
+        'checkChatTurn',
+        'answerMessage',
+      ]);
+      assert.deepEqual(await firedTimers(handle), [35, 120], 'after the one hint, its own looks');
+      assert.deepEqual(
+        stubs.inputsOf('checkChatTurn').map((input) => input.inspect),
+        [true, true],
+        'a look that came due looks deep',
+      );
+    });
+
+    test('a turn signal wakes a waiting message to read the line, and it goes on waiting when the turn is not there', async () => {
+      const stubs = stubActivities({
+        answerMessage: () =>
+          Promise.resolve({ kind: 'refused', outcome: 'not_answered', reason: 'assistant off', turn: false }),
+        checkChatTurn: inSequence<TurnState>({ granted: false, waitingFor: 1 }, { granted: true }),
+      });
+      const { result, handle } = await run(stubs, textMessage(), async (started) => {
+        await waitFor(() => stubs.names().length === 1, { what: 'the first step' });
+        await started.signal(lineTurnSignal);
+        await waitFor(() => stubs.names().length === 2, { what: 'the look after the hint' });
+        await started.signal(lineTurnSignal);
+      });
+      assert.equal(result.status, 'not_answered');
+      assert.deepEqual(stubs.names(), [
+        'answerMessage',
+        'checkChatTurn',
+        'checkChatTurn',
+        'recordUnansweredMessage',
+        'closeMessage',
+      ]);
+      assert.deepEqual(
+        stubs.inputsOf('checkChatTurn').map((input) => input.inspect),
+        [false, false],
+        'a hint is followed by a plain read of the line',
+      );
+      assert.deepEqual(await firedTimers(handle), [], 'both looks followed a hint');
+      assert.equal(stubs.inputsOf('closeMessage')[0]?.turnHeld, true);
+    });
+
+    test('a message refused before its turn came closes without claiming the turn (the line decides how its place ends)', async () => {
+      const stubs = stubActivities({
+        answerMessage: () =>
+          Promise.resolve({ kind: 'refused', outcome: 'failed', reason: 'the channel no longer exists', turn: false }),
+      });
+      const { result } = await run(stubs);
+      assert.equal(result.status, 'failed');
+      assert.deepEqual(stubs.names(), ['answerMessage', 'closeMessage']);
+      assert.equal(stubs.inputsOf('closeMessage')[0]?.turnHeld, undefined);
+    });
+
+    test('a message refused in its turn closes holding it', async () => {
+      const stubs = stubActivities({
+        answerMessage: () =>
+          Promise.resolve({ kind: 'refused', outcome: 'failed', reason: 'the channel no longer exists', turn: true }),
+      });
+      await run(stubs);
+      assert.equal(stubs.inputsOf('closeMessage')[0]?.turnHeld, true);
     });
   });
 

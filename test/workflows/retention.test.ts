@@ -9,6 +9,7 @@ import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@tem
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { after, before, describe, test } from 'node:test';
 import { createRetentionActivities } from '../../src/activities/retention.js';
+import { chatLineFor } from '../../src/coordination/index.js';
 import { DAY_MS } from '../../src/domain/erasure.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { startTemporalDevServer } from '../../src/stack/servers.js';
@@ -84,7 +85,7 @@ describe('retention', () => {
         connection: env.nativeConnection,
         taskQueue: 'retention-test',
         workflowBundle,
-        activities: createRetentionActivities(stores),
+        activities: createRetentionActivities({ stores, line: chatLineFor(stores, env.client) }),
         dataConverter: testDataConverter,
       });
       const result = await worker.runUntil(
@@ -128,7 +129,7 @@ describe('retention', () => {
         connection: env.nativeConnection,
         taskQueue: 'retention-test-0',
         workflowBundle,
-        activities: createRetentionActivities(stores),
+        activities: createRetentionActivities({ stores, line: chatLineFor(stores, env.client) }),
         dataConverter: testDataConverter,
       });
       const result = await worker.runUntil(
@@ -189,7 +190,7 @@ describe('retention', () => {
           connection: native,
           taskQueue: options.taskQueue,
           workflowBundle,
-          activities: createRetentionActivities(stores),
+          activities: createRetentionActivities({ stores, line: chatLineFor(stores, client) }),
           dataConverter: testDataConverter,
         });
         await worker.runUntil(async () => {

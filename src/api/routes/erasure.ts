@@ -1,8 +1,7 @@
 import { Router } from 'express';
+import type { ChatErasure } from '../chat-erasure.js';
 import { erasureRequestSchema, erasureResponseSchema } from '../contracts/erasure.js';
 import type { Logger } from '../../lib/logger.js';
-import { chatIdFor } from '../../stores/chats.js';
-import type { ErasureStore } from '../../stores/erasure.js';
 import { mountRoutes, requireAdminToken, type RouteSpec } from '../route-spec.js';
 
 /** An end user's erasure request (privacy law's right to erasure): admin route, documented from this table. */
@@ -14,20 +13,19 @@ export const erasureRoutes = [
     tag: 'Privacy',
     summary: "Erase one end user's data",
     description:
-      "Deletes the end user's chat on a channel page and everything of it: every message, its transcript, reply, speech audio, delivery attempts, outcomes and redeliveries, and the chat's history. Safe to repeat. A message of theirs still being answered stops (its workflow finds nothing to work on). Temporal keeps the histories of finished workflows for the namespace's retention period (their payloads are encrypted).",
+      "Deletes the end user's chat on a channel page and everything of it: every message, its transcript, reply, speech audio, delivery attempts, outcomes and redeliveries, and the chat's history. Done in the chat's turn: the erasure waits (up to 10 s) for the messages accepted before it, and messages sent after it are kept and answered. Safe to repeat. Temporal keeps the histories of finished workflows for the namespace's retention period (their payloads are encrypted).",
     body: erasureRequestSchema,
     success: { status: 200, description: 'Erased; the counts say what was deleted.', schema: erasureResponseSchema },
-    errors: [400, 401, 415],
+    errors: [400, 401, 409, 415],
   },
 ] as const satisfies readonly RouteSpec[];
 
-export function erasureRouter(deps: { adminToken: string; erasure: ErasureStore; logger: Logger }): Router {
+export function erasureRouter(deps: { adminToken: string; erasure: ChatErasure; logger: Logger }): Router {
   const router = Router();
   router.use('/v1/erasures', requireAdminToken(deps.adminToken));
   mountRoutes(router, erasureRoutes, {
     eraseEndUser: async ({ body, requestId }) => {
-      const chatId = chatIdFor(body.page_id, body.client_id);
-      const erased = await deps.erasure.eraseChat(chatId);
+      const { chatId, erased } = await deps.erasure.erase(body.page_id, body.client_id);
       // The chat id only: the end user's own ids are what was just erased.
       deps.logger.info({ requestId, chatId, erased }, 'end user erased');
       return { status: 200, body: { chat_id: chatId, erased } };

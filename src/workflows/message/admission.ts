@@ -15,8 +15,9 @@ export interface Refusal {
 
 /** Nothing is answered, but a message not answered is kept: in the chat's history, in its turn. */
 export async function refuse(run: MessageRun, refusal: Refusal): Promise<MessageResult> {
+  // Admission read the line: the turn is there (or, when not, closing reads it again).
+  if (refusal.turn) run.turn.grant();
   if (refusal.outcome === 'not_answered') {
-    if (refusal.turn) run.turn.grant();
     run.enter('waiting_turn');
     await run.turn.wait();
     await recordUnansweredMessage({

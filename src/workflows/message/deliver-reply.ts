@@ -81,6 +81,8 @@ export async function deliverReply(
       finish: {
         status,
         lineSeq: input.lineSeq,
+        // A reply is delivered only in its message's turn.
+        turnHeld: true,
         partsBefore,
         ...(reason !== undefined ? { reason } : {}),
         // Carried with the parts, so a run continued as new during a long pause still knows it.

@@ -93,6 +93,9 @@ export function startRun(input: MessageRunInput): MessageRun {
       messageId,
       chatId,
       lineSeq,
+      // Known from a read of the stored line; when not known, closing reads it (a message that
+      // never got its turn voids its place rather than passing the turn over an earlier one).
+      ...(turn.held ? { turnHeld: true } : {}),
       status,
       partsDelivered,
       ...(reason !== undefined ? { reason } : {}),

@@ -24,18 +24,23 @@ export async function answerText(run: MessageRun): Promise<Answered> {
       case 'refused':
         return ended(await refuse(run, answer));
       case 'waiting_turn':
+        // The step read the line and found an earlier place still at work. It reads it again when
+        // it runs next: after a hint that a place ended, or a look of the workflow's own.
         settings = answer.snapshot;
         run.enter('waiting_turn');
-        await run.turn.wait();
+        await run.turn.untilWorthAsking();
         run.enter('generating');
         continue;
       case 'coalescing': {
+        run.turn.grant();
         settings = answer.snapshot;
         const inBurst = await afterBurstWindow(run, settings);
         if ('failure' in inBurst) return notWritten(run, inBurst.failure, settings);
         return takeAnswer(run, inBurst.result);
       }
       default:
+        // Every other answer was taken in the message's turn.
+        run.turn.grant();
         return takeAnswer(run, answer);
     }
   }

@@ -1,0 +1,53 @@
+import type { ChatLine } from '../coordination/chat-line.js';
+import { holdingChatTurn } from '../coordination/process-hold.js';
+import type { ErasureCounts } from '../domain/erasure.js';
+import { chatIdFor } from '../stores/chats.js';
+import type { Stores } from '../stores/index.js';
+import { conflict } from './errors.js';
+
+export interface ChatErasureDeps {
+  stores: Pick<Stores, 'erasure' | 'lines'>;
+  line: ChatLine;
+  /** How long an erasure waits for the chat's messages being answered (default 10 s); then 409. */
+  waitMs?: number;
+  /** How long the erasure may take before a message waiting behind it counts it as abandoned (default 10 min). */
+  holdMs?: number;
+}
+
+/**
+ * An end user's erasure, done in their chat's turn: it takes a place in the chat's line like a
+ * message, so it waits for the messages accepted before it (which would otherwise write the chat
+ * back after it) and the messages after it wait for it, then go at once. Their messages before it
+ * are deleted with every record; the chat's line keeps its places' numbers and ends (later claims
+ * and turns go by them) without the message ids.
+ */
+export function createChatErasure(deps: ChatErasureDeps) {
+  const { erasure, lines } = deps.stores;
+  return {
+    async erase(pageId: string, clientId: string): Promise<{ chatId: string; erased: ErasureCounts }> {
+      const chatId = chatIdFor(pageId, clientId);
+      // A chat never seen (or erased and cut by retention): nothing to hold a place for.
+      if ((await lines.lastTaken(chatId)) === (await lines.floor(chatId))) {
+        return { chatId, erased: await erasure.eraseChat(chatId) };
+      }
+      const held = await holdingChatTurn(
+        deps.line,
+        chatId,
+        { kind: 'erasure', waitMs: deps.waitMs ?? 10_000, holdMs: deps.holdMs ?? 10 * 60_000 },
+        async (seq) => {
+          const erased = await erasure.eraseChat(chatId, { beforePlace: seq });
+          await lines.blank(chatId, seq);
+          return { value: erased };
+        },
+      );
+      if (!held.held) {
+        throw conflict(
+          "The end user's chat has a message still being answered (or waiting for its channel); nothing was erased. Try again once it has ended.",
+        );
+      }
+      return { chatId, erased: held.value };
+    },
+  };
+}
+
+export type ChatErasure = ReturnType<typeof createChatErasure>;
