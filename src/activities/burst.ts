@@ -24,6 +24,24 @@ export function createBurst(deps: ActivityDeps) {
   const { stores, line } = deps;
 
   /**
+   * The newer message of the chat, when it will answer: admitted with its channel's settings (not
+   * refused at admission) and not ended. One that will not (refused, or failed before this check)
+   * would leave this message answered by nobody; this one is then answered on its own.
+   */
+  async function answeringSuccessor(
+    message: PlacedMessage,
+    options: { claimedBy?: Date } = {},
+  ): Promise<string | undefined> {
+    const next = await line.successor(message.chatId, message.lineSeq, message.messageId, options);
+    if (!next) return undefined;
+    const [record, outcome] = await Promise.all([
+      stores.messages.get(next.messageId),
+      stores.messages.outcome(next.messageId),
+    ]);
+    return record?.snapshot !== undefined && outcome === null ? next.messageId : undefined;
+  }
+
+  /**
    * The later message this one is absorbed into: one arrived within `windowSeconds` of this one's
    * receipt. A step run before (a retry, or a local activity re-run from attempt 1) keeps what
    * that run decided, read from what it stored: its outcome (coalesced into a message, or
@@ -40,8 +58,7 @@ export function createBurst(deps: ActivityDeps) {
     const assistant = historyEntryId(messageId, 'assistant');
     if (reply || chat?.recent?.some((entry) => entry.id === assistant)) return undefined;
     const windowEnd = new Date(Date.parse(message.receivedAt) + windowSeconds * 1000);
-    const next = await line.successor(message.chatId, message.lineSeq, message.messageId, { claimedBy: windowEnd });
-    return next?.messageId;
+    return answeringSuccessor(message, { claimedBy: windowEnd });
   }
 
   /**
@@ -61,10 +78,10 @@ export function createBurst(deps: ActivityDeps) {
       if (attempt) return undefined;
       if (outcome) return outcome.status === 'superseded' ? outcome.answered_by : undefined;
     }
-    const next = await line.successor(chatId, message.lineSeq, messageId);
-    if (!next) return undefined;
+    const next = await answeringSuccessor(message);
+    if (next === undefined) return undefined;
     await stores.chats.dropEntry(chatId, historyEntryId(messageId, 'assistant'));
-    return next.messageId;
+    return next;
   }
 
   return {

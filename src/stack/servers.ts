@@ -90,14 +90,16 @@ export const temporalDevServerTuning = [
 const DEV_SERVER_START_ATTEMPTS = 3;
 
 /**
- * Starts the official Temporal CLI dev server on loopback. Every port it opens (frontend, HTTP,
- * metrics, UI) is chosen here and passed explicitly; a start that fails because a port we chose
- * was taken meanwhile is tried again on other free ports (unless the caller fixed the ports).
+ * Starts the official Temporal CLI dev server on loopback. Every port it lets us choose (frontend,
+ * HTTP, metrics, UI) is chosen here and passed explicitly; a start that fails because a port was
+ * taken meanwhile is tried again, on other free ports unless the caller fixed them. The CLI picks
+ * its internal services' ports (history, matching, worker) itself, with no flag to pass them, so a
+ * server restarted on a fixed port may still lose one of those to another process: that is
+ * retried too, and the CLI picks again.
  */
 export async function startTemporalDevServer(
   options: TemporalDevServerOptions = {},
 ): Promise<RunningServer & { uiPort?: number }> {
-  const portsFixed = options.port !== undefined;
   for (let attempt = 1; ; attempt++) {
     const port = options.port ?? (await freePort());
     const httpPort = options.httpPort ?? (await freePort());
@@ -121,7 +123,7 @@ export async function startTemporalDevServer(
       return { address: `127.0.0.1:${port}`, child, uiPort, stop: () => child.stop() };
     } catch (error) {
       const bindFailure = /address already in use|bind:/i.test((error as Error).message);
-      if (portsFixed || !bindFailure || attempt >= DEV_SERVER_START_ATTEMPTS) throw error;
+      if (!bindFailure || attempt >= DEV_SERVER_START_ATTEMPTS) throw error;
     }
   }
 }

@@ -26,8 +26,18 @@ describe('bursts and stale replies in the answer step', () => {
 
   const echo = echoModel;
 
-  /** The answer activities over `world`, with the chat's next place held by `successor` (if any). */
-  function activitiesOf(world: FakeWorld, successor?: Successor, model: Partial<ModelClient> = echo) {
+  /**
+   * The answer activities over `world`, with the chat's next place held by `successor` (if any),
+   * a message admitted with its channel's settings (it will answer) unless `successorState` says
+   * it was refused at admission, or has ended.
+   */
+  function activitiesOf(
+    world: FakeWorld,
+    successor?: Successor,
+    model: Partial<ModelClient> = echo,
+    successorState: 'admitted' | 'refused' | 'ended' = 'admitted',
+  ) {
+    if (successor) admitSuccessor(world, successor, successorState);
     const base = world.deps({ model });
     const chats = base.stores.chats;
     const deps = {
@@ -75,6 +85,37 @@ describe('bursts and stale replies in the answer step', () => {
     (world.chats.get(input.chatId)?.recent ?? []).map((entry) => [entry.role, entry.content]);
   const snapshotOf = (world: FakeWorld, channel: Channel) =>
     channelSnapshot(channel, world.agents.get(channel.agent_id)!, [5, 60]);
+  function admitSuccessor(world: FakeWorld, successor: Successor, state: 'admitted' | 'refused' | 'ended'): void {
+    const [channel] = [...world.channels.values()];
+    if (!channel || world.messages.has(successor.messageId)) return;
+    const input = { ...workflowInputFor(channel, { text: 'newer' }), messageId: successor.messageId };
+    world.messages.set(successor.messageId, {
+      _id: successor.messageId,
+      workflow_id: messageWorkflowId(successor.messageId),
+      channel_id: channel.id,
+      page_id: channel.page_id,
+      client_id: input.message.client_id,
+      chat_id: input.chatId,
+      platform: input.message.platform,
+      status: 'processing',
+      stage: 'accepted',
+      inbound: input.message,
+      received_at: successor.claimedAt,
+      line_seq: input.lineSeq + 1,
+      created_at: successor.claimedAt,
+      updated_at: successor.claimedAt,
+      ...(state === 'refused' ? {} : { snapshot: snapshotOf(world, channel) }),
+    });
+    if (state === 'ended')
+      world.outcomes.set(successor.messageId, {
+        _id: successor.messageId,
+        message_id: successor.messageId,
+        status: 'failed',
+        reason: 'the model failed',
+        parts_delivered: 0,
+        at: successor.claimedAt,
+      });
+  }
   /** A newer message claimed `afterMs` after `input` was received. */
   const newer = (input: MessageWorkflowInput, afterMs: number): Successor => ({
     messageId: 'msg_newer',
@@ -104,6 +145,25 @@ describe('bursts and stale replies in the answer step', () => {
     assert.equal(receiver.posts.length, 0);
     assert.equal(world.replies.size, 0, 'no reply written');
   });
+
+  for (const state of ['refused', 'ended'] as const) {
+    test(`a newer message within the window that will not answer (${state}): this one is answered on its own (issue 23, item 7)`, async () => {
+      const world = new FakeWorld();
+      const endpoint = receiver.endpoint();
+      const channel = world.addChannel({ replyUrl: endpoint.url, channel: { coalesce_window_seconds: 5 } });
+      const input = workflowInputFor(channel, { text: 'hi' });
+      const activities = activitiesOf(world, newer(input, 1_000), echo, state);
+      await run(input, () => activities.answerMessage(input));
+      const answer = await run(input, () =>
+        activities.answerInBurst({ ...input, snapshot: snapshotOf(world, channel) }),
+      );
+      assert.equal(answer.kind, 'answered');
+      assert.deepEqual(
+        receiver.delivered(endpoint.path).map((post) => post.fields.text),
+        ['Echo: hi'],
+      );
+    });
+  }
 
   test('a newer message claimed after the window: this one is answered and delivered on its own', async () => {
     const world = new FakeWorld();
