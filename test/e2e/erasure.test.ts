@@ -16,7 +16,7 @@ import { channelReplyingTo } from '../helpers/fixtures.js';
 import { postText, startStack, type Stack } from '../helpers/stack.js';
 
 /** The erasure's wait on this stack: short, so a model held longer makes it give up within the test. */
-const ERASURE_WAIT_MS = 4_000;
+const ERASURE_WAIT_MS = 5_000;
 /** "Promptly": well under the 35 s a waiting message takes to look at the line by itself. */
 const PROMPT_MS = 10_000;
 
@@ -100,7 +100,7 @@ describe('end to end: erasing an end user in the chat’s line (issue 23, item 9
     const { channel, endpoint, send, chatId } = await userWithAnAnswer('fay', 'first, answered');
 
     // The model takes a while with the second message: the erasure is asked while it is generated.
-    s.fake.delayNext('chat', 1_500);
+    s.fake.delayNext('chat', 1_000);
     const inFlight = await send('second, in flight');
     await s.fake.waitForRequests(2, 'chat');
     assert.equal(replies(endpoint.path).length, 1, 'the second reply has not gone out yet');
