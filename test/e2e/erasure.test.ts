@@ -4,14 +4,19 @@
  * process that took the user's earlier messages remembers the chat's last place, so the next
  * message claims the place after it; it must go at once, its prompt holding nothing erased. A
  * message in flight when the erasure is asked is waited for and erased with the rest, never written
- * back; one held longer than the erasure's wait makes it answer 409 and erase nothing.
+ * back; one held longer than the erasure's wait makes it answer 409 and erase nothing. Retention of
+ * a quiet chat cuts its line under the same API process, whose next message must go at once too.
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
 import { chatHistoryResponseSchema } from '../../src/api/contracts/dashboard.js';
 import { erasureResponseSchema } from '../../src/api/contracts/erasure.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { chatIdFor } from '../../src/stores/chats.js';
+import { createPayloadCodec, temporalDataConverter } from '../../src/temporal/data-converter.js';
+import { RETENTION_SCHEDULE_ID } from '../../src/temporal/retention-schedule.js';
+import type { retentionWorkflow } from '../../src/workflows/retention.js';
 import { channelReplyingTo } from '../helpers/fixtures.js';
 import { postText, startStack, type Stack } from '../helpers/stack.js';
 
@@ -19,13 +24,18 @@ import { postText, startStack, type Stack } from '../helpers/stack.js';
 const ERASURE_WAIT_MS = 5_000;
 /** "Promptly": well under the 35 s a waiting message takes to look at the line by itself. */
 const PROMPT_MS = 10_000;
+const DAY_MS = 86_400_000;
 
 describe('end to end: erasing an end user in the chat’s line (issue 23, item 9)', () => {
   let s: Stack;
+  let connection: Connection;
   before(async () => {
-    s = await startStack({ env: { ERASURE_WAIT_MS: String(ERASURE_WAIT_MS) } });
+    // Retention on (a day), so the worker keeps its schedule, which the last test triggers by hand.
+    s = await startStack({ env: { ERASURE_WAIT_MS: String(ERASURE_WAIT_MS), RETENTION_DAYS: '1' } });
+    connection = await Connection.connect({ address: s.config.TEMPORAL_ADDRESS });
   });
   after(async () => {
+    await connection?.close();
     await s?.close();
   });
   beforeEach(() => {
@@ -160,5 +170,44 @@ describe('end to end: erasing an end user in the chat’s line (issue 23, item 9
       });
       assert.equal(outcome.status, 'delivered');
     }
+  });
+  test("retention of a quiet chat cuts its line under the API process that remembers it: the user's next message is answered at once, its prompt alone", async () => {
+    const { endpoint, send, chatId, first } = await userWithAnAnswer('ivy', 'a message of two days ago');
+    const second = await send('and its follow-up');
+    await s.receiver.waitForDelivered(2, { path: endpoint.path });
+    for (const id of [first, second])
+      await waitFor(async () => (await s.stores.messages.outcome(id)) ?? undefined, { what: `${id} ended` });
+    // Both messages have ended (nothing else writes them or the chat now): made two days old, as if
+    // the chat had been quiet since, while this API process still remembers the chat's last place.
+    const twoDaysAgo = new Date(Date.now() - 2 * DAY_MS);
+    await s.mongo.db.collection('messages').updateMany({ chat_id: chatId }, { $set: { received_at: twoDaysAgo } });
+    await s.mongo.db
+      .collection<{ _id: string }>('chats')
+      .updateOne({ _id: chatId }, { $set: { first_seen_at: twoDaysAgo, last_seen_at: twoDaysAgo } });
+
+    const client = new Client({
+      connection,
+      namespace: s.config.TEMPORAL_NAMESPACE,
+      dataConverter: temporalDataConverter(createPayloadCodec(s.config)),
+    });
+    const schedule = client.schedule.getHandle(RETENTION_SCHEDULE_ID);
+    await schedule.trigger();
+    const run = await waitFor(
+      async () => (await schedule.describe()).info.recentActions[0]?.action.workflow.workflowId,
+      {
+        what: 'the retention job to start',
+      },
+    );
+    await client.workflow.getHandle<typeof retentionWorkflow>(run).result();
+    assert.equal(await s.stores.chats.get(chatId), null, 'retention deleted the quiet chat');
+    assert.deepEqual(await messagesOf(chatId), []);
+
+    const sentAt = Date.now();
+    const next = await send('back after two days');
+    const delivered = await s.receiver.waitForDelivered(3, { path: endpoint.path, timeoutMs: PROMPT_MS });
+    assert.ok(Date.now() - sentAt < PROMPT_MS, `answered ${Date.now() - sentAt} ms after it was sent`);
+    assert.equal(delivered[2]?.headers['webhook-id'], `${next}.0`);
+    assert.deepEqual(prompts().at(-1), ['user: back after two days']);
+    assert.deepEqual(await messagesOf(chatId), [next]);
   });
 });
