@@ -261,6 +261,15 @@ export const configSchema = z.object({
     .describe(
       'messages older than this many days are deleted daily with every record of theirs, and chats as quiet; 0 keeps everything ([retention](operations.md#retention-and-erasure))',
     ),
+  ERASURE_WAIT_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(25_000)
+    .default(10_000)
+    .describe(
+      'how long an erasure waits for messages still being answered, then 409 (0–25000; [erasure](operations.md#retention-and-erasure))',
+    ),
   SECRETS_ENCRYPTION_KEY: z
     .string()
     .min(32, 'must be at least 32 characters')
@@ -419,7 +428,7 @@ export const configGroups: readonly {
     title: 'Workers',
     variables: ['WORKER_SHUTDOWN_GRACE_MS', 'MODEL_STEP', 'WORKER_WORKFLOW_TASK_SLOTS', 'WORKFLOW_BUNDLE_PATH'],
   },
-  { title: 'Retention', variables: ['RETENTION_DAYS'] },
+  { title: 'Retention and erasure', variables: ['RETENTION_DAYS', 'ERASURE_WAIT_MS'] },
   {
     title: 'Secrets and encryption',
     variables: [

@@ -118,7 +118,9 @@ function adminOperation(spec: RouteSpec, componentName: (schema: z.ZodType) => s
     },
   };
   for (const status of errorStatuses(spec)) {
-    const description = status === 401 ? unauthorizedDescriptions[security] : errorDescriptions[status];
+    const description =
+      spec.errorDescriptions?.[status] ??
+      (status === 401 ? unauthorizedDescriptions[security] : errorDescriptions[status]);
     responses[String(status)] = { description: description ?? 'Error.', content: errorContent() };
   }
   return {

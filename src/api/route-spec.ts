@@ -41,6 +41,8 @@ export interface RouteSpec {
    * the OpenAPI document (errorStatuses in openapi.ts), so listing them here is optional.
    */
   errors: readonly number[];
+  /** What one of its error statuses means on this route, where the document's general wording does not fit. */
+  errorDescriptions?: Readonly<Partial<Record<number, string>>>;
 }
 
 type Output<S> = S extends z.ZodType ? z.output<S> : undefined;

@@ -158,7 +158,11 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
         logger,
       }),
       dashboardRouter(),
-      erasureRouter({ adminToken: config.ADMIN_TOKEN, erasure: createChatErasure({ stores, line }), logger }),
+      erasureRouter({
+        adminToken: config.ADMIN_TOKEN,
+        erasure: createChatErasure({ stores, line, waitMs: config.ERASURE_WAIT_MS }),
+        logger,
+      }),
       codecRouter({
         codec: payloadCodec,
         token: config.CODEC_TOKEN ?? config.ADMIN_TOKEN,

@@ -358,7 +358,7 @@ const userCommands: Command[] = [
     group: 'users',
     name: 'erase',
     summary:
-      "Erase one end user's data: their chat on a page and every message of it, with all records (safe to repeat)",
+      "Erase one end user's data: their chat on a page and every message of it, with all records (safe to repeat; 409 while a message is still being answered)",
     method: 'POST',
     path: () => '/v1/erasures',
     fields: [

@@ -246,6 +246,15 @@ describe('OpenAPI document', () => {
     assert.deepEqual(listChannels.parameters[0]?.schema, { default: 20, type: 'integer', minimum: 1, maximum: 100 });
     const getAgent = (served.paths as Record<string, Json>)['/v1/agents/{id}']?.get as { parameters: Json[] };
     assert.deepEqual(getAgent.parameters, [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }]);
+    // A 409 means what it means on its route: an erasure's is a message still being answered, not a taken page_id.
+    const conflictOf = (path: string) =>
+      String(
+        ((served.paths as Record<string, Json>)[path]?.post as { responses: Record<string, Json> }).responses['409']
+          ?.description,
+      );
+    assert.match(conflictOf('/v1/erasures'), /still being answered.*nothing was erased/);
+    assert.match(conflictOf('/v1/messages/{id}/redeliver'), /still being processed/);
+    assert.match(conflictOf('/v1/channels'), /page_id/);
   });
 
   test('every status a route answers is documented for its operation: no token, a 1.2 MB body, a body that is not JSON', async () => {

@@ -198,4 +198,20 @@ describe('erasure of one end user', () => {
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /--client-id/);
   });
+
+  test("chatrelay users erase: a message still being answered is the API's 409, printed with what to do, and nothing is erased", async () => {
+    // Its last message is still at work: its place holds the line, its outcome not stored.
+    const busyChat = { pageId: 'page-cli-busy', clientId: 'gina', messages: 2, finished: false };
+    const { chatId, messageIds } = await seedChat(c, { ...busyChat, receivedAt: new Date() });
+    const before = await countRecords(c, chatId, messageIds);
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, CHATRELAY_URL: base, ADMIN_TOKEN };
+    const busy = await run(['users', 'erase', '--page-id', 'page-cli-busy', '--client-id', 'gina'], { env });
+    assert.equal(busy.code, 1, busy.stdout);
+    assert.match(
+      busy.stderr,
+      /still being answered.*nothing was erased\. Try again once it has ended\. \(HTTP 409 conflict/,
+    );
+    assert.equal(busy.stdout, '');
+    assert.deepEqual(erasable(await countRecords(c, chatId, messageIds)), erasable(before));
+  });
 });

@@ -35,6 +35,9 @@ export const messageRoutes = [
     bodyRequired: false,
     success: { status: 202, description: 'The redelivery has started.', schema: redeliverResponseSchema },
     errors: [400, 401, 404, 409, 415],
+    errorDescriptions: {
+      409: 'The message is still being processed (or another redelivery of it has just started), has no stored reply, or `from_part` is past its parts.',
+    },
   },
   {
     method: 'get',
