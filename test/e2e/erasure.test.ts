@@ -21,7 +21,7 @@ import { channelReplyingTo } from '../helpers/fixtures.js';
 import { postText, startStack, type Stack } from '../helpers/stack.js';
 
 /** The erasure's wait on this stack: short, so a model held longer makes it give up within the test. */
-const ERASURE_WAIT_MS = 5_000;
+const ERASURE_WAIT_MS = 8_000;
 /** "Promptly": well under the 35 s a waiting message takes to look at the line by itself. */
 const PROMPT_MS = 10_000;
 const DAY_MS = 86_400_000;
