@@ -136,7 +136,9 @@ export type ReceiverMode =
   | { kind: 'status'; status: number; headers?: Record<string, string> }
   | { kind: 'hold' }
   /** A slow receiver: 200 after `ms`, unless the sender closed the connection first (the post is then `lost`). */
-  | { kind: 'delay'; ms: number };
+  | { kind: 'delay'; ms: number }
+  /** A receiver that fails at first: the first `times` POSTs of each webhook-id are answered `status`, later ones 200. */
+  | { kind: 'fail-first'; status: number; times: number };
 
 export interface FaultReceiver {
   readonly baseUrl: string;
@@ -202,6 +204,12 @@ export async function startFaultReceiver(): Promise<FaultReceiver> {
         return;
       }
       const current = modes.get(post.path) ?? mode;
+      if (current.kind === 'fail-first') {
+        const earlier =
+          posts.filter((other) => other.path === post.path && other.webhookId === post.webhookId).length - 1;
+        answer(post, res, earlier < current.times ? current.status : 200);
+        return;
+      }
       if (current.kind === 'delay') {
         const timer = setTimeout(() => answer(post, res, 200), current.ms);
         res.once('close', () => {
@@ -343,6 +351,8 @@ export interface ProcessStackOptions {
   fake?: DemoModelOptions;
   /** Build the workflow bundle once ahead, as the production image does (default), instead of at every worker start. */
   prebuiltBundle?: boolean;
+  /** How many API processes (default 1): each on its own port, with the same environment otherwise. */
+  apis?: number;
 }
 
 /** How a message ended, as the fault tests check it. */
@@ -367,10 +377,15 @@ export interface ProcessStack {
   readonly receiver: FaultReceiver;
   readonly temporal: RestartableServer;
   readonly mongo: RestartableServer;
+  /** The first API (`apis[0]`). */
   readonly api: NodeRole;
+  /** Every API process (`apis` of the options), each on its own port. */
+  readonly apis: readonly NodeRole[];
+  /** The URL of each API, in the order of `apis`. */
+  readonly apiUrls: readonly string[];
   readonly worker: NodeRole;
-  /** POSTs a message to the webhook; never throws (a network error is status 0). */
-  postMessage(token: string, body: Record<string, unknown>, timeoutMs?: number): Promise<PostResult>;
+  /** POSTs a message to the webhook of API `via` (default 0); never throws (a network error is status 0). */
+  postMessage(token: string, body: Record<string, unknown>, timeoutMs?: number, via?: number): Promise<PostResult>;
   /** Waits until every message has a final status in MongoDB (delivered, failed, not_answered); returns how each ended. */
   settled(messageIds: readonly string[], timeoutMs: number): Promise<SettledMessage[]>;
   /** The last lines of the API's and the worker's output, for assertion messages. */
@@ -470,7 +485,11 @@ async function build(
   options: ProcessStackOptions,
   cleanups: Array<() => Promise<void>>,
 ): Promise<ProcessStack> {
-  const [temporalPort, mongoPort, apiPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const apiCount = options.apis ?? 1;
+  const ports = await Promise.all(Array.from({ length: 2 + apiCount }, () => freePort()));
+  const [temporalPort, mongoPort] = ports as [number, number];
+  const apiPorts = ports.slice(2);
+  const apiPort = apiPorts[0] as number;
   const temporalDb = join(dataDir, 'temporal.db');
   const mongoDir = join(dataDir, 'mongodb');
   mkdirSync(mongoDir, { recursive: true });
@@ -532,6 +551,7 @@ async function build(
   const nodeRole = (
     name: 'api' | 'worker',
     ready: (child: ManagedChild, from: number, output: string[]) => Promise<unknown>,
+    roleEnv: Record<string, string> = {},
   ): NodeRole => {
     let child: ManagedChild | undefined;
     let starts = 0;
@@ -557,7 +577,7 @@ async function build(
         starts += 1;
         child = track(
           startChild(name, process.execPath, ['--import', 'tsx', join(projectRoot, `src/${name}/main.ts`)], {
-            env: { ...env, ...envOverrides },
+            env: { ...env, ...roleEnv, ...envOverrides },
             cwd: projectRoot,
             echo: (line) => {
               output.push(line);
@@ -582,15 +602,23 @@ async function build(
         `the ${what} exited (${String(child.process.exitCode ?? child.process.signalCode)})\n${child.recentOutput()}`,
       );
   };
-  const api = nodeRole('api', (child) =>
-    waitFor(
-      async () => {
-        exitedEarly(child, 'API');
-        return (await fetch(`${apiUrl}/healthz`)).status === 200;
-      },
-      { timeoutMs: 60_000, intervalMs: 100, what: 'the API to listen' },
+  const apiUrls = apiPorts.map((port) => `http://127.0.0.1:${port}`);
+  // Every API but the first differs from it only in its port (the task queue, named after the first's, is shared).
+  const apis = apiPorts.map((port, index) =>
+    nodeRole(
+      'api',
+      (child) =>
+        waitFor(
+          async () => {
+            exitedEarly(child, `API ${index + 1}`);
+            return (await fetch(`${apiUrls[index] ?? apiUrl}/healthz`)).status === 200;
+          },
+          { timeoutMs: 60_000, intervalMs: 100, what: `API ${index + 1} to listen` },
+        ),
+      index === 0 ? {} : { PORT: String(port), PUBLIC_BASE_URL: `http://127.0.0.1:${port}` },
     ),
   );
+  const api = apis[0] as NodeRole;
   const worker = nodeRole('worker', (child, from, output) =>
     waitFor(
       () => {
@@ -600,12 +628,17 @@ async function build(
       { timeoutMs: 120_000, intervalMs: 100, what: 'the worker to start' },
     ),
   );
-  await Promise.all([api.start(), worker.start()]);
+  await Promise.all([...apis.map((role) => role.start()), worker.start()]);
 
-  const postMessage = async (token: string, body: Record<string, unknown>, timeoutMs = 20_000): Promise<PostResult> => {
+  const postMessage = async (
+    token: string,
+    body: Record<string, unknown>,
+    timeoutMs = 20_000,
+    via = 0,
+  ): Promise<PostResult> => {
     const started = Date.now();
     try {
-      const response = await fetch(`${apiUrl}/webhook/mychatbot`, {
+      const response = await fetch(`${apiUrls[via] ?? apiUrl}/webhook/mychatbot`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         body: JSON.stringify(body),
@@ -653,8 +686,10 @@ async function build(
   const clip = (line: string): string => (line.length > 400 ? `${line.slice(0, 400)}…` : line);
   const diagnostics = (lines = 20): string =>
     [
-      `--- api (last ${lines} lines)`,
-      ...api.output.slice(-lines).map(clip),
+      ...apis.flatMap((role, index) => [
+        `--- api${index === 0 ? '' : ` ${index + 1}`} (last ${lines} lines)`,
+        ...role.output.slice(-lines).map(clip),
+      ]),
       `--- worker (last ${lines} lines)`,
       ...worker.output.slice(-lines).map(clip),
     ].join('\n');
@@ -671,6 +706,8 @@ async function build(
     temporal,
     mongo,
     api,
+    apis,
+    apiUrls,
     worker,
     postMessage,
     settled,
