@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import type { ChatLine } from '../coordination/chat-line.js';
 import { holdingChatTurn } from '../coordination/process-hold.js';
 import type { Stores } from '../stores/index.js';
-import { addCounts, type ErasureCounts } from '../domain/erasure.js';
+import { addCounts, DAY_MS, type ErasureCounts } from '../domain/erasure.js';
 import type { MessagePosition } from '../stores/erasure.js';
 
 export interface RetentionBatchInput {
@@ -16,12 +16,14 @@ export interface RetentionBatchInput {
   messagesAfter?: MessagePosition;
   /** Set once every message was looked at: the scan of chats goes on after this chat id ('' at its start). */
   chatsAfter?: string;
+  /** Set once every chat was looked at: the pruning of cut lines goes on after this chat id. */
+  floorsAfter?: string;
 }
 
 export interface RetentionBatchResult {
   counts: ErasureCounts;
   /** The next batch's position; absent when the run is done. */
-  next?: Pick<RetentionBatchInput, 'messagesAfter' | 'chatsAfter'>;
+  next?: Pick<RetentionBatchInput, 'messagesAfter' | 'chatsAfter' | 'floorsAfter'>;
 }
 
 /** Tells Temporal the batch is alive and how far it got, between deletes that may each take a while. */
@@ -32,11 +34,30 @@ const progress = (step: string): void => Context.current().heartbeat(step);
  * where to go on. Messages first (each with all its records), then chats left without messages and
  * not seen since the cutoff. Safe to repeat: a repeated batch finds less to delete.
  */
-export function createRetentionActivities(deps: { stores: Pick<Stores, 'erasure'>; line: ChatLine }) {
-  const { erasure } = deps.stores;
+export function createRetentionActivities(deps: { stores: Pick<Stores, 'erasure' | 'lines'>; line: ChatLine }) {
+  const { erasure, lines } = deps.stores;
+
+  /**
+   * The lines cut a day ago or more: their places up to the floor deleted. A day, because a claim
+   * that read no floor (or an older one) just before the cut may still be walking past those
+   * places (src/stores/chat-lines.ts, setFloor); claims take milliseconds.
+   */
+  async function pruneLines(after: string, batchSize: number): Promise<RetentionBatchResult> {
+    progress('lines');
+    const floors = await lines.floorsToPrune(new Date(Date.now() - DAY_MS), batchSize, after);
+    const counts: ErasureCounts = {};
+    for (const { chatId, floor } of floors) {
+      const pruned = await lines.prune(chatId, floor);
+      addCounts(counts, { chat_lines: pruned.places, chat_line_ends: pruned.ends });
+    }
+    const last = floors.at(-1)?.chatId;
+    return { counts, ...(floors.length === batchSize && last !== undefined ? { next: { floorsAfter: last } } : {}) };
+  }
+
   return {
     async retentionBatch(input: RetentionBatchInput): Promise<RetentionBatchResult> {
       const cutoff = new Date(input.cutoffMs);
+      if (input.floorsAfter !== undefined) return pruneLines(input.floorsAfter, input.batchSize);
       if (input.chatsAfter === undefined) {
         progress('messages');
         const { ids, last } = await erasure.expiredMessages({
@@ -65,7 +86,7 @@ export function createRetentionActivities(deps: { stores: Pick<Stores, 'erasure'
         );
         if (held.held) addCounts(counts, held.value);
       }
-      return { counts, ...(chats.last !== undefined ? { next: { chatsAfter: chats.last } } : {}) };
+      return { counts, next: chats.last !== undefined ? { chatsAfter: chats.last } : { floorsAfter: '' } };
     },
   };
 }

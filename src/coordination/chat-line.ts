@@ -122,14 +122,9 @@ export function createChatLine(options: ChatLineOptions) {
     async claim(chatId: string, owner: LineOwner): Promise<number> {
       const known = hinted(chatId);
       if (known !== undefined) return claimAfter(chatId, known, owner);
-      // A chat this process has not seen lately: from the line's floor, read again after the claim,
-      // in case retention cut the line meanwhile and this claim landed among the places it deleted.
-      const floor = await lines.floor(chatId);
-      const seq = await claimAfter(chatId, floor, owner);
-      const floorNow = await lines.floor(chatId);
-      if (seq > floorNow) return seq;
-      await lines.markEnded(chatId, seq, 'void');
-      return claimAfter(chatId, floorNow, owner);
+      // A chat this process has not seen lately: from the line's floor (retention deletes the places
+      // below a floor only a day after setting it, so a claim never lands among deleted places).
+      return claimAfter(chatId, await lines.floor(chatId), owner);
     },
 
     /**
@@ -164,13 +159,9 @@ export function createChatLine(options: ChatLineOptions) {
       return ended;
     },
 
-    /**
-     * Retention, holding the turn at place `seq`: the line starts again after it (every place up to
-     * it deleted, the floor recorded first), then the next place is told to look.
-     */
+    /** Retention, holding the turn at place `seq`: the line starts again after it (its places pruned later). */
     async cut(chatId: string, seq: number): Promise<void> {
-      await lines.cut(chatId, seq);
-      await wakeNext(chatId, seq);
+      await lines.setFloor(chatId, seq);
     },
 
     /** Place `seq` will never have an owner at work (a duplicate POST's, a hold given up): the next may go. */

@@ -59,6 +59,6 @@ export async function holdingChatTurn<T>(
     throw error;
   }
   if (done.cut) await line.cut(chatId, seq);
-  else await line.end(chatId, seq, { turnHeld: true });
+  await line.end(chatId, seq, { turnHeld: true });
   return { held: true, value: done.value };
 }

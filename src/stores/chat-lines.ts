@@ -128,13 +128,31 @@ export function createChatLineStore(c: Collections) {
     },
 
     /**
-     * Retention, holding the chat's turn at place `upTo`: the line starts again after it. The floor
-     * is written first, so a claim that reads it never lands among the places being deleted.
+     * Retention, holding the chat's turn at place `upTo`: the line starts again after it. Nothing
+     * is deleted yet: a claim that read no floor (or an older one) a moment ago walks on past the
+     * places still there and lands after `upTo`, never among them. `prune` deletes them a day later.
      */
-    async cut(chatId: string, upTo: number, now = new Date()): Promise<{ places: number; ends: number }> {
-      await c.lineFloors.replaceOne({ _id: chatId }, { floor: upTo, at: now }, { upsert: true });
-      const upToCut = { chat_id: chatId, seq: { $lte: upTo } };
-      const [places, ends] = await Promise.all([c.lines.deleteMany(upToCut), c.lineEnds.deleteMany(upToCut)]);
+    async setFloor(chatId: string, upTo: number, now = new Date()): Promise<void> {
+      await c.lineFloors.replaceOne({ _id: chatId }, { floor: upTo, at: now, pruned: false }, { upsert: true });
+    },
+    /** Floors set before `before` whose places are still there, after the chat id `after`, in id order. */
+    async floorsToPrune(before: Date, limit: number, after = ''): Promise<Array<{ chatId: string; floor: number }>> {
+      const floors = await c.lineFloors
+        .find({ _id: { $gt: after }, pruned: false, at: { $lt: before } })
+        .sort({ _id: 1 })
+        .limit(limit)
+        .toArray();
+      return floors.map((doc) => ({ chatId: doc._id, floor: doc.floor }));
+    },
+    /**
+     * Deletes the places (and their ends) up to a floor set long enough ago that no claim can still
+     * be on its way among them; the floor stays, where a claim that knows nothing of the chat starts.
+     */
+    async prune(chatId: string, floor: number): Promise<{ places: number; ends: number }> {
+      const upToFloor = { chat_id: chatId, seq: { $lte: floor } };
+      const [places, ends] = await Promise.all([c.lines.deleteMany(upToFloor), c.lineEnds.deleteMany(upToFloor)]);
+      // One writer (retention); a floor moved up meanwhile is pruned by a later run.
+      await c.lineFloors.updateOne({ _id: chatId, floor }, { $set: { pruned: true } });
       return { places: places.deletedCount, ends: ends.deletedCount };
     },
 

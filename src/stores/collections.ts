@@ -101,13 +101,16 @@ export interface LineEndDoc {
 }
 
 /**
- * Where a chat's line starts again after retention deleted its places: `_id` the chat id; every
- * place up to `floor` had ended and is gone. Written only by retention, holding the chat's turn.
+ * Where a chat's line starts again once retention cut it: `_id` the chat id; every place up to
+ * `floor` had ended. Written only by retention: holding the chat's turn (the floor), then a day
+ * later, deleting the places up to it (`pruned`).
  */
 export interface LineFloorDoc {
   _id: string;
   floor: number;
   at: Date;
+  /** The places up to the floor were deleted. */
+  pruned: boolean;
 }
 
 /** The documents of the line's first design (heads, voids, waiters), read once to move them to `chat_line_ends`. */

@@ -81,13 +81,16 @@ describe('retention', () => {
       const busyBefore = await countRecords(c, busy.chatId, busy.messageIds);
       const recentBefore = await countRecords(c, recent.chatId, recent.messageIds);
 
-      const worker = await Worker.create({
-        connection: env.nativeConnection,
-        taskQueue: 'retention-test',
-        workflowBundle,
-        activities: createRetentionActivities({ stores, line: chatLineFor(stores, env.client) }),
-        dataConverter: testDataConverter,
-      });
+      // A worker runs once (runUntil): each run of the job gets its own.
+      const retentionWorker = () =>
+        Worker.create({
+          connection: env.nativeConnection,
+          taskQueue: 'retention-test',
+          workflowBundle,
+          activities: createRetentionActivities({ stores, line: chatLineFor(stores, env.client) }),
+          dataConverter: testDataConverter,
+        });
+      const worker = await retentionWorker();
       const result = await worker.runUntil(
         env.client.workflow.execute<typeof retentionWorkflow>('retentionWorkflow', {
           workflowId: `retention-${now}`,
@@ -100,12 +103,25 @@ describe('retention', () => {
       await recordHistory('retention', env.client.workflow.getHandle(`retention-${now}`));
 
       for (const gone of [old, abandoned]) {
-        const left = await countRecords(c, gone.chatId, gone.messageIds);
+        const {
+          chat_lines: places,
+          chat_line_ends: ends,
+          ...left
+        } = await countRecords(c, gone.chatId, gone.messageIds);
         assert.ok(
           Object.values(left).every((count) => count === 0),
           `${gone.chatId}: ${JSON.stringify(left)}`,
         );
+        // The chat's line was cut after retention's own place: its places go a day later (a claim
+        // that read no floor a moment before may still be walking past them).
+        const floor = await stores.lines.floor(gone.chatId);
+        assert.ok(
+          floor > 0 && (places ?? 0) > 0 && (ends ?? 0) > 0,
+          `${gone.chatId}: floor ${floor}, ${places} places`,
+        );
+        assert.equal(await stores.lines.end(gone.chatId, floor), 'finished');
       }
+
       // Still being delivered: kept with its chat until it ends. Within the period: untouched.
       assert.deepEqual(await countRecords(c, busy.chatId, busy.messageIds), busyBefore);
       assert.deepEqual(await countRecords(c, recent.chatId, recent.messageIds), recentBefore);
@@ -114,6 +130,29 @@ describe('retention', () => {
       assert.equal(result.counts.delivery_attempts, 4);
       assert.ok(result.runs >= 3, `continued as new: ${result.runs} runs`);
       assert.ok(Math.abs(Date.parse(result.cutoff) - (now - 30 * DAY_MS)) < 60 * 60_000, result.cutoff);
+      // A day later (the floors backdated), the next run deletes the places up to each floor.
+      await c.lineFloors.updateMany({}, { $set: { at: new Date(now - 2 * DAY_MS) } });
+      const nextDay = await retentionWorker();
+      const pruning = await nextDay.runUntil(
+        env.client.workflow.execute<typeof retentionWorkflow>('retentionWorkflow', {
+          workflowId: `retention-${now}-next-day`,
+          taskQueue: 'retention-test',
+          args: [{ retentionDays: 30, batchSize: 2, batchesPerRun: 2 }],
+        }),
+      );
+      for (const gone of [old, abandoned]) {
+        const left = await countRecords(c, gone.chatId, gone.messageIds);
+        assert.ok(
+          Object.values(left).every((count) => count === 0),
+          `${gone.chatId}: ${JSON.stringify(left)}`,
+        );
+        // Its next message starts after the floor, and goes at once.
+        const line = chatLineFor(stores, env.client);
+        const next = await line.claim(gone.chatId, { messageId: 'msg_back', workflowId: `wf-back-${gone.chatId}` });
+        assert.equal(next, (await stores.lines.floor(gone.chatId)) + 1);
+        assert.deepEqual(await line.turn(gone.chatId, next, `wf-back-${gone.chatId}`), { granted: true });
+      }
+      assert.ok((pruning.counts.chat_lines ?? 0) >= 6, JSON.stringify(pruning.counts));
     });
 
     test('with RETENTION_DAYS 0 it deletes nothing', async () => {
