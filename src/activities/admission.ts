@@ -58,8 +58,8 @@ export function createAdmission(deps: ActivityDeps) {
 
   /**
    * Checks the channel, records the message with the settings it will use, and looks whether its
-   * turn in the chat has come already (one read of the chat's head when it has; when it has not,
-   * the workflow is registered to be woken). No write is repeated later just to move the stage.
+   * turn in the chat has come already (one read of how the place before it ended; none for a
+   * chat's first place). No write is repeated later just to move the stage.
    * `firstRun`: the record was inserted now, so nothing of the message was stored before. A step
    * run again (a retry, or a local activity re-run from attempt 1 after its workflow task was
    * lost) finds the record there and keeps deciding from it: the settings it was admitted with,
@@ -85,7 +85,7 @@ export function createAdmission(deps: ActivityDeps) {
       ...(fresh.outcome === 'accepted' ? { snapshot: fresh.snapshot } : {}),
     });
     const verdict = firstRun ? fresh : await admittedBefore(input.messageId, fresh);
-    // Registers to be woken when the message must wait, so the workflow only has to listen.
+    // Read only: a message that must wait is told by a signal when the place before it ends.
     const turn = await deps.line.turn(input.chatId, input.lineSeq, workflowId);
     return { ...verdict, turn: turn.granted, firstRun };
   }

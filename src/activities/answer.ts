@@ -61,7 +61,7 @@ export type Answer =
       voicePrefix?: string;
       events?: FailureEvents;
     }
-  /** An earlier message of the chat is still being answered: the workflow is registered to be woken. */
+  /** An earlier message of the chat is still being answered: the workflow waits for a hint (or its own look), then asks again. */
   | { kind: 'waiting_turn'; snapshot: ChannelSnapshot }
   /** The turn is there, and the channel coalesces bursts: the workflow waits out the window, then `answerInBurst`. */
   | { kind: 'coalescing'; snapshot: ChannelSnapshot }
