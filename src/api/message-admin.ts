@@ -3,7 +3,7 @@ import type { ChatLine } from '../coordination/chat-line.js';
 import { INTERIM_PART, mediaUrl, redeliveryWorkflowId } from '../domain/ids.js';
 import type { MessageStatusResponse, MessageSummary } from './contracts/message.js';
 import type { MessageStage, MessageStatus } from '../domain/models.js';
-import type { MessageDoc } from '../stores/collections.js';
+import type { MessageDoc, OutcomeDoc } from '../stores/collections.js';
 import type { Stores } from '../stores/index.js';
 import { progressQuery, resumeDeliverySignal, type MessageProgress } from '../workflows/definitions.js';
 import type { RedeliveryInput, redeliveryWorkflow } from '../workflows/redelivery.js';
@@ -62,15 +62,26 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
    * into, which may itself have been absorbed (a burst, or a reply superseded in turn); the last
    * of the chain answered them all.
    */
-  async function finalAnswerer(absorbedInto: string): Promise<string> {
+  async function finalAnswerer(absorbedInto: string): Promise<{ id: string; outcome: OutcomeDoc | null }> {
     let answerer = absorbedInto;
+    let outcome: OutcomeDoc | null = null;
     for (let hop = 0; hop < MAX_ANSWER_HOPS; hop++) {
-      const next = (await stores.messages.outcome(answerer))?.answered_by;
+      outcome = await stores.messages.outcome(answerer);
+      const next = outcome?.answered_by;
       if (next === undefined) break;
       answerer = next;
     }
-    return answerer;
+    return { id: answerer, outcome };
   }
+
+  /**
+   * Why an absorbed message got no answer after all: the message it was absorbed into ended
+   * without delivering a part (refused when its turn came, say: its channel deleted meanwhile).
+   */
+  const unansweredAnswerer = (answerer: { id: string; outcome: OutcomeDoc | null }): string | undefined =>
+    answerer.outcome !== null && answerer.outcome.parts_delivered === 0 && answerer.outcome.status !== 'delivered'
+      ? `the message it was absorbed into (${answerer.id}) ended ${answerer.outcome.status} without a reply: ${answerer.outcome.reason ?? 'no reason recorded'}`
+      : undefined;
 
   async function stateOf(message: MessageDoc): Promise<MessageState> {
     const [outcome, redeliveries, reply] = await Promise.all([
@@ -81,7 +92,9 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
     const latest = redeliveries.at(-1);
     const latestOutcome = latest ? await stores.messages.outcome(message._id, latest.redelivery) : null;
     const ended = latest ? latestOutcome : outcome;
-    const reason = ended?.reason ?? outcome?.reason ?? reply?.reason;
+    const answerer = outcome?.answered_by !== undefined ? await finalAnswerer(outcome.answered_by) : undefined;
+    const reason =
+      ended?.reason ?? outcome?.reason ?? reply?.reason ?? (answerer ? unansweredAnswerer(answerer) : undefined);
     return {
       message,
       workflowId: latest?.workflow_id ?? message.workflow_id,
@@ -91,7 +104,7 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
       ...(ended ? { completedAt: ended.at } : {}),
       ...(reply ? { partCount: reply.parts.length } : {}),
       ...(latest ? { redelivery: latest.redelivery } : {}),
-      ...(outcome?.answered_by !== undefined ? { answeredBy: await finalAnswerer(outcome.answered_by) } : {}),
+      ...(answerer ? { answeredBy: answerer.id } : {}),
     };
   }
 

@@ -46,6 +46,45 @@ describe('bursts and stale replies (time-skipping server)', () => {
     ((await h.stores.chats.get(chatId))?.recent ?? []).map((entry) => [entry.role, entry.content]);
 
   describe('burst coalescing', () => {
+    test('an absorbed message whose answerer ended without a reply says so in its status (issue 23, item 7)', async () => {
+      const { channel } = await createChannelWithAgent(h.stores, { replyUrl: h.receiver.url });
+      const [earlier, newer] = messagesOf(channel, ['hi', 'are you there?'], new Date().toISOString());
+      for (const [index, message] of [earlier!, newer!].entries()) {
+        await h.stores.messages.insert({
+          _id: message.messageId,
+          workflow_id: `chatrelay-message-${message.messageId}`,
+          channel_id: channel.id,
+          page_id: channel.page_id,
+          client_id: message.message.client_id,
+          chat_id: message.chatId,
+          platform: message.message.platform,
+          status: 'processing',
+          stage: 'accepted',
+          inbound: message.message,
+          received_at: new Date(message.receivedAt),
+          line_seq: index + 1,
+        });
+      }
+      // The earlier one was absorbed into the newer one, which its channel then refused in its turn.
+      await h.stores.messages.saveOutcome(earlier!.messageId, {
+        status: 'coalesced',
+        partsDelivered: 0,
+        answeredBy: newer!.messageId,
+      });
+      await h.stores.messages.saveOutcome(newer!.messageId, {
+        status: 'failed',
+        partsDelivered: 0,
+        reason: 'the channel no longer exists',
+      });
+      const status = await h.messageAdmin.status(earlier!.messageId);
+      assert.equal(status.status, 'coalesced');
+      assert.equal(status.answered_by, newer!.messageId);
+      assert.equal(
+        status.reason,
+        `the message it was absorbed into (${newer!.messageId}) ended failed without a reply: the channel no longer exists`,
+      );
+    });
+
     test('three messages within the window get one reply, generated with all three; each absorbed one names the message that answered it', async () => {
       const { channel } = await createChannelWithAgent(h.stores, {
         replyUrl: h.receiver.url,
