@@ -81,7 +81,7 @@ export const messageStatusSchema = z
       .string()
       .nullable()
       .describe(
-        'Why the message failed or was not answered (a chat with a person: its assistant is paused), or, on a delivered message, that the model handed the chat to a person.',
+        'Why the message failed or was not answered (a chat with a person: its assistant is paused); on a delivered message, that the model handed the chat to a person; on a `coalesced` or `superseded` one whose answerer ended without a reply, how that one ended.',
       ),
     answered_by: z
       .string()
