@@ -17,6 +17,13 @@ import { postForm, type PostOutcome } from './reply-post.js';
 import { signatureHeaders } from './signing.js';
 import type { Channel } from '../domain/models.js';
 import type { DeliveryAttemptDoc } from '../stores/collections.js';
+import { persistently } from '../stores/unavailable.js';
+
+/**
+ * How long the record of a POST already made is retried while the database is away (a restart takes
+ * seconds): well within the delivery step's minute, which the POST itself takes at most 50 s of.
+ */
+const RECORD_AFTER_POST_WITHIN_MS = 20_000;
 
 export type { Finish };
 
@@ -212,16 +219,22 @@ export function createDelivery(deps: ActivityDeps) {
     if (cancellation.aborted) throw stepCancelled(cancellation);
     const now = new Date();
     const error = 'error' in outcome ? outcome.error : undefined;
-    await stores.messages.recordAttempt(input.messageId, {
-      part_index: input.partIndex,
-      attempt: input.attempt,
-      ...(input.redelivery !== undefined ? { redelivery: input.redelivery } : {}),
-      at: started,
-      duration_ms: now.getTime() - started.getTime(),
-      result: outcome.result === 'gone' ? 'rejected' : outcome.result,
-      ...(outcome.status !== undefined ? { http_status: outcome.status } : {}),
-      ...(error !== undefined ? { error } : {}),
-    });
+    // The POST was made: its record is what keeps a retry of this step from making it again, so a
+    // database away for a moment (a restart) is waited for, within the step's time, not given up on.
+    await persistently(
+      () =>
+        stores.messages.recordAttempt(input.messageId, {
+          part_index: input.partIndex,
+          attempt: input.attempt,
+          ...(input.redelivery !== undefined ? { redelivery: input.redelivery } : {}),
+          at: started,
+          duration_ms: now.getTime() - started.getTime(),
+          result: outcome.result === 'gone' ? 'rejected' : outcome.result,
+          ...(outcome.status !== undefined ? { http_status: outcome.status } : {}),
+          ...(error !== undefined ? { error } : {}),
+        }),
+      { withinMs: RECORD_AFTER_POST_WITHIN_MS, signal: cancellation },
+    );
     if (outcome.result === 'gone') await pauseForGone(channel, input, now);
     deps.report?.deliveryAttempt(outcome.result);
     activityLogger(deps.logger).info(

@@ -5,6 +5,7 @@ import { metricsHandler, observeRequests, traceRequests } from '../observability
 import type { ApiMetrics } from '../observability/metrics.js';
 import { HttpError, type ErrorBody } from './errors.js';
 import { healthRouter, type HealthChecks } from './routes/health.js';
+import { isDatabaseUnavailable } from '../stores/unavailable.js';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -76,15 +77,6 @@ export function createApp(deps: AppDeps): Express {
 
 function genericReason(status: number): string {
   return status === 503 ? 'A service this API depends on is unavailable; try again shortly.' : 'Internal server error.';
-}
-
-/** MongoDB driver errors that mean the database cannot be reached right now (not a bad request). */
-function isDatabaseUnavailable(error: unknown): boolean {
-  const name = (error as { name?: unknown }).name;
-  return (
-    typeof name === 'string' &&
-    /^Mongo(ServerSelection|Network|NetworkTimeout|TopologyClosed|NotConnected)Error$/.test(name)
-  );
 }
 
 function errorStatus(error: unknown): number {
