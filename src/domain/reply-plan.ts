@@ -109,7 +109,7 @@ export function replyPlan(input: ReplyPlanInput): ReplyStep[] {
   return steps.slice(taken);
 }
 
-/** The answer step's start-to-close timeout (src/workflows/activities.ts): a run still going then is cancelled and retried. */
+/** The answer step's start-to-close timeout (src/workflows/activity-proxies.ts): a run still going then is cancelled and retried. */
 export const ANSWER_STEP_TIMEOUT_MS = 120_000;
 
 /**

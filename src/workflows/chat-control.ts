@@ -1,5 +1,5 @@
 import type { ChatControlInput } from '../activities/chat-control.js';
-import { applyChatControl, checkChatTurn } from './activities.js';
+import { applyChatControl, checkChatTurn } from './activity-proxies.js';
 import { chatLineTurn, continueWithMemo } from './line.js';
 
 export type { ChatControlInput };

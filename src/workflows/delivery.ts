@@ -1,6 +1,6 @@
 import { condition, setHandler, sleep } from '@temporalio/workflow';
 import type { Finish, SendPartResult } from '../activities/index.js';
-import { checkChannelPaused, sendReplyPart } from './activities.js';
+import { checkChannelPaused, sendReplyPart } from './activity-proxies.js';
 import { nextRetryWaitSeconds } from '../domain/retry-wait.js';
 import { workflowNow } from './clock.js';
 import { checksBeforeContinue, timeToContinue } from './line.js';

@@ -2,7 +2,7 @@ import { CancellationScope, condition, isCancellation, sleep } from '@temporalio
 import { INTERIM_PART } from '../domain/ids.js';
 import type { ChannelSnapshot } from '../domain/models.js';
 import { nextRetryWaitSeconds } from '../domain/retry-wait.js';
-import { sendReplyPart } from './activities.js';
+import { sendReplyPart } from './activity-proxies.js';
 
 /** Where a message's "one moment" part goes, and what it says. */
 export interface InterimPlan {

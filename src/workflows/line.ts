@@ -1,5 +1,5 @@
 import { condition, makeContinueAsNewFunc, setHandler, workflowInfo, type Workflow } from '@temporalio/workflow';
-import { checkChatTurn } from './activities.js';
+import { checkChatTurn } from './activity-proxies.js';
 import { lineTurnSignal } from './definitions.js';
 
 /**

@@ -1,5 +1,5 @@
 import { ContinueAsNew, isCancellation, setHandler } from '@temporalio/workflow';
-import { checkChatTurn, closeMessage } from './activities.js';
+import { checkChatTurn, closeMessage } from './activity-proxies.js';
 import { progressQuery, type MessageProgress } from './definitions.js';
 import { deliverParts } from './delivery.js';
 import { chatLineTurn, continueWithMemo } from './line.js';

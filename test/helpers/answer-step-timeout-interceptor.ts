@@ -2,7 +2,7 @@
  * A workflow interceptor for the test stack's worker (`startStack({ workflowInterceptorModules })`),
  * never production's: the answer step (answerMessage, answerInBurst, as local activities) gets a
  * start-to-close timeout of ANSWER_STEP_TEST_TIMEOUT instead of production's 2 minutes
- * (src/workflows/activities.ts), so that a test reaches it in seconds. Everything else about the
+ * (src/workflows/activity-proxies.ts), so that a test reaches it in seconds. Everything else about the
  * step (its retry policy, its code) is production's.
  */
 import type { WorkflowInterceptorsFactory } from '@temporalio/workflow';

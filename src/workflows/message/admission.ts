@@ -1,6 +1,6 @@
 import type { ChannelSnapshot } from '../../domain/models.js';
 import type { FailureEvents } from '../../domain/operational-events.js';
-import { admitMessage, recordUnansweredMessage } from '../activities.js';
+import { admitMessage, recordUnansweredMessage } from '../activity-proxies.js';
 import type { MessageResult, MessageRun } from './run.js';
 
 /** Why a message gets no answer: refused by its channel, or not answered (the assistant is off). */

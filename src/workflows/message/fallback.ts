@@ -1,5 +1,5 @@
 import type { ChannelSnapshot } from '../../domain/models.js';
-import { composeFallbackReply } from '../activities.js';
+import { composeFallbackReply } from '../activity-proxies.js';
 import type { MessageRun } from './run.js';
 import { replyInputFor } from './write.js';
 

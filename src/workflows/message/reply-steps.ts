@@ -2,7 +2,7 @@ import { proxySinks, sleep } from '@temporalio/workflow';
 import type { ChannelSnapshot } from '../../domain/models.js';
 import { observabilitySinkName } from '../../observability/workflow-context.js';
 import type { ObservabilitySinks } from '../../observability/workflow-interceptors.js';
-import { dropStaleReply, speakReply } from '../activities.js';
+import { dropStaleReply, speakReply } from '../activity-proxies.js';
 import type { MessageRun } from './run.js';
 
 const sinks = proxySinks<ObservabilitySinks>();

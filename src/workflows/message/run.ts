@@ -8,7 +8,7 @@ import {
   answerMessage,
   answerMessageLocally,
   closeMessage,
-} from '../activities.js';
+} from '../activity-proxies.js';
 import { progressQuery, type MessageProgress } from '../definitions.js';
 import type { CarriedPlan, DeliveryPlan } from '../delivery.js';
 import { chatLineTurn, continueWithMemo } from '../line.js';

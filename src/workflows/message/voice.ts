@@ -1,4 +1,4 @@
-import { transcribeVoiceMessage } from '../activities.js';
+import { transcribeVoiceMessage } from '../activity-proxies.js';
 import { ended, notWritten, type Answered } from './answered.js';
 import { admit } from './admission.js';
 import { afterBurstWindow } from './burst.js';

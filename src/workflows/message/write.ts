@@ -1,6 +1,6 @@
 import type { ChannelSnapshot } from '../../domain/models.js';
 import { writingPlan } from '../../domain/reply-plan.js';
-import { composeReply } from '../activities.js';
+import { composeReply } from '../activity-proxies.js';
 import { withInterim } from '../interim.js';
 import { ended, notWritten, type Answered } from './answered.js';
 import { modelStep } from './model-step.js';
