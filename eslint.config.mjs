@@ -39,7 +39,7 @@ export default tseslint.config(
   },
   {
     // Workflow code runs in Temporal's deterministic sandbox: no clocks, randomness or I/O.
-    files: ['src/workflows/**/*.ts', 'src/observability/workflow-*.ts'],
+    files: ['src/workflows/**/*.ts', 'src/observability/workflow-*.ts', 'src/chat-line/wait.ts'],
     rules: {
       'no-restricted-globals': ['error', 'setTimeout', 'setInterval', 'fetch'],
       'no-restricted-syntax': [
@@ -76,6 +76,16 @@ export default tseslint.config(
                   `../../${folder}/*`,
                 ]),
               ],
+              allowTypeImports: true,
+              message: 'Workflows import only pure code and activity types.',
+            },
+            {
+              // The chat's line: only its wait is workflow code; the rest does I/O.
+              group: ['line', 'store', 'temporal', 'hold', 'index', 'activities'].flatMap((file) => [
+                `../chat-line/${file}.js`,
+                `../../chat-line/${file}.js`,
+                `./${file}.js`,
+              ]),
               allowTypeImports: true,
               message: 'Workflows import only pure code and activity types.',
             },

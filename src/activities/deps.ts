@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import type { ChatLine } from '../coordination/chat-line.js';
+import type { ChatLine } from '../chat-line/line.js';
 import type { FinalStatus } from '../domain/models.js';
 import type { Logger } from '../lib/logger.js';
 import type { AddressPolicy } from '../lib/address-policy.js';
@@ -43,7 +43,7 @@ export interface ActivityReporter {
 export interface ActivityDeps {
   stores: Pick<Stores, 'agents' | 'channels' | 'chats' | 'messages' | 'lines' | 'blobs' | 'signingSecrets' | 'erasure'>;
   model: ModelClient;
-  /** The chats' lines (src/coordination/chat-line.ts), with its Temporal side. */
+  /** The chats' lines (src/chat-line/line.ts), with its Temporal side. */
   line: ChatLine;
   settings: ActivitySettings;
   logger: Logger;

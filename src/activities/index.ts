@@ -4,7 +4,7 @@ import { createChatControlActivities } from './chat-control.js';
 import { createBurst } from './burst.js';
 import type { ActivityDeps } from './deps.js';
 import { createDelivery, createDeliveryActivities } from './delivery.js';
-import { createLineActivities } from './line.js';
+import { createLineActivities } from '../chat-line/activities.js';
 import { createReplies } from './reply.js';
 import { createRetentionActivities } from './retention.js';
 import { createVoiceActivities } from './voice.js';

@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
-import type { ChatLine } from '../coordination/chat-line.js';
-import { holdingChatTurn } from '../coordination/process-hold.js';
+import type { ChatLine } from '../chat-line/line.js';
+import { holdingChatTurn } from '../chat-line/hold.js';
 import type { Stores } from '../stores/index.js';
 import { addCounts, DAY_MS, type ErasureCounts } from '../domain/erasure.js';
 import type { MessagePosition } from '../stores/erasure.js';
@@ -40,7 +40,7 @@ export function createRetentionActivities(deps: { stores: Pick<Stores, 'erasure'
   /**
    * The lines cut a day ago or more: their places up to the floor deleted. A day, because a claim
    * that read no floor (or an older one) just before the cut may still be walking past those
-   * places (src/stores/chat-lines.ts, setFloor); claims take milliseconds.
+   * places (src/chat-line/store.ts, setFloor); claims take milliseconds.
    */
   async function pruneLines(after: string, batchSize: number): Promise<RetentionBatchResult> {
     progress('lines');

@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import type { ChatLine } from '../coordination/chat-line.js';
+import type { ChatLine } from '../chat-line/line.js';
 import type { ChatControlResponse } from './contracts/handoff.js';
 import { chatControlWorkflowId } from '../domain/ids.js';
 import { randomId } from '../lib/secrets.js';
@@ -39,7 +39,7 @@ export function createChatControls(deps: ChatControlDeps) {
         taskQueue: deps.taskQueue,
         workflowId,
         args: [input],
-        // The line reads a workflow's place from its memo (src/coordination/temporal-line.ts).
+        // The line reads a workflow's place from its memo (src/chat-line/temporal.ts).
         memo: { lineSeq },
       });
     } catch {

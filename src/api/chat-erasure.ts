@@ -1,5 +1,5 @@
-import type { ChatLine } from '../coordination/chat-line.js';
-import { holdingChatTurn } from '../coordination/process-hold.js';
+import type { ChatLine } from '../chat-line/line.js';
+import { holdingChatTurn } from '../chat-line/hold.js';
 import type { ErasureCounts } from '../domain/erasure.js';
 import { chatIdFor } from '../stores/chats.js';
 import type { Stores } from '../stores/index.js';

@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { ChatLine } from '../coordination/chat-line.js';
+import type { ChatLine } from '../chat-line/line.js';
 import { INTERIM_PART, mediaUrl, redeliveryWorkflowId } from '../domain/ids.js';
 import type { MessageStatusResponse, MessageSummary } from './contracts/message.js';
 import type { MessageStage, MessageStatus } from '../domain/models.js';

@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import type { ChatLine } from '../coordination/chat-line.js';
+import type { ChatLine } from '../chat-line/line.js';
 import { messageWorkflowId } from '../domain/ids.js';
 import type { InboundEnvelope, MessageWorkflowInput, ModelStep } from '../domain/models.js';
 import type { Logger } from '../lib/logger.js';
@@ -45,7 +45,7 @@ export function createMessageStarter(
             taskQueue,
             workflowId,
             args: [input],
-            // Its place, for whoever looks into a stuck line (src/coordination/chat-line.ts).
+            // Its place, for whoever looks into a stuck line (src/chat-line/line.ts).
             memo: { lineSeq },
             // Its channel, chat and status, for `temporal workflow list --query` (docs/operations.md).
             typedSearchAttributes: startSearchAttributes(envelope),
@@ -74,7 +74,7 @@ export function createMessageStarter(
           // The place claimed is left as it is: whether the start was recorded is not known (a
           // describe that failed proves nothing), and voiding a place whose workflow runs would let
           // the next message go beside it. A workflow that never started is found missing by the
-          // message waiting behind it, which voids the place (src/coordination/chat-line.ts); the
+          // message waiting behind it, which voids the place (src/chat-line/line.ts); the
           // platform's retry of this POST voids it at once, as its own earlier place.
           throw unavailable('The message could not be accepted: Temporal is unavailable.');
         }

@@ -8,7 +8,7 @@ import { gracefulServer } from '../observability/shutdown.js';
 import { tracingClientInterceptors } from '../observability/tracing.js';
 import { openDatabase, type Database } from '../stores/db.js';
 import { createStores } from '../stores/index.js';
-import { chatLineFor } from '../coordination/index.js';
+import { chatLineFor } from '../chat-line/index.js';
 import { createPayloadCodec, temporalDataConverter } from '../temporal/data-converter.js';
 import { createApp } from './app.js';
 import { createChannelAuthenticator } from './channel-auth.js';

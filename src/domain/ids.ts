@@ -22,7 +22,7 @@ export const redeliveryWorkflowId = (messageId: string, redelivery: number): str
 export const chatControlWorkflowId = (chatId: string, paused: boolean, nonce: string): string =>
   `chatrelay-handoff-${chatId}-${paused ? 'pause' : 'resume'}-${nonce}`;
 
-/** Place `seq` (from 1) in a chat's line (see stores/chat-lines.ts). */
+/** Place `seq` (from 1) in a chat's line (see chat-line/store.ts). */
 export const lineSlotId = (chatId: string, seq: number): string => `${chatId}:${seq}`;
 
 /** The `webhook-id` of a reply part: the same on every attempt, so receivers can drop repeats. */

@@ -70,7 +70,7 @@ export interface ChatHandoff {
  * and a record that is never updated never has two writers to lose an update between.
  */
 
-/** A place in a chat's line (stores/chat-lines.ts): `_id` `${chatId}:${seq}`. */
+/** A place in a chat's line (chat-line/store.ts): `_id` `${chatId}:${seq}`. */
 export interface LineSlotDoc {
   _id: string;
   chat_id: string;
@@ -87,7 +87,7 @@ export interface LineSlotDoc {
 }
 
 /**
- * How a place in a chat's line ended (stores/chat-lines.ts): `_id` the place's. Inserted once, by
+ * How a place in a chat's line ended (chat-line/store.ts): `_id` the place's. Inserted once, by
  * the one who ends it: `finished` only by the owner that held the chat's turn (so every place
  * before it had ended), `void` for a place known never to be at work (a duplicate POST, a start
  * that never happened, a workflow terminated by hand, a message that ended before its turn came).

@@ -1,5 +1,5 @@
 import type { Channel } from '../domain/models.js';
-import type { ChatLineStore } from './chat-lines.js';
+import type { ChatLineStore } from '../chat-line/store.js';
 import type { ChatDoc, Collections, DeliveryAttemptDoc, MessageDoc, OutcomeDoc } from './collections.js';
 
 /**

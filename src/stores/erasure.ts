@@ -50,7 +50,7 @@ export function createErasureStore(c: Collections) {
   }
 
   /**
-   * Deletes the chat record with its recent history. Its line stays (src/coordination/process-hold.ts
+   * Deletes the chat record with its recent history. Its line stays (src/chat-line/hold.ts
    * says who ends or cuts it): later messages and other processes' claims go by its places.
    */
   async function eraseChatDocuments(chatId: string): Promise<ErasureCounts> {

@@ -5,7 +5,7 @@ import { createChannelStore } from './channels.js';
 import { createChatStore } from './chats.js';
 import { collections, ensureIndexes } from './collections.js';
 import { createDashboardReadStore } from './dashboard-reads.js';
-import { createChatLineStore, migrateLegacyLines } from './chat-lines.js';
+import { createChatLineStore, migrateLegacyLines } from '../chat-line/store.js';
 import { createErasureStore } from './erasure.js';
 import { createMessageStore } from './messages.js';
 import { createSigningSecretStore } from './signing-secrets.js';

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { heartbeatInterceptor } from '../activities/heartbeat.js';
 import { createEventActivities } from '../activities/events.js';
 import { createActivities, type ActivityDeps, type ActivitySettings } from '../activities/index.js';
-import { chatLineFor } from '../coordination/index.js';
+import { chatLineFor } from '../chat-line/index.js';
 import { createOpenAIModelClient, type ModelClient } from '../activities/model.js';
 import { checkSecretsKey, secretBoxFromConfig, type Config } from '../config.js';
 import type { Logger } from '../lib/logger.js';

@@ -1,6 +1,6 @@
 import type { ChatControlInput } from '../activities/chat-control.js';
 import { applyChatControl, checkChatTurn } from './activity-proxies.js';
-import { chatLineTurn, continueWithMemo } from './line.js';
+import { chatLineTurn, continueWithMemo } from '../chat-line/wait.js';
 
 export type { ChatControlInput };
 
@@ -14,7 +14,7 @@ export type { ChatControlInput };
  */
 export async function chatControlWorkflow(input: ChatControlInput): Promise<{ applied: boolean }> {
   const { chatId, lineSeq } = input;
-  // A long wait for the turn goes on in a fresh run (src/workflows/line.ts): it has done nothing yet.
+  // A long wait for the turn goes on in a fresh run (src/chat-line/wait.ts): it has done nothing yet.
   const turn = chatLineTurn(chatId, lineSeq, {
     continueAsNew: () => continueWithMemo<typeof chatControlWorkflow>(input),
   });

@@ -3,7 +3,7 @@ import type { Finish, SendPartResult } from '../activities/index.js';
 import { checkChannelPaused, sendReplyPart } from './activity-proxies.js';
 import { nextRetryWaitSeconds } from '../domain/retry-wait.js';
 import { workflowNow } from './clock.js';
-import { checksBeforeContinue, timeToContinue } from './line.js';
+import { checksBeforeContinue, timeToContinue } from '../chat-line/wait.js';
 import { resumeDeliverySignal, type MessageProgress } from './definitions.js';
 import { enterStage } from './progress.js';
 
@@ -38,7 +38,7 @@ export interface DeliveryPlan {
   finish: Omit<Finish, 'partsDelivered'> & { partsBefore: number };
   /**
    * How a long pause goes on in a fresh run (after `checksBeforeContinue.pausedChannel` hourly
-   * rechecks, src/workflows/line.ts): `continueAsNew` gets the plan for the parts still to deliver
+   * rechecks, src/chat-line/wait.ts): `continueAsNew` gets the plan for the parts still to deliver
    * (from the waiting part on, the parts delivered before it counted in `partsBefore`).
    */
   longWait?: { continueAsNew: (rest: CarriedPlan) => Promise<never> };

@@ -7,7 +7,7 @@
 // - messageWorkflow, redeliveryWorkflow: seconds usually; a reply delay (at most 300 s) or
 //   delivery retries (DELIVERY_RETRY_SCHEDULE, 27.6 h in all by default) keep them on their build.
 //   Their waits without an end, for a paused channel or for the chat's turn behind one, move to the
-//   current build at their next check (within the hour) by continuing as new (src/workflows/line.ts).
+//   current build at their next check (within the hour) by continuing as new (src/chat-line/wait.ts).
 // - chatControlWorkflow: waits for its turn in the chat's line like a message, and moves the same way.
 // - operationalEventWorkflow: retried on the replies' schedule, so it never holds a build longer
 //   than the messages it reports on; auto-upgrade would only add replay constraints for nothing.

@@ -2,7 +2,7 @@ import { ContinueAsNew, isCancellation, setHandler } from '@temporalio/workflow'
 import { checkChatTurn, closeMessage } from './activity-proxies.js';
 import { progressQuery, type MessageProgress } from './definitions.js';
 import { deliverParts } from './delivery.js';
-import { chatLineTurn, continueWithMemo } from './line.js';
+import { chatLineTurn, continueWithMemo } from '../chat-line/wait.js';
 import { recordFinalStatus } from './final-status.js';
 import { enterStage, startProgress } from './progress.js';
 
@@ -36,7 +36,7 @@ export async function redeliveryWorkflow(input: RedeliveryInput): Promise<Redeli
   const { messageId, chatId, lineSeq } = input;
   const progress = startProgress(messageId, 'waiting_turn', { partCount: input.partCount });
   setHandler(progressQuery, () => progress);
-  // A long wait for the turn goes on in a fresh run (src/workflows/line.ts): it has done nothing yet.
+  // A long wait for the turn goes on in a fresh run (src/chat-line/wait.ts): it has done nothing yet.
   const turn = chatLineTurn(chatId, lineSeq, {
     continueAsNew: () => continueWithMemo<typeof redeliveryWorkflow>(input),
   });

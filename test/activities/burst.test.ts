@@ -6,7 +6,7 @@ import { createBurst } from '../../src/activities/burst.js';
 import { createDelivery } from '../../src/activities/delivery.js';
 import type { ModelClient } from '../../src/activities/model.js';
 import { createReplies } from '../../src/activities/reply.js';
-import type { Successor } from '../../src/coordination/chat-line.js';
+import type { Successor } from '../../src/chat-line/line.js';
 import { historyEntryId, messageWorkflowId } from '../../src/domain/ids.js';
 import type { Channel, MessageWorkflowInput } from '../../src/domain/models.js';
 import { channelSnapshot } from '../../src/domain/snapshot.js';

@@ -4,7 +4,7 @@ import { Webhook } from 'standardwebhooks';
 import { createDelivery, createDeliveryActivities } from '../../src/activities/delivery.js';
 import type { ActivityDeps } from '../../src/activities/deps.js';
 import { createEventActivities, createEventEmitter } from '../../src/activities/events.js';
-import { createLineActivities } from '../../src/activities/line.js';
+import { createLineActivities } from '../../src/chat-line/activities.js';
 import { deliveryId } from '../../src/domain/ids.js';
 import type { Channel } from '../../src/domain/models.js';
 import { eventTargetOf, type OperationalEventInput } from '../../src/domain/operational-events.js';

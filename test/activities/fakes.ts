@@ -11,7 +11,7 @@ import type { Agent, Channel, FinalStatus } from '../../src/domain/models.js';
 import { agentRecord, channelRecord, testActivitySettings } from '../helpers/fixtures.js';
 import type { ActivityDeps, ActivityReporter } from '../../src/activities/deps.js';
 import type { ModelClient } from '../../src/activities/model.js';
-import type { TurnState } from '../../src/coordination/chat-line.js';
+import type { TurnState } from '../../src/chat-line/line.js';
 import { createLogger } from '../../src/lib/logger.js';
 import type { ChatDoc, DeliveryAttemptDoc, MessageDoc, OutcomeDoc, ReplyDoc } from '../../src/stores/collections.js';
 import type { NewMessage } from '../../src/stores/messages.js';

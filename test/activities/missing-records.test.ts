@@ -6,7 +6,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createActivities, type Activities } from '../../src/activities/index.js';
 import { createOpenAIModelClient } from '../../src/activities/model.js';
-import { chatLineFor } from '../../src/coordination/index.js';
+import { chatLineFor } from '../../src/chat-line/index.js';
 import { ErrorType, fallbackErrorTypes, nonRetryableErrorTypes } from '../../src/domain/errors.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { freePort } from '../../src/lib/ports.js';

@@ -21,7 +21,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createActivities, type Activities } from '../../src/activities/index.js';
 import { createOpenAIModelClient } from '../../src/activities/model.js';
-import { createChatLine, type LineWorkflows } from '../../src/coordination/chat-line.js';
+import { createChatLine, type LineWorkflows } from '../../src/chat-line/line.js';
 import { fakeVoiceNote, startDemoModel, type DemoModel } from '../../src/demo-model/server.js';
 import { deliveryId, historyEntryId, messageWorkflowId } from '../../src/domain/ids.js';
 import type { Channel, MessageWorkflowInput } from '../../src/domain/models.js';

@@ -9,7 +9,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { createEventActivities } from '../../src/activities/events.js';
 import { createActivities, type ActivityDeps, type ActivitySettings } from '../../src/activities/index.js';
 import { createOpenAIModelClient } from '../../src/activities/model.js';
-import { chatLineFor, type ChatLine } from '../../src/coordination/index.js';
+import { chatLineFor, type ChatLine } from '../../src/chat-line/index.js';
 import { createApp } from '../../src/api/app.js';
 import { createMessageAdmin, type MessageAdmin } from '../../src/api/message-admin.js';
 import { createMessageStarter } from '../../src/api/message-starter.js';

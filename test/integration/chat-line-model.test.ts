@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { createChatErasure } from '../../src/api/chat-erasure.js';
-import { createChatLine, type ChatLine, type LineWorkflows } from '../../src/coordination/chat-line.js';
+import { createChatLine, type ChatLine, type LineWorkflows } from '../../src/chat-line/line.js';
 import { randomId } from '../../src/lib/secrets.js';
 import { chatIdFor } from '../../src/stores/chats.js';
 import { createStores, type Stores } from '../../src/stores/index.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createChatLine, type LineWorkflows } from '../../src/coordination/chat-line.js';
+import { createChatLine, type LineWorkflows } from '../../src/chat-line/line.js';
 import { messageWorkflowId, redeliveryWorkflowId } from '../../src/domain/ids.js';
 import { randomId } from '../../src/lib/secrets.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
@@ -10,7 +10,7 @@ type Status = Awaited<ReturnType<LineWorkflows['status']>>;
 
 /**
  * Which later place counts as a newer message of the chat, for burst coalescing and stale replies
- * (src/coordination/chat-line.ts `successor`), against the MongoDB-compatible server we run.
+ * (src/chat-line/line.ts `successor`), against the MongoDB-compatible server we run.
  * Temporal's side (whether a workflow runs, and at which place) is given per workflow.
  */
 describe('the newer message of a chat: the place after one’s own', () => {

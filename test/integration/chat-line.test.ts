@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createChatLine, type LineWorkflows } from '../../src/coordination/chat-line.js';
+import { createChatLine, type LineWorkflows } from '../../src/chat-line/line.js';
 import { randomId } from '../../src/lib/secrets.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
 import { startTestMongo, type TestMongo } from '../helpers/mongo.js';

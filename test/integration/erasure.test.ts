@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { createApp } from '../../src/api/app.js';
 import { createChatErasure } from '../../src/api/chat-erasure.js';
 import { erasureRouter } from '../../src/api/routes/erasure.js';
-import { createChatLine, type LineWorkflows } from '../../src/coordination/chat-line.js';
+import { createChatLine, type LineWorkflows } from '../../src/chat-line/line.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { collections, type Collections } from '../../src/stores/collections.js';
 import { createStores, type Stores } from '../../src/stores/index.js';

@@ -13,7 +13,7 @@ import { chatIdFor } from '../../src/stores/chats.js';
 import { createPayloadCodec, temporalDataConverter } from '../../src/temporal/data-converter.js';
 import { requireSearchAttributes, searchAttributeCreateCommand } from '../../src/temporal/search-attribute-registry.js';
 import { createMessageStarter } from '../../src/api/message-starter.js';
-import { chatLineFor } from '../../src/coordination/index.js';
+import { chatLineFor } from '../../src/chat-line/index.js';
 import { createStores } from '../../src/stores/index.js';
 import { connectWithRetry } from '../../src/worker/worker.js';
 import { createChannelWithAgent, envelopeFor } from '../helpers/fixtures.js';

@@ -5,7 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Activities, Answer } from '../../src/activities/index.js';
-import type { TurnState } from '../../src/coordination/chat-line.js';
+import type { TurnState } from '../../src/chat-line/line.js';
 import { ErrorType } from '../../src/domain/errors.js';
 import { HANDOFF_REQUESTED_REASON } from '../../src/domain/handoff.js';
 import { INTERIM_PART, messageWorkflowId } from '../../src/domain/ids.js';

@@ -9,7 +9,7 @@ import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@tem
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { after, before, describe, test } from 'node:test';
 import { createRetentionActivities } from '../../src/activities/retention.js';
-import { chatLineFor } from '../../src/coordination/index.js';
+import { chatLineFor } from '../../src/chat-line/index.js';
 import { DAY_MS } from '../../src/domain/erasure.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { startTemporalDevServer } from '../../src/stack/servers.js';

@@ -11,7 +11,7 @@ import {
 } from '../activity-proxies.js';
 import { progressQuery, type MessageProgress } from '../definitions.js';
 import type { CarriedPlan, DeliveryPlan } from '../delivery.js';
-import { chatLineTurn, continueWithMemo } from '../line.js';
+import { chatLineTurn, continueWithMemo } from '../../chat-line/wait.js';
 import { enterStage, startProgress } from '../progress.js';
 
 export interface MessageResult {
@@ -79,7 +79,7 @@ export function startRun(input: MessageRunInput): MessageRun {
   const progress = startProgress(messageId, 'accepted');
   setHandler(progressQuery, () => progress);
   const carried: Carried = { ...input.continued };
-  // A long wait for the turn continues the workflow as new (src/workflows/line.ts) with what this
+  // A long wait for the turn continues the workflow as new (src/chat-line/wait.ts) with what this
   // run has done; the memo (its place) goes along.
   const turn = chatLineTurn(chatId, lineSeq, {
     continueAsNew: () => continueWithMemo<MessageWorkflow>({ ...input, continued: carried }),

@@ -1,6 +1,6 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { lineTurnSignal } from '../workflows/definitions.js';
-import type { LineWorkflows } from './chat-line.js';
+import type { LineWorkflows } from './line.js';
 
 /** The line's Temporal side: a signal to wake a waiting workflow, a describe to tell whether one runs. */
 export function temporalLineWorkflows(client: Client): LineWorkflows {

@@ -7,7 +7,7 @@ import {
   type LegacyLineDoc,
   type LineEndDoc,
   type LineSlotDoc,
-} from './collections.js';
+} from '../stores/collections.js';
 
 /** Who holds a place in a chat's line: a workflow, or a process at work on the chat (erasure, retention). */
 export interface LineOwner {
@@ -39,7 +39,7 @@ const LINEAR_PROBES = 4;
  * - `chat_line_floors`: where the line starts again once retention deleted its ended places.
  *
  * Nothing read on a message's way grows with the number of messages: a turn is one read of the
- * place before it in the usual case (see src/coordination/chat-line.ts).
+ * place before it in the usual case (see src/chat-line/line.ts).
  */
 export function createChatLineStore(c: Collections) {
   const exists = async (chatId: string, seq: number): Promise<boolean> =>

@@ -1,11 +1,11 @@
 import { condition, makeContinueAsNewFunc, setHandler, workflowInfo, type Workflow } from '@temporalio/workflow';
-import { checkChatTurn } from './activity-proxies.js';
-import { lineTurnSignal } from './definitions.js';
+import { checkChatTurn } from '../workflows/activity-proxies.js';
+import { lineTurnSignal } from '../workflows/definitions.js';
 
 /**
  * How long a waiting message trusts its predecessor to wake it before it looks for itself, and
  * how that grows. The first look comes just after a place abandoned by an API that died between
- * its claim and its start counts as abandoned (30 s, see src/coordination/chat-line.ts); later
+ * its claim and its start counts as abandoned (30 s, see src/chat-line/line.ts); later
  * ones are rare, since a running predecessor always signals when it ends.
  */
 const CHECK_INTERVALS = ['35 seconds', '2 minutes', '10 minutes', '1 hour'] as const;
@@ -47,7 +47,7 @@ export function timeToContinue(rounds: number, limit: number): boolean {
 
 /**
  * Continue-as-new of the running workflow with its memo, which carries its place in the line (read by
- * src/coordination/temporal-line.ts to tell a live owner from a stuck one).
+ * src/chat-line/temporal.ts to tell a live owner from a stuck one).
  */
 export function continueWithMemo<W extends Workflow>(...args: Parameters<W>): Promise<never> {
   // Search attributes (chat, channel, stage) go along too, so the fresh run is found as the old one was.
@@ -62,7 +62,7 @@ export function continueWithMemo<W extends Workflow>(...args: Parameters<W>): Pr
 }
 
 /**
- * This workflow's place in its chat's line (see src/coordination/chat-line.ts). The turn is known
+ * This workflow's place in its chat's line (see src/chat-line/line.ts). The turn is known
  * held only from a read of the stored line (a step's, or checkChatTurn's); a `lineTurn` signal is
  * a hint to read again, never a grant: it may be late, repeated, or sent for a place that ended
  * while an earlier one still runs.

@@ -1,5 +1,5 @@
 import { randomId } from '../lib/secrets.js';
-import type { ChatLine } from './chat-line.js';
+import type { ChatLine } from './line.js';
 
 /** Who holds a chat's turn when no workflow does: an erasure (API) or retention (worker). */
 export type HoldKind = 'erasure' | 'retention';

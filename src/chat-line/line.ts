@@ -1,6 +1,6 @@
 import { messageWorkflowId } from '../domain/ids.js';
 import { LruMap } from '../lib/lru.js';
-import type { ChatLineStore, LineEnd, LineOwner } from '../stores/chat-lines.js';
+import type { ChatLineStore, LineEnd, LineOwner } from './store.js';
 import type { LineSlotDoc } from '../stores/collections.js';
 
 /** What the line needs from Temporal: a hint to a workflow that its turn may have come, and whether one runs. */
@@ -52,7 +52,7 @@ export interface Successor {
  *   are never undone, so a turn once granted stays granted until its owner ends the place, and two
  *   places never hold the turn at once.
  * - A signal is a hint to look again, never a grant: whoever ends a place signals the next place
- *   not yet ended, and a waiting workflow also looks by itself now and then (src/workflows/line.ts).
+ *   not yet ended, and a waiting workflow also looks by itself now and then (src/chat-line/wait.ts).
  * A turn costs one read (the place before, finished) in the usual case; a chat's first place, none.
  */
 export function createChatLine(options: ChatLineOptions) {

@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
-import type { TurnState } from '../coordination/chat-line.js';
-import type { ActivityDeps } from './deps.js';
-import { createFinisher, type Finish } from './finish.js';
+import type { TurnState } from './line.js';
+import type { ActivityDeps } from '../activities/deps.js';
+import { createFinisher, type Finish } from '../activities/finish.js';
 
 /** The chat's line: asking for the turn, and ending a message (which hands the turn on). */
 export function createLineActivities(deps: ActivityDeps) {
