@@ -111,6 +111,15 @@ describe('postForm: where a reply may go, and how much of the answer is read', (
     );
   });
 
+  test('a reply to a link-local or metadata address is refused even where private receivers are allowed', async () => {
+    const local = { allowPrivate: true, allowHosts: [] };
+    for (const url of ['http://169.254.169.254/latest/meta-data/iam', 'http://[fd00:ec2::254]/latest']) {
+      const outcome = await postForm(url, form, {}, 1_000, local);
+      assert.equal(outcome.result, 'rejected', url);
+      assert.match('error' in outcome ? outcome.error : '', /link-local or cloud metadata address/);
+    }
+  });
+
   test('the address guard is required by the type: no POST, and no worker settings, without a policy', () => {
     // @ts-expect-error: postForm without a policy does not compile (it once meant "any address").
     const unguarded: Parameters<typeof postForm> = [`http://127.0.0.1:${receiver.port}/ok`, form, {}, 5_000];
