@@ -27,6 +27,8 @@ const isOrigin = (value: string): boolean => {
   }
 };
 const positiveInt = z.coerce.number().int().positive();
+/** What a call within a model step may take, in seconds: the step's timeout less the margin for its writes. */
+const stepLimitSeconds = (ANSWER_STEP_TIMEOUT_MS - ANSWER_STEP_MARGIN_MS) / 1000;
 const boolFlag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
@@ -110,7 +112,11 @@ export const configSchema = z.object({
     ),
   OPENAI_API_KEY: z.string().min(1, 'must not be empty').describe('key for the OpenAI-compatible API'),
   OPENAI_BASE_URL: httpUrl.default('https://api.openai.com/v1').describe('any OpenAI-compatible API'),
-  OPENAI_TIMEOUT_MS: positiveInt.default(60_000).describe('timeout of one model call'),
+  OPENAI_TIMEOUT_MS: positiveInt
+    .default(60_000)
+    .describe(
+      `timeout of one model call; at most ${stepLimitSeconds} s, and with \`FETCH_TIMEOUT_MS\` too (a voice note's step does both)`,
+    ),
   OPENAI_MAX_TOKENS: z.coerce
     .number()
     .int()
@@ -189,11 +195,15 @@ export const configSchema = z.object({
     .describe(
       'voice notes a worker downloads and transcribes at once (1–200), each up to `AUDIO_MAX_BYTES` in memory ([voice notes](operations.md#limits-and-caches))',
     ),
-  FETCH_TIMEOUT_MS: positiveInt.default(15_000).describe('timeout of a voice note download'),
+  FETCH_TIMEOUT_MS: positiveInt
+    .default(15_000)
+    .describe(
+      `timeout of a voice note download; with \`OPENAI_TIMEOUT_MS\` at most ${stepLimitSeconds} s (one step does both)`,
+    ),
   FETCH_ALLOW_PRIVATE: boolFlag
     .default(false)
     .describe(
-      'allow voice notes, and images for the model, from loopback/private addresses ([outbound addresses](operations.md#outbound-addresses))',
+      'allow voice notes, and images for the model, from loopback/private addresses (never link-local or cloud metadata ones, unless in `FETCH_ALLOW_HOSTS`) ([outbound addresses](operations.md#outbound-addresses))',
     ),
   FETCH_ALLOW_HOSTS: csv
     .default([])
@@ -218,12 +228,12 @@ export const configSchema = z.object({
     .min(1_000)
     .default(DEFAULT_ANSWER_STEP_BUDGET_MS)
     .describe(
-      `one-step answer: no POST starts after this; with \`DELIVERY_TIMEOUT_MS\` ≤ ${(ANSWER_STEP_TIMEOUT_MS - ANSWER_STEP_MARGIN_MS) / 1000} s ([why](reliability.md#238-long-replies-to-slow-receivers-are-sent-twice--fixed))`,
+      `one-step answer: no POST starts after this; with \`DELIVERY_TIMEOUT_MS\` ≤ ${stepLimitSeconds} s ([why](reliability.md#238-long-replies-to-slow-receivers-are-sent-twice--fixed))`,
     ),
   DELIVERY_ALLOW_PRIVATE: boolFlag
     .default(false)
     .describe(
-      'allow reply POSTs to loopback/private/link-local addresses; API and workers alike ([outbound addresses](operations.md#outbound-addresses))',
+      'allow reply POSTs to loopback/private addresses (never link-local or cloud metadata ones, unless in `DELIVERY_ALLOW_HOSTS`); API and workers alike ([outbound addresses](operations.md#outbound-addresses))',
     ),
   DELIVERY_ALLOW_HOSTS: csv
     .default([])
@@ -473,17 +483,40 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(problems);
   }
   const config = parsed.data;
-  // The answer step's last POST starts within its budget and must end, with the writes after it,
-  // before the step's timeout: past it the step is retried, and the retry would post beside it.
-  const stepLimit = ANSWER_STEP_TIMEOUT_MS - ANSWER_STEP_MARGIN_MS;
-  if (config.ANSWER_STEP_BUDGET_MS + config.DELIVERY_TIMEOUT_MS > stepLimit)
-    throw new ConfigError([
-      `ANSWER_STEP_BUDGET_MS plus DELIVERY_TIMEOUT_MS must be at most ${stepLimit} (the answer step's ${ANSWER_STEP_TIMEOUT_MS} ms timeout, less ${ANSWER_STEP_MARGIN_MS} ms for its writes); they are ${config.ANSWER_STEP_BUDGET_MS} and ${config.DELIVERY_TIMEOUT_MS}`,
-    ]);
+  const problems = timeoutProblems(config);
+  if (problems.length > 0) throw new ConfigError(problems);
   return {
     ...config,
     PUBLIC_BASE_URL: (config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}`).replace(/\/+$/, ''),
   };
+}
+
+/**
+ * Every timeout setting within what contains it: a call that outlives the step it runs in is
+ * retried beside itself (a second POST, a second model call, billed twice). The steps' own timeouts
+ * are fixed in the workflow code (src/workflows/activities.ts); each setting here must leave the
+ * step ANSWER_STEP_MARGIN_MS for its writes. DELIVERY_TIMEOUT_MS (a POST, in a step of one minute,
+ * replies' and events' alike) is bounded by its schema.
+ */
+function timeoutProblems(config: z.infer<typeof configSchema>): string[] {
+  const stepLimit = ANSWER_STEP_TIMEOUT_MS - ANSWER_STEP_MARGIN_MS;
+  const step = `the model steps' ${ANSWER_STEP_TIMEOUT_MS} ms timeout, less ${ANSWER_STEP_MARGIN_MS} ms for their writes`;
+  const problems: string[] = [];
+  // The answer step's last POST starts within its budget and must end, with the writes after it,
+  // before the step's timeout: past it the step is retried, and the retry would post beside it.
+  if (config.ANSWER_STEP_BUDGET_MS + config.DELIVERY_TIMEOUT_MS > stepLimit)
+    problems.push(
+      `ANSWER_STEP_BUDGET_MS plus DELIVERY_TIMEOUT_MS must be at most ${stepLimit} (${step}); they are ${config.ANSWER_STEP_BUDGET_MS} and ${config.DELIVERY_TIMEOUT_MS}`,
+    );
+  // One model call (a reply, a transcription, one part's speech) runs within one such step.
+  if (config.OPENAI_TIMEOUT_MS > stepLimit)
+    problems.push(`OPENAI_TIMEOUT_MS must be at most ${stepLimit} (${step}); it is ${config.OPENAI_TIMEOUT_MS}`);
+  // A voice note's step downloads it, then transcribes it: both within the one step.
+  else if (config.FETCH_TIMEOUT_MS + config.OPENAI_TIMEOUT_MS > stepLimit)
+    problems.push(
+      `FETCH_TIMEOUT_MS plus OPENAI_TIMEOUT_MS must be at most ${stepLimit} (a voice note is downloaded and transcribed in one step: ${step}); they are ${config.FETCH_TIMEOUT_MS} and ${config.OPENAI_TIMEOUT_MS}`,
+    );
+  return problems;
 }
 
 /** For process entry points: print the problem and exit instead of throwing a stack trace. */

@@ -13,8 +13,11 @@ export interface ActivitySettings {
   publicBaseUrl: string;
   retryScheduleSeconds: number[];
   deliveryTimeoutMs: number;
-  /** Which reply URLs may be POSTed to: the address guard (private addresses refused unless allowed). */
-  deliveryPolicy?: DeliveryPolicy;
+  /**
+   * Which reply and events URLs may be POSTed to: the address guard (private addresses refused
+   * unless allowed). Required: a worker built without it would POST anywhere its channels say.
+   */
+  deliveryPolicy: DeliveryPolicy;
   /** How long channels, agents and signing secrets read from MongoDB may be reused (CHANNEL_CACHE_TTL_MS). */
   channelCacheTtlMs: number;
   audioFetch: Omit<SafeFetchPolicy, 'allowedContentTypes'>;

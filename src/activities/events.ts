@@ -5,6 +5,7 @@ import {
   type OperationalEvent,
   type OperationalEventInput,
 } from '../domain/operational-events.js';
+import { loggableReason } from '../lib/logger.js';
 import { ttlCache } from '../lib/ttl-cache.js';
 import { activityLogger, type ActivityDeps } from './deps.js';
 import { postForm, type PostOutcome } from './reply-post.js';
@@ -100,8 +101,10 @@ export function createEventActivities(deps: ActivityDeps) {
       };
       const outcome = await postForm(input.url, body, headers, settings.deliveryTimeoutMs, settings.deliveryPolicy);
       const error = 'error' in outcome ? outcome.error : undefined;
+      // The receiver's host only: the events URL's path may be its secret.
+      const logged = error === undefined ? undefined : loggableReason(error);
       log.info(
-        { ...base, result: outcome.result, status: outcome.status, error, ms: Date.now() - started.getTime() },
+        { ...base, result: outcome.result, status: outcome.status, error: logged, ms: Date.now() - started.getTime() },
         'operational event attempt',
       );
       return {

@@ -1,5 +1,6 @@
 import type { FinalStatus } from '../domain/models.js';
 import type { FailureEvents } from '../domain/operational-events.js';
+import { loggableReason } from '../lib/logger.js';
 import { activityLogger, type ActivityDeps } from './deps.js';
 import { createEventEmitter } from './events.js';
 
@@ -51,6 +52,7 @@ export function createFinisher(deps: ActivityDeps) {
     // A re-run (its outcome there already) hands the turn on again, safe to repeat, but counts nothing twice.
     if (!first) return;
     deps.report?.messageFinished(finish.status);
-    activityLogger(deps.logger).info({ messageId, status: finish.status, reason: finish.reason }, 'message finished');
+    const reason = finish.reason === undefined ? undefined : loggableReason(finish.reason);
+    activityLogger(deps.logger).info({ messageId, status: finish.status, reason }, 'message finished');
   };
 }

@@ -43,10 +43,11 @@ export function parseRetryAfter(value: string | null | undefined, now = Date.now
  * 408, 429 and 5xx worth retrying; 410 means the receiver is gone; any other status is final
  * (redirects are not followed: a 3xx is final too).
  *
- * With a `policy`, the connection can only reach addresses it allows, checked at DNS lookup time
- * (no rebinding); a refused address is final. Without one, any address (callers not yet passing
- * the worker's policy). Either way the status decides the outcome and at most
- * `maxResponseBytes` of the answer are read: a receiver that streams gigabytes is cut off.
+ * The connection can only reach addresses `policy` allows, checked at DNS lookup time (no
+ * rebinding); a refused address is final. The policy is required: there is no POST without the
+ * guard (`{ allowPrivate: true }` is how a caller says it means any address). The status decides
+ * the outcome and at most `maxResponseBytes` of the answer are read: a receiver that streams
+ * gigabytes is cut off.
  *
  * `signal` (the step's cancellation): once it aborts, the request is destroyed wherever it is (the
  * receiver sees the connection close) and the outcome is a retry; a step that timed out must not
@@ -57,7 +58,7 @@ export async function postForm(
   body: string,
   headers: Record<string, string>,
   timeoutMs: number,
-  policy?: DeliveryPolicy,
+  policy: DeliveryPolicy,
   signal?: AbortSignal,
 ): Promise<PostOutcome> {
   // A client span when tracing is on (a no-op otherwise), and its traceparent on the request, so
@@ -89,7 +90,7 @@ async function post(
   body: string,
   headers: Record<string, string>,
   timeoutMs: number,
-  policy?: DeliveryPolicy,
+  policy: DeliveryPolicy,
   signal?: AbortSignal,
 ): Promise<PostOutcome> {
   if (signal?.aborted) return { result: 'retry', error: cancelled(signal) };
@@ -99,12 +100,12 @@ async function post(
     target = new URL(url);
     if (target.protocol !== 'http:' && target.protocol !== 'https:')
       return { result: 'rejected', error: `the reply URL is not http(s) (${target.protocol})` };
-    if (policy) connection = guardedConnection(target, policy);
+    connection = guardedConnection(target, policy);
   } catch (error) {
     if (error instanceof UnsafeUrlError) return { result: 'rejected', error: policyRefusal(error) };
     return { result: 'rejected', error: 'the reply URL is not a valid URL' };
   }
-  const maxResponseBytes = policy?.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  const maxResponseBytes = policy.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const isHttps = target.protocol === 'https:';
   return new Promise<PostOutcome>((resolve) => {
     let settled = false;
@@ -189,8 +190,8 @@ function policyRefusal(error: UnsafeUrlError): string {
  * may only be reused under the same policy. Idle pooled sockets do not keep a process alive.
  */
 const agents = new Map<string, http.Agent>();
-function agentFor(isHttps: boolean, policy: DeliveryPolicy | undefined): http.Agent {
-  const key = JSON.stringify([isHttps, policy?.allowPrivate ?? null, policy?.allowHosts ?? null]);
+function agentFor(isHttps: boolean, policy: DeliveryPolicy): http.Agent {
+  const key = JSON.stringify([isHttps, policy.allowPrivate, policy.allowHosts]);
   let agent = agents.get(key);
   if (!agent) {
     agent = isHttps ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });

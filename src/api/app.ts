@@ -62,10 +62,8 @@ export function createApp(deps: AppDeps): Express {
       for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
     } else if (status === 503) {
       body.error = { code: 'unavailable', message: genericReason(503), request_id: req.requestId };
-    } else if (status === 413) {
-      body.error = { code: 'payload_too_large', message: 'The request body is too large.', request_id: req.requestId };
-    } else if (status === 400) {
-      body.error = { code: 'invalid_json', message: 'The request body is not valid JSON.', request_id: req.requestId };
+    } else if (status < 500) {
+      body.error = { ...clientError(error, status), request_id: req.requestId };
     }
     if (status >= 500 && !shed)
       deps.logger.error({ err: error, requestId: req.requestId, route: req.path }, 'request failed');
@@ -73,6 +71,35 @@ export function createApp(deps: AppDeps): Express {
   };
   app.use(onError);
   return app;
+}
+
+/**
+ * The code and message of a 4xx that express or body-parser raised (not one of ours): each names
+ * what is wrong, so a client never gets `internal` for its own mistake, nor `invalid_json` for a
+ * body that was never parsed.
+ */
+function clientError(error: unknown, status: number): { code: string; message: string } {
+  const { type, charset, encoding } = error as { type?: unknown; charset?: unknown; encoding?: unknown };
+  // The router's decoding of a path parameter (a `%` not followed by two hex digits, or bytes that are not UTF-8).
+  if (error instanceof URIError) return { code: 'invalid_path', message: 'The request path has a malformed % escape.' };
+  switch (type) {
+    case 'entity.parse.failed':
+      return { code: 'invalid_json', message: 'The request body is not valid JSON.' };
+    case 'charset.unsupported':
+      return {
+        code: 'unsupported_charset',
+        message: `The request body's charset ${JSON.stringify(String(charset))} is not supported; send UTF-8.`,
+      };
+    case 'encoding.unsupported':
+      return {
+        code: 'unsupported_encoding',
+        message: `The request body's content encoding ${JSON.stringify(String(encoding))} is not supported.`,
+      };
+    default:
+      return status === 413
+        ? { code: 'payload_too_large', message: 'The request body is too large.' }
+        : { code: 'bad_request', message: 'The request could not be read.' };
+  }
 }
 
 function genericReason(status: number): string {

@@ -145,7 +145,8 @@ export function createMessageAdmin(deps: MessageAdminDeps) {
       // answer include those of every step it reports (read alongside, a step that ended between
       // the two reads would show its stage without its reply or attempt).
       const live = await liveProgress(state);
-      const [parts, attempts] = await Promise.all([stores.messages.parts(message), stores.messages.attempts(message)]);
+      const attempts = await stores.messages.attempts(message);
+      const parts = await stores.messages.parts(message, attempts);
       // Not running: the end recorded. Running without an answer from Temporal: simply accepted
       // (the steps are recorded only in the workflow).
       const storedStage = storedStageOf(state);

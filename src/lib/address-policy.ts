@@ -14,9 +14,13 @@ import net from 'node:net';
 
 /** Which addresses a connection may go to. */
 export interface AddressPolicy {
-  /** Allow loopback/private/link-local targets (local dev and tests). */
+  /**
+   * Allow loopback/private targets (local dev and tests). Link-local addresses, where clouds serve
+   * instance metadata (169.254.169.254 and its IPv6 forms), stay refused: a stack run on a cloud
+   * VM must not POST or fetch there. Only `allowHosts` lets one through.
+   */
   allowPrivate: boolean;
-  /** Hostnames always allowed (exact match, case-insensitive), e.g. an internal media host. */
+  /** Hostnames always allowed (exact match, case-insensitive), e.g. an internal media host; the one way to a link-local address. */
   allowHosts: string[];
 }
 
@@ -65,16 +69,14 @@ export interface ConnectionGuard {
  * @throws UnsafeUrlError ('address') for a forbidden literal address.
  */
 export function guardedConnection(url: URL, policy: AddressPolicy): ConnectionGuard {
-  if (!mustCheckAddresses(url, policy)) return {};
+  const refused = refusalOf(url, policy);
+  if (!refused) return {};
   const host = bareHost(url.hostname);
   // The URL parser has already normalised tricks like http://2130706433/ and http://0x7f.1/ to dotted quads.
-  if (net.isIP(host) !== 0 && isForbiddenAddress(host)) {
-    throw new UnsafeUrlError(
-      'address',
-      `Refusing ${describeUrl(url)}: ${host} is a loopback, private, link-local or reserved address`,
-    );
+  if (net.isIP(host) !== 0 && refused.test(host)) {
+    throw new UnsafeUrlError('address', `Refusing ${describeUrl(url)}: ${host} is ${refused.what}`);
   }
-  return { lookup: guardedLookup(url) };
+  return { lookup: guardedLookup(url, refused) };
 }
 
 /**
@@ -89,11 +91,12 @@ export function literalAddressProblem(url: string, policy: AddressPolicy): strin
   } catch {
     return undefined; // not a URL at all: the caller's own validation says so
   }
-  if (!mustCheckAddresses(parsed, policy)) return undefined;
+  const refused = refusalOf(parsed, policy);
+  if (!refused) return undefined;
   const host = normaliseHost(parsed.hostname);
-  if (net.isIP(host) !== 0 && isForbiddenAddress(host))
-    return `${host} is a loopback, private, link-local or reserved address`;
-  if (host === 'localhost' || host.endsWith('.localhost')) return `${host} is always a loopback address`;
+  if (net.isIP(host) !== 0 && refused.test(host)) return `${host} is ${refused.what}`;
+  if (!policy.allowPrivate && (host === 'localhost' || host.endsWith('.localhost')))
+    return `${host} is always a loopback address`;
   return undefined;
 }
 
@@ -124,7 +127,8 @@ export async function passOnProblem(
   const literal = literalAddressProblem(url, policy);
   if (literal !== undefined) return literal;
   const host = normaliseHost(parsed.hostname);
-  if (!mustCheckAddresses(parsed, policy) || net.isIP(host) !== 0) return undefined;
+  const refused = refusalOf(parsed, policy);
+  if (!refused || net.isIP(host) !== 0) return undefined;
   let addresses: Array<{ address: string }>;
   try {
     addresses = await resolve(host);
@@ -132,14 +136,33 @@ export async function passOnProblem(
     return `${host} does not resolve`;
   }
   if (addresses.length === 0) return `${host} does not resolve`;
-  const bad = addresses.find((entry) => isForbiddenAddress(entry.address));
-  return bad ? `${host} resolves to ${bad.address}, a loopback, private, link-local or reserved address` : undefined;
+  const bad = addresses.find((entry) => refused.test(entry.address));
+  return bad ? `${host} resolves to ${bad.address}, ${refused.what}` : undefined;
 }
 
-function mustCheckAddresses(url: URL, policy: AddressPolicy): boolean {
-  if (policy.allowPrivate) return false;
+/** Which addresses a connection to `url` may not reach under `policy`, and how to name them. */
+interface Refusal {
+  test: (ip: string) => boolean;
+  what: string;
+}
+
+const REFUSE_NON_PUBLIC: Refusal = {
+  test: (ip) => isForbiddenAddress(ip),
+  what: 'a loopback, private, link-local or reserved address',
+};
+const REFUSE_LINK_LOCAL: Refusal = {
+  test: (ip) => isLinkLocalAddress(ip),
+  what: 'a link-local or cloud metadata address, refused even where private addresses are allowed',
+};
+
+/**
+ * What `policy` refuses for `url`: nothing for a host it names (its one way to any address), the
+ * link-local and metadata addresses when private ones are allowed, else every non-public address.
+ */
+function refusalOf(url: URL, policy: AddressPolicy): Refusal | undefined {
   const host = normaliseHost(url.hostname);
-  return !policy.allowHosts.some((allowed) => normaliseHost(allowed) === host);
+  if (policy.allowHosts.some((allowed) => normaliseHost(allowed) === host)) return undefined;
+  return policy.allowPrivate ? REFUSE_LINK_LOCAL : REFUSE_NON_PUBLIC;
 }
 
 /** Lower-case, without IPv6 brackets or the root-label dot, so `Media.Example.` matches `media.example`. */
@@ -155,19 +178,19 @@ function bareHost(host: string): string {
  * A DNS lookup for the socket that refuses forbidden addresses. Every resolved address must pass,
  * not just the first: with happy-eyeballs the socket may try any of them.
  */
-function guardedLookup(url: URL): net.LookupFunction {
+function guardedLookup(url: URL, refused: Refusal): net.LookupFunction {
   return (hostname, options, callback) => {
     dns.lookup(hostname, { family: options.family, hints: options.hints, all: true }, (error, addresses) => {
       if (error) {
         callback(error, []);
         return;
       }
-      const bad = addresses.find((entry) => isForbiddenAddress(entry.address));
+      const bad = addresses.find((entry) => refused.test(entry.address));
       if (bad) {
         callback(
           new UnsafeUrlError(
             'address',
-            `Refusing ${describeUrl(url)}: ${hostname} resolves to ${bad.address}, a loopback, private, link-local or reserved address`,
+            `Refusing ${describeUrl(url)}: ${hostname} resolves to ${bad.address}, ${refused.what}`,
           ),
           [],
         );
@@ -247,23 +270,41 @@ const SIX_TO_FOUR = v6Range('2002::', 16);
  * Anything that is not a valid IP address is also forbidden, so a parsing surprise fails closed.
  */
 export function isForbiddenAddress(ip: string): boolean {
+  return inRanges(ip, FORBIDDEN_V4, FORBIDDEN_V6);
+}
+
+/**
+ * Link-local and cloud metadata addresses, refused whatever `allowPrivate` says: 169.254.0.0/16
+ * (AWS, GCP, Azure, OpenStack metadata at 169.254.169.254), Alibaba's 100.100.100.200, fe80::/10,
+ * AWS's IPv6 metadata fd00:ec2::254, and every IPv6 form that embeds one of the IPv4 ones
+ * (::ffff:169.254.169.254, 64:ff9b::a9fe:a9fe, 2002:a9fe:a9fe::). Not an address: refused.
+ */
+export function isLinkLocalAddress(ip: string): boolean {
+  return inRanges(ip, LINK_LOCAL_V4, LINK_LOCAL_V6);
+}
+
+const LINK_LOCAL_V4: readonly V4Range[] = [v4Range('169.254.0.0', 16), v4Range('100.100.100.200', 32)];
+const LINK_LOCAL_V6: readonly V6Range[] = [v6Range('fe80::', 10), v6Range('fd00:ec2::254', 128)];
+
+/** Whether `ip`, in IPv4 or any IPv6 form that embeds an IPv4 address, is in the ranges given; not an address: true (fails closed). */
+function inRanges(ip: string, v4Ranges: readonly V4Range[], v6Ranges: readonly V6Range[]): boolean {
   const v4 = parseV4(ip);
-  if (v4 !== undefined) return isForbiddenV4(v4);
+  if (v4 !== undefined) return inV4Ranges(v4, v4Ranges);
 
   const v6 = parseV6(ip);
   if (v6 === undefined) return true;
   for (const range of V6_EMBEDDING_V4) {
-    if (inV6Range(v6, range)) return isForbiddenV4(Number(v6 & 0xffffffffn));
+    if (inV6Range(v6, range)) return inV4Ranges(Number(v6 & 0xffffffffn), v4Ranges);
   }
   if (inV6Range(v6, SIX_TO_FOUR)) {
     // 6to4 (2002:AABB:CCDD::/48) routes to the IPv4 address AA.BB.CC.DD.
-    return isForbiddenV4(Number((v6 >> 80n) & 0xffffffffn));
+    return inV4Ranges(Number((v6 >> 80n) & 0xffffffffn), v4Ranges);
   }
-  return FORBIDDEN_V6.some((range) => inV6Range(v6, range));
+  return v6Ranges.some((range) => inV6Range(v6, range));
 }
 
-function isForbiddenV4(addr: number): boolean {
-  return FORBIDDEN_V4.some(([base, prefix]) => {
+function inV4Ranges(addr: number, ranges: readonly V4Range[]): boolean {
+  return ranges.some(([base, prefix]) => {
     const shift = 32 - prefix;
     return addr >>> shift === base >>> shift;
   });

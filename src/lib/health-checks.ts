@@ -62,3 +62,27 @@ export function loggingHealthObserver(
     lastError.set(name, failure);
   };
 }
+
+/** How long a readiness answer is reused: `/readyz` is open, so a flood of it must not become a flood of pings. */
+export const READINESS_CACHE_MS = 1_000;
+
+/**
+ * Readiness that runs the checks at most once per `cacheMs`: callers within that time, and callers
+ * while a run is under way, share its answer. The endpoints are unauthenticated, and each run pings
+ * MongoDB and Temporal; a second of staleness is nothing to an orchestrator that polls every few.
+ */
+export function cachedReadiness(
+  checks: HealthChecks,
+  options: { cacheMs?: number; now?: () => number; observe?: HealthObserver } = {},
+): () => Promise<Readiness> {
+  const cacheMs = options.cacheMs ?? READINESS_CACHE_MS;
+  const now = options.now ?? Date.now;
+  let last: { at: number; answer: Promise<Readiness> } | undefined;
+  return () => {
+    if (last === undefined || now() - last.at >= cacheMs) {
+      // Timed from the start of the run: an answer is never reused more than cacheMs after it was asked.
+      last = { at: now(), answer: runHealthChecks(checks, options.observe ? { observe: options.observe } : {}) };
+    }
+    return last.answer;
+  };
+}

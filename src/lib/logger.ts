@@ -60,3 +60,15 @@ function contextFields(mergeObject: object, _level: number, logger: Logger): obj
   }
   return fields;
 }
+
+/**
+ * A failure's words as a log line may carry them: every URL cut to its host (a voice note's or a
+ * receiver's path and query may hold a token, and name the user's files), and a provider's answer
+ * cut after its status (`... failed with HTTP 400`: the provider's text can quote the user's
+ * input). The message record keeps the whole reason, for the admin who reads it.
+ */
+export function loggableReason(reason: string): string {
+  return reason
+    .replace(/\b[a-z][a-z\d+.-]*:\/\/[^\s"'<>]+/gi, (url) => (URL.canParse(url) ? new URL(url).host : '(a URL)'))
+    .replace(/(HTTP \d{3}):[\s\S]*$/, '$1');
+}

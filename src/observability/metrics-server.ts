@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { loggingHealthObserver, runHealthChecks, type HealthChecks } from '../lib/health-checks.js';
+import { cachedReadiness, loggingHealthObserver, type HealthChecks } from '../lib/health-checks.js';
 import type { Logger } from '../lib/logger.js';
 import { metricsAuthorized } from './metrics.js';
 import { gracefulServer } from './shutdown.js';
@@ -37,15 +37,17 @@ export interface MetricsServer {
  * both open like the API's.
  */
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
-  const observe = loggingHealthObserver(options.logger);
+  const readiness = options.readiness
+    ? cachedReadiness(options.readiness, { observe: loggingHealthObserver(options.logger) })
+    : undefined;
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
       return;
     }
-    if (req.method === 'GET' && path === '/readyz' && options.readiness) {
-      void runHealthChecks(options.readiness, { observe }).then(({ ready, body }) =>
+    if (req.method === 'GET' && path === '/readyz' && readiness) {
+      void readiness().then(({ ready, body }) =>
         res
           .writeHead(ready ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' })
           .end(JSON.stringify(body)),

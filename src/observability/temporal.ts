@@ -1,6 +1,6 @@
 import type { LogLevel, LogMetadata, Logger as TemporalLogger } from '@temporalio/common';
 import { Runtime } from '@temporalio/worker';
-import type { Logger } from '../lib/logger.js';
+import { loggableReason, type Logger } from '../lib/logger.js';
 
 const levels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
   TRACE: 'trace',
@@ -25,7 +25,7 @@ export class PinoTemporalLogger implements TemporalLogger {
     const fields: Record<string, unknown> = {};
     // Symbol keys (the SDK's timestamp) are left out: pino stamps the line itself.
     for (const [key, value] of Object.entries(meta ?? {})) {
-      if (key === 'error' && value instanceof Error) fields.err = value;
+      if (key === 'error' && value instanceof Error) fields.err = loggableError(value);
       else fields[key] = value;
     }
     this.logger[method](fields, message);
@@ -46,6 +46,29 @@ export class PinoTemporalLogger implements TemporalLogger {
   error(message: string, meta?: LogMetadata): void {
     this.log('ERROR', message, meta);
   }
+}
+
+/**
+ * An error as a log line may carry it: the SDK logs every failed activity attempt with its error,
+ * whose message (a voice note's URL, a model provider's answer) is cut as `loggableReason` cuts a
+ * message's reason; its type and stack frames are kept. The error itself, which Temporal records,
+ * is not changed.
+ */
+function loggableError(error: Error): Error {
+  const message = loggableReason(error.message);
+  if (message === error.message) return error;
+  // Its own class (the line's `type`: ApplicationFailure, APIError, ...) and failure type, nothing else of it.
+  const frames = error.stack?.split('\n').filter((line) => /^\s+at /.test(line)) ?? [];
+  const copy = Object.create(Object.getPrototypeOf(error) as object, {
+    // Own properties: Temporal's failures define `name` as a getter on their prototype.
+    name: { value: error.name },
+    message: { value: message },
+    stack: { value: [`${error.name}: ${message}`, ...frames].join('\n') },
+  }) as Error;
+  const failureType = (error as { type?: unknown }).type;
+  if (typeof failureType === 'string')
+    Object.defineProperty(copy, 'failureType', { value: failureType, enumerable: true });
+  return copy;
 }
 
 export interface TemporalRuntimeOptions {

@@ -1,5 +1,5 @@
 import { LruMap } from '../lib/lru.js';
-import { attemptKey, deliveryAttemptId, INTERIM_PART, outcomeId, redeliveryId, speechId } from '../domain/ids.js';
+import { attemptKey, deliveryAttemptId, outcomeId, redeliveryId, speechId } from '../domain/ids.js';
 import type { FinalStatus } from '../domain/models.js';
 import {
   insertOnce,
@@ -54,28 +54,17 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
     return doc;
   }
 
-  /** `interim`: the message's agent had a "one moment" part, whose attempts (never redelivered) are read too. */
-  async function attemptsByKey(
-    messageId: string,
-    partCount: number,
-    redeliveries: number,
-    interim: boolean,
-  ): Promise<AttemptRecord[]> {
-    const found: AttemptRecord[] = [];
-    for (const redelivery of [undefined, ...Array.from({ length: redeliveries }, (_, n) => n + 1)]) {
-      const firstPart = interim && redelivery === undefined ? INTERIM_PART : 0;
-      for (let part = firstPart; part < partCount; part++) {
-        for (let attempt = 1; attempt <= PROBE_LIMIT; attempt++) {
-          const doc = await c.attempts.findOne({
-            _id: deliveryAttemptId(messageId, attemptKey(part, attempt, redelivery)),
-          });
-          if (!doc) break;
-          const { _id: _ignored, message_id: _message, ...record } = doc;
-          found.push(record);
-        }
-      }
-    }
-    return found.sort((a, b) => a.at.getTime() - b.at.getTime());
+  /**
+   * A message's delivery attempts, oldest first, in one query: every part's, the "one moment"
+   * part's and every redelivery's (on MongoDB from the `message_attempts` index). The status API,
+   * which the dashboard polls, read them one `_id` at a time before: parts × attempts ×
+   * redeliveries round trips per poll.
+   */
+  async function attemptsOf(messageId: string): Promise<AttemptRecord[]> {
+    const docs = await c.attempts.find({ message_id: messageId }).toArray();
+    return docs
+      .map(({ _id: _ignored, message_id: _message, ...record }): AttemptRecord => record)
+      .sort((a, b) => a.at.getTime() - b.at.getTime());
   }
 
   return {
@@ -229,13 +218,13 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
         .toArray();
     },
 
-    /** A message's parts with their speech and delivery. */
-    async parts(messageOrId: MessageDoc | string): Promise<PartStatus[]> {
+    /** A message's parts with their speech and delivery; `attempts` when the caller has read them already. */
+    async parts(messageOrId: MessageDoc | string, known?: AttemptRecord[]): Promise<PartStatus[]> {
       const message = typeof messageOrId === 'string' ? await get(messageOrId) : messageOrId;
       if (!message) return [];
       const reply = await c.replies.findOne({ _id: message._id });
       if (!reply) return [];
-      const attempts = await this.attempts(message);
+      const attempts = known ?? (await attemptsOf(message._id));
       return Promise.all(
         reply.parts.map(async (part) => {
           const blobId = await this.speech(message._id, part.index);
@@ -250,19 +239,9 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
         }),
       );
     },
-    /** A message's delivery attempts, oldest first (read by their ids). */
+    /** A message's delivery attempts, oldest first (one query). */
     async attempts(messageOrId: MessageDoc | string): Promise<AttemptRecord[]> {
-      const message = typeof messageOrId === 'string' ? await get(messageOrId) : messageOrId;
-      if (!message) return [];
-      const reply = await c.replies.findOne({ _id: message._id });
-      // Before its reply is written, only the "one moment" part may have been sent.
-      const redeliveries = reply ? (await this.redeliveries(message._id)).length : 0;
-      return attemptsByKey(
-        message._id,
-        reply?.parts.length ?? 0,
-        redeliveries,
-        message.snapshot?.interim !== undefined,
-      );
+      return attemptsOf(typeof messageOrId === 'string' ? messageOrId : messageOrId._id);
     },
   };
 }

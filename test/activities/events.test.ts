@@ -9,6 +9,7 @@ import { deliveryId } from '../../src/domain/ids.js';
 import type { Channel } from '../../src/domain/models.js';
 import { eventTargetOf, type OperationalEventInput } from '../../src/domain/operational-events.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { createLogger } from '../../src/lib/logger.js';
 import { FakeWorld, runActivity } from './fakes.js';
 
 /** A world whose event starter records what it is asked to start (the Temporal side is the workflow test's). */
@@ -242,5 +243,71 @@ describe('operational events: sendOperationalEvent, one signed POST', () => {
     assert.equal(result.outcome, 'rejected');
     assert.match(result.error ?? '', /127\.0\.0\.1 is .*DELIVERY_ALLOW_PRIVATE/);
     assert.equal(receiver.posts.length, 0);
+  });
+});
+
+describe('logs: URL hosts only, a provider error by its status', () => {
+  /** A logger whose JSON lines are kept, to read what an activity logged. */
+  function capturingLogger(): {
+    logger: ActivityDeps['logger'];
+    lines: () => { msg: string; [key: string]: unknown }[];
+  } {
+    const written: string[] = [];
+    const logger = createLogger({
+      level: 'info',
+      name: 'log-test',
+      destination: { write: (line: string) => written.push(line) },
+    });
+    return { logger, lines: () => written.map((line) => JSON.parse(line) as { msg: string }) };
+  }
+
+  test('message finished: no voice-note path, no provider text; the host and the status stay', async () => {
+    const world = new FakeWorld();
+    const { logger, lines } = capturingLogger();
+    const line = createLineActivities({ ...world.deps(), logger });
+    const reason =
+      'the reply could not be generated: voice message could not be fetched: HTTP 404 from https://media.example.com/u/alice-voice/t0ken.ogg; ' +
+      'chat completion failed with HTTP 400: Invalid content: "my card number is 4111"';
+    await runActivity(() =>
+      line.closeMessage({
+        messageId: 'msg_logged',
+        chatId: 'p:c',
+        status: 'failed',
+        reason,
+        partsDelivered: 0,
+        lineSeq: 1,
+      }),
+    );
+    assert.equal(world.outcomes.get('msg_logged')?.reason, reason, 'the record keeps the whole reason');
+    const finished = lines().find((entry) => entry.msg === 'message finished');
+    assert.ok(finished, JSON.stringify(lines()));
+    const logged = String(finished.reason);
+    assert.doesNotMatch(logged, /alice-voice|t0ken|Invalid content|4111/);
+    assert.match(logged, /media\.example\.com/);
+    assert.match(logged, /HTTP 400$/);
+  });
+
+  test('operational event attempt: the events URL path is not logged', async () => {
+    const world = new FakeWorld();
+    const channel = world.addChannel();
+    const { logger, lines } = capturingLogger();
+    const strict = world.deps({ settings: { deliveryPolicy: { allowPrivate: false, allowHosts: [] } } });
+    const activities = createEventActivities({ ...strict, logger });
+    const result = await runActivity(() =>
+      activities.sendOperationalEvent({
+        eventId: 'message.failed:msg_y',
+        channelId: channel.id,
+        url: 'http://127.0.0.1:9/hooks/s3cret-path?key=k3y',
+        event: { type: 'message.failed', data: { message_id: 'msg_y', chat_id: 'c', client_id: 'u', reason: 'r' } },
+        timestamp: '2026-11-28T12:00:00.000Z',
+        retryScheduleSeconds: [5],
+        attempt: 1,
+      }),
+    );
+    assert.equal(result.outcome, 'rejected');
+    const attempt = lines().find((entry) => entry.msg === 'operational event attempt');
+    assert.ok(attempt, JSON.stringify(lines()));
+    assert.doesNotMatch(JSON.stringify(attempt), /s3cret-path|k3y/);
+    assert.match(String(attempt.error), /127\.0\.0\.1/);
   });
 });

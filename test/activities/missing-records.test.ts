@@ -44,6 +44,7 @@ describe('activities: a missing record is a typed, non-retryable failure', () =>
         publicBaseUrl: 'http://127.0.0.1:8080',
         retryScheduleSeconds: [5],
         deliveryTimeoutMs: 1_000,
+        deliveryPolicy: { allowPrivate: true, allowHosts: [] },
         channelCacheTtlMs: 0,
         audioFetch: {
           allowPrivate: true,

@@ -281,6 +281,19 @@ describe('admin API', () => {
       assert.equal(form.body.error?.code, 'unsupported_media_type');
     });
 
+    test('each error code names what is wrong: a charset not supported, a malformed % escape in the path', async () => {
+      const latin = await call(base, 'POST', '/v1/agents', {
+        rawBody: '{"name":"x"}',
+        contentType: 'application/json; charset=koi8-r',
+      });
+      assert.equal(latin.status, 415, latin.text);
+      assert.equal(errorResponseSchema.parse(latin.body).error.code, 'unsupported_charset');
+      assert.match(latin.body.error?.message ?? '', /koi8-r/);
+      const escape = await call(base, 'GET', '/v1/agents/agt_%E0%A4%A');
+      assert.equal(escape.status, 400, escape.text);
+      assert.equal(errorResponseSchema.parse(escape.body).error.code, 'invalid_path');
+    });
+
     test('get returns the agent; an unknown id is 404', async () => {
       const agent = await newAgent({ model: 'gpt-x' });
       const found = await call(base, 'GET', `/v1/agents/${agent.id}`);

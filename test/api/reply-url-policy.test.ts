@@ -7,6 +7,7 @@ import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
 let mongo: TestMongo;
 let strict: AdminApp;
 let allowing: AdminApp;
+let local: AdminApp;
 let agentId: string;
 before(async () => {
   mongo = await startTestMongo();
@@ -17,11 +18,14 @@ before(async () => {
   allowing = await startAdminApp(stores, {
     deliveryPolicy: { allowPrivate: false, allowHosts: ['10.0.0.7', 'hooks.internal'] },
   });
+  // As the local stack runs it (DELIVERY_ALLOW_PRIVATE=true).
+  local = await startAdminApp(stores, { deliveryPolicy: { allowPrivate: true, allowHosts: [] } });
   agentId = String((await call(strict.base, 'POST', '/v1/agents', { body: { name: 'a', system_prompt: '' } })).body.id);
 });
 after(async () => {
   await strict?.close();
   await allowing?.close();
+  await local?.close();
   await mongo?.close();
 });
 
@@ -73,4 +77,27 @@ test('changing a reply URL to a private address is refused too, and the channel 
     (await call(strict.base, 'GET', `/v1/channels/${id}`)).body.reply_webhook_url,
     'https://receiver.example.com/replies',
   );
+});
+
+test('where private addresses are allowed, a link-local or metadata reply URL is still a 400, unless its host is named', async () => {
+  // (IPv6 literals are refused as reply URLs before any address check.)
+  for (const url of ['http://169.254.169.254/latest/meta-data', 'http://169.254.0.1/r', 'http://100.100.100.200/']) {
+    const response = await create(local, url);
+    assert.equal(response.status, 400, url);
+    const [detail] = response.body.error?.details ?? [];
+    assert.equal(detail?.path, 'reply_webhook_url');
+    assert.match(
+      detail?.message ?? '',
+      /link-local or cloud metadata address.*unless the host is in DELIVERY_ALLOW_HOSTS$/,
+    );
+  }
+  assert.equal((await create(local, 'http://127.0.0.1:3000/replies')).status, 201, 'loopback stays allowed');
+  const named = await startAdminApp(createStores(mongo.db), {
+    deliveryPolicy: { allowPrivate: true, allowHosts: ['169.254.169.254'] },
+  });
+  try {
+    assert.equal((await create(named, 'http://169.254.169.254/latest/meta-data')).status, 201);
+  } finally {
+    await named.close();
+  }
 });

@@ -134,13 +134,21 @@ export async function sendOnceAcceptingAgain(
   return { probes, afterOutage, acceptingAfterMs };
 }
 
-/** The API's readiness: its status (200 or 503) and which of its checks pass. */
+/**
+ * The API's readiness once a dependency is down: its status (503) and which of its checks pass.
+ * Polled, because the API reuses a readiness answer for a second (READINESS_CACHE_MS).
+ */
 export async function readiness(
   stack: ProcessStack,
 ): Promise<{ status: number; checks: Record<string, { ok: boolean } | undefined> }> {
-  const response = await fetch(`${stack.apiUrl}/readyz`);
-  const body = (await response.json()) as { checks: Record<string, { ok: boolean } | undefined> };
-  return { status: response.status, checks: body.checks };
+  return waitFor(
+    async () => {
+      const response = await fetch(`${stack.apiUrl}/readyz`);
+      const body = (await response.json()) as { checks: Record<string, { ok: boolean } | undefined> };
+      return response.status === 503 ? { status: response.status, checks: body.checks } : undefined;
+    },
+    { timeoutMs: 10_000, intervalMs: 100, what: '/readyz to answer 503' },
+  );
 }
 
 export const accepted = (sent: readonly SentMessage[]): Array<SentMessage & { messageId: string }> =>

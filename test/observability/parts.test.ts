@@ -213,4 +213,31 @@ describe('logging', () => {
     assert.equal(typeof (lines[1]?.err as { stack?: string } | undefined)?.stack, 'string');
     assert.equal(lines[2]?.workflowId, 'wf-1');
   });
+
+  test("a failed activity's error is logged with URL hosts only and a provider error by its status", () => {
+    const capture = new LogCapture();
+    const adapter = new PinoTemporalLogger(
+      createLogger({ level: 'info', name: 'chatrelay-worker', destination: capture }),
+    );
+    const voice = ApplicationFailure.create({
+      type: 'AudioUnavailable',
+      message: 'voice message could not be fetched: HTTP 404 from https://media.example.com/u/alice/t0ken.ogg',
+    });
+    adapter.warn('Activity failed', { activityType: 'transcribeVoiceMessage', error: voice });
+    adapter.warn('Activity failed', {
+      activityType: 'answerMessage',
+      error: new Error('chat completion failed with HTTP 400: Invalid content: "my card number is 4111"'),
+    });
+    const [first, second] = capture
+      .lines()
+      .map((line) => line.err as { type?: string; message?: string; stack?: string });
+    assert.equal(first?.message, 'voice message could not be fetched: HTTP 404 from media.example.com');
+    assert.equal(first?.type, 'ApplicationFailure');
+    assert.equal(second?.message, 'chat completion failed with HTTP 400');
+    for (const err of [first, second]) {
+      assert.doesNotMatch(JSON.stringify(err), /alice|t0ken|Invalid content|4111/);
+      assert.match(err?.stack ?? '', /\n\s+at /, 'the frames are kept');
+    }
+    assert.equal(voice.message.includes('t0ken'), true, 'the error itself is not changed');
+  });
 });

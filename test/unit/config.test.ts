@@ -142,6 +142,21 @@ describe('configuration', () => {
     );
   });
 
+  test("every timeout within the step that contains it: a model call, and a voice note's download with its transcription", () => {
+    assert.equal(loadConfig({ ...valid, OPENAI_TIMEOUT_MS: '85000' }).OPENAI_TIMEOUT_MS, 85_000);
+    const head = (env: Record<string, string>): string[] =>
+      problemsOf({ ...valid, ...env }).map((problem) => problem.split(' (')[0] ?? '');
+    assert.deepEqual(head({ OPENAI_TIMEOUT_MS: '300000' }), ['OPENAI_TIMEOUT_MS must be at most 100000']);
+    assert.deepEqual(head({ OPENAI_TIMEOUT_MS: '90000', FETCH_TIMEOUT_MS: '15000' }), [
+      'FETCH_TIMEOUT_MS plus OPENAI_TIMEOUT_MS must be at most 100000',
+    ]);
+    // Each named at once, with what contains it.
+    assert.deepEqual(head({ OPENAI_TIMEOUT_MS: '300000', ANSWER_STEP_BUDGET_MS: '95000' }), [
+      'ANSWER_STEP_BUDGET_MS plus DELIVERY_TIMEOUT_MS must be at most 100000',
+      'OPENAI_TIMEOUT_MS must be at most 100000',
+    ]);
+  });
+
   test('every problem is reported at once', () => {
     const problems = problemsOf({ PORT: 'x' });
     assert.deepEqual(problems.map((problem) => problem.split(' ')[0]).sort(), [

@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import type { ActivitySettings } from '../../src/activities/deps.js';
 import { postForm, type DeliveryPolicy } from '../../src/activities/reply-post.js';
 import { waitFor } from '../../src/lib/wait.js';
+import { testActivitySettings } from '../helpers/fixtures.js';
 
 /**
  * A real receiver with the behaviours a hostile or odd one can have: `/ok` answers 204, `/moved`
@@ -107,11 +109,25 @@ describe('postForm: where a reply may go, and how much of the answer is read', (
       }),
       { result: 'delivered', status: 204 },
     );
-    // Callers that pass no policy yet keep today's behaviour.
-    assert.deepEqual(await postForm(`http://127.0.0.1:${receiver.port}/ok`, form, {}, 5_000), {
-      result: 'delivered',
-      status: 204,
-    });
+  });
+
+  test('a reply to a link-local or metadata address is refused even where private receivers are allowed', async () => {
+    const local = { allowPrivate: true, allowHosts: [] };
+    for (const url of ['http://169.254.169.254/latest/meta-data/iam', 'http://[fd00:ec2::254]/latest']) {
+      const outcome = await postForm(url, form, {}, 1_000, local);
+      assert.equal(outcome.result, 'rejected', url);
+      assert.match('error' in outcome ? outcome.error : '', /link-local or cloud metadata address/);
+    }
+  });
+
+  test('the address guard is required by the type: no POST, and no worker settings, without a policy', () => {
+    // @ts-expect-error: postForm without a policy does not compile (it once meant "any address").
+    const unguarded: Parameters<typeof postForm> = [`http://127.0.0.1:${receiver.port}/ok`, form, {}, 5_000];
+    const { deliveryPolicy: _dropped, ...rest } = testActivitySettings();
+    // @ts-expect-error: nor do activity settings without a delivery policy.
+    const settings: ActivitySettings = rest;
+    assert.equal(unguarded.length, 4);
+    assert.equal('deliveryPolicy' in settings, false);
   });
 
   test('a redirect is not followed: it is the final answer', async () => {

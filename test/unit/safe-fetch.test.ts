@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { isForbiddenAddress, passOnProblem, UnsafeUrlError } from '../../src/lib/address-policy.js';
+import { isForbiddenAddress, isLinkLocalAddress, passOnProblem, UnsafeUrlError } from '../../src/lib/address-policy.js';
 import { safeFetch, type SafeFetchPolicy } from '../../src/lib/safe-fetch.js';
 
 const basePolicy: SafeFetchPolicy = {
@@ -245,6 +245,39 @@ describe('safeFetch', () => {
     it('refuses cloud metadata without connecting', async () => {
       await rejection(safeFetch('http://169.254.169.254/latest/meta-data/', basePolicy), 'address');
     });
+
+    it('refuses link-local and metadata addresses even with allowPrivate, in every spelling, unless the host is named', async () => {
+      for (const host of [
+        '169.254.169.254',
+        '[::ffff:169.254.169.254]',
+        '[::ffff:a9fe:a9fe]',
+        '[64:ff9b::a9fe:a9fe]',
+        '[2002:a9fe:a9fe::1]',
+        '[fe80::1]',
+        '[fd00:ec2::254]',
+        '100.100.100.200',
+        '2852039166', // 169.254.169.254 as one number
+      ]) {
+        const error = await rejection(safeFetch(`http://${host}/latest/meta-data/`, localPolicy), 'address');
+        assert.match(error.message, /link-local or cloud metadata address/, host);
+      }
+      // Named explicitly, it is the operator's choice: the guard lets the connection be tried.
+      const named = await rejection(
+        safeFetch('http://169.254.169.254:9/latest/meta-data/', {
+          ...localPolicy,
+          allowHosts: ['169.254.169.254'],
+          connectTimeoutMs: 200,
+          totalTimeoutMs: 300,
+        }),
+        'timeout',
+      ).catch((error: unknown) => error);
+      assert.ok(
+        !(named instanceof UnsafeUrlError && named.reason === 'address'),
+        `not refused by the guard: ${String(named)}`,
+      );
+      // Private and loopback addresses stay allowed.
+      assert.equal((await safeFetch(server.url('/ok'), localPolicy)).data.toString(), 'voice note');
+    });
   });
 
   describe('schemes and URLs', () => {
@@ -428,6 +461,22 @@ describe('safeFetch', () => {
       assert.equal(error.retryable, true);
     });
   });
+});
+
+describe('isLinkLocalAddress (refused whatever allowPrivate says)', () => {
+  for (const ip of [
+    '169.254.169.254',
+    '169.254.0.1',
+    '::ffff:169.254.169.254',
+    'fe80::1',
+    'fd00:ec2::254',
+    '100.100.100.200',
+  ]) {
+    it(`refuses ${ip}`, () => assert.equal(isLinkLocalAddress(ip), true));
+  }
+  for (const ip of ['127.0.0.1', '10.0.0.7', '192.168.1.1', '::1', 'fd00::1', '100.64.0.1', '8.8.8.8']) {
+    it(`leaves ${ip} to allowPrivate`, () => assert.equal(isLinkLocalAddress(ip), false));
+  }
 });
 
 describe('passOnProblem (URLs handed to someone else to fetch, e.g. image attachments)', () => {

@@ -169,7 +169,10 @@ export function channelHandlers(deps: AdminDeps): HandlersFor<typeof channelRout
       return [
         {
           path,
-          message: `${problem}: ${what} not delivered there unless DELIVERY_ALLOW_PRIVATE=true or the host is in DELIVERY_ALLOW_HOSTS`,
+          // Where private addresses are allowed already, what is refused (link-local, metadata) is only ever allowed by name.
+          message: deps.deliveryPolicy.allowPrivate
+            ? `${problem}: ${what} not delivered there unless the host is in DELIVERY_ALLOW_HOSTS`
+            : `${problem}: ${what} not delivered there unless DELIVERY_ALLOW_PRIVATE=true or the host is in DELIVERY_ALLOW_HOSTS`,
         },
       ];
     });

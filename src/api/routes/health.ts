@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { loggingHealthObserver, runHealthChecks, type HealthChecks } from '../../lib/health-checks.js';
+import { cachedReadiness, loggingHealthObserver, type HealthChecks } from '../../lib/health-checks.js';
 import type { Logger } from '../../lib/logger.js';
 
 export type { HealthChecks } from '../../lib/health-checks.js';
@@ -8,15 +8,16 @@ export type { HealthChecks } from '../../lib/health-checks.js';
  * `/healthz` (alive) and `/readyz` (every dependency answers). `/readyz` is open to anyone who
  * reaches the port, so a failing check is answered `{ ok: false, error: "unavailable" }` only: a
  * driver's error text names hosts, ports and addresses. The text goes to the log, once per change.
+ * Its answer is reused for a second (`cachedReadiness`): anyone may call it, as often as they like.
  */
-export function healthRouter(checks: HealthChecks, logger?: Logger): Router {
+export function healthRouter(checks: HealthChecks, logger?: Logger, options: { now?: () => number } = {}): Router {
   const router = Router();
-  const observe = loggingHealthObserver(logger);
+  const readiness = cachedReadiness(checks, { observe: loggingHealthObserver(logger), ...options });
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   router.get('/readyz', async (_req, res) => {
-    const { ready, body } = await runHealthChecks(checks, { observe });
+    const { ready, body } = await readiness();
     res.status(ready ? 200 : 503).json(body);
   });
   return router;
