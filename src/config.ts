@@ -330,7 +330,9 @@ export const configSchema = z.object({
     .string()
     .min(16, 'must be at least 16 characters')
     .optional()
-    .describe('≥ 16 chars; when set, `GET /metrics` (API and worker) needs `Authorization: Bearer <METRICS_TOKEN>`'),
+    .describe(
+      "≥ 16 chars; `GET /metrics` (API and worker) needs `Authorization: Bearer <METRICS_TOKEN>`; required unless the API's `HOST` and the worker's `METRICS_HOST` are loopback",
+    ),
   API_SHUTDOWN_TIMEOUT_MS: positiveInt
     .default(10_000)
     .describe('on SIGTERM, how long the API lets requests in flight finish before dropping their connections'),
@@ -484,6 +486,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...config,
     PUBLIC_BASE_URL: (config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}`).replace(/\/+$/, ''),
   };
+}
+
+/** Whether a bind address is only reachable from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return bare === 'localhost' || bare === '::1' || /^127\.\d+\.\d+\.\d+$/.test(bare) || bare === '::ffff:127.0.0.1';
+}
+
+/**
+ * Stops start-up when a process would serve `GET /metrics` to the network without METRICS_TOKEN:
+ * the metrics name routes, queues, failure counts and the process's memory, for anyone who
+ * reaches the port. Without the token the server must bind to loopback only (the API: HOST; the
+ * worker: METRICS_HOST, or METRICS_PORT=0 for no metrics server at all).
+ */
+export function checkMetricsExposure(
+  config: Pick<Config, 'METRICS_TOKEN' | 'HOST' | 'METRICS_HOST' | 'METRICS_PORT'>,
+  process: 'api' | 'worker',
+): void {
+  if (config.METRICS_TOKEN !== undefined) return;
+  if (process === 'api' && !isLoopbackHost(config.HOST))
+    throw new ConfigError([
+      `METRICS_TOKEN is required: the API listens on HOST=${config.HOST}, not loopback only, so GET /metrics would be open to anyone who reaches the API. Set METRICS_TOKEN (≥ 16 characters, e.g. openssl rand -hex 24), or bind HOST to 127.0.0.1`,
+    ]);
+  if (process === 'worker' && config.METRICS_PORT !== 0 && !isLoopbackHost(config.METRICS_HOST))
+    throw new ConfigError([
+      `METRICS_TOKEN is required: the worker's metrics server listens on METRICS_HOST=${config.METRICS_HOST}, not loopback only, so GET /metrics would be open to anyone who reaches it. Set METRICS_TOKEN (≥ 16 characters, e.g. openssl rand -hex 24), bind METRICS_HOST to 127.0.0.1, or turn the server off with METRICS_PORT=0`,
+    ]);
 }
 
 /** For process entry points: print the problem and exit instead of throwing a stack trace. */
