@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DEFAULT_PROMPT_MAX_CHARS } from './domain/prompt.js';
 import { ANSWER_STEP_MARGIN_MS, ANSWER_STEP_TIMEOUT_MS, DEFAULT_ANSWER_STEP_BUDGET_MS } from './domain/reply-plan.js';
 import { createSecretBox, type SecretBox } from './lib/secret-box.js';
+import { weakOperatorTokenReason } from './lib/secrets.js';
 import { parsePayloadKeys } from './temporal/payload-keys.js';
 
 /**
@@ -36,6 +37,15 @@ const csv = z.string().transform((value) =>
     .map((item) => item.trim())
     .filter((item) => item.length > 0),
 );
+
+/**
+ * A token the operator sets to guard the deployment itself (admin API, codec endpoint): it must
+ * have real entropy, and start-up names the variable and why when it has not.
+ */
+const operatorToken = z.string().superRefine((value, ctx) => {
+  const weak = weakOperatorTokenReason(value);
+  if (weak !== undefined) ctx.addIssue({ code: 'custom', message: weak });
+});
 
 export const configSchema = z.object({
   PORT: port.default(8080).describe('API port'),
@@ -120,10 +130,9 @@ export const configSchema = z.object({
     .describe(
       "`max_tokens` of every reply (16–128000): bounds a reply's length, so its parts and the time they take to deliver",
     ),
-  ADMIN_TOKEN: z
-    .string()
-    .min(16, 'must be at least 16 characters')
-    .describe('bearer token for the admin API, ≥ 16 chars'),
+  ADMIN_TOKEN: operatorToken.describe(
+    'bearer token for the admin API and the dashboard: ≥ 24 chars, ≥ 128 bits by its character classes (generate one: `openssl rand -hex 32`)',
+  ),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
@@ -178,6 +187,14 @@ export const configSchema = z.object({
     .default(120)
     .describe(
       'failed webhook requests a source address may make per minute, per API process; 0 disables ([rate limits](operations.md#rate-limits))',
+    ),
+  RATE_LIMIT_ADMIN_FAILURES_PER_MINUTE: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(20)
+    .describe(
+      'failed admin and codec logins a source address may make per minute, per API process; past it: 429 ([rate limits](operations.md#rate-limits))',
     ),
   AUDIO_MAX_BYTES: positiveInt.default(25 * 1024 * 1024).describe('largest voice note downloaded'),
   VOICE_MAX_CONCURRENT_DOWNLOADS: z.coerce
@@ -301,10 +318,10 @@ export const configSchema = z.object({
         '`id:base64key,...`, newest first, 32-byte keys: the first encrypts, all decrypt; the same on API, workers and history readers',
       unset: 'derived from `SECRETS_ENCRYPTION_KEY`',
     }),
-  CODEC_TOKEN: z.string().min(16, 'must be at least 16 characters').optional().meta({
+  CODEC_TOKEN: operatorToken.optional().meta({
     description:
-      "≥ 16 chars; bearer token of the codec endpoint, which reads every message's content ([codec](operations.md#reading-encrypted-histories-the-codec-endpoint))",
-    unset: '`ADMIN_TOKEN`',
+      "the codec endpoint's own bearer token, as strong as `ADMIN_TOKEN` ([codec](operations.md#reading-encrypted-histories-the-codec-endpoint))",
+    unset: 'the codec endpoint is off (404)',
   }),
   CODEC_CORS_ORIGINS: csv
     .refine(
@@ -403,6 +420,7 @@ export const configGroups: readonly {
       'OVERLOAD_MAX_BACKLOG_MS',
       'OVERLOAD_RETRY_AFTER_SECONDS',
       'RATE_LIMIT_FAILURES_PER_MINUTE',
+      'RATE_LIMIT_ADMIN_FAILURES_PER_MINUTE',
     ],
   },
   {

@@ -342,7 +342,7 @@ describe('POST /webhook/mychatbot when a dependency is down', () => {
       MONGODB_DB: mongo.dbName,
       TEMPORAL_ADDRESS: `127.0.0.1:${deadTemporal}`,
       OPENAI_API_KEY: 'k',
-      ADMIN_TOKEN: 'admin-token-0123456789',
+      ADMIN_TOKEN: 'a-strong-Admin-token-0123456789',
       SECRETS_ENCRYPTION_KEY: 'webhook-test-secrets-encryption-key-0123456789',
       LOG_LEVEL: 'silent',
     });
