@@ -140,7 +140,9 @@ async function main(): Promise<void> {
   // there without a token (src/config.ts, checkMetricsExposure).
   if (!env.METRICS_TOKEN) {
     childEnv.METRICS_TOKEN = persistentSecret('metrics-token');
-    console.log(`[stack] METRICS_TOKEN is not set: GET /metrics needs the one kept in ${join(dataDir, 'metrics-token')}`);
+    console.log(
+      `[stack] METRICS_TOKEN is not set: GET /metrics needs the one kept in ${join(dataDir, 'metrics-token')}`,
+    );
   }
   if (!env.SECRETS_ENCRYPTION_KEY) childEnv.SECRETS_ENCRYPTION_KEY = persistentSecret('secrets-encryption-key');
   if (!env.PAYLOAD_ENCRYPTION_KEYS) childEnv.PAYLOAD_ENCRYPTION_KEYS = persistentPayloadKeys();
