@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DEFAULT_PROMPT_MAX_CHARS } from './domain/prompt.js';
 import { ANSWER_STEP_MARGIN_MS, ANSWER_STEP_TIMEOUT_MS, DEFAULT_ANSWER_STEP_BUDGET_MS } from './domain/reply-plan.js';
 import { createSecretBox, type SecretBox } from './lib/secret-box.js';
+import { weakOperatorTokenReason } from './lib/secrets.js';
 import { parsePayloadKeys } from './temporal/payload-keys.js';
 
 /**
@@ -38,6 +39,15 @@ const csv = z.string().transform((value) =>
     .map((item) => item.trim())
     .filter((item) => item.length > 0),
 );
+
+/**
+ * A token the operator sets to guard the deployment itself (admin API, codec endpoint): it must
+ * have real entropy, and start-up names the variable and why when it has not.
+ */
+const operatorToken = z.string().superRefine((value, ctx) => {
+  const weak = weakOperatorTokenReason(value);
+  if (weak !== undefined) ctx.addIssue({ code: 'custom', message: weak });
+});
 
 export const configSchema = z.object({
   PORT: port.default(8080).describe('API port'),
@@ -126,10 +136,9 @@ export const configSchema = z.object({
     .describe(
       "`max_tokens` of every reply (16–128000): bounds a reply's length, so its parts and the time they take to deliver",
     ),
-  ADMIN_TOKEN: z
-    .string()
-    .min(16, 'must be at least 16 characters')
-    .describe('bearer token for the admin API, ≥ 16 chars'),
+  ADMIN_TOKEN: operatorToken.describe(
+    'bearer token for the admin API and the dashboard: ≥ 24 chars, ≥ 128 bits by its character classes (generate one: `openssl rand -hex 32`)',
+  ),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
@@ -184,6 +193,14 @@ export const configSchema = z.object({
     .default(120)
     .describe(
       'failed webhook requests a source address may make per minute, per API process; 0 disables ([rate limits](operations.md#rate-limits))',
+    ),
+  RATE_LIMIT_ADMIN_FAILURES_PER_MINUTE: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(20)
+    .describe(
+      'failed admin and codec logins a source address may make per minute, per API process; past it: 429 ([rate limits](operations.md#rate-limits))',
     ),
   AUDIO_MAX_BYTES: positiveInt.default(25 * 1024 * 1024).describe('largest voice note downloaded'),
   VOICE_MAX_CONCURRENT_DOWNLOADS: z.coerce
@@ -311,10 +328,10 @@ export const configSchema = z.object({
         '`id:base64key,...`, newest first, 32-byte keys: the first encrypts, all decrypt; the same on API, workers and history readers',
       unset: 'derived from `SECRETS_ENCRYPTION_KEY`',
     }),
-  CODEC_TOKEN: z.string().min(16, 'must be at least 16 characters').optional().meta({
+  CODEC_TOKEN: operatorToken.optional().meta({
     description:
-      "≥ 16 chars; bearer token of the codec endpoint, which reads every message's content ([codec](operations.md#reading-encrypted-histories-the-codec-endpoint))",
-    unset: '`ADMIN_TOKEN`',
+      "the codec endpoint's own bearer token, as strong as `ADMIN_TOKEN` ([codec](operations.md#reading-encrypted-histories-the-codec-endpoint))",
+    unset: 'the codec endpoint is off (404)',
   }),
   CODEC_CORS_ORIGINS: csv
     .refine(
@@ -340,7 +357,9 @@ export const configSchema = z.object({
     .string()
     .min(16, 'must be at least 16 characters')
     .optional()
-    .describe('≥ 16 chars; when set, `GET /metrics` (API and worker) needs `Authorization: Bearer <METRICS_TOKEN>`'),
+    .describe(
+      "≥ 16 chars; `GET /metrics` (API and worker) needs `Authorization: Bearer <METRICS_TOKEN>`; required unless the API's `HOST` and the worker's `METRICS_HOST` are loopback",
+    ),
   API_SHUTDOWN_TIMEOUT_MS: positiveInt
     .default(10_000)
     .describe('on SIGTERM, how long the API lets requests in flight finish before dropping their connections'),
@@ -411,6 +430,7 @@ export const configGroups: readonly {
       'OVERLOAD_MAX_BACKLOG_MS',
       'OVERLOAD_RETRY_AFTER_SECONDS',
       'RATE_LIMIT_FAILURES_PER_MINUTE',
+      'RATE_LIMIT_ADMIN_FAILURES_PER_MINUTE',
     ],
   },
   {
@@ -494,7 +514,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 /**
  * Every timeout setting within what contains it: a call that outlives the step it runs in is
  * retried beside itself (a second POST, a second model call, billed twice). The steps' own timeouts
- * are fixed in the workflow code (src/workflows/activities.ts); each setting here must leave the
+ * are fixed in the workflow code (src/workflows/activity-proxies.ts); each setting here must leave the
  * step ANSWER_STEP_MARGIN_MS for its writes. DELIVERY_TIMEOUT_MS (a POST, in a step of one minute,
  * replies' and events' alike) is bounded by its schema.
  */
@@ -517,6 +537,33 @@ function timeoutProblems(config: z.infer<typeof configSchema>): string[] {
       `FETCH_TIMEOUT_MS plus OPENAI_TIMEOUT_MS must be at most ${stepLimit} (a voice note is downloaded and transcribed in one step: ${step}); they are ${config.FETCH_TIMEOUT_MS} and ${config.OPENAI_TIMEOUT_MS}`,
     );
   return problems;
+}
+
+/** Whether a bind address is only reachable from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return bare === 'localhost' || bare === '::1' || /^127\.\d+\.\d+\.\d+$/.test(bare) || bare === '::ffff:127.0.0.1';
+}
+
+/**
+ * Stops start-up when a process would serve `GET /metrics` to the network without METRICS_TOKEN:
+ * the metrics name routes, queues, failure counts and the process's memory, for anyone who
+ * reaches the port. Without the token the server must bind to loopback only (the API: HOST; the
+ * worker: METRICS_HOST, or METRICS_PORT=0 for no metrics server at all).
+ */
+export function checkMetricsExposure(
+  config: Pick<Config, 'METRICS_TOKEN' | 'HOST' | 'METRICS_HOST' | 'METRICS_PORT'>,
+  process: 'api' | 'worker',
+): void {
+  if (config.METRICS_TOKEN !== undefined) return;
+  if (process === 'api' && !isLoopbackHost(config.HOST))
+    throw new ConfigError([
+      `METRICS_TOKEN is required: the API listens on HOST=${config.HOST}, not loopback only, so GET /metrics would be open to anyone who reaches the API. Set METRICS_TOKEN (≥ 16 characters, e.g. openssl rand -hex 24), or bind HOST to 127.0.0.1`,
+    ]);
+  if (process === 'worker' && config.METRICS_PORT !== 0 && !isLoopbackHost(config.METRICS_HOST))
+    throw new ConfigError([
+      `METRICS_TOKEN is required: the worker's metrics server listens on METRICS_HOST=${config.METRICS_HOST}, not loopback only, so GET /metrics would be open to anyone who reaches it. Set METRICS_TOKEN (≥ 16 characters, e.g. openssl rand -hex 24), bind METRICS_HOST to 127.0.0.1, or turn the server off with METRICS_PORT=0`,
+    ]);
 }
 
 /** For process entry points: print the problem and exit instead of throwing a stack trace. */

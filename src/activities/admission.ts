@@ -1,9 +1,10 @@
 import { Context } from '@temporalio/activity';
 import { messageWorkflowId } from '../domain/ids.js';
-import type { ChannelSnapshot, MessageWorkflowInput } from '../domain/models.js';
+import type { Channel, ChannelSnapshot, MessageWorkflowInput } from '../domain/models.js';
 import { failureEventsOf, type FailureEvents } from '../domain/operational-events.js';
 import { channelSnapshot } from '../domain/snapshot.js';
 import { ttlCache } from '../lib/ttl-cache.js';
+import { retiredKey } from '../stores/channels.js';
 import type { ActivityDeps } from './deps.js';
 
 /** What the channel says about a message: answer it with these settings, or why not. */
@@ -13,6 +14,23 @@ type Verdict =
 
 /** The verdict, and whether the message's turn in its chat has come already. */
 export type Admission = Verdict & { turn: boolean };
+
+/**
+ * Whether the message was accepted with a token that had already been rotated out by then (an API
+ * process answering from a channel cache that had not seen the rotation yet). A message accepted
+ * before its token was rotated is the channel's as much as any: the platform was told it was
+ * accepted, so it is answered. A version with no recorded end (rotated before the channel recorded
+ * them) counts as rotated out, as before.
+ */
+export function tokenRetiredWhenAccepted(
+  channel: Pick<Channel, 'token_version' | 'token_retired_at'>,
+  input: Pick<MessageWorkflowInput, 'tokenVersion' | 'receivedAt'>,
+): boolean {
+  if (input.tokenVersion === channel.token_version) return false;
+  if (input.tokenVersion > channel.token_version) return true;
+  const retiredAt = channel.token_retired_at?.[retiredKey(input.tokenVersion)];
+  return retiredAt === undefined || new Date(input.receivedAt).getTime() >= new Date(retiredAt).getTime();
+}
 
 /** The first step of every message: check its channel, take the settings it will use, record it. */
 export function createAdmission(deps: ActivityDeps) {
@@ -28,7 +46,7 @@ export function createAdmission(deps: ActivityDeps) {
     // A failure is reported to the channel's events URL, when it has one (src/activities/finish.ts).
     const events = failureEventsOf(input, { eventsUrl: channel.events_url });
     const failed = (reason: string): Verdict => ({ outcome: 'failed', reason, ...(events ? { events } : {}) });
-    if (channel.token_version !== input.tokenVersion)
+    if (tokenRetiredWhenAccepted(channel, input))
       return failed('the API token the message was sent with has been rotated');
     const agent = await agents.get(channel.agent_id);
     if (!channel.assistant_connected) {

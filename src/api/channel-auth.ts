@@ -74,10 +74,6 @@ export function createChannelAuthenticator(lookup: ChannelLookup, options: Chann
       const matches = lookup.tokenMatches(token, channel?.token_hash);
       return channel && matches ? channel : undefined;
     },
-    /** Whether this process has seen a channel with this page id (its entry may have expired since). */
-    knowsPage(pageId: string): boolean {
-      return channels.has(pageId);
-    },
     invalidate(pageId?: string): void {
       generation += 1;
       // A read in flight may predate the change: later requests start their own.

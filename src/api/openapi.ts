@@ -66,18 +66,19 @@ const errorDescriptions: Record<number, string> = {
   409: 'Conflict: the `page_id` is taken, or the agent is still used by channels.',
   413: 'The request body is larger than 1 MiB.',
   415: 'The request body is not JSON.',
+  429: 'Too many failed admin and codec authentications from this address (`RATE_LIMIT_ADMIN_FAILURES_PER_MINUTE`): every admin and codec request from it is refused until `Retry-After` seconds have passed.',
   500: 'Internal error; `error.request_id` identifies it in the logs.',
   503: 'A service this API depends on (MongoDB, Temporal) is unavailable; retry shortly. The message is generic: the cause is in the log under `error.request_id`.',
 };
 
 /**
  * Every error status a route of a table can answer: its own (`errors`: 404, 409, ...) and the ones
- * that follow from its shape, so that no entry can forget them: 401 (the admin token guards every
- * table route), 400 for a query string or a body, 413 and 415 for a body (the JSON parser), 500
+ * that follow from its shape, so that no entry can forget them: 401 and 429 (the admin or codec
+ * token guards every table route, and failed authentications are limited per address), 400 for a query string or a body, 413 and 415 for a body (the JSON parser), 500
  * and 503 (MongoDB or Temporal unavailable) for all.
  */
 export function errorStatuses(spec: RouteSpec): number[] {
-  const statuses = new Set([...spec.errors, 401, 500, ...(spec.usesDatabase === false ? [] : [503])]);
+  const statuses = new Set([...spec.errors, 401, 429, 500, ...(spec.usesDatabase === false ? [] : [503])]);
   if (spec.query || spec.body) statuses.add(400);
   if (spec.body) for (const status of [413, 415]) statuses.add(status);
   return [...statuses].sort((a, b) => a - b);
@@ -86,8 +87,7 @@ export function errorStatuses(spec: RouteSpec): number[] {
 /** Per security scheme: what a 401 of a route it guards means. */
 const unauthorizedDescriptions: Record<NonNullable<RouteSpec['security']>, string> = {
   adminToken: errorDescriptions[401]!,
-  codecToken:
-    'Missing or invalid codec token (`Authorization: Bearer <CODEC_TOKEN>`, or ADMIN_TOKEN when CODEC_TOKEN is not set).',
+  codecToken: 'Missing or invalid codec token (`Authorization: Bearer <CODEC_TOKEN>`; ADMIN_TOKEN never opens it).',
 };
 
 function adminOperation(spec: RouteSpec, componentName: (schema: z.ZodType) => string): JsonObject {
@@ -386,7 +386,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
         codecToken: {
           type: 'http',
           scheme: 'bearer',
-          description: 'The CODEC_TOKEN of the deployment (the ADMIN_TOKEN when CODEC_TOKEN is not set).',
+          description: 'The CODEC_TOKEN of the deployment (without one the codec endpoint is off).',
         },
       },
     },

@@ -3,6 +3,8 @@ import type { z } from 'zod';
 import { adminFieldErrors, queryErrors } from './contracts/admin.js';
 import { secretsEqual } from '../lib/secrets.js';
 import { HttpError, invalidRequest } from './errors.js';
+import type { RateLimiter } from './rate-limit.js';
+import { sourceKey } from './source-address.js';
 
 /**
  * Route tables: one entry per route, from which both the router (mountRoutes) and the OpenAPI
@@ -67,11 +69,35 @@ export type HandlersFor<Routes extends readonly RouteSpec[]> = {
   [R in Routes[number] as R['operationId']]: (input: HandlerInput<R>) => Promise<HandlerResult>;
 };
 
-/** `Authorization: Bearer <token>`, compared in constant time; 401 naming what was expected otherwise. */
-export function requireBearerToken(token: string, options: { realm: string; expected: string }): RequestHandler {
+/**
+ * `Authorization: Bearer <token>`, compared in constant time; 401 naming what was expected
+ * otherwise. With `failures`, each failed authentication counts against its source address, and an
+ * address past its budget gets 429 for every request, the right token included, until its budget
+ * refills: a guesser must not learn whether a guess was right, and only operators hold these
+ * tokens (a webhook's channels share addresses with strangers; see routes/webhook.ts).
+ */
+export function requireBearerToken(
+  token: string,
+  options: { realm: string; expected: string; failures?: RateLimiter | undefined },
+): RequestHandler {
   return (req, _res, next) => {
+    const source = sourceKey(req.socket.remoteAddress);
+    const wait = options.failures?.wait(source) ?? 0;
+    if (wait > 0) {
+      next(
+        new HttpError(
+          429,
+          'rate_limited',
+          `Too many failed authentications from this address; retry after ${wait} s.`,
+          undefined,
+          { 'retry-after': String(wait) },
+        ),
+      );
+      return;
+    }
     const presented = req.get('authorization')?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
     if (presented === undefined || !secretsEqual(presented, token)) {
+      options.failures?.take(source);
       next(
         new HttpError(401, 'unauthorized', `Missing or invalid ${options.expected}.`, undefined, {
           'www-authenticate': `Bearer realm="${options.realm}"`,
@@ -83,11 +109,12 @@ export function requireBearerToken(token: string, options: { realm: string; expe
   };
 }
 
-/** `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time; 401 otherwise. */
-export function requireAdminToken(adminToken: string): RequestHandler {
+/** `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time; 401 otherwise (429 past `failures`). */
+export function requireAdminToken(adminToken: string, failures?: RateLimiter): RequestHandler {
   return requireBearerToken(adminToken, {
     realm: 'chatrelay-admin',
     expected: 'admin token (Authorization: Bearer <ADMIN_TOKEN>)',
+    failures,
   });
 }
 

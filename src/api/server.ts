@@ -1,7 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Express } from 'express';
 import type { Server } from 'node:http';
-import { checkSecretsKey, secretBoxFromConfig, type Config } from '../config.js';
+import { checkMetricsExposure, checkSecretsKey, secretBoxFromConfig, type Config } from '../config.js';
 import type { Logger } from '../lib/logger.js';
 import { createApiMetrics, type ApiMetrics } from '../observability/metrics.js';
 import { gracefulServer } from '../observability/shutdown.js';
@@ -45,6 +45,8 @@ export interface RunningApi {
 
 /** Wires the API from configuration and starts listening. Used by the API process and by tests. */
 export async function startApi(config: Config, logger: Logger): Promise<RunningApi> {
+  // Before anything is opened: a refusal here leaves nothing to close.
+  checkMetricsExposure(config, 'api');
   const database: Database = openDatabase(config.MONGODB_URI, config.MONGODB_DB);
   const stores = createStores(database.db, { secretBox: secretBoxFromConfig(config) });
   // Lazy: the API starts and answers /readyz (503) even while Temporal is still coming up.
@@ -75,6 +77,12 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     maxBodyBytes: config.MAX_BODY_BYTES,
   };
   const metrics = createApiMetrics();
+  // Failed admin and codec authentications per source address: one budget for both, apart from
+  // the webhook's (a platform's failing tenants must not lock an operator out, nor the reverse).
+  const authFailures = createRateLimiter({
+    perMinute: config.RATE_LIMIT_ADMIN_FAILURES_PER_MINUTE,
+    burst: config.RATE_LIMIT_ADMIN_FAILURES_PER_MINUTE,
+  });
   // Load shedding (src/api/load-gate.ts): reads the task queue's backlog in the background.
   const loadGate: LoadGate | undefined =
     config.OVERLOAD_MAX_BACKLOG_MS > 0
@@ -125,6 +133,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       // Every admin change to a channel drops it from `auth`'s cache, so this process applies it at once.
       adminRouter({
         adminToken: config.ADMIN_TOKEN,
+        authFailures,
         agents: stores.agents,
         channels: stores.channels,
         signingSecrets: stores.signingSecrets,
@@ -135,6 +144,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       }),
       messagesRouter({
         adminToken: config.ADMIN_TOKEN,
+        authFailures,
         messages: createMessageAdmin({
           stores,
           client,
@@ -145,6 +155,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       }),
       dashboardApiRouter({
         adminToken: config.ADMIN_TOKEN,
+        authFailures,
         channels: stores.channels,
         starter,
         auth,
@@ -154,18 +165,21 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       }),
       chatControlsRouter({
         adminToken: config.ADMIN_TOKEN,
+        authFailures,
         controls: createChatControls({ stores, client, line, taskQueue: config.TEMPORAL_TASK_QUEUE }),
         logger,
       }),
       dashboardRouter(),
       erasureRouter({
         adminToken: config.ADMIN_TOKEN,
+        authFailures,
         erasure: createChatErasure({ stores, line, waitMs: config.ERASURE_WAIT_MS }),
         logger,
       }),
       codecRouter({
         codec: payloadCodec,
-        token: config.CODEC_TOKEN ?? config.ADMIN_TOKEN,
+        token: config.CODEC_TOKEN,
+        authFailures,
         corsOrigins: config.CODEC_CORS_ORIGINS,
       }),
       openapiRouter({ limits, publicBaseUrl: config.PUBLIC_BASE_URL, extraRoutes }),

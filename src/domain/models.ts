@@ -38,6 +38,12 @@ export interface Channel {
   token_last4: string;
   /** Incremented on rotation so that messages accepted with an old token can be recognised. */
   token_version: number;
+  /**
+   * When each rotated-out token version stopped being valid, keyed `v<version>`: a message accepted
+   * with that version before then is answered; one accepted after (by an API process whose channel
+   * cache had not seen the rotation yet) is refused. Absent on channels never rotated since it exists.
+   */
+  token_retired_at?: Record<string, Date>;
   reply_webhook_url: string;
   assistant_connected: boolean;
   reply_delay_seconds: number;

@@ -38,3 +38,33 @@ function stableIdInput(parts: string[]): string {
     ? parts.join('\u0000')
     : JSON.stringify(parts);
 }
+
+/** The shortest bearer token the deployment accepts for its own secrets (ADMIN_TOKEN, CODEC_TOKEN). */
+export const MIN_OPERATOR_TOKEN_LENGTH = 24;
+const MIN_OPERATOR_TOKEN_BITS = 128;
+const MIN_OPERATOR_TOKEN_DISTINCT = 12;
+
+/**
+ * Why a token an operator set is too weak to guard what it guards, or undefined when it is not:
+ * fewer than 24 characters, fewer than 12 different ones, or under 128 bits estimated as length ×
+ * log2 of the alphabet its character classes span (lower case, upper case, digits, others). A
+ * generated token passes (`openssl rand -hex 32`: 64 characters × log2(36) bits by this count);
+ * a word with a counter does not.
+ */
+export function weakOperatorTokenReason(token: string): string | undefined {
+  const alphabet =
+    (/[a-z]/.test(token) ? 26 : 0) +
+    (/[A-Z]/.test(token) ? 26 : 0) +
+    (/[0-9]/.test(token) ? 10 : 0) +
+    (/[^A-Za-z0-9]/.test(token) ? 33 : 0);
+  const bits = Math.floor(token.length * Math.log2(Math.max(alphabet, 1)));
+  const distinct = new Set(token).size;
+  const advice = 'generate one, e.g. `openssl rand -hex 32`';
+  if (token.length < MIN_OPERATOR_TOKEN_LENGTH)
+    return `must be at least ${MIN_OPERATOR_TOKEN_LENGTH} characters (it has ${token.length}); ${advice}`;
+  if (distinct < MIN_OPERATOR_TOKEN_DISTINCT)
+    return `repeats itself: it has ${distinct} different characters, at least ${MIN_OPERATOR_TOKEN_DISTINCT} are needed; ${advice}`;
+  if (bits < MIN_OPERATOR_TOKEN_BITS)
+    return `is too easy to guess: about ${bits} bits by its length and character classes, at least ${MIN_OPERATOR_TOKEN_BITS} are needed (longer, or mix upper and lower case, digits and symbols); ${advice}`;
+  return undefined;
+}

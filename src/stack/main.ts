@@ -136,6 +136,14 @@ async function main(): Promise<void> {
     childEnv.ADMIN_TOKEN = persistentSecret('admin-token');
     console.log(`[stack] ADMIN_TOKEN is not set: using the one kept in ${join(dataDir, 'admin-token')}`);
   }
+  // The API listens on every interface here too, and the processes refuse to serve GET /metrics
+  // there without a token (src/config.ts, checkMetricsExposure).
+  if (!env.METRICS_TOKEN) {
+    childEnv.METRICS_TOKEN = persistentSecret('metrics-token');
+    console.log(
+      `[stack] METRICS_TOKEN is not set: GET /metrics needs the one kept in ${join(dataDir, 'metrics-token')}`,
+    );
+  }
   if (!env.SECRETS_ENCRYPTION_KEY) childEnv.SECRETS_ENCRYPTION_KEY = persistentSecret('secrets-encryption-key');
   if (!env.PAYLOAD_ENCRYPTION_KEYS) childEnv.PAYLOAD_ENCRYPTION_KEYS = persistentPayloadKeys();
   // Locally, receivers and voice notes are often on this machine; production keeps the default (refused).

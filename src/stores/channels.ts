@@ -11,6 +11,9 @@ export type NewChannel = Omit<
 };
 export type ChannelPatch = Partial<Omit<NewChannel, 'api_token'>>;
 
+/** The key of `token_retired_at` for a token version. */
+export const retiredKey = (version: number): string => `v${version}`;
+
 const toChannel = ({ _id, ...rest }: ChannelDoc): Channel => ({ id: _id, ...rest });
 
 /** What a unique index answers when a page id is taken: the admin API maps it to 409 (see isDuplicateKey). */
@@ -134,16 +137,31 @@ export function createChannelStore(
       if (movesPage && before) await releasePage(before.page_id, id);
       return doc ? toChannel(doc) : undefined;
     },
+    /**
+     * Replaces the token and records when the one it replaces stopped being valid (admission
+     * answers what was accepted with it before then). The update names the version it replaces, so
+     * two rotations at once cannot both record theirs under one version: the loser reads again.
+     */
     async rotateToken(id: string, newToken: string, now = new Date()): Promise<Channel | undefined> {
-      const doc = await c.channels.findOneAndUpdate(
-        { _id: id },
-        {
-          $set: { token_hash: box.hashToken(newToken), token_last4: newToken.slice(-4), updated_at: now },
-          $inc: { token_version: 1 },
-        },
-        { returnDocument: 'after' },
-      );
-      return doc ? toChannel(doc) : undefined;
+      for (let attempt = 0; attempt < 5; attempt += 1) {
+        const before = await c.channels.findOne({ _id: id }, { projection: { token_version: 1 } });
+        if (!before) return undefined;
+        const doc = await c.channels.findOneAndUpdate(
+          { _id: id, token_version: before.token_version },
+          {
+            $set: {
+              token_hash: box.hashToken(newToken),
+              token_last4: newToken.slice(-4),
+              updated_at: now,
+              [`token_retired_at.${retiredKey(before.token_version)}`]: now,
+            },
+            $inc: { token_version: 1 },
+          },
+          { returnDocument: 'after' },
+        );
+        if (doc) return toChannel(doc);
+      }
+      throw new Error(`channel ${id}: its token kept changing during the rotation`);
     },
     /** Whether `presented` is the token whose hash is stored; constant time; false for no hash. */
     tokenMatches(presented: string, storedHash: string | undefined): boolean {

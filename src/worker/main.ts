@@ -1,5 +1,5 @@
 import type { NativeConnection, Worker } from '@temporalio/worker';
-import { ConfigError, loadConfigOrExit } from '../config.js';
+import { checkMetricsExposure, ConfigError, loadConfigOrExit } from '../config.js';
 import { createLogger } from '../lib/logger.js';
 import { freePort } from '../lib/ports.js';
 import { createWorkerMetrics } from '../observability/metrics.js';
@@ -11,6 +11,13 @@ import { workerReadiness } from './readiness.js';
 import { connectWithRetry, createWorker, settleWorkerVersion } from './worker.js';
 
 const config = loadConfigOrExit();
+try {
+  checkMetricsExposure(config, 'worker');
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(error.message);
+  process.exit(78); // EX_CONFIG
+}
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'chatrelay-worker' });
 // Before the worker is built: OTEL_* variables turn tracing on (spans of workflows and activities).
 const tracing = await startTracing({ serviceName: 'chatrelay-worker' });

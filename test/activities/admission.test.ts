@@ -60,8 +60,18 @@ describe('admission: what the channel says about a message', () => {
       /channel no longer exists/,
     ],
     [
-      'the token was rotated after the message was sent',
+      'the token was rotated before this channel recorded when (no end known for its version)',
       (world, channel) => world.channels.set(channel.id, { ...channel, token_version: 2 }),
+      /API token .* has been rotated/,
+    ],
+    [
+      'the message was accepted with a token already rotated out (a stale channel cache)',
+      (world, channel) =>
+        world.channels.set(channel.id, {
+          ...channel,
+          token_version: 2,
+          token_retired_at: { v1: new Date(Date.now() - 60_000) },
+        }),
       /API token .* has been rotated/,
     ],
     [
@@ -70,6 +80,19 @@ describe('admission: what the channel says about a message', () => {
       /agent no longer exists/,
     ],
   ];
+  test('accepted when its token was rotated out only after the message was accepted', async () => {
+    const world = new FakeWorld();
+    const channel = world.addChannel({ agent: world.addAgent() });
+    const input = inputFor(channel);
+    world.channels.set(channel.id, {
+      ...channel,
+      token_version: channel.token_version + 1,
+      token_retired_at: { [`v${channel.token_version}`]: new Date(new Date(input.receivedAt).getTime() + 1_500) },
+    });
+    const admitted = await admit(world, input);
+    assert.equal(admitted.outcome, 'accepted');
+  });
+
   for (const [why, arrange, reason] of refusals) {
     test(`failed, and still recorded, when ${why}`, async () => {
       const world = new FakeWorld();

@@ -99,6 +99,8 @@ describe('OpenAPI document', () => {
       TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
       OPENAI_API_KEY: 'unused',
       ADMIN_TOKEN: 'openapi-test-admin-token',
+      // The codec endpoint is on only with its own token; the document describes it as on.
+      CODEC_TOKEN: 'Openapi-test-CODEC-token-0123456789',
       SECRETS_ENCRYPTION_KEY: 'openapi-test-secrets-encryption-key-0123456789',
       HOST: '127.0.0.1',
       PORT: '0',
@@ -321,7 +323,7 @@ describe('OpenAPI document', () => {
       const content = (operation.requestBody as Json).content as Record<string, { schema: Json }>;
       assert.deepEqual(content['application/json']?.schema, { $ref: '#/components/schemas/Payloads' });
       const responses = operation.responses as Record<string, Json>;
-      assert.deepEqual(Object.keys(responses).sort(), ['200', '400', '401', '403', '413', '415', '500']);
+      assert.deepEqual(Object.keys(responses).sort(), ['200', '400', '401', '403', '404', '413', '415', '429', '500']);
       assert.match(String(responses['401']?.description), /CODEC_TOKEN/);
     }
     const payloads = (served.components as { schemas: Record<string, Json> }).schemas.Payloads as Json;

@@ -28,7 +28,7 @@ test('a process whose SECRETS_ENCRYPTION_KEY does not open the stored signing se
       MONGODB_DB: mongo.dbName,
       TEMPORAL_ADDRESS: `127.0.0.1:1`,
       OPENAI_API_KEY: 'k',
-      ADMIN_TOKEN: 'admin-token-0123456789',
+      ADMIN_TOKEN: 'a-strong-Admin-token-0123456789',
       SECRETS_ENCRYPTION_KEY: key,
       LOG_LEVEL: 'silent',
     });

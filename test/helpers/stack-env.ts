@@ -18,7 +18,7 @@ export function stackEnv(where: {
     TEMPORAL_TASK_QUEUE: `stack-${where.port}`,
     OPENAI_API_KEY: `sk-test-${randomBytes(18).toString('base64url')}`,
     OPENAI_BASE_URL: where.modelBaseUrl,
-    ADMIN_TOKEN: randomBytes(18).toString('base64url'),
+    ADMIN_TOKEN: randomBytes(24).toString('base64url'),
     SECRETS_ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
     // Receivers and voice notes in tests are on loopback.
     FETCH_ALLOW_PRIVATE: 'true',

@@ -18,7 +18,7 @@ test('every variable of the schema has a row, with the default the schema applie
   assert.match(page, /^\| `DELIVERY_RETRY_SCHEDULE` \| `5,300,1800,7200,18000,36000,36000` \|/m);
   assert.match(page, /^\| `FETCH_ALLOW_HOSTS` \| empty \|/m);
   assert.match(page, /^\| `MONGODB_URI` \| required \|/m);
-  assert.match(page, /^\| `CODEC_TOKEN` \| `ADMIN_TOKEN` \|/m);
+  assert.match(page, /^\| `CODEC_TOKEN` \| the codec endpoint is off \(404\) \|/m);
 });
 
 test('rows stay short enough to read: the detail belongs in the linked prose', () => {

@@ -1,11 +1,21 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { randomBytes } from 'node:crypto';
 import { ConfigError, loadConfig } from '../../src/config.js';
+import { stackEnv } from '../helpers/stack-env.js';
+
+const stackWhere = {
+  port: 1,
+  mongoUri: 'mongodb://127.0.0.1:1',
+  mongoDb: 'x',
+  temporalAddress: '127.0.0.1:1',
+  modelBaseUrl: 'http://127.0.0.1:1',
+};
 
 const valid = {
   MONGODB_URI: 'mongodb://127.0.0.1:27017',
   OPENAI_API_KEY: 'sk-test',
-  ADMIN_TOKEN: 'a-very-long-admin-token',
+  ADMIN_TOKEN: 'a-strong-Admin-token-0123456789',
   SECRETS_ENCRYPTION_KEY: 'a-secrets-encryption-key-of-32-characters-or-more',
 };
 
@@ -65,7 +75,11 @@ describe('configuration', () => {
     ['MONGODB_DB', 'bad name!', /^MONGODB_DB must be a database name/],
     ['TEMPORAL_ADDRESS', 'localhost', /^TEMPORAL_ADDRESS must be host:port/],
     ['OPENAI_BASE_URL', 'not a url', /^OPENAI_BASE_URL /],
-    ['ADMIN_TOKEN', 'short', /^ADMIN_TOKEN must be at least 16 characters/],
+    ['ADMIN_TOKEN', 'short', /^ADMIN_TOKEN must be at least 24 characters \(it has 5\)/],
+    // Long enough for the old rule (16 characters of anything), not for one that counts entropy.
+    ['ADMIN_TOKEN', 'admintoken-admintoken', /^ADMIN_TOKEN must be at least 24 characters/],
+    ['ADMIN_TOKEN', 'abcdefghijklmnopqrstuvwx', /^ADMIN_TOKEN is too easy to guess: about 112 bits/],
+    ['ADMIN_TOKEN', 'ab'.repeat(20), /^ADMIN_TOKEN repeats itself: it has 2 different characters/],
     ['LOG_LEVEL', 'loud', /^LOG_LEVEL /],
     ['DELIVERY_RETRY_SCHEDULE', '5,x', /^DELIVERY_RETRY_SCHEDULE must be a comma-separated list of seconds/],
     ['FETCH_ALLOW_PRIVATE', 'maybe', /^FETCH_ALLOW_PRIVATE /],
@@ -75,7 +89,8 @@ describe('configuration', () => {
       'a-good-old-key-of-32-characters-or-more,short',
       /^SECRETS_ENCRYPTION_OLD_KEYS must be comma-separated keys of at least 32 characters each/,
     ],
-    ['CODEC_TOKEN', 'short', /^CODEC_TOKEN must be at least 16 characters/],
+    ['CODEC_TOKEN', 'short', /^CODEC_TOKEN must be at least 24 characters/],
+    ['CODEC_TOKEN', 'codectokencodectokencodectoken', /^CODEC_TOKEN repeats itself/],
     ['CODEC_CORS_ORIGINS', 'http://127.0.0.1:8233/ui', /^CODEC_CORS_ORIGINS must be comma-separated origins/],
     ['CODEC_CORS_ORIGINS', 'https://ui.example, 127.0.0.1:8233', /^CODEC_CORS_ORIGINS must be comma-separated origins/],
     ['OVERLOAD_MAX_BACKLOG_MS', '-1', /^OVERLOAD_MAX_BACKLOG_MS /],
@@ -96,6 +111,26 @@ describe('configuration', () => {
       assert.match(problems[0] ?? '', expected);
     });
   }
+
+  test('every admin token the project generates or suggests passes the entropy rule', () => {
+    const generated = {
+      // test/helpers/stack-env.ts (every test stack) and src/stack/main.ts (the local stack).
+      'stack tokens': () => randomBytes(24).toString('base64url'),
+      // docker-compose.yml and the README: openssl rand -hex 24 / 32.
+      'openssl rand -hex 24': () => randomBytes(24).toString('hex'),
+      'openssl rand -hex 32': () => randomBytes(32).toString('hex'),
+    };
+    for (const [what, make] of Object.entries(generated))
+      for (let i = 0; i < 200; i += 1) {
+        const token = make();
+        assert.deepEqual(
+          problemsOf({ ...valid, ADMIN_TOKEN: token, MONGODB_URI: 'x' }),
+          ['MONGODB_URI must be a mongodb:// or mongodb+srv:// connection string'],
+          `${what}: ${token}`,
+        );
+      }
+    assert.equal(loadConfig({ ...valid, ADMIN_TOKEN: stackEnv(stackWhere).ADMIN_TOKEN ?? '' }).ADMIN_TOKEN.length, 32);
+  });
 
   test('codec endpoint settings: origins are a list, the token is optional', () => {
     const config = loadConfig({ ...valid, CODEC_CORS_ORIGINS: 'http://127.0.0.1:8233, https://temporal.example' });
@@ -171,10 +206,15 @@ describe('configuration', () => {
   test('the process entry point exits naming the variable', async () => {
     const { spawnSync } = await import('node:child_process');
     const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/api/main.ts'], {
-      env: { PATH: process.env.PATH, MONGODB_URI: valid.MONGODB_URI, OPENAI_API_KEY: 'x', ADMIN_TOKEN: 'short' },
+      env: {
+        PATH: process.env.PATH,
+        MONGODB_URI: valid.MONGODB_URI,
+        OPENAI_API_KEY: 'x',
+        ADMIN_TOKEN: 'abcdefghijklmnopqrstuvwx',
+      },
       encoding: 'utf8',
     });
     assert.equal(result.status, 78);
-    assert.match(result.stderr, /ADMIN_TOKEN must be at least 16 characters/);
+    assert.match(result.stderr, /ADMIN_TOKEN is too easy to guess: .* e\.g\. `openssl rand -hex 32`/);
   });
 });

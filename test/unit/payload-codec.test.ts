@@ -15,7 +15,7 @@ import { derivePayloadKey, parsePayloadKeys, type PayloadKey } from '../../src/t
 const base = {
   MONGODB_URI: 'mongodb://127.0.0.1:27017',
   OPENAI_API_KEY: 'sk-test',
-  ADMIN_TOKEN: 'a-very-long-admin-token',
+  ADMIN_TOKEN: 'a-strong-Admin-token-0123456789',
   SECRETS_ENCRYPTION_KEY: 'a-secrets-encryption-key-of-32-characters',
 };
 const key = (id: string): PayloadKey => ({ id, key: randomBytes(32) });

@@ -17,7 +17,7 @@ import { projectRoot } from '../../src/stack/tools.js';
 const config = loadConfig({
   MONGODB_URI: 'mongodb://127.0.0.1:27017',
   OPENAI_API_KEY: 'sk-test',
-  ADMIN_TOKEN: 'a-very-long-admin-token',
+  ADMIN_TOKEN: 'a-strong-Admin-token-0123456789',
   SECRETS_ENCRYPTION_KEY: 'a-secrets-encryption-key-of-32-characters-or-more',
 });
 const noGit = (): undefined => undefined;

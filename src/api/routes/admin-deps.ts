@@ -5,9 +5,12 @@ import type { AgentStore } from '../../stores/agents.js';
 import type { ChannelStore } from '../../stores/channels.js';
 import type { SigningSecretStore } from '../../stores/signing-secrets.js';
 import type { ChannelAuthenticator } from '../channel-auth.js';
+import type { RateLimiter } from '../rate-limit.js';
 
 export interface AdminDeps {
   adminToken: string;
+  /** Failed admin authentications per source address (see requireBearerToken); absent: no limit. */
+  authFailures?: RateLimiter;
   agents: Pick<AgentStore, 'create' | 'get' | 'list' | 'update' | 'delete'>;
   channels: Pick<
     ChannelStore,

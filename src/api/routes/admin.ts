@@ -18,7 +18,7 @@ export const adminRoutes: readonly RouteSpec[] = [...agentRoutes, ...channelRout
 /** The admin API (`/v1`), authenticated with the admin token; a channel's API token never opens it. */
 export function adminRouter(deps: AdminDeps): Router {
   const router = Router();
-  router.use('/v1', requireAdminToken(deps.adminToken));
+  router.use('/v1', requireAdminToken(deps.adminToken, deps.authFailures));
   mountRoutes(router, agentRoutes, agentHandlers(deps));
   mountRoutes(router, channelRoutes, channelHandlers(deps));
   mountRoutes(router, secretRoutes, secretHandlers(deps));

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { chatControlResponseSchema } from '../contracts/handoff.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ChatControls } from '../chat-controls.js';
+import type { RateLimiter } from '../rate-limit.js';
 import { mountRoutes, requireAdminToken, type RouteSpec } from '../route-spec.js';
 
 /** Human handoff: an admin pauses a chat's assistant so a person can take over, and resumes it. */
@@ -38,9 +39,14 @@ export const chatControlRoutes = [
   },
 ] as const satisfies readonly RouteSpec[];
 
-export function chatControlsRouter(deps: { adminToken: string; controls: ChatControls; logger: Logger }): Router {
+export function chatControlsRouter(deps: {
+  adminToken: string;
+  authFailures?: RateLimiter;
+  controls: ChatControls;
+  logger: Logger;
+}): Router {
   const router = Router();
-  router.use('/v1', requireAdminToken(deps.adminToken));
+  router.use('/v1', requireAdminToken(deps.adminToken, deps.authFailures));
   mountRoutes(router, chatControlRoutes, {
     async pauseChatAssistant({ params, requestId }) {
       const body = await deps.controls.pause(params.id ?? '', params.chat_id ?? '');

@@ -3,13 +3,15 @@ import { Router, type RequestHandler } from 'express';
 import { codecHeadersSchema, codecPayloadsSchema, type CodecPayload } from '../contracts/codec.js';
 import type { FieldError } from '../../domain/inbound.js';
 import { HttpError } from '../errors.js';
+import type { RateLimiter } from '../rate-limit.js';
 import { mountRoutes, requireBearerToken, type RouteSpec } from '../route-spec.js';
 
 /**
  * The codec endpoint: the Temporal UI and `temporal … --codec-endpoint <API>/codec` send the
  * payloads of a history here to be decrypted (or encrypted, for input typed in the UI). Anyone who
- * may call it reads every message's content, so it needs its own bearer token (CODEC_TOKEN, else
- * ADMIN_TOKEN), and browsers may call it only from the origins in CODEC_CORS_ORIGINS.
+ * may call it reads every message's content, so it needs its own bearer token (CODEC_TOKEN; without
+ * one the endpoint is off, never opened by ADMIN_TOKEN), and browsers may call it only from the
+ * origins in CODEC_CORS_ORIGINS.
  */
 
 /** Large enough for the biggest batch the UI sends (Temporal refuses single payloads over 2 MB). */
@@ -22,7 +24,10 @@ const common = {
   maxBodyBytes: codecMaxBodyBytes,
   security: 'codecToken',
   usesDatabase: false,
-  errors: [400, 401, 403, 413, 415],
+  errors: [400, 401, 403, 404, 413, 415],
+  errorDescriptions: {
+    404: 'The codec endpoint is off (`codec_disabled`): CODEC_TOKEN is not set.',
+  },
 } as const;
 
 export const codecRoutes = [
@@ -51,8 +56,10 @@ export const codecRoutes = [
 
 export interface CodecDeps {
   codec: PayloadCodec;
-  /** CODEC_TOKEN, else ADMIN_TOKEN. */
-  token: string;
+  /** CODEC_TOKEN; undefined: the endpoint answers 404 `codec_disabled`. */
+  token: string | undefined;
+  /** Failed authentications per source address, shared with the admin routes; absent: no limit. */
+  authFailures?: RateLimiter;
   /** Browser origins allowed to call the endpoint (the Temporal UI's), exact `scheme://host[:port]`. */
   corsOrigins: readonly string[];
 }
@@ -112,12 +119,21 @@ function codecCors(origins: readonly string[]): RequestHandler {
 
 export function codecRouter(deps: CodecDeps): Router {
   const router = Router();
+  const token = deps.token;
+  if (token === undefined) {
+    // Its own token or nothing: the admin token opening every message's content was a silent widening.
+    router.use('/codec', (_req, _res, next) => {
+      next(new HttpError(404, 'codec_disabled', 'The codec endpoint is off: set CODEC_TOKEN to turn it on.'));
+    });
+    return router;
+  }
   router.use('/codec', codecCors(deps.corsOrigins));
   router.use(
     '/codec',
-    requireBearerToken(deps.token, {
+    requireBearerToken(token, {
       realm: 'chatrelay-codec',
-      expected: 'codec token (Authorization: Bearer <CODEC_TOKEN>, else ADMIN_TOKEN)',
+      expected: 'codec token (Authorization: Bearer <CODEC_TOKEN>)',
+      failures: deps.authFailures,
     }),
   );
 

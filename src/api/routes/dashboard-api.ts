@@ -15,6 +15,7 @@ import type { ChannelAuthenticator } from '../channel-auth.js';
 import type { Conversations } from '../conversations.js';
 import { notFound } from '../errors.js';
 import type { Overview } from '../overview.js';
+import type { RateLimiter } from '../rate-limit.js';
 import { mountRoutes, requireAdminToken, type RouteSpec } from '../route-spec.js';
 import { inboundEnvelope, type MessageStarter } from './webhook.js';
 import { toChannelResponse } from './channels.js';
@@ -86,6 +87,8 @@ export const dashboardApiRoutes = [
 
 export interface DashboardApiDeps {
   adminToken: string;
+  /** Failed admin authentications per source address (see requireBearerToken); absent: no limit. */
+  authFailures?: RateLimiter;
   channels: Pick<ChannelStore, 'get' | 'update'>;
   /** The webhook's own starter: a test message takes exactly the path of an inbound one. */
   starter: MessageStarter;
@@ -97,7 +100,7 @@ export interface DashboardApiDeps {
 
 export function dashboardApiRouter(deps: DashboardApiDeps): Router {
   const router = Router();
-  router.use('/v1', requireAdminToken(deps.adminToken));
+  router.use('/v1', requireAdminToken(deps.adminToken, deps.authFailures));
   mountRoutes(router, dashboardApiRoutes, {
     listChannelChats: async ({ params, query }) => ({
       status: 200,

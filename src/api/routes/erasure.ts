@@ -2,6 +2,7 @@ import { Router } from 'express';
 import type { ChatErasure } from '../chat-erasure.js';
 import { erasureRequestSchema, erasureResponseSchema } from '../contracts/erasure.js';
 import type { Logger } from '../../lib/logger.js';
+import type { RateLimiter } from '../rate-limit.js';
 import { mountRoutes, requireAdminToken, type RouteSpec } from '../route-spec.js';
 
 /** An end user's erasure request (privacy law's right to erasure): admin route, documented from this table. */
@@ -23,9 +24,14 @@ export const erasureRoutes = [
   },
 ] as const satisfies readonly RouteSpec[];
 
-export function erasureRouter(deps: { adminToken: string; erasure: ChatErasure; logger: Logger }): Router {
+export function erasureRouter(deps: {
+  adminToken: string;
+  authFailures?: RateLimiter;
+  erasure: ChatErasure;
+  logger: Logger;
+}): Router {
   const router = Router();
-  router.use('/v1/erasures', requireAdminToken(deps.adminToken));
+  router.use('/v1/erasures', requireAdminToken(deps.adminToken, deps.authFailures));
   mountRoutes(router, erasureRoutes, {
     eraseEndUser: async ({ body, requestId }) => {
       const { chatId, erased } = await deps.erasure.erase(body.page_id, body.client_id);

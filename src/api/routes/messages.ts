@@ -8,6 +8,7 @@ import {
   resumeResponseSchema,
 } from '../contracts/message.js';
 import type { MessageAdmin } from '../message-admin.js';
+import type { RateLimiter } from '../rate-limit.js';
 import { mountRoutes, requireAdminToken, type RouteSpec } from '../route-spec.js';
 
 /** Message status, redelivery and channel resume: admin routes, documented from this table. */
@@ -61,9 +62,13 @@ export const messageRoutes = [
   },
 ] as const satisfies readonly RouteSpec[];
 
-export function messagesRouter(deps: { adminToken: string; messages: MessageAdmin }): Router {
+export function messagesRouter(deps: {
+  adminToken: string;
+  authFailures?: RateLimiter;
+  messages: MessageAdmin;
+}): Router {
   const router = Router();
-  router.use('/v1', requireAdminToken(deps.adminToken));
+  router.use('/v1', requireAdminToken(deps.adminToken, deps.authFailures));
   mountRoutes(router, messageRoutes, {
     getMessage: async ({ params }) => ({ status: 200, body: await deps.messages.status(params.id ?? '') }),
     redeliverMessage: async ({ params, body }) => ({

@@ -21,9 +21,10 @@ export interface WebhookDeps {
   rateLimits?: { channel: RateLimiter; client: RateLimiter };
   /**
    * Failed requests (not JSON, malformed, no page_id, wrong token or unknown page) per source
-   * address. Over it, a request is refused with 429 unless its page_id is one this process knows
-   * a channel for, so that a flood costs neither database reads nor the traffic of real channels
-   * behind the same address. Absent: no limit.
+   * address. Over it, every failure gets the same 429, so the answers no longer tell a known page
+   * from an unknown one; a request with a valid token still gets in, for a channel this process has
+   * seen or not, so that one tenant's failures never lock out the others behind the same address
+   * (a platform sending every tenant's traffic from one address). Absent: no limit.
    */
   failureLimit?: RateLimiter;
   starter: MessageStarter;
@@ -80,21 +81,40 @@ export function webhookRouter(deps: WebhookDeps): Router {
   const pageIdRule = schema.shape.page_id;
   const json = express.json({ limit: deps.limits.maxBodyBytes, type: () => true, strict: false });
   const source = (req: Request): string => sourceKey(req.socket.remoteAddress);
-  const failed = (req: Request): void => {
-    deps.failureLimit?.take(source(req));
+  /**
+   * Counts a failed request against its address, and the error to answer it with: its own while the
+   * address is within its budget, else the one 429 every failure gets past it.
+   */
+  const failed = (req: Request, error: unknown): unknown => {
+    const key = source(req);
+    const wait = deps.failureLimit?.wait(key) ?? 0;
+    deps.failureLimit?.take(key);
+    if (wait === 0) return error;
+    return new HttpError(
+      429,
+      'rate_limited',
+      `Too many failed requests from this address; retry after ${wait} s.`,
+      undefined,
+      { 'retry-after': String(wait) },
+    );
   };
 
   router.post('/webhook/mychatbot', (req, res, next) => {
     if (!req.is('application/json') && !req.is('+json')) {
-      failed(req);
       next(
-        new HttpError(415, 'unsupported_media_type', 'The request body must be JSON (Content-Type: application/json).'),
+        failed(
+          req,
+          new HttpError(
+            415,
+            'unsupported_media_type',
+            'The request body must be JSON (Content-Type: application/json).',
+          ),
+        ),
       );
       return;
     }
     json(req, res, (error?: unknown) => {
-      if (error !== undefined) failed(req);
-      next(error);
+      next(error === undefined ? undefined : failed(req, error));
     });
   });
 
@@ -104,30 +124,21 @@ export function webhookRouter(deps: WebhookDeps): Router {
     // validation of the rest, and learns nothing about it (401 whatever the fields hold).
     // A page_id that breaks its own rule (blank, too long) can match no channel: no lookup for it.
     const pageId = isRecord(body) && pageIdRule.safeParse(body.page_id).success ? (body.page_id as string) : undefined;
-    const wait = deps.failureLimit?.wait(source(req)) ?? 0;
-    if (wait > 0 && (pageId === undefined || !deps.auth.knowsPage(pageId))) {
-      throw new HttpError(
-        429,
-        'rate_limited',
-        `Too many failed requests from this address; retry after ${wait} s.`,
-        undefined,
-        { 'retry-after': String(wait) },
-      );
-    }
     if (pageId === undefined) {
       // Nothing to authenticate against: the body is malformed, and its errors help the integrator.
-      failed(req);
       const parsed = schema.safeParse(body);
-      throw invalidRequest(
-        parsed.success ? [{ path: 'page_id', message: 'is required' }] : fieldErrors(parsed.error, body),
+      throw failed(
+        req,
+        invalidRequest(
+          parsed.success ? [{ path: 'page_id', message: 'is required' }] : fieldErrors(parsed.error, body),
+        ),
       );
     }
+    // Past the address's failure budget too: a valid token gets in (its channel cached, or read
+    // once), and only a failure is refused.
     const token = presentedToken(req.get('authorization'), req.get('x-api-token'));
     const channel = token ? await deps.auth.authenticate(pageId, token) : undefined;
-    if (!channel) {
-      failed(req);
-      throw unauthorized('Missing or invalid API token for this page_id.');
-    }
+    if (!channel) throw failed(req, unauthorized('Missing or invalid API token for this page_id.'));
     const parsed = schema.safeParse(body);
     if (!parsed.success) throw invalidRequest(fieldErrors(parsed.error, body));
     const message = parsed.data;
