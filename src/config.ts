@@ -220,7 +220,7 @@ export const configSchema = z.object({
   FETCH_ALLOW_PRIVATE: boolFlag
     .default(false)
     .describe(
-      'allow voice notes, and images for the model, from loopback/private addresses (never link-local or cloud metadata ones, unless in `FETCH_ALLOW_HOSTS`) ([outbound addresses](operations.md#outbound-addresses))',
+      'allow voice notes and model images from private addresses (not link-local or metadata ones: [outbound addresses](operations.md#outbound-addresses))',
     ),
   FETCH_ALLOW_HOSTS: csv
     .default([])
@@ -250,7 +250,7 @@ export const configSchema = z.object({
   DELIVERY_ALLOW_PRIVATE: boolFlag
     .default(false)
     .describe(
-      'allow reply POSTs to loopback/private addresses (never link-local or cloud metadata ones, unless in `DELIVERY_ALLOW_HOSTS`); API and workers alike ([outbound addresses](operations.md#outbound-addresses))',
+      'allow reply POSTs to private addresses, API and workers (not link-local or metadata ones: [outbound addresses](operations.md#outbound-addresses))',
     ),
   DELIVERY_ALLOW_HOSTS: csv
     .default([])

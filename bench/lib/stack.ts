@@ -211,6 +211,8 @@ export async function startChatrelay(
     FETCH_ALLOW_PRIVATE: 'true',
     DELIVERY_ALLOW_PRIVATE: 'true',
     METRICS_PORT: String(metricsPort),
+    // Read by the benchmark on this machine only: loopback, so no METRICS_TOKEN is needed.
+    METRICS_HOST: '127.0.0.1',
     WORKFLOW_BUNDLE_PATH: servers.bundlePath,
     WORKER_SHUTDOWN_GRACE_MS: '5000',
     // The benchmark's own dev server runs one build at a time: the worker makes its version current.
