@@ -301,6 +301,16 @@ export const configSchema = z.object({
         '`id:base64key,...`, newest first, 32-byte keys: the first encrypts, all decrypt; the same on API, workers and history readers',
       unset: 'derived from `SECRETS_ENCRYPTION_KEY`',
     }),
+  PAYLOAD_ENCRYPTION_DERIVED_KEY: boolFlag
+    .default(true)
+    .describe(
+      '`false` retires the key derived from `SECRETS_ENCRYPTION_KEY` ([payloads](operations.md#encrypted-payloads))',
+    ),
+  PAYLOAD_ACCEPT_PLAINTEXT: boolFlag
+    .default(false)
+    .describe(
+      '`true` reads unencrypted payloads, for a migration; else refused ([payloads](operations.md#encrypted-payloads))',
+    ),
   CODEC_TOKEN: z.string().min(16, 'must be at least 16 characters').optional().meta({
     description:
       "≥ 16 chars; bearer token of the codec endpoint, which reads every message's content ([codec](operations.md#reading-encrypted-histories-the-codec-endpoint))",
@@ -436,6 +446,8 @@ export const configGroups: readonly {
       'SECRETS_ENCRYPTION_OLD_KEYS',
       'PAYLOAD_ENCRYPTION',
       'PAYLOAD_ENCRYPTION_KEYS',
+      'PAYLOAD_ENCRYPTION_DERIVED_KEY',
+      'PAYLOAD_ACCEPT_PLAINTEXT',
       'CODEC_TOKEN',
       'CODEC_CORS_ORIGINS',
       'SIGNING_SECRET_GRACE_SECONDS',
@@ -473,6 +485,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(problems);
   }
   const config = parsed.data;
+  if (!config.PAYLOAD_ENCRYPTION_DERIVED_KEY && config.PAYLOAD_ENCRYPTION_KEYS === undefined)
+    throw new ConfigError([
+      'PAYLOAD_ENCRYPTION_DERIVED_KEY=false retires the only payload key: set PAYLOAD_ENCRYPTION_KEYS first',
+    ]);
   // The answer step's last POST starts within its budget and must end, with the writes after it,
   // before the step's timeout: past it the step is retried, and the retry would post beside it.
   const stepLimit = ANSWER_STEP_TIMEOUT_MS - ANSWER_STEP_MARGIN_MS;

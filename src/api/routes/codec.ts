@@ -1,4 +1,5 @@
-import type { Payload, PayloadCodec } from '@temporalio/common';
+import type { Payload } from '@temporalio/common';
+import type { EncryptionCodec } from '../../temporal/payload-codec.js';
 import { Router, type RequestHandler } from 'express';
 import { codecHeadersSchema, codecPayloadsSchema, type CodecPayload } from '../contracts/codec.js';
 import type { FieldError } from '../../domain/inbound.js';
@@ -50,7 +51,7 @@ export const codecRoutes = [
 ] as const satisfies readonly RouteSpec[];
 
 export interface CodecDeps {
-  codec: PayloadCodec;
+  codec: Pick<EncryptionCodec, 'encode' | 'decodeForReading'>;
   /** CODEC_TOKEN, else ADMIN_TOKEN. */
   token: string;
   /** Browser origins allowed to call the endpoint (the Temporal UI's), exact `scheme://host[:port]`. */
@@ -136,10 +137,15 @@ export function codecRouter(deps: CodecDeps): Router {
       throw new HttpError(400, 'undecodable_payload', 'Some payloads could not be processed; see details.', problems);
     return { status: 200, body: { payloads: out } };
   };
+  // Decoding for a reader passes unencrypted payloads through: refusing them protects workflows, not readers.
+  const codecFor = {
+    encode: (payloads: Payload[]) => deps.codec.encode(payloads),
+    decode: (payloads: Payload[]) => deps.codec.decodeForReading(payloads),
+  };
   const single =
     (method: 'encode' | 'decode') =>
     async (payload: Payload): Promise<Payload> => {
-      const [result] = await deps.codec[method]([payload]);
+      const [result] = await codecFor[method]([payload]);
       if (!result) throw new Error(`the codec returned no payload to ${method}`);
       return result;
     };
