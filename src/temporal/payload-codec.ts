@@ -78,6 +78,18 @@ export interface EncryptionCodec extends PayloadCodec {
   decodeForReading(payloads: Payload[]): Promise<Payload[]>;
 }
 
+/**
+ * A Schedule's action is encoded for the workflow id it names, and each run it starts gets that id
+ * with the run's time appended (`<id>-2026-12-07T03:17:00Z`): that run reads it as its own.
+ */
+const SCHEDULED_RUN_SUFFIX = /^-\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+function sameWorkflow(boundTo: string, workflowId: string): boolean {
+  return (
+    boundTo === workflowId ||
+    (workflowId.startsWith(boundTo) && SCHEDULED_RUN_SUFFIX.test(workflowId.slice(boundTo.length)))
+  );
+}
+
 /** The workflow a payload belongs to, when the SDK says (an activity's context names its workflow when known). */
 function workflowOf(context: SerializationContext | undefined): string | undefined {
   const id = context?.workflowId;
@@ -119,7 +131,7 @@ export function createEncryptionCodec(options: EncryptionCodecOptions): Encrypti
     }
     const boundBytes = payload.metadata?.[WORKFLOW_ID_METADATA];
     const boundTo = boundBytes ? fromUtf8.decode(boundBytes) : undefined;
-    if (boundTo !== undefined && workflowId !== undefined && boundTo !== workflowId)
+    if (boundTo !== undefined && workflowId !== undefined && !sameWorkflow(boundTo, workflowId))
       throw new PayloadBindingError(boundTo, workflowId);
     const idBytes = payload.metadata?.[KEY_ID_METADATA];
     const id = idBytes ? fromUtf8.decode(idBytes) : '';

@@ -177,6 +177,10 @@ describe('encryption codec', () => {
       'no context: read',
     );
     await assert.rejects(codec.decode([bound!], of('wf-b')), (error: Error) => error.name === 'PayloadBindingError');
+    // A Schedule's action, encoded for its id, is read by the runs it starts (the id and the run's time).
+    const scheduledRun = await codec.decode([bound!], of('wf-a-2026-12-07T03:17:00Z'));
+    assert.deepEqual(defaultPayloadConverter.fromPayload(scheduledRun[0]!), envelope);
+    await assert.rejects(codec.decode([bound!], of('wf-a-b')), (error: Error) => error.name === 'PayloadBindingError');
     // Rewriting the id in the metadata too: the associated data no longer matches, GCM refuses it.
     const moved = { ...bound!, metadata: { ...bound!.metadata, [WORKFLOW_ID_METADATA]: Buffer.from('wf-b') } };
     await assert.rejects(codec.decode([moved], of('wf-b')), /does not decrypt/);
