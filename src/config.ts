@@ -328,6 +328,16 @@ export const configSchema = z.object({
         '`id:base64key,...`, newest first, 32-byte keys: the first encrypts, all decrypt; the same on API, workers and history readers',
       unset: 'derived from `SECRETS_ENCRYPTION_KEY`',
     }),
+  PAYLOAD_ENCRYPTION_DERIVED_KEY: boolFlag
+    .default(true)
+    .describe(
+      '`false` retires the key derived from `SECRETS_ENCRYPTION_KEY` ([payloads](operations.md#encrypted-payloads))',
+    ),
+  PAYLOAD_ACCEPT_PLAINTEXT: boolFlag
+    .default(false)
+    .describe(
+      '`true` reads unencrypted payloads, for a migration; else refused ([payloads](operations.md#encrypted-payloads))',
+    ),
   CODEC_TOKEN: operatorToken.optional().meta({
     description:
       "the codec endpoint's own bearer token, as strong as `ADMIN_TOKEN` ([codec](operations.md#reading-encrypted-histories-the-codec-endpoint))",
@@ -466,6 +476,8 @@ export const configGroups: readonly {
       'SECRETS_ENCRYPTION_OLD_KEYS',
       'PAYLOAD_ENCRYPTION',
       'PAYLOAD_ENCRYPTION_KEYS',
+      'PAYLOAD_ENCRYPTION_DERIVED_KEY',
+      'PAYLOAD_ACCEPT_PLAINTEXT',
       'CODEC_TOKEN',
       'CODEC_CORS_ORIGINS',
       'SIGNING_SECRET_GRACE_SECONDS',
@@ -504,6 +516,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const config = parsed.data;
   const problems = timeoutProblems(config);
+  if (!config.PAYLOAD_ENCRYPTION_DERIVED_KEY && config.PAYLOAD_ENCRYPTION_KEYS === undefined)
+    problems.push(
+      'PAYLOAD_ENCRYPTION_DERIVED_KEY=false retires the only payload key: set PAYLOAD_ENCRYPTION_KEYS first',
+    );
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     ...config,

@@ -187,6 +187,13 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     ],
   });
   await stores.ensureIndexes().catch((error: unknown) => logger.warn({ err: error }, 'could not ensure indexes yet'));
+  // Here, not in ensureIndexes: the API alone writes channel documents, workers never do.
+  await stores.channels
+    .wrapLegacyTokenHashes()
+    .then((wrapped) => {
+      if (wrapped > 0) logger.info({ wrapped }, 'API token hashes of an earlier version wrapped under the scrypt key');
+    })
+    .catch((error: unknown) => logger.warn({ err: error }, 'could not wrap old API token hashes yet'));
   try {
     await checkSecretsKey(() => stores.signingSecrets.keyOpensStoredSecrets());
   } catch (error) {

@@ -28,7 +28,7 @@ class PageTakenError extends Error {
 /** `box` keys the stored hash of API tokens (HMAC-SHA-256; see lib/secret-box.ts). */
 export function createChannelStore(
   c: Collections,
-  box: Pick<SecretBox, 'hashToken' | 'tokenMatches' | 'tokenHashKind'>,
+  box: Pick<SecretBox, 'hashToken' | 'tokenMatches' | 'tokenHashKind' | 'wrapLegacyTokenHash'>,
 ) {
   const holderOf = async (pageId: string): Promise<ChannelDoc | null> => {
     const page = await c.channelPages.findOne({ _id: pageId });
@@ -166,6 +166,26 @@ export function createChannelStore(
     /** Whether `presented` is the token whose hash is stored; constant time; false for no hash. */
     tokenMatches(presented: string, storedHash: string | undefined): boolean {
       return box.tokenMatches(presented, storedHash);
+    },
+    /**
+     * At the API's start: wraps every token hash of an earlier version (plain SHA-256, or keyed
+     * with a fast-derived key beside its key id) under the current scrypt-derived key (see
+     * SecretBox.wrapLegacyTokenHash), so no value a dump holds lets anyone test guesses at hash
+     * speed. Each write only if the hash is still the one read (a rotation in between wins); only
+     * API processes run it, the channels' one writer. Returns how many it wrapped.
+     */
+    async wrapLegacyTokenHashes(): Promise<number> {
+      let wrapped = 0;
+      for await (const doc of c.channels.find({}, { projection: { token_hash: 1 } }).sort({ _id: 1 })) {
+        const wrappedHash = box.wrapLegacyTokenHash(doc.token_hash);
+        if (!wrappedHash) continue;
+        const result = await c.channels.updateOne(
+          { _id: doc._id, token_hash: doc.token_hash },
+          { $set: { token_hash: wrappedHash } },
+        );
+        wrapped += result.modifiedCount;
+      }
+      return wrapped;
     },
     /**
      * The channels whose token hash is not under the current key: under an older key (that key

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { createSecretBox } from '../../src/lib/secret-box.js';
 import { collections } from '../../src/stores/collections.js';
@@ -42,12 +42,12 @@ async function newChannel(apiToken: string): Promise<{ id: string; page_id: stri
 const storedHash = async (channelId: string) =>
   (await collections(mongo.db).channels.findOne({ _id: channelId }))?.token_hash ?? '';
 
-test('an API token is stored as HMAC-SHA-256 under a key derived from SECRETS_ENCRYPTION_KEY, not as its plain hash', async () => {
+test('an API token is stored as HMAC-SHA-256 under a key scrypt derives from SECRETS_ENCRYPTION_KEY with a stored salt, not as its plain hash', async () => {
   // An admin-chosen token: guessable enough that an unkeyed hash in a dump could be cracked offline.
   const token = 'Summer2025-support-page';
   const channel = await newChannel(token);
   const hash = await storedHash(channel.id);
-  assert.match(hash, /^hmac-sha256:[0-9a-f]{12}:[0-9a-f]{64}$/);
+  assert.match(hash, /^v3:[A-Za-z0-9_-]{22}:[A-Za-z0-9_-]{8}:[0-9a-f]{64}$/);
   assert.ok(!hash.includes(sha256(token)), 'not the unkeyed SHA-256');
   assert.notEqual(
     hash,
@@ -58,18 +58,39 @@ test('an API token is stored as HMAC-SHA-256 under a key derived from SECRETS_EN
   assert.equal((await sendMessage(app.base, channel.page_id, `${token}x`)).status, 401);
 });
 
-test('a token stored as plain SHA-256 by an earlier version keeps working; rotating it stores the keyed hash', async () => {
-  const token = 'an-old-token-from-before-keyed-hashes';
-  const channel = await newChannel(token);
-  await collections(mongo.db).channels.updateOne({ _id: channel.id }, { $set: { token_hash: sha256(token) } });
-  app.auth.invalidate(channel.page_id);
-  assert.equal((await sendMessage(app.base, channel.page_id, token)).status, 200);
-  assert.equal((await sendMessage(app.base, channel.page_id, 'not-the-old-token-at-all')).status, 401);
-  const rotated = await call(app.base, 'POST', `/v1/channels/${channel.id}/rotate-token`);
-  assert.match(await storedHash(channel.id), /^hmac-sha256:/);
-  assert.equal((await sendMessage(app.base, channel.page_id, String(rotated.body.api_token))).status, 200);
-  assert.equal((await sendMessage(app.base, channel.page_id, token)).status, 401);
-});
+/** The token hashes of versions before the scrypt-derived key, as they were made. */
+const legacyHashes: Array<[string, (token: string) => string]> = [
+  ['plain SHA-256', sha256],
+  [
+    'HMAC under a key of one SHA-256 round',
+    (token) => {
+      const id = createHmac('sha256', KEY).update('chatrelay key id').digest('hex').slice(0, 12);
+      const key = createHmac('sha256', KEY).update('chatrelay api token hmac').digest();
+      return `hmac-sha256:${id}:${createHmac('sha256', key).update(token, 'utf8').digest('hex')}`;
+    },
+  ],
+];
+
+for (const [form, legacyHash] of legacyHashes) {
+  test(`a token stored as ${form} by an earlier version is wrapped under the scrypt key at the API's start, and keeps working`, async () => {
+    const token = `an-old-token-from-before-scrypt-${form.length}`;
+    const channel = await newChannel(token);
+    const old = legacyHash(token);
+    await collections(mongo.db).channels.updateOne({ _id: channel.id }, { $set: { token_hash: old } });
+    app.auth.invalidate(channel.page_id);
+    assert.equal((await sendMessage(app.base, channel.page_id, token)).status, 200, 'read before the start step');
+
+    assert.ok((await stores.channels.wrapLegacyTokenHashes()) >= 1);
+    const wrapped = await storedHash(channel.id);
+    assert.match(wrapped, /^v3w:[A-Za-z0-9_-]{22}:[A-Za-z0-9_-]{8}:(sha256|hmac):[0-9a-f]{64}$/);
+    for (const part of old.split(':')) assert.ok(!wrapped.includes(part), `nothing of the old hash is left: ${part}`);
+    assert.equal(await stores.channels.wrapLegacyTokenHashes(), 0, 'a second start has nothing to do');
+    app.auth.invalidate(channel.page_id);
+    assert.equal((await sendMessage(app.base, channel.page_id, token)).status, 200, 'the token works on');
+    assert.equal((await sendMessage(app.base, channel.page_id, `${token}x`)).status, 401);
+    assert.equal((await sendMessage(app.base, channel.page_id, old)).status, 401, 'the old hash is no token');
+  });
+}
 
 test('a token hashed under a key this process does not have is refused like a wrong one', async () => {
   const token = 'a-token-hashed-under-another-key';

@@ -60,7 +60,8 @@ test('changing SECRETS_ENCRYPTION_KEY: old secrets stay readable during the chan
   expected.get(first.channel.id)?.push(legacySecret);
 
   // During the change: new key current, old key listed. Everything reads; nothing is lost. (The
-  // secret above is stored as secrets were before each channel had one document: start-up moves it.)
+  // secret above is stored as secrets were before each channel had one document: start-up moves it,
+  // and re-seals it under the current key, as every `v1`/`v2` value from before the scrypt key.)
   const during = storesWith(NEW_KEY, [OLD_KEY]);
   await during.ensureIndexes();
   assert.equal(await mongo.db.collection('signing_secrets').countDocuments(), 0, 'moved into its channel’s document');
@@ -75,7 +76,7 @@ test('changing SECRETS_ENCRYPTION_KEY: old secrets stay readable during the chan
   const run = await call(app.base, 'POST', '/v1/secrets/reencrypt');
   assert.equal(run.status, 200, run.text);
   const result = reencryptSecretsResponseSchema.parse(run.body);
-  assert.deepEqual(result.signing_secrets, { reencrypted: 4, already_current: 0, unreadable: 0 });
+  assert.deepEqual(result.signing_secrets, { reencrypted: 3, already_current: 1, unreadable: 0 });
   assert.deepEqual(result.api_tokens.under_old_key, channels.map(({ channel }) => channel.id).sort());
   const again = reencryptSecretsResponseSchema.parse((await call(app.base, 'POST', '/v1/secrets/reencrypt')).body);
   assert.deepEqual(again.signing_secrets, { reencrypted: 0, already_current: 4, unreadable: 0 }, 'idempotent');
@@ -108,4 +109,18 @@ test('a secret no configured key opens is counted, left as it is, and does not s
     (await call(app.base, 'POST', '/v1/secrets/reencrypt', { token: 'not-the-admin-token-0123' })).status,
     401,
   );
+});
+
+test('at start, a signing secret sealed before the scrypt key (one SHA-256 of the passphrase) is re-sealed under it', async () => {
+  const stores = storesWith(NEW_KEY);
+  const { channel, signingSecret } = await createChannelWithAgent(stores, { replyUrl: 'http://127.0.0.1:9/r' });
+  const legacy = sealedAsV1(NEW_KEY, signingSecret);
+  const secrets = mongo.db.collection<{ _id: string; secrets: Array<{ sealed: string }> }>('channel_signing_secrets');
+  await secrets.updateOne({ _id: channel.id }, { $set: { 'secrets.0.sealed': legacy } });
+  assert.deepEqual(await stores.signingSecrets.active(channel.id), [signingSecret], 'the old form still opens');
+
+  await storesWith(NEW_KEY).ensureIndexes();
+  const sealed = (await secrets.findOne({ _id: channel.id }))?.secrets[0]?.sealed ?? '';
+  assert.match(sealed, /^v3\./, 'no longer under the fast-derived key');
+  assert.deepEqual(await storesWith(NEW_KEY).signingSecrets.active(channel.id), [signingSecret]);
 });

@@ -11,10 +11,10 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
-import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
+import { ApplicationFailure, defaultPayloadConverter, type DataConverter } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import proto from '@temporalio/proto';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { waitFor } from '../../src/lib/wait.js';
 import { tool } from '../../src/stack/tools.js';
 import { temporalDataConverter } from '../../src/temporal/data-converter.js';
@@ -61,6 +61,26 @@ function payloadsOf(value: unknown, path = ''): FoundPayload[] {
     key === 'searchAttributes' ||
     (path.endsWith('.markerRecordedEventAttributes.details') && key !== 'result');
   return Object.entries(object).flatMap(([key, inner]) => (sdkOwned(key) ? [] : payloadsOf(inner, `${path}.${key}`)));
+}
+
+/** The probe workflow's activities: a result to encrypt, and a failure whose message holds a URL. */
+const activities: CodecProbeActivities = {
+  async shout(text) {
+    return text.toUpperCase();
+  },
+  async refuse(url) {
+    throw ApplicationFailure.nonRetryable(`could not fetch ${url}`, 'Refused');
+  },
+};
+
+/** A worker of the probe workflow on `taskQueue`, with `dataConverter`. */
+function probeWorker(
+  connection: NativeConnection,
+  taskQueue: string,
+  workflowBundle: WorkflowBundleWithSourceMap,
+  dataConverter: DataConverter,
+): Promise<Worker> {
+  return Worker.create({ connection, taskQueue, workflowBundle, activities, dataConverter });
 }
 
 describe('encrypted payloads on the real stack (API, worker, Temporal dev server)', () => {
@@ -224,23 +244,9 @@ describe('encrypted payloads on the real stack (API, worker, Temporal dev server
     // After it: the new key first, the old one still readable, on the worker and the client.
     const rotated = temporalDataConverter(createEncryptionCodec({ keys: [keyNew, keyOld], encrypt: true }));
     const newClient = new Client({ connection, dataConverter: rotated });
-    const activities: CodecProbeActivities = {
-      async shout(text) {
-        return text.toUpperCase();
-      },
-      async refuse(url) {
-        throw ApplicationFailure.nonRetryable(`could not fetch ${url}`, 'Refused');
-      },
-    };
     const workerConnection = await NativeConnection.connect({ address: s.temporal.address });
     try {
-      const worker = await Worker.create({
-        connection: workerConnection,
-        taskQueue,
-        workflowBundle,
-        activities,
-        dataConverter: rotated,
-      });
+      const worker = await probeWorker(workerConnection, taskQueue, workflowBundle, rotated);
       const result = await worker.runUntil(async (): Promise<string> => {
         await newClient.workflow.getHandle(handle.workflowId).signal('note', note);
         return (await newClient.workflow.getHandle(handle.workflowId).result()) as string;
@@ -300,5 +306,70 @@ describe('encrypted payloads on the real stack (API, worker, Temporal dev server
       }),
       input,
     );
+  });
+
+  test('unencrypted input is refused by a worker and read by one migrating; what the worker writes is bound to its workflow', async () => {
+    const taskQueue = 'codec-plaintext';
+    const workflowBundle = await bundle(fileURLToPath(new URL('./fixtures/codec-workflows.ts', import.meta.url)));
+    const input = { text: 'written in the clear', url: 'https://plain.chatrelay-test.invalid/x.pdf' };
+    // Anyone who can reach the cluster without the keys: the input goes in unencrypted.
+    const handle = await plainClient.workflow.start('codecProbeWorkflow', {
+      taskQueue,
+      workflowId: `codec-plain-${randomBytes(4).toString('hex')}`,
+      args: [input],
+    });
+    const strictCodec = createEncryptionCodec({ keys: [keyNew], encrypt: true });
+    const codecWith = (acceptPlaintext: boolean) =>
+      temporalDataConverter(
+        acceptPlaintext ? createEncryptionCodec({ keys: [keyNew], encrypt: true, acceptPlaintext }) : strictCodec,
+      );
+    const workerConnection = await NativeConnection.connect({ address: s.temporal.address });
+    try {
+      const strict = await probeWorker(workerConnection, taskQueue, workflowBundle, codecWith(false));
+      const refusal = await strict.runUntil(() =>
+        waitFor(
+          async () => {
+            const events = (await handle.fetchHistory()).events ?? [];
+            const failed = events.find((event) => event.workflowTaskFailedEventAttributes);
+            // The failure's message is in its encrypted attributes (the failure converter).
+            const attributes = failed?.workflowTaskFailedEventAttributes?.failure?.encodedAttributes;
+            if (!attributes) return undefined;
+            const [decoded] = await strictCodec.decode([attributes]);
+            return decoded ? defaultPayloadConverter.fromPayload<{ message: string }>(decoded).message : undefined;
+          },
+          { what: 'the strict worker to fail the workflow task' },
+        ),
+      );
+      assert.match(refusal, /payload is not encrypted/);
+
+      const migrating = await probeWorker(workerConnection, taskQueue, workflowBundle, codecWith(true));
+      const client = new Client({ connection, dataConverter: codecWith(false) });
+      const result = await migrating.runUntil(async (): Promise<string> => {
+        await client.workflow.getHandle(handle.workflowId).signal('note', 'sealed note');
+        return (await client.workflow.getHandle(handle.workflowId).result()) as string;
+      });
+      assert.equal(result, `WRITTEN IN THE CLEAR | could not fetch ${input.url} | sealed note`);
+    } finally {
+      await workerConnection.close();
+    }
+
+    const encrypted = payloadsOf((await rawHistory(handle.workflowId)).json).filter(
+      ({ payload }) => fromB64(payload.metadata.encoding) === 'binary/encrypted',
+    );
+    assert.ok(encrypted.length >= 4, JSON.stringify(encrypted.map(({ path }) => path)));
+    // Inputs, results and signals name their workflow; a failure's attributes are encoded with no context.
+    const unbound = encrypted.filter(({ payload }) => payload.metadata['encryption-workflow-id'] === undefined);
+    assert.ok(
+      unbound.every(({ path }) => path.includes('failure.encodedAttributes')),
+      `unbound: ${unbound.map(({ path }) => path).join(', ')}`,
+    );
+    const bound = encrypted.filter(({ payload }) => payload.metadata['encryption-workflow-id'] !== undefined);
+    assert.ok(bound.length >= 4, `bound: ${bound.map(({ path }) => path).join(', ')}`);
+    for (const { path, payload } of bound)
+      assert.equal(
+        fromB64(payload.metadata['encryption-workflow-id']),
+        handle.workflowId,
+        `${path} names its workflow`,
+      );
   });
 });

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import {
+  defaultPayloadConverter,
+  type ActivitySerializationContext,
+  type Payload,
+  type WorkflowSerializationContext,
+} from '@temporalio/common';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { createPayloadCodec } from '../../src/temporal/data-converter.js';
 import {
@@ -9,6 +14,7 @@ import {
   ENCRYPTED_ENCODING,
   KEY_ID_METADATA,
   PayloadKeyError,
+  WORKFLOW_ID_METADATA,
 } from '../../src/temporal/payload-codec.js';
 import { derivePayloadKey, parsePayloadKeys, type PayloadKey } from '../../src/temporal/payload-keys.js';
 
@@ -135,13 +141,49 @@ describe('encryption codec', () => {
     await assert.rejects(owner.decode([{ ...mine!, data: altered }]), /key "mine" does not decrypt/);
   });
 
-  test('payloads that were never encrypted pass through decode; with encryption off, encode passes through', async () => {
-    const codec = createEncryptionCodec({ keys: [key('k')], encrypt: false });
-    assert.equal(codec.writeKeyId, undefined);
-    const [encoded] = await codec.encode([plain()]);
+  test('unencrypted payloads are refused on decode unless plaintext is accepted; with encryption off, encode passes through', async () => {
+    const off = createEncryptionCodec({ keys: [key('k')], encrypt: false });
+    assert.equal(off.writeKeyId, undefined);
+    const [encoded] = await off.encode([plain()]);
     assert.deepEqual(encoded, plain());
-    const [decoded] = await createEncryptionCodec({ keys: [key('k')], encrypt: true }).decode([plain()]);
-    assert.deepEqual(decoded, plain());
+    assert.deepEqual(await off.decode([plain()]), [plain()], 'encryption off: what it writes, it reads');
+    const on = createEncryptionCodec({ keys: [key('k')], encrypt: true });
+    await assert.rejects(on.decode([plain()]), (error: Error) => error.name === 'PayloadPlaintextError');
+    assert.deepEqual(await on.decodeForReading([plain()]), [plain()], 'a reader (the codec endpoint) sees it as it is');
+    const migrating = createEncryptionCodec({ keys: [key('k')], encrypt: true, acceptPlaintext: true });
+    assert.deepEqual(await migrating.decode([plain()]), [plain()]);
+  });
+
+  test('a payload is bound to the workflow the SDK names: presented as another workflow’s, it is refused', async () => {
+    const codec = createEncryptionCodec({ keys: [key('k')], encrypt: true });
+    const of = (workflowId: string): WorkflowSerializationContext => ({
+      type: 'workflow',
+      namespace: 'default',
+      workflowId,
+    });
+    const [bound] = await codec.encode([plain()], of('wf-a'));
+    assert.equal(text(bound?.metadata?.[WORKFLOW_ID_METADATA]), 'wf-a');
+    assert.deepEqual(defaultPayloadConverter.fromPayload((await codec.decode([bound!], of('wf-a')))[0]!), envelope);
+    const activity: ActivitySerializationContext = {
+      type: 'activity',
+      namespace: 'default',
+      workflowId: 'wf-a',
+      isLocal: false,
+    };
+    assert.deepEqual(defaultPayloadConverter.fromPayload((await codec.decode([bound!], activity))[0]!), envelope);
+    assert.deepEqual(
+      defaultPayloadConverter.fromPayload((await codec.decode([bound!]))[0]!),
+      envelope,
+      'no context: read',
+    );
+    await assert.rejects(codec.decode([bound!], of('wf-b')), (error: Error) => error.name === 'PayloadBindingError');
+    // A Schedule's action, encoded for its id, is read by the runs it starts (the id and the run's time).
+    const scheduledRun = await codec.decode([bound!], of('wf-a-2026-12-07T03:17:00Z'));
+    assert.deepEqual(defaultPayloadConverter.fromPayload(scheduledRun[0]!), envelope);
+    await assert.rejects(codec.decode([bound!], of('wf-a-b')), (error: Error) => error.name === 'PayloadBindingError');
+    // Rewriting the id in the metadata too: the associated data no longer matches, GCM refuses it.
+    const moved = { ...bound!, metadata: { ...bound!.metadata, [WORKFLOW_ID_METADATA]: Buffer.from('wf-b') } };
+    await assert.rejects(codec.decode([moved], of('wf-b')), /does not decrypt/);
   });
 
   test('the deployment codec: configured keys lead, the derived key stays readable, and without keys the derived key writes', async () => {
@@ -158,5 +200,28 @@ describe('encryption codec', () => {
     assert.equal(off.writeKeyId, undefined);
     const [stillRead] = await off.decode([before!]);
     assert.deepEqual(defaultPayloadConverter.fromPayload(stillRead!), envelope);
+  });
+
+  test('the deployment codec refuses unencrypted payloads unless PAYLOAD_ACCEPT_PLAINTEXT, and can retire the derived key', async () => {
+    await assert.rejects(
+      createPayloadCodec(loadConfig(base)).decode([plain()]),
+      (error: Error) => error.name === 'PayloadPlaintextError' && /PAYLOAD_ACCEPT_PLAINTEXT/.test(error.message),
+    );
+    const migrating = createPayloadCodec(loadConfig({ ...base, PAYLOAD_ACCEPT_PLAINTEXT: 'true' }));
+    assert.deepEqual(await migrating.decode([plain()]), [plain()]);
+
+    const [underDerived] = await createPayloadCodec(loadConfig(base)).encode([plain()]);
+    const keys = `k1:${randomBytes(32).toString('base64')}`;
+    const kept = createPayloadCodec(loadConfig({ ...base, PAYLOAD_ENCRYPTION_KEYS: keys }));
+    assert.deepEqual(defaultPayloadConverter.fromPayload((await kept.decode([underDerived!]))[0]!), envelope);
+    const retired = createPayloadCodec(
+      loadConfig({ ...base, PAYLOAD_ENCRYPTION_KEYS: keys, PAYLOAD_ENCRYPTION_DERIVED_KEY: 'false' }),
+    );
+    assert.equal(retired.writeKeyId, 'k1');
+    await assert.rejects(retired.decode([underDerived!]), PayloadKeyError);
+    assert.throws(
+      () => loadConfig({ ...base, PAYLOAD_ENCRYPTION_DERIVED_KEY: 'false' }),
+      (error: unknown) => error instanceof ConfigError && /PAYLOAD_ENCRYPTION_KEYS/.test(error.problems[0] ?? ''),
+    );
   });
 });

@@ -1,4 +1,5 @@
-import type { Payload, PayloadCodec } from '@temporalio/common';
+import type { Payload } from '@temporalio/common';
+import type { EncryptionCodec } from '../../temporal/payload-codec.js';
 import { Router, type RequestHandler } from 'express';
 import { codecHeadersSchema, codecPayloadsSchema, type CodecPayload } from '../contracts/codec.js';
 import type { FieldError } from '../../domain/inbound.js';
@@ -55,7 +56,7 @@ export const codecRoutes = [
 ] as const satisfies readonly RouteSpec[];
 
 export interface CodecDeps {
-  codec: PayloadCodec;
+  codec: Pick<EncryptionCodec, 'encode' | 'decodeForReading'>;
   /** CODEC_TOKEN; undefined: the endpoint answers 404 `codec_disabled`. */
   token: string | undefined;
   /** Failed authentications per source address, shared with the admin routes; absent: no limit. */
@@ -152,10 +153,15 @@ export function codecRouter(deps: CodecDeps): Router {
       throw new HttpError(400, 'undecodable_payload', 'Some payloads could not be processed; see details.', problems);
     return { status: 200, body: { payloads: out } };
   };
+  // Decoding for a reader passes unencrypted payloads through: refusing them protects workflows, not readers.
+  const codecFor = {
+    encode: (payloads: Payload[]) => deps.codec.encode(payloads),
+    decode: (payloads: Payload[]) => deps.codec.decodeForReading(payloads),
+  };
   const single =
     (method: 'encode' | 'decode') =>
     async (payload: Payload): Promise<Payload> => {
-      const [result] = await deps.codec[method]([payload]);
+      const [result] = await codecFor[method]([payload]);
       if (!result) throw new Error(`the codec returned no payload to ${method}`);
       return result;
     };
