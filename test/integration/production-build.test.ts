@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { startDemoModel } from '../../src/demo-model/server.js';
 import { startChild, type ManagedChild } from '../../src/lib/child.js';
-import { freePort } from '../../src/lib/ports.js';
 import { createSecretBox } from '../../src/lib/secret-box.js';
 import { randomId } from '../../src/lib/secrets.js';
 import { waitFor } from '../../src/lib/wait.js';
@@ -52,12 +51,11 @@ test('the production build (what the image runs: node dist/api/main.js, node dis
   assert.ok(!plain.includes('@opentelemetry/sdk-trace-base'), 'the plain bundle leaves OpenTelemetry out');
   assert.ok(plain.length < traced.length, `plain ${plain.length} bytes, traced ${traced.length} bytes`);
 
-  const [temporal, mongo, fake, receiver, port] = await Promise.all([
+  const [temporal, mongo, fake, receiver] = await Promise.all([
     startTemporalDevServer(),
     startTestMongo(),
     startDemoModel(),
     startReceiver(),
-    freePort(),
   ]);
   cleanups.push(
     () => temporal.stop(),
@@ -69,12 +67,14 @@ test('the production build (what the image runs: node dist/api/main.js, node dis
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     NODE_ENV: 'production',
-    PORT: String(port),
+    // Any free port, chosen by the kernel when the API binds it (a port picked ahead could be taken
+    // meanwhile by a server another test starts); the API says which in its "API listening" line.
+    PORT: '0',
     HOST: '127.0.0.1',
     MONGODB_URI: mongo.uri,
     MONGODB_DB: mongo.dbName,
     TEMPORAL_ADDRESS: temporal.address,
-    TEMPORAL_TASK_QUEUE: `build-${port}`,
+    TEMPORAL_TASK_QUEUE: `build-${randomId(6)}`,
     OPENAI_API_KEY: 'k',
     OPENAI_BASE_URL: fake.baseURL,
     ADMIN_TOKEN: 'build-admin-token-0123456789',
@@ -87,13 +87,29 @@ test('the production build (what the image runs: node dist/api/main.js, node dis
     // One build on this server: the worker makes its version current, as in the local stack.
     WORKER_SET_CURRENT: 'true',
   };
+  let port: number | undefined;
+  const api = startChild('api', process.execPath, [join(dist, 'api/main.js')], {
+    env: { ...env, LOG_LEVEL: 'info' },
+    cwd: projectRoot,
+    echo: (line) => {
+      const listening = /"port":(\d+),"msg":"API listening"/.exec(line);
+      if (listening) port = Number(listening[1]);
+    },
+  });
   const children: ManagedChild[] = [
-    startChild('api', process.execPath, [join(dist, 'api/main.js')], { env, cwd: projectRoot }),
+    api,
     startChild('worker', process.execPath, [join(dist, 'worker/main.js')], { env, cwd: projectRoot }),
   ];
   cleanups.push(() => Promise.all(children.map((child) => child.stop())).then(() => undefined));
-  const base = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${base}/readyz`)).ok, { timeoutMs: 60_000, what: 'the built API' });
+  const base = await waitFor(
+    async () => {
+      for (const child of children)
+        if (child.process.exitCode !== null) throw new Error(`${child.name} exited: ${child.recentOutput()}`);
+      if (port === undefined) return undefined;
+      return (await fetch(`http://127.0.0.1:${port}/readyz`)).ok ? `http://127.0.0.1:${port}` : undefined;
+    },
+    { timeoutMs: 60_000, what: 'the built API' },
+  );
 
   const stores = createStores(mongo.db, { secretBox: createSecretBox(key) });
   const endpoint = receiver.endpoint();
