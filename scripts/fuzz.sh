@@ -21,7 +21,7 @@ admin=fuzz-admin-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 channel_token=fuzz-channel-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 STACK_DATA_DIR=$data PORT=$port STACK_TEMPORAL_PORT=$(free) STACK_TEMPORAL_UI_PORT=$(free) STACK_MONGODB_PORT=$(free) \
-  ADMIN_TOKEN=$admin LOG_LEVEL=warn RATE_LIMIT_CHANNEL_PER_MINUTE=0 RATE_LIMIT_CLIENT_PER_MINUTE=0 RATE_LIMIT_FAILURES_PER_MINUTE=0 \
+  ADMIN_TOKEN=$admin LOG_LEVEL=warn RATE_LIMIT_CHANNEL_PER_MINUTE=0 RATE_LIMIT_CLIENT_PER_MINUTE=0 RATE_LIMIT_FAILURES_PER_MINUTE=0 RATE_LIMIT_ADMIN_FAILURES_PER_MINUTE=0 \
   node --import tsx src/stack/main.ts >"$data/stack.log" 2>&1 &
 stack=$!
 trap 'kill -TERM $stack 2>/dev/null; wait $stack 2>/dev/null; rm -rf "$data"' EXIT
