@@ -9,7 +9,7 @@
  * Nothing outlives the test file: close() stops everything (call it in an `after` hook; it is safe
  * after a failure), and an exit hook SIGKILLs any child still alive should the runner cut us off.
  */
-import { mkdirSync, mkdtempSync, readlinkSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readlinkSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,11 +21,15 @@ import { freePort } from '../../src/lib/ports.js';
 import { createSecretBox } from '../../src/lib/secret-box.js';
 import { waitFor } from '../../src/lib/wait.js';
 import type { FinalStatus } from '../../src/domain/models.js';
+import { tracingRequested } from '../../src/observability/tracing.js';
+import { tracedBundlePath, workflowInterceptorModules } from '../../src/observability/worker-observability.js';
 import { startMongoServer, startTemporalDevServer, type RunningServer } from '../../src/stack/servers.js';
 import { projectRoot } from '../../src/stack/tools.js';
 import { collections } from '../../src/stores/collections.js';
 import { openDatabase, type Database } from '../../src/stores/db.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
+import { workflowsPath } from '../../src/worker/worker.js';
+import { sharedBundleFile } from './bundles.js';
 import { descendants, isAlive } from './procs.js';
 import { stackEnv } from './stack-env.js';
 
@@ -412,20 +416,17 @@ function echoFor(name: string): ((line: string) => void) | undefined {
   return undefined;
 }
 
-async function runToCompletion(
-  name: string,
-  script: string,
-  args: string[],
-  env: Record<string, string>,
-): Promise<void> {
-  const child = track(
-    startChild(name, process.execPath, ['--import', 'tsx', join(projectRoot, script), ...args], {
-      env,
-      cwd: projectRoot,
-    }),
-  );
-  const code = await child.exited;
-  if (code !== 0) throw new Error(`${name} failed (${String(code)})\n${child.recentOutput()}`);
+/**
+ * Lays the production workflow bundle (and, for a traced stack, its traced twin) at `path`, as the
+ * image's build does (scripts/build-bundle.ts), from the bundles shared by the test run.
+ */
+async function prebuildBundle(path: string, traced: boolean): Promise<void> {
+  const bundles = [{ tracing: false, to: path }, ...(traced ? [{ tracing: true, to: tracedBundlePath(path) }] : [])];
+  for (const { tracing, to } of bundles)
+    copyFileSync(
+      await sharedBundleFile({ workflowsPath, workflowInterceptorModules: workflowInterceptorModules({ tracing }) }),
+      to,
+    );
 }
 
 function restartableServer(
@@ -517,7 +518,7 @@ async function build(
     startFaultReceiver(),
     temporal.first(),
     mongo.first(),
-    prebuilt ? runToCompletion('bundle', 'scripts/build-bundle.ts', [bundlePath], baseEnv()) : Promise.resolve(),
+    prebuilt ? prebuildBundle(bundlePath, tracingRequested(options.env ?? {})) : Promise.resolve(),
   ]);
   cleanups.push(() => fake.close());
   cleanups.push(() => receiver.close());

@@ -25,10 +25,13 @@ import { createSecretBox } from '../../src/lib/secret-box.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../../src/observability/metrics.js';
 import { startMetricsServer, type MetricsServer } from '../../src/observability/metrics-server.js';
 import { installTemporalRuntime } from '../../src/observability/temporal.js';
+import { activeTracing } from '../../src/observability/tracing.js';
+import { workflowInterceptorModules } from '../../src/observability/worker-observability.js';
 import { startTemporalDevServer, type RunningServer } from '../../src/stack/servers.js';
 import { openDatabase, type Database } from '../../src/stores/db.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
-import { createWorker, settleWorkerVersion } from '../../src/worker/worker.js';
+import { createWorker, settleWorkerVersion, workflowsPath } from '../../src/worker/worker.js';
+import { sharedBundleFile } from './bundles.js';
 import { startTestMongo, type TestMongo } from './mongo.js';
 import { startProcessStack, type ProcessStack, type ProcessStackOptions } from './process-stack.js';
 import { startReceiver, type Receiver } from './receiver.js';
@@ -141,15 +144,15 @@ export async function startStack(
     const database: Database = openDatabase(config.MONGODB_URI, config.MONGODB_DB);
     const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
     const workerLogger = logger('chatrelay-worker');
+    const extraModules = options.workflowInterceptorModules ?? [];
+    const bundlePath = await stackBundle(extraModules);
     const worker = await createWorker({
-      config,
+      config: bundlePath ? { ...config, WORKFLOW_BUNDLE_PATH: bundlePath } : config,
       logger: workerLogger,
       connection,
       database,
       ...(metrics ? { metrics } : {}),
-      ...(options.workflowInterceptorModules
-        ? { extraWorkflowInterceptorModules: options.workflowInterceptorModules }
-        : {}),
+      ...(bundlePath ? {} : { extraWorkflowInterceptorModules: extraModules }),
     });
     running = { worker, run: worker.run(), connection, database };
     // As the entry point does: with WORKER_SET_CURRENT (stackEnv) its version becomes current.
@@ -205,6 +208,20 @@ export async function startStack(
 }
 
 /** POSTs a message to the stack's webhook as a client platform does. */
+/**
+ * The in-process worker's workflow bundle: production's code and interceptors, then the test's
+ * own, built once per test run (test/helpers/bundles.ts) rather than by every worker start. A
+ * traced worker loads the traced twin of a prebuilt bundle (`x.traced.js`), so under tracing the
+ * worker bundles at start as production does without a prebuilt one.
+ */
+async function stackBundle(extraModules: readonly string[]): Promise<string | undefined> {
+  if (activeTracing()) return undefined;
+  return sharedBundleFile({
+    workflowsPath,
+    workflowInterceptorModules: [...workflowInterceptorModules({ tracing: false }), ...extraModules],
+  });
+}
+
 export async function postMessage(baseUrl: string, token: string, body: unknown, headers: Record<string, string> = {}) {
   const response = await fetch(`${baseUrl}/webhook/mychatbot`, {
     method: 'POST',

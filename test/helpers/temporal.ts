@@ -2,12 +2,14 @@ import type { WorkflowHandle } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import type { DataConverter } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkflowBundle } from '@temporalio/worker';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { tool } from '../../src/stack/tools.js';
-import { failureConverterPath, temporalDataConverter } from '../../src/temporal/data-converter.js';
+import { temporalDataConverter } from '../../src/temporal/data-converter.js';
 import { createEncryptionCodec } from '../../src/temporal/payload-codec.js';
 import { registerSearchAttributes } from '../../src/temporal/search-attribute-registry.js';
+import { sharedBundleFile } from './bundles.js';
 import { longWaitChecksInterceptorPath } from './long-wait-checks.js';
 
 /**
@@ -48,14 +50,13 @@ export async function createTimeSkippingEnv(
  */
 export const testWorkflowInterceptorModules = [longWaitChecksInterceptorPath];
 
-/** Bundles workflow code once per test file, with production's failure converter; every worker of the file reuses it. */
-export function bundle(workflowsPath: string): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({
-    workflowsPath,
-    workflowInterceptorModules: testWorkflowInterceptorModules,
-    failureConverterPath,
-    logger: { log() {}, info() {}, warn() {}, error() {}, debug() {}, trace() {} },
-  });
+/**
+ * Workflow code bundled with the tests' interceptors and production's failure converter, built once
+ * per test run and shared by its files (test/helpers/bundles.ts); every worker of a file reuses it.
+ */
+export async function bundle(workflowsPath: string): Promise<WorkflowBundle> {
+  const file = await sharedBundleFile({ workflowsPath, workflowInterceptorModules: testWorkflowInterceptorModules });
+  return { code: readFileSync(file, 'utf8') };
 }
 
 /** The durations, in seconds, of the timers that fired in a workflow's history, in order (a cancelled timer is left out). */

@@ -14,7 +14,7 @@ import { Client, Connection } from '@temporalio/client';
 import { ApplicationFailure, defaultPayloadConverter, type DataConverter } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import proto from '@temporalio/proto';
-import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { waitFor } from '../../src/lib/wait.js';
 import { tool } from '../../src/stack/tools.js';
 import { temporalDataConverter } from '../../src/temporal/data-converter.js';
@@ -77,7 +77,7 @@ const activities: CodecProbeActivities = {
 function probeWorker(
   connection: NativeConnection,
   taskQueue: string,
-  workflowBundle: WorkflowBundleWithSourceMap,
+  workflowBundle: WorkflowBundle,
   dataConverter: DataConverter,
 ): Promise<Worker> {
   return Worker.create({ connection, taskQueue, workflowBundle, activities, dataConverter });

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { Activities, Answer } from '../../src/activities/index.js';
 import type { TurnState } from '../../src/chat-line/line.js';
 import { ErrorType } from '../../src/domain/errors.js';
@@ -38,7 +38,7 @@ describe('message workflow branches (stubbed activities, time-skipping server)',
   let worker: Worker;
   let running: Promise<void>;
   before(async () => {
-    let workflowBundle: WorkflowBundleWithSourceMap;
+    let workflowBundle: WorkflowBundle;
     [env, workflowBundle] = await Promise.all([createTimeSkippingEnv(), bundle(workflowsPath)]);
     worker = await Worker.create({
       connection: env.nativeConnection,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
-import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundle } from '@temporalio/worker';
 import * as registered from '../../src/workflows/index.js';
 import { bundle, testDataConverter } from '../helpers/temporal.js';
 import { archivedHistories, recordingRelease, workflowsPath } from '../helpers/workflow-harness.js';
@@ -14,7 +14,7 @@ import { archivedHistories, recordingRelease, workflowsPath } from '../helpers/w
 const archive = archivedHistories();
 const releases = [...new Set(archive.map((history) => history.release))];
 
-let workflowBundle: WorkflowBundleWithSourceMap;
+let workflowBundle: WorkflowBundle;
 before(async () => {
   workflowBundle = await bundle(workflowsPath);
 });

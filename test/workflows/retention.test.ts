@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { after, before, describe, test } from 'node:test';
 import { createRetentionActivities } from '../../src/activities/retention.js';
@@ -26,7 +26,7 @@ describe('retention', () => {
   let mongo: TestMongo;
   let stores: Stores;
   let c: Collections;
-  let workflowBundle: WorkflowBundleWithSourceMap;
+  let workflowBundle: WorkflowBundle;
   before(async () => {
     [mongo, workflowBundle] = await Promise.all([startTestMongo(), bundle(workflowsPath)]);
     stores = createStores(mongo.db);
