@@ -5,16 +5,15 @@ import { createDelivery, createDeliveryActivities, type SendPartInput } from '..
 import { deliveryId, messageWorkflowId } from '../../src/domain/ids.js';
 import type { Channel } from '../../src/domain/models.js';
 import { ErrorType } from '../../src/domain/errors.js';
-import { startFaultReceiver, type FaultReceiver } from '../helpers/process-stack.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { FakeWorld, runActivity, startActivity } from './fakes.js';
 
 describe('delivery activities: what a receiver’s answer becomes', () => {
   let receiver: Receiver;
-  let silent: FaultReceiver;
+  let silent: Receiver;
   before(async () => {
-    [receiver, silent] = await Promise.all([startReceiver(), startFaultReceiver()]);
+    [receiver, silent] = await Promise.all([startReceiver(), startReceiver()]);
     silent.setMode({ kind: 'hold' });
   });
   after(async () => {

@@ -7,7 +7,8 @@ import { messageWorkflowId } from '../../src/domain/ids.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { collections } from '../../src/stores/collections.js';
 import { createPayloadCodec, temporalDataConverter } from '../../src/temporal/data-converter.js';
-import type { PostResult, ProcessStack, ReceiverPost } from '../helpers/process-stack.js';
+import type { PostResult, ProcessStack } from '../helpers/process-stack.js';
+import type { ReceivedPost } from '../helpers/receiver.js';
 import { startStack } from '../helpers/stack.js';
 import { assertSigned, newChannel, report, type TestChannel } from './support.js';
 
@@ -183,9 +184,9 @@ describe('faults: chaos (issue 23, order and once)', () => {
     const settledAt = Date.now();
     const outcomeOf = new Map(records.map((record) => [record._id, record]));
     const posts = channels.flatMap((channel) => stack.receiver.postsTo(channel.replyPath));
-    const postsOf = new Map<string, ReceiverPost[]>();
+    const postsOf = new Map<string, ReceivedPost[]>();
     for (const post of posts) postsOf.set(post.webhookId, [...(postsOf.get(post.webhookId) ?? []), post]);
-    const delivered2xx = (post: ReceiverPost): boolean =>
+    const delivered2xx = (post: ReceivedPost): boolean =>
       post.outcome === 'answered' && post.status !== undefined && post.status >= 200 && post.status < 300;
     let failed = 0;
     for (const message of accepted) {
@@ -232,7 +233,7 @@ describe('faults: chaos (issue 23, order and once)', () => {
       });
       const seen = same.filter(delivered2xx);
       if (seen.length > 1) {
-        const firstAt = (seen[0] as ReceiverPost).receivedAt;
+        const firstAt = (seen[0] as ReceivedPost).receivedAt;
         const fault = struck.filter((item) => item.at <= firstAt + 2_000).at(-1)?.fault ?? 'none';
         twiceAfter.set(fault, (twiceAfter.get(fault) ?? 0) + 1);
       }

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { waitFor } from '../../src/lib/wait.js';
 import { ANSWER_STEP_TEST_TIMEOUT_MS } from '../helpers/answer-step-timeout-interceptor.js';
 import { channelReplyingTo } from '../helpers/fixtures.js';
-import { startFaultReceiver, type FaultReceiver } from '../helpers/process-stack.js';
+import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { postText, startStack, type Stack } from '../helpers/stack.js';
 import { report } from './support.js';
 
@@ -25,7 +25,7 @@ const BUDGET_MS = 12_000;
  */
 describe('faults: a long reply to a slow receiver', () => {
   let s: Stack;
-  let receiver: FaultReceiver;
+  let receiver: Receiver;
   before(async () => {
     [s, receiver] = await Promise.all([
       startStack({
@@ -34,7 +34,7 @@ describe('faults: a long reply to a slow receiver', () => {
           fileURLToPath(new URL('../helpers/answer-step-timeout-interceptor.ts', import.meta.url)),
         ],
       }),
-      startFaultReceiver(),
+      startReceiver(),
     ]);
   });
   after(async () => {

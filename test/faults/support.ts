@@ -9,7 +9,8 @@ import { messageStatusSchema, type MessageStatusResponse } from '../../src/api/c
 import { waitFor } from '../../src/lib/wait.js';
 import type { RecordedRequest } from '../../src/demo-model/server.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
-import type { PostResult, ProcessStack, ReceiverPost, SettledMessage } from '../helpers/process-stack.js';
+import type { PostResult, ProcessStack, SettledMessage } from '../helpers/process-stack.js';
+import type { ReceivedPost } from '../helpers/receiver.js';
 
 export interface SentMessage {
   text: string;
@@ -199,7 +200,7 @@ export async function assertAnsweredOnce(
   const settledAt = Date.now();
   const byId = new Map(records.map((record) => [record._id, record]));
   const posts = stack.receiver.postsTo(channel.replyPath);
-  const byWebhookId = new Map<string, ReceiverPost[]>();
+  const byWebhookId = new Map<string, ReceivedPost[]>();
   for (const post of posts) byWebhookId.set(post.webhookId, [...(byWebhookId.get(post.webhookId) ?? []), post]);
   let duplicates = 0;
 
@@ -255,7 +256,7 @@ export async function assertAnsweredOnce(
 }
 
 /** The post verifies with the channel's signing secret, as a receiver using the standardwebhooks library checks it. */
-export function assertSigned(post: ReceiverPost, signingSecret: string): void {
+export function assertSigned(post: ReceivedPost, signingSecret: string): void {
   const headers = {
     'webhook-id': String(post.headers['webhook-id']),
     'webhook-timestamp': String(post.headers['webhook-timestamp']),

@@ -10,8 +10,6 @@
  * after a failure), and an exit hook SIGKILLs any child still alive should the runner cut us off.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readlinkSync, rmSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, secretBoxPassphrase, type Config } from '../../src/config.js';
@@ -31,6 +29,7 @@ import { createStores, type Stores } from '../../src/stores/index.js';
 import { workflowsPath } from '../../src/worker/worker.js';
 import { sharedBundleFile } from './bundles.js';
 import { descendants, isAlive } from './procs.js';
+import { startReceiver, type Receiver } from './receiver.js';
 import { stackEnv } from './stack-env.js';
 
 /** Copy the children's output to stderr (all of it with FAULTS_ECHO=all, else warnings and errors only with FAULTS_ECHO=1). */
@@ -116,196 +115,6 @@ async function signalAndWait(child: ManagedChild, signal: 'SIGTERM' | 'SIGKILL',
 }
 
 // ---------------------------------------------------------------------------------------------
-// A receiver whose failures can be scripted: answer a status, hold answers, or be down entirely.
-
-export interface ReceiverPost {
-  path: string;
-  headers: IncomingHttpHeaders;
-  /** `webhook-id`: `<messageId>.<partIndex>`, the same on every attempt of a part. */
-  webhookId: string;
-  rawBody: string;
-  fields: Record<string, string>;
-  receivedAt: number;
-  /** The status the receiver answered (or was going to answer); undefined while held. */
-  status?: number;
-  /**
-   * `answered`: the answer was written; `lost`: the connection closed before the answer could be
-   * sent (the sender never learnt the outcome); `held`: still waiting for release().
-   */
-  outcome: 'answered' | 'lost' | 'held';
-}
-
-export type ReceiverMode =
-  | { kind: 'ok' }
-  | { kind: 'status'; status: number; headers?: Record<string, string> }
-  | { kind: 'hold' }
-  /** A slow receiver: 200 after `ms`, unless the sender closed the connection first (the post is then `lost`). */
-  | { kind: 'delay'; ms: number }
-  /** A receiver that fails at first: the first `times` POSTs of each webhook-id are answered `status`, later ones 200. */
-  | { kind: 'fail-first'; status: number; times: number };
-
-export interface FaultReceiver {
-  readonly baseUrl: string;
-  readonly port: number;
-  readonly posts: readonly ReceiverPost[];
-  readonly isUp: boolean;
-  /** A fresh reply URL, so that one test's deliveries never count for another. */
-  endpoint(): { url: string; path: string };
-  /** How every following POST (to `path` only, when given) is answered; default 200. A path's own mode wins. */
-  setMode(mode: ReceiverMode, path?: string): void;
-  /** Answers every held POST with `status` (default 200); a held POST whose connection is gone becomes `lost`. */
-  release(status?: number): number;
-  /** Stops listening and drops every connection: senders get connection refused. */
-  down(): Promise<void>;
-  /** Listens again on the same port. */
-  up(): Promise<void>;
-  postsTo(path: string): ReceiverPost[];
-  /** The posts to `path` answered 2xx whose answer was written, i.e. delivered as far as the receiver knows. */
-  delivered(path: string): ReceiverPost[];
-  close(): Promise<void>;
-}
-
-export async function startFaultReceiver(): Promise<FaultReceiver> {
-  const posts: ReceiverPost[] = [];
-  const held: Array<{ post: ReceiverPost; res: ServerResponse }> = [];
-  const sockets = new Set<Socket>();
-  let mode: ReceiverMode = { kind: 'ok' };
-  const modes = new Map<string, ReceiverMode>();
-  let endpoints = 0;
-
-  const answer = (
-    post: ReceiverPost,
-    res: ServerResponse,
-    status: number,
-    headers: Record<string, string> = {},
-  ): void => {
-    post.status = status;
-    if (res.destroyed || res.socket === null || res.socket.destroyed) {
-      post.outcome = 'lost';
-      return;
-    }
-    post.outcome = 'answered';
-    res.writeHead(status, { 'content-type': 'application/json', ...headers }).end('{}');
-  };
-
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const rawBody = Buffer.concat(chunks).toString('utf8');
-      const post: ReceiverPost = {
-        path: req.url ?? '/',
-        headers: req.headers,
-        webhookId: String(req.headers['webhook-id'] ?? ''),
-        rawBody,
-        fields: Object.fromEntries(new URLSearchParams(rawBody)),
-        receivedAt: Date.now(),
-        outcome: 'held',
-      };
-      posts.push(post);
-      if (req.method !== 'POST') {
-        answer(post, res, 405);
-        return;
-      }
-      const current = modes.get(post.path) ?? mode;
-      if (current.kind === 'fail-first') {
-        const earlier =
-          posts.filter((other) => other.path === post.path && other.webhookId === post.webhookId).length - 1;
-        answer(post, res, earlier < current.times ? current.status : 200);
-        return;
-      }
-      if (current.kind === 'delay') {
-        const timer = setTimeout(() => answer(post, res, 200), current.ms);
-        res.once('close', () => {
-          clearTimeout(timer);
-          if (post.outcome === 'held') post.outcome = 'lost';
-        });
-        return;
-      }
-      if (current.kind === 'hold') {
-        held.push({ post, res });
-        // The sender went away (killed) while we held its answer: nothing can reach it any more.
-        res.once('close', () => {
-          if (post.outcome === 'held') post.outcome = 'lost';
-        });
-        return;
-      }
-      if (current.kind === 'status') answer(post, res, current.status, current.headers);
-      else answer(post, res, 200);
-    });
-  });
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const baseUrl = `http://127.0.0.1:${port}`;
-  let listening = true;
-
-  const stopListening = async (): Promise<void> => {
-    if (!listening) return;
-    listening = false;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const socket of sockets) socket.destroy();
-    await closed;
-  };
-
-  return {
-    baseUrl,
-    port,
-    posts,
-    get isUp() {
-      return listening;
-    },
-    endpoint() {
-      endpoints += 1;
-      const path = `/replies/${endpoints}`;
-      return { url: `${baseUrl}${path}`, path };
-    },
-    setMode(next, path) {
-      if (path === undefined) {
-        mode = next;
-        modes.clear();
-      } else modes.set(path, next);
-    },
-    release(status = 200) {
-      const waiting = held.splice(0, held.length);
-      for (const { post, res } of waiting) {
-        if (post.outcome === 'held') answer(post, res, status);
-      }
-      return waiting.length;
-    },
-    down: stopListening,
-    async up() {
-      if (listening) return;
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, '127.0.0.1', () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      listening = true;
-    },
-    postsTo: (path) => posts.filter((post) => post.path === path),
-    delivered: (path) =>
-      posts.filter(
-        (post) =>
-          post.path === path &&
-          post.outcome === 'answered' &&
-          post.status !== undefined &&
-          post.status >= 200 &&
-          post.status < 300,
-      ),
-    async close() {
-      for (const { res } of held.splice(0, held.length)) res.destroy();
-      await stopListening();
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
 // Restartable pieces.
 
 export interface NodeRole {
@@ -378,7 +187,7 @@ export interface ProcessStack {
   readonly stores: Stores;
   readonly database: Database;
   readonly fake: DemoModel;
-  readonly receiver: FaultReceiver;
+  readonly receiver: Receiver;
   readonly temporal: RestartableServer;
   readonly mongo: RestartableServer;
   /** The first API (`apis[0]`). */
@@ -515,7 +324,7 @@ async function build(
   cleanups.push(() => mongo.stop());
   const [fake, receiver] = await Promise.all([
     startDemoModel(options.fake ?? {}),
-    startFaultReceiver(),
+    startReceiver(),
     temporal.first(),
     mongo.first(),
     prebuilt ? prebuildBundle(bundlePath, tracingRequested(options.env ?? {})) : Promise.resolve(),

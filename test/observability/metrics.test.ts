@@ -98,7 +98,7 @@ describe('metrics and logs of a real pipeline (API, worker, Temporal dev server,
     await finished(messageId);
     const delta = await deltaOnceDelivered(before);
     assert.deepEqual(
-      s.receiver.posts.filter((post) => post.path === reply.path).map((post) => post.answered),
+      s.receiver.posts.filter((post) => post.path === reply.path).map((post) => post.status),
       [500, 200],
     );
     assert.equal(delta('chatrelay_delivery_attempts_total', { result: 'retry' }), 1);

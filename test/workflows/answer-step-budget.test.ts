@@ -31,7 +31,7 @@ describe('the answer step out of time: the workflow delivers the rest (time-skip
     assert.deepEqual(
       h.receiver.posts
         .filter((post) => post.path === endpoint.path)
-        .map((post) => [post.headers['webhook-id'], post.fields.text, post.answered]),
+        .map((post) => [post.headers['webhook-id'], post.fields.text, post.status]),
       paragraphs.map((text, index) => [`${input.messageId}.${index}`, text, 200]),
     );
     assert.deepEqual(await fromHistory(handle, scheduledActivityType), [

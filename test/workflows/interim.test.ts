@@ -154,7 +154,7 @@ describe('the "one moment" part (time-skipping server)', () => {
     release('Yes, here.');
     assert.deepEqual(await closed(handle), { status: 'delivered', partsDelivered: 1 });
     assert.deepEqual(
-      h.receiver.posts.map((post) => [post.headers['webhook-id'], post.answered]),
+      h.receiver.posts.map((post) => [post.headers['webhook-id'], post.status]),
       [
         [`${input.messageId}.interim`, 503],
         [`${input.messageId}.0`, 200],

@@ -74,7 +74,7 @@ describe('message workflow (time-skipping server)', () => {
     assert.equal(result.status, 'delivered');
     assert.equal(result.partsDelivered, 3);
     assert.deepEqual(
-      h.receiver.posts.map((post) => post.answered),
+      h.receiver.posts.map((post) => post.status),
       [503, 500, 429, 200, 200, 200],
     );
     assert.deepEqual(

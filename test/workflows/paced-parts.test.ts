@@ -88,7 +88,7 @@ describe('paced parts (time-skipping server)', () => {
     const handle = await h.startMessage(input);
     assert.deepEqual(await handle.result(), { status: 'delivered', partsDelivered: 3 });
     assert.deepEqual(
-      h.receiver.posts.map((post) => [post.headers['webhook-id'], post.answered]),
+      h.receiver.posts.map((post) => [post.headers['webhook-id'], post.status]),
       [
         [`${input.messageId}.0`, 200],
         [`${input.messageId}.1`, 200],
