@@ -1,7 +1,7 @@
 /**
  * Writes docs/configuration.md from the configuration schema (src/config.ts): each variable's
  * default comes from the schema and its meaning from the schema's description, so the page cannot
- * say what the code does not do. `npm run docs:config` regenerates it; test/unit/config-docs.test.ts
+ * say what the code does not do. `npm run docs:config` regenerates it; test/pure/config-docs.test.ts
  * fails while the committed page differs from what this renders.
  */
 import { writeFileSync } from 'node:fs';

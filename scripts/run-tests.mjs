@@ -1,6 +1,6 @@
 // Runs test files with node's built-in test runner (through tsx for TypeScript): every file under
 // test/ when given nothing, else the files given and every test file under each folder given
-// (`node scripts/run-tests.mjs test/unit test/e2e/ordering.test.ts`; the npm scripts test:<folder>).
+// (`node scripts/run-tests.mjs test/pure test/e2e/ordering.test.ts`; the npm scripts test:<folder>).
 // Files run in separate processes; each starts the servers it needs on free ports. Workflow
 // bundles are built once per run, by the first file that needs each, in a folder this run makes
 // and removes (test/helpers/bundles.ts).

@@ -19,7 +19,7 @@ import { testMessageResponseSchema } from '../../src/api/contracts/dashboard.js'
 import { ADMIN_TOKEN } from '../helpers/admin-app.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
 import { quietLogger, startWorkflowHarness, type WorkflowHarness } from '../helpers/workflow-harness.js';
-import { run } from '../cli/run-cli.js';
+import { run } from '../helpers/run-cli.js';
 
 /**
  * Human handoff through the admin API and the CLI: the real routers on a listening server, over the

@@ -34,7 +34,7 @@ describe('POST /webhook/mychatbot: the HTTP contract', () => {
   let starter: RecordingStarter;
   let page: string;
   let token: string;
-  /** A load gate the tests open and close (the real one reads Temporal: test/integration/load-shedding.test.ts). */
+  /** A load gate the tests open and close (the real one reads Temporal: test/e2e/load-shedding.test.ts). */
   const gate = {
     closed: false,
     admit: () => (gate.closed ? { retryAfterSeconds: 3 } : undefined),

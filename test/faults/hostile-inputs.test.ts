@@ -21,7 +21,7 @@ import {
  * (FETCH_ALLOW_PRIVATE=false): each is refused with the documented status, or accepted and then
  * recorded as failed with a reason; none is answered twice, none crashes or bloats a process, and
  * the stack keeps answering good messages afterwards. (The HTTP contract itself is unit tested in
- * test/api/webhook.test.ts and the fetcher's SSRF rules in test/unit/safe-fetch.test.ts.)
+ * test/api/webhook.test.ts and the fetcher's SSRF rules in test/pure/safe-fetch.test.ts.)
  */
 
 function rssMb(pid: number | undefined): number {

@@ -30,7 +30,7 @@ export const workflowsPath = fileURLToPath(new URL('../../src/workflows/index.ts
 /**
  * The archive of recorded histories: a folder per release (`1.0/`), each history recorded by the
  * workflow tests with that release's code. Every release's histories replay against today's code
- * (test/workflows/replay.test.ts), so the archive only grows: a release adds its folder, and a
+ * (test/replay/replay.test.ts), so the archive only grows: a release adds its folder, and a
  * folder is never changed once its release is out.
  */
 export const historiesDir = fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
@@ -155,7 +155,7 @@ export async function startWorkflowHarness(
     sinks: observabilitySinks(undefined),
     // Unversioned, unlike production's workers (docs/upgrades.md): the time-skipping server has no
     // Worker Deployments (it answers their API UNIMPLEMENTED). Versioning is tested on the dev
-    // server (test/integration/worker-versioning.test.ts); the workflow code is the same either way.
+    // server (test/e2e/worker-versioning.test.ts); the workflow code is the same either way.
   });
   const running = worker.run();
   const starter = createMessageStarter(env.client, taskQueue, line);

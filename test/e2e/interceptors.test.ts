@@ -13,12 +13,12 @@ import {
   workflowInterceptorModules,
 } from '../../src/observability/worker-observability.js';
 import { createTimeSkippingEnv, testDataConverter, testWorkflowInterceptorModules } from '../helpers/temporal.js';
-import type { ProbeActivities } from './fixtures/workflows.js';
+import type { ProbeActivities } from '../fixtures/workflows/probe-workflows.js';
 import { sample } from '../helpers/metrics-text.js';
 import { LogCapture } from '../helpers/stack.js';
 import { archivedHistories } from '../helpers/workflow-harness.js';
 
-const workflowsPath = fileURLToPath(new URL('./fixtures/workflows.ts', import.meta.url));
+const workflowsPath = fileURLToPath(new URL('../fixtures/workflows/probe-workflows.ts', import.meta.url));
 const realWorkflowsPath = fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url));
 
 describe('worker interceptors: message ids on workflow and activity log lines, reply-delay waits through a sink', () => {

@@ -4,7 +4,7 @@ import { channelResponseSchema, createdChannelResponseSchema } from '../../src/a
 import { createStores } from '../../src/stores/index.js';
 import { ADMIN_TOKEN, call, startAdminApp, type AdminApp } from '../helpers/admin-app.js';
 import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
-import { parseJson, run } from './run-cli.js';
+import { parseJson, run } from '../helpers/run-cli.js';
 
 let mongo: TestMongo;
 let app: AdminApp;

@@ -8,7 +8,7 @@ import { ADMIN_TOKEN } from '../helpers/admin-app.js';
 import { startDashboardApiApp, storeAnsweredMessage } from '../helpers/dashboard-data.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
 import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
-import { run } from './run-cli.js';
+import { run } from '../helpers/run-cli.js';
 
 /** `chatrelay chats list/show` and `channels pause`: the real CLI (bin/chatrelay.js) against a real listening API. */
 describe('chatrelay chats list / show, channels pause', () => {

@@ -15,7 +15,7 @@ import { waitFor } from '../../src/lib/wait.js';
 import { ADMIN_TOKEN } from '../helpers/admin-app.js';
 import { createChannelWithAgent, envelopeFor } from '../helpers/fixtures.js';
 import { quietLogger, startWorkflowHarness, type WorkflowHarness } from '../helpers/workflow-harness.js';
-import { parseJson, run } from './run-cli.js';
+import { parseJson, run } from '../helpers/run-cli.js';
 
 describe('chatrelay messages and channels resume, against the message API on a real worker (time-skipping server)', () => {
   let h: WorkflowHarness;

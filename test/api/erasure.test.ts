@@ -16,7 +16,7 @@ import { collections, type Collections } from '../../src/stores/collections.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
 import { ADMIN_TOKEN, call } from '../helpers/admin-app.js';
 import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
-import { run } from '../cli/run-cli.js';
+import { run } from '../helpers/run-cli.js';
 import { countRecords, PER_CHAT_COLLECTIONS, PER_MESSAGE_COLLECTIONS, seedChat } from '../helpers/seed-records.js';
 
 /** No workflow runs in these tests: every place seeded is held by a workflow Temporal does not know. */

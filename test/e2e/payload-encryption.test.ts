@@ -22,7 +22,7 @@ import { createEncryptionCodec, PayloadKeyError } from '../../src/temporal/paylo
 import { postMessage, startStack, type Stack } from '../helpers/stack.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
 import { bundle } from '../helpers/temporal.js';
-import type { CodecProbeActivities } from './fixtures/codec-workflows.js';
+import type { CodecProbeActivities } from '../fixtures/workflows/codec-workflows.js';
 
 const run = promisify(execFile);
 const CODEC_TOKEN = 'codec-token-for-the-encryption-test';
@@ -226,7 +226,9 @@ describe('encrypted payloads on the real stack (API, worker, Temporal dev server
 
   test('rotation: a workflow whose input was written under the old key runs on a worker whose newest key is another', async () => {
     const taskQueue = 'codec-probe';
-    const workflowBundle = await bundle(fileURLToPath(new URL('./fixtures/codec-workflows.ts', import.meta.url)));
+    const workflowBundle = await bundle(
+      fileURLToPath(new URL('../fixtures/workflows/codec-workflows.ts', import.meta.url)),
+    );
     const input = { text: 'Quartz whisper seven', url: 'https://private.chatrelay-test.invalid/plan.pdf' };
     const note = 'Signal from the operator';
 
@@ -310,7 +312,9 @@ describe('encrypted payloads on the real stack (API, worker, Temporal dev server
 
   test('unencrypted input is refused by a worker and read by one migrating; what the worker writes is bound to its workflow', async () => {
     const taskQueue = 'codec-plaintext';
-    const workflowBundle = await bundle(fileURLToPath(new URL('./fixtures/codec-workflows.ts', import.meta.url)));
+    const workflowBundle = await bundle(
+      fileURLToPath(new URL('../fixtures/workflows/codec-workflows.ts', import.meta.url)),
+    );
     const input = { text: 'written in the clear', url: 'https://plain.chatrelay-test.invalid/x.pdf' };
     // Anyone who can reach the cluster without the keys: the input goes in unencrypted.
     const handle = await plainClient.workflow.start('codecProbeWorkflow', {

@@ -17,7 +17,7 @@ import { freePort } from '../../src/lib/ports.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
 import { ADMIN_TOKEN, sendMessage, startAdminApp, type AdminApp } from '../helpers/admin-app.js';
 import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
-import { parseJson, run } from './run-cli.js';
+import { parseJson, run } from '../helpers/run-cli.js';
 
 describe('chatrelay CLI against a real listening API', () => {
   let mongo: TestMongo;
