@@ -125,13 +125,13 @@ describe('worker interceptors: message ids on workflow and activity log lines, r
       histories.some((history) => withDelay(history.name)),
       histories.map((history) => history.name).join(', '),
     );
-    for (const { release, name, json } of histories) {
+    for (const { release, name, workflowId, json } of histories) {
       events.length = 0;
       const file = `${release}/${name}`;
       await Worker.runReplayHistory(
         { workflowBundle: bundled, sinks: observabilitySinks(metrics), dataConverter: testDataConverter },
         historyFromJSON(json),
-        name,
+        workflowId,
       );
       // A wait that started and ended in the history cancels out: every wait reported started is
       // reported ended (histories with a reply delay have one; the others none).

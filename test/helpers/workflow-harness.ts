@@ -1,10 +1,8 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundle } from '@temporalio/worker';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { WorkflowHandle } from '@temporalio/client';
 import { createEventActivities } from '../../src/activities/events.js';
 import { createActivities, type ActivityDeps, type ActivitySettings } from '../../src/activities/index.js';
@@ -27,57 +25,15 @@ import { startReceiver, type Receiver } from './receiver.js';
 import { bundle, createTimeSkippingEnv, testDataConverter } from './temporal.js';
 
 export const workflowsPath = fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url));
-/**
- * The archive of recorded histories: a folder per release (`1.0/`), each history recorded by the
- * workflow tests with that release's code. Every release's histories replay against today's code
- * (test/replay/replay.test.ts), so the archive only grows: a release adds its folder, and a
- * folder is never changed once its release is out.
- */
-export const historiesDir = fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
-/** The release being prepared: RECORD_HISTORIES=1 records into its folder. The next release's work bumps it. */
-export const recordingRelease = '1.0';
+import { recordHistory } from './history-archive.js';
 
-/** Saves a finished workflow's history as a replay fixture of `recordingRelease` when RECORD_HISTORIES=1; never over an archived one. */
-export async function recordHistory(name: string, handle: Pick<WorkflowHandle, 'fetchHistory'>): Promise<void> {
-  if (process.env.RECORD_HISTORIES !== '1') return;
-  const dir = `${historiesDir}${recordingRelease}/`;
-  const file = `${dir}${name}.json`;
-  if (existsSync(file)) return; // the archive only grows: a changed history is a new file
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(file, historyToJSON(await handle.fetchHistory()));
-}
-
-export interface ArchivedHistory {
-  release: string;
-  /** The file's name without `.json`. */
-  name: string;
-  workflowType: string;
-  json: unknown;
-}
-
-/** Every archived history, by release (oldest first), then by name. */
-export function archivedHistories(): ArchivedHistory[] {
-  const releases = readdirSync(historiesDir, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory())
-    .map((entry) => entry.name)
-    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
-  return releases.flatMap((release) =>
-    readdirSync(`${historiesDir}${release}`)
-      .filter((file) => file.endsWith('.json'))
-      .sort()
-      .map((file) => {
-        const json = JSON.parse(readFileSync(`${historiesDir}${release}/${file}`, 'utf8')) as {
-          events: Array<{ workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } }>;
-        };
-        return {
-          release,
-          name: file.replace(/\.json$/, ''),
-          workflowType: String(json.events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name),
-          json,
-        };
-      }),
-  );
-}
+export {
+  archivedHistories,
+  historiesDir,
+  recordHistory,
+  recordingRelease,
+  type ArchivedHistory,
+} from './history-archive.js';
 
 export const quietLogger = createLogger({ level: 'silent', name: 'test' });
 

@@ -45,9 +45,14 @@ describe('replay of the archived histories against today’s workflow code', () 
         const replayed: Array<{ name: string; error: string | undefined }> = [];
         const results = Worker.runReplayHistories(
           { workflowBundle, dataConverter: testDataConverter },
-          histories.map((history) => ({ workflowId: history.name, history: historyFromJSON(history.json) })),
+          histories.map((history) => ({ workflowId: history.workflowId, history: historyFromJSON(history.json) })),
         );
-        for await (const result of results) replayed.push({ name: result.workflowId, error: result.error?.message });
+        // One result per history, in their order (two runs of one workflow share its id).
+        for await (const result of results) {
+          const history = histories[replayed.length];
+          assert.equal(result.workflowId, history?.workflowId);
+          replayed.push({ name: history?.name ?? result.workflowId, error: result.error?.message });
+        }
         assert.deepEqual(
           replayed,
           histories.map((history) => ({ name: history.name, error: undefined })),

@@ -44,6 +44,8 @@ describe('the history of a message in the common case (time-skipping server)', (
       'WORKFLOW_EXECUTION_COMPLETED',
     ]);
     assert.equal(h.receiver.posts.length, 1, 'the reply was delivered once');
+    // The capacity table of docs/architecture.md starts from this history (test/replay/capacity.test.ts).
+    await h.record('text-common-case', handle);
   });
 
   test('MODEL_STEP=activity: the same message through a regular activity, two workflow tasks and 12 events', async () => {
