@@ -130,7 +130,7 @@ describe('the Helm chart, linted and rendered with each example values file', ()
       const result = template(['-f', file]);
 
       test('helm lint passes', () => {
-        const lint = run(tool('helm'), ['lint', chart, '-f', file]);
+        const lint = run(tool('helm'), ['lint', '--strict', chart, '-f', file]);
         assert.equal(lint.code, 0, lint.stdout + lint.stderr);
         assert.match(lint.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
         assert.doesNotMatch(lint.stdout, /\[(ERROR|WARNING)\]/);
@@ -294,6 +294,7 @@ describe('Worker Versioning in the chart', () => {
         image: c.image,
         setCurrent: env(c, 'WORKER_SET_CURRENT'),
         replicas: worker.spec.replicas,
+        version: worker.metadata.labels?.['app.kubernetes.io/version'],
       };
     });
     assert.deepEqual(builds, [
@@ -302,8 +303,15 @@ describe('Worker Versioning in the chart', () => {
         image: 'registry.internal.example.com/chatrelay:3f9c2d1',
         setCurrent: 'true',
         replicas: undefined,
+        version: '3f9c2d1',
       },
-      { build: '8a71e04', image: 'registry.internal.example.com/chatrelay:8a71e04', setCurrent: 'false', replicas: 1 },
+      {
+        build: '8a71e04',
+        image: 'registry.internal.example.com/chatrelay:8a71e04',
+        setCurrent: 'false',
+        replicas: 1,
+        version: '8a71e04',
+      },
     ]);
     const workerNames = workers(manifests).map((w) => w.metadata.name);
     const hpas = manifests.filter((m) => m.kind === 'HorizontalPodAutoscaler' && m.metadata.name.includes('-worker-'));
@@ -436,7 +444,7 @@ describe('k8s-validate', () => {
   const dir = mkdtempSync(join(tmpdir(), 'chatrelay-k8s-validate-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  test('an unknown field, a wrong type, a bad port name and a selector that misses its pods are each named', () => {
+  test('an unknown field, a wrong type, a bad port name, a selector that misses its pods and a dangling reference are each named', () => {
     const file = join(dir, 'bad.yaml');
     writeFileSync(
       file,
@@ -475,6 +483,21 @@ apiVersion: policy/v1beta1
 kind: PodDisruptionBudget
 metadata: { name: removed }
 spec: {}
+---
+apiVersion: v1
+kind: Service
+metadata: { name: orphan }
+spec: { selector: { app: nobody }, ports: [{ port: 80, targetPort: 8080 }] }
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: { name: lost }
+spec: { scaleTargetRef: { apiVersion: apps/v1, kind: Deployment, name: missing }, maxReplicas: 2 }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: wrong-port }
+spec: { selector: { app: b }, ports: [{ port: 80, targetPort: web }] }
 `,
     );
     const result = run(tool('k8s-validate'), [file]);
@@ -485,6 +508,16 @@ spec: {}
     assert.match(result.stderr, /document 3: .*port name "a-port-name-too-long": must be no more than 15 characters/);
     assert.match(result.stderr, /document 3: .*readinessProbe names port "http", which the container does not declare/);
     assert.match(result.stderr, /document 4: policy\/v1beta1 PodDisruptionBudget is not a kind this validator knows/);
+    // References between documents, as the cluster would follow them.
+    assert.match(result.stderr, /document 5: Service orphan selects no pods of any workload here/);
+    assert.match(
+      result.stderr,
+      /document 6: HorizontalPodAutoscaler lost scales Deployment missing, which is not here/,
+    );
+    assert.match(
+      result.stderr,
+      /document 7: Service wrong-port: targetPort "web" is not a port of Deployment semantic/,
+    );
   });
 });
 

@@ -5,7 +5,9 @@
 // an error, as the API server's strict field validation would make it. On top of the types it
 // checks what the API server's validation would refuse and the types cannot say: names, label keys
 // and values, container and port names, environment variable names, a Deployment's selector
-// matching its pod template, named probe ports, and workload references of HPAs.
+// matching its pod template, named probe ports; and the references between the documents (a
+// Service's, PodDisruptionBudget's or NetworkPolicy's selector must find pods, their named ports
+// must be declared, an HPA's Deployment and an Ingress's or ServiceMonitor's Service must be there).
 //
 //	k8s-validate [file ...]   (no file, or "-": standard input)
 //
@@ -57,6 +59,7 @@ func main() {
 	}
 	scheme := newScheme()
 	var problems []string
+	var objects []located
 	count := 0
 	for _, file := range files {
 		var data []byte
@@ -72,16 +75,18 @@ func main() {
 		}
 		for index, doc := range splitDocuments(data) {
 			where := fmt.Sprintf("%s, document %d", file, index+1)
-			summary, found := validateDocument(scheme, doc)
+			summary, object, found := validateDocument(scheme, doc)
 			if summary != "" {
 				fmt.Printf("%s: %s\n", where, summary)
 				count++
+				objects = append(objects, located{where, object})
 			}
 			for _, problem := range found {
 				problems = append(problems, fmt.Sprintf("%s: %s", where, problem))
 			}
 		}
 	}
+	problems = append(problems, crossCheck(objects)...)
 	if len(problems) > 0 {
 		fmt.Fprintf(os.Stderr, "k8s-validate: %d problem(s):\n", len(problems))
 		for _, problem := range problems {
@@ -129,29 +134,29 @@ func hasContent(doc []byte) bool {
 	return false
 }
 
-func validateDocument(scheme *runtime.Scheme, doc []byte) (string, []string) {
+func validateDocument(scheme *runtime.Scheme, doc []byte) (string, runtime.Object, []string) {
 	var meta metav1.TypeMeta
 	if err := yaml.Unmarshal(doc, &meta); err != nil {
-		return "", []string{fmt.Sprintf("not YAML: %v", err)}
+		return "", nil, []string{fmt.Sprintf("not YAML: %v", err)}
 	}
 	if meta.APIVersion == "" || meta.Kind == "" {
-		return "", []string{"apiVersion and kind are required"}
+		return "", nil, []string{"apiVersion and kind are required"}
 	}
 	gv, err := schema.ParseGroupVersion(meta.APIVersion)
 	if err != nil {
-		return "", []string{fmt.Sprintf("apiVersion %q: %v", meta.APIVersion, err)}
+		return "", nil, []string{fmt.Sprintf("apiVersion %q: %v", meta.APIVersion, err)}
 	}
 	object, err := scheme.New(gv.WithKind(meta.Kind))
 	if err != nil {
-		return "", []string{fmt.Sprintf("%s %s is not a kind this validator knows (a removed or misspelt apiVersion?)", meta.APIVersion, meta.Kind)}
+		return "", nil, []string{fmt.Sprintf("%s %s is not a kind this validator knows (a removed or misspelt apiVersion?)", meta.APIVersion, meta.Kind)}
 	}
 	// Strict: unknown fields and duplicate fields are errors; every value must fit its Go type.
 	if err := yaml.UnmarshalStrict(doc, object); err != nil {
-		return "", []string{fmt.Sprintf("%s: %v", meta.Kind, err)}
+		return "", nil, []string{fmt.Sprintf("%s: %v", meta.Kind, err)}
 	}
 	accessor, ok := object.(metav1.Object)
 	if !ok {
-		return "", []string{fmt.Sprintf("%s has no metadata", meta.Kind)}
+		return "", nil, []string{fmt.Sprintf("%s has no metadata", meta.Kind)}
 	}
 	summary := fmt.Sprintf("%s/%s", meta.Kind, accessor.GetName())
 	problems := checkMeta(accessor)
@@ -179,7 +184,7 @@ func validateDocument(scheme *runtime.Scheme, doc []byte) (string, []string) {
 			problems = append(problems, "spec.scaleTargetRef: kind and name are required")
 		}
 	}
-	return summary, problems
+	return summary, object, problems
 }
 
 func checkMeta(object metav1.Object) []string {
@@ -318,4 +323,170 @@ func sortedKeys(values map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+type located struct {
+	where  string
+	object runtime.Object
+}
+
+type podTemplate struct {
+	kind, name string
+	labels     map[string]string
+	spec       *corev1.PodSpec
+}
+
+// crossCheck follows the references between the documents, as a cluster would resolve them: a
+// Service, PodDisruptionBudget or NetworkPolicy must select some workload's pods, a Service's named
+// target port must be declared by them, an HPA must scale a Deployment of the stream, an Ingress
+// must point at a Service port of the stream and a ServiceMonitor at a Service with its port.
+func crossCheck(objects []located) []string {
+	var pods []podTemplate
+	services := map[string]*corev1.Service{}
+	deployments := map[string]bool{}
+	for _, item := range objects {
+		switch typed := item.object.(type) {
+		case *appsv1.Deployment:
+			deployments[typed.Name] = true
+			pods = append(pods, podTemplate{"Deployment", typed.Name, typed.Spec.Template.Labels, &typed.Spec.Template.Spec})
+		case *appsv1.StatefulSet:
+			pods = append(pods, podTemplate{"StatefulSet", typed.Name, typed.Spec.Template.Labels, &typed.Spec.Template.Spec})
+		case *corev1.Service:
+			services[typed.Name] = typed
+		}
+	}
+	selected := func(selector labels.Selector) []podTemplate {
+		var found []podTemplate
+		for _, pod := range pods {
+			if selector.Matches(labels.Set(pod.labels)) {
+				found = append(found, pod)
+			}
+		}
+		return found
+	}
+	var problems []string
+	for _, item := range objects {
+		add := func(format string, args ...any) {
+			problems = append(problems, item.where+": "+fmt.Sprintf(format, args...))
+		}
+		switch typed := item.object.(type) {
+		case *corev1.Service:
+			if len(typed.Spec.Selector) == 0 {
+				continue
+			}
+			matched := selected(labels.SelectorFromSet(typed.Spec.Selector))
+			if len(matched) == 0 {
+				add("Service %s selects no pods of any workload here", typed.Name)
+			}
+			for _, port := range typed.Spec.Ports {
+				if port.TargetPort.Type != intstr.String {
+					continue
+				}
+				for _, pod := range matched {
+					if !declaresPort(pod.spec, port.TargetPort.StrVal) {
+						add("Service %s: targetPort %q is not a port of %s %s", typed.Name, port.TargetPort.StrVal, pod.kind, pod.name)
+					}
+				}
+			}
+		case *policyv1.PodDisruptionBudget:
+			if selector, err := metav1.LabelSelectorAsSelector(typed.Spec.Selector); err == nil && len(selected(selector)) == 0 {
+				add("PodDisruptionBudget %s selects no pods of any workload here", typed.Name)
+			}
+		case *networkingv1.NetworkPolicy:
+			selector, err := metav1.LabelSelectorAsSelector(&typed.Spec.PodSelector)
+			if err != nil {
+				add("NetworkPolicy %s: %v", typed.Name, err)
+				continue
+			}
+			matched := selected(selector)
+			if len(matched) == 0 {
+				add("NetworkPolicy %s selects no pods of any workload here", typed.Name)
+			}
+			for _, rule := range typed.Spec.Ingress {
+				for _, port := range rule.Ports {
+					if port.Port == nil || port.Port.Type != intstr.String {
+						continue
+					}
+					for _, pod := range matched {
+						if !declaresPort(pod.spec, port.Port.StrVal) {
+							add("NetworkPolicy %s: port %q is not a port of %s %s", typed.Name, port.Port.StrVal, pod.kind, pod.name)
+						}
+					}
+				}
+			}
+		case *autoscalingv2.HorizontalPodAutoscaler:
+			target := typed.Spec.ScaleTargetRef
+			if target.Kind == "Deployment" && !deployments[target.Name] {
+				add("HorizontalPodAutoscaler %s scales Deployment %s, which is not here", typed.Name, target.Name)
+			}
+		case *networkingv1.Ingress:
+			for _, rule := range typed.Spec.Rules {
+				if rule.HTTP == nil {
+					continue
+				}
+				for _, path := range rule.HTTP.Paths {
+					backend := path.Backend.Service
+					if backend == nil {
+						continue
+					}
+					service, found := services[backend.Name]
+					if !found {
+						add("Ingress %s: backend Service %s is not here", typed.Name, backend.Name)
+					} else if !servicePort(service, backend.Port.Name, backend.Port.Number) {
+						add("Ingress %s: Service %s has no port %s", typed.Name, backend.Name, describePort(backend.Port))
+					}
+				}
+			}
+		case *monitoringv1.ServiceMonitor:
+			selector, err := metav1.LabelSelectorAsSelector(&typed.Spec.Selector)
+			if err != nil {
+				add("ServiceMonitor %s: %v", typed.Name, err)
+				continue
+			}
+			var matched []*corev1.Service
+			for _, service := range services {
+				if selector.Matches(labels.Set(service.Labels)) {
+					matched = append(matched, service)
+				}
+			}
+			if len(matched) == 0 {
+				add("ServiceMonitor %s selects no Service here", typed.Name)
+			}
+			for _, endpoint := range typed.Spec.Endpoints {
+				for _, service := range matched {
+					if endpoint.Port != "" && !servicePort(service, endpoint.Port, 0) {
+						add("ServiceMonitor %s: Service %s has no port named %q", typed.Name, service.Name, endpoint.Port)
+					}
+				}
+			}
+		}
+	}
+	return problems
+}
+
+func declaresPort(spec *corev1.PodSpec, name string) bool {
+	for _, container := range spec.Containers {
+		for _, port := range container.Ports {
+			if port.Name == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func servicePort(service *corev1.Service, name string, number int32) bool {
+	for _, port := range service.Spec.Ports {
+		if (name != "" && port.Name == name) || (name == "" && port.Port == number) {
+			return true
+		}
+	}
+	return false
+}
+
+func describePort(port networkingv1.ServiceBackendPort) string {
+	if port.Name != "" {
+		return fmt.Sprintf("named %q", port.Name)
+	}
+	return fmt.Sprint(port.Number)
 }

@@ -20,10 +20,15 @@ app.kubernetes.io/name: {{ include "chatrelay.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/* Labels of every resource but a worker build's, which carry their build's version (worker.yaml). */}}
 {{- define "chatrelay.labels" -}}
+{{ include "chatrelay.labelsWithoutVersion" . }}
+app.kubernetes.io/version: {{ include "chatrelay.tag" . | quote }}
+{{- end }}
+
+{{- define "chatrelay.labelsWithoutVersion" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{ include "chatrelay.selectorLabels" . }}
-app.kubernetes.io/version: {{ include "chatrelay.tag" . | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: chatrelay
 {{- end }}
