@@ -344,6 +344,19 @@ describe('Worker Versioning in the chart', () => {
     assert.match(current.metadata.name, /^chatrelay-worker-v1-5-0-[0-9a-f]{8}$/);
   });
 
+  test('any image tag is a build id, even one that is no valid label value or name: the chart still renders valid manifests', () => {
+    const long = `v${'9'.repeat(126)}_`; // 128 characters, the longest tag; ends with "_"
+    const args = [...minimal, '--set', 'image.tag=_build.', '--set', `worker.previousVersions[0].tag=${long}`];
+    const result = template(args);
+    assert.equal(result.code, 0, result.stderr);
+    const validated = run(tool('k8s-validate'), ['-'], result.yaml);
+    assert.equal(validated.code, 0, validated.stderr);
+    assert.deepEqual(
+      workers(result.manifests).map((w) => env(container(w), 'BUILD_ID')),
+      ['_build.', long],
+    );
+  });
+
   test('with setCurrent off no worker makes its version current', () => {
     for (const worker of workers(rendered([...minimal, '--set', 'worker.setCurrent=false']))) {
       assert.equal(env(container(worker), 'WORKER_SET_CURRENT'), 'false');
@@ -416,6 +429,8 @@ describe('the chart’s own Secret', () => {
       ...values.flatMap((v) => ['--set', `secrets.values.${v}`]),
     ];
     const manifests = rendered(args);
+    const validated = run(tool('k8s-validate'), ['-'], template(args).yaml);
+    assert.equal(validated.code, 0, validated.stderr);
     const secret = manifests.find((m) => m.kind === 'Secret') as
       (Manifest & { stringData: Record<string, string> }) | undefined;
     assert.ok(secret);

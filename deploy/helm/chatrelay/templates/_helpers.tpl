@@ -23,7 +23,17 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{/* Labels of every resource but a worker build's, which carry their build's version (worker.yaml). */}}
 {{- define "chatrelay.labels" -}}
 {{ include "chatrelay.labelsWithoutVersion" . }}
-app.kubernetes.io/version: {{ include "chatrelay.tag" . | quote }}
+app.kubernetes.io/version: {{ include "chatrelay.versionLabel" (include "chatrelay.tag" .) | quote }}
+{{- end }}
+
+{{/*
+An image tag as a label value: at most 63 characters, starting and ending alphanumeric (a tag may
+be 128 long and start with "_"); a tag with no such character at all becomes its build slug.
+Argument: the tag.
+*/}}
+{{- define "chatrelay.versionLabel" -}}
+{{- $label := regexReplaceAll "^[^A-Za-z0-9]+|[^A-Za-z0-9]+$" (trunc 63 .) "" }}
+{{- default (include "chatrelay.buildSlug" .) $label }}
 {{- end }}
 
 {{- define "chatrelay.labelsWithoutVersion" -}}
