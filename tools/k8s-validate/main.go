@@ -170,6 +170,10 @@ func validateDocument(scheme *runtime.Scheme, doc []byte) (string, runtime.Objec
 	case *batchv1.Job:
 		problems = append(problems, checkPodSpec(&typed.Spec.Template.Spec)...)
 	case *corev1.Service:
+		// A Service's name becomes a DNS label: at most 63 characters, starting with a letter.
+		for _, msg := range validation.IsDNS1035Label(typed.Name) {
+			problems = append(problems, fmt.Sprintf("Service name %q: %s", typed.Name, msg))
+		}
 		problems = append(problems, checkServicePorts(typed.Spec.Ports)...)
 	case *policyv1.PodDisruptionBudget:
 		if (typed.Spec.MinAvailable == nil) == (typed.Spec.MaxUnavailable == nil) {
