@@ -513,6 +513,11 @@ apiVersion: v1
 kind: Service
 metadata: { name: wrong-port }
 spec: { selector: { app: b }, ports: [{ port: 80, targetPort: web }] }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: 9lives }
+spec: { selector: { app: b }, ports: [{ port: 80 }] }
 `,
     );
     const result = run(tool('k8s-validate'), [file]);
@@ -533,6 +538,7 @@ spec: { selector: { app: b }, ports: [{ port: 80, targetPort: web }] }
       result.stderr,
       /document 7: Service wrong-port: targetPort "web" is not a port of Deployment semantic/,
     );
+    assert.match(result.stderr, /document 8: Service name "9lives": a DNS-1035 label must consist of/);
   });
 });
 
