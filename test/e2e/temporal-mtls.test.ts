@@ -51,7 +51,12 @@ describe('Temporal through a TLS terminator that requires client certificates', 
     files.expiredKey = write('expired.key', expired.key);
     stack = await startProcessStack({
       envFor: async ({ temporalAddress }) => {
-        terminator = await startTlsTerminator({ upstream: temporalAddress, cert: server.cert, key: server.key, ca: ca.cert });
+        terminator = await startTlsTerminator({
+          upstream: temporalAddress,
+          cert: server.cert,
+          key: server.key,
+          ca: ca.cert,
+        });
         return {
           TEMPORAL_ADDRESS: terminator.address,
           TEMPORAL_TLS_SERVER_CA_CERT_PATH: files.ca,
@@ -102,10 +107,15 @@ describe('Temporal through a TLS terminator that requires client certificates', 
     role: 'api' | 'worker',
     changes: Record<string, string>,
   ): Promise<{ exit: number | string; output: string }> {
-    const child = startChild(`${role}-bad-tls`, process.execPath, ['--import', 'tsx', join(projectRoot, `src/${role}/main.ts`)], {
-      env: { ...stack.env, PORT: '0', ...changes },
-      cwd: projectRoot,
-    });
+    const child = startChild(
+      `${role}-bad-tls`,
+      process.execPath,
+      ['--import', 'tsx', join(projectRoot, `src/${role}/main.ts`)],
+      {
+        env: { ...stack.env, PORT: '0', ...changes },
+        cwd: projectRoot,
+      },
+    );
     const timeout = new Promise<'timeout'>((resolve) => setTimeout(resolve, 90_000, 'timeout').unref());
     const exit = await Promise.race([child.exited, timeout]);
     if (exit === 'timeout') await child.stop(1_000);
@@ -125,7 +135,10 @@ describe('Temporal through a TLS terminator that requires client certificates', 
     },
     {
       name: 'an expired client certificate',
-      changes: () => ({ TEMPORAL_TLS_CLIENT_CERT_PATH: files.expiredCert, TEMPORAL_TLS_CLIENT_KEY_PATH: files.expiredKey }),
+      changes: () => ({
+        TEMPORAL_TLS_CLIENT_CERT_PATH: files.expiredCert,
+        TEMPORAL_TLS_CLIENT_KEY_PATH: files.expiredKey,
+      }),
       names: /TEMPORAL_TLS_CLIENT_CERT_PATH: the client certificate expired on/,
     },
   ];
