@@ -2,6 +2,10 @@
  * A certificate authority and the certificates the TLS tests need, made in the test: Node cannot
  * sign X.509 certificates by itself, so @peculiar/x509 (a devDependency) does, on WebCrypto
  * (ECDSA P-256). Everything is PEM, as Temporal's settings take it.
+ *
+ * Why that library: the openssl CLI is not guaranteed where the tests run; node-forge signs RSA
+ * only (slow keys, no ECDSA certificates) and is untyped; @peculiar/x509 is TypeScript, maintained,
+ * and lets a test set any validity (an expired certificate). Its cost: the reflect-metadata polyfill.
  */
 // @peculiar/x509 resolves its parts with tsyringe, which needs the Reflect metadata polyfill first.
 import 'reflect-metadata';
