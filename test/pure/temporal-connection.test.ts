@@ -3,6 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { createSecureServer } from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import {
   classifyTlsFailure,
@@ -80,6 +84,43 @@ describe('the Temporal connection (envconfig)', () => {
       assert.equal(options.metadata, undefined);
     }
     assert.equal(profile.namespace, 'chatrelay.a1b2c');
+  });
+
+  test("the API key reaches the frontend as `authorization: Bearer`, over TLS, from the API's and the worker's connections", async () => {
+    const server = await ca.server(['127.0.0.1']);
+    const seen: { authorization?: string; namespace?: string; path?: string }[] = [];
+    // A TLS HTTP/2 server standing in for the frontend: it records each call's headers and answers
+    // UNIMPLEMENTED (12), as gRPC does for a method it lacks.
+    const frontend = createSecureServer({ cert: server.cert, key: server.key, ALPNProtocols: ['h2'] });
+    frontend.on('stream', (stream, headers) => {
+      seen.push({
+        ...(typeof headers.authorization === 'string' ? { authorization: headers.authorization } : {}),
+        ...(typeof headers[':path'] === 'string' ? { path: headers[':path'] } : {}),
+      });
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '12' }, { endStream: true });
+    });
+    await new Promise<void>((resolve) => frontend.listen(0, '127.0.0.1', resolve));
+    const { port } = frontend.address() as AddressInfo;
+    const profile = loadTemporalProfile({
+      TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
+      TEMPORAL_API_KEY: 'key-123',
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: mtlsEnv.TEMPORAL_TLS_SERVER_CA_CERT_PATH ?? '',
+    });
+    try {
+      const api = Connection.lazy({ ...clientConnectionOptions(profile), interceptors: [] });
+      await assert.rejects(api.workflowService.getSystemInfo({}));
+      await api.close();
+      // The worker's (Rust core): its connect calls GetSystemInfo too.
+      await NativeConnection.connect(nativeConnectionOptions(profile)).then(
+        (connection) => connection.close(),
+        () => undefined,
+      );
+      const calls = seen.filter((call) => call.path?.endsWith('/GetSystemInfo'));
+      assert.ok(calls.length >= 2, JSON.stringify(seen));
+      for (const call of calls) assert.equal(call.authorization, 'Bearer key-123', JSON.stringify(seen));
+    } finally {
+      frontend.close();
+    }
   });
 
   test('mTLS from the variables: the files are read, and the name overrides SNI', () => {
