@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import { DEFAULT_PROMPT_MAX_CHARS } from './domain/prompt.js';
 import { ANSWER_STEP_MARGIN_MS, ANSWER_STEP_TIMEOUT_MS, DEFAULT_ANSWER_STEP_BUDGET_MS } from './domain/reply-plan.js';
+import { ConfigError } from './lib/config-error.js';
 import { createSecretBox, type SecretBox } from './lib/secret-box.js';
 import { weakOperatorTokenReason } from './lib/secrets.js';
+import { loadTemporalProfile, type TemporalProfile } from './temporal/connection.js';
 import { parsePayloadKeys } from './temporal/payload-keys.js';
 
 /**
@@ -64,12 +66,24 @@ export const configSchema = z.object({
     .regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be a database name (letters, digits, _ and -)')
     .default('chatrelay')
     .describe('database name'),
+  /**
+   * The Temporal connection is read as every Temporal tool reads it (src/temporal/connection.ts,
+   * `@temporalio/envconfig`): these two, the TEMPORAL_TLS* and TEMPORAL_API_KEY variables, over the
+   * profile of the TOML file. After loadConfig both hold the value in use.
+   */
   TEMPORAL_ADDRESS: z
     .string()
     .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port')
-    .default('127.0.0.1:7233')
-    .describe('Temporal frontend `host:port`'),
-  TEMPORAL_NAMESPACE: z.string().min(1).default('default').describe('Temporal namespace'),
+    .optional()
+    .meta({
+      description: 'Temporal frontend `host:port` ([connecting to Temporal](operations.md#connecting-to-temporal))',
+      unset: "the Temporal profile's, else `127.0.0.1:7233`",
+    }),
+  TEMPORAL_NAMESPACE: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({ description: 'Temporal namespace', unset: "the Temporal profile's, else `default`" }),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('chatrelay').describe('task queue of the message workflows'),
   /**
    * Worker Versioning (docs/upgrades.md): workers poll as a version of the Worker Deployment
@@ -379,7 +393,14 @@ export const configSchema = z.object({
   }),
 });
 
-export type Config = z.infer<typeof configSchema> & { PUBLIC_BASE_URL: string };
+export type Config = Omit<z.infer<typeof configSchema>, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE'> & {
+  PUBLIC_BASE_URL: string;
+  /** Resolved: the variable, else the Temporal profile's, else the default. */
+  TEMPORAL_ADDRESS: string;
+  TEMPORAL_NAMESPACE: string;
+  /** How to reach Temporal: address, namespace, TLS, API key (src/temporal/connection.ts). */
+  temporal: TemporalProfile;
+};
 
 /** A variable of the schema above. */
 export type ConfigVariable = keyof typeof configSchema.shape;
@@ -389,6 +410,41 @@ export type ConfigVariable = keyof typeof configSchema.shape;
  * OpenTelemetry SDK is not loaded (src/observability/tracing.ts).
  */
 export const externalConfigVariables = {
+  TEMPORAL_API_KEY: {
+    description:
+      'API key, sent as a bearer token over TLS (never with `TEMPORAL_TLS=false`) ([Temporal Cloud](operations.md#temporal-cloud))',
+    unset: 'no API key',
+  },
+  TEMPORAL_TLS: {
+    description:
+      '`true` or `false`: TLS to the frontend; on by itself with an API key or a TLS file ([connecting to Temporal](operations.md#connecting-to-temporal))',
+    unset: "the profile's, else plaintext",
+  },
+  TEMPORAL_TLS_CLIENT_CERT_PATH: {
+    description: 'mTLS: the client certificate (PEM); read at start ([rotation](operations.md#certificate-rotation))',
+    unset: 'no client certificate',
+  },
+  TEMPORAL_TLS_CLIENT_KEY_PATH: {
+    description: "mTLS: the client certificate's key (PEM); with the certificate or not at all",
+    unset: 'no client certificate',
+  },
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: {
+    description:
+      "the CA (PEM) that issued the frontend's certificate; `TEMPORAL_TLS_SERVER_CA_CERT_DATA` takes the PEM itself",
+    unset: "the system's CAs",
+  },
+  TEMPORAL_TLS_SERVER_NAME: {
+    description: "the name the frontend's certificate must carry (SNI), when not the host of `TEMPORAL_ADDRESS`",
+    unset: 'the host of the address',
+  },
+  TEMPORAL_CONFIG_FILE: {
+    description: "the `temporal` CLI's TOML file of profiles ([connecting](operations.md#connecting-to-temporal))",
+    unset: '`~/.config/temporalio/temporal.toml`',
+  },
+  TEMPORAL_PROFILE: {
+    description: 'the profile of that file to use; the variables above override its settings',
+    unset: '`default`',
+  },
   'OTEL_*': {
     description:
       'the standard OpenTelemetry variables (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_TRACES_EXPORTER`, `OTEL_SERVICE_NAME`, …) turn tracing on ([traces](operations.md#traces))',
@@ -416,6 +472,14 @@ export const configGroups: readonly {
       'MONGODB_DB',
       'TEMPORAL_ADDRESS',
       'TEMPORAL_NAMESPACE',
+      'TEMPORAL_API_KEY',
+      'TEMPORAL_TLS',
+      'TEMPORAL_TLS_CLIENT_CERT_PATH',
+      'TEMPORAL_TLS_CLIENT_KEY_PATH',
+      'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+      'TEMPORAL_TLS_SERVER_NAME',
+      'TEMPORAL_CONFIG_FILE',
+      'TEMPORAL_PROFILE',
       'TEMPORAL_TASK_QUEUE',
       'WORKER_VERSIONING',
       'TEMPORAL_DEPLOYMENT_NAME',
@@ -489,12 +553,7 @@ export const configGroups: readonly {
   },
 ];
 
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 /** Validates an environment; throws ConfigError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -520,9 +579,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push(
       'PAYLOAD_ENCRYPTION_DERIVED_KEY=false retires the only payload key: set PAYLOAD_ENCRYPTION_KEYS first',
     );
-  if (problems.length > 0) throw new ConfigError(problems);
+  let temporal: TemporalProfile | undefined;
+  try {
+    temporal = loadTemporalProfile(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems);
+  }
+  if (problems.length > 0 || !temporal) throw new ConfigError(problems);
   return {
     ...config,
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_NAMESPACE: temporal.namespace,
+    temporal,
     PUBLIC_BASE_URL: (config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}`).replace(/\/+$/, ''),
   };
 }

@@ -4,6 +4,7 @@ import proto from '@temporalio/proto';
  * and MongoDB commands (from the server's own counters).
  */
 import { Client, Connection } from '@temporalio/client';
+import { clientConnectionOptions, loadTemporalProfile } from '../../src/temporal/connection.js';
 import type { Db } from 'mongodb';
 
 export interface WorkflowTypeFigures {
@@ -54,6 +55,13 @@ function sampleEvenly<T>(items: readonly T[], count: number): T[] {
   return Array.from({ length: count }, (_, i) => items[Math.floor(i * step)] as T);
 }
 
+/** chatrelay's own way in (src/temporal/connection.ts): TLS, mTLS and API key from the environment. */
+function connectTemporal(address: string): Promise<Connection> {
+  return Connection.connect(
+    clientConnectionOptions(loadTemporalProfile({ ...process.env, TEMPORAL_ADDRESS: address })),
+  );
+}
+
 /**
  * Counts history events per message (message workflows: finished ones are sampled, so an
  * overloaded run still reports a whole message's cost). With visibility, every execution on the task queue since
@@ -70,7 +78,7 @@ export async function temporalFigures(options: {
   acknowledgedWorkflowIds: readonly string[];
   samplePerType: number;
 }): Promise<TemporalFigures> {
-  const connection = await Connection.connect({ address: options.address });
+  const connection = await connectTemporal(options.address);
   try {
     const client = new Client({ connection, namespace: options.namespace });
     const executions = new Map<string, Array<{ workflowId: string; runId: string; closed: boolean }>>();
@@ -284,7 +292,7 @@ export async function runningMessageWorkflows(options: {
   taskQueue: string;
   since: Date;
 }): Promise<number | null> {
-  const connection = await Connection.connect({ address: options.address });
+  const connection = await connectTemporal(options.address);
   try {
     const client = new Client({ connection, namespace: options.namespace });
     const query = `TaskQueue = '${options.taskQueue}' AND WorkflowType = 'messageWorkflow' AND ExecutionStatus = 'Running' AND StartTime >= '${options.since.toISOString()}'`;

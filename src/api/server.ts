@@ -9,6 +9,7 @@ import { tracingClientInterceptors } from '../observability/tracing.js';
 import { openDatabase, type Database } from '../stores/db.js';
 import { createStores } from '../stores/index.js';
 import { chatLineFor } from '../chat-line/index.js';
+import { clientConnectionOptions, logTemporalConnection, probeTemporalTls } from '../temporal/connection.js';
 import { createPayloadCodec, temporalDataConverter } from '../temporal/data-converter.js';
 import { createApp } from './app.js';
 import { createChannelAuthenticator } from './channel-auth.js';
@@ -47,6 +48,17 @@ export interface RunningApi {
 export async function startApi(config: Config, logger: Logger): Promise<RunningApi> {
   // Before anything is opened: a refusal here leaves nothing to close.
   checkMetricsExposure(config, 'api');
+  // TLS, mTLS and API keys as every Temporal tool reads them (src/temporal/connection.ts). With TLS,
+  // one handshake now: a setting the server refuses stops the start, named; an unreachable server
+  // does not (the API waits for it, as without TLS).
+  const temporalOptions = clientConnectionOptions(config.temporal); // reads and checks the TLS files
+  logTemporalConnection(config.temporal, logger);
+  if (config.temporal.tls) {
+    const probe = await probeTemporalTls(config.temporal);
+    if (probe.outcome === 'refused') throw probe.error;
+    if (probe.outcome === 'unreachable')
+      logger.warn({ address: config.TEMPORAL_ADDRESS, reason: probe.reason }, 'Temporal not reachable yet');
+  }
   const database: Database = openDatabase(config.MONGODB_URI, config.MONGODB_DB);
   const stores = createStores(database.db, { secretBox: secretBoxFromConfig(config) });
   // Lazy: the API starts and answers /readyz (503) even while Temporal is still coming up.
@@ -55,7 +67,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   // While Temporal is away, gRPC's reconnect backoff grows (up to 2 minutes by default), and every
   // message is a 503 until the next attempt even once it is back: cap it (docs/reliability.md).
   const connection = Connection.lazy({
-    address: config.TEMPORAL_ADDRESS,
+    ...temporalOptions,
     interceptors: [],
     channelArgs: { 'grpc.initial_reconnect_backoff_ms': 500, 'grpc.max_reconnect_backoff_ms': 2_000 },
   });

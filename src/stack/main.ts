@@ -100,6 +100,11 @@ async function main(): Promise<void> {
     });
     watch(temporal.child);
     childEnv.TEMPORAL_ADDRESS = temporal.address;
+    // Its own plaintext dev server: none of the shell's Temporal profile, TLS or API key applies
+    // (src/temporal/connection.ts reads them as the temporal CLI does); no config file either.
+    for (const name of Object.keys(childEnv))
+      if (/^TEMPORAL_(TLS|API_KEY|PROFILE|GRPC_META_)/.test(name)) delete childEnv[name];
+    childEnv.TEMPORAL_CONFIG_FILE = join(dataDir, 'no-temporal-config.toml');
     // Worker Versioning (docs/upgrades.md): the stack runs one build at a time, so its worker makes
     // its version (the checkout's commit) current when it starts. On a cluster of yours
     // (TEMPORAL_ADDRESS) your rollout does that, unless you set WORKER_SET_CURRENT=true.

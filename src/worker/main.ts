@@ -7,6 +7,7 @@ import { startMetricsServer, type MetricsServer } from '../observability/metrics
 import { installTemporalRuntime } from '../observability/temporal.js';
 import { startTracing } from '../observability/tracing.js';
 import { openDatabase } from '../stores/db.js';
+import { logTemporalConnection } from '../temporal/connection.js';
 import { workerReadiness } from './readiness.js';
 import { connectWithRetry, createWorker, settleWorkerVersion } from './worker.js';
 
@@ -101,7 +102,8 @@ try {
     });
     if (metricsServer) logger.info({ port: metricsServer.port, host: config.METRICS_HOST }, 'worker metrics listening');
   }
-  connection = await connectWithRetry(config.TEMPORAL_ADDRESS, logger);
+  logTemporalConnection(config.temporal, logger);
+  connection = await connectWithRetry(config.temporal, logger);
   if (!stopping) worker = await createWorker({ config, logger, connection, database, ...(metrics ? { metrics } : {}) });
 } catch (error) {
   if (error instanceof ConfigError) {

@@ -22,6 +22,7 @@ import type { Database } from '../stores/db.js';
 import { createStores } from '../stores/index.js';
 import { createPayloadCodec, temporalDataConverter } from '../temporal/data-converter.js';
 import { temporalEventStarter } from '../temporal/event-starter.js';
+import { nativeConnectionOptions, probeTemporalTls, type TemporalProfile } from '../temporal/connection.js';
 import { ensureRetentionSchedule } from '../temporal/retention-schedule.js';
 import { requireSearchAttributes } from '../temporal/search-attribute-registry.js';
 import {
@@ -231,17 +232,30 @@ export async function settleWorkerVersion(
   }
 }
 
-/** Connects to Temporal, retrying while it is still starting (as in the local stack). */
+/**
+ * Connects to Temporal with the settings of src/temporal/connection.ts, retrying while it is still
+ * starting (as in the local stack). A setting that cannot work (a file missing, an expired
+ * certificate, a CA that does not verify the server, a client certificate the server refuses)
+ * throws ConfigError naming it, without retrying.
+ */
 export async function connectWithRetry(
-  address: string,
+  profile: TemporalProfile,
   logger: Logger,
   timeoutMs = 120_000,
 ): Promise<NativeConnection> {
   const deadline = Date.now() + timeoutMs;
+  const { address } = profile;
   for (let attempt = 1; ; attempt++) {
+    // Read at every attempt: the files as they are now.
+    const options = nativeConnectionOptions(profile);
     try {
-      return await NativeConnection.connect({ address });
+      return await NativeConnection.connect(options);
     } catch (error) {
+      // The core's error says "transport error" at best: a TLS handshake of our own names the setting.
+      if (profile.tls) {
+        const probe = await probeTemporalTls(profile);
+        if (probe.outcome === 'refused') throw probe.error;
+      }
       if (Date.now() > deadline) throw error;
       logger.warn({ attempt, address, err: (error as Error).message }, 'Temporal not reachable yet; retrying');
       await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 250 * attempt)));

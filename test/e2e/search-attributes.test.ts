@@ -15,6 +15,7 @@ import { requireSearchAttributes, searchAttributeCreateCommand } from '../../src
 import { createMessageStarter } from '../../src/api/message-starter.js';
 import { chatLineFor } from '../../src/chat-line/index.js';
 import { createStores } from '../../src/stores/index.js';
+import { loadTemporalProfile } from '../../src/temporal/connection.js';
 import { connectWithRetry } from '../../src/worker/worker.js';
 import { createChannelWithAgent, envelopeFor } from '../helpers/fixtures.js';
 import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
@@ -100,7 +101,7 @@ describe('a namespace without the search attributes', () => {
     try {
       mongo = await startTestMongo();
       // The worker's own way in: it waits while the server's frontend is not healthy yet.
-      connection = await connectWithRetry(temporal.address, logger, 60_000);
+      connection = await connectWithRetry(loadTemporalProfile({ TEMPORAL_ADDRESS: temporal.address }), logger, 60_000);
       const stores = createStores(mongo.db);
       await stores.ensureIndexes();
       const client = new Client({ connection });

@@ -166,6 +166,11 @@ export interface ProcessStackOptions {
   prebuiltBundle?: boolean;
   /** How many API processes (default 1): each on its own port, with the same environment otherwise. */
   apis?: number;
+  /**
+   * More environment, made once the servers run and before the API and the worker start: e.g. a
+   * TLS terminator in front of Temporal (test/e2e/temporal-mtls.test.ts) and the settings to reach it.
+   */
+  envFor?: (servers: { temporalAddress: string }) => Promise<Record<string, string>>;
 }
 
 /** How a message ended, as the fault tests check it. */
@@ -333,6 +338,7 @@ async function build(
   cleanups.push(() => receiver.close());
 
   const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const late = options.envFor ? await options.envFor({ temporalAddress: temporal.address }) : {};
   const env: Record<string, string> = {
     ...baseEnv(),
     ...stackEnv({
@@ -351,6 +357,7 @@ async function build(
     API_SHUTDOWN_TIMEOUT_MS: '3000',
     ...(prebuilt ? { WORKFLOW_BUNDLE_PATH: bundlePath } : {}),
     ...options.env,
+    ...late,
   };
   const config = loadConfig(env);
   const database = openDatabase(mongo.address, config.MONGODB_DB);

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { startApi, type RunningApi } from '../../src/api/server.js';
 import { loadConfig, secretBoxPassphrase, type Config } from '../../src/config.js';
+import { nativeConnectionOptions } from '../../src/temporal/connection.js';
 import { startDemoModel, type DemoModel } from '../../src/demo-model/server.js';
 import { createLogger, type Logger } from '../../src/lib/logger.js';
 import { freePort } from '../../src/lib/ports.js';
@@ -142,7 +143,7 @@ export async function startStack(
   const startWorker = async (): Promise<void> => {
     if (running) return;
     const database: Database = openDatabase(config.MONGODB_URI, config.MONGODB_DB);
-    const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+    const connection = await NativeConnection.connect(nativeConnectionOptions(config.temporal));
     const workerLogger = logger('chatrelay-worker');
     const extraModules = options.workflowInterceptorModules ?? [];
     const bundlePath = await stackBundle(extraModules);
