@@ -91,6 +91,21 @@ describe('a page id leads to its channel, whatever admins do at once', () => {
     const fresh = await create('legacy-page');
     assert.equal(fresh.chats_page_id, null);
     assert.notEqual(chatIdFor(fresh, 'ann'), chatIdFor(moved, 'ann'));
+    // Its chats in the dashboard: one written before chats said whose they are, one since.
+    const c = collections(mongo.db);
+    const at = new Date();
+    await c.chats.insertOne({
+      _id: legacyChatIdFor('legacy-page', 'old-ann'),
+      page_id: 'legacy-page',
+      client_id: 'old-ann',
+      platform: 'CustomApp',
+      first_seen_at: at,
+    });
+    const since = { channelId: moved.id, pageId: 'legacy-moved', clientId: 'ann', platform: 'CustomApp', seenAt: at };
+    await stores.chats.recordTurn(chatIdFor(moved, 'ann'), null, since, [], 20);
+    const listed = await stores.dashboard.chatsOfChannel(moved, { limit: 10 });
+    assert.deepEqual(listed.map((chat) => chat.client_id).sort(), ['ann', 'old-ann']);
+    assert.deepEqual(await stores.dashboard.chatsOfChannel(fresh, { limit: 10 }), []);
   });
 
   test('the page_id + client_id unique index of before is dropped: two channels of one page may each have the chat of one client', async () => {
