@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { createChannelDeletion, type ChannelDeletion } from '../../src/api/channel-deletion.js';
 import { createChatErasure } from '../../src/api/chat-erasure.js';
-import { chatListResponseSchema } from '../../src/api/contracts/dashboard.js';
+import { chatListResponseSchema, testMessageResponseSchema } from '../../src/api/contracts/dashboard.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { collections, type Collections } from '../../src/stores/collections.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
@@ -127,6 +127,25 @@ describe('deleting a channel: its chats go with it, and a page id used again sta
     });
     // The new channel's chat is untouched.
     assert.equal((await h.stores.chats.get(again.chatId))?.recent?.length, 2);
+  });
+
+  test('a chat whose message is being answered at the DELETE is swept once it has ended, and nothing is written back', async () => {
+    const busy = await createChannelWithAgent(h.stores, { replyUrl: h.receiver.url });
+    h.fake.delayNext('chat', 1_500);
+    const sent = await call('POST', `/v1/channels/${busy.channel.id}/test-message`, {
+      client_id: 'carl',
+      text: 'Answer me slowly',
+    });
+    assert.equal(sent.status, 202, JSON.stringify(sent.body));
+    const accepted = testMessageResponseSchema.parse(sent.body);
+    await h.fake.waitForRequests(1, 'chat');
+    // The model is still answering: the chat's window and the reply are written after the DELETE.
+    assert.equal((await call('DELETE', `/v1/channels/${busy.channel.id}`)).status, 204);
+    await h.env.client.workflow.getHandle(accepted.workflow_id).result();
+    await waitFor(async () => (await h.stores.erasure.channelDeletion(busy.channel.id))?.swept_at !== undefined, {
+      what: 'the deletion swept',
+    });
+    assert.deepEqual(await leftOf(accepted.chat_id, [accepted.message_id], busy.channel.id), {});
   });
 
   test('a sweep stopped before it was done (the process died) is taken up by the next start', async () => {
