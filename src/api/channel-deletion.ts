@@ -63,14 +63,14 @@ export function createChannelDeletion(deps: ChannelDeletionDeps) {
     const startedAt = now();
     const busy = new Set<string>();
     // Its chats, then the chats of its messages whose chat document is gone or was never written.
+    // The busy ones are still there: each batch asks past them.
     for (const next of [
-      (limit: number) => erasure.chatsOfDeletedChannel(deletion, limit),
-      (limit: number) => erasure.chatsOfChannelMessages(channelId, limit),
+      () => erasure.chatsOfDeletedChannel(deletion, batchSize, [...busy]),
+      () => erasure.chatsOfChannelMessages(channelId, batchSize, [...busy]),
     ]) {
       for (;;) {
         if (stopped) return result;
-        // The busy ones are still there: ask for that many more, so that the batch moves on.
-        const chatIds = (await next(batchSize + busy.size)).filter((id) => !busy.has(id));
+        const chatIds = await next();
         if (chatIds.length === 0) break;
         await eraseChats(chatIds, result, busy);
       }

@@ -105,24 +105,35 @@ export function createErasureStore(c: Collections) {
     },
 
     /**
-     * Up to `limit` chats of a deleted channel: those that say they are its, and, for a channel
-     * from before issue 24, those of its page written before chats said whose they are.
+     * Up to `limit` chats of a deleted channel, but those of `skip`: those that say they are its,
+     * and, for a channel from before issue 24, those of its page written before chats said whose
+     * they are.
      */
-    async chatsOfDeletedChannel(deletion: ChannelDeletionDoc, limit: number): Promise<string[]> {
+    async chatsOfDeletedChannel(
+      deletion: ChannelDeletionDoc,
+      limit: number,
+      skip: readonly string[] = [],
+    ): Promise<string[]> {
       const mine: Filter<ChatDoc>[] = [{ channel_id: deletion._id }];
       if (deletion.chats_page_id !== null)
         mine.push({ page_id: deletion.chats_page_id, channel_id: { $exists: false } });
+      const filter: Filter<ChatDoc> = skip.length > 0 ? { $or: mine, _id: { $nin: [...skip] } } : { $or: mine };
       const docs = await c.chats
-        .find({ $or: mine }, { projection: { _id: 1 } })
+        .find(filter, { projection: { _id: 1 } })
         .limit(limit)
         .toArray();
       return docs.map((doc) => doc._id);
     },
 
-    /** The chats of up to `limit` messages of a channel (those whose chat document was never written, or is gone). */
-    async chatsOfChannelMessages(channelId: string, limit: number): Promise<string[]> {
+    /**
+     * The chats of up to `limit` messages of a channel, but those of `skip` (for the messages whose
+     * chat document was never written, or is gone).
+     */
+    async chatsOfChannelMessages(channelId: string, limit: number, skip: readonly string[] = []): Promise<string[]> {
+      const filter: Filter<MessageDoc> =
+        skip.length > 0 ? { channel_id: channelId, chat_id: { $nin: [...skip] } } : { channel_id: channelId };
       const docs = await c.messages
-        .find({ channel_id: channelId }, { projection: { chat_id: 1 } })
+        .find(filter, { projection: { chat_id: 1 } })
         .limit(limit)
         .toArray();
       return [...new Set(docs.map((doc) => doc.chat_id))];

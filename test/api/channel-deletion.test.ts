@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { createChannelDeletion, type ChannelDeletion } from '../../src/api/channel-deletion.js';
 import { createChatErasure } from '../../src/api/chat-erasure.js';
+import { holdingChatTurn } from '../../src/chat-line/hold.js';
 import { chatListResponseSchema, testMessageResponseSchema } from '../../src/api/contracts/dashboard.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { collections, type Collections } from '../../src/stores/collections.js';
@@ -56,7 +57,7 @@ describe('deleting a channel: its chats go with it, and a page id used again sta
     const byMessage = { message_id: { $in: messageIds } };
     const counts = {
       chats: await c.chats.countDocuments({ _id: chatId }),
-      messages: await c.messages.countDocuments({ channel_id: channelId }),
+      messages: await c.messages.countDocuments({ $or: [{ chat_id: chatId }, { channel_id: channelId }] }),
       chat_lines: await c.lines.countDocuments({ chat_id: chatId }),
       chat_line_ends: await c.lineEnds.countDocuments({ chat_id: chatId }),
       message_replies: await c.replies.countDocuments({ _id: { $in: messageIds } }),
@@ -146,6 +147,53 @@ describe('deleting a channel: its chats go with it, and a page id used again sta
       what: 'the deletion swept',
     });
     assert.deepEqual(await leftOf(accepted.chat_id, [accepted.message_id], busy.channel.id), {});
+  });
+
+  test('a chat whose turn does not come within the wait is left for a later sweep; the others are swept at once', async () => {
+    const owner = await createChannelWithAgent(h.stores, { replyUrl: h.receiver.url });
+    const held = await testMessage(owner.channel.id, 'held-user', 'One');
+    const other = await testMessage(owner.channel.id, 'free-user', 'Two');
+    assert.equal((await testMessage(owner.channel.id, 'held-user', 'Three')).outcome?.status, 'delivered');
+    // Something holds the held user's chat (as a message still being answered would) until released.
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const holding = holdingChatTurn(
+      h.line,
+      held.chatId,
+      { kind: 'erasure', waitMs: 5_000, holdMs: 60_000 },
+      async () => {
+        await gate;
+        return { value: undefined };
+      },
+    );
+    await waitFor(async () => (await h.stores.lines.lastTaken(held.chatId)) === 3, {
+      what: 'the hold claimed its place',
+    });
+    assert.equal(await h.stores.channels.delete(owner.channel.id), true);
+    const sweeper = createChannelDeletion({
+      stores: h.stores,
+      chatErasure: createChatErasure({ stores: h.stores, line: h.line, waitMs: 200 }),
+      logger: quietLogger,
+      batchSize: 1,
+      settleMs: 0,
+    });
+    try {
+      const first = await sweeper.sweep(owner.channel.id);
+      assert.equal(first.busyChats, 1);
+      // The free chat is gone (its messages counted by chat: the held chat's still carry the channel id).
+      assert.deepEqual(await leftOf(other.chatId, [other.messageId], 'chn_of_no_one'), {});
+      assert.equal((await h.stores.chats.get(held.chatId))?.client_id, 'held-user');
+      assert.equal((await h.stores.erasure.channelDeletion(owner.channel.id))?.swept_at, undefined);
+      release();
+      assert.equal((await holding).held, true);
+      const second = await sweeper.sweep(owner.channel.id);
+      assert.equal(second.busyChats, 0);
+      assert.deepEqual(await leftOf(held.chatId, [held.messageId], owner.channel.id), {});
+      assert.notEqual((await h.stores.erasure.channelDeletion(owner.channel.id))?.swept_at, undefined);
+    } finally {
+      release();
+      await sweeper.stop();
+    }
   });
 
   test('a sweep stopped before it was done (the process died) is taken up by the next start', async () => {
