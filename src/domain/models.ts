@@ -104,7 +104,7 @@ export const channelDefaults = {
 /** What a message workflow carries from the API: the inbound body plus where it came from. */
 export interface InboundEnvelope {
   messageId: string;
-  /** The chat (page id + client id) the message belongs to; replies are ordered per chat. */
+  /** The chat (channel + client id, stores/chats.ts chatIdFor) the message belongs to; replies are ordered per chat. */
   chatId: string;
   channelId: string;
   pageId: string;
