@@ -81,7 +81,7 @@ try {
     // (With none stored, chats of their own: preseeding later must not meet them.)
     const client = (i: number): string =>
       size > 0 ? `earlier-${Math.max(0, size - 1 - (i % 100))}` : `probe-${i % 100}`;
-    const chat = (i: number): string => chatIdFor(channel.page_id, client(i));
+    const chat = (i: number): string => chatIdFor(channel, client(i));
     const message = (i: number): string => `msg_earlier${Math.max(0, size - 1 - (i % 100))}`;
     const fresh = (): string => `probe-${size}-${(probes += 1)}`;
     const path = async (label: string, op: (i: number) => Promise<unknown>) =>
@@ -121,7 +121,7 @@ try {
       await stores.chats.recordTurn(
         chat(i),
         doc,
-        { pageId: channel.page_id, clientId: client(i), platform: 'x', seenAt: new Date() },
+        { channelId: channel.id, pageId: channel.page_id, clientId: client(i), platform: 'x', seenAt: new Date() },
         [entry(fresh(), 'user', 'hi')],
         20,
       );
@@ -148,8 +148,8 @@ try {
     await admin('dashboard.messagesOfChat (50, through the line by _id)', (i) =>
       stores.dashboard.messagesOfChat(channel.id, chat(i), 50),
     );
-    await admin('dashboard.chatsOfPage (a page of 50)', () =>
-      stores.dashboard.chatsOfPage(channel.page_id, { limit: 51 }),
+    await admin('dashboard.chatsOfChannel (a page of 50)', () =>
+      stores.dashboard.chatsOfChannel(channel, { limit: 51 }),
     );
     await admin('messages.listByChannel (a page of 50)', () =>
       stores.messages.listByChannel(channel.id, { limit: 51 }),
@@ -163,7 +163,7 @@ try {
     );
     await admin('erasure.expiredChats (retention: a page of 500)', () => stores.erasure.expiredChats(new Date(0), 500));
     await admin('erasure.eraseChat (one user, nothing of theirs stored)', () =>
-      stores.erasure.eraseChat(chatIdFor(channel.page_id, `nobody-${(probes += 1)}`)),
+      stores.erasure.eraseChat(chatIdFor(channel, `nobody-${(probes += 1)}`)),
     );
   }
 

@@ -36,6 +36,7 @@ const lengthsOf = (parts: readonly StoredPart[]): number[] => parts.map((part) =
 /** What a message tells about its chat's end user. */
 function sightingOf(message: MessageDoc): ChatSighting {
   return {
+    channelId: message.channel_id,
     pageId: message.page_id,
     clientId: message.client_id,
     platform: message.platform,

@@ -3,6 +3,7 @@ import type { ChatLine } from '../chat-line/line.js';
 import type { ChatControlResponse } from './contracts/handoff.js';
 import { chatControlWorkflowId } from '../domain/ids.js';
 import { randomId } from '../lib/secrets.js';
+import { chatOfChannel } from '../stores/chats.js';
 import type { Stores } from '../stores/index.js';
 import type { ChatControlInput, chatControlWorkflow } from '../workflows/chat-control.js';
 import { notFound, unavailable } from './errors.js';
@@ -29,7 +30,7 @@ export function createChatControls(deps: ChatControlDeps) {
     const channel = await stores.channels.get(channelId);
     if (!channel) throw notFound('Channel');
     const chat = await stores.chats.get(chatId);
-    if (!chat || chat.page_id !== channel.page_id) throw notFound('Chat');
+    if (!chat || !chatOfChannel(chat, channel)) throw notFound('Chat');
     const workflowId = chatControlWorkflowId(chatId, paused, randomId(8));
     const lineSeq = await deps.line.claim(chatId, { messageId: workflowId, workflowId });
     const input: ChatControlInput = { chatId, lineSeq, paused, requestedAt: new Date().toISOString() };

@@ -1,12 +1,12 @@
 import type { ChatLine } from '../chat-line/line.js';
 import { holdingChatTurn } from '../chat-line/hold.js';
-import type { ErasureCounts } from '../domain/erasure.js';
-import { chatIdFor } from '../stores/chats.js';
+import { addCounts, type ErasureCounts } from '../domain/erasure.js';
+import { chatIdFor, legacyChatIdFor } from '../stores/chats.js';
 import type { Stores } from '../stores/index.js';
 import { conflict } from './errors.js';
 
 export interface ChatErasureDeps {
-  stores: Pick<Stores, 'erasure' | 'lines'>;
+  stores: Pick<Stores, 'erasure' | 'lines' | 'channels'>;
   line: ChatLine;
   /** How long an erasure waits for the chat's messages being answered (default 10 s); then 409. */
   waitMs?: number;
@@ -14,38 +14,62 @@ export interface ChatErasureDeps {
   holdMs?: number;
 }
 
+/** A chat's erasure: what it deleted, or, when a message of the chat kept being answered, nothing. */
+export type ChatErased = { erased: ErasureCounts } | { busy: true };
+
 /**
  * An end user's erasure, done in their chat's turn: it takes a place in the chat's line like a
  * message, so it waits for the messages accepted before it (which would otherwise write the chat
  * back after it) and the messages after it wait for it, then go at once. Their messages before it
  * are deleted with every record; the chat's line keeps its places' numbers and ends (later claims
- * and turns go by them) without the message ids.
+ * and turns go by them) without the message ids. A chat of a deleted channel (`forGood`) loses
+ * its line too, then the chat document last, so a sweep stopped half-way finds the chat again.
  */
 export function createChatErasure(deps: ChatErasureDeps) {
-  const { erasure, lines } = deps.stores;
-  return {
-    async erase(pageId: string, clientId: string): Promise<{ chatId: string; erased: ErasureCounts }> {
-      const chatId = chatIdFor(pageId, clientId);
-      // A chat never seen (or erased and cut by retention): nothing to hold a place for.
-      if ((await lines.lastTaken(chatId)) === (await lines.floor(chatId))) {
-        return { chatId, erased: await erasure.eraseChat(chatId) };
-      }
+  const { erasure, lines, channels } = deps.stores;
+
+  async function eraseChat(chatId: string, options: { forGood?: boolean } = {}): Promise<ChatErased> {
+    const forGood = options.forGood === true;
+    let erased: ErasureCounts;
+    // A chat never seen (or erased and cut by retention): nothing to hold a place for.
+    if ((await lines.lastTaken(chatId)) === (await lines.floor(chatId))) {
+      erased = await erasure.eraseChat(chatId, { keepChat: forGood });
+    } else {
       const held = await holdingChatTurn(
         deps.line,
         chatId,
         { kind: 'erasure', waitMs: deps.waitMs ?? 10_000, holdMs: deps.holdMs ?? 10 * 60_000 },
         async (seq) => {
-          const erased = await erasure.eraseChat(chatId, { beforePlace: seq });
+          const counts = await erasure.eraseChat(chatId, { beforePlace: seq, keepChat: forGood });
           await lines.blank(chatId, seq);
-          return { value: erased };
+          return { value: counts };
         },
       );
-      if (!held.held) {
+      if (!held.held) return { busy: true };
+      erased = held.value;
+    }
+    if (forGood) {
+      // Nobody claims a place in it any more: its channel, and so its messages' token, is gone.
+      addCounts(erased, await lines.drop(chatId));
+      addCounts(erased, await erasure.eraseChatDocuments(chatId));
+    }
+    return { erased };
+  }
+
+  return {
+    eraseChat,
+
+    /** The end user `clientId` of the channel that has `pageId` now (of none: a chat of a channel from before issue 24). */
+    async erase(pageId: string, clientId: string): Promise<{ chatId: string; erased: ErasureCounts }> {
+      const channel = await channels.getByPageId(pageId);
+      const chatId = channel ? chatIdFor(channel, clientId) : legacyChatIdFor(pageId, clientId);
+      const done = await eraseChat(chatId);
+      if ('busy' in done) {
         throw conflict(
           "The end user's chat has a message still being answered (or waiting for its channel); nothing was erased. Try again once it has ended.",
         );
       }
-      return { chatId, erased: held.value };
+      return { chatId, erased: done.erased };
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { ChatSummary, ChatTurn } from './contracts/dashboard.js';
 import { mediaUrl } from '../domain/ids.js';
 import type { ChatDoc } from '../stores/collections.js';
+import { chatOfChannel } from '../stores/chats.js';
 import type { Stores } from '../stores/index.js';
 import { notFound } from './errors.js';
 
@@ -40,7 +41,7 @@ export function createConversations(deps: ConversationDeps) {
   return {
     async list(channelId: string, options: { limit: number; before?: string }) {
       const channel = await requireChannel(channelId);
-      const chats = await stores.dashboard.chatsOfPage(channel.page_id, {
+      const chats = await stores.dashboard.chatsOfChannel(channel, {
         limit: options.limit + 1,
         ...(options.before ? { before: new Date(options.before) } : {}),
       });
@@ -52,7 +53,7 @@ export function createConversations(deps: ConversationDeps) {
     async history(channelId: string, chatId: string, limit: number) {
       const channel = await requireChannel(channelId);
       const chat = await stores.chats.get(chatId);
-      if (!chat || chat.page_id !== channel.page_id) throw notFound('Chat');
+      if (!chat || !chatOfChannel(chat, channel)) throw notFound('Chat');
       const messages = await stores.dashboard.messagesOfChat(channel.id, chat._id, limit);
       const turns = await Promise.all(
         messages.reverse().map(async (message): Promise<ChatTurn> => {

@@ -21,6 +21,7 @@ import { adminRouter } from './routes/admin.js';
 import { codecRouter } from './routes/codec.js';
 import { createChatControls } from './chat-controls.js';
 import { createChatErasure } from './chat-erasure.js';
+import { createChannelDeletion } from './channel-deletion.js';
 import { createConversations } from './conversations.js';
 import { createOverview } from './overview.js';
 import { extraRoutes } from './routes/extra-routes.js';
@@ -81,6 +82,8 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     interceptors: { workflow: tracingClientInterceptors() },
   });
   const line = chatLineFor(stores, client);
+  const chatErasure = createChatErasure({ stores, line, waitMs: config.ERASURE_WAIT_MS });
+  const channelDeletion = createChannelDeletion({ stores, chatErasure, logger });
   const auth = createChannelAuthenticator(stores.channels, { ttlMs: config.CHANNEL_CACHE_TTL_MS });
   const limits = {
     maxTextLength: config.MAX_TEXT_LENGTH,
@@ -152,6 +155,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
         signingSecretGraceSeconds: config.SIGNING_SECRET_GRACE_SECONDS,
         auth,
         deliveryPolicy: { allowPrivate: config.DELIVERY_ALLOW_PRIVATE, allowHosts: config.DELIVERY_ALLOW_HOSTS },
+        channelDeletion,
         logger,
       }),
       messagesRouter({
@@ -185,7 +189,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       erasureRouter({
         adminToken: config.ADMIN_TOKEN,
         authFailures,
-        erasure: createChatErasure({ stores, line, waitMs: config.ERASURE_WAIT_MS }),
+        erasure: chatErasure,
         logger,
       }),
       codecRouter({
@@ -227,6 +231,13 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   logger.info({ port }, 'API listening');
+  // Deleted channels whose sweep a process stopped before it was done (src/api/channel-deletion.ts).
+  await channelDeletion
+    .resumePending()
+    .then((pending) => {
+      if (pending > 0) logger.info({ pending }, 'deleted channels: sweeping what is left of them');
+    })
+    .catch((error: unknown) => logger.warn({ err: error }, 'could not look for deleted channels to sweep yet'));
   return {
     app,
     server,
@@ -242,6 +253,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
           'requests still in flight at the shutdown deadline were cut off',
         );
       await loadGate?.stop();
+      await channelDeletion.stop();
       await connection.close().catch(() => undefined);
       await database.close();
     },

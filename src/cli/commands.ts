@@ -184,7 +184,7 @@ const channelCommands = resourceCommands<ChannelResponse>({
   },
   get: { summary: 'Show a channel' },
   update: { summary: 'Change a channel (only the options given; the token changes with rotate-token)' },
-  delete: { summary: 'Delete a channel (its token stops working)' },
+  delete: { summary: 'Delete a channel (its token stops working; its chats and messages are deleted after)' },
 });
 
 const channelActions: Command[] = [

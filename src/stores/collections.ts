@@ -34,6 +34,8 @@ export type { HistoryEntry };
  */
 export interface ChatDoc {
   _id: string;
+  /** The channel the chat is of (written with every turn since issue 24; absent on chats not seen since). */
+  channel_id?: string;
   page_id: string;
   client_id: string;
   platform: string;
@@ -53,6 +55,21 @@ export interface ChatDoc {
    * costs nothing more.
    */
   handoff?: ChatHandoff;
+}
+
+/**
+ * A deleted channel whose chats, messages and their records are still to be swept away
+ * (src/api/channel-deletion.ts). Inserted before the channel document is deleted, so a process
+ * that dies mid-way leaves what it did not delete findable; `swept_at` once nothing is left.
+ */
+export interface ChannelDeletionDoc {
+  /** The deleted channel's id. */
+  _id: string;
+  page_id: string;
+  /** The channel's chats_page_id: how its chats' ids were derived (stores/chats.ts). */
+  chats_page_id: string | null;
+  deleted_at: Date;
+  swept_at?: Date;
 }
 
 /** Who paused the chat's assistant, when, and (when the model asked) by which message's reply. */
@@ -239,6 +256,7 @@ export interface Collections {
   agents: Collection<AgentDoc>;
   channels: Collection<ChannelDoc>;
   channelPages: Collection<ChannelPageDoc>;
+  channelDeletions: Collection<ChannelDeletionDoc>;
   chats: Collection<ChatDoc>;
   messages: Collection<MessageDoc>;
   attempts: Collection<DeliveryAttemptDoc>;
@@ -259,6 +277,7 @@ export function collections(db: Db): Collections {
     agents: db.collection<AgentDoc>('agents'),
     channels: db.collection<ChannelDoc>('channels'),
     channelPages: db.collection<ChannelPageDoc>('channel_pages'),
+    channelDeletions: db.collection<ChannelDeletionDoc>('channel_deletions'),
     chats: db.collection<ChatDoc>('chats'),
     messages: db.collection<MessageDoc>('messages'),
     attempts: db.collection<DeliveryAttemptDoc>('delivery_attempts'),
@@ -280,8 +299,11 @@ export async function ensureIndexes(c: Collections): Promise<void> {
   await Promise.all([
     c.channels.createIndex({ page_id: 1 }, { unique: true, name: 'page_id_unique' }),
     c.channels.createIndex({ agent_id: 1 }, { name: 'agent_id' }),
-    c.chats.createIndex({ page_id: 1, client_id: 1 }, { unique: true, name: 'page_client_unique' }),
-    // The dashboard's chats of a page, most recent first (stores/dashboard-reads.ts).
+    // The dashboard's chats of a channel, most recent first (stores/dashboard-reads.ts); of a
+    // channel from before issue 24, by its page. (A chat's `_id` is unique by itself: the unique
+    // page_id + client_id index of before would refuse a new channel's chat on a reused page id.)
+    dropIndexIfPresent(c.chats, 'page_client_unique'),
+    c.chats.createIndex({ channel_id: 1, last_seen_at: -1, _id: 1 }, { name: 'channel_recent' }),
     c.chats.createIndex({ page_id: 1, last_seen_at: -1, _id: 1 }, { name: 'page_recent' }),
     c.messages.createIndex({ channel_id: 1, created_at: -1 }, { name: 'channel_recent' }),
     c.attempts.createIndex({ message_id: 1, part_index: 1, attempt: 1 }, { name: 'message_attempts' }),
@@ -297,6 +319,17 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     c.pausedDeliveries.createIndex({ message_id: 1 }, { name: 'message' }),
     c.blobs.createIndex({ message_id: 1 }, { name: 'message' }),
   ]);
+}
+
+/** Drops the index `name` of `collection`; nothing when it (or the collection) does not exist. */
+async function dropIndexIfPresent<T extends { _id: string }>(collection: Collection<T>, name: string): Promise<void> {
+  try {
+    await collection.dropIndex(name);
+  } catch (error) {
+    // IndexNotFound (27) or NamespaceNotFound (26): already gone.
+    const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+    if (code !== 27 && code !== 26) throw error;
+  }
 }
 
 /** Inserts a document written once; true when this call inserted it, false when it was there already (a retry). */

@@ -1,6 +1,6 @@
 import type { DeleteResult, Filter } from 'mongodb';
 import { addCounts, type ErasureCounts } from '../domain/erasure.js';
-import type { Collections, MessageDoc } from './collections.js';
+import type { ChannelDeletionDoc, ChatDoc, Collections, MessageDoc } from './collections.js';
 
 /**
  * Deleting what chatrelay keeps about end users: a chat and everything of it (an erasure request),
@@ -68,7 +68,7 @@ export function createErasureStore(c: Collections) {
      */
     async eraseChat(
       chatId: string,
-      options: { batchSize?: number; beforePlace?: number } = {},
+      options: { batchSize?: number; beforePlace?: number; keepChat?: boolean } = {},
     ): Promise<ErasureCounts> {
       const batchSize = options.batchSize ?? 500;
       const counts: ErasureCounts = {};
@@ -84,7 +84,65 @@ export function createErasureStore(c: Collections) {
         if (batch.length === 0) break;
         addCounts(counts, await eraseMessages(batch.map((doc) => doc._id)));
       }
-      return addCounts(counts, await eraseChatDocuments(chatId));
+      return options.keepChat === true ? counts : addCounts(counts, await eraseChatDocuments(chatId));
+    },
+
+    /** The deleted channels not swept yet (src/api/channel-deletion.ts), oldest first. */
+    async pendingChannelDeletions(): Promise<ChannelDeletionDoc[]> {
+      return c.channelDeletions
+        .find({ swept_at: { $exists: false } })
+        .sort({ deleted_at: 1, _id: 1 })
+        .toArray();
+    },
+
+    async channelDeletion(channelId: string): Promise<ChannelDeletionDoc | null> {
+      return c.channelDeletions.findOne({ _id: channelId });
+    },
+
+    /** Nothing of the deleted channel was left at `at`. One writer: the sweep. */
+    async markChannelSwept(channelId: string, at: Date): Promise<void> {
+      await c.channelDeletions.updateOne({ _id: channelId }, { $set: { swept_at: at } });
+    },
+
+    /**
+     * Up to `limit` chats of a deleted channel, but those of `skip`: those that say they are its,
+     * and, for a channel from before issue 24, those of its page written before chats said whose
+     * they are.
+     */
+    async chatsOfDeletedChannel(
+      deletion: ChannelDeletionDoc,
+      limit: number,
+      skip: readonly string[] = [],
+    ): Promise<string[]> {
+      const mine: Filter<ChatDoc>[] = [{ channel_id: deletion._id }];
+      if (deletion.chats_page_id !== null)
+        mine.push({ page_id: deletion.chats_page_id, channel_id: { $exists: false } });
+      const filter: Filter<ChatDoc> = skip.length > 0 ? { $or: mine, _id: { $nin: [...skip] } } : { $or: mine };
+      const docs = await c.chats
+        .find(filter, { projection: { _id: 1 } })
+        .limit(limit)
+        .toArray();
+      return docs.map((doc) => doc._id);
+    },
+
+    /**
+     * The chats of up to `limit` messages of a channel, but those of `skip` (for the messages whose
+     * chat document was never written, or is gone).
+     */
+    async chatsOfChannelMessages(channelId: string, limit: number, skip: readonly string[] = []): Promise<string[]> {
+      const filter: Filter<MessageDoc> =
+        skip.length > 0 ? { channel_id: channelId, chat_id: { $nin: [...skip] } } : { channel_id: channelId };
+      const docs = await c.messages
+        .find(filter, { projection: { chat_id: 1 } })
+        .limit(limit)
+        .toArray();
+      return [...new Set(docs.map((doc) => doc.chat_id))];
+    },
+
+    /** The replies of a deleted channel waiting for it to be resumed (a 410), whose messages are gone. */
+    async erasePausedDeliveries(channelId: string): Promise<ErasureCounts> {
+      const deleted = await c.pausedDeliveries.deleteMany({ channel_id: channelId });
+      return { [c.pausedDeliveries.collectionName]: deleted.deletedCount };
     },
 
     /**

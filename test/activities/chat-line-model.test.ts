@@ -18,7 +18,7 @@ import fc from 'fast-check';
 import { createChatErasure } from '../../src/api/chat-erasure.js';
 import { createChatLine, type ChatLine, type LineWorkflows } from '../../src/chat-line/line.js';
 import { randomId } from '../../src/lib/secrets.js';
-import { chatIdFor } from '../../src/stores/chats.js';
+import { legacyChatIdFor } from '../../src/stores/chats.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
 import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
 
@@ -75,7 +75,7 @@ class World {
   tick = 0;
   readonly owners: Owner[] = [];
   readonly wakes = new Map<string, number>();
-  readonly chats = Array.from({ length: CHATS }, (_, n) => chatIdFor(PAGE, `client-${n}`));
+  readonly chats = Array.from({ length: CHATS }, (_, n) => legacyChatIdFor(PAGE, `client-${n}`));
   readonly granted = new Map<string, number[]>();
   readonly heads = new Map<string, number>();
   readonly apis: ChatLine[];

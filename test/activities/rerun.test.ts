@@ -214,6 +214,7 @@ const scenarios: Scenario[] = [
       // An admin's pause, before the chat's first message (the chat is created with it).
       if (await stores.chats.get(input.chatId)) return [];
       const sighting = {
+        channelId: input.channelId,
         pageId: input.pageId,
         clientId: input.message.client_id,
         platform: input.message.platform,

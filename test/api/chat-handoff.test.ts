@@ -1,24 +1,13 @@
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { createApp } from '../../src/api/app.js';
-import { createChannelAuthenticator } from '../../src/api/channel-auth.js';
-import { createChatControls } from '../../src/api/chat-controls.js';
-import { createConversations } from '../../src/api/conversations.js';
-import { createMessageStarter } from '../../src/api/message-starter.js';
-import { createOverview } from '../../src/api/overview.js';
-import { adminRouter } from '../../src/api/routes/admin.js';
-import { chatControlsRouter } from '../../src/api/routes/chat-controls.js';
-import { dashboardApiRouter } from '../../src/api/routes/dashboard-api.js';
 import { agentResponseSchema } from '../../src/api/contracts/admin.js';
 import { chatHistoryResponseSchema, chatListResponseSchema } from '../../src/api/contracts/dashboard.js';
 import { HELD_FOR_PERSON_REASON } from '../../src/domain/handoff.js';
 import { chatControlResponseSchema } from '../../src/api/contracts/handoff.js';
-import { testMessageResponseSchema } from '../../src/api/contracts/dashboard.js';
 import { ADMIN_TOKEN } from '../helpers/admin-app.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
-import { quietLogger, startWorkflowHarness, type WorkflowHarness } from '../helpers/workflow-harness.js';
+import { startHarnessAdminApp, type HarnessAdminApp } from '../helpers/harness-admin-app.js';
+import { startWorkflowHarness, type WorkflowHarness } from '../helpers/workflow-harness.js';
 import { run } from '../helpers/run-cli.js';
 
 /**
@@ -28,54 +17,18 @@ import { run } from '../helpers/run-cli.js';
  */
 describe('chat pause and resume: admin API and CLI', () => {
   let h: WorkflowHarness;
-  let server: Server;
+  let app: HarnessAdminApp;
   let base: string;
+  let call: HarnessAdminApp['call'];
+  let testMessage: HarnessAdminApp['testMessage'];
 
   before(async () => {
     h = await startWorkflowHarness();
-    const app = createApp({
-      logger: quietLogger,
-      health: {},
-      routers: [
-        adminRouter({
-          adminToken: ADMIN_TOKEN,
-          agents: h.stores.agents,
-          channels: h.stores.channels,
-          signingSecrets: h.stores.signingSecrets,
-          signingSecretGraceSeconds: 3_600,
-          auth: createChannelAuthenticator(h.stores.channels, { ttlMs: 60_000 }),
-          deliveryPolicy: { allowPrivate: true, allowHosts: [] },
-          logger: quietLogger,
-        }),
-        chatControlsRouter({
-          adminToken: ADMIN_TOKEN,
-          controls: createChatControls({
-            stores: h.stores,
-            client: h.env.client,
-            line: h.line,
-            taskQueue: h.taskQueue,
-          }),
-          logger: quietLogger,
-        }),
-        dashboardApiRouter({
-          adminToken: ADMIN_TOKEN,
-          channels: h.stores.channels,
-          // Test messages take the webhook's path: a place in the chat's line, then the real workflow.
-          starter: createMessageStarter(h.env.client, h.taskQueue, h.line),
-          auth: createChannelAuthenticator(h.stores.channels, { ttlMs: 60_000 }),
-          conversations: createConversations({ stores: h.stores, publicBaseUrl: h.mediaBaseUrl }),
-          overview: createOverview({ stores: h.stores }),
-          logger: quietLogger,
-        }),
-      ],
-    });
-    server = app.listen(0, '127.0.0.1');
-    await new Promise<void>((resolve) => server.once('listening', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    app = await startHarnessAdminApp(h);
+    ({ base, call, testMessage } = app);
   });
   after(async () => {
-    server?.closeAllConnections();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await app?.close();
     await h?.close();
   });
   beforeEach(() => {
@@ -83,29 +36,8 @@ describe('chat pause and resume: admin API and CLI', () => {
     h.receiver.reset();
   });
 
-  const call = async (method: string, path: string, body?: unknown, token: string | null = ADMIN_TOKEN) => {
-    const response = await fetch(`${base}${path}`, {
-      method,
-      headers: {
-        ...(token !== null ? { authorization: `Bearer ${token}` } : {}),
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const json: unknown = await response.json();
-    return { status: response.status, body: json };
-  };
   const cli = (...args: string[]) =>
     run(args, { env: { PATH: process.env.PATH, HOME: process.env.HOME, CHATRELAY_URL: base, ADMIN_TOKEN } });
-
-  /** A message of a test user, through the API, answered (or not) by the workflow: its outcome. */
-  async function testMessage(channelId: string, clientId: string, text: string) {
-    const sent = await call('POST', `/v1/channels/${channelId}/test-message`, { client_id: clientId, text });
-    assert.equal(sent.status, 202, JSON.stringify(sent.body));
-    const accepted = testMessageResponseSchema.parse(sent.body);
-    await h.env.client.workflow.getHandle(accepted.workflow_id).result();
-    return { chatId: accepted.chat_id, outcome: await h.stores.messages.outcome(accepted.message_id) };
-  }
 
   test('POST pause and resume: a paused chat keeps its messages unanswered, and says so in the chat list', async () => {
     const { channel } = await createChannelWithAgent(h.stores, { replyUrl: h.receiver.url });

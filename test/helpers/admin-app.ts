@@ -52,6 +52,9 @@ export async function startAdminApp(
         auth,
         // Test receivers listen on loopback: allowed explicitly, as DELIVERY_ALLOW_PRIVATE=true does.
         deliveryPolicy: options.deliveryPolicy ?? { allowPrivate: true, allowHosts: [] },
+        // No Temporal here to hold a chat's turn: a deleted channel's sweep is tested with a worker
+        // (test/api/channel-deletion.test.ts).
+        channelDeletion: { start: () => undefined },
         logger: quiet,
       }),
       openapiRouter({ limits }),

@@ -32,7 +32,7 @@ export async function storeAnsweredMessage(
 ): Promise<string> {
   const at = options.at ?? new Date();
   const id = `msg_${clientId}_${Math.random().toString(36).slice(2, 10)}`;
-  const chatId = chatIdFor(channel.page_id, clientId);
+  const chatId = chatIdFor(channel, clientId);
   // Its place in the chat's line, as the API claims it on acceptance (the dashboard finds a chat's messages there).
   const seq = await stores.lines.claim(chatId, 0, { messageId: id, workflowId: `chatrelay-message-${id}` }, at);
   await stores.messages.insert(
@@ -62,7 +62,14 @@ export async function storeAnsweredMessage(
   await stores.chats.recordTurn(
     chatId,
     chat,
-    { pageId: channel.page_id, clientId, platform: 'CustomApp', clientName: `Name of ${clientId}`, seenAt: at },
+    {
+      channelId: channel.id,
+      pageId: channel.page_id,
+      clientId,
+      platform: 'CustomApp',
+      clientName: `Name of ${clientId}`,
+      seenAt: at,
+    },
     [
       { id: `${id}:u`, role: 'user', content: options.text, attachments: [] },
       { id: `${id}:a`, role: 'assistant', content: options.reply.join('\n'), attachments: [] },

@@ -1,5 +1,5 @@
 import { Binary } from 'mongodb';
-import { chatIdFor } from '../../src/stores/chats.js';
+import { legacyChatIdFor } from '../../src/stores/chats.js';
 import type { Collections } from '../../src/stores/collections.js';
 
 /** Every collection erasure and retention must empty of a chat's or a message's data, by name. */
@@ -27,7 +27,7 @@ export async function seedChat(
   c: Collections,
   options: { pageId: string; clientId: string; receivedAt: Date; messages: number; finished?: boolean; tag?: string },
 ): Promise<{ chatId: string; messageIds: string[] }> {
-  const chatId = chatIdFor(options.pageId, options.clientId);
+  const chatId = legacyChatIdFor(options.pageId, options.clientId);
   const at = options.receivedAt;
   const messageIds: string[] = [];
   for (let n = 1; n <= options.messages; n++) {

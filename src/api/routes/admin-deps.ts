@@ -1,4 +1,5 @@
 /** What the admin API's handlers need, and the small helpers they share. */
+import type { ChannelDeletion } from '../channel-deletion.js';
 import type { Logger } from '../../lib/logger.js';
 import type { AddressPolicy } from '../../lib/address-policy.js';
 import type { AgentStore } from '../../stores/agents.js';
@@ -31,6 +32,8 @@ export interface AdminDeps {
   auth: Pick<ChannelAuthenticator, 'invalidate'>;
   /** Where reply POSTs may go (DELIVERY_ALLOW_PRIVATE, DELIVERY_ALLOW_HOSTS): a reply URL is checked against it when set. */
   deliveryPolicy: AddressPolicy;
+  /** Sweeps a deleted channel's chats, messages and their records, after the DELETE's answer. */
+  channelDeletion: Pick<ChannelDeletion, 'start'>;
   logger: Logger;
 }
 

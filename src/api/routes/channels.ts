@@ -77,7 +77,8 @@ export const channelRoutes = [
     operationId: 'deleteChannel',
     tag: 'Channels',
     summary: 'Delete a channel',
-    description: 'Its token stops working at once in this API process; messages accepted before are not answered.',
+    description:
+      'Its token stops working at once in this API process; messages accepted before are not answered. Its chats (their history, handoff pauses and lines), messages and every record of them are deleted after the answer, in the background, each chat once the message it is answering has ended; a channel made later on the same page id starts with no chats.',
     success: { status: 204, description: 'Deleted.' },
     errors: [401, 404],
   },
@@ -261,6 +262,8 @@ export function channelHandlers(deps: AdminDeps): HandlersFor<typeof channelRout
         auth.invalidate(current.page_id);
       }
       await signingSecrets.deleteForChannel(channelId);
+      // Its chats and messages go after the answer, in the background (src/api/channel-deletion.ts).
+      deps.channelDeletion.start(channelId);
       logger.info({ requestId, channelId, pageId: current.page_id }, 'admin: channel deleted');
       return { status: 204 };
     },

@@ -14,7 +14,7 @@ export const erasureRoutes = [
     tag: 'Privacy',
     summary: "Erase one end user's data",
     description:
-      "Deletes the end user's chat on a channel page and everything of it: every message, its transcript, reply, speech audio, delivery attempts, outcomes and redeliveries, and the chat's history. Done in the chat's turn: the erasure waits (up to `ERASURE_WAIT_MS`, 10 s by default) for the messages accepted before it, which are erased with the rest; messages sent after it wait for it, are kept and answered. When a message is still being answered after that wait, the answer is 409 and nothing is erased. Safe to repeat. Temporal keeps the histories of finished workflows for the namespace's retention period (their payloads are encrypted).",
+      "Deletes the end user's chat on the channel that has the page id now, and everything of it: every message, its transcript, reply, speech audio, delivery attempts, outcomes and redeliveries, and the chat's history. Done in the chat's turn: the erasure waits (up to `ERASURE_WAIT_MS`, 10 s by default) for the messages accepted before it, which are erased with the rest; messages sent after it wait for it, are kept and answered. When a message is still being answered after that wait, the answer is 409 and nothing is erased. Safe to repeat. Temporal keeps the histories of finished workflows for the namespace's retention period (their payloads are encrypted).",
     body: erasureRequestSchema,
     success: { status: 200, description: 'Erased; the counts say what was deleted.', schema: erasureResponseSchema },
     errors: [400, 401, 409, 415],
