@@ -20,6 +20,7 @@ import { adminRouter } from './routes/admin.js';
 import { codecRouter } from './routes/codec.js';
 import { createChatControls } from './chat-controls.js';
 import { createChatErasure } from './chat-erasure.js';
+import { createAvatars } from './avatars.js';
 import { createConversations } from './conversations.js';
 import { createOverview } from './overview.js';
 import { extraRoutes } from './routes/extra-routes.js';
@@ -160,6 +161,10 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
         starter,
         auth,
         conversations: createConversations({ stores, publicBaseUrl: config.PUBLIC_BASE_URL }),
+        avatars: createAvatars({
+          stores,
+          policy: { allowPrivate: config.FETCH_ALLOW_PRIVATE, allowHosts: config.FETCH_ALLOW_HOSTS },
+        }),
         overview: createOverview({ stores }),
         logger,
       }),

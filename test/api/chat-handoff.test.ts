@@ -5,6 +5,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { createApp } from '../../src/api/app.js';
 import { createChannelAuthenticator } from '../../src/api/channel-auth.js';
 import { createChatControls } from '../../src/api/chat-controls.js';
+import { createAvatars } from '../../src/api/avatars.js';
 import { createConversations } from '../../src/api/conversations.js';
 import { createMessageStarter } from '../../src/api/message-starter.js';
 import { createOverview } from '../../src/api/overview.js';
@@ -64,6 +65,7 @@ describe('chat pause and resume: admin API and CLI', () => {
           starter: createMessageStarter(h.env.client, h.taskQueue, h.line),
           auth: createChannelAuthenticator(h.stores.channels, { ttlMs: 60_000 }),
           conversations: createConversations({ stores: h.stores, publicBaseUrl: h.mediaBaseUrl }),
+          avatars: createAvatars({ stores: h.stores, policy: { allowPrivate: false, allowHosts: [] } }),
           overview: createOverview({ stores: h.stores }),
           logger: quietLogger,
         }),
