@@ -1,7 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Express } from 'express';
 import type { Server } from 'node:http';
-import { checkMetricsExposure, checkSecretsKey, secretBoxFromConfig, type Config } from '../config.js';
+import { checkMetricsExposure, checkSecretsKey, secretBoxFromConfig, type ApiConfig } from '../config.js';
 import type { Logger } from '../lib/logger.js';
 import { createApiMetrics, type ApiMetrics } from '../observability/metrics.js';
 import { gracefulServer } from '../observability/shutdown.js';
@@ -45,7 +45,7 @@ export interface RunningApi {
 }
 
 /** Wires the API from configuration and starts listening. Used by the API process and by tests. */
-export async function startApi(config: Config, logger: Logger): Promise<RunningApi> {
+export async function startApi(config: ApiConfig, logger: Logger): Promise<RunningApi> {
   // Before anything is opened: a refusal here leaves nothing to close.
   checkMetricsExposure(config, 'api');
   const database: Database = openDatabase(config.MONGODB_URI, config.MONGODB_DB);
