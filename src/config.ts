@@ -134,7 +134,10 @@ export const configSchema = z.object({
     .describe(
       "the worker makes its own version the deployment's current one once it polls: for one build at a time (local stack, compose); off where a rollout does it",
     ),
-  OPENAI_API_KEY: z.string().min(1, 'must not be empty').describe('key for the OpenAI-compatible API'),
+  OPENAI_API_KEY: z
+    .string()
+    .min(1, 'must not be empty')
+    .describe('key for the OpenAI-compatible API (workers only: the API never reads it)'),
   OPENAI_BASE_URL: httpUrl.default('https://api.openai.com/v1').describe('any OpenAI-compatible API'),
   OPENAI_TIMEOUT_MS: positiveInt
     .default(60_000)
@@ -151,7 +154,7 @@ export const configSchema = z.object({
       "`max_tokens` of every reply (16–128000): bounds a reply's length, so its parts and the time they take to deliver",
     ),
   ADMIN_TOKEN: operatorToken.describe(
-    'bearer token for the admin API and the dashboard: ≥ 24 chars, ≥ 128 bits by its character classes (generate one: `openssl rand -hex 32`)',
+    'the API only: bearer token of the admin API and the dashboard, ≥ 24 chars, ≥ 128 bits (`openssl rand -hex 32`)',
   ),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -402,6 +405,19 @@ export type Config = Omit<z.infer<typeof configSchema>, 'TEMPORAL_ADDRESS' | 'TE
   temporal: TemporalProfile;
 };
 
+/**
+ * Each process reads only the secrets it uses, so a deployment can give each only those
+ * (docker-compose.yml does): the API never calls the model, and workers never authenticate an
+ * operator. `all` (the default) is every variable: the local stack, the tests, the docs.
+ */
+export type ConfigRole = 'all' | 'api' | 'worker';
+const apiSchema = configSchema.omit({ OPENAI_API_KEY: true });
+const workerSchema = configSchema.omit({ ADMIN_TOKEN: true, CODEC_TOKEN: true });
+/** The API's configuration: everything but the model's key. */
+export type ApiConfig = Omit<Config, 'OPENAI_API_KEY'>;
+/** A worker's configuration: everything but the operator tokens. */
+export type WorkerConfig = Omit<Config, 'ADMIN_TOKEN' | 'CODEC_TOKEN'>;
+
 /** A variable of the schema above. */
 export type ConfigVariable = keyof typeof configSchema.shape;
 
@@ -555,15 +571,25 @@ export const configGroups: readonly {
 
 export { ConfigError };
 
-/** Validates an environment; throws ConfigError naming every bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Validates an environment for one process (`role`, every variable unless given); throws
+ * ConfigError naming every bad variable. A variable its role does not read is not read at all.
+ */
+export function loadConfig(env?: NodeJS.ProcessEnv, role?: 'all'): Config;
+export function loadConfig(env: NodeJS.ProcessEnv, role: 'api'): ApiConfig;
+export function loadConfig(env: NodeJS.ProcessEnv, role: 'worker'): WorkerConfig;
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  role: ConfigRole = 'all',
+): Config | ApiConfig | WorkerConfig {
+  const schema = role === 'api' ? apiSchema : role === 'worker' ? workerSchema : configSchema;
   const input: Record<string, string> = {};
-  for (const key of Object.keys(configSchema.shape)) {
+  for (const key of Object.keys(schema.shape)) {
     const value = env[key];
     // An empty variable counts as unset, as shells and compose files often produce them.
     if (value !== undefined && value !== '') input[key] = value;
   }
-  const parsed = configSchema.safeParse(input);
+  const parsed = schema.safeParse(input);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       // The variable, not the item inside it (a list's issues carry its index too).
@@ -603,7 +629,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
  * step ANSWER_STEP_MARGIN_MS for its writes. DELIVERY_TIMEOUT_MS (a POST, in a step of one minute,
  * replies' and events' alike) is bounded by its schema.
  */
-function timeoutProblems(config: z.infer<typeof configSchema>): string[] {
+function timeoutProblems(config: z.infer<typeof workerSchema> | z.infer<typeof apiSchema>): string[] {
   const stepLimit = ANSWER_STEP_TIMEOUT_MS - ANSWER_STEP_MARGIN_MS;
   const step = `the model steps' ${ANSWER_STEP_TIMEOUT_MS} ms timeout, less ${ANSWER_STEP_MARGIN_MS} ms for their writes`;
   const problems: string[] = [];
@@ -651,10 +677,13 @@ export function checkMetricsExposure(
     ]);
 }
 
-/** For process entry points: print the problem and exit instead of throwing a stack trace. */
-export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * For process entry points: the configuration `load` makes (e.g. `() => loadConfig(process.env,
+ * 'api')`), or the problem printed and exit 78 instead of a stack trace.
+ */
+export function loadConfigOrExit<T>(load: () => T): T {
   try {
-    return loadConfig(env);
+    return load();
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);
@@ -670,7 +699,9 @@ export function secretBoxPassphrase(config: Pick<Config, 'SECRETS_ENCRYPTION_KEY
 }
 
 /** The deployment's secret box: the current key, and the old ones still read during a key change. */
-export function secretBoxFromConfig(config: Config): SecretBox {
+export function secretBoxFromConfig(
+  config: Pick<Config, 'SECRETS_ENCRYPTION_KEY' | 'SECRETS_ENCRYPTION_OLD_KEYS'>,
+): SecretBox {
   return createSecretBox(config.SECRETS_ENCRYPTION_KEY, config.SECRETS_ENCRYPTION_OLD_KEYS);
 }
 

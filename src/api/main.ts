@@ -1,9 +1,9 @@
-import { ConfigError, loadConfigOrExit } from '../config.js';
+import { ConfigError, loadConfig, loadConfigOrExit } from '../config.js';
 import { createLogger } from '../lib/logger.js';
 import { startTracing } from '../observability/tracing.js';
 import { startApi } from './server.js';
 
-const config = loadConfigOrExit();
+const config = loadConfigOrExit(() => loadConfig(process.env, 'api'));
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'chatrelay-api' });
 // Before the API builds its Temporal client: OTEL_* variables turn tracing on.
 const tracing = await startTracing({ serviceName: 'chatrelay-api' });

@@ -115,6 +115,13 @@ function adminOperation(spec: RouteSpec, componentName: (schema: z.ZodType) => s
     [String(spec.success.status)]: {
       description: spec.success.description,
       ...(spec.success.schema ? { content: json(ref(componentName(spec.success.schema))) } : {}),
+      ...(spec.success.media
+        ? {
+            content: Object.fromEntries(
+              spec.success.media.map((type) => [type, { schema: { type: 'string', contentMediaType: type } }]),
+            ),
+          }
+        : {}),
     },
   };
   for (const status of errorStatuses(spec)) {

@@ -34,7 +34,13 @@ export interface RouteSpec {
   security?: 'adminToken' | 'codecToken';
   /** False when the body may be left out entirely (it is then read as `{}`). */
   bodyRequired?: boolean;
-  success: { status: 200 | 201 | 202 | 204; description: string; schema?: z.ZodType };
+  success: {
+    status: 200 | 201 | 202 | 204;
+    description: string;
+    schema?: z.ZodType;
+    /** Media types of a body that is not JSON (the handler answers `binary`), documented instead of `schema`. */
+    media?: readonly string[];
+  };
   /** False when the route never touches MongoDB, so never answers 503. */
   usesDatabase?: boolean;
   /**
@@ -62,6 +68,8 @@ export interface HandlerResult {
   status: number;
   /** Sent as JSON; none for undefined (e.g. 204). */
   body?: unknown;
+  /** Sent as it is instead, with its type (one of the route's `success.media`) and headers. */
+  binary?: { data: Buffer; mediaType: string; headers?: Record<string, string> };
 }
 
 /** One handler per operationId of the table, typed by its entry. */
@@ -203,7 +211,11 @@ export function mountRoutes<const Routes extends readonly RouteSpec[]>(
     if (!handler) throw new Error(`no handler for ${spec.operationId}`);
     const run: RequestHandler = async (req, res) => {
       const result = await handler(parseInput(spec, req));
-      if (result.body === undefined) res.status(result.status).end();
+      if (result.binary) {
+        res.status(result.status).set(result.binary.headers ?? {});
+        res.type(result.binary.mediaType).setHeader('content-length', String(result.binary.data.length));
+        res.end(result.binary.data);
+      } else if (result.body === undefined) res.status(result.status).end();
       else res.status(result.status).json(result.body);
     };
     if (spec.body) router[spec.method](spec.path, jsonBody(spec.maxBodyBytes ?? defaultBodyLimit), run);

@@ -1,7 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Express } from 'express';
 import type { Server } from 'node:http';
-import { checkMetricsExposure, checkSecretsKey, secretBoxFromConfig, type Config } from '../config.js';
+import { checkMetricsExposure, checkSecretsKey, secretBoxFromConfig, type ApiConfig } from '../config.js';
 import type { Logger } from '../lib/logger.js';
 import { createApiMetrics, type ApiMetrics } from '../observability/metrics.js';
 import { gracefulServer } from '../observability/shutdown.js';
@@ -22,6 +22,7 @@ import { codecRouter } from './routes/codec.js';
 import { createChatControls } from './chat-controls.js';
 import { createChatErasure } from './chat-erasure.js';
 import { createChannelDeletion } from './channel-deletion.js';
+import { createAvatars } from './avatars.js';
 import { createConversations } from './conversations.js';
 import { createOverview } from './overview.js';
 import { extraRoutes } from './routes/extra-routes.js';
@@ -46,7 +47,7 @@ export interface RunningApi {
 }
 
 /** Wires the API from configuration and starts listening. Used by the API process and by tests. */
-export async function startApi(config: Config, logger: Logger): Promise<RunningApi> {
+export async function startApi(config: ApiConfig, logger: Logger): Promise<RunningApi> {
   // Before anything is opened: a refusal here leaves nothing to close.
   checkMetricsExposure(config, 'api');
   // TLS, mTLS and API keys as every Temporal tool reads them (src/temporal/connection.ts). With TLS,
@@ -176,6 +177,10 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
         starter,
         auth,
         conversations: createConversations({ stores, publicBaseUrl: config.PUBLIC_BASE_URL }),
+        avatars: createAvatars({
+          stores,
+          policy: { allowPrivate: config.FETCH_ALLOW_PRIVATE, allowHosts: config.FETCH_ALLOW_HOSTS },
+        }),
         overview: createOverview({ stores }),
         logger,
       }),

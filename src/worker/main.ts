@@ -1,5 +1,5 @@
 import type { NativeConnection, Worker } from '@temporalio/worker';
-import { checkMetricsExposure, ConfigError, loadConfigOrExit } from '../config.js';
+import { checkMetricsExposure, ConfigError, loadConfig, loadConfigOrExit } from '../config.js';
 import { createLogger } from '../lib/logger.js';
 import { freePort } from '../lib/ports.js';
 import { createWorkerMetrics } from '../observability/metrics.js';
@@ -11,7 +11,7 @@ import { logTemporalConnection } from '../temporal/connection.js';
 import { workerReadiness } from './readiness.js';
 import { connectWithRetry, createWorker, settleWorkerVersion } from './worker.js';
 
-const config = loadConfigOrExit();
+const config = loadConfigOrExit(() => loadConfig(process.env, 'worker'));
 try {
   checkMetricsExposure(config, 'worker');
 } catch (error) {

@@ -6,7 +6,7 @@ import { createEventActivities } from '../activities/events.js';
 import { createActivities, type ActivityDeps, type ActivitySettings } from '../activities/index.js';
 import { chatLineFor } from '../chat-line/index.js';
 import { createOpenAIModelClient, type ModelClient } from '../activities/model.js';
-import { checkSecretsKey, secretBoxFromConfig, type Config } from '../config.js';
+import { checkSecretsKey, secretBoxFromConfig, type WorkerConfig } from '../config.js';
 import type { Logger } from '../lib/logger.js';
 import type { WorkerMetrics } from '../observability/metrics.js';
 import { activeTracing } from '../observability/tracing.js';
@@ -36,7 +36,7 @@ import {
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
 export interface WorkerDeps {
-  config: Config;
+  config: WorkerConfig;
   logger: Logger;
   connection: NativeConnection;
   database: Database;
@@ -179,7 +179,7 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
  */
 export async function settleWorkerVersion(
   worker: Pick<Worker, 'options' | 'getState'>,
-  deps: { config: Config; connection: NativeConnection; logger: Logger },
+  deps: { config: WorkerConfig; connection: NativeConnection; logger: Logger },
 ): Promise<void> {
   const version = worker.options.workerDeploymentOptions?.version;
   if (!version || !worker.options.workerDeploymentOptions?.useWorkerVersioning) return;

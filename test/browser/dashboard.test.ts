@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { waitFor } from '../../src/lib/wait.js';
+import { PNG_1X1 as PNG } from '../helpers/fixtures.js';
 import { postMessage, startStack, type Stack } from '../helpers/stack.js';
 import { captureAndCheck, launchChromium, widths, type AxeViolation } from './browser.js';
 
@@ -17,6 +20,10 @@ describe('dashboard in Chromium, on the real stack', () => {
   let page: Page;
   const pageErrors: string[] = [];
   const failedRequests: string[] = [];
+  /** Every URL the browser requested. */
+  const browserRequests: string[] = [];
+  /** An end user's avatar host: the user agent of every request it got. */
+  const avatarHost = { server: undefined as Server | undefined, origin: '', userAgents: [] as string[] };
   let tryItChatId = '';
   const violations: AxeViolation[] = [];
   const reply = { url: '', path: '' };
@@ -40,6 +47,12 @@ describe('dashboard in Chromium, on the real stack', () => {
 
   before(async () => {
     s = await startStack();
+    avatarHost.server = createServer((req, res) => {
+      avatarHost.userAgents.push(req.headers['user-agent'] ?? '');
+      res.writeHead(200, { 'content-type': 'image/png' }).end(PNG);
+    });
+    await new Promise<void>((resolve) => avatarHost.server?.listen(0, '127.0.0.1', resolve));
+    avatarHost.origin = `http://127.0.0.1:${(avatarHost.server.address() as AddressInfo).port}`;
     Object.assign(reply, s.receiver.endpoint());
     browser = await launchChromium();
     context = await browser.newContext({ viewport: widths.desktop });
@@ -54,6 +67,7 @@ describe('dashboard in Chromium, on the real stack', () => {
     page.on('response', (response) => {
       if (response.status() >= 400) failedRequests.push(`${response.status()} ${new URL(response.url()).pathname}`);
     });
+    page.on('request', (request) => browserRequests.push(request.url()));
     page.on('pageerror', (error) => pageErrors.push(error.message));
     page.on('dialog', (dialog) => void dialog.accept());
   });
@@ -61,6 +75,8 @@ describe('dashboard in Chromium, on the real stack', () => {
     await context?.close();
     await browser?.close();
     await s?.close();
+    avatarHost.server?.closeAllConnections();
+    await new Promise<void>((resolve) => (avatarHost.server ? avatarHost.server.close(() => resolve()) : resolve()));
   });
 
   test('is served under /dashboard with a strict Content-Security-Policy', async () => {
@@ -230,6 +246,35 @@ describe('dashboard in Chromium, on the real stack', () => {
     await page.getByRole('link', { name: 'Overview' }).click();
     await waitForText('.stats', /Delivered\s*3/, 'three messages delivered');
     await check('overview');
+  });
+
+  test("an end user's avatar is shown through the API: the browser never requests its URL", async () => {
+    const message = {
+      client_id: 'u-avatar',
+      client_name: 'Avatar user',
+      client_avatar: `${avatarHost.origin}/me.png`,
+      page_id: 'browser-page',
+      platform: 'CustomApp',
+      text: 'with an avatar',
+    };
+    assert.equal((await postMessage(s.baseUrl, state.token, message)).status, 200);
+    // The chat (and its avatar URL) is recorded with the reply.
+    await s.receiver.waitForDelivered(5, { path: reply.path });
+    await page.goto(`${dashboard()}#/channels/${state.channelId}/chats`);
+    const avatar = page.locator('li.card', { hasText: 'Avatar user' }).locator('img.avatar');
+    await avatar.waitFor();
+    // The row's <img> has loaded its 1×1 image.
+    const loaded = `[...document.querySelectorAll('li.card')].some((row) => row.textContent.includes('Avatar user') && row.querySelector('img.avatar')?.complete && row.querySelector('img.avatar').naturalWidth === 1)`;
+    await waitFor(async () => (await page.evaluate(loaded)) === true, { what: 'the avatar image loaded' });
+    assert.match((await avatar.getAttribute('src')) ?? '', /^blob:/);
+    assert.deepEqual(
+      browserRequests.filter((url) => url.startsWith(avatarHost.origin)),
+      [],
+      "the browser requested the avatar's own URL",
+    );
+    assert.ok(avatarHost.userAgents.length > 0, 'the API fetched the avatar');
+    assert.deepEqual(new Set(avatarHost.userAgents), new Set(['chatrelay-safe-fetch']), 'only the API fetched it');
+    await check('conversations-avatar');
   });
 
   test('no page had a serious or critical accessibility violation, a script error or a CSP violation', () => {

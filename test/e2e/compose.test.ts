@@ -1,8 +1,10 @@
 /**
  * No Docker engine runs here, so docker-compose.yml is checked by loading it with compose-go,
  * the loader Docker Compose itself uses (tools/compose-check, built pinned by scripts/provision.sh):
- * it must be valid, only the API may publish a port on every interface of the host, and the API
- * and the worker must have health checks. The checker itself is tested on files written here.
+ * it must be valid, only the API may publish a port on every interface of the host, and every
+ * long-running service must restart when it crashes and have a health check (a job that runs
+ * once, which another service waits for, says `restart: 'no'`). compose-settings.test.ts checks
+ * the secrets and the databases' passwords. The checker itself is tested on files written here.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -12,15 +14,19 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { projectRoot, tool } from '../../src/stack/tools.js';
 
-/** The variables docker-compose.yml requires (`${X:?…}`), as an operator would set them. */
+/** The variables docker-compose.yml requires (`${X:?…}`), as scripts/compose-env.sh and an operator set them. */
 const requiredEnv = {
   OPENAI_API_KEY: 'sk-placeholder',
+  PUBLIC_BASE_URL: 'https://chatrelay.example.com',
   ADMIN_TOKEN: 'placeholder-admin-token',
+  CODEC_TOKEN: 'placeholder-codec-token',
   SECRETS_ENCRYPTION_KEY: 'placeholder-secrets-encryption-key-0123456789',
   METRICS_TOKEN: 'placeholder-metrics-token',
-  PUBLIC_BASE_URL: 'https://chatrelay.example.com',
+  MONGODB_ROOT_PASSWORD: 'placeholder-root-password',
+  MONGODB_APP_PASSWORD: 'placeholder-app-password',
+  MONGODB_REPLICA_KEY: 'placeholder-replica-key',
+  POSTGRES_PASSWORD: 'placeholder-postgres-password',
 };
-
 function composeCheck(file: string, args: string[] = [], env: Record<string, string> = {}) {
   const result = spawnSync(tool('compose-check'), [...args, file], {
     encoding: 'utf8',
@@ -30,10 +36,10 @@ function composeCheck(file: string, args: string[] = [], env: Record<string, str
 }
 
 describe('docker-compose.yml, loaded with compose-go', () => {
-  test('is valid, publishes no port on every interface but the API’s, and the API and worker have health checks', () => {
+  test('is valid, publishes no port on every interface but the API’s, and every long-running service restarts and has a health check', () => {
     const result = composeCheck(
       join(projectRoot, 'docker-compose.yml'),
-      ['-public', 'api', '-healthchecks', 'api,worker'],
+      ['-public', 'api', '-healthchecks', '*', '-restart'],
       requiredEnv,
     );
     assert.equal(result.code, 0, result.stderr);
@@ -46,7 +52,7 @@ describe('docker-compose.yml, loaded with compose-go', () => {
     assert.equal(result.code, 1);
     assert.match(
       result.stderr,
-      /not a valid Compose file.*required variable (OPENAI_API_KEY|ADMIN_TOKEN) is missing a value/s,
+      /not a valid Compose file.*required variable \w+ is missing a value: (run scripts\/compose-env\.sh|set \w+ in \.env)/s,
     );
   });
 });
@@ -149,5 +155,33 @@ services:
     assert.match(result.stderr, /- api: has no health check/);
     assert.match(result.stderr, /- scheduler: no such service, but it must have a health check/);
     assert.match(result.stderr, /- worker: has no health check/);
+  });
+
+  test('-restart: every service sets a policy, a long-running one restarts; -healthchecks * names every long-running one', () => {
+    const file = write(`name: demo
+services:
+  api:
+    image: example/api
+    restart: unless-stopped
+    healthcheck: { test: ["CMD", "true"] }
+    depends_on: { setup: { condition: service_completed_successfully } }
+  setup:
+    image: example/setup
+    restart: "no"
+  ui:
+    image: example/ui
+    restart: "no"
+  db:
+    image: example/db
+`);
+    const result = composeCheck(file, ['-healthchecks', '*', '-restart']);
+    assert.equal(result.code, 1);
+    const problems = result.stderr.split('\n').filter((line) => line.startsWith('  - '));
+    assert.deepEqual(problems, [
+      '  - db: sets no restart policy',
+      '  - ui: runs for good but does not restart when it crashes (restart: no)',
+      '  - db: has no health check',
+      '  - ui: has no health check',
+    ]);
   });
 });

@@ -2,11 +2,13 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../src/api/app.js';
 import { createChannelAuthenticator } from '../../src/api/channel-auth.js';
+import { createAvatars } from '../../src/api/avatars.js';
 import { createConversations } from '../../src/api/conversations.js';
 import { createOverview } from '../../src/api/overview.js';
 import { dashboardApiRouter } from '../../src/api/routes/dashboard-api.js';
 import { dashboardRouter } from '../../src/api/routes/dashboard.js';
 import type { Channel } from '../../src/domain/models.js';
+import type { AddressPolicy } from '../../src/lib/address-policy.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { chatIdFor } from '../../src/stores/chats.js';
 import type { Stores } from '../../src/stores/index.js';
@@ -24,6 +26,8 @@ export async function storeAnsweredMessage(
     /** Empty: a voice message (give `audio`). */
     text: string;
     audio?: string;
+    /** The end user's avatar URL, as the platform sent it. */
+    avatar?: string;
     reply: string[];
     status: 'delivered' | 'failed';
     ackMs?: number;
@@ -68,6 +72,7 @@ export async function storeAnsweredMessage(
       clientId,
       platform: 'CustomApp',
       clientName: `Name of ${clientId}`,
+      ...(options.avatar !== undefined ? { clientAvatar: options.avatar } : {}),
       seenAt: at,
     },
     [
@@ -99,11 +104,12 @@ export async function storeAnsweredMessage(
 
 /**
  * The dashboard's admin routes (and, given a folder, its files) as startApi mounts them, on the
- * real stores, listening on a free port; only the Temporal seam is a recorder.
+ * real stores, listening on a free port; only the Temporal seam is a recorder. Avatars are fetched
+ * under production's default address policy (no private addresses) unless `avatarPolicy` says.
  */
 export async function startDashboardApiApp(
   stores: Stores,
-  options: { dashboardDir?: string } = {},
+  options: { dashboardDir?: string; avatarPolicy?: AddressPolicy } = {},
 ): Promise<{ base: string; starter: RecordingStarter; close(): Promise<void> }> {
   const starter = new RecordingStarter();
   const app = createApp({
@@ -116,6 +122,7 @@ export async function startDashboardApiApp(
         starter,
         auth: createChannelAuthenticator(stores.channels, { ttlMs: 60_000 }),
         conversations: createConversations({ stores, publicBaseUrl: 'http://chatrelay.test' }),
+        avatars: createAvatars({ stores, policy: options.avatarPolicy ?? { allowPrivate: false, allowHosts: [] } }),
         overview: createOverview({ stores }),
         logger: quiet,
       }),

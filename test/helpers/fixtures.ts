@@ -146,3 +146,9 @@ export function workflowInputFor(
 ): MessageWorkflowInput {
   return { ...envelopeFor(channel, message), lineSeq, modelStep: 'local' };
 }
+
+/** A 1×1 PNG, for an image a test serves. */
+export const PNG_1X1 = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
+  'base64',
+);

@@ -5,6 +5,7 @@ import { createApp } from '../../src/api/app.js';
 import { createChannelAuthenticator } from '../../src/api/channel-auth.js';
 import type { ChannelDeletion } from '../../src/api/channel-deletion.js';
 import { createChatControls } from '../../src/api/chat-controls.js';
+import { createAvatars } from '../../src/api/avatars.js';
 import { createConversations } from '../../src/api/conversations.js';
 import { testMessageResponseSchema } from '../../src/api/contracts/dashboard.js';
 import { createMessageStarter } from '../../src/api/message-starter.js';
@@ -74,6 +75,7 @@ export async function startHarnessAdminApp(
         starter: createMessageStarter(h.env.client, h.taskQueue, h.line),
         auth,
         conversations: createConversations({ stores: h.stores, publicBaseUrl: h.mediaBaseUrl }),
+        avatars: createAvatars({ stores: h.stores, policy: { allowPrivate: false, allowHosts: [] } }),
         overview: createOverview({ stores: h.stores }),
         logger: quietLogger,
       }),

@@ -30,6 +30,22 @@ function problemsOf(env: Record<string, string>): string[] {
 }
 
 describe('configuration', () => {
+  test('each process needs only its own secrets: the API no model key, a worker no operator token (issue 24 item 13)', () => {
+    const { OPENAI_API_KEY: _key, ...withoutModelKey } = valid;
+    const { ADMIN_TOKEN: _token, ...withoutAdminToken } = valid;
+    assert.equal(loadConfig(withoutModelKey, 'api').ADMIN_TOKEN, valid.ADMIN_TOKEN);
+    assert.equal(loadConfig(withoutAdminToken, 'worker').OPENAI_API_KEY, valid.OPENAI_API_KEY);
+    // Not read at all: a worker given a weak admin token (or codec token) is not refused for it.
+    const worker = loadConfig({ ...valid, ADMIN_TOKEN: 'weak', CODEC_TOKEN: 'weak' }, 'worker');
+    assert.equal('ADMIN_TOKEN' in worker || 'CODEC_TOKEN' in worker, false);
+    assert.equal('OPENAI_API_KEY' in loadConfig(valid, 'api'), false);
+    // Each role still requires what it reads; every variable without a role.
+    assert.throws(() => loadConfig(withoutAdminToken, 'api'), /ADMIN_TOKEN is required/);
+    assert.throws(() => loadConfig(withoutModelKey, 'worker'), /OPENAI_API_KEY is required/);
+    assert.deepEqual(problemsOf(withoutAdminToken), ['ADMIN_TOKEN is required']);
+    assert.deepEqual(problemsOf(withoutModelKey), ['OPENAI_API_KEY is required']);
+  });
+
   test('a minimal environment gets documented defaults', () => {
     const config = loadConfig(valid);
     assert.equal(config.PORT, 8080);
@@ -216,5 +232,25 @@ describe('configuration', () => {
     });
     assert.equal(result.status, 78);
     assert.match(result.stderr, /ADMIN_TOKEN is too easy to guess: .* e\.g\. `openssl rand -hex 32`/);
+  });
+
+  test('the entry points read their own secrets only: the API starts without the model key, a worker without the admin token', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { OPENAI_API_KEY: _key, ...apiEnv } = valid;
+    const { ADMIN_TOKEN: _token, ...workerEnv } = valid;
+    // Each gets as far as the next check, which refuses metrics on every interface without a token:
+    // past the configuration it loads, without the variable it does not read.
+    for (const [entry, env] of [
+      ['src/api/main.ts', apiEnv],
+      ['src/worker/main.ts', workerEnv],
+    ] as const) {
+      const result = spawnSync(process.execPath, ['--import', 'tsx', entry], {
+        env: { PATH: process.env.PATH, ...env },
+        encoding: 'utf8',
+      });
+      assert.equal(result.status, 78, entry);
+      assert.match(result.stderr, /METRICS_TOKEN is required/, entry);
+      assert.doesNotMatch(result.stderr, /ADMIN_TOKEN|OPENAI_API_KEY/, entry);
+    }
   });
 });

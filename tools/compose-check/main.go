@@ -2,14 +2,17 @@
 // fails when the file is invalid or when a service other than the public ones publishes a port
 // on every interface of the host. No Docker engine is needed, so the test command runs it.
 //
-//	compose-check [-public api] [-healthchecks api,worker] docker-compose.yml
+//	compose-check [-public api] [-healthchecks api,worker|*] [-restart] docker-compose.yml
 //
 // Variables the file interpolates come from the environment (required ones, `${X:?…}`, must be
 // set, as for `docker compose config`). Every profile is enabled, so no service escapes the check.
 // A port is published on every interface when its host_ip is empty, 0.0.0.0 or ::, which is what
 // "8080:8080" and "8080" mean; "127.0.0.1:8080:8080" is not. A service with network_mode: host
 // shares every interface of the host, so it counts as publishing everything. Services named in
-// -healthchecks must exist and have a health check that is not disabled.
+// -healthchecks must exist and have a health check that is not disabled; `*` names every
+// long-running service. A service another waits for with service_completed_successfully is a job
+// that runs once; every other service is long-running. With -restart, every service must set a
+// restart policy, and a long-running one must restart when it crashes (not "no").
 package main
 
 import (
@@ -27,9 +30,10 @@ import (
 
 func main() {
 	public := flag.String("public", "api", "comma-separated services allowed to publish ports on every interface")
-	healthchecks := flag.String("healthchecks", "", "comma-separated services that must have a health check")
+	healthchecks := flag.String("healthchecks", "", "comma-separated services that must have a health check; * for every long-running one")
+	restart := flag.Bool("restart", false, "every service must set restart, and long-running ones must restart")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: compose-check [-public api,...] [-healthchecks api,...] docker-compose.yml\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: compose-check [-public api,...] [-healthchecks api,...|*] [-restart] docker-compose.yml\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -37,7 +41,7 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	problems, summary, err := check(flag.Arg(0), list(*public), list(*healthchecks))
+	problems, summary, err := check(flag.Arg(0), list(*public), list(*healthchecks), *restart)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s is not a valid Compose file: %v\n", flag.Arg(0), err)
 		os.Exit(1)
@@ -64,7 +68,7 @@ func list(value string) map[string]bool {
 
 const bindAdvice = `bind it to loopback ("127.0.0.1:7233:7233") or drop it (services reach each other on the compose network)`
 
-func check(path string, allowed, needHealthcheck map[string]bool) ([]string, string, error) {
+func check(path string, allowed, needHealthcheck map[string]bool, needRestart bool) ([]string, string, error) {
 	absolute, err := filepath.Abs(path)
 	if err != nil {
 		return nil, "", err
@@ -99,6 +103,34 @@ func check(path string, allowed, needHealthcheck map[string]bool) ([]string, str
 			published = append(published, fmt.Sprintf("%s %s", name, described))
 			if everyInterface(port.HostIP) && !allowed[name] {
 				problems = append(problems, fmt.Sprintf("%s: %s: %s", name, described, bindAdvice))
+			}
+		}
+	}
+	// Jobs that run once: some service waits for them to complete.
+	oneShot := map[string]bool{}
+	for _, service := range project.Services {
+		for dependency, config := range service.DependsOn {
+			if config.Condition == types.ServiceConditionCompletedSuccessfully {
+				oneShot[dependency] = true
+			}
+		}
+	}
+	if needRestart {
+		for _, name := range names {
+			policy := project.Services[name].Restart
+			switch {
+			case policy == "":
+				problems = append(problems, fmt.Sprintf("%s: sets no restart policy", name))
+			case !oneShot[name] && policy == types.RestartPolicyNo:
+				problems = append(problems, fmt.Sprintf("%s: runs for good but does not restart when it crashes (restart: %s)", name, policy))
+			}
+		}
+	}
+	if needHealthcheck["*"] {
+		delete(needHealthcheck, "*")
+		for _, name := range names {
+			if !oneShot[name] {
+				needHealthcheck[name] = true
 			}
 		}
 	}

@@ -84,6 +84,14 @@ export const chatHistoryResponseSchema = z.object({
   turns: z.array(chatTurnSchema).describe('Oldest first: the latest `limit` messages.'),
 });
 
+/**
+ * A chat's avatar, as the dashboard shows it: fetched by the API under the address guard, never by
+ * the admin's browser. Raster images only: SVG can carry script.
+ */
+export const avatarMediaTypes = ['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/avif'] as const;
+/** The largest avatar the API fetches and serves (bytes). */
+export const AVATAR_MAX_BYTES = 256 * 1024;
+
 export const testMessageSchema = z
   .strictObject({
     text: z

@@ -1,6 +1,8 @@
 import { Router } from 'express';
 import { channelResponseSchema } from '../contracts/admin.js';
 import {
+  AVATAR_MAX_BYTES,
+  avatarMediaTypes,
   chatHistoryQuerySchema,
   chatHistoryResponseSchema,
   chatListResponseSchema,
@@ -10,6 +12,7 @@ import {
   testMessageSchema,
 } from '../contracts/dashboard.js';
 import type { Logger } from '../../lib/logger.js';
+import { AVATAR_CACHE_MS, type Avatars } from '../avatars.js';
 import type { ChannelStore } from '../../stores/channels.js';
 import type { ChannelAuthenticator } from '../channel-auth.js';
 import type { Conversations } from '../conversations.js';
@@ -44,6 +47,24 @@ export const dashboardApiRoutes = [
     query: chatHistoryQuerySchema,
     success: { status: 200, description: 'The chat and its latest messages.', schema: chatHistoryResponseSchema },
     errors: [400, 401, 404],
+  },
+  {
+    method: 'get',
+    path: '/v1/channels/:id/chats/:chat_id/avatar',
+    operationId: 'getChatAvatar',
+    tag: 'Conversations',
+    summary: "The chat's avatar, fetched by the API",
+    description: `The image at the chat's \`client_avatar\` URL, fetched by this API under the voice notes' address policy (FETCH_ALLOW_PRIVATE, FETCH_ALLOW_HOSTS): PNG, JPEG, GIF, WebP or AVIF (never SVG), at most ${AVATAR_MAX_BYTES} bytes, within 5 s, kept ${AVATAR_CACHE_MS / 1000} s. The dashboard shows avatars only through it, so an end user's URL is never requested by an admin's browser.`,
+    success: {
+      status: 200,
+      description: 'The image, with `X-Content-Type-Options: nosniff`.',
+      media: avatarMediaTypes,
+    },
+    errors: [404, 422],
+    errorDescriptions: {
+      404: 'No such channel, no such chat on it, or the chat has no avatar.',
+      422: '`avatar_unavailable`: the avatar could not be fetched, or was refused (a private or metadata address, not a PNG/JPEG/GIF/WebP/AVIF image, too large, too slow); the message says which.',
+    },
   },
   {
     method: 'post',
@@ -94,6 +115,7 @@ export interface DashboardApiDeps {
   starter: MessageStarter;
   auth: Pick<ChannelAuthenticator, 'invalidate'>;
   conversations: Conversations;
+  avatars: Avatars;
   overview: Overview;
   logger: Logger;
 }
@@ -113,6 +135,22 @@ export function dashboardApiRouter(deps: DashboardApiDeps): Router {
       status: 200,
       body: await deps.conversations.history(params.id ?? '', params.chat_id ?? '', query.limit),
     }),
+    async getChatAvatar({ params }) {
+      const avatar = await deps.avatars.get(params.id ?? '', params.chat_id ?? '');
+      return {
+        status: 200,
+        binary: {
+          data: avatar.data,
+          mediaType: avatar.mediaType,
+          headers: {
+            // The type is checked against the allowed images; a browser must not guess another.
+            'x-content-type-options': 'nosniff',
+            'content-security-policy': "default-src 'none'; sandbox",
+            'cache-control': `private, max-age=${AVATAR_CACHE_MS / 1000}`,
+          },
+        },
+      };
+    },
     async sendTestMessage({ params, body, requestId }) {
       const channel = await deps.channels.get(params.id ?? '');
       if (!channel) throw notFound('Channel');

@@ -8,14 +8,17 @@ export const DASHBOARD_PATH = '/dashboard';
 
 /**
  * Strict: the page runs only its own script and style files (no inline script or style, no eval),
- * talks only to this API, and cannot be framed. Images and audio may come from anywhere, since
- * avatars, attachments and speech are URLs the platforms and receivers chose.
+ * talks only to this API, and cannot be framed. Images only from this API, or from `blob:` URLs
+ * the page makes of bytes it fetched from it (avatars come through GET …/avatar, which needs the
+ * admin token in a header an <img> cannot send): an end user's URL must never be requested by an
+ * admin's browser (it could reach the intranet, or tell its owner when a chat is read). Audio is
+ * the API's own speech (PUBLIC_BASE_URL) or a link the admin chooses to open.
  */
 export const DASHBOARD_CSP = [
   "default-src 'none'",
   "script-src 'self'",
   "style-src 'self'",
-  "img-src 'self' data: https: http:",
+  "img-src 'self' blob:",
   "media-src 'self' https: http:",
   "connect-src 'self'",
   "manifest-src 'self'",

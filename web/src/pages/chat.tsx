@@ -1,14 +1,43 @@
 import { api, unwrap, type ChatSummary } from '../api.js';
+import { useEffect, useState } from 'preact/hooks';
 import { useAction, useLoad } from '../hooks.js';
 import { useTitle } from '../title.js';
 import { ErrorLine, time } from '../ui.js';
 
-const isImage = (url: string) => /\.(png|jpe?g|gif|webp|avif)(\?|#|$)/i.test(url);
-
-function Avatar({ chat }: { chat: ChatSummary }) {
+/**
+ * The chat's avatar, through the API (GET …/avatar: fetched there under the address guard), never
+ * from the end user's URL: the browser would request it with the admin's address, and a URL of
+ * the user's choosing can reach the intranet or tell its owner that the chat is being read. The
+ * route needs the bearer header, which an <img> cannot send, so the bytes are fetched and shown
+ * through an object URL (the CSP allows `img-src 'self' blob:`). The initial stands in meanwhile,
+ * and when there is no avatar or it could not be fetched.
+ */
+function Avatar({ channelId, chat }: { channelId: string; chat: ChatSummary }) {
   const name = chat.client_name ?? chat.client_id;
-  return chat.client_avatar ? (
-    <img class="avatar" src={chat.client_avatar} alt="" width={32} height={32} />
+  const [src, setSrc] = useState<string | undefined>(undefined);
+  useEffect(() => {
+    setSrc(undefined);
+    if (!chat.client_avatar) return;
+    let objectUrl: string | undefined;
+    let current = true;
+    void api
+      .GET('/v1/channels/{id}/chats/{chat_id}/avatar', {
+        params: { path: { id: channelId, chat_id: chat.id } },
+        parseAs: 'blob',
+      })
+      .then(({ data, response }) => {
+        if (!current || !response.ok || !(data instanceof Blob)) return;
+        objectUrl = URL.createObjectURL(data);
+        setSrc(objectUrl);
+      })
+      .catch(() => undefined);
+    return () => {
+      current = false;
+      if (objectUrl) URL.revokeObjectURL(objectUrl);
+    };
+  }, [channelId, chat.id, chat.client_avatar]);
+  return src ? (
+    <img class="avatar" src={src} alt="" width={32} height={32} />
   ) : (
     <span class="avatar" aria-hidden="true">
       {name.slice(0, 1).toUpperCase()}
@@ -31,7 +60,7 @@ export function ChatsList({ channelId }: { channelId: string }) {
       <ul class="list">
         {chats.data?.data.map((chat) => (
           <li key={chat.id} class="card row">
-            <Avatar chat={chat} />
+            <Avatar channelId={channelId} chat={chat} />
             <div class="grow">
               <a href={`#/channels/${channelId}/chats/${chat.id}`}>
                 <strong>{chat.client_name ?? chat.client_id}</strong>
@@ -60,8 +89,9 @@ function Links({ urls }: { urls: string[] }) {
     <ul class="attachments">
       {urls.map((url) => (
         <li key={url}>
+          {/* A link only, not an image: the page loads no URL an end user or a model chose. */}
           <a href={url} rel="noreferrer" target="_blank">
-            {isImage(url) ? <img src={url} alt={`Image ${url.split('/').pop() ?? ''}`} class="thumb" /> : url}
+            {url}
           </a>
         </li>
       ))}
@@ -117,7 +147,7 @@ export function ChatPage({ channelId, chatId }: { channelId: string; chatId: str
       <ErrorLine message={history.error} />
       {chat ? (
         <div class="heading">
-          <Avatar chat={chat} />
+          <Avatar channelId={channelId} chat={chat} />
           <h1>{chat.client_name ?? chat.client_id}</h1>
           <span class="muted">
             {chat.platform} · {chat.client_id}
