@@ -3,11 +3,14 @@ import { holdingChatTurn } from '../chat-line/hold.js';
 import type { ErasureCounts } from '../domain/erasure.js';
 import { chatIdFor } from '../stores/chats.js';
 import type { Stores } from '../stores/index.js';
+import type { HistoryErasure } from '../temporal/history-erasure.js';
 import { conflict } from './errors.js';
 
 export interface ChatErasureDeps {
   stores: Pick<Stores, 'erasure' | 'lines'>;
   line: ChatLine;
+  /** Deletes the erased user's workflow executions in Temporal (durably: a workflow of its own). */
+  histories: HistoryErasure;
   /** How long an erasure waits for the chat's messages being answered (default 10 s); then 409. */
   waitMs?: number;
   /** How long the erasure may take before a message waiting behind it counts it as abandoned (default 10 min). */
@@ -18,8 +21,9 @@ export interface ChatErasureDeps {
  * An end user's erasure, done in their chat's turn: it takes a place in the chat's line like a
  * message, so it waits for the messages accepted before it (which would otherwise write the chat
  * back after it) and the messages after it wait for it, then go at once. Their messages before it
- * are deleted with every record; the chat's line keeps its places' numbers and ends (later claims
- * and turns go by them) without the message ids.
+ * are deleted with every record, and the workflows that ran for them with their histories (a
+ * workflow of Temporal's does that, started first); the chat's line keeps its places' numbers and
+ * ends (later claims and turns go by them) without the message or workflow ids.
  */
 export function createChatErasure(deps: ChatErasureDeps) {
   const { erasure, lines } = deps.stores;
@@ -28,6 +32,7 @@ export function createChatErasure(deps: ChatErasureDeps) {
       const chatId = chatIdFor(pageId, clientId);
       // A chat never seen (or erased and cut by retention): nothing to hold a place for.
       if ((await lines.lastTaken(chatId)) === (await lines.floor(chatId))) {
+        await deps.histories.erase(await erasure.workflowsOf(chatId));
         return { chatId, erased: await erasure.eraseChat(chatId) };
       }
       const held = await holdingChatTurn(
@@ -35,6 +40,9 @@ export function createChatErasure(deps: ChatErasureDeps) {
         chatId,
         { kind: 'erasure', waitMs: deps.waitMs ?? 10_000, holdMs: deps.holdMs ?? 10 * 60_000 },
         async (seq) => {
+          // Temporal's copies first, while the records still lead to them: a failure here (503)
+          // leaves everything as it was, and the erasure asked again finds them all.
+          await deps.histories.erase(await erasure.workflowsOf(chatId, seq));
           const erased = await erasure.eraseChat(chatId, { beforePlace: seq });
           await lines.blank(chatId, seq);
           return { value: erased };

@@ -10,6 +10,7 @@ import { openDatabase, type Database } from '../stores/db.js';
 import { createStores } from '../stores/index.js';
 import { chatLineFor } from '../chat-line/index.js';
 import { createPayloadCodec, temporalDataConverter } from '../temporal/data-converter.js';
+import { temporalHistoryErasure } from '../temporal/history-erasure.js';
 import { createApp } from './app.js';
 import { createChannelAuthenticator } from './channel-auth.js';
 import { startLoadGate, type LoadGate } from './load-gate.js';
@@ -43,12 +44,20 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
+/**
+ * How the API's stores are made: without a message cache. The API serves messages to admins
+ * (status, conversations, media), and an erasure or retention in another process (an API replica,
+ * a worker) cannot reach this process's memory; so every read goes to the database, one lookup by
+ * `_id`, and a record deleted anywhere is gone from every API process at once.
+ */
+export const API_STORE_OPTIONS = { messageCacheEntries: 0 } as const;
+
 /** Wires the API from configuration and starts listening. Used by the API process and by tests. */
 export async function startApi(config: Config, logger: Logger): Promise<RunningApi> {
   // Before anything is opened: a refusal here leaves nothing to close.
   checkMetricsExposure(config, 'api');
   const database: Database = openDatabase(config.MONGODB_URI, config.MONGODB_DB);
-  const stores = createStores(database.db, { secretBox: secretBoxFromConfig(config) });
+  const stores = createStores(database.db, { secretBox: secretBoxFromConfig(config), ...API_STORE_OPTIONS });
   // Lazy: the API starts and answers /readyz (503) even while Temporal is still coming up.
   // No gRPC retry interceptor: a client platform is waiting, so an unreachable Temporal is a
   // prompt 503 (the platform retries) rather than a request held open by backoff timers.
@@ -173,7 +182,12 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       erasureRouter({
         adminToken: config.ADMIN_TOKEN,
         authFailures,
-        erasure: createChatErasure({ stores, line, waitMs: config.ERASURE_WAIT_MS }),
+        erasure: createChatErasure({
+          stores,
+          line,
+          histories: temporalHistoryErasure(client, config.TEMPORAL_TASK_QUEUE),
+          waitMs: config.ERASURE_WAIT_MS,
+        }),
         logger,
       }),
       codecRouter({
