@@ -4,7 +4,7 @@ import type { ErasureCounts } from '../domain/erasure.js';
 import { chatIdFor } from '../stores/chats.js';
 import type { Stores } from '../stores/index.js';
 import type { HistoryErasure } from '../temporal/history-erasure.js';
-import { conflict } from './errors.js';
+import { conflict, unavailable } from './errors.js';
 
 export interface ChatErasureDeps {
   stores: Pick<Stores, 'erasure' | 'lines'>;
@@ -27,12 +27,25 @@ export interface ChatErasureDeps {
  */
 export function createChatErasure(deps: ChatErasureDeps) {
   const { erasure, lines } = deps.stores;
+
+  /** Temporal's copies first, while the records still lead to them: refused, nothing is erased. */
+  async function eraseHistories(chatId: string, beforePlace?: number): Promise<void> {
+    const workflowIds = await erasure.workflowsOf(chatId, beforePlace);
+    try {
+      await deps.histories.erase(workflowIds);
+    } catch {
+      throw unavailable(
+        "Temporal did not record the deletion of the end user's workflows; nothing was erased. Ask again once Temporal is reachable.",
+      );
+    }
+  }
+
   return {
     async erase(pageId: string, clientId: string): Promise<{ chatId: string; erased: ErasureCounts }> {
       const chatId = chatIdFor(pageId, clientId);
       // A chat never seen (or erased and cut by retention): nothing to hold a place for.
       if ((await lines.lastTaken(chatId)) === (await lines.floor(chatId))) {
-        await deps.histories.erase(await erasure.workflowsOf(chatId));
+        await eraseHistories(chatId);
         return { chatId, erased: await erasure.eraseChat(chatId) };
       }
       const held = await holdingChatTurn(
@@ -40,9 +53,8 @@ export function createChatErasure(deps: ChatErasureDeps) {
         chatId,
         { kind: 'erasure', waitMs: deps.waitMs ?? 10_000, holdMs: deps.holdMs ?? 10 * 60_000 },
         async (seq) => {
-          // Temporal's copies first, while the records still lead to them: a failure here (503)
-          // leaves everything as it was, and the erasure asked again finds them all.
-          await deps.histories.erase(await erasure.workflowsOf(chatId, seq));
+          // A 503 here leaves everything as it was, and the erasure asked again finds it all.
+          await eraseHistories(chatId, seq);
           const erased = await erasure.eraseChat(chatId, { beforePlace: seq });
           await lines.blank(chatId, seq);
           return { value: erased };

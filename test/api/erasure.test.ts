@@ -156,6 +156,31 @@ describe('erasure of one end user', () => {
     assert.deepEqual(await line.turn(chatId, next, 'wf-after'), { granted: true });
   });
 
+  test('Temporal refusing to start the deletion of the histories: 503, nothing erased, and the next message goes at once', async () => {
+    const { chatId, messageIds } = await seedChat(c, {
+      pageId: 'page-no-temporal',
+      clientId: 'gail',
+      receivedAt: new Date(),
+      messages: 2,
+    });
+    const line = createChatLine({ lines: stores.lines, workflows: noWorkflows });
+    const before = await countRecords(c, chatId, messageIds);
+    const refused = createChatErasure({
+      stores,
+      line,
+      histories: { erase: () => Promise.reject(new Error('14 UNAVAILABLE: no connection')) },
+      waitMs: 200,
+    });
+    await assert.rejects(refused.erase('page-no-temporal', 'gail'), (error: Error & { status?: number }) => {
+      assert.equal(error.status, 503);
+      assert.match(error.message, /nothing was erased/);
+      return true;
+    });
+    assert.deepEqual(erasable(await countRecords(c, chatId, messageIds)), erasable(before));
+    const next = await line.claim(chatId, { messageId: 'msg_next', workflowId: 'wf-next' });
+    assert.deepEqual(await line.turn(chatId, next, 'wf-next'), { granted: true });
+  });
+
   test('an erasure waits for a message still being answered: 409 when it does not end in time, and nothing is erased or held', async () => {
     const { chatId, messageIds } = await seedChat(c, {
       pageId: 'page-busy',
