@@ -19,6 +19,13 @@ export const HISTORY_ERASURE_PAUSE_MS = 5_000;
  */
 export const HISTORY_ERASURE_GENTLE_PASSES = 60;
 
+/**
+ * Workflows one activity takes at a time: each costs a describe, a visibility query and a delete
+ * per run, a few round trips, so a batch stays well inside the activity's two minutes however
+ * many messages the chat had.
+ */
+export const HISTORY_ERASURE_BATCH = 100;
+
 export interface HistoryErasureInput {
   workflowIds: string[];
 }
@@ -33,12 +40,16 @@ export async function historyErasureWorkflow(input: HistoryErasureInput): Promis
   let deleted = 0;
   for (let pass = 0; pending.length > 0; pass++) {
     if (pass > 0) await sleep(HISTORY_ERASURE_PAUSE_MS);
-    const result = await eraseWorkflowHistories({
-      workflowIds: pending,
-      force: pass >= HISTORY_ERASURE_GENTLE_PASSES,
-    });
-    deleted += result.deleted;
-    pending = result.running;
+    const running: string[] = [];
+    for (let from = 0; from < pending.length; from += HISTORY_ERASURE_BATCH) {
+      const result = await eraseWorkflowHistories({
+        workflowIds: pending.slice(from, from + HISTORY_ERASURE_BATCH),
+        force: pass >= HISTORY_ERASURE_GENTLE_PASSES,
+      });
+      deleted += result.deleted;
+      running.push(...result.running);
+    }
+    pending = running;
   }
   return { deleted };
 }

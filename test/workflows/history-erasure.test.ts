@@ -9,7 +9,11 @@ import { after, before, describe, test } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { EraseHistoriesInput, HistoryErasureActivities } from '../../src/activities/history-erasure.js';
-import { HISTORY_ERASURE_GENTLE_PASSES, type historyErasureWorkflow } from '../../src/workflows/history-erasure.js';
+import {
+  HISTORY_ERASURE_BATCH,
+  HISTORY_ERASURE_GENTLE_PASSES,
+  type historyErasureWorkflow,
+} from '../../src/workflows/history-erasure.js';
 import { bundle, createTimeSkippingEnv, testDataConverter } from '../helpers/temporal.js';
 import { recordHistory, workflowsPath } from '../helpers/workflow-harness.js';
 
@@ -68,6 +72,19 @@ describe('historyErasureWorkflow (time-skipping server)', () => {
     ]);
     assert.deepEqual(result, { deleted: 2 });
     await recordHistory('history-erasure', env.client.workflow.getHandle('history-erasure'));
+  });
+
+  test('many workflows go in batches, each pass taking the ones still open', async () => {
+    const ids = Array.from({ length: HISTORY_ERASURE_BATCH * 2 + 1 }, (_, n) => `wf-${String(n).padStart(3, '0')}`);
+    const { passes, result } = await run('history-erasure-many', ids, (pass, n) =>
+      n === 1 ? pass.workflowIds.slice(0, 1) : [],
+    );
+    assert.deepEqual(
+      passes.map((pass) => pass.workflowIds.length),
+      [HISTORY_ERASURE_BATCH, HISTORY_ERASURE_BATCH, 1, 1],
+    );
+    assert.deepEqual(passes.at(-1)?.workflowIds, ['wf-000']);
+    assert.deepEqual(result, { deleted: ids.length });
   });
 
   test('a run that never closes is deleted anyway (terminated) once the gentle passes are spent', async () => {
