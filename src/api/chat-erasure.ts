@@ -3,11 +3,14 @@ import { holdingChatTurn } from '../chat-line/hold.js';
 import { addCounts, type ErasureCounts } from '../domain/erasure.js';
 import { chatIdFor, legacyChatIdFor } from '../stores/chats.js';
 import type { Stores } from '../stores/index.js';
-import { conflict } from './errors.js';
+import type { HistoryErasure } from '../temporal/history-erasure.js';
+import { conflict, unavailable } from './errors.js';
 
 export interface ChatErasureDeps {
   stores: Pick<Stores, 'erasure' | 'lines' | 'channels'>;
   line: ChatLine;
+  /** Deletes the erased user's workflow executions in Temporal (durably: a workflow of its own). */
+  histories: HistoryErasure;
   /** How long an erasure waits for the chat's messages being answered (default 10 s); then 409. */
   waitMs?: number;
   /** How long the erasure may take before a message waiting behind it counts it as abandoned (default 10 min). */
@@ -21,18 +24,33 @@ export type ChatErased = { erased: ErasureCounts } | { busy: true };
  * An end user's erasure, done in their chat's turn: it takes a place in the chat's line like a
  * message, so it waits for the messages accepted before it (which would otherwise write the chat
  * back after it) and the messages after it wait for it, then go at once. Their messages before it
- * are deleted with every record; the chat's line keeps its places' numbers and ends (later claims
- * and turns go by them) without the message ids. A chat of a deleted channel (`forGood`) loses
- * its line too, then the chat document last, so a sweep stopped half-way finds the chat again.
+ * are deleted with every record, and the workflows that ran for them with their histories (a
+ * workflow of Temporal's does that, started first); the chat's line keeps its places' numbers and
+ * ends (later claims and turns go by them) without the message or workflow ids. A chat of a
+ * deleted channel (`forGood`) loses its line too, then the chat document last, so a sweep stopped
+ * half-way finds the chat again.
  */
 export function createChatErasure(deps: ChatErasureDeps) {
   const { erasure, lines, channels } = deps.stores;
+
+  /** Temporal's copies first, while the records still lead to them: refused, nothing is erased. */
+  async function eraseHistories(chatId: string, beforePlace?: number): Promise<void> {
+    const workflowIds = await erasure.workflowsOf(chatId, beforePlace);
+    try {
+      await deps.histories.erase(workflowIds);
+    } catch {
+      throw unavailable(
+        "Temporal did not record the deletion of the end user's workflows; nothing was erased. Ask again once Temporal is reachable.",
+      );
+    }
+  }
 
   async function eraseChat(chatId: string, options: { forGood?: boolean } = {}): Promise<ChatErased> {
     const forGood = options.forGood === true;
     let erased: ErasureCounts;
     // A chat never seen (or erased and cut by retention): nothing to hold a place for.
     if ((await lines.lastTaken(chatId)) === (await lines.floor(chatId))) {
+      await eraseHistories(chatId);
       erased = await erasure.eraseChat(chatId, { keepChat: forGood });
     } else {
       const held = await holdingChatTurn(
@@ -40,6 +58,8 @@ export function createChatErasure(deps: ChatErasureDeps) {
         chatId,
         { kind: 'erasure', waitMs: deps.waitMs ?? 10_000, holdMs: deps.holdMs ?? 10 * 60_000 },
         async (seq) => {
+          // A 503 here leaves everything as it was, and the erasure asked again finds it all.
+          await eraseHistories(chatId, seq);
           const counts = await erasure.eraseChat(chatId, { beforePlace: seq, keepChat: forGood });
           await lines.blank(chatId, seq);
           return { value: counts };

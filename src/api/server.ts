@@ -11,6 +11,7 @@ import { createStores } from '../stores/index.js';
 import { chatLineFor } from '../chat-line/index.js';
 import { clientConnectionOptions, logTemporalConnection, probeTemporalTls } from '../temporal/connection.js';
 import { createPayloadCodec, temporalDataConverter } from '../temporal/data-converter.js';
+import { temporalHistoryErasure } from '../temporal/history-erasure.js';
 import { createApp } from './app.js';
 import { createChannelAuthenticator } from './channel-auth.js';
 import { startLoadGate, type LoadGate } from './load-gate.js';
@@ -46,6 +47,14 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
+/**
+ * How the API's stores are made: without a message cache. The API serves messages to admins
+ * (status, conversations, media), and an erasure or retention in another process (an API replica,
+ * a worker) cannot reach this process's memory; so every read goes to the database, one lookup by
+ * `_id`, and a record deleted anywhere is gone from every API process at once.
+ */
+export const API_STORE_OPTIONS = { messageCacheEntries: 0 } as const;
+
 /** Wires the API from configuration and starts listening. Used by the API process and by tests. */
 export async function startApi(config: ApiConfig, logger: Logger): Promise<RunningApi> {
   // Before anything is opened: a refusal here leaves nothing to close.
@@ -62,7 +71,7 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
       logger.warn({ address: config.TEMPORAL_ADDRESS, reason: probe.reason }, 'Temporal not reachable yet');
   }
   const database: Database = openDatabase(config.MONGODB_URI, config.MONGODB_DB);
-  const stores = createStores(database.db, { secretBox: secretBoxFromConfig(config) });
+  const stores = createStores(database.db, { secretBox: secretBoxFromConfig(config), ...API_STORE_OPTIONS });
   // Lazy: the API starts and answers /readyz (503) even while Temporal is still coming up.
   // No gRPC retry interceptor: a client platform is waiting, so an unreachable Temporal is a
   // prompt 503 (the platform retries) rather than a request held open by backoff timers.
@@ -83,7 +92,12 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
     interceptors: { workflow: tracingClientInterceptors() },
   });
   const line = chatLineFor(stores, client);
-  const chatErasure = createChatErasure({ stores, line, waitMs: config.ERASURE_WAIT_MS });
+  const chatErasure = createChatErasure({
+    stores,
+    line,
+    histories: temporalHistoryErasure(client, config.TEMPORAL_TASK_QUEUE),
+    waitMs: config.ERASURE_WAIT_MS,
+  });
   const channelDeletion = createChannelDeletion({ stores, chatErasure, logger });
   const auth = createChannelAuthenticator(stores.channels, { ttlMs: config.CHANNEL_CACHE_TTL_MS });
   const limits = {

@@ -43,6 +43,11 @@ export class LruMap<K, V> {
     this.entries.delete(key);
   }
 
+  /** Forgets every entry whose key `matches`. */
+  deleteWhere(matches: (key: K) => boolean): void {
+    for (const key of [...this.entries.keys()]) if (matches(key)) this.entries.delete(key);
+  }
+
   clear(): void {
     this.entries.clear();
   }

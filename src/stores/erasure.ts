@@ -1,5 +1,6 @@
 import type { DeleteResult, Filter } from 'mongodb';
 import { addCounts, type ErasureCounts } from '../domain/erasure.js';
+import { messageWorkflowId, operationalEventId, operationalEventWorkflowId } from '../domain/ids.js';
 import type { ChannelDeletionDoc, ChatDoc, Collections, MessageDoc } from './collections.js';
 
 /**
@@ -26,7 +27,13 @@ const idPrefixed = (prefixes: readonly string[]): Filter<{ _id: string }> => ({
   $or: prefixes.map((prefix) => ({ _id: { $regex: `^${escapeRegex(prefix)}:` } })),
 });
 
-export function createErasureStore(c: Collections) {
+export function createErasureStore(
+  c: Collections,
+  options: {
+    /** Told the ids of every message deleted, once they are gone (the message store's cache forgets them). */
+    onErased?: (messageIds: readonly string[]) => void;
+  } = {},
+) {
   /** Deletes the messages `ids` and every record of theirs: first the records, then the messages. */
   async function eraseMessages(ids: readonly string[]): Promise<ErasureCounts> {
     if (ids.length === 0) return {};
@@ -46,6 +53,7 @@ export function createErasureStore(c: Collections) {
     const counts: ErasureCounts = {};
     deletes.forEach(([name], index) => (counts[name] = results[index]?.deletedCount ?? 0));
     counts.messages = (await c.messages.deleteMany({ _id: { $in: [...ids] } })).deletedCount;
+    options.onErased?.(ids);
     return counts;
   }
 
@@ -57,8 +65,41 @@ export function createErasureStore(c: Collections) {
     return { chats: (await c.chats.deleteMany({ _id: chatId })).deletedCount };
   }
 
+  /**
+   * Every Temporal workflow that ran for the chat (before its place `beforePlace`, when given): the
+   * workflows that held its places (messages, redeliveries, an admin's pause or resume), each
+   * message's own, and the operational events about its messages that name the user (a failure, a
+   * handoff). Read before the erasure deletes what leads to them; some may never have run (an event
+   * not emitted), which their deletion takes as done.
+   */
+  async function workflowsOf(chatId: string, beforePlace?: number): Promise<string[]> {
+    const before = beforePlace === undefined ? {} : { seq: { $lt: beforePlace } };
+    const places = await c.lines.find({ chat_id: chatId, ...before }, { projection: { workflow_id: 1 } }).toArray();
+    const messages = await c.messages
+      .find(beforePlace === undefined ? { chat_id: chatId } : { chat_id: chatId, line_seq: { $lt: beforePlace } }, {
+        projection: { _id: 1, workflow_id: 1 },
+      })
+      .toArray();
+    const ids = new Set<string>();
+    // A place held by an erasure or retention (in the API or a worker) names no workflow of Temporal's.
+    for (const place of places) if (place.workflow_id.startsWith('chatrelay-')) ids.add(place.workflow_id);
+    for (const message of messages) {
+      ids.add(message.workflow_id || messageWorkflowId(message._id));
+      for (const type of ['message.failed', 'chat.handoff_requested'])
+        ids.add(operationalEventWorkflowId(operationalEventId(type, message._id)));
+    }
+    if (messages.length > 0) {
+      const redeliveries = await c.redeliveries
+        .find({ message_id: { $in: messages.map((message) => message._id) } }, { projection: { workflow_id: 1 } })
+        .toArray();
+      for (const redelivery of redeliveries) ids.add(redelivery.workflow_id);
+    }
+    return [...ids].sort();
+  }
+
   return {
     eraseMessages,
+    workflowsOf,
 
     /**
      * Erases one end user's chat and everything of it, `batchSize` messages at a time (each batch a

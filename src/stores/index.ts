@@ -18,21 +18,23 @@ export function createStores(db: Db, options: { secretBox?: SecretBox; messageCa
   const signingSecrets = createSigningSecretStore(db, box);
   const channels = createChannelStore(c, box);
   const lines = createChatLineStore(c);
+  const messages = createMessageStore(
+    c,
+    options.messageCacheEntries !== undefined ? { cacheEntries: options.messageCacheEntries } : {},
+  );
   return {
     signingSecrets,
     agents: createAgentStore(c),
     channels,
     chats: createChatStore(c),
-    messages: createMessageStore(
-      c,
-      options.messageCacheEntries !== undefined ? { cacheEntries: options.messageCacheEntries } : {},
-    ),
+    messages,
     lines,
     blobs: createBlobStore(c),
     /** Read-only views for the dashboard (chats, a chat's messages, the overview). */
     dashboard: createDashboardReadStore(c, lines),
     /** Retention and end users' erasure requests: deleting a chat or old messages with all their records. */
-    erasure: createErasureStore(c),
+    // What this process's erasures and retention delete, its message cache forgets at once.
+    erasure: createErasureStore(c, { onErased: (ids) => messages.forget(ids) }),
     ensureIndexes: async () => {
       await Promise.all([
         ensureIndexes(c),

@@ -15,6 +15,13 @@ import {
 
 export type NewMessage = Omit<MessageDoc, 'created_at' | 'updated_at'>;
 
+/** A cache of records by id: an LRU of `entries`, or none at all at 0 (it remembers nothing). */
+function memo<V>(entries: number): Pick<LruMap<string, V>, 'get' | 'set' | 'delete' | 'deleteWhere'> {
+  if (entries > 0) return new LruMap<string, V>(entries);
+  const nothing = (): undefined => undefined;
+  return { get: nothing, set: nothing, delete: nothing, deleteWhere: nothing };
+}
+
 /** What a delivery attempt is read back as, to tell whether a part was delivered already. */
 export type AttemptKey = { messageId: string; partIndex: number; attempt: number; redelivery?: number };
 
@@ -36,14 +43,15 @@ const PROBE_LIMIT = 1_000;
 export function createMessageStore(c: Collections, options: { cacheEntries?: number } = {}) {
   // The records are never changed once written, so a process keeps the ones it wrote or read
   // lately and reads them back from memory: the worker that admitted a message finds it, its
-  // reply and its speech without asking the database again.
-  // (One entry at least: a cache of one is no cache, which is what `cacheEntries: 0` asks for.)
-  const maxEntries = Math.max(1, options.cacheEntries ?? 5_000);
+  // reply and its speech without asking the database again. Only deletion (an erasure, retention)
+  // ends a record: `forget` drops it here, and a process that serves records to people (the API)
+  // keeps none (`cacheEntries: 0`), since another process's erasure cannot reach its memory.
+  const cacheEntries = options.cacheEntries ?? 5_000;
   const cache = {
-    messages: new LruMap<string, MessageDoc>(maxEntries),
-    replies: new LruMap<string, ReplyDoc>(maxEntries),
-    transcripts: new LruMap<string, string>(maxEntries),
-    speech: new LruMap<string, string>(maxEntries),
+    messages: memo<MessageDoc>(cacheEntries),
+    replies: memo<ReplyDoc>(cacheEntries),
+    transcripts: memo<string>(cacheEntries),
+    speech: memo<string>(cacheEntries),
   };
 
   async function get(id: string): Promise<MessageDoc | null> {
@@ -68,6 +76,21 @@ export function createMessageStore(c: Collections, options: { cacheEntries?: num
   }
 
   return {
+    /**
+     * Drops what this process remembers of messages that were just deleted (an erasure, retention),
+     * so it never serves them again from memory.
+     */
+    forget(messageIds: readonly string[]): void {
+      const ids = new Set(messageIds);
+      for (const id of ids) {
+        cache.messages.delete(id);
+        cache.replies.delete(id);
+        cache.transcripts.delete(id);
+      }
+      // Speech is cached by `<messageId>:<part>`.
+      cache.speech.deleteWhere((key) => ids.has(key.slice(0, key.lastIndexOf(':'))));
+    },
+
     /**
      * Stores the message as accepted; a re-run leaves the first record as it is. False when the
      * record was there already: the step that admits a message has run before (a free signal, the

@@ -6,6 +6,7 @@ import { createEventActivities } from '../activities/events.js';
 import { createActivities, type ActivityDeps, type ActivitySettings } from '../activities/index.js';
 import { chatLineFor } from '../chat-line/index.js';
 import { createOpenAIModelClient, type ModelClient } from '../activities/model.js';
+import { createHistoryErasureActivities } from '../activities/history-erasure.js';
 import { checkSecretsKey, secretBoxFromConfig, type WorkerConfig } from '../config.js';
 import type { Logger } from '../lib/logger.js';
 import type { WorkerMetrics } from '../observability/metrics.js';
@@ -111,6 +112,8 @@ export async function createWorker(deps: WorkerDeps, overrides: Partial<WorkerOp
     ...createActivities(activityDeps),
     // Operational events: each delivered by a workflow of its own (src/workflows/operational-event.ts).
     ...createEventActivities(activityDeps),
+    // An erasure's deletion of the user's workflow executions (src/workflows/history-erasure.ts).
+    ...createHistoryErasureActivities(client),
   };
   // Tracing (OTEL_* variables, started before the worker is built) needs the tracing interceptor
   // in the workflow bundle; without it the bundle is much lighter (see workflowInterceptorModules).

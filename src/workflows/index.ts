@@ -13,8 +13,11 @@
 //   than the messages it reports on; auto-upgrade would only add replay constraints for nothing.
 // - retentionWorkflow: started daily by its Schedule on whatever build is current; a long job
 //   moves to a new current build at its next batch (continue-as-new), a batch lasting minutes.
+// - historyErasureWorkflow: an erasure's deletion of the user's workflow executions; seconds,
+//   minutes at most (it waits for runs still closing, then deletes them anyway).
 export { messageWorkflow } from './message.js';
 export { redeliveryWorkflow } from './redelivery.js';
 export { retentionWorkflow } from './retention.js';
 export { operationalEventWorkflow } from './operational-event.js';
 export { chatControlWorkflow } from './chat-control.js';
+export { historyErasureWorkflow } from './history-erasure.js';

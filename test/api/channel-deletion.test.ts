@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { createChannelDeletion, type ChannelDeletion } from '../../src/api/channel-deletion.js';
 import { createChatErasure } from '../../src/api/chat-erasure.js';
+import type { HistoryErasure } from '../../src/temporal/history-erasure.js';
 import { holdingChatTurn } from '../../src/chat-line/hold.js';
 import { chatListResponseSchema, testMessageResponseSchema } from '../../src/api/contracts/dashboard.js';
 import { waitFor } from '../../src/lib/wait.js';
@@ -25,11 +26,20 @@ describe('deleting a channel: its chats go with it, and a page id used again sta
   let testMessage: HarnessAdminApp['testMessage'];
   let deletion: ChannelDeletion;
 
+  /** The workflow ids each erasure handed to Temporal's deletion (recorded: the harness runs no deleting worker). */
+  const historiesErased: string[] = [];
+  const histories: HistoryErasure = {
+    erase: (workflowIds) => {
+      historiesErased.push(...workflowIds);
+      return Promise.resolve();
+    },
+  };
+
   /** Sweeps once, when asked; marks a deletion swept at once (no other API process here to accept a late message). */
   const channelDeletion = () =>
     createChannelDeletion({
       stores: h.stores,
-      chatErasure: createChatErasure({ stores: h.stores, line: h.line, waitMs: 5_000 }),
+      chatErasure: createChatErasure({ stores: h.stores, line: h.line, histories, waitMs: 5_000 }),
       logger: quietLogger,
       retryDelaysMs: [],
       settleMs: 0,
@@ -83,7 +93,8 @@ describe('deleting a channel: its chats go with it, and a page id used again sta
     const paused = await call('POST', `/v1/channels/${old.channel.id}/chats/${first.chatId}/pause`);
     assert.equal(paused.status, 200, JSON.stringify(paused.body));
     assert.equal((await h.stores.chats.get(first.chatId))?.handoff?.by, 'admin');
-    const oldMessages = (await c.messages.find({ channel_id: old.channel.id }).toArray()).map((doc) => doc._id);
+    const oldDocs = await c.messages.find({ channel_id: old.channel.id }).toArray();
+    const oldMessages = oldDocs.map((doc) => doc._id);
     assert.equal(oldMessages.length, 2);
     assert.notDeepEqual(await leftOf(first.chatId, oldMessages, old.channel.id), {});
 
@@ -126,6 +137,8 @@ describe('deleting a channel: its chats go with it, and a page id used again sta
     await waitFor(async () => (await h.stores.erasure.channelDeletion(old.channel.id))?.swept_at !== undefined, {
       what: 'the deletion marked swept',
     });
+    // Their workflows in Temporal were handed to the deletion with them.
+    for (const doc of oldDocs) assert.ok(historiesErased.includes(doc.workflow_id), doc.workflow_id);
     // The new channel's chat is untouched.
     assert.equal((await h.stores.chats.get(again.chatId))?.recent?.length, 2);
   });
@@ -172,7 +185,7 @@ describe('deleting a channel: its chats go with it, and a page id used again sta
     assert.equal(await h.stores.channels.delete(owner.channel.id), true);
     const sweeper = createChannelDeletion({
       stores: h.stores,
-      chatErasure: createChatErasure({ stores: h.stores, line: h.line, waitMs: 200 }),
+      chatErasure: createChatErasure({ stores: h.stores, line: h.line, histories, waitMs: 200 }),
       logger: quietLogger,
       batchSize: 1,
       settleMs: 0,

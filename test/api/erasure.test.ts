@@ -14,6 +14,7 @@ import { createChatLine, type LineWorkflows } from '../../src/chat-line/line.js'
 import { createLogger } from '../../src/lib/logger.js';
 import { collections, type Collections } from '../../src/stores/collections.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
+import type { HistoryErasure } from '../../src/temporal/history-erasure.js';
 import { ADMIN_TOKEN, call } from '../helpers/admin-app.js';
 import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
 import { run } from '../helpers/run-cli.js';
@@ -23,6 +24,15 @@ import { countRecords, PER_CHAT_COLLECTIONS, PER_MESSAGE_COLLECTIONS, seedChat }
 const noWorkflows: LineWorkflows = {
   wake: () => Promise.resolve(),
   status: () => Promise.resolve({ state: 'missing' }),
+};
+
+/** The workflows each erasure asked Temporal to delete, in order. */
+const historiesErased: string[][] = [];
+const recordingHistories: HistoryErasure = {
+  erase: (workflowIds) => {
+    historiesErased.push([...workflowIds]);
+    return Promise.resolve();
+  },
 };
 
 const everyCollection = [...PER_MESSAGE_COLLECTIONS, ...PER_CHAT_COLLECTIONS];
@@ -51,6 +61,7 @@ describe('erasure of one end user', () => {
           erasure: createChatErasure({
             stores,
             line: createChatLine({ lines: stores.lines, workflows: noWorkflows }),
+            histories: recordingHistories,
             waitMs: 300,
           }),
           logger: createLogger({ level: 'silent', name: 'test' }),
@@ -91,8 +102,21 @@ describe('erasure of one end user', () => {
       messages: 2,
       tag: 'c',
     });
+    historiesErased.length = 0;
     const first = await call(base, 'POST', '/v1/erasures', { body: { page_id: 'page-api', client_id: 'carol' } });
     assert.equal(first.status, 200, first.text);
+    // Temporal's copies too (issue 24, item 7): each message's workflow, its redelivery's and the
+    // events that would name the user; the seeded places name a workflow no one knows (`w`).
+    assert.deepEqual(historiesErased, [
+      messageIds
+        .flatMap((id) => [
+          `chatrelay-event-chat.handoff_requested:${id}`,
+          `chatrelay-event-message.failed:${id}`,
+          `chatrelay-message-${id}`,
+        ])
+        .concat(['w'])
+        .sort(),
+    ]);
     assert.equal(first.body.chat_id, chatId);
     const erased = first.body.erased as Record<string, number>;
     assert.equal(erased.messages, 2);
@@ -132,6 +156,31 @@ describe('erasure of one end user', () => {
     assert.deepEqual(await line.turn(chatId, next, 'wf-after'), { granted: true });
   });
 
+  test('Temporal refusing to start the deletion of the histories: 503, nothing erased, and the next message goes at once', async () => {
+    const { chatId, messageIds } = await seedChat(c, {
+      pageId: 'page-no-temporal',
+      clientId: 'gail',
+      receivedAt: new Date(),
+      messages: 2,
+    });
+    const line = createChatLine({ lines: stores.lines, workflows: noWorkflows });
+    const before = await countRecords(c, chatId, messageIds);
+    const refused = createChatErasure({
+      stores,
+      line,
+      histories: { erase: () => Promise.reject(new Error('14 UNAVAILABLE: no connection')) },
+      waitMs: 200,
+    });
+    await assert.rejects(refused.erase('page-no-temporal', 'gail'), (error: Error & { status?: number }) => {
+      assert.equal(error.status, 503);
+      assert.match(error.message, /nothing was erased/);
+      return true;
+    });
+    assert.deepEqual(erasable(await countRecords(c, chatId, messageIds)), erasable(before));
+    const next = await line.claim(chatId, { messageId: 'msg_next', workflowId: 'wf-next' });
+    assert.deepEqual(await line.turn(chatId, next, 'wf-next'), { granted: true });
+  });
+
   test('an erasure waits for a message still being answered: 409 when it does not end in time, and nothing is erased or held', async () => {
     const { chatId, messageIds } = await seedChat(c, {
       pageId: 'page-busy',
@@ -145,7 +194,7 @@ describe('erasure of one end user', () => {
     const line = createChatLine({ lines: stores.lines, workflows: running });
     await line.end(chatId, 1, { turnHeld: true });
     const before = await countRecords(c, chatId, messageIds);
-    const busy = createChatErasure({ stores, line, waitMs: 200 });
+    const busy = createChatErasure({ stores, line, histories: recordingHistories, waitMs: 200 });
     await assert.rejects(busy.erase('page-busy', 'fred'), (error: Error & { status?: number }) => {
       assert.equal(error.status, 409);
       assert.match(error.message, /still being answered/);

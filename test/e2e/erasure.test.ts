@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { chatHistoryResponseSchema } from '../../src/api/contracts/dashboard.js';
 import { erasureResponseSchema } from '../../src/api/contracts/erasure.js';
 import { waitFor } from '../../src/lib/wait.js';
@@ -133,6 +133,59 @@ describe('end to end: erasing an end user in the chat’s line (issue 23, item 9
       ['third, after the erasure', ['Echo: third, after the erasure']],
     ]);
     assert.deepEqual(await messagesOf(chatId), [next]);
+  });
+
+  test('issue 24, item 7: after an erasure with a message in flight, no collection holds anything of the user, and Temporal has none of their workflows, not even by ChatRelayChatId', async () => {
+    const client = new Client({
+      connection,
+      namespace: s.config.TEMPORAL_NAMESPACE,
+      dataConverter: temporalDataConverter(createPayloadCodec(s.config)),
+    });
+    const clientId = 'hugo-24-7';
+    const { channel, endpoint, send, chatId, first } = await userWithAnAnswer(clientId, 'my passport is X1234567');
+    // Visibility knows the chat by its search attribute before the erasure (else "none after" proves nothing).
+    await waitFor(
+      async () => {
+        for await (const run of client.workflow.list({ query: `ChatRelayChatId="${chatId}"` })) return run;
+        return undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 250, what: 'the first message listed by ChatRelayChatId' },
+    );
+    s.fake.delayNext('chat', 1_000);
+    const inFlight = await send('and my phone is 555-0199');
+    await s.fake.waitForRequests(2, 'chat');
+    const erased = await erase(channel.page_id, clientId);
+    assert.equal(erased.status, 200, JSON.stringify(erased.body));
+    assert.equal(erasureResponseSchema.parse(erased.body).erased.messages, 2);
+    assert.deepEqual(replies(endpoint.path), ['Echo: my passport is X1234567', 'Echo: and my phone is 555-0199']);
+
+    // Every collection, every document: nothing names the user or holds their words (the reply echoes them).
+    const traces = [clientId, 'X1234567', '555-0199', first, inFlight];
+    for (const { name } of await s.mongo.db.listCollections().toArray()) {
+      for (const doc of await s.mongo.db.collection(name).find({}).toArray()) {
+        const text = JSON.stringify(doc);
+        for (const trace of traces) assert.ok(!text.includes(trace), `${name} holds ${trace}: ${text}`);
+      }
+    }
+
+    // Temporal: the workflows' executions are deleted, their visibility records with them.
+    const workflowIds = [first, inFlight].map((id) => `chatrelay-message-${id}`);
+    await waitFor(
+      async () => {
+        // Anything still listed: look again.
+        for await (const _listed of client.workflow.list({ query: `ChatRelayChatId="${chatId}"` })) return false;
+        for (const workflowId of workflowIds) {
+          try {
+            await client.workflow.getHandle(workflowId).describe();
+            return false;
+          } catch (error) {
+            if (!(error instanceof WorkflowNotFoundError)) throw error;
+          }
+        }
+        return true;
+      },
+      { timeoutMs: 30_000, intervalMs: 500, what: "the erased user's workflows deleted and unlisted" },
+    );
   });
 
   test("a message held longer than the erasure's wait: 409, nothing erased, and the chat's messages are answered afterwards, in order", async () => {

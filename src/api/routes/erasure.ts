@@ -14,11 +14,12 @@ export const erasureRoutes = [
     tag: 'Privacy',
     summary: "Erase one end user's data",
     description:
-      "Deletes the end user's chat on the channel that has the page id now, and everything of it: every message, its transcript, reply, speech audio, delivery attempts, outcomes and redeliveries, and the chat's history. Done in the chat's turn: the erasure waits (up to `ERASURE_WAIT_MS`, 10 s by default) for the messages accepted before it, which are erased with the rest; messages sent after it wait for it, are kept and answered. When a message is still being answered after that wait, the answer is 409 and nothing is erased. Safe to repeat. Temporal keeps the histories of finished workflows for the namespace's retention period (their payloads are encrypted).",
+      "Deletes the end user's chat on the channel that has the page id now, and everything of it: every message, its transcript, reply, speech audio, delivery attempts, outcomes and redeliveries, and the chat's history. Done in the chat's turn: the erasure waits (up to `ERASURE_WAIT_MS`, 10 s by default) for the messages accepted before it, which are erased with the rest; messages sent after it wait for it, are kept and answered. When a message is still being answered after that wait, the answer is 409 and nothing is erased. Safe to repeat. In Temporal, every workflow of the user's messages (and their redeliveries, chat controls and operational events) is deleted with its history and search attributes, by a workflow the erasure starts before it deletes anything (a 503 when it cannot: nothing was erased). The erasure's own workflow history (workflow ids, encrypted) stays for the namespace's retention period.",
     body: erasureRequestSchema,
     success: { status: 200, description: 'Erased; the counts say what was deleted.', schema: erasureResponseSchema },
-    errors: [400, 401, 409, 415],
+    errors: [400, 401, 409, 415, 503],
     errorDescriptions: {
+      503: "Temporal did not record the deletion of the end user's workflows (or MongoDB is unreachable): nothing was erased. Ask again.",
       409: "A message of the end user's chat is still being answered (or waits for its channel) after the erasure's wait: nothing was erased and the chat goes on as before. Ask again once it has ended.",
     },
   },
