@@ -14,7 +14,7 @@
  * outcome was stored before the re-run wrote nothing to the window.
  *
  * Real activities (createActivities), real MongoDB-compatible server, a real HTTP receiver, the
- * demo model server. The Temporal side of the chat's line (a signal, a workflow's status) is not
+ * fake model server. The Temporal side of the chat's line (a signal, a workflow's status) is not
  * under test: every claimed place's workflow counts as running.
  */
 import assert from 'node:assert/strict';
@@ -121,7 +121,7 @@ interface Scenario {
   settled: (stored: Stored) => boolean;
 }
 
-/** A text long enough for two parts at the channels' 40 characters (the demo model echoes it). */
+/** A text long enough for two parts at the channels' 40 characters (the fake model echoes it). */
 const TEXT = 'First things first, please. Then the rest.';
 
 const scenarios: Scenario[] = [
