@@ -14,7 +14,7 @@
  * outcome was stored before the re-run wrote nothing to the window.
  *
  * Real activities (createActivities), real MongoDB-compatible server, a real HTTP receiver, the
- * demo model server. The Temporal side of the chat's line (a signal, a workflow's status) is not
+ * fake model server. The Temporal side of the chat's line (a signal, a workflow's status) is not
  * under test: every claimed place's workflow counts as running.
  */
 import assert from 'node:assert/strict';
@@ -22,7 +22,7 @@ import { after, before, describe, test } from 'node:test';
 import { createActivities, type Activities } from '../../src/activities/index.js';
 import { createOpenAIModelClient } from '../../src/activities/model.js';
 import { createChatLine, type LineWorkflows } from '../../src/chat-line/line.js';
-import { fakeVoiceNote, startDemoModel, type DemoModel } from '../../src/demo-model/server.js';
+import { fakeVoiceNote, startFakeModel, type FakeModel } from '../helpers/fake-model.js';
 import { deliveryId, historyEntryId, messageWorkflowId } from '../../src/domain/ids.js';
 import type { Channel, MessageWorkflowInput } from '../../src/domain/models.js';
 import { createLogger } from '../../src/lib/logger.js';
@@ -121,7 +121,7 @@ interface Scenario {
   settled: (stored: Stored) => boolean;
 }
 
-/** A text long enough for two parts at the channels' 40 characters (the demo model echoes it). */
+/** A text long enough for two parts at the channels' 40 characters (the fake model echoes it). */
 const TEXT = 'First things first, please. Then the rest.';
 
 const scenarios: Scenario[] = [
@@ -262,7 +262,7 @@ const outcomeOf = (outcome: OutcomeDoc | null) =>
 describe('local activities run again from attempt 1 at every point between two side effects', () => {
   let mongo: TestMongo;
   let receiver: Receiver;
-  let model: DemoModel;
+  let model: FakeModel;
   let base: Stores;
   // Every claimed place's workflow is taken to be running; a wake-up goes nowhere (see above).
   const lineWorkflows: LineWorkflows = {
@@ -271,7 +271,7 @@ describe('local activities run again from attempt 1 at every point between two s
   };
 
   before(async () => {
-    [mongo, receiver, model] = await Promise.all([startTestMongo(), startReceiver(), startDemoModel()]);
+    [mongo, receiver, model] = await Promise.all([startTestMongo(), startReceiver(), startFakeModel()]);
     base = createStores(mongo.db);
     await base.ensureIndexes();
   });

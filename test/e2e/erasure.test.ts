@@ -1,5 +1,5 @@
 /**
- * Issue 23, item 9, on the real stack (API, worker, Temporal dev server, FerretDB, demo model,
+ * Issue 23, item 9, on the real stack (API, worker, Temporal dev server, FerretDB, fake model,
  * receiver): an end user's erasure takes a place in the chat's line like a message. The API
  * process that took the user's earlier messages remembers the chat's last place, so the next
  * message claims the place after it; it must go at once, its prompt holding nothing erased. A

@@ -51,7 +51,7 @@ describe('end to end: human handoff on the real stack', () => {
     const status = async (messageId: string) =>
       messageStatusSchema.parse((await admin('GET', `/v1/messages/${messageId}`)).body);
 
-    // The demo model calls a tool the request offers when the user's text asks for it.
+    // The fake model, as the demo model, calls a tool the request offers when the user's text asks for it.
     const first = await send(`I want to speak to a human #call:${HANDOFF_TOOL_NAME}`);
     const [handoff] = await s.receiver.waitForDelivered(1, { path: reply.path });
     assert.equal(handoff?.fields.text, HANDOFF_TEXT);

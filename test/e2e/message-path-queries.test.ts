@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { fakeVoiceNote } from '../../src/demo-model/server.js';
+import { fakeVoiceNote } from '../helpers/fake-model.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { openDatabase, type Database } from '../../src/stores/db.js';
 import { createStores } from '../../src/stores/index.js';

@@ -1,7 +1,7 @@
 import { messageWorkflowId } from '../../src/domain/ids.js';
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { FAKE_AUDIO_PREFIX, fakeVoiceNote } from '../../src/demo-model/server.js';
+import { FAKE_AUDIO_PREFIX, fakeVoiceNote } from '../helpers/fake-model.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
 import { postMessage, startStack, type Stack } from '../helpers/stack.js';

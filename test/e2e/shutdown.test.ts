@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, secretBoxPassphrase } from '../../src/config.js';
-import { startDemoModel, type DemoModel } from '../../src/demo-model/server.js';
+import { startFakeModel, type FakeModel } from '../helpers/fake-model.js';
 import { startChild, type ManagedChild } from '../../src/lib/child.js';
 import { freePort } from '../../src/lib/ports.js';
 import { createSecretBox } from '../../src/lib/secret-box.js';
@@ -42,7 +42,7 @@ interface Sent {
 let dataDir: string;
 let temporal: RunningServer;
 let mongo: TestMongo;
-let fake: DemoModel;
+let fake: FakeModel;
 let receiver: Receiver;
 let stores: Stores;
 let env: NodeJS.ProcessEnv;
@@ -58,7 +58,7 @@ before(async () => {
     startTemporalDevServer({ dbFile: join(dataDir, 'temporal.db') }),
     startTestMongo(),
     // Model calls take a while, so that work is in flight whenever a signal arrives.
-    startDemoModel({ latencyMs: MODEL_LATENCY_MS }),
+    startFakeModel({ latencyMs: MODEL_LATENCY_MS }),
     startReceiver(),
     freePort(),
     freePort(),

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { Webhook } from 'standardwebhooks';
 import { messageStatusSchema, type MessageStatusResponse } from '../../src/api/contracts/message.js';
 import { waitFor } from '../../src/lib/wait.js';
-import type { RecordedRequest } from '../../src/demo-model/server.js';
+import type { RecordedRequest } from '../helpers/fake-model.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';
 import type { PostResult, ProcessStack, SettledMessage } from '../helpers/process-stack.js';
 import type { ReceivedPost } from '../helpers/receiver.js';

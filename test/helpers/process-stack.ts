@@ -13,7 +13,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readlinkSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, secretBoxPassphrase, type Config } from '../../src/config.js';
-import { startDemoModel, type DemoModel, type DemoModelOptions } from '../../src/demo-model/server.js';
+import { startFakeModel, type FakeModel, type FakeModelOptions } from './fake-model.js';
 import { startChild, type ManagedChild } from '../../src/lib/child.js';
 import { freePort } from '../../src/lib/ports.js';
 import { createSecretBox } from '../../src/lib/secret-box.js';
@@ -161,7 +161,7 @@ export interface PostResult {
 export interface ProcessStackOptions {
   /** Extra environment for the API and the worker (e.g. DELIVERY_RETRY_SCHEDULE). */
   env?: Record<string, string>;
-  fake?: DemoModelOptions;
+  fake?: FakeModelOptions;
   /** Build the workflow bundle once ahead, as the production image does (default), instead of at every worker start. */
   prebuiltBundle?: boolean;
   /** How many API processes (default 1): each on its own port, with the same environment otherwise. */
@@ -191,7 +191,7 @@ export interface ProcessStack {
   /** The stores on a connection of the test process's own, with the children's secret box. */
   readonly stores: Stores;
   readonly database: Database;
-  readonly fake: DemoModel;
+  readonly fake: FakeModel;
   readonly receiver: Receiver;
   readonly temporal: RestartableServer;
   readonly mongo: RestartableServer;
@@ -328,7 +328,7 @@ async function build(
   cleanups.push(() => temporal.stop());
   cleanups.push(() => mongo.stop());
   const [fake, receiver] = await Promise.all([
-    startDemoModel(options.fake ?? {}),
+    startFakeModel(options.fake ?? {}),
     startReceiver(),
     temporal.first(),
     mongo.first(),

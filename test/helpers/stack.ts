@@ -19,7 +19,7 @@ import { Writable } from 'node:stream';
 import { startApi, type RunningApi } from '../../src/api/server.js';
 import { loadConfig, secretBoxPassphrase, type Config } from '../../src/config.js';
 import { nativeConnectionOptions } from '../../src/temporal/connection.js';
-import { startDemoModel, type DemoModel } from '../../src/demo-model/server.js';
+import { startFakeModel, type FakeModel } from './fake-model.js';
 import { createLogger, type Logger } from '../../src/lib/logger.js';
 import { freePort } from '../../src/lib/ports.js';
 import { createSecretBox } from '../../src/lib/secret-box.js';
@@ -70,7 +70,7 @@ export interface Stack {
   mongo: TestMongo;
   /** The stores on the stack's database, with its secret box. */
   stores: Stores;
-  fake: DemoModel;
+  fake: FakeModel;
   receiver: Receiver;
   api: RunningApi;
   /** Starts the worker, when the stack was started without one (a second call does nothing). */
@@ -114,7 +114,7 @@ export async function startStack(
   const [temporal, mongo, fake, receiver, port] = await Promise.all([
     startTemporalDevServer({ dbFile: join(dataDir, 'temporal.db') }),
     startTestMongo(),
-    startDemoModel(),
+    startFakeModel(),
     startReceiver(),
     freePort(),
   ]);

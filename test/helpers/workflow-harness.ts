@@ -14,7 +14,7 @@ import { createMessageStarter } from '../../src/api/message-starter.js';
 import type { InboundEnvelope } from '../../src/domain/models.js';
 import type { messageWorkflow } from '../../src/workflows/message.js';
 import { mediaRouter } from '../../src/api/routes/media.js';
-import { startDemoModel, type DemoModel } from '../../src/demo-model/server.js';
+import { startFakeModel, type FakeModel } from './fake-model.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { observabilitySinks } from '../../src/observability/worker-observability.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
@@ -47,7 +47,7 @@ export interface WorkflowHarness {
   env: TestWorkflowEnvironment;
   mongo: TestMongo;
   stores: Stores;
-  fake: DemoModel;
+  fake: FakeModel;
   receiver: Receiver;
   mediaBaseUrl: string;
   taskQueue: string;
@@ -73,7 +73,7 @@ export async function startWorkflowHarness(
     // Every payload through the production codec (encrypted), as on a real deployment.
     createTimeSkippingEnv({ dataConverter: testDataConverter }),
     startTestMongo(),
-    startDemoModel(),
+    startFakeModel(),
     startReceiver(),
     bundle(workflowsPath),
   ]);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import { fakeVoiceNote } from '../../src/demo-model/server.js';
+import { fakeVoiceNote } from '../helpers/fake-model.js';
 import type { Channel, InboundEnvelope } from '../../src/domain/models.js';
 import { randomId } from '../../src/lib/secrets.js';
 import { waitFor } from '../../src/lib/wait.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { Client } from '@temporalio/client';
 import { createChatControls, type ChatControls } from '../../src/api/chat-controls.js';
-import { fakeVoiceNote } from '../../src/demo-model/server.js';
+import { fakeVoiceNote } from '../helpers/fake-model.js';
 import { HANDOFF_REQUESTED_REASON, HANDOFF_TOOL_NAME, HELD_FOR_PERSON_REASON } from '../../src/domain/handoff.js';
 import type { InboundEnvelope } from '../../src/domain/models.js';
 import { createChannelWithAgent, envelopeFor } from '../helpers/fixtures.js';

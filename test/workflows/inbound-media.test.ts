@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { fakeVoiceNote } from '../../src/demo-model/server.js';
+import { fakeVoiceNote } from '../helpers/fake-model.js';
 import { REFUSED_IMAGE_NOTE } from '../../src/domain/prompt.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { randomId } from '../../src/lib/secrets.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { createMessageStarter } from '../../src/api/message-starter.js';
 import { messageIdFor } from '../../src/api/routes/webhook.js';
-import { fakeVoiceNote, FAKE_AUDIO_PREFIX } from '../../src/demo-model/server.js';
+import { fakeVoiceNote, FAKE_AUDIO_PREFIX } from '../helpers/fake-model.js';
 import { historyEntryId } from '../../src/domain/ids.js';
 import type { InboundEnvelope } from '../../src/domain/models.js';
 import { randomId } from '../../src/lib/secrets.js';
