@@ -17,6 +17,9 @@ export interface ChatErasureDeps {
   holdMs?: number;
 }
 
+/** How often an erasure looks whether the workflows of the places it waited for have closed. */
+const SETTLE_POLL_MS = 200;
+
 /** A chat's erasure: what it deleted, or, when a message of the chat kept being answered, nothing. */
 export type ChatErased = { erased: ErasureCounts } | { busy: true };
 
@@ -33,9 +36,28 @@ export type ChatErased = { erased: ErasureCounts } | { busy: true };
 export function createChatErasure(deps: ChatErasureDeps) {
   const { erasure, lines, channels } = deps.stores;
 
+  /**
+   * Waits until none of the workflows still runs (see HistoryErasure.stillRunning): a place of
+   * the line ends a moment before its workflow closes. False when one still runs at `deadline`.
+   */
+  async function settled(chatId: string, workflowIds: readonly string[], deadline: number): Promise<boolean> {
+    for (;;) {
+      let running: string[];
+      try {
+        running = await deps.histories.stillRunning(chatId, workflowIds);
+      } catch {
+        throw unavailable(
+          "Temporal did not answer which of the end user's workflows still run; nothing was erased. Ask again once Temporal is reachable.",
+        );
+      }
+      if (running.length === 0) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(SETTLE_POLL_MS, Math.max(0, deadline - Date.now()))));
+    }
+  }
+
   /** Temporal's copies first, while the records still lead to them: refused, nothing is erased. */
-  async function eraseHistories(chatId: string, beforePlace?: number): Promise<void> {
-    const workflowIds = await erasure.workflowsOf(chatId, beforePlace);
+  async function eraseHistories(workflowIds: readonly string[]): Promise<void> {
     try {
       await deps.histories.erase(workflowIds);
     } catch {
@@ -49,23 +71,29 @@ export function createChatErasure(deps: ChatErasureDeps) {
     const forGood = options.forGood === true;
     let erased: ErasureCounts;
     // A chat never seen (or erased and cut by retention): nothing to hold a place for.
+    const waitMs = deps.waitMs ?? 10_000;
     if ((await lines.lastTaken(chatId)) === (await lines.floor(chatId))) {
-      await eraseHistories(chatId);
+      await eraseHistories(await erasure.workflowsOf(chatId));
       erased = await erasure.eraseChat(chatId, { keepChat: forGood });
     } else {
+      const deadline = Date.now() + waitMs;
       const held = await holdingChatTurn(
         deps.line,
         chatId,
-        { kind: 'erasure', waitMs: deps.waitMs ?? 10_000, holdMs: deps.holdMs ?? 10 * 60_000 },
+        { kind: 'erasure', waitMs, holdMs: deps.holdMs ?? 10 * 60_000 },
         async (seq) => {
+          const workflowIds = await erasure.workflowsOf(chatId, seq);
+          // The places before this one have ended; their workflows close a moment later, and
+          // one that runs a step again must still find its records (it then does nothing).
+          if (!(await settled(chatId, workflowIds, deadline))) return { value: null };
           // A 503 here leaves everything as it was, and the erasure asked again finds it all.
-          await eraseHistories(chatId, seq);
+          await eraseHistories(workflowIds);
           const counts = await erasure.eraseChat(chatId, { beforePlace: seq, keepChat: forGood });
           await lines.blank(chatId, seq);
           return { value: counts };
         },
       );
-      if (!held.held) return { busy: true };
+      if (!held.held || held.value === null) return { busy: true };
       erased = held.value;
     }
     if (forGood) {

@@ -1,6 +1,7 @@
 import { isGrpcServiceError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { randomId } from '../lib/secrets.js';
 import type { historyErasureWorkflow } from '../workflows/history-erasure.js';
+import { chatIdAttribute } from '../workflows/search-attributes.js';
 
 /**
  * An erasure's Temporal side (issue 24, item 7): every workflow that ran for the erased user keeps
@@ -15,6 +16,13 @@ export interface HistoryErasure {
    * workflow could not be started; the caller then erases nothing, and is asked again.
    */
   erase(workflowIds: readonly string[]): Promise<void>;
+  /**
+   * Which of the chat's `workflowIds` still run. A message's place in the chat's line ends in its
+   * last step, before its workflow completes; if that workflow task is lost, the step runs again
+   * (a local activity, from attempt 1) and, its records erased meanwhile, would take itself for a
+   * first run and answer and POST again. So the erasure waits for these to close before it deletes.
+   */
+  stillRunning(chatId: string, workflowIds: readonly string[]): Promise<string[]>;
 }
 
 /** How long the start of the deleting workflow may take before the erasure answers 503. */
@@ -32,6 +40,19 @@ export function temporalHistoryErasure(client: Client, taskQueue: string): Histo
           args: [{ workflowIds: [...workflowIds] }],
         }),
       );
+    },
+    async stillRunning(chatId, workflowIds) {
+      if (workflowIds.length === 0) return [];
+      const wanted = new Set(workflowIds);
+      const running: string[] = [];
+      // One visibility query for the chat (its workflows carry its id from their start); chat ids
+      // are ours (`cht_…`), with nothing to escape.
+      const query = `${chatIdAttribute.name} = "${chatId}" AND ExecutionStatus = "Running"`;
+      await client.connection.withDeadline(Date.now() + START_DEADLINE_MS, async () => {
+        for await (const run of client.workflow.list({ query }))
+          if (wanted.has(run.workflowId)) running.push(run.workflowId);
+      });
+      return running;
     },
   };
 }

@@ -268,7 +268,7 @@ class World {
         const erasure = createChatErasure({
           stores: this.stores,
           line: this.apis[action.api % APIS]!,
-          histories: { erase: () => Promise.resolve() },
+          histories: { erase: () => Promise.resolve(), stillRunning: () => Promise.resolve([]) },
           waitMs: 0,
         });
         try {

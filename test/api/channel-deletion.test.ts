@@ -33,6 +33,7 @@ describe('deleting a channel: its chats go with it, and a page id used again sta
       historiesErased.push(...workflowIds);
       return Promise.resolve();
     },
+    stillRunning: () => Promise.resolve([]),
   };
 
   /** Sweeps once, when asked; marks a deletion swept at once (no other API process here to accept a late message). */

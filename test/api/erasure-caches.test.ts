@@ -63,7 +63,12 @@ describe('erasure and the processes’ memory (issue 24, item 7)', () => {
         }),
         erasureRouter({
           adminToken: ADMIN_TOKEN,
-          erasure: createChatErasure({ stores, line, waitMs: 300, histories: { erase: () => Promise.resolve() } }),
+          erasure: createChatErasure({
+            stores,
+            line,
+            waitMs: 300,
+            histories: { erase: () => Promise.resolve(), stillRunning: () => Promise.resolve([]) },
+          }),
           logger: quiet,
         }),
       ],

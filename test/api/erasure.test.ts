@@ -33,6 +33,7 @@ const recordingHistories: HistoryErasure = {
     historiesErased.push([...workflowIds]);
     return Promise.resolve();
   },
+  stillRunning: () => Promise.resolve([]),
 };
 
 const everyCollection = [...PER_MESSAGE_COLLECTIONS, ...PER_CHAT_COLLECTIONS];
@@ -156,6 +157,52 @@ describe('erasure of one end user', () => {
     assert.deepEqual(await line.turn(chatId, next, 'wf-after'), { granted: true });
   });
 
+  test('the erasure waits for the workflows of ended places to close: a step run again (lost workflow task) still finds its records', async () => {
+    const { messageIds } = await seedChat(c, {
+      pageId: 'page-closing',
+      clientId: 'gus',
+      receivedAt: new Date(),
+      messages: 2,
+    });
+    const line = createChatLine({ lines: stores.lines, workflows: noWorkflows });
+    // The last message's place has ended, but its workflow runs on for two more looks: its
+    // workflow task was lost, and the step runs again from its stored records.
+    const closing = `chatrelay-message-${messageIds.at(-1)}`;
+    let looks = 0;
+    const seen: string[][] = [];
+    const histories: HistoryErasure = {
+      erase: () => Promise.resolve(),
+      stillRunning: async (_chatId, workflowIds) => {
+        looks += 1;
+        // Each look finds the records still there: nothing is deleted while one runs.
+        seen.push([String(await c.messages.countDocuments({ _id: { $in: messageIds } }))]);
+        return looks <= 2 ? workflowIds.filter((id) => id === closing) : [];
+      },
+    };
+    const erasure = createChatErasure({ stores, line, histories, waitMs: 5_000 });
+    const done = await erasure.erase('page-closing', 'gus');
+    assert.equal(done.erased.messages, 2);
+    assert.equal(looks, 3, 'looked until the workflow had closed');
+    assert.deepEqual(seen, [['2'], ['2'], ['2']]);
+
+    // One that does not close within the wait: 409, nothing erased, the next place goes at once.
+    const still = await seedChat(c, { pageId: 'page-closing', clientId: 'hal', receivedAt: new Date(), messages: 1 });
+    const before = await countRecords(c, still.chatId, still.messageIds);
+    const stuck = createChatErasure({
+      stores,
+      line,
+      histories: { erase: () => Promise.resolve(), stillRunning: (_chatId, ids) => Promise.resolve([...ids]) },
+      waitMs: 300,
+    });
+    await assert.rejects(stuck.erase('page-closing', 'hal'), (error: Error & { status?: number }) => {
+      assert.equal(error.status, 409);
+      return true;
+    });
+    assert.deepEqual(erasable(await countRecords(c, still.chatId, still.messageIds)), erasable(before));
+    const next = await line.claim(still.chatId, { messageId: 'msg_next', workflowId: 'wf-next' });
+    assert.deepEqual(await line.turn(still.chatId, next, 'wf-next'), { granted: true });
+  });
+
   test('Temporal refusing to start the deletion of the histories: 503, nothing erased, and the next message goes at once', async () => {
     const { chatId, messageIds } = await seedChat(c, {
       pageId: 'page-no-temporal',
@@ -168,7 +215,10 @@ describe('erasure of one end user', () => {
     const refused = createChatErasure({
       stores,
       line,
-      histories: { erase: () => Promise.reject(new Error('14 UNAVAILABLE: no connection')) },
+      histories: {
+        erase: () => Promise.reject(new Error('14 UNAVAILABLE: no connection')),
+        stillRunning: () => Promise.resolve([]),
+      },
       waitMs: 200,
     });
     await assert.rejects(refused.erase('page-no-temporal', 'gail'), (error: Error & { status?: number }) => {

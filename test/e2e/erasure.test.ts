@@ -12,9 +12,11 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { chatHistoryResponseSchema } from '../../src/api/contracts/dashboard.js';
 import { erasureResponseSchema } from '../../src/api/contracts/erasure.js';
+import { messageWorkflowId } from '../../src/domain/ids.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { chatIdFor } from '../../src/stores/chats.js';
 import { createPayloadCodec, temporalDataConverter } from '../../src/temporal/data-converter.js';
+import { temporalHistoryErasure } from '../../src/temporal/history-erasure.js';
 import { RETENTION_SCHEDULE_ID } from '../../src/temporal/retention-schedule.js';
 import type { retentionWorkflow } from '../../src/workflows/retention.js';
 import { channelReplyingTo } from '../helpers/fixtures.js';
@@ -107,13 +109,22 @@ describe('end to end: erasing an end user in the chat’s line (issue 23, item 9
   });
 
   test('a message in flight when the erasure is asked is waited for, then erased with the rest; nothing is written back, and the next message is answered', async () => {
-    const { channel, endpoint, send, chatId } = await userWithAnAnswer('fay', 'first, answered');
+    const { channel, endpoint, send, chatId, first } = await userWithAnAnswer('fay', 'first, answered');
 
     // The model takes a while with the second message: the erasure is asked while it is generated.
     s.fake.delayNext('chat', 1_000);
     const inFlight = await send('second, in flight');
     await s.fake.waitForRequests(2, 'chat');
     assert.equal(replies(endpoint.path).length, 1, 'the second reply has not gone out yet');
+    // What the erasure asks Temporal before it deletes (a place ends a moment before its workflow
+    // closes): the dev server's visibility lists the running message by the chat's id, not the
+    // finished one.
+    const histories = temporalHistoryErasure(
+      new Client({ connection, namespace: s.config.TEMPORAL_NAMESPACE }),
+      s.config.TEMPORAL_TASK_QUEUE,
+    );
+    const ids = [messageWorkflowId(first), messageWorkflowId(inFlight)];
+    assert.deepEqual(await histories.stillRunning(chatId, ids), [messageWorkflowId(inFlight)]);
 
     const erased = await erase(channel.page_id, 'fay');
     assert.equal(erased.status, 200, JSON.stringify(erased.body));
