@@ -120,7 +120,11 @@ describe('end to end: erasing an end user in the chat’s line (issue 23, item 9
     // closes): the dev server's visibility lists the running message by the chat's id, not the
     // finished one.
     const histories = temporalHistoryErasure(
-      new Client({ connection, namespace: s.config.TEMPORAL_NAMESPACE }),
+      new Client({
+        connection,
+        namespace: s.config.TEMPORAL_NAMESPACE,
+        dataConverter: temporalDataConverter(createPayloadCodec(s.config)),
+      }),
       s.config.TEMPORAL_TASK_QUEUE,
     );
     const ids = [messageWorkflowId(first), messageWorkflowId(inFlight)];
