@@ -338,7 +338,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     info: {
       title: 'chatrelay',
-      version: options.version ?? '0.1.0',
+      version: options.version ?? '1.0.0',
       description:
         'Relays chat messages from client platforms to an AI model through durable Temporal workflows and delivers the replies to each channel’s Reply Webhook URL. ' +
         'Implements the MyChatBot Webhooks API contract; the admin API (`/v1`) manages agents and channels.',
