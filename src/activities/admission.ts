@@ -3,7 +3,7 @@ import { messageWorkflowId } from '../domain/ids.js';
 import type { Channel, ChannelSnapshot, MessageWorkflowInput } from '../domain/models.js';
 import { failureEventsOf, type FailureEvents } from '../domain/operational-events.js';
 import { channelSnapshot } from '../domain/snapshot.js';
-import { ttlCache } from '../lib/ttl-cache.js';
+import { ttlCache } from '../lib/caches.js';
 import { retiredKey } from '../stores/channels.js';
 import type { ActivityDeps } from './deps.js';
 

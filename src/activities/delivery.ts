@@ -7,14 +7,12 @@ import {
   mediaUrl,
   messageWorkflowId,
 } from '../domain/ids.js';
-import { replyForm } from '../domain/reply-form.js';
-import { ttlCache } from '../lib/ttl-cache.js';
+import { ttlCache } from '../lib/caches.js';
 import { activityLogger, type ActivityDeps } from './deps.js';
 import { createEventEmitter } from './events.js';
 import { replyPartMissing, stepCancelled } from './failures.js';
 import { createFinisher, type Finish } from './finish.js';
-import { postForm, type PostOutcome } from './reply-post.js';
-import { signatureHeaders } from './signing.js';
+import { postForm, replyForm, signatureHeaders, type PostOutcome } from './reply-post.js';
 import type { Channel } from '../domain/models.js';
 import type { DeliveryAttemptDoc } from '../stores/collections.js';
 import { persistently } from '../stores/unavailable.js';

@@ -6,10 +6,9 @@ import {
   type OperationalEventInput,
 } from '../domain/operational-events.js';
 import { loggableReason } from '../lib/logger.js';
-import { ttlCache } from '../lib/ttl-cache.js';
+import { ttlCache } from '../lib/caches.js';
 import { activityLogger, type ActivityDeps } from './deps.js';
-import { postForm, type PostOutcome } from './reply-post.js';
-import { signatureHeaders } from './signing.js';
+import { postForm, signatureHeaders, type PostOutcome } from './reply-post.js';
 
 /** Starts the workflow that delivers one event (src/temporal/event-starter.ts); a repeated start is ignored. */
 export interface OperationalEventStarter {

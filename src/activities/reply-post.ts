@@ -1,8 +1,44 @@
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import http from 'node:http';
 import https from 'node:https';
+import { Webhook } from 'standardwebhooks';
 import { capRetryAfter } from '../domain/retry-wait.js';
 import { guardedConnection, UnsafeUrlError, type AddressPolicy } from '../lib/address-policy.js';
+
+/*
+ * One signed webhook POST, a reply part's or an operational event's: its form body (replyForm),
+ * its Standard Webhooks headers (signatureHeaders) and the guarded POST itself (postForm).
+ */
+
+/** Formats the reply POST: the four fields of the contract, always present, empty when unused. */
+export function replyForm(
+  part: { text: string; images: string[]; file?: string },
+  audioUrl: string | undefined,
+): string {
+  return new URLSearchParams({
+    text: part.text,
+    // Several images travel as one field, comma-separated; a comma inside a URL is percent-encoded first.
+    images: part.images.map((url) => url.replaceAll(',', '%2C')).join(','),
+    file: part.file ?? '',
+    audio: audioUrl ?? '',
+  }).toString();
+}
+
+/**
+ * Standard Webhooks headers for one attempt: the id is stable across retries, the timestamp is
+ * the attempt's own (receivers reject stale ones), and there is one `v1,` signature per active
+ * secret, space-separated, so receivers verify with either secret during a rotation.
+ */
+export function signatureHeaders(secrets: string[], webhookId: string, at: Date, body: string): Record<string, string> {
+  const headers: Record<string, string> = {
+    'webhook-id': webhookId,
+    'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+  };
+  // Never unsigned: the caller holds the part back when the channel has no secret.
+  if (secrets.length === 0) throw new Error('no signing secret: a reply is never sent unsigned');
+  headers['webhook-signature'] = secrets.map((secret) => new Webhook(secret).sign(webhookId, at, body)).join(' ');
+  return headers;
+}
 
 /** The outcome of one delivery attempt, as the workflow's retry schedule needs it. */
 export type PostOutcome =

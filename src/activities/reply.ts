@@ -5,7 +5,7 @@ import { HANDOFF_REQUESTED_REASON, HELD_FOR_PERSON_REASON, handoffTool } from '.
 import { eventTargetOf } from '../domain/operational-events.js';
 import { buildPrompt, userContent } from '../domain/prompt.js';
 import { buildReplyParts } from '../domain/reply-parts.js';
-import { ttlCache } from '../lib/ttl-cache.js';
+import { ttlCache } from '../lib/caches.js';
 import type { ChatSighting } from '../stores/chats.js';
 import type { ChatDoc, ChatHandoff, MessageDoc, StoredPart } from '../stores/collections.js';
 import { refusedImageAttachments } from './attachments.js';

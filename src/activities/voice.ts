@@ -5,7 +5,7 @@ import { boundTranscript, isAudioContentType, sniffAudioFormat } from '../domain
 import { UnsafeUrlError } from '../lib/address-policy.js';
 import { safeFetch } from '../lib/safe-fetch.js';
 import { createSemaphore } from '../lib/semaphore.js';
-import { ttlCache } from '../lib/ttl-cache.js';
+import { ttlCache } from '../lib/caches.js';
 import { activityLogger, type ActivityDeps } from './deps.js';
 import { agentGone, messageNotStored, replyPartMissing } from './failures.js';
 

@@ -3,7 +3,7 @@ import type { AddressPolicy, UnsafeUrlReason } from '../lib/address-policy.js';
 import { UnsafeUrlError } from '../lib/address-policy.js';
 import { safeFetch, type SafeFetchPolicy } from '../lib/safe-fetch.js';
 import { createSemaphore } from '../lib/semaphore.js';
-import { ttlCache } from '../lib/ttl-cache.js';
+import { ttlCache } from '../lib/caches.js';
 import type { Stores } from '../stores/index.js';
 import { chatOfChannel } from '../stores/chats.js';
 import { HttpError, notFound } from './errors.js';

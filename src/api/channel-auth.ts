@@ -1,5 +1,5 @@
 import type { Channel } from '../domain/models.js';
-import { LruMap } from '../lib/lru.js';
+import { LruMap } from '../lib/caches.js';
 
 export interface ChannelLookup {
   getByPageId(pageId: string): Promise<Channel | undefined>;

@@ -1,4 +1,4 @@
-import { LruMap } from '../lib/lru.js';
+import { LruMap } from '../lib/caches.js';
 
 /**
  * Token buckets keyed by string: each key may spend `burst` requests at once and regains

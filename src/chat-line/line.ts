@@ -1,5 +1,5 @@
 import { messageWorkflowId } from '../domain/ids.js';
-import { LruMap } from '../lib/lru.js';
+import { LruMap } from '../lib/caches.js';
 import type { ChatLineStore, LineEnd, LineOwner } from './store.js';
 import type { LineSlotDoc } from '../stores/collections.js';
 

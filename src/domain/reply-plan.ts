@@ -12,7 +12,6 @@
  * both executors compute the same plan.
  */
 import type { ChannelSnapshot } from './models.js';
-import { pacesParts, typingPausesMs } from './pacing.js';
 
 /** The settings a reply's plan reads: the channel's and its agent's, as the message's snapshot fixed them. */
 export type ReplySettings = Pick<
@@ -108,6 +107,21 @@ export function replyPlan(input: ReplyPlanInput): ReplyStep[] {
   const taken = (share.dropIfStale ? 1 : 0) + Math.min(input.done.answerStepDelivered, share.parts);
   return steps.slice(taken);
 }
+
+/**
+ * Paced parts: a pause before each part of a reply after the first, as long as typing it would
+ * take (its length times the channel's milliseconds per character), never longer than the cap.
+ */
+export function typingPausesMs(typing: ChannelSnapshot['typing'], partLengths: readonly number[]): number[] {
+  if (typing === undefined) return [];
+  return partLengths.map((length, index) =>
+    index === 0 ? 0 : Math.min(length * typing.msPerChar, typing.maxSeconds * 1000),
+  );
+}
+
+/** Whether a reply of `partCount` parts is paced: only the parts after the first wait. */
+export const pacesParts = (snapshot: Pick<ChannelSnapshot, 'typing'>, partCount: number): boolean =>
+  snapshot.typing !== undefined && partCount > 1;
 
 /** The answer step's start-to-close timeout (src/workflows/activity-proxies.ts): a run still going then is cancelled and retried. */
 export const ANSWER_STEP_TIMEOUT_MS = 120_000;

@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { MessageStage } from '../domain/models.js';
-import { LruMap } from '../lib/lru.js';
+import { LruMap } from '../lib/caches.js';
 import { secretsEqual } from '../lib/secrets.js';
 
 /**

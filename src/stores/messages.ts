@@ -1,4 +1,4 @@
-import { LruMap } from '../lib/lru.js';
+import { LruMap } from '../lib/caches.js';
 import { attemptKey, deliveryAttemptId, outcomeId, redeliveryId, speechId } from '../domain/ids.js';
 import type { FinalStatus } from '../domain/models.js';
 import {

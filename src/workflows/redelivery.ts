@@ -3,8 +3,7 @@ import { checkChatTurn, closeMessage } from './activity-proxies.js';
 import { progressQuery, type MessageProgress } from './definitions.js';
 import { deliverParts } from './delivery.js';
 import { chatLineTurn, continueWithMemo } from '../chat-line/wait.js';
-import { recordFinalStatus } from './final-status.js';
-import { enterStage, startProgress } from './progress.js';
+import { enterStage, recordFinalStatus, startProgress } from './progress.js';
 
 export interface RedeliveryInput {
   messageId: string;

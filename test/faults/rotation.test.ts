@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
-import { signatureHeaders } from '../../src/activities/signing.js';
+import { signatureHeaders } from '../../src/activities/reply-post.js';
 import { openDatabase, type Database } from '../../src/stores/db.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
 import { createChannelWithAgent } from '../helpers/fixtures.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { pacesParts, typingPausesMs } from '../../src/domain/pacing.js';
+import { pacesParts, typingPausesMs } from '../../src/domain/reply-plan.js';
 
 test('typing pauses: none before the first part, then length × ms per character, never over the cap', () => {
   assert.deepEqual(typingPausesMs({ msPerChar: 40, maxSeconds: 3 }, [500, 10, 74, 76, 0]), [0, 400, 2960, 3000, 0]);

@@ -1,21 +1,29 @@
+/**
+ * A message's path from its reply written to its last part delivered, as the reply's plan
+ * (src/domain/reply-plan.ts) says: speech, the reply delay, the stale-reply check, then the parts
+ * (their pauses, retries and a paused channel are the delivery loop's: src/workflows/delivery.ts).
+ */
+import { proxySinks, sleep } from '@temporalio/workflow';
 import { HANDOFF_REQUESTED_REASON } from '../../domain/handoff.js';
 import type { ChannelSnapshot, FinalStatus } from '../../domain/models.js';
 import { failureEventsOf } from '../../domain/operational-events.js';
 import { deliveriesOf, replyPlan, type WrittenReply } from '../../domain/reply-plan.js';
-import { deliverParts } from '../delivery.js';
-import type { ModelReply } from './answered.js';
-import { dropIfStale, speak, waitReplyDelay } from './reply-steps.js';
-import type { MessageResult, MessageRun } from './run.js';
+import { observabilitySinkName } from '../../observability/workflow-context.js';
+import type { ObservabilitySinks } from '../../observability/workflow-interceptors.js';
+import { dropStaleReply, speakReply } from '../activity-proxies.js';
+import { deliverParts, type CarriedPlan } from '../delivery.js';
+import type { MessageResult, MessageRun } from '../message.js';
+import type { ModelReply } from './answer.js';
+
+const sinks = proxySinks<ObservabilitySinks>();
 
 /** A written reply as the workflow delivers it: the model's (with what the answer step did of it), or the fallback. */
 export type ReplyToDeliver = WrittenReply & Pick<ModelReply, 'partLengths' | 'answerStepDelivery'>;
 
 /**
- * From the reply written to its last part delivered, following the reply's plan
- * (src/domain/reply-plan.ts) from where the answer step left it: speech, the reply delay, the
- * stale-reply check, then the parts (their pauses, retries and a paused channel are the delivery
- * loop's: src/workflows/delivery.ts). `failure`: why the reply is the fallback; the message then
- * ends as failed, its parts delivered all the same.
+ * From the reply written to its last part delivered, following the reply's plan from where the
+ * answer step left it. `failure`: why the reply is the fallback; the message then ends as failed,
+ * its parts delivered all the same.
  */
 export async function deliverReply(
   run: MessageRun,
@@ -95,4 +103,47 @@ export async function deliverReply(
   const partsDelivered = partsBefore + delivered.delivered;
   if (delivered.finished) return ended(partsDelivered);
   return run.close('failed', partsDelivered, failure ?? delivered.error ?? 'not every part was delivered', { events });
+}
+
+/** A fresh run of a message whose reply waited long for its paused channel: the rest of the delivery, as planned. */
+export async function deliverRest(run: MessageRun, plan: CarriedPlan): Promise<MessageResult> {
+  const { progress } = run;
+  progress.partCount = plan.partCount;
+  const delivered = await deliverParts({ ...plan, longWait: run.pausedWait }, progress);
+  const partsDelivered = plan.finish.partsBefore + delivered.delivered;
+  const { status, reason } = plan.finish;
+  if (!delivered.finished)
+    return run.close('failed', partsDelivered, reason ?? delivered.error ?? 'not every part was delivered', {
+      events: plan.finish.events,
+    });
+  run.enter(status);
+  return { status, partsDelivered, ...(reason !== undefined ? { reason } : {}) };
+}
+
+/**
+ * The plan's `speak`: every part's speech. Whether the parts go out with audio: a synthesis that
+ * failed may have made some (the parts go out with the audio made so far, the rest as text; the
+ * failure is in the history).
+ */
+async function speak(run: MessageRun, settings: ChannelSnapshot): Promise<boolean> {
+  run.enter('synthesizing');
+  try {
+    return (await speakReply({ messageId: run.input.messageId, agentId: settings.agentId })).spoken > 0;
+  } catch {
+    return true;
+  }
+}
+
+/** The plan's `wait_reply_delay`: a durable timer, reported to the worker's gauge while it lasts. */
+async function waitReplyDelay(run: MessageRun, ms: number): Promise<void> {
+  run.enter('waiting_reply_delay');
+  sinks[observabilitySinkName].replyDelayStarted(ms);
+  await sleep(ms);
+  sinks[observabilitySinkName].replyDelayEnded();
+}
+
+/** The plan's `drop_if_stale`, just before the first part goes out: the newer message of the chat that makes the reply stale, if any. */
+async function dropIfStale(run: MessageRun): Promise<string | undefined> {
+  const { messageId, chatId, lineSeq } = run.input;
+  return (await dropStaleReply({ messageId, chatId, lineSeq })).supersededBy;
 }

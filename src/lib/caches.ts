@@ -1,3 +1,5 @@
+/** Two bounded in-memory caches, for per-process state that must never grow without a limit. */
+
 /**
  * A map that holds at most `maxEntries` entries and, when full, forgets the one used least
  * recently. For per-key state fed by strangers (rate-limit buckets, caches of unknown ids): a flood
@@ -51,4 +53,28 @@ export class LruMap<K, V> {
   clear(): void {
     this.entries.clear();
   }
+}
+
+/** Remembers the result of `load(key)` for `ttlMs`; concurrent misses for one key share one load. */
+export function ttlCache<V>(
+  load: (key: string) => Promise<V>,
+  options: { ttlMs: number; maxEntries?: number; now?: () => number },
+) {
+  const now = options.now ?? Date.now;
+  const maxEntries = options.maxEntries ?? 10_000;
+  const entries = new Map<string, { value: Promise<V>; expiresAt: number }>();
+  return {
+    get(key: string): Promise<V> {
+      const hit = entries.get(key);
+      if (hit && hit.expiresAt > now()) return hit.value;
+      if (entries.size >= maxEntries) entries.clear();
+      const value = load(key);
+      entries.set(key, { value, expiresAt: now() + options.ttlMs });
+      value.catch(() => entries.delete(key)); // never cache a failure
+      return value;
+    },
+    invalidate(key: string): void {
+      entries.delete(key);
+    },
+  };
 }
