@@ -81,7 +81,7 @@ try {
     // (With none stored, chats of their own: preseeding later must not meet them.)
     const client = (i: number): string =>
       size > 0 ? `earlier-${Math.max(0, size - 1 - (i % 100))}` : `probe-${i % 100}`;
-    const chat = (i: number): string => chatIdFor(channel, client(i));
+    const chat = (i: number): string => chatIdFor(channel.id, client(i));
     const message = (i: number): string => `msg_earlier${Math.max(0, size - 1 - (i % 100))}`;
     const fresh = (): string => `probe-${size}-${(probes += 1)}`;
     const path = async (label: string, op: (i: number) => Promise<unknown>) =>
@@ -149,7 +149,7 @@ try {
       stores.dashboard.messagesOfChat(channel.id, chat(i), 50),
     );
     await admin('dashboard.chatsOfChannel (a page of 50)', () =>
-      stores.dashboard.chatsOfChannel(channel, { limit: 51 }),
+      stores.dashboard.chatsOfChannel(channel.id, { limit: 51 }),
     );
     await admin('messages.listByChannel (a page of 50)', () =>
       stores.messages.listByChannel(channel.id, { limit: 51 }),
@@ -163,7 +163,7 @@ try {
     );
     await admin('erasure.expiredChats (retention: a page of 500)', () => stores.erasure.expiredChats(new Date(0), 500));
     await admin('erasure.eraseChat (one user, nothing of theirs stored)', () =>
-      stores.erasure.eraseChat(chatIdFor(channel, `nobody-${(probes += 1)}`)),
+      stores.erasure.eraseChat(chatIdFor(channel.id, `nobody-${(probes += 1)}`)),
     );
   }
 

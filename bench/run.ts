@@ -529,11 +529,7 @@ async function main(): Promise<number> {
           from: 0,
           to: options.preload,
           chats: options.chats,
-          chatId: (index) =>
-            chatIdFor(
-              { id: channel.channelId, page_id: channel.pageId, chats_page_id: null },
-              benchClientId(`chatrelay-${runTag}`, index),
-            ),
+          chatId: (index) => chatIdFor(channel.channelId, benchClientId(`chatrelay-${runTag}`, index)),
           idPrefix: 'msg_preloaded',
           channelId: 'preloaded',
           pageId: channel.pageId,

@@ -36,7 +36,7 @@ export async function preseedChats(c: Collections, options: PreseedOptions): Pro
   const spacing = DAY_MS / Math.max(1, options.to);
   for (let n = options.from; n < options.to; n++) {
     const clientId = `earlier-${n}`;
-    const chat = chatIdFor({ id: options.channelId, page_id: options.pageId, chats_page_id: null }, clientId);
+    const chat = chatIdFor(options.channelId, clientId);
     const at = new Date(start + n * spacing);
     await writer.add(
       messageRecords(n, chat, 1, { idPrefix: 'msg_earlier', channelId: options.channelId, pageId: options.pageId }, at),

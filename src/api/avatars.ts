@@ -70,7 +70,7 @@ export function createAvatars(deps: AvatarDeps) {
       const channel = await deps.stores.channels.get(channelId);
       if (!channel) throw notFound('Channel');
       const chat = await deps.stores.chats.get(chatId);
-      if (!chat || !chatOfChannel(chat, channel)) throw notFound('Chat');
+      if (!chat || !chatOfChannel(chat, channel.id)) throw notFound('Chat');
       if (!chat.client_avatar) throw notFound('Avatar');
       const result = await cache.get(`${chat._id}\n${chat.client_avatar}`);
       if (!result.ok)

@@ -65,7 +65,7 @@ export function createChannelDeletion(deps: ChannelDeletionDeps) {
     // Its chats, then the chats of its messages whose chat document is gone or was never written.
     // The busy ones are still there: each batch asks past them.
     for (const next of [
-      () => erasure.chatsOfDeletedChannel(deletion, batchSize, [...busy]),
+      () => erasure.chatsOfDeletedChannel(channelId, batchSize, [...busy]),
       () => erasure.chatsOfChannelMessages(channelId, batchSize, [...busy]),
     ]) {
       for (;;) {

@@ -30,7 +30,7 @@ export function createChatControls(deps: ChatControlDeps) {
     const channel = await stores.channels.get(channelId);
     if (!channel) throw notFound('Channel');
     const chat = await stores.chats.get(chatId);
-    if (!chat || !chatOfChannel(chat, channel)) throw notFound('Chat');
+    if (!chat || !chatOfChannel(chat, channel.id)) throw notFound('Chat');
     const workflowId = chatControlWorkflowId(chatId, paused, randomId(8));
     const lineSeq = await deps.line.claim(chatId, { messageId: workflowId, workflowId });
     const input: ChatControlInput = { chatId, lineSeq, paused, requestedAt: new Date().toISOString() };

@@ -1,7 +1,7 @@
 import type { ChatLine } from '../chat-line/line.js';
 import { holdingChatTurn } from '../chat-line/hold.js';
 import { addCounts, type ErasureCounts } from '../domain/erasure.js';
-import { chatIdFor, legacyChatIdFor } from '../stores/chats.js';
+import { chatIdFor } from '../stores/chats.js';
 import type { Stores } from '../stores/index.js';
 import type { HistoryErasure } from '../temporal/history-erasure.js';
 import { conflict, unavailable } from './errors.js';
@@ -107,17 +107,28 @@ export function createChatErasure(deps: ChatErasureDeps) {
   return {
     eraseChat,
 
-    /** The end user `clientId` of the channel that has `pageId` now (of none: a chat of a channel from before issue 24). */
-    async erase(pageId: string, clientId: string): Promise<{ chatId: string; erased: ErasureCounts }> {
+    /**
+     * The end user `clientId` of the page id `pageId`: their chat on the channel that has the page
+     * id now; when none has it, every chat stored under that page id and client id (of a channel
+     * deleted and not swept yet, or moved to another page since the user's latest message). The
+     * chat id answered is the channel's chat, or the most recently active of those, or null.
+     */
+    async erase(pageId: string, clientId: string): Promise<{ chatId: string | null; erased: ErasureCounts }> {
       const channel = await channels.getByPageId(pageId);
-      const chatId = channel ? chatIdFor(channel, clientId) : legacyChatIdFor(pageId, clientId);
-      const done = await eraseChat(chatId);
-      if ('busy' in done) {
-        throw conflict(
-          "The end user's chat has a message still being answered (or waiting for its channel); nothing was erased. Try again once it has ended.",
-        );
+      const chatIds = channel ? [chatIdFor(channel.id, clientId)] : await erasure.chatsOfPageClient(pageId, clientId);
+      const erased: ErasureCounts = {};
+      for (const [index, chatId] of chatIds.entries()) {
+        const done = await eraseChat(chatId);
+        if ('busy' in done) {
+          throw conflict(
+            index === 0
+              ? "The end user's chat has a message still being answered (or waiting for its channel); nothing was erased. Try again once it has ended."
+              : `The end user's chat ${chatId} has a message still being answered (or waiting for its channel); it was not erased (their other chats before it were). Try again once it has ended.`,
+          );
+        }
+        addCounts(erased, done.erased);
       }
-      return { chatId, erased: done.erased };
+      return { chatId: chatIds[0] ?? null, erased };
     },
   };
 }

@@ -41,7 +41,7 @@ export function createConversations(deps: ConversationDeps) {
   return {
     async list(channelId: string, options: { limit: number; before?: string }) {
       const channel = await requireChannel(channelId);
-      const chats = await stores.dashboard.chatsOfChannel(channel, {
+      const chats = await stores.dashboard.chatsOfChannel(channel.id, {
         limit: options.limit + 1,
         ...(options.before ? { before: new Date(options.before) } : {}),
       });
@@ -53,7 +53,7 @@ export function createConversations(deps: ConversationDeps) {
     async history(channelId: string, chatId: string, limit: number) {
       const channel = await requireChannel(channelId);
       const chat = await stores.chats.get(chatId);
-      if (!chat || !chatOfChannel(chat, channel)) throw notFound('Chat');
+      if (!chat || !chatOfChannel(chat, channel.id)) throw notFound('Chat');
       const messages = await stores.dashboard.messagesOfChat(channel.id, chat._id, limit);
       const turns = await Promise.all(
         messages.reverse().map(async (message): Promise<ChatTurn> => {

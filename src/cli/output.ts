@@ -284,6 +284,7 @@ export function formatChatHistory(history: ChatHistoryResponse): string {
 export function erasureReport(result: ErasureResponse): string {
   const counted = Object.entries(result.erased).filter(([, count]) => count > 0);
   const total = counted.reduce((sum, [, count]) => sum + count, 0);
+  if (result.chat_id === null) return 'No chat of that end user is stored under that page id: nothing to erase.';
   if (total === 0) return `Nothing stored for chat ${result.chat_id}: nothing to erase.`;
   return [
     `Erased chat ${result.chat_id}: ${total} documents.`,

@@ -62,14 +62,6 @@ export interface Channel {
   coalesce_window_seconds?: number;
   /** Drops a reply not yet sent when a newer message of its chat arrives; the newer one's reply answers both. */
   supersede_stale_replies?: boolean;
-  /**
-   * What the ids of the channel's chats derive from (src/stores/chats.ts, chatIdFor). `null`: the
-   * channel's own id, random and never reused, so a chat is the channel's alone (every channel
-   * created since issue 24). A string: the page id a channel of before had when its chats' ids were
-   * pinned (its chats keep their ids; the pin stays when the channel moves to another page).
-   * Absent: a channel of before not pinned yet, its current page id. Never shown by the API.
-   */
-  chats_page_id?: string | null;
   created_at: Date;
   updated_at: Date;
 }

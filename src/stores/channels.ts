@@ -69,21 +69,12 @@ export function createChannelStore(
   };
 
   return {
-    /**
-     * Gives every channel its page document (channels created before there were any), and pins
-     * the chats of every channel created before issue 24 to its page id of now (chats_page_id), so
-     * they keep their ids when the channel moves; safe at every start.
-     */
+    /** Gives every channel its page document (channels created before there were any); safe at every start. */
     async ensurePages(): Promise<void> {
-      for await (const doc of c.channels.find({}, { projection: { _id: 1, page_id: 1, chats_page_id: 1 } })) {
+      for await (const doc of c.channels.find({}, { projection: { _id: 1, page_id: 1 } })) {
         const page = await c.channelPages.findOne({ _id: doc.page_id });
         if (page?.channel_id !== doc._id)
           await c.channelPages.replaceOne({ _id: doc.page_id }, { channel_id: doc._id }, { upsert: true });
-        if (doc.chats_page_id === undefined)
-          await c.channels.updateOne(
-            { _id: doc._id, page_id: doc.page_id, chats_page_id: { $exists: false } },
-            { $set: { chats_page_id: doc.page_id } },
-          );
       }
     },
     /** Throws a duplicate key error (see isDuplicateKey) when the page id is taken. */
@@ -97,8 +88,6 @@ export function createChannelStore(
         token_hash: box.hashToken(api_token),
         token_last4: api_token.slice(-4),
         token_version: 1,
-        // Its chats are its own: their ids derive from this channel's id (stores/chats.ts).
-        chats_page_id: null,
         created_at: now,
         updated_at: now,
       };
@@ -136,11 +125,9 @@ export function createChannelStore(
       if (movesPage && patch.page_id !== undefined) await claimPage(patch.page_id, id);
       let doc: ChannelDoc | null;
       try {
-        // A channel of before issue 24 not pinned yet keeps its chats' ids, derived from the page it leaves.
-        const pin = movesPage && before.chats_page_id === undefined ? { chats_page_id: before.page_id } : {};
         doc = await c.channels.findOneAndUpdate(
           { _id: id },
-          { $set: { ...patch, ...pin, updated_at: now } },
+          { $set: { ...patch, updated_at: now } },
           { returnDocument: 'after' },
         );
       } catch (error) {
@@ -219,15 +206,8 @@ export function createChannelStore(
      * process die before the sweep is done; the channel's own secrets are deleted by the caller.
      */
     async delete(id: string, now = new Date()): Promise<boolean> {
-      const doc = await c.channels.findOne({ _id: id }, { projection: { page_id: 1, chats_page_id: 1 } });
-      if (doc)
-        await insertOnce(c.channelDeletions, {
-          _id: id,
-          page_id: doc.page_id,
-          // A channel of before, never pinned: its chats' ids came from its page id of now.
-          chats_page_id: doc.chats_page_id === undefined ? doc.page_id : doc.chats_page_id,
-          deleted_at: now,
-        });
+      const doc = await c.channels.findOne({ _id: id }, { projection: { page_id: 1 } });
+      if (doc) await insertOnce(c.channelDeletions, { _id: id, deleted_at: now });
       const result = await c.channels.deleteOne({ _id: id });
       if (doc) await releasePage(doc.page_id, id);
       return result.deletedCount === 1;

@@ -1,28 +1,17 @@
 import { appendRecent, trimWindow, type HistoryEntry } from '../domain/history.js';
 import { stableId } from '../lib/secrets.js';
-import type { Channel } from '../domain/models.js';
 import type { ChatDoc, ChatHandoff, Collections } from './collections.js';
-
-/** What a chat's id derives from: its channel (see Channel.chats_page_id). */
-export type ChatScope = Pick<Channel, 'id' | 'page_id' | 'chats_page_id'>;
 
 /**
  * A chat is one end user on one channel: (channel id, client id). The channel's id is random and
- * never reused, so a channel made later on the same page id starts with no chats (issue 24). A
- * channel made before then keeps its chats' ids, derived from (page id, client id) as they were.
+ * never reused, so a channel made later on the same page id starts with no chats (issue 24).
  */
-export const chatIdFor = (channel: ChatScope, clientId: string): string =>
-  channel.chats_page_id === null
-    ? `cht_${stableId('channel-chat', channel.id, clientId)}`
-    : legacyChatIdFor(channel.chats_page_id ?? channel.page_id, clientId);
+export const chatIdFor = (channelId: string, clientId: string): string =>
+  `cht_${stableId('channel-chat', channelId, clientId)}`;
 
-/** The id of a chat of a channel made before issue 24, from the page id (see chatIdFor). */
-export const legacyChatIdFor = (pageId: string, clientId: string): string =>
-  `cht_${stableId('chat', pageId, clientId)}`;
-
-/** Whether `chat` is one of `channel`'s (the dashboard and chat controls answer 404 otherwise). */
-export const chatOfChannel = (chat: Pick<ChatDoc, '_id' | 'client_id'>, channel: ChatScope): boolean =>
-  chat._id === chatIdFor(channel, chat.client_id);
+/** Whether `chat` is one of the channel `channelId`'s (the dashboard and chat controls answer 404 otherwise). */
+export const chatOfChannel = (chat: Pick<ChatDoc, '_id' | 'client_id'>, channelId: string): boolean =>
+  chat._id === chatIdFor(channelId, chat.client_id);
 
 export interface ChatSighting {
   channelId: string;

@@ -34,8 +34,9 @@ export type { HistoryEntry };
  */
 export interface ChatDoc {
   _id: string;
-  /** The channel the chat is of (written with every turn since issue 24; absent on chats not seen since). */
-  channel_id?: string;
+  /** The channel the chat is of (its `_id` derives from it: stores/chats.ts, chatIdFor). */
+  channel_id: string;
+  /** The channel's page id at the chat's latest turn. */
   page_id: string;
   client_id: string;
   platform: string;
@@ -65,9 +66,6 @@ export interface ChatDoc {
 export interface ChannelDeletionDoc {
   /** The deleted channel's id. */
   _id: string;
-  page_id: string;
-  /** The channel's chats_page_id: how its chats' ids were derived (stores/chats.ts). */
-  chats_page_id: string | null;
   deleted_at: Date;
   swept_at?: Date;
 }
@@ -299,10 +297,8 @@ export async function ensureIndexes(c: Collections): Promise<void> {
   await Promise.all([
     c.channels.createIndex({ page_id: 1 }, { unique: true, name: 'page_id_unique' }),
     c.channels.createIndex({ agent_id: 1 }, { name: 'agent_id' }),
-    // The dashboard's chats of a channel, most recent first (stores/dashboard-reads.ts); of a
-    // channel from before issue 24, by its page. (A chat's `_id` is unique by itself: the unique
-    // page_id + client_id index of before would refuse a new channel's chat on a reused page id.)
-    dropIndexIfPresent(c.chats, 'page_client_unique'),
+    // The dashboard's chats of a channel, most recent first (stores/dashboard-reads.ts), and a
+    // deleted channel's (stores/erasure.ts); an erasure by a page id no channel has, by its page.
     c.chats.createIndex({ channel_id: 1, last_seen_at: -1, _id: 1 }, { name: 'channel_recent' }),
     c.chats.createIndex({ page_id: 1, last_seen_at: -1, _id: 1 }, { name: 'page_recent' }),
     c.messages.createIndex({ channel_id: 1, created_at: -1 }, { name: 'channel_recent' }),
@@ -319,17 +315,6 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     c.pausedDeliveries.createIndex({ message_id: 1 }, { name: 'message' }),
     c.blobs.createIndex({ message_id: 1 }, { name: 'message' }),
   ]);
-}
-
-/** Drops the index `name` of `collection`; nothing when it (or the collection) does not exist. */
-async function dropIndexIfPresent<T extends { _id: string }>(collection: Collection<T>, name: string): Promise<void> {
-  try {
-    await collection.dropIndex(name);
-  } catch (error) {
-    // IndexNotFound (27) or NamespaceNotFound (26): already gone.
-    const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
-    if (code !== 27 && code !== 26) throw error;
-  }
 }
 
 /** Inserts a document written once; true when this call inserted it, false when it was there already (a retry). */

@@ -9,20 +9,9 @@ import type { ChatDoc, Collections, DeliveryAttemptDoc, MessageDoc, OutcomeDoc }
  */
 export function createDashboardReadStore(c: Collections, lines: Pick<ChatLineStore, 'floor' | 'lastTaken' | 'slot'>) {
   return {
-    /**
-     * A channel's chats, most recently active first (the channel_recent index serves the filter). A
-     * channel from before issue 24 also has the chats of its page not seen since then, which do
-     * not say whose they are (page_recent).
-     */
-    async chatsOfChannel(
-      channel: Pick<Channel, 'id' | 'page_id' | 'chats_page_id'>,
-      options: { limit: number; before?: Date },
-    ): Promise<ChatDoc[]> {
-      const legacyPage = channel.chats_page_id === null ? undefined : (channel.chats_page_id ?? channel.page_id);
-      const filter: Filter<ChatDoc> =
-        legacyPage === undefined
-          ? { channel_id: channel.id }
-          : { $or: [{ channel_id: channel.id }, { page_id: legacyPage, channel_id: { $exists: false } }] };
+    /** A channel's chats, most recently active first (the channel_recent index serves the filter). */
+    async chatsOfChannel(channelId: string, options: { limit: number; before?: Date }): Promise<ChatDoc[]> {
+      const filter: Filter<ChatDoc> = { channel_id: channelId };
       if (options.before) filter.last_seen_at = { $lt: options.before };
       return c.chats.find(filter).sort({ last_seen_at: -1, _id: 1 }).limit(options.limit).toArray();
     },

@@ -145,23 +145,26 @@ export function createErasureStore(
       await c.channelDeletions.updateOne({ _id: channelId }, { $set: { swept_at: at } });
     },
 
-    /**
-     * Up to `limit` chats of a deleted channel, but those of `skip`: those that say they are its,
-     * and, for a channel from before issue 24, those of its page written before chats said whose
-     * they are.
-     */
-    async chatsOfDeletedChannel(
-      deletion: ChannelDeletionDoc,
-      limit: number,
-      skip: readonly string[] = [],
-    ): Promise<string[]> {
-      const mine: Filter<ChatDoc>[] = [{ channel_id: deletion._id }];
-      if (deletion.chats_page_id !== null)
-        mine.push({ page_id: deletion.chats_page_id, channel_id: { $exists: false } });
-      const filter: Filter<ChatDoc> = skip.length > 0 ? { $or: mine, _id: { $nin: [...skip] } } : { $or: mine };
+    /** Up to `limit` chats of a deleted channel, but those of `skip`. */
+    async chatsOfDeletedChannel(channelId: string, limit: number, skip: readonly string[] = []): Promise<string[]> {
+      const filter: Filter<ChatDoc> =
+        skip.length > 0 ? { channel_id: channelId, _id: { $nin: [...skip] } } : { channel_id: channelId };
       const docs = await c.chats
         .find(filter, { projection: { _id: 1 } })
         .limit(limit)
+        .toArray();
+      return docs.map((doc) => doc._id);
+    },
+
+    /**
+     * The chats of the end user `clientId` stored under the page id `pageId` (their latest turn
+     * was there), of any channel, most recently active first: for an erasure by a page id that
+     * no channel has now (src/api/chat-erasure.ts). The page_recent index serves the page.
+     */
+    async chatsOfPageClient(pageId: string, clientId: string): Promise<string[]> {
+      const docs = await c.chats
+        .find({ page_id: pageId, client_id: clientId }, { projection: { _id: 1 } })
+        .sort({ last_seen_at: -1, _id: 1 })
         .toArray();
       return docs.map((doc) => doc._id);
     },

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { agentDefaults, channelDefaults } from '../../src/domain/models.js';
 import { generateApiToken } from '../../src/lib/secrets.js';
-import { chatIdFor, legacyChatIdFor } from '../../src/stores/chats.js';
+import { chatIdFor } from '../../src/stores/chats.js';
 import { collections, isDuplicateKey } from '../../src/stores/collections.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
 import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
@@ -75,43 +75,32 @@ describe('a page id leads to its channel, whatever admins do at once', () => {
     assert.equal((await stores.channels.getByPageId('from-before'))?.id, channel.id);
   });
 
-  test("a channel from before issue 24 keeps its chats' ids: pinned to its page at the start, kept when it moves", async () => {
-    const legacy = await create('legacy-page');
-    // As a channel written before chats were a channel's own: no chats_page_id.
-    await collections(mongo.db).channels.updateOne({ _id: legacy.id }, { $unset: { chats_page_id: '' } });
-    const before = await stores.channels.get(legacy.id);
-    assert.ok(before);
-    assert.equal(chatIdFor(before, 'ann'), legacyChatIdFor('legacy-page', 'ann'));
+  test('a channel stored by 1.0.0 (with chats_page_id: null) is read as any other: its chats are its own, found by its id, kept when it moves', async () => {
+    const raw = mongo.db.collection<{ _id: string; chats_page_id?: string | null }>('channels');
+    const stored = await create('one-oh-page');
+    // What 1.0.0 wrote in every channel; nothing reads it any more.
+    await raw.updateOne({ _id: stored.id }, { $set: { chats_page_id: null } });
     await stores.ensureIndexes();
-    assert.equal((await stores.channels.get(legacy.id))?.chats_page_id, 'legacy-page');
-    const moved = await stores.channels.update(legacy.id, { page_id: 'legacy-moved' });
-    assert.ok(moved);
-    assert.equal(chatIdFor(moved, 'ann'), legacyChatIdFor('legacy-page', 'ann'));
-    // A new channel on the page it left starts with chats of its own.
-    const fresh = await create('legacy-page');
-    assert.equal(fresh.chats_page_id, null);
-    assert.notEqual(chatIdFor(fresh, 'ann'), chatIdFor(moved, 'ann'));
-    // Its chats in the dashboard: one written before chats said whose they are, one since.
-    const c = collections(mongo.db);
-    const at = new Date();
-    await c.chats.insertOne({
-      _id: legacyChatIdFor('legacy-page', 'old-ann'),
-      page_id: 'legacy-page',
-      client_id: 'old-ann',
-      platform: 'CustomApp',
-      first_seen_at: at,
-    });
-    const since = { channelId: moved.id, pageId: 'legacy-moved', clientId: 'ann', platform: 'CustomApp', seenAt: at };
-    await stores.chats.recordTurn(chatIdFor(moved, 'ann'), null, since, [], 20);
-    const listed = await stores.dashboard.chatsOfChannel(moved, { limit: 10 });
-    assert.deepEqual(listed.map((chat) => chat.client_id).sort(), ['ann', 'old-ann']);
-    assert.deepEqual(await stores.dashboard.chatsOfChannel(fresh, { limit: 10 }), []);
+    const sighting = { channelId: stored.id, pageId: 'one-oh-page', clientId: 'ann', platform: 'CustomApp' };
+    await stores.chats.recordTurn(chatIdFor(stored.id, 'ann'), null, { ...sighting, seenAt: new Date() }, [], 20);
+    const moved = await stores.channels.update(stored.id, { page_id: 'one-oh-moved' });
+    assert.equal(moved?.page_id, 'one-oh-moved');
+    assert.equal((await stores.channels.getByPageId('one-oh-moved'))?.id, stored.id);
+    const listed = await stores.dashboard.chatsOfChannel(stored.id, { limit: 10 });
+    assert.deepEqual(
+      listed.map((chat) => chat._id),
+      [chatIdFor(stored.id, 'ann')],
+    );
+    // A new channel on the page it left starts with no chats.
+    const fresh = await create('one-oh-page');
+    assert.deepEqual(await stores.dashboard.chatsOfChannel(fresh.id, { limit: 10 }), []);
+    // Nothing writes the field any more: a channel created now has none.
+    assert.equal((await raw.findOne({ _id: fresh.id }))?.chats_page_id, undefined);
+    assert.equal((await raw.findOne({ _id: stored.id }))?.chats_page_id, null);
   });
 
-  test('the page_id + client_id unique index of before is dropped: two channels of one page may each have the chat of one client', async () => {
+  test('two channels of one page may each have the chat of one client (no unique page_id + client_id)', async () => {
     const c = collections(mongo.db);
-    await c.chats.createIndex({ page_id: 1, client_id: 1 }, { unique: true, name: 'page_client_unique' });
-    await stores.ensureIndexes();
     const sighting = (channelId: string) => ({
       channelId,
       pageId: 'shared-page',
@@ -119,10 +108,8 @@ describe('a page id leads to its channel, whatever admins do at once', () => {
       platform: 'CustomApp',
       seenAt: new Date(),
     });
-    await stores.chats.recordTurn('cht_old_channel_zoe', null, sighting('chn_old'), [], 20);
-    await stores.chats.recordTurn('cht_new_channel_zoe', null, sighting('chn_new'), [], 20);
+    await stores.chats.recordTurn(chatIdFor('chn_old', 'zoe'), null, sighting('chn_old'), [], 20);
+    await stores.chats.recordTurn(chatIdFor('chn_new', 'zoe'), null, sighting('chn_new'), [], 20);
     assert.equal(await c.chats.countDocuments({ page_id: 'shared-page', client_id: 'zoe' }), 2);
-    // Safe at every start: nothing to drop the second time.
-    await stores.ensureIndexes();
   });
 });

@@ -105,6 +105,7 @@ export class FakeWorld {
           const { recent, added } = appendRecent(chat?.recent ?? [], entries);
           this.chats.set(id, {
             ...(chat ?? { _id: id, first_seen_at: sighting.seenAt }),
+            channel_id: sighting.channelId,
             page_id: sighting.pageId,
             client_id: sighting.clientId,
             platform: sighting.platform,

@@ -126,7 +126,7 @@ describe('the dashboard admin routes: chats, chat history, test message, pause, 
       status: 'delivered',
     });
     await stores.messages.saveTranscript(id, 'what time do you open');
-    const chatId = chatIdFor(channel, 'dan');
+    const chatId = chatIdFor(channel.id, 'dan');
     const history = chatHistoryResponseSchema.parse(
       (await call(base, 'GET', `/v1/channels/${channel.id}/chats/${chatId}`)).body,
     );
@@ -142,7 +142,7 @@ describe('the dashboard admin routes: chats, chat history, test message, pause, 
     const one = await createChannelWithAgent(stores, { replyUrl: 'http://127.0.0.1:9/r' });
     const other = await createChannelWithAgent(stores, { replyUrl: 'http://127.0.0.1:9/r' });
     await storeAnsweredMessage(stores, one.channel, 'carol', { text: 'Hi', reply: ['Hey'], status: 'delivered' });
-    const chatId = chatIdFor(one.channel, 'carol');
+    const chatId = chatIdFor(one.channel.id, 'carol');
     assert.equal((await call(base, 'GET', `/v1/channels/${other.channel.id}/chats/${chatId}`)).status, 404);
     assert.equal((await call(base, 'GET', '/v1/channels/chn_nope/chats')).status, 404);
     const bad = await call(base, 'GET', `/v1/channels/${one.channel.id}/chats?limit=0`);
@@ -158,7 +158,7 @@ describe('the dashboard admin routes: chats, chat history, test message, pause, 
     const started = starter.started.at(-1);
     assert.equal(started?.messageId, accepted.message_id);
     assert.equal(started?.chatId, accepted.chat_id);
-    assert.equal(started?.chatId, chatIdFor(channel, 'dashboard-tester'));
+    assert.equal(started?.chatId, chatIdFor(channel.id, 'dashboard-tester'));
     assert.equal(started?.channelId, channel.id);
     assert.equal(started?.tokenVersion, channel.token_version);
     assert.deepEqual(started?.message, {

@@ -72,7 +72,7 @@ describe("a chat's avatar, fetched by the API under the address guard (issue 24 
       status: 'delivered',
       ...(avatar !== undefined ? { avatar } : {}),
     });
-    return `/v1/channels/${channel.id}/chats/${chatIdFor(channel, clientId)}/avatar`;
+    return `/v1/channels/${channel.id}/chats/${chatIdFor(channel.id, clientId)}/avatar`;
   };
   const get = (path: string, token: string | null = ADMIN_TOKEN) =>
     fetch(`${app.base}${path}`, { headers: token === null ? {} : { authorization: `Bearer ${token}` } });

@@ -13,9 +13,11 @@ import { erasureRouter } from '../../src/api/routes/erasure.js';
 import { createChatLine, type LineWorkflows } from '../../src/chat-line/line.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { collections, type Collections } from '../../src/stores/collections.js';
+import { chatIdFor } from '../../src/stores/chats.js';
 import { createStores, type Stores } from '../../src/stores/index.js';
 import type { HistoryErasure } from '../../src/temporal/history-erasure.js';
 import { ADMIN_TOKEN, call } from '../helpers/admin-app.js';
+import { createChannelWithAgent } from '../helpers/fixtures.js';
 import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
 import { run } from '../helpers/run-cli.js';
 import { countRecords, PER_CHAT_COLLECTIONS, PER_MESSAGE_COLLECTIONS, seedChat } from '../helpers/seed-records.js';
@@ -95,8 +97,25 @@ describe('erasure of one end user', () => {
     assert.equal(erased.messages, 5);
   });
 
+  /** The id of a new channel on `pageId`. */
+  const channelOn = async (pageId: string): Promise<string> =>
+    (await createChannelWithAgent(stores, { replyUrl: 'http://127.0.0.1:9/r', channel: { page_id: pageId } })).channel
+      .id;
+
   test('POST /v1/erasures erases the end user named by page and client id, answers the counts, and is safe to repeat', async () => {
+    const channelId = await channelOn('page-api');
+    // The same client on a channel that had the page before (deleted, its chats not swept yet): not this one's.
+    const other = await seedChat(c, {
+      channelId: 'chn_before',
+      pageId: 'page-api',
+      clientId: 'carol',
+      receivedAt: new Date(),
+      messages: 1,
+      tag: 'o',
+    });
+    const otherBefore = await countRecords(c, other.chatId, other.messageIds);
     const { chatId, messageIds } = await seedChat(c, {
+      channelId,
       pageId: 'page-api',
       clientId: 'carol',
       receivedAt: new Date(),
@@ -119,6 +138,7 @@ describe('erasure of one end user', () => {
         .sort(),
     ]);
     assert.equal(first.body.chat_id, chatId);
+    assert.equal(chatId, chatIdFor(channelId, 'carol'));
     const erased = first.body.erased as Record<string, number>;
     assert.equal(erased.messages, 2);
     assert.equal(erased.chats, 1);
@@ -127,7 +147,58 @@ describe('erasure of one end user', () => {
 
     const again = await call(base, 'POST', '/v1/erasures', { body: { page_id: 'page-api', client_id: 'carol' } });
     assert.equal(again.status, 200);
+    assert.equal(again.body.chat_id, chatId);
     assert.ok(Object.values(again.body.erased as Record<string, number>).every((count) => count === 0));
+    assert.deepEqual(await countRecords(c, other.chatId, other.messageIds), otherBefore);
+  });
+
+  test('POST /v1/erasures on a page id no channel has: every chat stored under that page and client id, the latest named; none: null', async () => {
+    const at = Date.now();
+    // Of a channel deleted (not swept yet), and of one that moved to another page since.
+    const older = await seedChat(c, {
+      channelId: 'chn_deleted',
+      pageId: 'page-left',
+      clientId: 'ivy',
+      receivedAt: new Date(at - 60_000),
+      messages: 2,
+      tag: 'l',
+    });
+    const latest = await seedChat(c, {
+      channelId: 'chn_moved',
+      pageId: 'page-left',
+      clientId: 'ivy',
+      receivedAt: new Date(at),
+      messages: 1,
+      tag: 'm',
+    });
+    const someoneElse = await seedChat(c, {
+      channelId: 'chn_moved',
+      pageId: 'page-left',
+      clientId: 'jon',
+      receivedAt: new Date(at),
+      messages: 1,
+      tag: 'n',
+    });
+    const keptBefore = await countRecords(c, someoneElse.chatId, someoneElse.messageIds);
+
+    const erased = await call(base, 'POST', '/v1/erasures', { body: { page_id: 'page-left', client_id: 'ivy' } });
+    assert.equal(erased.status, 200, erased.text);
+    assert.equal(erased.body.chat_id, latest.chatId);
+    const counts = erased.body.erased as Record<string, number>;
+    assert.equal(counts.messages, 3);
+    assert.equal(counts.chats, 2);
+    assert.deepEqual(erasable(await countRecords(c, older.chatId, older.messageIds)), zeroes);
+    assert.deepEqual(erasable(await countRecords(c, latest.chatId, latest.messageIds)), zeroes);
+    assert.deepEqual(await countRecords(c, someoneElse.chatId, someoneElse.messageIds), keptBefore);
+
+    const again = await call(base, 'POST', '/v1/erasures', { body: { page_id: 'page-left', client_id: 'ivy' } });
+    assert.equal(again.status, 200, again.text);
+    assert.equal(again.body.chat_id, null);
+    assert.ok(Object.values(again.body.erased as Record<string, number>).every((count) => count === 0));
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, CHATRELAY_URL: base, ADMIN_TOKEN };
+    const cli = await run(['users', 'erase', '--page-id', 'page-left', '--client-id', 'ivy'], { env });
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /^No chat of that end user is stored under that page id: nothing to erase\.$/m);
   });
 
   test("after an erasure the chat's line keeps its places, naming no message, and the user's next message goes at once", async () => {
@@ -274,6 +345,7 @@ describe('erasure of one end user', () => {
 
   test('chatrelay users erase: erases through the API, says what, and names a missing flag', async () => {
     const { chatId, messageIds } = await seedChat(c, {
+      channelId: await channelOn('page-cli'),
       pageId: 'page-cli',
       clientId: 'dana',
       receivedAt: new Date(),

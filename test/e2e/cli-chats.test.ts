@@ -45,7 +45,7 @@ describe('chatrelay chats list / show, channels pause', () => {
     const parsed = chatListResponseSchema.parse(JSON.parse(json.stdout));
     assert.deepEqual(
       parsed.data.map((chat) => chat.id),
-      [chatIdFor(channel, 'ada')],
+      [chatIdFor(channel.id, 'ada')],
     );
   });
 
@@ -56,7 +56,7 @@ describe('chatrelay chats list / show, channels pause', () => {
       reply: ['Hi Bob.', 'How can I help?'],
       status: 'delivered',
     });
-    const chatId = chatIdFor(channel, 'bob');
+    const chatId = chatIdFor(channel.id, 'bob');
     const human = await cli('chats', 'show', chatId, '--channel', channel.id);
     assert.equal(human.code, 0, human.stderr);
     assert.match(human.stdout, new RegExp(`^Chat ${chatId}: Name of bob \\(bob\\) on CustomApp`));

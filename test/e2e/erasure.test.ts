@@ -79,7 +79,7 @@ describe('end to end: erasing an end user in the chat’s line (issue 23, item 9
     const send = (text: string) => postText(s.baseUrl, { token, pageId: channel.page_id }, clientId, text);
     const first = await send(firstText);
     await s.receiver.waitForDelivered(1, { path: endpoint.path });
-    return { channel, endpoint, send, first, chatId: chatIdFor(channel, clientId) };
+    return { channel, endpoint, send, first, chatId: chatIdFor(channel.id, clientId) };
   };
   const messagesOf = async (chatId: string) =>
     (await s.mongo.db.collection('messages').find({ chat_id: chatId }).toArray()).map((doc) => String(doc._id));

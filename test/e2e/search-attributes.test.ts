@@ -78,7 +78,7 @@ describe('search attributes on the Temporal dev server', () => {
     await settled(rejected, 'failed');
     s.receiver.answerAlways(undefined);
 
-    const alice = chatIdFor(channel, 'alice');
+    const alice = chatIdFor(channel.id, 'alice');
     assert.deepEqual(await listed(`ChatRelayChatId="${alice}"`, 2), [first, second].map(messageWorkflowId).sort());
     assert.deepEqual(
       await listed(`ChatRelayChatId="${alice}" AND ChatRelayStatus="delivered"`, 2),

@@ -36,7 +36,7 @@ export async function storeAnsweredMessage(
 ): Promise<string> {
   const at = options.at ?? new Date();
   const id = `msg_${clientId}_${Math.random().toString(36).slice(2, 10)}`;
-  const chatId = chatIdFor(channel, clientId);
+  const chatId = chatIdFor(channel.id, clientId);
   // Its place in the chat's line, as the API claims it on acceptance (the dashboard finds a chat's messages there).
   const seq = await stores.lines.claim(chatId, 0, { messageId: id, workflowId: `chatrelay-message-${id}` }, at);
   await stores.messages.insert(

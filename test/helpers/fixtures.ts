@@ -88,7 +88,7 @@ export function envelopeFor(channel: Channel, message: Partial<InboundEnvelope['
   const clientId = message.client_id ?? `client-${randomId(4)}`;
   return {
     messageId: `msg_${randomId(12)}`,
-    chatId: chatIdFor(channel, clientId),
+    chatId: chatIdFor(channel.id, clientId),
     channelId: channel.id,
     pageId: channel.page_id,
     tokenVersion: channel.token_version,

@@ -1,5 +1,5 @@
 import { Binary } from 'mongodb';
-import { legacyChatIdFor } from '../../src/stores/chats.js';
+import { chatIdFor } from '../../src/stores/chats.js';
 import type { Collections } from '../../src/stores/collections.js';
 
 /** Every collection erasure and retention must empty of a chat's or a message's data, by name. */
@@ -19,15 +19,24 @@ export const PER_CHAT_COLLECTIONS = ['chats'] as const;
 export const LINE_COLLECTIONS = ['chat_lines', 'chat_line_ends'] as const;
 
 /**
- * Writes a chat with `messages` messages, each with a record in every per-message collection, the
- * way the stores lay them out; `finished` false leaves out the outcome
- * (a message still being delivered).
+ * Writes a chat of the channel `channelId` (default `chn_1`) with `messages` messages, each with a
+ * record in every per-message collection, the way the stores lay them out; `finished` false leaves
+ * out the outcome (a message still being delivered).
  */
 export async function seedChat(
   c: Collections,
-  options: { pageId: string; clientId: string; receivedAt: Date; messages: number; finished?: boolean; tag?: string },
+  options: {
+    channelId?: string;
+    pageId: string;
+    clientId: string;
+    receivedAt: Date;
+    messages: number;
+    finished?: boolean;
+    tag?: string;
+  },
 ): Promise<{ chatId: string; messageIds: string[] }> {
-  const chatId = legacyChatIdFor(options.pageId, options.clientId);
+  const channelId = options.channelId ?? 'chn_1';
+  const chatId = chatIdFor(channelId, options.clientId);
   const at = options.receivedAt;
   const messageIds: string[] = [];
   for (let n = 1; n <= options.messages; n++) {
@@ -36,7 +45,7 @@ export async function seedChat(
     await c.messages.insertOne({
       _id: id,
       workflow_id: `chatrelay-message-${id}`,
-      channel_id: 'chn_1',
+      channel_id: channelId,
       page_id: options.pageId,
       client_id: options.clientId,
       chat_id: chatId,
@@ -80,7 +89,7 @@ export async function seedChat(
       from_part: 0,
       at,
     });
-    await c.pausedDeliveries.insertOne({ _id: `paused-${id}`, channel_id: 'chn_1', message_id: id, at });
+    await c.pausedDeliveries.insertOne({ _id: `paused-${id}`, channel_id: channelId, message_id: id, at });
     await c.blobs.insertOne({
       _id: `blob_${id}`,
       message_id: id,
@@ -105,6 +114,7 @@ export async function seedChat(
   }
   await c.chats.insertOne({
     _id: chatId,
+    channel_id: channelId,
     page_id: options.pageId,
     client_id: options.clientId,
     platform: 'CustomApp',

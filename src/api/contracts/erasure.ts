@@ -10,7 +10,12 @@ export const erasureRequestSchema = z.strictObject({
 });
 
 export const erasureResponseSchema = z.object({
-  chat_id: z.string().describe("The end user's chat on that page."),
+  chat_id: z
+    .string()
+    .nullable()
+    .describe(
+      "The end user's chat on the channel that has the page id. When no channel has it: the most recently active of the chats stored under that page id (of a channel deleted and not swept yet, or moved since), all of which were erased; null when there is none.",
+    ),
   erased: z
     .record(z.string(), z.number().int())
     .describe(

@@ -58,12 +58,12 @@ export function messageIdFor(channelId: string, clientId: string, clientMessageI
  * the webhook and the dashboard's test messages (routes/dashboard-api.ts) start the same input.
  */
 export function inboundEnvelope(
-  channel: Pick<Channel, 'id' | 'page_id' | 'token_version' | 'chats_page_id'>,
+  channel: Pick<Channel, 'id' | 'page_id' | 'token_version'>,
   message: InboundEnvelope['message'],
 ): InboundEnvelope {
   return {
     messageId: messageIdFor(channel.id, message.client_id, message.message_id),
-    chatId: chatIdFor(channel, message.client_id),
+    chatId: chatIdFor(channel.id, message.client_id),
     channelId: channel.id,
     pageId: channel.page_id,
     tokenVersion: channel.token_version,
