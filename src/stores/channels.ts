@@ -88,6 +88,7 @@ export function createChannelStore(
         token_hash: box.hashToken(api_token),
         token_last4: api_token.slice(-4),
         token_version: 1,
+        chats_page_id: null,
         created_at: now,
         updated_at: now,
       };

@@ -13,7 +13,16 @@ import type {
 
 /** Documents as stored; `_id` is always a string we choose, so writes can be idempotent. */
 export type AgentDoc = Omit<Agent, 'id'> & { _id: string };
-export type ChannelDoc = Omit<Channel, 'id'> & { _id: string };
+export type ChannelDoc = Omit<Channel, 'id'> & {
+  _id: string;
+  /**
+   * Written `null` in every new channel and never read: 1.0.0 reads a channel without it as one
+   * from before its chat ids, whose chats it would give other ids. Kept for one release, so 1.0.0
+   * API processes beside this one (a rolling upgrade) or after a rollback give a new channel's
+   * chats the ids this release does (docs/upgrades.md); the release after the next stops writing it.
+   */
+  chats_page_id?: null;
+};
 
 /**
  * Which channel holds a page id: `_id` the page id. The API finds a message's channel by its page
