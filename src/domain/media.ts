@@ -68,7 +68,7 @@ function hasExtension(url: string, extensions: Set<string>): boolean {
 }
 
 // `(url)` or `(<url> "title")` after a markdown label; group 1 is the URL. The URL may hold one
-// level of balanced parentheses, as Wikipedia-style URLs do. split.ts keeps the same shape whole.
+// level of balanced parentheses, as Wikipedia-style URLs do. splitMessage (reply-parts.ts) keeps the same shape whole.
 const DESTINATION = String.raw`\(\s*<?(https?:\/\/[^\s()<>]*(?:\([^\s()<>]*\)[^\s()<>]*)*)>?(?:\s+(?:"[^"\n]*"|'[^'\n]*'))?\s*\)`;
 
 // One pass, left to right, so URLs are recorded in the order they appear. Markdown forms come first

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { splitMessage } from '../../src/domain/split.js';
+import { splitMessage } from '../../src/domain/reply-parts.js';
 
 /** Where each part sits in the input, and the gaps dropped between them. */
 interface Placement {
