@@ -12,8 +12,9 @@ export interface ChannelDeletionDeps {
   batchSize?: number;
   /**
    * When a deleted channel is swept again after its first sweep, in ms after it (default 15 s,
-   * 2 min, 15 min, 1 h): for a chat whose message was still being answered, and for the messages
-   * another API process accepted in the second its cache still knew the channel.
+   * 2 min, 15 min, then every hour until it is done): for a chat whose message was still being
+   * answered, and for the messages another API process accepted in the second its cache still
+   * knew the channel. Empty: one sweep only.
    */
   retryDelaysMs?: readonly number[];
   /** A sweep that starts this long after the deletion (default 10 s) and finds nothing left marks it swept. */
@@ -98,7 +99,11 @@ export function createChannelDeletion(deps: ChannelDeletionDeps) {
     }
   }
 
-  /** Sweeps now, then again at each of the retry delays while the deletion is not marked swept. */
+  /**
+   * Sweeps now, then again at each of the retry delays while the deletion is not marked swept, and
+   * after the last one again at that delay until it is: a chat busy for long (a reply waiting for
+   * its receiver's retries) never leaves the rest of the sweep to the next start of an API process.
+   */
   function start(channelId: string, delays: readonly number[] = retryDelaysMs): void {
     if (stopped) return;
     void sweepLogged(channelId).then(async () => {
@@ -107,7 +112,7 @@ export function createChannelDeletion(deps: ChannelDeletionDeps) {
       if ((await erasure.channelDeletion(channelId).catch(() => null))?.swept_at) return;
       const timer = setTimeout(() => {
         timers.delete(timer);
-        start(channelId, rest);
+        start(channelId, rest.length > 0 ? rest : [delay]);
       }, delay);
       timer.unref();
       timers.add(timer);

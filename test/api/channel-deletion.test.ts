@@ -210,6 +210,55 @@ describe('deleting a channel: its chats go with it, and a page id used again sta
     }
   });
 
+  test('a sweep goes on at its last retry delay until a chat held for long is free, without a restart', async () => {
+    const owner = await createChannelWithAgent(h.stores, { replyUrl: h.receiver.url });
+    const held = await testMessage(owner.channel.id, 'long-held-user', 'Hello');
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const holding = holdingChatTurn(
+      h.line,
+      held.chatId,
+      { kind: 'erasure', waitMs: 5_000, holdMs: 60_000 },
+      async () => {
+        await gate;
+        return { value: undefined };
+      },
+    );
+    await waitFor(async () => (await h.stores.lines.lastTaken(held.chatId)) === 2, {
+      what: 'the hold claimed its place',
+    });
+    assert.equal(await h.stores.channels.delete(owner.channel.id), true);
+    const chatErasure = createChatErasure({ stores: h.stores, line: h.line, histories, waitMs: 100 });
+    let triesOfHeldChat = 0;
+    const sweeper = createChannelDeletion({
+      stores: h.stores,
+      chatErasure: {
+        eraseChat: (chatId, options) => {
+          if (chatId === held.chatId) triesOfHeldChat += 1;
+          return chatErasure.eraseChat(chatId, options);
+        },
+      },
+      logger: quietLogger,
+      retryDelaysMs: [20, 20],
+      settleMs: 0,
+    });
+    try {
+      sweeper.start(owner.channel.id);
+      // The first sweep and both retries found the chat busy; the sweep keeps trying.
+      await waitFor(() => Promise.resolve(triesOfHeldChat >= 4), { what: 'sweeps past the last retry delay' });
+      assert.equal((await h.stores.erasure.channelDeletion(owner.channel.id))?.swept_at, undefined);
+      release();
+      assert.equal((await holding).held, true);
+      await waitFor(async () => (await h.stores.erasure.channelDeletion(owner.channel.id))?.swept_at !== undefined, {
+        what: 'the deletion swept once the chat was free',
+      });
+      assert.deepEqual(await leftOf(held.chatId, [held.messageId], owner.channel.id), {});
+    } finally {
+      release();
+      await sweeper.stop();
+    }
+  });
+
   test('a sweep stopped before it was done (the process died) is taken up by the next start', async () => {
     const gone = await createChannelWithAgent(h.stores, { replyUrl: h.receiver.url });
     const sent = await testMessage(gone.channel.id, 'bob', 'Remember me');
