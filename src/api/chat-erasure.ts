@@ -4,7 +4,7 @@ import { addCounts, type ErasureCounts } from '../domain/erasure.js';
 import { chatIdFor } from '../stores/chats.js';
 import type { Stores } from '../stores/index.js';
 import type { HistoryErasure } from '../temporal/history-erasure.js';
-import { conflict, unavailable } from './errors.js';
+import { conflict, HttpError, unavailable } from './errors.js';
 
 export interface ChatErasureDeps {
   stores: Pick<Stores, 'erasure' | 'lines' | 'channels'>;
@@ -33,6 +33,21 @@ export type ChatErased = { erased: ErasureCounts } | { busy: true };
  * deleted channel (`forGood`) loses its line too, then the chat document last, so a sweep stopped
  * half-way finds the chat again.
  */
+/**
+ * An erasure of several chats (by a page id no channel has) stopped at `chatId`, past the first:
+ * the chats before it are erased, it and the rest are not, and asking again erases them.
+ */
+function partly(chatId: string, busy: boolean): HttpError {
+  const rest = 'their chats before it were erased, it and the rest were not';
+  return busy
+    ? conflict(
+        `The end user's chat ${chatId} has a message still being answered (or waiting for its channel); ${rest}. Try again once it has ended.`,
+      )
+    : unavailable(
+        `Temporal did not answer for the end user's chat ${chatId}; ${rest}. Ask again once Temporal is reachable.`,
+      );
+}
+
 export function createChatErasure(deps: ChatErasureDeps) {
   const { erasure, lines, channels } = deps.stores;
 
@@ -118,13 +133,18 @@ export function createChatErasure(deps: ChatErasureDeps) {
       const chatIds = channel ? [chatIdFor(channel.id, clientId)] : await erasure.chatsOfPageClient(pageId, clientId);
       const erased: ErasureCounts = {};
       for (const [index, chatId] of chatIds.entries()) {
-        const done = await eraseChat(chatId);
+        let done: ChatErased;
+        try {
+          done = await eraseChat(chatId);
+        } catch (error) {
+          throw index > 0 && error instanceof HttpError && error.status === 503 ? partly(chatId, false) : error;
+        }
         if ('busy' in done) {
-          throw conflict(
-            index === 0
-              ? "The end user's chat has a message still being answered (or waiting for its channel); nothing was erased. Try again once it has ended."
-              : `The end user's chat ${chatId} has a message still being answered (or waiting for its channel); it was not erased (their other chats before it were). Try again once it has ended.`,
-          );
+          throw index === 0
+            ? conflict(
+                "The end user's chat has a message still being answered (or waiting for its channel); nothing was erased. Try again once it has ended.",
+              )
+            : partly(chatId, true);
         }
         addCounts(erased, done.erased);
       }

@@ -302,6 +302,44 @@ describe('erasure of one end user', () => {
     assert.deepEqual(await line.turn(chatId, next, 'wf-next'), { granted: true });
   });
 
+  test('an erasure of several chats that Temporal stops at the second: 503 saying the first is erased, and asking again erases the rest', async () => {
+    const at = Date.now();
+    const seed = (channelId: string, ageMs: number, tag: string) =>
+      seedChat(c, {
+        channelId,
+        pageId: 'page-half',
+        clientId: 'hal',
+        receivedAt: new Date(at - ageMs),
+        messages: 1,
+        tag,
+      });
+    const latest = await seed('chn_half_a', 0, 'ha');
+    const older = await seed('chn_half_b', 60_000, 'hb');
+    const olderBefore = await countRecords(c, older.chatId, older.messageIds);
+    let calls = 0;
+    const line = createChatLine({ lines: stores.lines, workflows: noWorkflows });
+    const flaky = createChatErasure({
+      stores,
+      line,
+      histories: {
+        erase: () => (++calls === 2 ? Promise.reject(new Error('14 UNAVAILABLE: no connection')) : Promise.resolve()),
+        stillRunning: () => Promise.resolve([]),
+      },
+      waitMs: 200,
+    });
+    await assert.rejects(flaky.erase('page-half', 'hal'), (error: Error & { status?: number }) => {
+      assert.equal(error.status, 503);
+      assert.match(error.message, new RegExp(`chat ${older.chatId}; their chats before it were erased`));
+      return true;
+    });
+    assert.deepEqual(erasable(await countRecords(c, latest.chatId, latest.messageIds)), zeroes);
+    // Its records are all there (its line has one place more: the erasure's, ended).
+    assert.deepEqual(erasable(await countRecords(c, older.chatId, older.messageIds)), erasable(olderBefore));
+    const again = await flaky.erase('page-half', 'hal');
+    assert.equal(again.chatId, older.chatId);
+    assert.deepEqual(erasable(await countRecords(c, older.chatId, older.messageIds)), zeroes);
+  });
+
   test('an erasure waits for a message still being answered: 409 when it does not end in time, and nothing is erased or held', async () => {
     const { chatId, messageIds } = await seedChat(c, {
       pageId: 'page-busy',
