@@ -27,6 +27,11 @@ export class LruMap<K, V> {
     return value;
   }
 
+  /** The value, without marking it as used. */
+  peek(key: K): V | undefined {
+    return this.entries.get(key);
+  }
+
   /** Whether the key is held, without marking it as used. */
   has(key: K): boolean {
     return this.entries.has(key);

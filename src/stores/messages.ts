@@ -15,11 +15,48 @@ import {
 
 export type NewMessage = Omit<MessageDoc, 'created_at' | 'updated_at'>;
 
-/** A cache of records by id: an LRU of `entries`, or none at all at 0 (it remembers nothing). */
-function memo<V>(entries: number): Pick<LruMap<string, V>, 'get' | 'set' | 'delete' | 'deleteWhere'> {
-  if (entries > 0) return new LruMap<string, V>(entries);
-  const nothing = (): undefined => undefined;
-  return { get: nothing, set: nothing, delete: nothing, deleteWhere: nothing };
+/** How long a process keeps a record it wrote or read, at most: an erasure elsewhere is never known here. */
+export const MESSAGE_CACHE_TTL_MS = 10 * 60_000;
+
+interface MemoOptions {
+  entries: number;
+  ttlMs: number;
+  now: () => number;
+}
+
+/**
+ * A cache of records by id: an LRU of `entries`, each kept `ttlMs` at most (the expired ones are
+ * dropped at the latest a minute after they expire, on the next write), or none at all at 0.
+ */
+function memo<V>({
+  entries,
+  ttlMs,
+  now,
+}: MemoOptions): Pick<LruMap<string, V>, 'get' | 'set' | 'delete' | 'deleteWhere'> {
+  if (entries <= 0) {
+    const nothing = (): undefined => undefined;
+    return { get: nothing, set: nothing, delete: nothing, deleteWhere: nothing };
+  }
+  const lru = new LruMap<string, { value: V; expiresAt: number }>(entries);
+  let swept = now();
+  return {
+    get(key) {
+      const hit = lru.get(key);
+      if (hit === undefined || hit.expiresAt > now()) return hit?.value;
+      lru.delete(key);
+      return undefined;
+    },
+    set(key, value) {
+      const at = now();
+      if (at - swept >= 60_000) {
+        swept = at;
+        lru.deleteWhere((cached) => (lru.peek(cached)?.expiresAt ?? 0) <= at);
+      }
+      lru.set(key, { value, expiresAt: at + ttlMs });
+    },
+    delete: (key) => lru.delete(key),
+    deleteWhere: (matches) => lru.deleteWhere(matches),
+  };
 }
 
 /** What a delivery attempt is read back as, to tell whether a part was delivered already. */
@@ -40,18 +77,27 @@ const PROBE_LIMIT = 1_000;
  * transcript, its reply, each part's speech, each delivery attempt, and how it ended. Reading a
  * whole message (the status API) puts them together.
  */
-export function createMessageStore(c: Collections, options: { cacheEntries?: number } = {}) {
+export function createMessageStore(
+  c: Collections,
+  options: { cacheEntries?: number; cacheTtlMs?: number; now?: () => number } = {},
+) {
   // The records are never changed once written, so a process keeps the ones it wrote or read
   // lately and reads them back from memory: the worker that admitted a message finds it, its
   // reply and its speech without asking the database again. Only deletion (an erasure, retention)
   // ends a record: `forget` drops it here, and a process that serves records to people (the API)
-  // keeps none (`cacheEntries: 0`), since another process's erasure cannot reach its memory.
-  const cacheEntries = options.cacheEntries ?? 5_000;
+  // keeps none (`cacheEntries: 0`), since another process's erasure cannot reach its memory. The
+  // others (workers) keep each record at most MESSAGE_CACHE_TTL_MS, which bounds how long an
+  // erased message lives on in their memory; a message's steps mostly run within seconds.
+  const cacheOptions: MemoOptions = {
+    entries: options.cacheEntries ?? 5_000,
+    ttlMs: options.cacheTtlMs ?? MESSAGE_CACHE_TTL_MS,
+    now: options.now ?? Date.now,
+  };
   const cache = {
-    messages: memo<MessageDoc>(cacheEntries),
-    replies: memo<ReplyDoc>(cacheEntries),
-    transcripts: memo<string>(cacheEntries),
-    speech: memo<string>(cacheEntries),
+    messages: memo<MessageDoc>(cacheOptions),
+    replies: memo<ReplyDoc>(cacheOptions),
+    transcripts: memo<string>(cacheOptions),
+    speech: memo<string>(cacheOptions),
   };
 
   async function get(id: string): Promise<MessageDoc | null> {

@@ -20,6 +20,7 @@ import { createChatLine, type LineWorkflows } from '../../src/chat-line/line.js'
 import { createLogger } from '../../src/lib/logger.js';
 import { collections } from '../../src/stores/collections.js';
 import { createStores } from '../../src/stores/index.js';
+import { createMessageStore, MESSAGE_CACHE_TTL_MS } from '../../src/stores/messages.js';
 import { ADMIN_TOKEN, call } from '../helpers/admin-app.js';
 import { startTestMongo, type TestMongo } from '../helpers/mongo.js';
 import { seedChat } from '../helpers/seed-records.js';
@@ -131,5 +132,29 @@ describe('erasure and the processes’ memory (issue 24, item 7)', () => {
     await stores.erasure.eraseChat(chatId);
     assert.equal(await stores.messages.get(second), null);
     assert.equal(await stores.messages.speech(second, 0), undefined);
+  });
+
+  test("a worker's memory of a message erased by another process ends within MESSAGE_CACHE_TTL_MS", async () => {
+    const c = collections(mongo.db);
+    let clock = Date.parse('2026-12-07T12:00:00Z');
+    const worker = createMessageStore(c, { now: () => clock });
+    const elsewhere = createStores(mongo.db, API_STORE_OPTIONS);
+    const { chatId, messageIds } = await seedChat(c, {
+      pageId: 'page-ttl',
+      clientId: 'jude',
+      receivedAt: new Date(),
+      messages: 1,
+      tag: 't',
+    });
+    const id = messageIds[0] ?? '';
+    assert.equal((await worker.get(id))?.client_id, 'jude');
+    assert.notEqual(await worker.reply(id), null);
+    // Another process erases the chat: this worker is not told.
+    await elsewhere.erasure.eraseChat(chatId);
+    clock += MESSAGE_CACHE_TTL_MS - 1;
+    assert.equal((await worker.get(id))?.client_id, 'jude', 'still remembered within the TTL');
+    clock += 1;
+    assert.equal(await worker.get(id), null);
+    assert.equal(await worker.reply(id), null);
   });
 });
