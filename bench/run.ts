@@ -35,7 +35,7 @@ import { startFlakyModel } from './lib/flaky-model.js';
 import { preseedChats } from './lib/preseed.js';
 import { formatScaleComparison, type ScaleRowResult } from './lib/scale-report.js';
 import { chatIdFor } from '../src/stores/chats.js';
-import { analyze } from './lib/analyze.js';
+import { analyze, deliversPart } from './lib/analyze.js';
 import { Cleanup } from './lib/children.js';
 import {
   benchClientId,
@@ -352,8 +352,7 @@ async function waitForReplies(
     const arrivals = receiver.arrivals;
     for (; scanned < arrivals.length; scanned++) {
       const arrival = arrivals[scanned];
-      if (arrival && arrival.path === path && arrival.webhookId && arrival.status === 200)
-        expected.delete(arrival.webhookId);
+      if (arrival?.webhookId && deliversPart(arrival, path)) expected.delete(arrival.webhookId);
     }
     if (expected.size > 0) await sleep(50);
   }

@@ -82,6 +82,10 @@ export interface AnalyzeOptions {
   replyDelaySeconds: number;
 }
 
+/** Whether an arrival delivers its part: on `path` and accepted (a refused attempt is sent again later). */
+export const deliversPart = (arrival: Arrival, path: string): boolean =>
+  arrival.path === path && arrival.status === 200;
+
 function parseWebhookId(id: string | undefined): { messageId: string; index: number } | undefined {
   if (!id) return undefined;
   const dot = id.lastIndexOf('.');

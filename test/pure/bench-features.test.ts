@@ -8,7 +8,7 @@ import { after, test } from 'node:test';
 import OpenAI from 'openai';
 import { startDemoModel } from '../../src/demo-model/server.js';
 import { sniffAudioFormat } from '../../src/domain/voice.js';
-import { analyze } from '../../bench/lib/analyze.js';
+import { analyze, deliversPart } from '../../bench/lib/analyze.js';
 import {
   benchFeatures,
   featureConflict,
@@ -172,5 +172,9 @@ test('analysis: interim parts and refused attempts are counted apart, neither un
   assert.match(featureShortfall('interim', plain.replies, noCounts) ?? '', /0 interim parts, expected 1/);
   assert.match(featureShortfall('model-retry', plain.replies, noCounts) ?? '', /0 model requests failed/);
   assert.match(featureShortfall('handoff', plain.replies, noCounts) ?? '', /0 replies of the handoff text/);
+  // A phase waits for a refused part's retry: only an accepted attempt delivers it.
+  assert.equal(deliversPart(arrival('msg_1.0', '1/1', 1, { status: 503 }), '/chatrelay'), false);
+  assert.equal(deliversPart(arrival('msg_1.0', '1/1', 1), '/chatrelay'), true);
+  assert.equal(deliversPart(arrival('msg_1.0', '1/1', 1), '/baseline'), false);
   assert.equal(handoffReplies([arrival('msg_1.0', '1/1', 1, { textLength: HANDOFF_TEXT.length })]), 1);
 });
