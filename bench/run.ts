@@ -7,6 +7,7 @@
  *   npm run bench -- --overload-rate 15 --overload-duration 60   then an overload phase
  *   npm run bench -- --smoke            20 messages at 10/s, for tests and a quick look
  *   npm run bench -- --compare-ops      payload encryption and tracing, on and off, back to back
+ *   npm run bench -- --no-baseline --feature voice-in   the cost of one feature (bench/lib/features.ts)
  *   npm run bench -- --help             every option
  *
  * See docs/benchmarks.md for what is measured, how, and the figures on the reference machine.
@@ -21,10 +22,20 @@ import { projectRoot } from '../src/stack/tools.js';
 import { collections } from '../src/stores/collections.js';
 import { openDatabase, type Database } from '../src/stores/db.js';
 import { preloadMessages } from './lib/preload.js';
+import {
+  featureConflict,
+  featureMessage,
+  featureShortfall,
+  featureWaitSeconds,
+  handoffReplies,
+  oneChatPerMessage,
+  parseFeature,
+} from './lib/features.js';
+import { startFlakyModel } from './lib/flaky-model.js';
 import { preseedChats } from './lib/preseed.js';
 import { formatScaleComparison, type ScaleRowResult } from './lib/scale-report.js';
 import { chatIdFor } from '../src/stores/chats.js';
-import { analyze } from './lib/analyze.js';
+import { analyze, deliversPart } from './lib/analyze.js';
 import { Cleanup } from './lib/children.js';
 import {
   benchClientId,
@@ -69,6 +80,15 @@ Load
   --max-message-length N the channel's max_message_length (default 500: a long reply is 4 parts)
   --seed N               seed of the workload plan (default 1)
   --smoke                20 messages at 10/s over 5 chats, 50 ms model latency (overrides the above)
+  --feature F            every message uses one feature, to measure its cost (needs --no-baseline):
+                         voice-in        a voice note (the benchmark serves it), downloaded and transcribed
+                         voice-out       the channel's voice_replies always: every part spoken
+                         interim         the agent's interim_after_seconds 1: an interim part before every
+                                         answer (needs --model-latency-ms above 1000)
+                         handoff         the model hands the chat to a person (a chat per message)
+                         model-retry     the model's first answer to every message is a 500
+                         receiver-retry  the receiver's first answer to every message's first part is a 503;
+                                         the first DELIVERY_RETRY_SCHEDULE wait counts as a fixed wait
 
 Overload (chatrelay only, after the main phase; off unless --overload-rate is given)
   --overload-rate R      messages per second offered, e.g. three times what the stack sustains
@@ -164,6 +184,7 @@ function parseOptions(argv: string[]): Options {
       'payload-encryption': { type: 'string' },
       tracing: { type: 'string' },
       'compare-ops': { type: 'boolean' },
+      feature: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -224,15 +245,25 @@ function parseOptions(argv: string[]): Options {
     throw new Error('--preseed-chats needs the local stack and does not combine with --compare-ops or --overload-rate');
   if (values['coalesce-window-s'] !== undefined && values['no-baseline'] !== true)
     throw new Error('--coalesce-window-s needs --no-baseline (the baseline does not coalesce)');
+  const feature = parseFeature(values.feature);
+  // --smoke keeps its 50 ms model, unless a feature's run asks for a slower one (interim needs it).
+  const modelLatencyMs =
+    smoke && !(feature && values['model-latency-ms'] !== undefined) ? 50 : num('model-latency-ms', 500);
+  const conflict =
+    feature && featureConflict(feature, { baseline: values['no-baseline'] !== true, url, modelLatencyMs });
+  if (conflict) throw new Error(conflict);
+  if (feature && (compareOps || preseedChats.length > 0 || overload))
+    throw new Error('--feature does not combine with --compare-ops, --preseed-chats or --overload-rate');
+  const messages = Math.max(1, Math.round(rate * durationSeconds));
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   return {
     mode: url ? 'url' : 'local',
     smoke,
     rate,
     durationSeconds,
-    messages: Math.max(1, Math.round(rate * durationSeconds)),
-    chats: smoke ? 5 : num('chats', 100, (n) => Number.isInteger(n) && n >= 1),
-    modelLatencyMs: smoke ? 50 : num('model-latency-ms', 500),
+    messages,
+    chats: oneChatPerMessage(feature) ? messages : smoke ? 5 : num('chats', 100, (n) => Number.isInteger(n) && n >= 1),
+    modelLatencyMs,
     replyDelaySeconds: smoke ? 0 : num('reply-delay-s', 0),
     coalesceWindowSeconds: smoke ? 0 : num('coalesce-window-s', 0, (n) => Number.isInteger(n) && n >= 0 && n <= 60),
     longRatio: smoke ? 0.25 : num('long-ratio', 0.2, (n) => n >= 0 && n <= 1),
@@ -249,6 +280,7 @@ function parseOptions(argv: string[]): Options {
     ...(overload ? { overload } : {}),
     ...(ops ? { ops } : {}),
     ...(compareOps ? { compareOps } : {}),
+    ...(feature ? { feature } : {}),
     out: resolve(values.out ?? join(projectRoot, 'bench-results', `bench-${stamp}.json`)),
     baseline: values['no-baseline'] !== true,
     historySamples: num('history-samples', 20, (n) => Number.isInteger(n) && n >= 1),
@@ -264,8 +296,9 @@ function parseOptions(argv: string[]): Options {
 
 const log = (line: string): void => console.error(`[bench] ${line}`);
 
-/** What every reply waits on purpose, as the model's latency: the reply delay and the burst window. */
-const fixedWaitSeconds = (options: Options): number => options.replyDelaySeconds + options.coalesceWindowSeconds;
+/** What every reply waits on purpose, as the model's latency: the reply delay, the burst window, a feature's wait. */
+const fixedWaitSeconds = (options: Options): number =>
+  options.replyDelaySeconds + options.coalesceWindowSeconds + featureWaitSeconds(options.feature, options.extraEnv);
 
 function git(args: string[]): string | null {
   try {
@@ -319,7 +352,7 @@ async function waitForReplies(
     const arrivals = receiver.arrivals;
     for (; scanned < arrivals.length; scanned++) {
       const arrival = arrivals[scanned];
-      if (arrival && arrival.path === path && arrival.webhookId) expected.delete(arrival.webhookId);
+      if (arrival?.webhookId && deliversPart(arrival, path)) expected.delete(arrival.webhookId);
     }
     if (expected.size > 0) await sleep(50);
   }
@@ -376,19 +409,23 @@ async function warmUp(
   path: string,
   options: Options,
   tag: string,
+  shape: (message: PlannedMessage) => PlannedMessage = (message) => message,
 ): Promise<void> {
   if (options.warmupMessages === 0) return;
   const plan = planWorkload({
     rate: 10,
     count: options.warmupMessages,
-    // A chat per message when the channel coalesces: the warm-up must not be one burst.
-    chats: options.coalesceWindowSeconds > 0 ? options.warmupMessages : Math.min(options.warmupMessages, 5),
+    // A chat per message when the channel coalesces (the warm-up must not be one burst) or hands chats off.
+    chats:
+      options.coalesceWindowSeconds > 0 || oneChatPerMessage(options.feature)
+        ? options.warmupMessages
+        : Math.min(options.warmupMessages, 5),
     longRatio: 0.3,
     longChars: options.longChars,
     maxMessageLength: options.maxMessageLength,
     seed: options.seed + 1000,
     tag,
-  });
+  }).map(shape);
   const from = receiver.arrivals.length;
   const sends = await runOpenLoop(target, plan, () => interrupted);
   const failed = sends.filter((send) => send.status !== 200);
@@ -477,10 +514,25 @@ async function main(): Promise<number> {
     options.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`] : [];
   let database: Database | undefined;
   try {
-    const receiver = await startBenchReceiver();
+    const receiver = await startBenchReceiver(
+      // Every message's first part, once: one retried delivery per message.
+      options.feature === 'receiver-retry' ? { refuseFirst: (webhookId) => webhookId.endsWith('.0') } : {},
+    );
     cleanup.add('receiver', () => receiver.close());
     const model = await startFakeModel(cleanup, options.modelLatencyMs);
     log(`fake model at ${model.baseURL} (latency ${options.modelLatencyMs} ms)`);
+    const flakyModel = options.feature === 'model-retry' ? await startFlakyModel(model.baseURL) : undefined;
+    if (flakyModel) {
+      cleanup.add('flaky model', () => flakyModel.close());
+      log(`the API and worker ask ${flakyModel.baseURL}, which fails every message's first chat request`);
+    }
+    const sutModelUrl = flakyModel?.baseURL ?? model.baseURL;
+    /** A planned message as the feature measured sends it. */
+    const shape = (message: PlannedMessage): PlannedMessage =>
+      featureMessage(message, options.feature, {
+        audioBaseUrl: receiver.baseUrl,
+        maxMessageLength: options.maxMessageLength,
+      });
 
     // Tags this run's chats and message ids, so that runs against one database never meet.
     const runTag = `${Date.now().toString(36)}`;
@@ -490,7 +542,7 @@ async function main(): Promise<number> {
     /** The API and worker with these operations settings (none: the defaults), on the servers. */
     const startApps = (servers: LocalServers, ops: OpsSettings | undefined, taskQueue?: string): Promise<LocalStack> =>
       startChatrelay(cleanup, servers, {
-        modelBaseUrl: model.baseURL,
+        modelBaseUrl: sutModelUrl,
         nodeArgs,
         extraEnv: { ...(ops ? opsEnv(ops, otlpSink?.endpoint) : {}), ...options.extraEnv },
         ...(taskQueue ? { taskQueue } : {}),
@@ -519,6 +571,7 @@ async function main(): Promise<number> {
         replyDelaySeconds: options.replyDelaySeconds,
         maxMessageLength: options.maxMessageLength,
         coalesceWindowSeconds: options.coalesceWindowSeconds,
+        ...(options.feature ? { feature: options.feature } : {}),
       });
       chatrelayTarget = { url: stack.apiUrl, token: channel.token, pageId: channel.pageId };
       benchChannelId = channel.channelId;
@@ -544,6 +597,7 @@ async function main(): Promise<number> {
         replyDelaySeconds: options.replyDelaySeconds,
         maxMessageLength: options.maxMessageLength,
         coalesceWindowSeconds: options.coalesceWindowSeconds,
+        ...(options.feature ? { feature: options.feature } : {}),
       });
       chatrelayTarget = { url: (options.url ?? '').replace(/\/+$/, ''), ...channel };
       if (options.temporalAddress)
@@ -572,7 +626,7 @@ async function main(): Promise<number> {
         maxMessageLength: options.maxMessageLength,
         seed: options.seed,
         tag: `${system}-${runTag}`,
-      });
+      }).map(shape);
     const benchPid = { bench: process.pid, model: model.pid };
 
     // Baseline first, while the durable stack sits idle: it is quick and leaves nothing running.
@@ -596,8 +650,12 @@ async function main(): Promise<number> {
     if (interrupted) return 130;
     /** The chatrelay phase against the running API and worker: warm-up, load, then Temporal's and MongoDB's counts. */
     const measureChatrelay = async (name: string): Promise<{ result: SystemResult; pids: Record<string, number> }> => {
-      await warmUp(name, chatrelayTarget, receiver, '/chatrelay', options, `warm-${name}-${runTag}`);
+      await warmUp(name, chatrelayTarget, receiver, '/chatrelay', options, `warm-${name}-${runTag}`, shape);
       const countersBefore = await commandCounters(database_.db);
+      const featureBefore = {
+        voiceNotesServed: receiver.voiceNotesServed(),
+        modelFailures: flakyModel?.failures() ?? 0,
+      };
       const pids: Record<string, number> = stack ? { ...stack.pids, ...benchPid } : { ...benchPid };
       const output = await runPhase(
         name,
@@ -618,6 +676,18 @@ async function main(): Promise<number> {
         stack ? ['api', 'worker', 'temporal', 'mongodb'] : [],
       );
       result.mongodb = mongoFigures(countersBefore, countersAfter, result.replies.accepted);
+      if (options.feature) {
+        result.featureCounts = {
+          voiceNotesServed: receiver.voiceNotesServed() - featureBefore.voiceNotesServed,
+          modelFailures: (flakyModel?.failures() ?? 0) - featureBefore.modelFailures,
+          handoffReplies: handoffReplies(receiver.on('/chatrelay', output.arrivalsFrom)),
+        };
+        const shortfall = featureShortfall(options.feature, result.replies, result.featureCounts);
+        if (shortfall) {
+          log(`WARNING ${shortfall}: the figures are not the feature's alone`);
+          errors.push(shortfall);
+        }
+      }
       if (temporal && !interrupted) {
         result.stillRunningAtEnd = await runningMessageWorkflows({ ...temporal, since: output.startedAt });
         try {
@@ -802,6 +872,7 @@ async function main(): Promise<number> {
         ...(options.ops ? { ops: options.ops } : {}),
         ...(options.compareOps ? { compareOps: true } : {}),
         ...(options.preseedChats.length > 0 ? { preseedChats: options.preseedChats } : {}),
+        ...(options.feature ? { feature: options.feature } : {}),
       },
       machine: machineInfo(stack?.mongoServer ?? null),
       code: {

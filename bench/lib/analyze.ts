@@ -1,4 +1,5 @@
 /** Turns what was sent and what the receiver saw into the figures of one system's run. */
+import { interimDeliveryId } from '../../src/domain/ids.js';
 import type { Arrival } from './receiver.js';
 import type { SendRecord } from './load.js';
 import { summarize, type Summary } from './stats.js';
@@ -17,6 +18,12 @@ export interface ReplyCounts {
   duplicateParts: number;
   /** Arrivals whose webhook-id names no accepted message or a part index beyond the expected count. */
   unexpectedParts: number;
+  /** "One moment" parts (`<messageId>.interim`) of accepted messages, apart from the reply's parts. */
+  interimParts: number;
+  /** Attempts the receiver refused on purpose (--feature receiver-retry): not received, to be sent again. */
+  refusedDeliveries: number;
+  /** Reply parts received with a speech audio URL (voice replies). */
+  partsWithAudio: number;
   /** Messages whose parts did not arrive in index order. */
   outOfOrderMessages: number;
   /** Parts whose `x-chatrelay-part: k/n` disagreed with the expected k or n. */
@@ -75,6 +82,10 @@ export interface AnalyzeOptions {
   replyDelaySeconds: number;
 }
 
+/** Whether an arrival delivers its part: on `path` and accepted (a refused attempt is sent again later). */
+export const deliversPart = (arrival: Arrival, path: string): boolean =>
+  arrival.path === path && arrival.status === 200;
+
 function parseWebhookId(id: string | undefined): { messageId: string; index: number } | undefined {
   if (!id) return undefined;
   const dot = id.lastIndexOf('.');
@@ -96,7 +107,18 @@ export function analyze(
 
   let unexpectedParts = 0;
   let partHeaderMismatches = 0;
+  let interimParts = 0;
+  let refusedDeliveries = 0;
   for (const arrival of arrivals) {
+    if (arrival.status !== 200) {
+      refusedDeliveries += 1;
+      continue;
+    }
+    const ofMessage = arrival.webhookId?.slice(0, arrival.webhookId.lastIndexOf('.'));
+    if (ofMessage && byMessage.has(ofMessage) && arrival.webhookId === interimDeliveryId(ofMessage)) {
+      interimParts += 1;
+      continue;
+    }
     const parsed = parseWebhookId(arrival.webhookId);
     const entry = parsed ? byMessage.get(parsed.messageId) : undefined;
     if (!parsed || !entry || parsed.index < 0 || parsed.index >= entry.send.planned.expectedParts) {
@@ -112,6 +134,7 @@ export function analyze(
   let expectedParts = 0;
   let receivedParts = 0;
   let duplicateParts = 0;
+  let partsWithAudio = 0;
   let lostMessages = 0;
   let outOfOrderMessages = 0;
   const endToEnd: number[] = [];
@@ -130,6 +153,7 @@ export function analyze(
       }
       firstSeen.set(index, part.at);
       order.push(index);
+      if (part.audio) partsWithAudio += 1;
     }
     receivedParts += firstSeen.size;
     if (order.some((index, position) => position > 0 && index < (order[position - 1] ?? -1))) outOfOrderMessages += 1;
@@ -250,6 +274,9 @@ export function analyze(
       lostMessages,
       duplicateParts,
       unexpectedParts,
+      interimParts,
+      refusedDeliveries,
+      partsWithAudio,
       outOfOrderMessages,
       partHeaderMismatches,
       chatOrderInversions,

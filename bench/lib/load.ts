@@ -34,6 +34,8 @@ export interface PlannedMessage {
   clientId: string;
   clientMessageId: string;
   text: string;
+  /** A voice note's URL (--feature voice-in): sent instead of the text. */
+  audio?: string;
   long: boolean;
   /** Parts the echoed reply splits into (buildReplyParts of `Echo: <text>`). */
   expectedParts: number;
@@ -125,7 +127,7 @@ export function sendOne(
     page_id: target.pageId,
     platform: 'Benchmark',
     client_name: `Bench user ${message.chat}`,
-    text: message.text,
+    ...(message.audio !== undefined ? { audio: message.audio } : { text: message.text }),
     message_id: message.clientMessageId,
   });
   const record: SendRecord = { planned: message, scheduledAt, sentAt: performance.now() };

@@ -1,5 +1,6 @@
 /** The benchmark's result document (written as JSON) and its table for the terminal. */
 import type { SystemFigures } from './analyze.js';
+import { featureEvidence, type BenchFeature, type FeatureCounts } from './features.js';
 import type { MongoFigures, TemporalFigures } from './observe.js';
 import type { OpsVariantResult } from './ops-report.js';
 import type { OpsSettings } from './ops-variants.js';
@@ -25,6 +26,8 @@ export interface SystemResult extends SystemFigures {
   stillRunningAtEnd?: number | null;
   temporal?: TemporalFigures | { error: string };
   mongodb?: MongoFigures;
+  /** With --feature: what the feature made happen in the phase (warm-up left out). */
+  featureCounts?: FeatureCounts;
 }
 
 export interface BenchConfig {
@@ -57,6 +60,8 @@ export interface BenchConfig {
   compareOps?: boolean;
   /** With --preseed-chats: the earlier conversations before each phase (see scaleComparison). */
   preseedChats?: number[];
+  /** With --feature: the feature every message of the run uses (bench/lib/features.ts). */
+  feature?: BenchFeature;
 }
 
 export interface BenchResult {
@@ -166,6 +171,10 @@ export function formatTable(result: BenchResult): string {
     row('  message workflows still running at the end', c.stillRunningAtEnd, null);
   row('DUPLICATED parts', c.replies.duplicateParts, b?.replies.duplicateParts);
   row('unexpected parts', c.replies.unexpectedParts, b?.replies.unexpectedParts);
+  if (cfg.feature && c.featureCounts) {
+    const evidence = featureEvidence(cfg.feature, c.replies, c.featureCounts);
+    row(`${evidence.what} / expected`, `${evidence.got} / ${evidence.expected}`, null);
+  }
   row('messages with parts out of order', c.replies.outOfOrderMessages, b?.replies.outOfOrderMessages);
   row('x-chatrelay-part header mismatches', c.replies.partHeaderMismatches, b?.replies.partHeaderMismatches);
   row('chat order inversions (info)', c.replies.chatOrderInversions, b?.replies.chatOrderInversions);
@@ -210,7 +219,7 @@ export function formatTable(result: BenchResult): string {
   const t = result.targets;
   const mark = (ok: boolean): string => (ok ? 'met' : 'NOT met');
   return [
-    `chatrelay benchmark: ${cfg.messages} messages at ${cfg.rate}/s for ${cfg.durationSeconds} s over ${cfg.chats} chats, model latency ${cfg.modelLatencyMs} ms, reply delay ${cfg.replyDelaySeconds} s, ${Math.round(cfg.longRatio * 100)}% long (max_message_length ${cfg.maxMessageLength})`,
+    `chatrelay benchmark${cfg.feature ? ` (--feature ${cfg.feature})` : ''}: ${cfg.messages} messages at ${cfg.rate}/s for ${cfg.durationSeconds} s over ${cfg.chats} chats, model latency ${cfg.modelLatencyMs} ms, reply delay ${cfg.replyDelaySeconds} s, ${Math.round(cfg.longRatio * 100)}% long (max_message_length ${cfg.maxMessageLength})`,
     line(['metric', 'chatrelay', 'baseline', 'ratio']),
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),

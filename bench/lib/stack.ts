@@ -16,6 +16,7 @@ import { waitFor } from '../../src/lib/wait.js';
 import { startMongoServer, startTemporalDevServer, type RunningServer } from '../../src/stack/servers.js';
 import type { Database } from '../../src/stores/db.js';
 import { createStores } from '../../src/stores/index.js';
+import { featureSettings, type BenchFeature } from './features.js';
 import { jsonLine, runToCompletion, startNodeChild, type Cleanup } from './children.js';
 
 /** Children's first warnings and errors go to our stderr; the rest is kept for error messages only. */
@@ -88,6 +89,8 @@ export interface ChannelSettings {
   replyDelaySeconds: number;
   maxMessageLength: number;
   coalesceWindowSeconds?: number;
+  /** The feature measured (--feature): its agent and channel settings. */
+  feature?: BenchFeature;
 }
 
 /** The stack's SECRETS_ENCRYPTION_KEY: the API checks tokens hashed under it. */
@@ -100,10 +103,12 @@ export async function createBenchChannel(
 ): Promise<{ token: string; pageId: string; channelId: string }> {
   const stores = createStores(database.db, { secretBox: createSecretBox(secretsKey) });
   await stores.ensureIndexes();
+  const feature = featureSettings(settings.feature);
   const agent = await stores.agents.create({
     ...agentDefaults,
     name: 'bench agent',
     system_prompt: 'You are a helpful assistant.',
+    ...feature.agent,
   });
   const token = generateApiToken();
   const pageId = `bench-page-${randomBytes(4).toString('hex')}`;
@@ -116,6 +121,7 @@ export async function createBenchChannel(
     reply_delay_seconds: settings.replyDelaySeconds,
     max_message_length: settings.maxMessageLength,
     coalesce_window_seconds: settings.coalesceWindowSeconds ?? 0,
+    ...feature.channel,
   });
   // As the admin API does: every channel signs its replies (none is ever sent unsigned).
   await stores.signingSecrets.create(channel.id);

@@ -161,3 +161,35 @@ test('Ctrl-C (SIGINT) during a benchmark stops every process it started', { time
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test(
+  '--feature receiver-retry: every message refused once and sent again, each part received once, the feature checked',
+  { timeout: 240_000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chatrelay-bench-test-'));
+    const out = join(dir, 'receiver-retry.json');
+    // The retry comes after the default 5 s, longer than the 1 s the smoke listens after the last part:
+    // the phase must wait for it, not end on the refused attempt.
+    const bench = startBench(['--smoke', '--no-baseline', '--feature', 'receiver-retry', '--out', out]);
+    try {
+      const { code } = await bench.exited;
+      assert.equal(code, 0, bench.output());
+      const result = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>;
+      assert.equal((result.config as Record<string, unknown>).feature, 'receiver-retry');
+      assert.equal(result.baseline, null);
+      assert.deepEqual(result.errors, [], 'the feature happened for every message');
+      const chatrelay = result.chatrelay as Record<string, unknown>;
+      assertSystem(chatrelay, 'chatrelay');
+      const replies = chatrelay.replies as Record<string, number>;
+      assert.equal(replies.refusedDeliveries, 20, 'one refused attempt per message');
+      const mongodb = chatrelay.mongodb as Record<string, unknown>;
+      assert.equal(typeof mongodb.opsPerMessage, 'number', JSON.stringify(mongodb));
+      assert.equal(typeof chatrelay.cpuMsPerMessage, 'number');
+      assert.match(bench.output(), /deliveries refused on purpose \/ expected\s+20 \/ 20/);
+      assert.deepEqual([...bench.seen].filter(isAlive), [], 'no process may outlive the benchmark');
+    } finally {
+      if (bench.child.exitCode === null) bench.child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
