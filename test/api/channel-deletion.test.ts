@@ -63,6 +63,23 @@ describe('deleting a channel: its chats go with it, and a page id used again sta
     h.receiver.reset();
   });
 
+  /**
+   * Holds the chat `chatId` (as a message still being answered would) until released: its hold
+   * takes place `place` of the chat's line.
+   */
+  async function holdChat(chatId: string, place: number) {
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const holding = holdingChatTurn(h.line, chatId, { kind: 'erasure', waitMs: 5_000, holdMs: 60_000 }, async () => {
+      await gate;
+      return { value: undefined };
+    });
+    await waitFor(async () => (await h.stores.lines.lastTaken(chatId)) === place, {
+      what: 'the hold claimed its place',
+    });
+    return { release, holding };
+  }
+
   /** Every document left of the chat `chatId` and its messages `messageIds`, by collection. */
   async function leftOf(chatId: string, messageIds: string[], channelId: string) {
     const byMessage = { message_id: { $in: messageIds } };
@@ -168,21 +185,7 @@ describe('deleting a channel: its chats go with it, and a page id used again sta
     const held = await testMessage(owner.channel.id, 'held-user', 'One');
     const other = await testMessage(owner.channel.id, 'free-user', 'Two');
     assert.equal((await testMessage(owner.channel.id, 'held-user', 'Three')).outcome?.status, 'delivered');
-    // Something holds the held user's chat (as a message still being answered would) until released.
-    let release = (): void => undefined;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const holding = holdingChatTurn(
-      h.line,
-      held.chatId,
-      { kind: 'erasure', waitMs: 5_000, holdMs: 60_000 },
-      async () => {
-        await gate;
-        return { value: undefined };
-      },
-    );
-    await waitFor(async () => (await h.stores.lines.lastTaken(held.chatId)) === 3, {
-      what: 'the hold claimed its place',
-    });
+    const { release, holding } = await holdChat(held.chatId, 3);
     assert.equal(await h.stores.channels.delete(owner.channel.id), true);
     const sweeper = createChannelDeletion({
       stores: h.stores,
@@ -213,20 +216,7 @@ describe('deleting a channel: its chats go with it, and a page id used again sta
   test('a sweep goes on at its last retry delay until a chat held for long is free, without a restart', async () => {
     const owner = await createChannelWithAgent(h.stores, { replyUrl: h.receiver.url });
     const held = await testMessage(owner.channel.id, 'long-held-user', 'Hello');
-    let release = (): void => undefined;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const holding = holdingChatTurn(
-      h.line,
-      held.chatId,
-      { kind: 'erasure', waitMs: 5_000, holdMs: 60_000 },
-      async () => {
-        await gate;
-        return { value: undefined };
-      },
-    );
-    await waitFor(async () => (await h.stores.lines.lastTaken(held.chatId)) === 2, {
-      what: 'the hold claimed its place',
-    });
+    const { release, holding } = await holdChat(held.chatId, 2);
     assert.equal(await h.stores.channels.delete(owner.channel.id), true);
     const chatErasure = createChatErasure({ stores: h.stores, line: h.line, histories, waitMs: 100 });
     let triesOfHeldChat = 0;
